@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+// Consul adapter.
+//
+// Consul keeps all server state (KV, catalog, sessions, prepared queries,
+// ACLs, config entries, Connect CA) in Raft, and exposes exactly one snapshot
+// resource: GET /v1/snapshot streams a new point-in-time snapshot (a gzip tar
+// of meta.json, state.bin and SHA256SUMS) and PUT /v1/snapshot replaces the
+// whole state with one. Both calls are synchronous; there is no server-side
+// catalogue of snapshots, so list, download, upload and delete do not exist
+// here: the archives on disk are the catalogue.
+//
+// Authentication: the ACL token goes in the X-Consul-Token header (never the
+// deprecated ?token= query parameter, which leaks into proxy logs). Both calls
+// need a token with acl = "write", in practice a management token.
+//
+// Consistency: without --stale the request is forwarded to the leader, which
+// runs a barrier first; with --stale any server answers from its own state,
+// which may be behind (the manifest records X-Consul-KnownLeader and
+// X-Consul-LastContact so an operator can judge). A restore must reach the
+// leader and never carries ?stale.
+//
+// Integrity: the status code goes out before the body, so a failure mid-way
+// shows only as a truncated stream. Every download is therefore verified the
+// way `consul snapshot save` does it (consul_snapshot.cpp) before success is
+// reported, and every archive is verified again before a restore is sent.
+//
+// Not saved: agent-local state (service definitions in agent config files,
+// the agent's own tokens), which lives outside Raft.
+//
+// Docs: https://developer.hashicorp.com/consul/api-docs/snapshot and
+// https://developer.hashicorp.com/consul/commands/snapshot
+#include "adapters/consul_snapshot.hpp"
+#include "adapters/factories.hpp"
+
+namespace snap::adapters {
+namespace {
+
+constexpr std::string_view k_payload = "payload/consul.snap";
+
+class ConsulAdapter : public Adapter {
+public:
+  explicit ConsulAdapter(AdapterContext ctx) : m_ctx(ctx) {}
+
+  const AdapterInfo &info() const override { return consul_info(); }
+
+  Expected<SaveResult> save(ArchiveWriter &out) override {
+    bool stale = m_ctx.flags.contains("stale");
+    Request req{.method = "GET", .path = "/v1/snapshot", .query = query(stale)};
+    Sink *entry = SNAP_TRY(out.add_entry("consul.snap", "application/gzip"));
+    ConsulSnapshotVerifier verifier;
+    TeeSink tee({entry, &verifier});
+    Response resp = SNAP_TRY(m_ctx.http.send(
+        req, tee, [this](std::uint64_t done, std::uint64_t total) {
+          m_ctx.reporter.progress("download", done, total);
+        }));
+    if (!resp.ok()) {
+      return tl::unexpected(m_ctx.http.status_error(req, resp, hint(resp)));
+    }
+    auto meta = verifier.finish();
+    if (!meta) {
+      return fail(ErrorKind::remote,
+                  fmt::format("consul: the snapshot from {} failed "
+                              "verification: {} (nothing was saved; try again)",
+                              m_ctx.http.display_url(req),
+                              meta.error().message));
+    }
+    std::string version = server_version();
+    std::uint64_t index = meta->index;
+    if (auto h = resp.header("X-Consul-Index"); !h.empty()) {
+      index = std::strtoull(h.c_str(), nullptr, 10);
+    }
+    SaveResult r;
+    r.backup_id = std::to_string(index);
+    r.kind = "full";
+    r.server_version = version;
+    r.summary = fmt::format("index {}", index);
+    r.source = {{"index", index},
+                {"term", meta->term},
+                {"snapshot_id", meta->id},
+                {"raft_snapshot_version", meta->version},
+                {"state_size", meta->size},
+                {"stale", stale},
+                {"known_leader", resp.header("X-Consul-KnownLeader") == "true"},
+                {"last_contact_ms",
+                 std::strtoull(resp.header("X-Consul-LastContact").c_str(),
+                               nullptr, 10)}};
+    if (auto dc = m_ctx.flags.find("datacenter"); dc != m_ctx.flags.end()) {
+      r.source["datacenter"] = dc->second;
+    }
+    return r;
+  }
+
+  Expected<Fields> describe(ArchiveReader &in, bool /*verify*/) override {
+    // Reading the snapshot is cheap next to its value, so it is always
+    // checked whole, with Consul's own rules.
+    ConsulSnapshotVerifier verifier;
+    SNAP_TRY(in.read_entry(k_payload, verifier));
+    auto meta = verifier.finish();
+    if (!meta) {
+      return fail(ErrorKind::archive,
+                  fmt::format("{}: {}", in.path().filename().string(),
+                              meta.error().message));
+    }
+    Fields f = Fields::object();
+    f["ID"] = meta->id;
+    f["Size"] = meta->size;
+    f["Index"] = meta->index;
+    f["Term"] = meta->term;
+    f["Version"] = meta->version;
+    return f;
+  }
+
+  Expected<Fields> restore(ArchiveReader &in, bool dry_run) override {
+    const ManifestEntry *payload = nullptr;
+    for (const auto &e : in.manifest().entries) {
+      if (e.path == k_payload) {
+        payload = &e;
+      }
+    }
+    if (payload == nullptr) {
+      return fail(ErrorKind::archive,
+                  fmt::format("{}: holds no {}", in.path().filename().string(),
+                              k_payload));
+    }
+    std::string leader = SNAP_TRY(fetch_leader());
+    Request req{.method = "PUT",
+                .path = "/v1/snapshot",
+                .query = query(false),
+                .content_type = "application/octet-stream"};
+    if (dry_run) {
+      Fields plan = Fields::array();
+      plan.push_back(fmt::format("check the leader: {}",
+                                 leader.empty() ? "none" : leader));
+      plan.push_back(fmt::format("PUT {} with {} ({} bytes, index {})",
+                                 m_ctx.http.display_url(req), k_payload,
+                                 payload->size, in.manifest().backup_id));
+      plan.push_back("Consul replaces its whole state (KV, catalog, sessions, "
+                     "ACL tokens, config entries) with the snapshot's");
+      return Fields{{"plan", plan}};
+    }
+    if (leader.empty()) {
+      return fail(ErrorKind::remote,
+                  fmt::format("consul: {} reports no cluster leader; a "
+                              "restore must reach the leader (wait for an "
+                              "election, then retry)",
+                              m_ctx.http.config().base_url));
+    }
+    auto body = SNAP_TRY(in.open_entry(k_payload));
+    req.body = body.get();
+    MemorySink ignored(1 << 20);
+    Response resp = SNAP_TRY(m_ctx.http.send(
+        req, ignored, [this](std::uint64_t done, std::uint64_t total) {
+          m_ctx.reporter.progress("upload", done, total);
+        }));
+    if (!resp.ok()) {
+      return tl::unexpected(m_ctx.http.status_error(req, resp, hint(resp)));
+    }
+    return Fields{{"leader", leader}, {"bytes", payload->size}};
+  }
+
+  Expected<StatusResult> status(const std::string & /*id*/) override {
+    std::string leader = SNAP_TRY(fetch_leader());
+    Request req{
+        .method = "GET", .path = "/v1/catalog/nodes", .query = query(true)};
+    std::string body;
+    Response resp = SNAP_TRY(m_ctx.http.send_small(req, body, 16 << 20));
+    if (!resp.ok()) {
+      return tl::unexpected(m_ctx.http.status_error(req, resp, hint(resp)));
+    }
+    StatusResult r;
+    r.fields["leader"] = leader.empty() ? "none" : leader;
+    r.fields["known_leader"] = resp.header("X-Consul-KnownLeader") == "true";
+    r.fields["last_contact_ms"] =
+        std::strtoull(resp.header("X-Consul-LastContact").c_str(), nullptr, 10);
+    r.fields["index"] =
+        std::strtoull(resp.header("X-Consul-Index").c_str(), nullptr, 10);
+    r.fields["ready"] =
+        leader.empty() ? "no: no leader (save --stale still works)" : "yes";
+    return r;
+  }
+
+private:
+  std::string query(bool stale) const {
+    std::string q;
+    if (auto dc = m_ctx.flags.find("datacenter"); dc != m_ctx.flags.end()) {
+      q = "dc=" + url_escape(dc->second);
+    }
+    if (stale) {
+      q += q.empty() ? "stale" : "&stale";
+    }
+    return q;
+  }
+
+  static std::string hint(const Response &resp) {
+    if (resp.status == 403 || resp.status == 401) {
+      return "check the token: it needs acl = \"write\"; pass --token-file or "
+             "set CONSUL_HTTP_TOKEN_FILE";
+    }
+    if (resp.error_body.find("No cluster leader") != std::string::npos) {
+      return "the cluster has no leader; save --stale takes a snapshot from "
+             "any server";
+    }
+    if (resp.status == 429 || resp.status >= 500) {
+      return "the server failed; see its log, then try again";
+    }
+    return "";
+  }
+
+  Expected<std::string> fetch_leader() {
+    Request req{
+        .method = "GET", .path = "/v1/status/leader", .query = query(false)};
+    std::string body;
+    Response resp = SNAP_TRY(m_ctx.http.send_small(req, body, 64 * 1024));
+    if (!resp.ok()) {
+      return tl::unexpected(m_ctx.http.status_error(req, resp, hint(resp)));
+    }
+    try {
+      return nlohmann::json::parse(body).get<std::string>();
+    } catch (const nlohmann::json::exception &) {
+      return fail(ErrorKind::remote,
+                  fmt::format("consul: {} answered something that is not a "
+                              "leader address (is --addr a Consul agent?)",
+                              m_ctx.http.display_url(req)));
+    }
+  }
+
+  // The agent's version for the manifest; best effort, since it needs the
+  // agent:read permission that a snapshot token may lack.
+  std::string server_version() {
+    Request req{.method = "GET", .path = "/v1/agent/self"};
+    std::string body;
+    auto resp = m_ctx.http.send_small(req, body, 4 << 20);
+    if (!resp || !resp->ok()) {
+      return "";
+    }
+    try {
+      auto j = nlohmann::json::parse(body);
+      return j.at("Config").at("Version").get<std::string>();
+    } catch (const nlohmann::json::exception &) {
+      return "";
+    }
+  }
+
+  AdapterContext m_ctx;
+};
+
+} // namespace
+
+const AdapterInfo &consul_info() {
+  static const AdapterInfo info{
+      .name = "consul",
+      .summary = "HashiCorp Consul: Raft snapshots through /v1/snapshot",
+      .caps = {Capability::save, Capability::restore, Capability::status},
+      .payload_version = 1,
+      .default_addr = "http://127.0.0.1:8500",
+      .flags = {{"stale",
+                 "let any server answer, even without a leader (the snapshot "
+                 "may be slightly behind)",
+                 false,
+                 {Capability::save}},
+                {"datacenter",
+                 "datacenter to talk to (default: the agent's own)",
+                 true,
+                 {Capability::save, Capability::restore, Capability::status}}},
+      .native_env = {{"addr", "CONSUL_HTTP_ADDR"},
+                     {"token", "CONSUL_HTTP_TOKEN"},
+                     {"token_file", "CONSUL_HTTP_TOKEN_FILE"},
+                     {"http_auth", "CONSUL_HTTP_AUTH"},
+                     {"ssl", "CONSUL_HTTP_SSL"},
+                     {"ssl_verify", "CONSUL_HTTP_SSL_VERIFY"},
+                     {"ca_file", "CONSUL_CACERT"},
+                     {"cert_file", "CONSUL_CLIENT_CERT"},
+                     {"key_file", "CONSUL_CLIENT_KEY"}},
+      .token_header = "X-Consul-Token",
+      .token_prefix = "",
+  };
+  return info;
+}
+
+std::unique_ptr<Adapter> make_consul(AdapterContext ctx) {
+  return std::make_unique<ConsulAdapter>(ctx);
+}
+
+} // namespace snap::adapters

@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: MIT
+// A push-driven gunzip + tar reader, so the snapshot is checked in the same
+// pass that downloads it (zlib directly: libarchive only reads by pulling).
+// Tar handling follows Go's archive/tar as Consul uses it: ustar headers,
+// PAX 'x' records for long names or sizes, two zero blocks at the end.
+#include "adapters/consul_snapshot.hpp"
+
+#include <array>
+#include <cstring>
+#include <map>
+
+#include <nlohmann/json.hpp>
+#include <zlib.h>
+
+#include "snap/sha256.hpp"
+
+namespace snap::adapters {
+namespace {
+
+constexpr std::size_t k_block = 512;
+constexpr std::size_t k_capture_limit = 16 << 20;
+
+Error broken(std::string_view why) {
+  return {ErrorKind::archive, fmt::format("consul snapshot: {}", why)};
+}
+
+// Parses an octal or base-256 tar number field.
+std::optional<std::uint64_t> tar_number(const unsigned char *p,
+                                        std::size_t len) {
+  if (p[0] & 0x80) {
+    std::uint64_t v = p[0] & 0x7f;
+    for (std::size_t i = 1; i < len; ++i) {
+      v = (v << 8) | p[i];
+    }
+    return v;
+  }
+  std::uint64_t v = 0;
+  std::size_t i = 0;
+  while (i < len && (p[i] == ' ' || p[i] == 0)) {
+    ++i;
+  }
+  bool any = false;
+  for (; i < len && p[i] >= '0' && p[i] <= '7'; ++i) {
+    v = v * 8 + (p[i] - '0');
+    any = true;
+  }
+  if (!any) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::string field(const unsigned char *p, std::size_t len) {
+  std::size_t n = 0;
+  while (n < len && p[n] != 0) {
+    ++n;
+  }
+  return {reinterpret_cast<const char *>(p), n};
+}
+
+} // namespace
+
+struct ConsulSnapshotVerifier::State {
+  z_stream z{};
+  bool z_ready = false;
+  bool gzip_ended = false; // the current member ended
+  std::optional<Error> error;
+
+  // tar state
+  std::array<unsigned char, k_block> header{};
+  std::size_t header_fill = 0;
+  enum class Phase {
+    header,
+    data,
+    padding,
+    second_zero,
+    done
+  } phase = Phase::header;
+  std::uint64_t data_left = 0;
+  std::size_t padding_left = 0;
+  std::string entry_name;
+  char entry_type = '0';
+  std::map<std::string, std::string> pax; // pending 'x' records
+  std::string pax_text;
+  std::uint64_t trailing = 0;
+
+  struct File {
+    Sha256 hash;
+    std::uint64_t size = 0;
+    std::string captured;
+    bool seen = false;
+  };
+  std::map<std::string, File> files;
+  File *current = nullptr;
+
+  State() { init(); }
+  ~State() {
+    if (z_ready) {
+      inflateEnd(&z);
+    }
+  }
+
+  void init() {
+    if (z_ready) {
+      inflateEnd(&z);
+    }
+    z = z_stream{};
+    z_ready = inflateInit2(&z, 16 + MAX_WBITS) == Z_OK;
+    gzip_ended = false;
+    error.reset();
+    header_fill = 0;
+    phase = Phase::header;
+    data_left = 0;
+    padding_left = 0;
+    pax.clear();
+    pax_text.clear();
+    trailing = 0;
+    files.clear();
+    current = nullptr;
+  }
+
+  void set_error(std::string_view why) {
+    if (!error) {
+      error = broken(why);
+    }
+  }
+
+  void start_entry() {
+    std::string name = field(header.data(), 100);
+    std::string magic = field(header.data() + 257, 6);
+    if (magic == "ustar") {
+      std::string prefix = field(header.data() + 345, 155);
+      if (!prefix.empty()) {
+        name = prefix + "/" + name;
+      }
+    }
+    auto size = tar_number(header.data() + 124, 12);
+    if (!size) {
+      set_error("invalid tar header");
+      return;
+    }
+    entry_type = static_cast<char>(header[156]);
+    if (auto it = pax.find("path"); it != pax.end()) {
+      name = it->second;
+    }
+    if (auto it = pax.find("size"); it != pax.end()) {
+      size = std::strtoull(it->second.c_str(), nullptr, 10);
+    }
+    if (entry_type != 'x' && entry_type != 'g') {
+      pax.clear();
+    }
+    entry_name = name;
+    data_left = *size;
+    padding_left =
+        static_cast<std::size_t>((k_block - *size % k_block) % k_block);
+    current = nullptr;
+    pax_text.clear();
+    if (entry_type == '0' || entry_type == '\0') {
+      if (name != "meta.json" && name != "state.bin" && name != "SHA256SUMS") {
+        set_error(fmt::format("unexpected file \"{}\" in snapshot", name));
+        return;
+      }
+      current = &files[name];
+      if (current->seen) {
+        set_error(fmt::format("duplicate file \"{}\" in snapshot", name));
+        return;
+      }
+      current->seen = true;
+    } else if (entry_type != 'x' && entry_type != 'g') {
+      set_error(fmt::format("unexpected entry \"{}\" of type '{}' in snapshot",
+                            name, entry_type));
+      return;
+    }
+    phase = data_left > 0 ? Phase::data
+                          : (padding_left > 0 ? Phase::padding : Phase::header);
+    if (data_left == 0) {
+      end_entry();
+    }
+  }
+
+  void end_entry() {
+    if (entry_type == 'x') {
+      // PAX records: "<len> key=value\n"
+      std::size_t pos = 0;
+      while (pos < pax_text.size()) {
+        auto sp = pax_text.find(' ', pos);
+        auto eq = pax_text.find('=', sp);
+        auto len = std::strtoull(pax_text.c_str() + pos, nullptr, 10);
+        if (sp == std::string::npos || eq == std::string::npos || len == 0) {
+          break;
+        }
+        std::string key = pax_text.substr(sp + 1, eq - sp - 1);
+        std::string value = pax_text.substr(eq + 1, pos + len - eq - 2);
+        pax[key] = value;
+        pos += len;
+      }
+    }
+  }
+
+  // Consumes decompressed tar bytes.
+  void tar_bytes(const unsigned char *p, std::size_t n) {
+    while (n > 0 && !error) {
+      switch (phase) {
+      case Phase::header: {
+        std::size_t take = std::min(n, k_block - header_fill);
+        std::memcpy(header.data() + header_fill, p, take);
+        header_fill += take;
+        p += take;
+        n -= take;
+        if (header_fill == k_block) {
+          header_fill = 0;
+          bool zero = std::all_of(header.begin(), header.end(),
+                                  [](unsigned char c) { return c == 0; });
+          if (zero) {
+            phase = Phase::second_zero;
+          } else {
+            start_entry();
+          }
+        }
+        break;
+      }
+      case Phase::data: {
+        std::size_t take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(n, data_left));
+        Bytes chunk{reinterpret_cast<const std::byte *>(p), take};
+        if (current != nullptr) {
+          current->hash.update(chunk);
+          current->size += take;
+          if (entry_name != "state.bin" &&
+              current->captured.size() + take <= k_capture_limit) {
+            current->captured.append(reinterpret_cast<const char *>(p), take);
+          }
+        } else if (entry_type == 'x' && pax_text.size() < 1 << 20) {
+          pax_text.append(reinterpret_cast<const char *>(p), take);
+        }
+        data_left -= take;
+        p += take;
+        n -= take;
+        if (data_left == 0) {
+          end_entry();
+          phase = padding_left > 0 ? Phase::padding : Phase::header;
+        }
+        break;
+      }
+      case Phase::padding: {
+        std::size_t take = std::min(n, padding_left);
+        padding_left -= take;
+        p += take;
+        n -= take;
+        if (padding_left == 0) {
+          phase = Phase::header;
+        }
+        break;
+      }
+      case Phase::second_zero: {
+        std::size_t take = std::min(n, k_block - header_fill);
+        bool zero =
+            std::all_of(p, p + take, [](unsigned char c) { return c == 0; });
+        if (!zero) {
+          set_error("invalid tar header");
+          return;
+        }
+        header_fill += take;
+        p += take;
+        n -= take;
+        if (header_fill == k_block) {
+          header_fill = 0;
+          phase = Phase::done;
+        }
+        break;
+      }
+      case Phase::done:
+        trailing += n;
+        n = 0;
+        break;
+      }
+    }
+  }
+
+  void feed(Bytes data) {
+    if (!z_ready) {
+      set_error("cannot start gzip decompression");
+      return;
+    }
+    std::array<unsigned char, 64 * 1024> out{};
+    z.next_in = reinterpret_cast<Bytef *>(const_cast<std::byte *>(data.data()));
+    z.avail_in = static_cast<uInt>(data.size());
+    while (z.avail_in > 0 && !error) {
+      if (gzip_ended) {
+        // Go's gzip reader accepts concatenated members; anything else
+        // after the end is an error.
+        if (z.next_in[0] != 0x1f) {
+          set_error("gzip: invalid header");
+          return;
+        }
+        inflateReset(&z);
+        gzip_ended = false;
+      }
+      z.next_out = out.data();
+      z.avail_out = out.size();
+      int rc = inflate(&z, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        set_error(fmt::format("failed to decompress snapshot: gzip: {}",
+                              z.msg ? z.msg : "invalid data"));
+        return;
+      }
+      tar_bytes(out.data(), out.size() - z.avail_out);
+      if (rc == Z_STREAM_END) {
+        gzip_ended = true;
+      } else if (rc == Z_BUF_ERROR && z.avail_out != 0) {
+        break;
+      }
+    }
+    // Drain any output still buffered for this input.
+    while (!error && !gzip_ended) {
+      z.next_out = out.data();
+      z.avail_out = out.size();
+      int rc = inflate(&z, Z_NO_FLUSH);
+      std::size_t produced = out.size() - z.avail_out;
+      if (produced == 0) {
+        break;
+      }
+      tar_bytes(out.data(), produced);
+      if (rc == Z_STREAM_END) {
+        gzip_ended = true;
+      }
+    }
+  }
+};
+
+ConsulSnapshotVerifier::ConsulSnapshotVerifier()
+    : m_state(std::make_unique<State>()) {}
+
+ConsulSnapshotVerifier::~ConsulSnapshotVerifier() = default;
+
+Expected<void> ConsulSnapshotVerifier::write(Bytes data) {
+  if (!m_state->error) {
+    m_state->feed(data);
+  }
+  return {}; // problems are reported by finish(), after the whole body
+}
+
+bool ConsulSnapshotVerifier::reset() {
+  m_state->init();
+  return true;
+}
+
+Expected<ConsulSnapshotMeta> ConsulSnapshotVerifier::finish() {
+  State &s = *m_state;
+  if (s.error) {
+    return tl::unexpected(*s.error);
+  }
+  if (!s.gzip_ended || s.phase != State::Phase::done) {
+    return tl::unexpected(broken("unexpected EOF: the snapshot is truncated"));
+  }
+  if (s.trailing > 0) {
+    return tl::unexpected(
+        broken(fmt::format("{} unread uncompressed bytes remain", s.trailing)));
+  }
+  for (const char *name : {"meta.json", "state.bin", "SHA256SUMS"}) {
+    if (!s.files[name].seen) {
+      return tl::unexpected(
+          broken(fmt::format("missing \"{}\" in snapshot", name)));
+    }
+  }
+  std::map<std::string, std::string> sums;
+  std::string_view text = s.files["SHA256SUMS"].captured;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.empty()) {
+      continue;
+    }
+    auto sep = line.find("  ");
+    if (sep != 64) {
+      return tl::unexpected(broken("malformed SHA256SUMS line"));
+    }
+    sums[std::string(line.substr(66))] = std::string(line.substr(0, 64));
+  }
+  for (const char *name : {"meta.json", "state.bin"}) {
+    auto it = sums.find(name);
+    if (it == sums.end()) {
+      return tl::unexpected(
+          broken(fmt::format("missing hash for \"{}\" in SHA256SUMS", name)));
+    }
+    if (it->second != s.files[name].hash.hex()) {
+      return tl::unexpected(
+          broken(fmt::format("hash check failed for \"{}\"", name)));
+    }
+    sums.erase(it);
+  }
+  if (!sums.empty()) {
+    return tl::unexpected(
+        broken(fmt::format("SHA256SUMS lists \"{}\", which the snapshot lacks",
+                           sums.begin()->first)));
+  }
+  ConsulSnapshotMeta meta;
+  try {
+    auto j = nlohmann::json::parse(s.files["meta.json"].captured);
+    meta.id = j.at("ID").get<std::string>();
+    meta.index = j.at("Index").get<std::uint64_t>();
+    meta.term = j.at("Term").get<std::uint64_t>();
+    meta.version = j.at("Version").get<int>();
+    meta.size = j.at("Size").get<std::uint64_t>();
+  } catch (const nlohmann::json::exception &e) {
+    return tl::unexpected(
+        broken(fmt::format("meta.json is malformed: {}", e.what())));
+  }
+  if (meta.version < 0 || meta.version > 1) {
+    return tl::unexpected(broken(
+        fmt::format("unsupported snapshot version {} (Consul reads 0 and 1)",
+                    meta.version)));
+  }
+  if (meta.size != s.files["state.bin"].size) {
+    return tl::unexpected(broken(
+        fmt::format("failed to write snapshot, size didn't match ({} != {})",
+                    s.files["state.bin"].size, meta.size)));
+  }
+  return meta;
+}
+
+} // namespace snap::adapters

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// Verification of a Consul snapshot (.snap) as it streams past, with the rules
+// of Consul's own snapshot.Verify: one gzip stream holding a tar of exactly
+// meta.json, state.bin and SHA256SUMS, every sum matching, no bytes after the
+// tar's end, meta.json's Size equal to state.bin's length, Version 0 or 1.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "snap/io.hpp"
+
+namespace snap::adapters {
+
+struct ConsulSnapshotMeta {
+  std::string id;
+  std::uint64_t index = 0;
+  std::uint64_t term = 0;
+  int version = 0;
+  std::uint64_t size = 0; // state.bin's length
+};
+
+class ConsulSnapshotVerifier : public Sink {
+public:
+  ConsulSnapshotVerifier();
+  ~ConsulSnapshotVerifier() override;
+  Expected<void> write(Bytes data) override;
+  bool reset() override;
+  // Ends the stream and checks it whole. Errors: `archive` with Consul's own
+  // wording of what is wrong ("unexpected EOF", "hash check failed for …").
+  Expected<ConsulSnapshotMeta> finish();
+
+  struct State;
+
+private:
+  std::unique_ptr<State> m_state;
+};
+
+} // namespace snap::adapters

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+// The factories the registry table names; each adapter's class stays hidden
+// in its own .cpp.
+#pragma once
+
+#include <memory>
+
+#include "snap/adapter.hpp"
+
+namespace snap::adapters {
+
+const AdapterInfo &consul_info();
+std::unique_ptr<Adapter> make_consul(AdapterContext ctx);
+
+} // namespace snap::adapters

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Benchmark: snap save consul against curl -o on the same snapshot URL.
+# The emulator serves a snapshot of about SIZE bytes of state (default 1 GiB),
+# built once before timing. Reports each tool's throughput, the ratio, and
+# snap's peak RSS from /usr/bin/time -v. Targets: ratio >= 0.8, RSS <= 64 MiB.
+#   bash bench/consul_save.sh [SIZE_BYTES] [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=${1:-1073741824}
+runs=${2:-3}
+[ -x build/snap ] || bash scripts/setup.sh
+
+work=$(mktemp -d -p "${BENCH_DIR:-/tmp}")
+emu_pid=""
+cleanup() {
+  [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+build/snap-emulator consul --port 0 --snapshot-bytes "$size" \
+  --data-dir "$work" >"$work/emu.out" 2>&1 &
+emu_pid=$!
+for _ in $(seq 100); do
+  grep -q '^listening on' "$work/emu.out" && break
+  sleep 0.1
+done
+url="http://$(sed -n 's/^listening on //p' "$work/emu.out")"
+mkdir -p "$work/out"
+
+echo "building the snapshot once (state of $size bytes)…" >&2
+curl -sf -o /dev/null "$url/v1/snapshot"
+snap_bytes=$(ls -l "$work"/snapshot-*.tgz | awk '{print $5}')
+echo "snapshot: $snap_bytes bytes compressed" >&2
+
+now() { date +%s.%N; }
+best_curl=999999; best_snap=999999; rss=0
+for i in $(seq "$runs"); do
+  t0=$(now)
+  curl -sf -o "$work/out/curl.snap" "$url/v1/snapshot"
+  t1=$(now)
+  rm -f "$work/out/curl.snap"
+  t_curl=$(echo "$t1 - $t0" | bc -l)
+
+  t0=$(now)
+  /usr/bin/time -v -o "$work/time.txt" build/snap -q --no-progress save consul \
+    --addr "$url" -o "$work/out/snap.zip"
+  t1=$(now)
+  t_snap=$(echo "$t1 - $t0" | bc -l)
+  r=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
+  rm -f "$work/out/snap.zip"
+  (( r > rss )) && rss=$r
+  best_curl=$(echo "if ($t_curl < $best_curl) $t_curl else $best_curl" | bc -l)
+  best_snap=$(echo "if ($t_snap < $best_snap) $t_snap else $best_snap" | bc -l)
+  printf 'run %d: curl %.2f s, snap %.2f s, snap peak RSS %d KiB\n' \
+    "$i" "$t_curl" "$t_snap" "$r" >&2
+done
+mib=$(echo "$snap_bytes / 1048576" | bc -l)
+printf 'snapshot        %.0f MiB (gzip of %d bytes of state)\n' "$mib" "$size"
+printf 'curl -o         %.2f s  %.0f MiB/s (best of %d)\n' "$best_curl" \
+  "$(echo "$mib / $best_curl" | bc -l)" "$runs"
+printf 'snap save       %.2f s  %.0f MiB/s (best of %d; download, verify, archive, re-verify)\n' \
+  "$best_snap" "$(echo "$mib / $best_snap" | bc -l)" "$runs"
+printf 'ratio           %.2f of curl throughput (target >= 0.8)\n' \
+  "$(echo "$best_curl / $best_snap" | bc -l)"
+printf 'peak RSS        %.1f MiB (target <= 64 MiB)\n' "$(echo "$rss / 1024" | bc -l)"

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+// Each verb lives in its own file: add_<verb>_command() declares flags and
+// help, run_<verb>() does the work without CLI11 and returns a result for
+// main to print. Commands never include an adapter; they go through the
+// registry.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "snap/adapter.hpp"
+#include "snap/options.hpp"
+#include "snap/output.hpp"
+#include "snap/registry.hpp"
+
+namespace snap::commands {
+
+// The command chosen by the parser, run by main after parsing.
+using Runner = std::function<Expected<CommandResult>()>;
+
+struct Context {
+  GlobalOptions global;
+  std::unique_ptr<Output> output;
+  Runner runner;
+};
+
+// Flags shared by every `<verb> <adapter>`: connection and adapter flags.
+struct AdapterArgs {
+  const AdapterEntry *adapter = nullptr;
+  ConnectionFlags conn;
+  std::map<std::string, std::string> values;
+  std::map<std::string, bool> switches;
+};
+
+// Adds one subcommand per adapter under `verb`, with the connection flags and
+// the adapter's own flags for `cap`; `extra` adds the verb's positionals. When
+// one is chosen, `on_chosen` is called with it.
+void add_adapter_subcommands(CLI::App &verb, Capability cap, AdapterArgs &args,
+                             const std::function<void(CLI::App &)> &extra,
+                             const std::function<void()> &on_chosen);
+
+// An adapter ready to talk to its target, with the client it owns.
+struct Session {
+  std::unique_ptr<HttpClient> http;
+  AdapterFlags flags;
+  std::unique_ptr<Adapter> adapter;
+  std::string target_url; // redacted
+};
+
+// Checks that the adapter supports `cap`, resolves the connection (SPEC §3)
+// and builds the adapter. Errors: `unsupported`, `config`.
+Expected<std::unique_ptr<Session>> open_session(const AdapterArgs &args,
+                                                Capability cap, Context &ctx);
+
+// Opens and fully verifies `path` as an archive of `adapter` (manifest,
+// every checksum, then the adapter's own payload checks). Errors: `archive`,
+// `not_found`.
+Expected<std::unique_ptr<ArchiveReader>>
+open_verified(const std::filesystem::path &path, Adapter &adapter,
+              Context &ctx);
+
+// Asks on the terminal before a destructive step, or refuses without one.
+// Errors: `usage`.
+Expected<void> confirm(std::string_view question, bool yes);
+
+// Fails with `usage` when stdin is not a terminal and --yes is absent.
+Expected<void> require_yes_or_terminal(std::string_view verb, bool yes);
+
+void add_save_command(CLI::App &app, Context &ctx);
+void add_inspect_command(CLI::App &app, Context &ctx);
+void add_restore_command(CLI::App &app, Context &ctx);
+void add_download_command(CLI::App &app, Context &ctx);
+void add_upload_command(CLI::App &app, Context &ctx);
+void add_status_command(CLI::App &app, Context &ctx);
+void add_list_command(CLI::App &app, Context &ctx);
+void add_delete_command(CLI::App &app, Context &ctx);
+void add_prune_command(CLI::App &app, Context &ctx);
+void add_adapters_command(CLI::App &app, Context &ctx);
+
+// Names the archive for `manifest` and commits it: into `out` when it names
+// a file, else into that directory (default ".") as
+// <adapter>-<id>-<yyyymmddTHHMMSSZ>.zip. Shared by save and download.
+struct ArchiveTarget {
+  std::filesystem::path dir;
+  std::optional<std::filesystem::path> file;
+};
+ArchiveTarget archive_target(const std::string &out);
+
+// Builds the manifest for a SaveResult and commits the archive; returns the
+// printed line and JSON. Shared by save and download.
+Expected<CommandResult>
+finish_archive(ArchiveWriter &writer, const ArchiveTarget &target,
+               Session &session, SaveResult result,
+               const std::map<std::string, std::string> &labels);
+
+} // namespace snap::commands

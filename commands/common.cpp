@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+// What every `<verb> <adapter>` shares: the per-adapter subcommands and their
+// flags, opening a session, verifying an archive, confirming a destructive
+// step, and writing an archive.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "commands/commands.hpp"
+#include "snap/text.hpp"
+
+namespace snap::commands {
+namespace fs = std::filesystem;
+
+void add_adapter_subcommands(CLI::App &verb, Capability cap, AdapterArgs &args,
+                             const std::function<void(CLI::App &)> &extra,
+                             const std::function<void()> &on_chosen) {
+  for (const auto &entry : all_adapters()) {
+    const AdapterInfo &info = entry.info();
+    bool supported = info.caps.has(cap);
+    std::string summary(info.summary);
+    if (!supported) {
+      summary += fmt::format(" [{} not supported]", verb_name(cap));
+    }
+    CLI::App *sub = verb.add_subcommand(std::string(info.name), summary);
+    if (!entry.alias.empty()) {
+      sub->alias(std::string(entry.alias));
+    }
+    // An adapter that lacks the verb takes the same arguments, so the
+    // answer is always exit 8 naming the verbs it has, not a usage error.
+    sub->fallthrough();
+    extra(*sub);
+    {
+      auto *g = sub->add_option_group("Connection");
+      g->add_option(
+          "--addr", args.conn.addr,
+          fmt::format("address of the target (default {})", info.default_addr));
+      g->add_option("--token-file", args.conn.token_file,
+                    "file holding the access token");
+      g->add_option("--user", args.conn.user, "user name for basic auth");
+      g->add_option("--password-file", args.conn.password_file,
+                    "file holding the password for --user");
+      g->add_option("--ca-file", args.conn.ca_file,
+                    "CA bundle to verify the server's TLS certificate");
+      g->add_option("--cert-file", args.conn.cert_file,
+                    "client certificate for mutual TLS");
+      g->add_option("--key-file", args.conn.key_file,
+                    "client key for mutual TLS");
+      g->add_flag("--insecure", args.conn.insecure,
+                  "do not verify the server's TLS certificate");
+    }
+    if (supported) {
+      for (const auto &flag : info.flags) {
+        if (std::find(flag.verbs.begin(), flag.verbs.end(), cap) ==
+            flag.verbs.end()) {
+          continue;
+        }
+        if (flag.takes_value) {
+          sub->add_option("--" + flag.name, args.values[flag.name], flag.help);
+        } else {
+          sub->add_flag("--" + flag.name, args.switches[flag.name], flag.help);
+        }
+      }
+    }
+    const AdapterEntry *chosen = &entry;
+    sub->callback([&args, chosen, on_chosen] {
+      args.adapter = chosen;
+      on_chosen();
+    });
+  }
+}
+
+Expected<std::unique_ptr<Session>> open_session(const AdapterArgs &args,
+                                                Capability cap, Context &ctx) {
+  const AdapterInfo &info = args.adapter->info();
+  if (!info.caps.has(cap)) {
+    return fail(ErrorKind::unsupported,
+                fmt::format("{}: {} is not supported (supported: {})",
+                            info.name, verb_name(cap), info.caps.names()));
+  }
+  auto env = process_env();
+  Connection conn = SNAP_TRY(resolve_connection(info, args.conn, env));
+  auto s = std::make_unique<Session>();
+  AdapterFlags given;
+  for (const auto &[k, v] : args.values) {
+    if (!v.empty()) {
+      given[k] = v;
+    }
+  }
+  for (const auto &[k, on] : args.switches) {
+    if (on) {
+      given[k] = "true";
+    }
+  }
+  s->flags = resolve_adapter_flags(info, std::move(given), env);
+  HttpConfig cfg;
+  cfg.label = std::string(info.name);
+  cfg.base_url = conn.base_url;
+  cfg.tls = conn.tls;
+  cfg.basic_user = conn.user;
+  cfg.basic_password = conn.password;
+  cfg.timeout_s = ctx.global.timeout_s;
+  cfg.retries = ctx.global.retries;
+  if (!conn.token.empty()) {
+    cfg.headers.emplace_back(std::string(info.token_header),
+                             std::string(info.token_prefix) + conn.token);
+  }
+  if (conn.tls.insecure) {
+    ctx.output->warn("TLS certificate verification is off (--insecure)");
+  }
+  s->target_url = redact_url(conn.base_url);
+  s->http = std::make_unique<HttpClient>(std::move(cfg));
+  s->adapter = args.adapter->make({*s->http, s->flags, *ctx.output});
+  return s;
+}
+
+Expected<std::unique_ptr<ArchiveReader>>
+open_verified(const fs::path &path, Adapter &adapter, Context &ctx) {
+  auto reader = SNAP_TRY(ArchiveReader::open(path));
+  const Manifest &m = reader->manifest();
+  if (m.adapter != adapter.info().name) {
+    return fail(ErrorKind::archive,
+                fmt::format("{} is a {} archive, not {} (use snap restore {} "
+                            "…)",
+                            path.filename().string(), m.adapter,
+                            adapter.info().name, m.adapter));
+  }
+  if (m.adapter_payload_version > adapter.info().payload_version) {
+    return fail(ErrorKind::archive,
+                fmt::format("{}: {} payload version {} is newer than this "
+                            "snap reads ({}) (upgrade snap)",
+                            path.filename().string(), m.adapter,
+                            m.adapter_payload_version,
+                            adapter.info().payload_version));
+  }
+  SNAP_TRY(reader->verify([&](std::uint64_t done, std::uint64_t total) {
+    ctx.output->progress("verify", done, total);
+  }));
+  SNAP_TRY(adapter.describe(*reader, true));
+  ctx.output->end_progress();
+  return reader;
+}
+
+Expected<void> require_yes_or_terminal(std::string_view verb, bool yes) {
+  if (!yes && !::isatty(STDIN_FILENO)) {
+    return fail(ErrorKind::usage,
+                fmt::format("refusing to {} without --yes: standard input is "
+                            "not a terminal to confirm on (add --yes, or "
+                            "--dry-run to see the plan)",
+                            verb));
+  }
+  return {};
+}
+
+Expected<void> confirm(std::string_view question, bool yes) {
+  if (yes) {
+    return {};
+  }
+  std::fprintf(stderr, "%.*s Type 'yes' to continue: ",
+               static_cast<int>(question.size()), question.data());
+  std::fflush(stderr);
+  std::string answer;
+  std::getline(std::cin, answer);
+  if (trim_copy(answer) != "yes") {
+    return fail(ErrorKind::usage, "not confirmed; nothing was changed");
+  }
+  return {};
+}
+
+ArchiveTarget archive_target(const std::string &out) {
+  std::error_code ec;
+  if (out.empty()) {
+    return {".", std::nullopt};
+  }
+  fs::path p(out);
+  if (out.back() == '/' || fs::is_directory(p, ec)) {
+    return {p, std::nullopt};
+  }
+  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  return {dir, p};
+}
+
+Expected<CommandResult>
+finish_archive(ArchiveWriter &writer, const ArchiveTarget &target,
+               Session &session, SaveResult result,
+               const std::map<std::string, std::string> &labels) {
+  const AdapterInfo &info = session.adapter->info();
+  Manifest m;
+  m.snap_version = SNAP_VERSION;
+  m.adapter = std::string(info.name);
+  m.adapter_payload_version = info.payload_version;
+  m.kind = result.kind;
+  m.backup_id = result.backup_id;
+  m.created_at = utc_now_rfc3339();
+  m.target = {{"url", session.target_url}};
+  if (!result.server_version.empty()) {
+    m.target["version"] = result.server_version;
+  }
+  m.labels = labels;
+  m.source = result.source;
+  fs::path final_path =
+      target.file ? *target.file
+                  : target.dir / fmt::format("{}-{}-{}.zip", info.name,
+                                             result.backup_id,
+                                             rfc3339_to_compact(m.created_at));
+  WrittenArchive w = SNAP_TRY(writer.commit(m, final_path));
+  CommandResult r;
+  r.text = fmt::format("Saved and verified {} ({}, {}, {}, sha256 {}…)",
+                       w.path.filename().string(), info.name, result.summary,
+                       human_bytes(w.size), w.manifest_sha256.substr(0, 12));
+  r.json = {{"archive", w.path.string()},
+            {"adapter", info.name},
+            {"backup_id", result.backup_id},
+            {"kind", result.kind},
+            {"size", w.size},
+            {"manifest_sha256", w.manifest_sha256},
+            {"created_at", m.created_at},
+            {"target", m.target},
+            {"source", m.source}};
+  return r;
+}
+
+} // namespace snap::commands

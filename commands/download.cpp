@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+// snap download <adapter> <backup-id>: pack a backup that already exists on
+// the target into a verified archive.
+#include "commands/commands.hpp"
+
+namespace snap::commands {
+namespace {
+
+struct DownloadOptions {
+  AdapterArgs args;
+  std::string id;
+  std::string out;
+};
+
+Expected<CommandResult> run_download(const DownloadOptions &opts,
+                                     Context &ctx) {
+  auto session = SNAP_TRY(open_session(opts.args, Capability::download, ctx));
+  ArchiveTarget target = archive_target(opts.out);
+  auto writer = SNAP_TRY(ArchiveWriter::create(target.dir));
+  SaveResult result = SNAP_TRY(session->adapter->download(opts.id, *writer));
+  ctx.output->end_progress();
+  return finish_archive(*writer, target, *session, std::move(result), {});
+}
+
+} // namespace
+
+void add_download_command(CLI::App &app, Context &ctx) {
+  auto opts = std::make_shared<DownloadOptions>();
+  CLI::App *verb = app.add_subcommand(
+      "download", "pack a backup the target already holds into an archive");
+  verb->fallthrough();
+  add_adapter_subcommands(
+      *verb, Capability::download, opts->args,
+      [opts](CLI::App &sub) {
+        sub.add_option("backup-id", opts->id, "the target's backup id")
+            ->required();
+        sub.add_option("-o,--output", opts->out,
+                       "archive file, or directory (default: .)");
+      },
+      [opts, &ctx] {
+        ctx.runner = [opts, &ctx] { return run_download(*opts, ctx); };
+      });
+}
+
+} // namespace snap::commands

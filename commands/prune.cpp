@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+// snap prune <dir>: delete old archives by retention rules, keeping the union
+// of what each rule keeps and always each group's newest archive.
+#include "commands/commands.hpp"
+#include "snap/retention.hpp"
+
+namespace snap::commands {
+namespace {
+
+struct PruneOptions {
+  std::string dir;
+  RetentionPolicy policy;
+  std::string adapter;
+  bool dry_run = false;
+};
+
+Expected<CommandResult> run_prune(const PruneOptions &opts, Context &ctx) {
+  const RetentionPolicy &p = opts.policy;
+  if (p.last < 0 || p.daily < 0 || p.weekly < 0 || p.monthly < 0) {
+    return fail(ErrorKind::usage, "--keep-* values must not be negative");
+  }
+  if (p.last + p.daily + p.weekly + p.monthly == 0) {
+    return fail(ErrorKind::usage,
+                "prune needs at least one rule (--keep-last N, --keep-daily "
+                "N, --keep-weekly N or --keep-monthly N)");
+  }
+  auto archives = SNAP_TRY(scan_archives(opts.dir));
+  std::erase_if(archives, [&](const ArchiveRecord &a) {
+    return !opts.adapter.empty() && a.adapter != opts.adapter;
+  });
+  CommandResult r;
+  nlohmann::ordered_json kept = nlohmann::ordered_json::array();
+  nlohmann::ordered_json removed = nlohmann::ordered_json::array();
+  for (const auto &d : apply_retention(std::move(archives), p)) {
+    std::string name = d.archive.path.filename().string();
+    if (d.keep) {
+      std::string why;
+      for (const auto &reason : d.reasons) {
+        why += (why.empty() ? "" : ", ") + reason;
+      }
+      r.text += fmt::format("keep    {} ({})\n", name, why);
+      kept.push_back(
+          {{"archive", d.archive.path.string()}, {"reasons", d.reasons}});
+      continue;
+    }
+    if (!opts.dry_run) {
+      std::error_code ec;
+      if (!std::filesystem::remove(d.archive.path, ec)) {
+        return fail(ErrorKind::internal,
+                    fmt::format("cannot remove {}: {}", d.archive.path.string(),
+                                ec.message()));
+      }
+    }
+    r.text +=
+        fmt::format("{} {}\n", opts.dry_run ? "would remove" : "remove ", name);
+    removed.push_back(d.archive.path.string());
+  }
+  if (r.text.empty()) {
+    r.text = fmt::format("No snap archives in {}.", opts.dir);
+  }
+  r.json = {{"dry_run", opts.dry_run}, {"kept", kept}, {"removed", removed}};
+  return r;
+}
+
+} // namespace
+
+void add_prune_command(CLI::App &app, Context &ctx) {
+  auto opts = std::make_shared<PruneOptions>();
+  CLI::App *verb = app.add_subcommand(
+      "prune", "delete old archives in a directory by retention rules");
+  verb->fallthrough();
+  verb->add_option("dir", opts->dir, "directory of archives")->required();
+  verb->add_option("--keep-last", opts->policy.last, "keep the newest N");
+  verb->add_option("--keep-daily", opts->policy.daily,
+                   "keep the newest of each of the last N days");
+  verb->add_option("--keep-weekly", opts->policy.weekly,
+                   "keep the newest of each of the last N ISO weeks");
+  verb->add_option("--keep-monthly", opts->policy.monthly,
+                   "keep the newest of each of the last N months");
+  verb->add_option("--adapter", opts->adapter, "only archives of this adapter");
+  verb->add_flag("--dry-run", opts->dry_run, "print the decisions only");
+  verb->callback([opts, &ctx] {
+    ctx.runner = [opts, &ctx] { return run_prune(*opts, ctx); };
+  });
+}
+
+void add_adapters_command(CLI::App &app, Context &ctx) {
+  CLI::App *verb =
+      app.add_subcommand("adapters", "list the adapters and their verbs");
+  verb->fallthrough();
+  verb->callback([&ctx] {
+    ctx.runner = []() -> Expected<CommandResult> {
+      CommandResult r;
+      r.json = nlohmann::ordered_json::array();
+      for (const auto &e : all_adapters()) {
+        const AdapterInfo &info = e.info();
+        r.text += fmt::format("{:<14} {:<40} {}\n", info.name,
+                              info.caps.names(), info.summary);
+        nlohmann::ordered_json verbs = nlohmann::ordered_json::array();
+        for (Capability c : k_all_capabilities) {
+          if (info.caps.has(c)) {
+            verbs.push_back(verb_name(c));
+          }
+        }
+        r.json.push_back({{"name", info.name},
+                          {"verbs", verbs},
+                          {"default_addr", info.default_addr},
+                          {"payload_version", info.payload_version},
+                          {"summary", info.summary}});
+      }
+      r.json = {{"adapters", r.json}};
+      return r;
+    };
+  });
+}
+
+} // namespace snap::commands

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+// snap restore <adapter> <archive>: verify the archive completely, then (after
+// confirmation) put it back. Nothing that changes the target is sent before
+// the archive has passed every check.
+#include "commands/commands.hpp"
+
+namespace snap::commands {
+namespace {
+
+struct RestoreOptions {
+  AdapterArgs args;
+  std::string archive;
+  bool yes = false;
+  bool dry_run = false;
+};
+
+Expected<CommandResult> run_restore(const RestoreOptions &opts, Context &ctx) {
+  auto session = SNAP_TRY(open_session(opts.args, Capability::restore, ctx));
+  if (!opts.dry_run) {
+    SNAP_TRY(require_yes_or_terminal("restore", opts.yes));
+  }
+  Adapter &adapter = *session->adapter;
+  auto reader = SNAP_TRY(open_verified(opts.archive, adapter, ctx));
+  const Manifest &m = reader->manifest();
+  CommandResult r;
+  if (opts.dry_run) {
+    Fields plan = SNAP_TRY(adapter.restore(*reader, true));
+    r.text = fmt::format("Dry run: restoring {} (verified) into {} would:\n",
+                         opts.archive, session->target_url);
+    for (const auto &step : plan.value("plan", Fields::array())) {
+      r.text += "  - " + step.get<std::string>() + "\n";
+    }
+    r.text += "Nothing was changed.";
+    r.json = {{"dry_run", true},
+              {"archive", opts.archive},
+              {"target", session->target_url},
+              {"plan", plan.value("plan", Fields::array())}};
+    return r;
+  }
+  SNAP_TRY(confirm(fmt::format("Restore {} backup {} (taken {}) into {}? "
+                               "This replaces the target's state.",
+                               m.adapter, m.backup_id, m.created_at,
+                               session->target_url),
+                   opts.yes));
+  Fields done = SNAP_TRY(adapter.restore(*reader, false));
+  ctx.output->end_progress();
+  r.text = fmt::format("Restored {} into {} ({}, backup {})", opts.archive,
+                       session->target_url, m.adapter, m.backup_id);
+  r.json = {{"restored", true},
+            {"archive", opts.archive},
+            {"target", session->target_url},
+            {"backup_id", m.backup_id},
+            {"details", done}};
+  return r;
+}
+
+} // namespace
+
+void add_restore_command(CLI::App &app, Context &ctx) {
+  auto opts = std::make_shared<RestoreOptions>();
+  CLI::App *verb = app.add_subcommand(
+      "restore", "verify an archive, then restore it into the target");
+  verb->fallthrough();
+  add_adapter_subcommands(
+      *verb, Capability::restore, opts->args,
+      [opts](CLI::App &sub) {
+        sub.add_option("archive", opts->archive, "archive to restore")
+            ->required();
+        sub.add_flag("-y,--yes", opts->yes,
+                     "do not ask; required when not on a terminal");
+        sub.add_flag("--dry-run", opts->dry_run,
+                     "verify and print the plan; change nothing");
+      },
+      [opts, &ctx] {
+        ctx.runner = [opts, &ctx] { return run_restore(*opts, ctx); };
+      });
+}
+
+} // namespace snap::commands

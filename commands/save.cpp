@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+// snap save <adapter>: take a new backup now and keep it as a verified
+// archive; --keep N then prunes older archives of the same target.
+#include "commands/commands.hpp"
+#include "snap/retention.hpp"
+
+namespace snap::commands {
+namespace {
+
+struct SaveOptions {
+  AdapterArgs args;
+  std::string out;
+  int keep = 0;
+  std::vector<std::string> labels;
+};
+
+Expected<std::map<std::string, std::string>>
+parse_labels(const std::vector<std::string> &given) {
+  std::map<std::string, std::string> out;
+  for (const auto &l : given) {
+    auto eq = l.find('=');
+    if (eq == 0 || eq == std::string::npos) {
+      return fail(ErrorKind::usage,
+                  fmt::format("--label {}: expected key=value", l));
+    }
+    out[l.substr(0, eq)] = l.substr(eq + 1);
+  }
+  return out;
+}
+
+// Deletes archives of the same adapter and target beyond the newest `keep`,
+// never `just_written`; returns the removed paths.
+std::vector<std::string> keep_newest(const std::filesystem::path &dir,
+                                     const std::filesystem::path &just_written,
+                                     int keep, Output &out) {
+  std::vector<std::string> removed;
+  auto all = scan_archives(dir);
+  if (!all) {
+    return removed;
+  }
+  auto mine = ArchiveReader::open(just_written);
+  if (!mine) {
+    return removed;
+  }
+  const Manifest &m = (*mine)->manifest();
+  std::vector<ArchiveRecord> group;
+  for (auto &a : *all) {
+    if (a.adapter == m.adapter && a.target == m.target.value("url", "")) {
+      group.push_back(std::move(a));
+    }
+  }
+  for (const auto &d : apply_retention(group, {.last = keep})) {
+    if (d.keep || std::filesystem::equivalent(d.archive.path, just_written)) {
+      continue;
+    }
+    std::error_code ec;
+    if (std::filesystem::remove(d.archive.path, ec)) {
+      removed.push_back(d.archive.path.string());
+    } else {
+      out.warn(fmt::format("--keep: cannot remove {}: {}",
+                           d.archive.path.string(), ec.message()));
+    }
+  }
+  return removed;
+}
+
+Expected<CommandResult> run_save(const SaveOptions &opts, Context &ctx) {
+  auto labels = SNAP_TRY(parse_labels(opts.labels));
+  if (opts.keep < 0) {
+    return fail(ErrorKind::usage, "--keep must be 1 or more");
+  }
+  auto session = SNAP_TRY(open_session(opts.args, Capability::save, ctx));
+  ArchiveTarget target = archive_target(opts.out);
+  auto writer = SNAP_TRY(ArchiveWriter::create(target.dir));
+  SaveResult result = SNAP_TRY(session->adapter->save(*writer));
+  ctx.output->end_progress();
+  CommandResult r = SNAP_TRY(
+      finish_archive(*writer, target, *session, std::move(result), labels));
+  if (opts.keep > 0) {
+    auto removed = keep_newest(target.dir, r.json["archive"].get<std::string>(),
+                               opts.keep, *ctx.output);
+    for (const auto &path : removed) {
+      r.text += fmt::format("\nRemoved {} (--keep {})", path, opts.keep);
+    }
+    r.json["removed"] = removed;
+  }
+  return r;
+}
+
+} // namespace
+
+void add_save_command(CLI::App &app, Context &ctx) {
+  auto opts = std::make_shared<SaveOptions>();
+  CLI::App *verb = app.add_subcommand(
+      "save", "take a new backup now and write a verified archive");
+  verb->fallthrough();
+  add_adapter_subcommands(
+      *verb, Capability::save, opts->args,
+      [opts](CLI::App &sub) {
+        sub.add_option("-o,--output", opts->out,
+                       "archive file, or directory for "
+                       "<adapter>-<id>-<time>.zip (default: .)");
+        sub.add_option("--keep", opts->keep,
+                       "then keep only the newest N archives of this adapter "
+                       "and target in that directory");
+        sub.add_option("--label", opts->labels,
+                       "key=value recorded in the manifest (repeatable)");
+      },
+      [opts, &ctx] {
+        ctx.runner = [opts, &ctx] { return run_save(*opts, ctx); };
+      });
+}
+
+} // namespace snap::commands

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+// snap status <adapter> [id]: what the target is doing, or whether it is
+// ready to be backed up; --watch repeats until nothing is left running.
+#include "commands/commands.hpp"
+#include "snap/signals.hpp"
+
+namespace snap::commands {
+namespace {
+
+struct StatusOptions {
+  AdapterArgs args;
+  std::string id;
+  bool watch = false;
+  double interval_s = 2;
+};
+
+Expected<CommandResult> run_status(const StatusOptions &opts, Context &ctx) {
+  auto session = SNAP_TRY(open_session(opts.args, Capability::status, ctx));
+  for (;;) {
+    StatusResult s = SNAP_TRY(session->adapter->status(opts.id));
+    if (!opts.watch || s.terminal) {
+      CommandResult r;
+      r.json = s.fields;
+      r.json["target"] = session->target_url;
+      r.text = fields_to_text(r.json);
+      return r;
+    }
+    if (!ctx.global.json) {
+      std::fputs((fields_to_text(s.fields) + "\n").c_str(), stdout);
+      std::fflush(stdout);
+    }
+    if (!sleep_unless_interrupted(static_cast<long>(opts.interval_s * 1000))) {
+      return fail(ErrorKind::interrupted, "interrupted");
+    }
+  }
+}
+
+} // namespace
+
+void add_status_command(CLI::App &app, Context &ctx) {
+  auto opts = std::make_shared<StatusOptions>();
+  CLI::App *verb = app.add_subcommand(
+      "status", "show what the target is doing, or whether it is ready");
+  verb->fallthrough();
+  add_adapter_subcommands(
+      *verb, Capability::status, opts->args,
+      [opts](CLI::App &sub) {
+        sub.add_option("backup-id", opts->id, "a backup to report on");
+        sub.add_flag("--watch", opts->watch,
+                     "repeat until the operation reaches a terminal state");
+        sub.add_option("--interval", opts->interval_s,
+                       "seconds between --watch polls (default 2)");
+      },
+      [opts, &ctx] {
+        ctx.runner = [opts, &ctx] { return run_status(*opts, ctx); };
+      });
+}
+
+} // namespace snap::commands

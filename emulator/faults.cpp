@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// Fault injection for tests of the safety rules.
+#include "emulator/faults.hpp"
+
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+namespace snap::emulator {
+namespace {
+
+const char *reason(int status) {
+  switch (status) {
+  case 429:
+    return "Too Many Requests";
+  case 500:
+    return "Internal Server Error";
+  case 502:
+    return "Bad Gateway";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  default:
+    return "Error";
+  }
+}
+
+} // namespace
+
+std::vector<int> parse_status_sequence(const std::string &text) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) {
+      out.push_back(std::stoi(item));
+    }
+  }
+  return out;
+}
+
+FaultInjector::FaultInjector(Faults faults) : m_faults(std::move(faults)) {
+  if (!m_faults.request_log.empty()) {
+    m_log.open(m_faults.request_log, std::ios::app);
+  }
+}
+
+bool FaultInjector::intercept(const httplib::Request &req,
+                              httplib::Response &res) {
+  int scripted = 200;
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_log.is_open()) {
+      std::string query;
+      for (const auto &[k, v] : req.params) {
+        query += (query.empty() ? "?" : "&") + k + (v.empty() ? "" : "=" + v);
+      }
+      m_log << req.method << " " << req.path << query << "\n";
+      m_log.flush();
+    }
+    if (m_next < m_faults.status_sequence.size()) {
+      scripted = m_faults.status_sequence[m_next++];
+    }
+  }
+  if (m_faults.delay_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(m_faults.delay_ms));
+  }
+  if (scripted == 200) {
+    return false;
+  }
+  res.status = scripted;
+  res.set_content(reason(scripted), "text/plain; charset=utf-8");
+  return true;
+}
+
+} // namespace snap::emulator

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+// Fault switches shared by every emulated system (SPEC §7), applied before
+// routing: a delay, a scripted sequence of statuses, a request log.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <httplib.h>
+
+namespace snap::emulator {
+
+struct Faults {
+  long delay_ms = 0;
+  std::vector<int> status_sequence; // 200 = answer normally
+  std::int64_t fail_after_bytes = -1;
+  std::string require_token;
+  std::string request_log;
+};
+
+class FaultInjector {
+public:
+  explicit FaultInjector(Faults faults);
+  // Logs the request, sleeps --delay-ms, and answers the next scripted
+  // status if it is not 200; returns true when it answered.
+  bool intercept(const httplib::Request &req, httplib::Response &res);
+  const Faults &faults() const { return m_faults; }
+
+private:
+  Faults m_faults;
+  std::mutex m_mutex;
+  std::size_t m_next = 0;
+  std::ofstream m_log;
+};
+
+// Parses "503,503,200".
+std::vector<int> parse_status_sequence(const std::string &text);
+
+} // namespace snap::emulator

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+// snap-emulator: test equipment that speaks a system's REST API on 127.0.0.1
+// (SPEC §7). Prints "listening on 127.0.0.1:<port>" first; SIGTERM or SIGINT
+// stops it and removes its data directory. Never installed.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "emulator/consul.hpp"
+#include "emulator/faults.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop = true; }
+
+} // namespace
+
+int main(int argc, char **argv) {
+  using namespace snap::emulator;
+  CLI::App app{"snap-emulator: emulated system APIs for snap's tests"};
+  std::string system;
+  int port = 0;
+  std::string tls_cert, tls_key, statuses, data_dir;
+  Faults faults;
+  ConsulOptions consul;
+  app.add_option("system", system, "system to emulate: consul")->required();
+  app.add_option("--port", port, "port on 127.0.0.1 (0: any free port)");
+  app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate");
+  app.add_option("--tls-key", tls_key, "key for --tls-cert");
+  app.add_option("--delay-ms", faults.delay_ms, "wait before every answer");
+  app.add_option("--status-sequence", statuses,
+                 "answer the first requests with these statuses, e.g. "
+                 "503,503,200 (200: answer normally)");
+  app.add_option("--fail-after-bytes", faults.fail_after_bytes,
+                 "drop the connection after N bytes of a payload body");
+  app.add_option("--require-token", faults.require_token,
+                 "refuse requests without this token (403)");
+  app.add_option("--request-log", faults.request_log,
+                 "append 'METHOD /path?query' for every request to FILE");
+  app.add_option("--data-dir", data_dir,
+                 "where to build artifacts (default: a new temporary dir)");
+  app.add_flag("--no-leader", consul.no_leader,
+               "consul: no cluster leader (500 'No cluster leader' unless "
+               "?stale)");
+  app.add_option("--snapshot-bytes", consul.snapshot_bytes,
+                 "consul: add N bytes of state so snapshots are large");
+  CLI11_PARSE(app, argc, argv);
+  faults.status_sequence = parse_status_sequence(statuses);
+
+  bool own_dir = data_dir.empty();
+  if (own_dir) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "snap-emulator-XXXXXX")
+            .string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      std::perror("snap-emulator: mkdtemp");
+      return 1;
+    }
+    data_dir = pattern;
+  }
+  consul.data_dir = data_dir;
+
+  std::unique_ptr<httplib::Server> server;
+  if (!tls_cert.empty()) {
+    server =
+        std::make_unique<httplib::SSLServer>(tls_cert.c_str(), tls_key.c_str());
+  } else {
+    server = std::make_unique<httplib::Server>();
+  }
+  FaultInjector injector(faults);
+  server->set_pre_routing_handler(
+      [&](const httplib::Request &rq, httplib::Response &rs) {
+        return injector.intercept(rq, rs)
+                   ? httplib::Server::HandlerResponse::Handled
+                   : httplib::Server::HandlerResponse::Unhandled;
+      });
+  if (system == "consul") {
+    register_consul(*server, injector, consul);
+  } else {
+    std::fprintf(stderr,
+                 "snap-emulator: unknown system '%s' (emulated: consul)\n",
+                 system.c_str());
+    return 2;
+  }
+  int bound = port == 0 ? server->bind_to_any_port("127.0.0.1")
+                        : (server->bind_to_port("127.0.0.1", port) ? port : -1);
+  if (bound <= 0) {
+    std::fprintf(stderr, "snap-emulator: cannot listen on 127.0.0.1:%d\n",
+                 port);
+    return 1;
+  }
+  std::printf("listening on 127.0.0.1:%d\n", bound);
+  std::fflush(stdout);
+
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::thread watcher([&] {
+    while (!g_stop) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    server->stop();
+  });
+  server->listen_after_bind();
+  g_stop = true;
+  watcher.join();
+  if (own_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(data_dir, ec);
+  }
+  return 0;
+}

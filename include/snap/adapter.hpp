@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+// The one interface every adapter implements. Adapters return data and never
+// print; a verb an adapter lacks returns `unsupported` by default.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "snap/archive.hpp"
+#include "snap/http.hpp"
+
+namespace snap {
+
+enum class Capability : std::uint8_t {
+  save,
+  restore,
+  download,
+  upload,
+  status,
+  list,
+  remove, // the `delete` verb
+};
+
+inline constexpr Capability k_all_capabilities[] = {
+    Capability::save,   Capability::restore, Capability::download,
+    Capability::upload, Capability::status,  Capability::list,
+    Capability::remove};
+
+// The verb's name as typed on the command line ("delete" for remove).
+std::string_view verb_name(Capability cap);
+
+class CapabilitySet {
+public:
+  constexpr CapabilitySet(std::initializer_list<Capability> caps) {
+    for (Capability c : caps) {
+      m_bits |= bit(c);
+    }
+  }
+  constexpr bool has(Capability c) const { return (m_bits & bit(c)) != 0; }
+  // "save, restore, status"
+  std::string names() const;
+
+private:
+  static constexpr std::uint16_t bit(Capability c) {
+    return static_cast<std::uint16_t>(1u << static_cast<unsigned>(c));
+  }
+  std::uint16_t m_bits = 0;
+};
+
+// An adapter-specific flag, declared as data so commands can build the CLI.
+struct FlagSpec {
+  std::string name; // without the leading dashes
+  std::string help;
+  bool takes_value = true;
+  std::vector<Capability> verbs;
+};
+
+struct AdapterInfo {
+  std::string_view name;
+  std::string_view summary;
+  CapabilitySet caps;
+  int payload_version = 1;
+  std::string_view default_addr;
+  std::vector<FlagSpec> flags;
+  // Connection setting ("addr", "token", "token_file", "ca_file", "cert_file",
+  // "key_file", "ssl", "ssl_verify", "http_auth") -> the system's own variable.
+  std::map<std::string, std::string> native_env;
+  // How a token is sent: header name and value prefix ("Bearer ").
+  std::string_view token_header = "Authorization";
+  std::string_view token_prefix = "Bearer ";
+};
+
+// Adapter flag values by name; switches hold "true".
+using AdapterFlags = std::map<std::string, std::string>;
+// Ordered fields for display: commands print them as text or JSON.
+using Fields = nlohmann::ordered_json;
+
+// How adapters report progress and notes without printing themselves.
+struct Reporter {
+  virtual ~Reporter() = default;
+  virtual void progress(std::string_view label, std::uint64_t done,
+                        std::uint64_t total) = 0;
+  virtual void note(std::string_view text) = 0;
+};
+
+struct AdapterContext {
+  HttpClient &http;
+  const AdapterFlags &flags;
+  Reporter &reporter;
+};
+
+struct SaveResult {
+  std::string backup_id;
+  std::string kind; // "full" or "reference"
+  nlohmann::json source = nlohmann::json::object();
+  std::string server_version;
+  std::string summary; // e.g. "index 1068188"
+};
+
+struct StatusResult {
+  Fields fields = Fields::object();
+  bool terminal = true; // nothing left running that --watch should follow
+};
+
+struct Adapter {
+  virtual ~Adapter() = default;
+  virtual const AdapterInfo &info() const = 0;
+
+  // Takes a new backup into `out`. Errors: any kind; never leaves success
+  // when the target reported failure.
+  virtual Expected<SaveResult> save(ArchiveWriter &out);
+  // Describes an archive's payload offline; with `verify`, also checks the
+  // payload's own integrity. Errors: `archive`.
+  virtual Expected<Fields> describe(ArchiveReader &in, bool verify);
+  // Restores a verified archive, or with `dry_run` returns the plan and
+  // changes nothing. Errors: any kind.
+  virtual Expected<Fields> restore(ArchiveReader &in, bool dry_run);
+  virtual Expected<StatusResult> status(const std::string &backup_id);
+  virtual Expected<SaveResult> download(const std::string &backup_id,
+                                        ArchiveWriter &out);
+  virtual Expected<Fields> upload(ArchiveReader &in, const std::string &id);
+  virtual Expected<Fields> list();
+  virtual Expected<Fields> remove(const std::string &backup_id);
+
+protected:
+  // The `unsupported` error naming the verbs this adapter has.
+  Error unsupported(Capability cap) const;
+};
+
+} // namespace snap

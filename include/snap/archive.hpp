@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+// Writing and reading snap archives (SPEC §5). Adapters see only these two
+// classes; the zip library stays inside archive.cpp.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "snap/http.hpp"
+#include "snap/manifest.hpp"
+
+namespace snap {
+
+struct WrittenArchive {
+  std::filesystem::path path;
+  std::uint64_t size = 0;
+  std::string manifest_sha256;
+};
+
+class ArchiveWriter {
+public:
+  // Prepares an archive to be written in `dir`; its entries spool into a
+  // private temporary folder there. Errors: `usage` when `dir` is not a
+  // writable directory.
+  static Expected<std::unique_ptr<ArchiveWriter>>
+  create(const std::filesystem::path &dir);
+  // Removes every temporary file unless commit() succeeded.
+  ~ArchiveWriter();
+
+  // A sink for payload entry `payload/<name>`; gzip and zip media types are
+  // stored, others deflated. The sink lives as long as the writer.
+  Expected<Sink *> add_entry(std::string_view name, std::string media_type);
+
+  // Fills the manifest's entries, writes the zip to a temporary file, flushes
+  // and verifies it, then renames it to `final_path` (in the same directory)
+  // with mode 0600. Errors: `internal` on I/O, `archive` if verification fails,
+  // `interrupted` on a signal.
+  Expected<WrittenArchive> commit(Manifest manifest,
+                                  const std::filesystem::path &final_path);
+
+  const std::filesystem::path &dir() const { return m_dir; }
+
+  struct Spool;
+
+private:
+  explicit ArchiveWriter(std::filesystem::path dir, std::filesystem::path tmp);
+  std::filesystem::path m_dir;
+  std::filesystem::path m_tmp;
+  std::vector<std::unique_ptr<Spool>> m_spools;
+};
+
+class ArchiveReader {
+public:
+  // Opens `path` and checks its structure: zip readable, snap header,
+  // manifest first and matching the header's sha256, format version known,
+  // safe names, exactly the manifest's entries with their sizes. Errors:
+  // `not_found`, `archive`.
+  static Expected<std::unique_ptr<ArchiveReader>>
+  open(const std::filesystem::path &path);
+  ~ArchiveReader();
+
+  const Manifest &manifest() const { return m_manifest; }
+  const ArchiveHeader &header() const { return m_header; }
+  std::uint64_t file_size() const { return m_file_size; }
+  const std::filesystem::path &path() const { return m_path; }
+
+  // Re-reads every payload entry and checks size, CRC and sha256. Errors:
+  // `archive` naming the entry, `interrupted`.
+  Expected<void> verify(const ProgressFn &progress = {});
+
+  // Streams entry `path` (as named in the manifest) into `sink`, checking its
+  // sha256 at the end. Errors: `archive`, `not_found`, the sink's.
+  Expected<void> read_entry(std::string_view path, Sink &sink);
+
+  // A rewindable source over entry `path`, for uploads.
+  Expected<std::unique_ptr<Source>> open_entry(std::string_view path);
+
+  struct Impl;
+
+private:
+  ArchiveReader() = default;
+  std::filesystem::path m_path;
+  std::uint64_t m_file_size = 0;
+  Manifest m_manifest;
+  ArchiveHeader m_header;
+  std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace snap

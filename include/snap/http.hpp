@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// The HTTP client every adapter talks through: TLS on by default, streaming
+// bodies both ways, bounded retries of what is safe to repeat (SPEC §6.4),
+// and messages that never show a credential.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "snap/io.hpp"
+
+namespace snap {
+
+struct TlsOptions {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool insecure = false;
+};
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpConfig {
+  std::string label;    // adapter name that prefixes every message
+  std::string base_url; // scheme://host:port[/prefix], may hold user:pass@
+  TlsOptions tls;
+  Headers headers; // sent with every request; may hold secrets
+  std::string basic_user;
+  std::string basic_password;
+  double timeout_s = 0; // whole call, retries included; 0 = no limit
+  double connect_timeout_s = 10;
+  int retries = 3;
+};
+
+struct Request {
+  std::string method = "GET";
+  std::string path;  // appended to the base URL, already escaped
+  std::string query; // without the leading '?'
+  Headers headers;
+  Source *body = nullptr;
+  std::string content_type;
+  bool idempotent = true; // may be repeated after a 429/502/503/504 or a cut
+};
+
+struct Response {
+  long status = 0;
+  std::map<std::string, std::string> headers; // names in lower case
+  std::string error_body; // start of a non-2xx body, as text
+  std::uint64_t body_bytes = 0;
+  // The value of header `name` (any case), or "".
+  std::string header(std::string_view name) const;
+  bool ok() const { return status >= 200 && status < 300; }
+};
+
+using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+class HttpClient {
+public:
+  explicit HttpClient(HttpConfig config);
+  ~HttpClient();
+  HttpClient(const HttpClient &) = delete;
+  HttpClient &operator=(const HttpClient &) = delete;
+
+  // Sends `req`. A 2xx body streams into `sink`; any other status comes back
+  // as a Response whose error_body holds the start of the body. Errors:
+  // `connect`, `timeout`, `interrupted`, or the sink's error.
+  Expected<Response> send(const Request &req, Sink &sink,
+                          const ProgressFn &progress = {});
+  // Like send, keeping a 2xx body of at most `max_bytes` in `body`.
+  Expected<Response> send_small(const Request &req, std::string &body,
+                                std::size_t max_bytes = 8 << 20);
+  // The error for a non-2xx `resp`: 401/403 `auth`, 404 `not_found`, 409
+  // `conflict`, else `remote`; formatted "<label>: <METHOD> <url>: <status>:
+  // <body> (<hint>)".
+  Error status_error(const Request &req, const Response &resp,
+                     std::string_view hint) const;
+  // The request's URL with credentials masked, for messages.
+  std::string display_url(const Request &req) const;
+  const HttpConfig &config() const { return m_config; }
+
+private:
+  struct Impl;
+  HttpConfig m_config;
+  std::unique_ptr<Impl> m_impl;
+};
+
+// `url` with any user:password@ and token= query value masked as ***.
+std::string redact_url(std::string_view url);
+
+// The standard reason phrase for `status` ("Forbidden"), or "".
+std::string_view reason_phrase(long status);
+
+// Percent-encodes `s` for a URL path segment or query value.
+std::string url_escape(std::string_view s);
+
+} // namespace snap

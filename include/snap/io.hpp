@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+// Byte streams: every payload moves through a Sink or a Source, never a whole
+// string, so memory stays bounded whatever the backup size (SPEC §6.5).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "snap/error.hpp"
+
+namespace snap {
+
+using Bytes = std::span<const std::byte>;
+
+// Where streamed bytes go.
+struct Sink {
+  virtual ~Sink() = default;
+  // Consumes `data`; errors: whatever the destination reports.
+  virtual Expected<void> write(Bytes data) = 0;
+  // Drops everything written so far so a retried download can start over;
+  // returns false where the sink cannot do that.
+  virtual bool reset() { return false; }
+};
+
+// Where streamed bytes come from; rewindable so a retry can resend them.
+struct Source {
+  virtual ~Source() = default;
+  // Fills up to `buf.size()` bytes; 0 means the end.
+  virtual Expected<std::size_t> read(std::span<std::byte> buf) = 0;
+  virtual Expected<void> rewind() = 0;
+  virtual std::optional<std::uint64_t> size() const = 0;
+};
+
+// Appends to a file opened for writing; errors: `internal` on I/O failure.
+class FileSink : public Sink {
+public:
+  static Expected<FileSink> create(const std::filesystem::path &path);
+  FileSink(FileSink &&other) noexcept;
+  FileSink &operator=(FileSink &&) = delete;
+  ~FileSink() override;
+  Expected<void> write(Bytes data) override;
+  bool reset() override;
+  // Flushes to stable storage and closes; errors: `internal`.
+  Expected<void> close();
+
+private:
+  FileSink(int fd, std::filesystem::path path);
+  int m_fd;
+  std::filesystem::path m_path;
+};
+
+// Reads a whole file; errors: `not_found` when it is missing.
+class FileSource : public Source {
+public:
+  static Expected<FileSource> open(const std::filesystem::path &path);
+  FileSource(FileSource &&other) noexcept;
+  FileSource &operator=(FileSource &&) = delete;
+  ~FileSource() override;
+  Expected<std::size_t> read(std::span<std::byte> buf) override;
+  Expected<void> rewind() override;
+  std::optional<std::uint64_t> size() const override { return m_size; }
+
+private:
+  FileSource(int fd, std::uint64_t size);
+  int m_fd;
+  std::uint64_t m_size;
+};
+
+// Collects bytes in memory, up to `limit` (then `remote`): for tests and for
+// small capped bodies such as error texts.
+class MemorySink : public Sink {
+public:
+  explicit MemorySink(std::size_t limit = SIZE_MAX) : m_limit(limit) {}
+  Expected<void> write(Bytes data) override;
+  bool reset() override {
+    m_data.clear();
+    return true;
+  }
+  const std::string &str() const { return m_data; }
+
+private:
+  std::size_t m_limit;
+  std::string m_data;
+};
+
+// Serves a string; for small request bodies and tests.
+class MemorySource : public Source {
+public:
+  explicit MemorySource(std::string data) : m_data(std::move(data)) {}
+  Expected<std::size_t> read(std::span<std::byte> buf) override;
+  Expected<void> rewind() override {
+    m_pos = 0;
+    return {};
+  }
+  std::optional<std::uint64_t> size() const override { return m_data.size(); }
+
+private:
+  std::string m_data;
+  std::size_t m_pos = 0;
+};
+
+// Writes every chunk to several sinks in order; resets only if all can.
+class TeeSink : public Sink {
+public:
+  explicit TeeSink(std::vector<Sink *> sinks) : m_sinks(std::move(sinks)) {}
+  Expected<void> write(Bytes data) override;
+  bool reset() override;
+
+private:
+  std::vector<Sink *> m_sinks;
+};
+
+// Streams all of `source` into `sink`; errors: either side's.
+Expected<std::uint64_t> copy_stream(Source &source, Sink &sink);
+
+// Reads a small text file whole (at most `limit` bytes), for secrets and
+// configuration; errors: `config` naming `what` and the path.
+Expected<std::string> read_small_file(const std::filesystem::path &path,
+                                      std::string_view what,
+                                      std::size_t limit = 1 << 20);
+
+inline Bytes as_bytes(std::string_view s) {
+  return {reinterpret_cast<const std::byte *>(s.data()), s.size()};
+}
+
+} // namespace snap

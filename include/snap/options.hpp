@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+// Global options and connection settings, resolved once in the precedence of
+// SPEC §3: flag > SNAP_<ADAPTER>_<NAME> > the system's own variables > default.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "snap/adapter.hpp"
+#include "snap/http.hpp"
+
+namespace snap {
+
+struct GlobalOptions {
+  bool json = false;
+  bool quiet = false;
+  bool verbose = false;
+  bool no_progress = false;
+  double timeout_s = 0;
+  int retries = 3;
+};
+
+// Connection flags as typed; empty means "not given".
+struct ConnectionFlags {
+  std::string addr;
+  std::string token_file;
+  std::string user;
+  std::string password_file;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool insecure = false;
+};
+
+// Resolved connection; `token` and `password` are secrets and are never
+// printed.
+struct Connection {
+  std::string base_url;
+  std::string token;
+  std::string user;
+  std::string password;
+  TlsOptions tls;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
+
+// The process environment as an EnvLookup (empty values count as unset).
+EnvLookup process_env();
+
+// Resolves `flags` for adapter `info`. Errors: `config` for an unreadable
+// secret file, an unsupported address scheme or a half-given client pair.
+Expected<Connection> resolve_connection(const AdapterInfo &info,
+                                        const ConnectionFlags &flags,
+                                        const EnvLookup &env);
+
+// Adapter flags completed from SNAP_<ADAPTER>_<FLAG> variables.
+AdapterFlags resolve_adapter_flags(const AdapterInfo &info, AdapterFlags given,
+                                   const EnvLookup &env);
+
+// "SNAP_CONSUL_TOKEN_FILE" for ("consul", "token-file").
+std::string snap_env_name(std::string_view adapter, std::string_view setting);
+
+// True for 1/t/true/yes (any case), as Go's ParseBool and operators expect.
+bool is_truthy(std::string_view value);
+
+} // namespace snap

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// The one table of adapters (adapters/registry.cpp): names, aliases and
+// factories. No static self-registration.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "snap/adapter.hpp"
+
+namespace snap {
+
+struct AdapterEntry {
+  const AdapterInfo &(*info)();
+  std::unique_ptr<Adapter> (*make)(AdapterContext ctx);
+  std::string_view alias; // "" when none
+};
+
+// Every adapter, in the order `snap adapters` prints them.
+std::span<const AdapterEntry> all_adapters();
+
+// The adapter called `name` or aliased so; nullptr when none.
+const AdapterEntry *find_adapter(std::string_view name);
+
+// The `usage` error for an unknown adapter name, with "did you mean".
+Error unknown_adapter(std::string_view name);
+
+} // namespace snap

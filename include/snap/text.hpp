@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+// Small text helpers shared by the CLI and the adapters.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace snap {
+
+// The candidate closest to `word` by edit distance, or "" when none is close
+// enough to suggest ("did you mean").
+std::string closest_match(std::string_view word,
+                          const std::vector<std::string> &candidates);
+
+// `s` without leading and trailing white space.
+std::string trim_copy(std::string_view s);
+
+// The current UTC time as RFC 3339 ("2026-11-21T10:15:00Z") and in the
+// compact form used in file names ("20261121T101500Z").
+std::string utc_now_rfc3339();
+std::string rfc3339_to_compact(std::string_view rfc3339);
+
+} // namespace snap

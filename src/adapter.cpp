@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// Default adapter behaviour: every verb is unsupported until an adapter
+// overrides it, and the message names the verbs it does support.
+#include "snap/adapter.hpp"
+
+namespace snap {
+
+std::string_view verb_name(Capability cap) {
+  switch (cap) {
+  case Capability::save:
+    return "save";
+  case Capability::restore:
+    return "restore";
+  case Capability::download:
+    return "download";
+  case Capability::upload:
+    return "upload";
+  case Capability::status:
+    return "status";
+  case Capability::list:
+    return "list";
+  case Capability::remove:
+    return "delete";
+  }
+  return "?";
+}
+
+std::string CapabilitySet::names() const {
+  std::string out;
+  for (Capability c : k_all_capabilities) {
+    if (has(c)) {
+      out += out.empty() ? "" : ", ";
+      out += verb_name(c);
+    }
+  }
+  return out;
+}
+
+Error Adapter::unsupported(Capability cap) const {
+  return {ErrorKind::unsupported,
+          fmt::format("{}: {} is not supported (supported: {})", info().name,
+                      verb_name(cap), info().caps.names())};
+}
+
+Expected<SaveResult> Adapter::save(ArchiveWriter &) {
+  return tl::unexpected(unsupported(Capability::save));
+}
+
+Expected<Fields> Adapter::describe(ArchiveReader &, bool) {
+  return Fields::object();
+}
+
+Expected<Fields> Adapter::restore(ArchiveReader &, bool) {
+  return tl::unexpected(unsupported(Capability::restore));
+}
+
+Expected<StatusResult> Adapter::status(const std::string &) {
+  return tl::unexpected(unsupported(Capability::status));
+}
+
+Expected<SaveResult> Adapter::download(const std::string &, ArchiveWriter &) {
+  return tl::unexpected(unsupported(Capability::download));
+}
+
+Expected<Fields> Adapter::upload(ArchiveReader &, const std::string &) {
+  return tl::unexpected(unsupported(Capability::upload));
+}
+
+Expected<Fields> Adapter::list() {
+  return tl::unexpected(unsupported(Capability::list));
+}
+
+Expected<Fields> Adapter::remove(const std::string &) {
+  return tl::unexpected(unsupported(Capability::remove));
+}
+
+} // namespace snap

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: MIT
+// Snap archives on libzip; the only file that includes zip.h. libzip reads its
+// sources at zip_close(), so entries spool to files first and the zip is
+// written once, at the end, into a temporary file that is verified before it
+// is renamed into place.
+#include "snap/archive.hpp"
+
+#include <ctime>
+#include <fcntl.h>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zip.h>
+
+#include "snap/sha256.hpp"
+#include "snap/signals.hpp"
+
+namespace snap {
+namespace fs = std::filesystem;
+namespace {
+
+bool is_precompressed(std::string_view media_type) {
+  return media_type == "application/gzip" || media_type == "application/zip" ||
+         media_type == "application/x-gzip";
+}
+
+std::string zip_error_text(zip_t *za) {
+  return zip_error_strerror(zip_get_error(za));
+}
+
+extern "C" int cancel_on_signal(zip_t *, void *) {
+  return is_interrupted() ? 1 : 0;
+}
+
+Expected<void> fsync_path(const fs::path &path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return fail(ErrorKind::internal,
+                fmt::format("cannot flush {}", path.string()));
+  }
+  ::close(fd);
+  return {};
+}
+
+} // namespace
+
+struct ArchiveWriter::Spool : Sink {
+  std::string name;
+  std::string media_type;
+  fs::path file;
+  std::optional<FileSink> out;
+  Sha256 hash;
+  std::uint64_t size = 0;
+
+  Expected<void> write(Bytes data) override {
+    SNAP_TRY(out->write(data));
+    hash.update(data);
+    size += data.size();
+    return {};
+  }
+  bool reset() override {
+    size = 0;
+    return out->reset() && hash.reset();
+  }
+};
+
+ArchiveWriter::ArchiveWriter(fs::path dir, fs::path tmp)
+    : m_dir(std::move(dir)), m_tmp(std::move(tmp)) {}
+
+ArchiveWriter::~ArchiveWriter() {
+  m_spools.clear();
+  std::error_code ec;
+  fs::remove_all(m_tmp, ec);
+}
+
+Expected<std::unique_ptr<ArchiveWriter>>
+ArchiveWriter::create(const fs::path &dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return fail(ErrorKind::usage,
+                fmt::format("output directory {} does not exist (create it, "
+                            "or pass another -o)",
+                            dir.string()));
+  }
+  std::string pattern = (dir / ".snap-tmp-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return fail(ErrorKind::usage,
+                fmt::format("cannot write in {}: {} (pass another -o)",
+                            dir.string(), std::strerror(errno)));
+  }
+  return std::unique_ptr<ArchiveWriter>(new ArchiveWriter(dir, pattern));
+}
+
+Expected<Sink *> ArchiveWriter::add_entry(std::string_view name,
+                                          std::string media_type) {
+  auto spool = std::make_unique<Spool>();
+  spool->name = "payload/" + std::string(name);
+  if (!is_safe_entry_name(spool->name)) {
+    return fail(ErrorKind::internal,
+                fmt::format("unsafe entry name {}", spool->name));
+  }
+  spool->media_type = std::move(media_type);
+  spool->file = m_tmp / fmt::format("entry-{}", m_spools.size());
+  spool->out.emplace(SNAP_TRY(FileSink::create(spool->file)));
+  m_spools.push_back(std::move(spool));
+  return m_spools.back().get();
+}
+
+Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
+                                               const fs::path &final_path) {
+  manifest.entries.clear();
+  for (auto &s : m_spools) {
+    SNAP_TRY(s->out->close());
+    manifest.entries.push_back(
+        {s->name, s->size, s->hash.hex(), s->media_type});
+  }
+  const std::string manifest_text = manifest_to_text(manifest);
+  const std::string manifest_sha = sha256_hex(manifest_text);
+  const std::string comment = format_header(manifest, manifest_sha);
+  const fs::path tmp_zip = m_tmp / "archive.zip";
+
+  int zerr = 0;
+  zip_t *za = zip_open(tmp_zip.c_str(), ZIP_CREATE | ZIP_EXCL, &zerr);
+  if (za == nullptr) {
+    return fail(ErrorKind::internal,
+                fmt::format("cannot create {}", tmp_zip.string()));
+  }
+  auto abandon = [&](std::string what) -> tl::unexpected<Error> {
+    std::string why = zip_error_text(za);
+    bool cancelled = zip_error_code_zip(zip_get_error(za)) == ZIP_ER_CANCELLED;
+    zip_discard(za);
+    if (cancelled || is_interrupted()) {
+      return fail(ErrorKind::interrupted, "interrupted");
+    }
+    return fail(ErrorKind::internal, fmt::format("{}: {}", what, why));
+  };
+  std::time_t now = std::time(nullptr);
+  auto add = [&](zip_source_t *src, const std::string &name,
+                 bool store) -> bool {
+    if (src == nullptr) {
+      return false;
+    }
+    zip_int64_t idx = zip_file_add(za, name.c_str(), src, ZIP_FL_ENC_UTF_8);
+    if (idx < 0) {
+      zip_source_free(src);
+      return false;
+    }
+    auto i = static_cast<zip_uint64_t>(idx);
+    zip_set_file_compression(za, i, store ? ZIP_CM_STORE : ZIP_CM_DEFLATE, 0);
+    zip_file_set_external_attributes(za, i, 0, ZIP_OPSYS_UNIX, 0100600u << 16);
+    zip_file_set_mtime(za, i, now, 0);
+    return true;
+  };
+  if (!add(zip_source_buffer(za, manifest_text.data(), manifest_text.size(), 0),
+           std::string(k_manifest_name), false)) {
+    return abandon("cannot add manifest.json");
+  }
+  for (auto &s : m_spools) {
+    if (!add(zip_source_file(za, s->file.c_str(), 0, -1), s->name,
+             is_precompressed(s->media_type))) {
+      return abandon(fmt::format("cannot add {}", s->name));
+    }
+  }
+  zip_set_archive_comment(za, comment.c_str(),
+                          static_cast<zip_uint16_t>(comment.size()));
+  zip_register_cancel_callback_with_state(za, cancel_on_signal, nullptr,
+                                          nullptr);
+  if (zip_close(za) != 0) {
+    return abandon(fmt::format("cannot write {}", final_path.string()));
+  }
+  ::chmod(tmp_zip.c_str(), 0600);
+  SNAP_TRY(fsync_path(tmp_zip));
+  {
+    auto reader = ArchiveReader::open(tmp_zip);
+    if (!reader) {
+      return tl::unexpected(reader.error());
+    }
+    SNAP_TRY((*reader)->verify());
+  }
+  for (auto &s : m_spools) {
+    std::error_code ec;
+    fs::remove(s->file, ec);
+  }
+  std::error_code ec;
+  fs::rename(tmp_zip, final_path, ec);
+  if (ec) {
+    return fail(ErrorKind::internal,
+                fmt::format("cannot rename into {}: {}", final_path.string(),
+                            ec.message()));
+  }
+  SNAP_TRY(fsync_path(final_path.parent_path().empty()
+                          ? fs::path(".")
+                          : final_path.parent_path()));
+  return WrittenArchive{final_path, fs::file_size(final_path, ec),
+                        manifest_sha};
+}
+
+struct ArchiveReader::Impl {
+  zip_t *za = nullptr;
+  std::map<std::string, zip_uint64_t, std::less<>> index;
+  ~Impl() {
+    if (za != nullptr) {
+      zip_discard(za);
+    }
+  }
+};
+
+ArchiveReader::~ArchiveReader() = default;
+
+namespace {
+
+Error bad(const fs::path &path, std::string_view why) {
+  return {ErrorKind::archive,
+          fmt::format("{}: {}", path.filename().string(), why)};
+}
+
+// Reads a whole entry into `sink`, returning its sha256.
+Expected<std::string> stream_entry(zip_t *za, zip_uint64_t index,
+                                   std::string_view name, Sink *sink,
+                                   const fs::path &path,
+                                   const std::function<void(std::size_t)> &on) {
+  zip_file_t *zf = zip_fopen_index(za, index, 0);
+  if (zf == nullptr) {
+    return tl::unexpected(
+        bad(path, fmt::format("cannot open {}: {}", name, zip_error_text(za))));
+  }
+  Sha256 hash;
+  std::vector<std::byte> buf(256 * 1024);
+  for (;;) {
+    if (is_interrupted()) {
+      zip_fclose(zf);
+      return fail(ErrorKind::interrupted, "interrupted");
+    }
+    zip_int64_t n = zip_fread(zf, buf.data(), buf.size());
+    if (n < 0) {
+      std::string why = zip_error_strerror(zip_file_get_error(zf));
+      zip_fclose(zf);
+      return tl::unexpected(
+          bad(path, fmt::format("{} is damaged: {}", name, why)));
+    }
+    if (n == 0) {
+      break;
+    }
+    Bytes chunk{buf.data(), static_cast<std::size_t>(n)};
+    hash.update(chunk);
+    if (sink != nullptr) {
+      auto r = sink->write(chunk);
+      if (!r) {
+        zip_fclose(zf);
+        return tl::unexpected(r.error());
+      }
+    }
+    if (on) {
+      on(static_cast<std::size_t>(n));
+    }
+  }
+  zip_fclose(zf);
+  return hash.hex();
+}
+
+} // namespace
+
+Expected<std::unique_ptr<ArchiveReader>>
+ArchiveReader::open(const fs::path &path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return fail(
+        ErrorKind::not_found,
+        fmt::format("{}: no such archive (check the path)", path.string()));
+  }
+  std::unique_ptr<ArchiveReader> r(new ArchiveReader());
+  r->m_path = path;
+  r->m_file_size = fs::file_size(path, ec);
+  r->m_impl = std::make_unique<Impl>();
+  int zerr = 0;
+  r->m_impl->za = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+  zip_t *za = r->m_impl->za;
+  if (za == nullptr) {
+    zip_error_t ze;
+    zip_error_init_with_code(&ze, zerr);
+    std::string why = zip_error_strerror(&ze);
+    zip_error_fini(&ze);
+    return tl::unexpected(bad(
+        path, fmt::format("not a readable zip ({}): truncated or not a snap "
+                          "archive",
+                          why)));
+  }
+  int comment_len = 0;
+  const char *comment =
+      zip_get_archive_comment(za, &comment_len, ZIP_FL_ENC_RAW);
+  r->m_header = SNAP_TRY(
+      parse_header(comment ? std::string_view(comment, comment_len) : "")
+          .map_error([&](Error e) { return bad(path, e.message); }));
+
+  zip_int64_t count = zip_get_num_entries(za, 0);
+  for (zip_int64_t i = 0; i < count; ++i) {
+    const char *name = zip_get_name(za, static_cast<zip_uint64_t>(i), 0);
+    std::string n = name ? name : "";
+    if (!is_safe_entry_name(n)) {
+      return tl::unexpected(
+          bad(path, fmt::format("unsafe entry name '{}'", n)));
+    }
+    if (!r->m_impl->index.emplace(n, static_cast<zip_uint64_t>(i)).second) {
+      return tl::unexpected(bad(path, fmt::format("duplicate entry {}", n)));
+    }
+  }
+  const char *first = count > 0 ? zip_get_name(za, 0, 0) : nullptr;
+  if (first == nullptr || std::string_view(first) != k_manifest_name) {
+    return tl::unexpected(bad(path, "manifest.json is not the first entry"));
+  }
+  MemorySink manifest_text(4 << 20);
+  std::string sha =
+      SNAP_TRY(stream_entry(za, 0, k_manifest_name, &manifest_text, path, {}));
+  if (sha != r->m_header.manifest_sha256) {
+    return tl::unexpected(
+        bad(path, "manifest.json does not match the checksum in the header"));
+  }
+  r->m_manifest =
+      SNAP_TRY(parse_manifest(manifest_text.str()).map_error([&](Error e) {
+        return bad(path, e.message);
+      }));
+  const Manifest &m = r->m_manifest;
+  if (m.adapter != r->m_header.adapter) {
+    return tl::unexpected(
+        bad(path, "the header and the manifest name different adapters"));
+  }
+  std::set<std::string, std::less<>> listed{std::string(k_manifest_name)};
+  for (const auto &e : m.entries) {
+    auto it = r->m_impl->index.find(e.path);
+    if (it == r->m_impl->index.end()) {
+      return tl::unexpected(
+          bad(path, fmt::format("entry {} is missing", e.path)));
+    }
+    zip_stat_t st;
+    zip_stat_index(za, it->second, 0, &st);
+    if ((st.valid & ZIP_STAT_SIZE) && st.size != e.size) {
+      return tl::unexpected(
+          bad(path, fmt::format("entry {} has {} bytes, the manifest says {}",
+                                e.path, st.size, e.size)));
+    }
+    listed.insert(e.path);
+  }
+  for (const auto &[name, idx] : r->m_impl->index) {
+    if (!listed.contains(name)) {
+      return tl::unexpected(
+          bad(path, fmt::format("unexpected entry {}", name)));
+    }
+  }
+  return r;
+}
+
+Expected<void> ArchiveReader::verify(const ProgressFn &progress) {
+  std::uint64_t total = 0, done = 0;
+  for (const auto &e : m_manifest.entries) {
+    total += e.size;
+  }
+  for (const auto &e : m_manifest.entries) {
+    std::string sha =
+        SNAP_TRY(stream_entry(m_impl->za, m_impl->index.at(e.path), e.path,
+                              nullptr, m_path, [&](std::size_t n) {
+                                done += n;
+                                if (progress) {
+                                  progress(done, total);
+                                }
+                              }));
+    if (sha != e.sha256) {
+      return tl::unexpected(
+          bad(m_path, fmt::format("checksum mismatch in {}", e.path)));
+    }
+  }
+  return {};
+}
+
+Expected<void> ArchiveReader::read_entry(std::string_view path, Sink &sink) {
+  auto it = m_impl->index.find(path);
+  const ManifestEntry *entry = nullptr;
+  for (const auto &e : m_manifest.entries) {
+    if (e.path == path) {
+      entry = &e;
+    }
+  }
+  if (it == m_impl->index.end() || entry == nullptr) {
+    return fail(
+        ErrorKind::archive,
+        fmt::format("{}: no entry {}", m_path.filename().string(), path));
+  }
+  std::string sha =
+      SNAP_TRY(stream_entry(m_impl->za, it->second, path, &sink, m_path, {}));
+  if (sha != entry->sha256) {
+    return tl::unexpected(
+        bad(m_path, fmt::format("checksum mismatch in {}", path)));
+  }
+  return {};
+}
+
+namespace {
+
+class EntrySource : public Source {
+public:
+  EntrySource(zip_t *za, zip_uint64_t index, std::uint64_t size)
+      : m_za(za), m_index(index), m_size(size) {}
+  ~EntrySource() override { close(); }
+  Expected<std::size_t> read(std::span<std::byte> buf) override {
+    if (m_file == nullptr) {
+      m_file = zip_fopen_index(m_za, m_index, 0);
+      if (m_file == nullptr) {
+        return fail(ErrorKind::archive, zip_error_text(m_za));
+      }
+    }
+    zip_int64_t n = zip_fread(m_file, buf.data(), buf.size());
+    if (n < 0) {
+      return fail(ErrorKind::archive,
+                  fmt::format("archive entry is damaged: {}",
+                              zip_error_strerror(zip_file_get_error(m_file))));
+    }
+    return static_cast<std::size_t>(n);
+  }
+  Expected<void> rewind() override {
+    close();
+    return {};
+  }
+  std::optional<std::uint64_t> size() const override { return m_size; }
+
+private:
+  void close() {
+    if (m_file != nullptr) {
+      zip_fclose(m_file);
+      m_file = nullptr;
+    }
+  }
+  zip_t *m_za;
+  zip_uint64_t m_index;
+  std::uint64_t m_size;
+  zip_file_t *m_file = nullptr;
+};
+
+} // namespace
+
+Expected<std::unique_ptr<Source>>
+ArchiveReader::open_entry(std::string_view path) {
+  auto it = m_impl->index.find(path);
+  for (const auto &e : m_manifest.entries) {
+    if (e.path == path && it != m_impl->index.end()) {
+      return std::unique_ptr<Source>(
+          new EntrySource(m_impl->za, it->second, e.size));
+    }
+  }
+  return fail(ErrorKind::archive,
+              fmt::format("{}: no entry {}", m_path.filename().string(), path));
+}
+
+} // namespace snap

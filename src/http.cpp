@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: MIT
+// HttpClient over libcurl; the only file that includes curl. One easy handle
+// is reused so keep-alive connections survive between calls.
+#include "snap/http.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <random>
+
+#include <curl/curl.h>
+
+#include "snap/signals.hpp"
+
+namespace snap {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Transfer {
+  Sink *sink = nullptr;
+  Source *body = nullptr;
+  CURL *curl = nullptr;
+  Response resp;
+  std::optional<Error> sink_error;
+  bool wrote_any = false;
+  const ProgressFn *progress = nullptr;
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
+    s.remove_suffix(1);
+  }
+  return std::string(s);
+}
+
+extern "C" size_t on_header(char *data, size_t size, size_t n, void *user) {
+  auto *t = static_cast<Transfer *>(user);
+  std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {
+    t->resp.headers.clear(); // a new response (after 100 Continue)
+    return size * n;
+  }
+  auto colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    t->resp.headers[lower(trim(line.substr(0, colon)))] =
+        trim(line.substr(colon + 1));
+  }
+  return size * n;
+}
+
+extern "C" size_t on_body(char *data, size_t size, size_t n, void *user) {
+  auto *t = static_cast<Transfer *>(user);
+  long status = 0;
+  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  std::size_t len = size * n;
+  t->resp.body_bytes += len;
+  if (status < 200 || status >= 300) {
+    std::size_t room =
+        64 * 1024 - std::min<std::size_t>(t->resp.error_body.size(), 64 * 1024);
+    t->resp.error_body.append(data, std::min(room, len));
+    return len;
+  }
+  t->wrote_any = true;
+  auto r = t->sink->write({reinterpret_cast<const std::byte *>(data), len});
+  if (!r) {
+    t->sink_error = r.error();
+    return 0;
+  }
+  return len;
+}
+
+extern "C" size_t on_read(char *buf, size_t size, size_t n, void *user) {
+  auto *t = static_cast<Transfer *>(user);
+  auto r = t->body->read({reinterpret_cast<std::byte *>(buf), size * n});
+  if (!r) {
+    t->sink_error = r.error();
+    return CURL_READFUNC_ABORT;
+  }
+  return *r;
+}
+
+extern "C" int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow,
+                           curl_off_t ultotal, curl_off_t ulnow) {
+  auto *t = static_cast<Transfer *>(user);
+  if (is_interrupted()) {
+    return 1;
+  }
+  if (t->progress && *t->progress) {
+    if (ultotal > 0 && ulnow < ultotal) {
+      (*t->progress)(static_cast<std::uint64_t>(ulnow),
+                     static_cast<std::uint64_t>(ultotal));
+    } else {
+      (*t->progress)(
+          static_cast<std::uint64_t>(dlnow),
+          static_cast<std::uint64_t>(std::max<curl_off_t>(dltotal, 0)));
+    }
+  }
+  return 0;
+}
+
+bool is_retryable_status(long status) {
+  return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+// Exponential backoff with full jitter, capped at 10 s.
+long backoff_ms(int attempt) {
+  static std::mt19937 rng{std::random_device{}()};
+  long cap = std::min<long>(10'000, 250L << std::min(attempt, 6));
+  return std::uniform_int_distribution<long>(cap / 2, cap)(rng);
+}
+
+std::string first_line(std::string_view text) {
+  auto nl = text.find_first_of("\r\n");
+  std::string line = trim(text.substr(0, nl));
+  if (line.size() > 300) {
+    line = line.substr(0, 300) + "…";
+  }
+  return line;
+}
+
+} // namespace
+
+struct HttpClient::Impl {
+  CURL *curl = curl_easy_init();
+  ~Impl() { curl_easy_cleanup(curl); }
+};
+
+HttpClient::HttpClient(HttpConfig config)
+    : m_config(std::move(config)), m_impl(std::make_unique<Impl>()) {}
+
+HttpClient::~HttpClient() = default;
+
+std::string Response::header(std::string_view name) const {
+  auto it = headers.find(lower(name));
+  return it == headers.end() ? std::string() : it->second;
+}
+
+std::string HttpClient::display_url(const Request &req) const {
+  std::string url = m_config.base_url + req.path;
+  if (!req.query.empty()) {
+    url += "?" + req.query;
+  }
+  return redact_url(url);
+}
+
+Error HttpClient::status_error(const Request &req, const Response &resp,
+                               std::string_view hint) const {
+  ErrorKind kind = ErrorKind::remote;
+  if (resp.status == 401 || resp.status == 403) {
+    kind = ErrorKind::auth;
+  } else if (resp.status == 404) {
+    kind = ErrorKind::not_found;
+  } else if (resp.status == 409) {
+    kind = ErrorKind::conflict;
+  }
+  std::string msg =
+      fmt::format("{}: {} {}: {} {}", m_config.label, req.method,
+                  display_url(req), resp.status, reason_phrase(resp.status));
+  std::string body = first_line(resp.error_body);
+  if (!body.empty()) {
+    msg += ": " + body;
+  }
+  if (!hint.empty()) {
+    msg += fmt::format(" ({})", hint);
+  }
+  return {kind, msg};
+}
+
+Expected<Response> HttpClient::send_small(const Request &req, std::string &body,
+                                          std::size_t max_bytes) {
+  MemorySink sink(max_bytes);
+  auto r = send(req, sink);
+  body = sink.str();
+  return r;
+}
+
+Expected<Response> HttpClient::send(const Request &req, Sink &sink,
+                                    const ProgressFn &progress) {
+  const auto start = Clock::now();
+  const bool has_deadline = m_config.timeout_s > 0;
+  const auto deadline =
+      start +
+      std::chrono::milliseconds(static_cast<long>(m_config.timeout_s * 1000.0));
+  const std::string url =
+      m_config.base_url + req.path + (req.query.empty() ? "" : "?" + req.query);
+  const std::string shown = display_url(req);
+  CURL *curl = m_impl->curl;
+
+  for (int attempt = 0;; ++attempt) {
+    Transfer t;
+    t.sink = &sink;
+    t.body = req.body;
+    t.curl = curl;
+    t.progress = &progress;
+    if (attempt > 0 && req.body) {
+      SNAP_TRY(req.body->rewind());
+    }
+    curl_easy_reset(curl);
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "snap/" SNAP_VERSION);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
+    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 256L * 1024);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(m_config.connect_timeout_s * 1000));
+    if (has_deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - Clock::now())
+                      .count();
+      curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, std::max<long>(left, 1));
+    }
+    if (!m_config.tls.ca_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_CAINFO, m_config.tls.ca_file.c_str());
+    }
+    if (!m_config.tls.cert_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSLCERT, m_config.tls.cert_file.c_str());
+    }
+    if (!m_config.tls.key_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSLKEY, m_config.tls.key_file.c_str());
+    }
+    if (m_config.tls.insecure) {
+      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (!m_config.basic_user.empty()) {
+      curl_easy_setopt(curl, CURLOPT_USERNAME, m_config.basic_user.c_str());
+      curl_easy_setopt(curl, CURLOPT_PASSWORD, m_config.basic_password.c_str());
+    }
+    struct curl_slist *hdrs = nullptr;
+    for (const auto &[k, v] : m_config.headers) {
+      hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
+    }
+    for (const auto &[k, v] : req.headers) {
+      hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
+    }
+    if (!req.content_type.empty()) {
+      hdrs = curl_slist_append(hdrs,
+                               ("Content-Type: " + req.content_type).c_str());
+    }
+    if (req.body) {
+      curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt(curl, CURLOPT_READDATA, &t);
+      if (auto size = req.body->size()) {
+        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
+                         static_cast<curl_off_t>(*size));
+      }
+    }
+    if (req.method == "HEAD") {
+      curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else if (req.method != "GET" && !(req.method == "PUT" && req.body)) {
+      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(curl);
+    curl_slist_free_all(hdrs);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t.resp.status);
+
+    std::optional<Error> err;
+    if (t.sink_error) {
+      return tl::unexpected(*t.sink_error);
+    }
+    if (rc == CURLE_ABORTED_BY_CALLBACK || is_interrupted()) {
+      return fail(ErrorKind::interrupted,
+                  fmt::format("{}: {} {}: interrupted", m_config.label,
+                              req.method, shown));
+    }
+    bool retryable = false;
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+      double secs = std::chrono::duration<double>(Clock::now() - start).count();
+      return fail(ErrorKind::timeout,
+                  fmt::format("{}: {} {}: no complete answer after {:.1f} s "
+                              "(raise --timeout, or check the server)",
+                              m_config.label, req.method, shown, secs));
+    }
+    if (rc != CURLE_OK) {
+      std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+      if (!why.empty()) {
+        why[0] = static_cast<char>(std::tolower(why[0]));
+      }
+      while (!why.empty() && (why.back() == '\n' || why.back() == '.')) {
+        why.pop_back();
+      }
+      bool before_request = rc == CURLE_COULDNT_CONNECT ||
+                            rc == CURLE_COULDNT_RESOLVE_HOST ||
+                            rc == CURLE_COULDNT_RESOLVE_PROXY;
+      bool tls = rc == CURLE_SSL_CONNECT_ERROR ||
+                 rc == CURLE_PEER_FAILED_VERIFICATION ||
+                 rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE;
+      std::string hint = tls ? "check --ca-file, --cert-file and --key-file"
+                         : before_request
+                             ? "is the server running? check --addr"
+                             : "the connection broke; try again";
+      if (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
+          rc == CURLE_GOT_NOTHING || rc == CURLE_SEND_ERROR) {
+        why = fmt::format("connection closed after {} bytes of the body ({})",
+                          t.resp.body_bytes, why);
+      }
+      err = Error{ErrorKind::connect,
+                  fmt::format("{}: {} {}: {} ({})", m_config.label, req.method,
+                              shown, why, hint)};
+      retryable = !tls && rc != CURLE_COULDNT_RESOLVE_HOST &&
+                  (before_request || req.idempotent);
+    } else if (is_retryable_status(t.resp.status) && req.idempotent) {
+      retryable = true;
+    }
+    if (retryable && t.wrote_any && !sink.reset()) {
+      retryable = false;
+    }
+    if (!retryable || attempt >= m_config.retries) {
+      if (err) {
+        return tl::unexpected(*err);
+      }
+      return t.resp;
+    }
+    long wait = backoff_ms(attempt);
+    if (auto ra = t.resp.header("retry-after"); !ra.empty()) {
+      long secs = std::strtol(ra.c_str(), nullptr, 10);
+      if (secs > 0) {
+        wait = std::min<long>(secs * 1000, 60'000);
+      }
+    }
+    if (has_deadline &&
+        Clock::now() + std::chrono::milliseconds(wait) > deadline) {
+      if (err) {
+        return tl::unexpected(*err);
+      }
+      return t.resp;
+    }
+    if (!sleep_unless_interrupted(wait)) {
+      return fail(ErrorKind::interrupted,
+                  fmt::format("{}: interrupted", m_config.label));
+    }
+  }
+}
+
+std::string redact_url(std::string_view url) {
+  std::string out(url);
+  auto scheme = out.find("://");
+  std::size_t host_start = scheme == std::string::npos ? 0 : scheme + 3;
+  auto path_start = out.find_first_of("/?#", host_start);
+  auto at =
+      out.rfind('@', path_start == std::string::npos ? out.size() : path_start);
+  if (at != std::string::npos && at >= host_start) {
+    out.replace(host_start, at - host_start, "***");
+  }
+  for (std::string key : {"token=", "password=", "api_key="}) {
+    for (auto pos = out.find(key); pos != std::string::npos;
+         pos = out.find(key, pos + 1)) {
+      if (pos > 0 && (out[pos - 1] == '?' || out[pos - 1] == '&')) {
+        auto end = out.find('&', pos);
+        out.replace(pos + key.size(),
+                    (end == std::string::npos ? out.size() : end) - pos -
+                        key.size(),
+                    "***");
+      }
+    }
+  }
+  return out;
+}
+
+std::string_view reason_phrase(long status) {
+  switch (status) {
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 202:
+    return "Accepted";
+  case 204:
+    return "No Content";
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 409:
+    return "Conflict";
+  case 413:
+    return "Payload Too Large";
+  case 429:
+    return "Too Many Requests";
+  case 500:
+    return "Internal Server Error";
+  case 502:
+    return "Bad Gateway";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  default:
+    return "";
+  }
+}
+
+std::string url_escape(std::string_view s) {
+  static constexpr char k_hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(k_hex[c >> 4]);
+      out.push_back(k_hex[c & 0xf]);
+    }
+  }
+  return out;
+}
+
+} // namespace snap

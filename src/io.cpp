@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+// File and memory streams over POSIX descriptors, retrying interrupted calls
+// only when no signal asked snap to stop.
+#include "snap/io.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "snap/signals.hpp"
+
+namespace snap {
+namespace {
+
+Error io_error(std::string_view what, const std::filesystem::path &path) {
+  if (errno == EINTR && is_interrupted()) {
+    return {ErrorKind::interrupted, "interrupted"};
+  }
+  return {ErrorKind::internal,
+          fmt::format("{} {}: {}", what, path.string(), std::strerror(errno))};
+}
+
+} // namespace
+
+Expected<FileSink> FileSink::create(const std::filesystem::path &path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return tl::unexpected(io_error("cannot create", path));
+  }
+  return FileSink(fd, path);
+}
+
+FileSink::FileSink(int fd, std::filesystem::path path)
+    : m_fd(fd), m_path(std::move(path)) {}
+
+FileSink::FileSink(FileSink &&other) noexcept
+    : m_fd(other.m_fd), m_path(std::move(other.m_path)) {
+  other.m_fd = -1;
+}
+
+FileSink::~FileSink() {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+  }
+}
+
+Expected<void> FileSink::write(Bytes data) {
+  const auto *p = reinterpret_cast<const char *>(data.data());
+  std::size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(m_fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR && !is_interrupted()) {
+        continue;
+      }
+      return tl::unexpected(io_error("cannot write", m_path));
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+bool FileSink::reset() {
+  return m_fd >= 0 && ::ftruncate(m_fd, 0) == 0 &&
+         ::lseek(m_fd, 0, SEEK_SET) == 0;
+}
+
+Expected<void> FileSink::close() {
+  if (m_fd < 0) {
+    return {};
+  }
+  int rc = ::fsync(m_fd);
+  int rc2 = ::close(m_fd);
+  m_fd = -1;
+  if (rc != 0 || rc2 != 0) {
+    return tl::unexpected(io_error("cannot flush", m_path));
+  }
+  return {};
+}
+
+Expected<FileSource> FileSource::open(const std::filesystem::path &path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return fail(ErrorKind::not_found,
+                  fmt::format("{}: no such file", path.string()));
+    }
+    return tl::unexpected(io_error("cannot open", path));
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  return FileSource(fd, static_cast<std::uint64_t>(st.st_size));
+}
+
+FileSource::FileSource(int fd, std::uint64_t size) : m_fd(fd), m_size(size) {}
+
+FileSource::FileSource(FileSource &&other) noexcept
+    : m_fd(other.m_fd), m_size(other.m_size) {
+  other.m_fd = -1;
+}
+
+FileSource::~FileSource() {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+  }
+}
+
+Expected<std::size_t> FileSource::read(std::span<std::byte> buf) {
+  for (;;) {
+    ssize_t n = ::read(m_fd, buf.data(), buf.size());
+    if (n >= 0) {
+      return static_cast<std::size_t>(n);
+    }
+    if (errno != EINTR || is_interrupted()) {
+      return tl::unexpected(io_error("cannot read", "file"));
+    }
+  }
+}
+
+Expected<void> FileSource::rewind() {
+  if (::lseek(m_fd, 0, SEEK_SET) != 0) {
+    return tl::unexpected(io_error("cannot rewind", "file"));
+  }
+  return {};
+}
+
+Expected<void> MemorySink::write(Bytes data) {
+  if (m_data.size() + data.size() > m_limit) {
+    return fail(ErrorKind::remote,
+                fmt::format("response larger than {} bytes", m_limit));
+  }
+  m_data.append(reinterpret_cast<const char *>(data.data()), data.size());
+  return {};
+}
+
+Expected<std::size_t> MemorySource::read(std::span<std::byte> buf) {
+  std::size_t n = std::min(buf.size(), m_data.size() - m_pos);
+  std::memcpy(buf.data(), m_data.data() + m_pos, n);
+  m_pos += n;
+  return n;
+}
+
+Expected<void> TeeSink::write(Bytes data) {
+  for (Sink *s : m_sinks) {
+    SNAP_TRY(s->write(data));
+  }
+  return {};
+}
+
+bool TeeSink::reset() {
+  for (Sink *s : m_sinks) {
+    if (!s->reset()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Expected<std::uint64_t> copy_stream(Source &source, Sink &sink) {
+  std::vector<std::byte> buf(256 * 1024);
+  std::uint64_t total = 0;
+  for (;;) {
+    std::size_t n = SNAP_TRY(source.read(buf));
+    if (n == 0) {
+      return total;
+    }
+    SNAP_TRY(sink.write({buf.data(), n}));
+    total += n;
+  }
+}
+
+Expected<std::string> read_small_file(const std::filesystem::path &path,
+                                      std::string_view what,
+                                      std::size_t limit) {
+  auto src = FileSource::open(path);
+  if (!src) {
+    return fail(ErrorKind::config,
+                fmt::format("cannot read {} {}: {}", what, path.string(),
+                            src.error().message));
+  }
+  MemorySink sink(limit);
+  auto copied = copy_stream(*src, sink);
+  if (!copied) {
+    return fail(ErrorKind::config,
+                fmt::format("cannot read {} {}: {}", what, path.string(),
+                            copied.error().message));
+  }
+  return sink.str();
+}
+
+} // namespace snap

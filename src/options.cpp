@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+// Connection settings resolved once, in the precedence of SPEC §3. Adapters
+// never read the environment or files themselves.
+#include "snap/options.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+#include "snap/text.hpp"
+
+namespace snap {
+namespace {
+
+struct Resolver {
+  const AdapterInfo &info;
+  const EnvLookup &env;
+
+  std::optional<std::string> snap_env(std::string_view setting) const {
+    return env(snap_env_name(info.name, setting));
+  }
+  std::optional<std::string> native(const std::string &setting) const {
+    auto it = info.native_env.find(setting);
+    return it == info.native_env.end() ? std::nullopt : env(it->second);
+  }
+  // flag > SNAP_<ADAPTER>_<SETTING> > native variable > fallback
+  std::string pick(const std::string &flag, const std::string &setting,
+                   std::string fallback = {}) const {
+    if (!flag.empty()) {
+      return flag;
+    }
+    if (auto v = snap_env(setting)) {
+      return *v;
+    }
+    if (auto v = native(setting)) {
+      return *v;
+    }
+    return fallback;
+  }
+};
+
+Expected<std::string> read_secret(const std::string &path,
+                                  std::string_view what) {
+  auto text = read_small_file(path, what, 64 * 1024);
+  if (!text) {
+    return tl::unexpected(text.error());
+  }
+  return trim_copy(*text);
+}
+
+Expected<std::string> normalise_addr(std::string addr, bool force_tls,
+                                     std::string_view adapter) {
+  if (addr.starts_with("unix://")) {
+    return fail(ErrorKind::config,
+                fmt::format("{}: unix socket addresses are not supported "
+                            "(use http:// or https:// in --addr)",
+                            adapter));
+  }
+  if (addr.find("://") == std::string::npos) {
+    addr = (force_tls ? "https://" : "http://") + addr;
+  } else if (!addr.starts_with("http://") && !addr.starts_with("https://")) {
+    return fail(ErrorKind::config,
+                fmt::format("{}: --addr {} has an unsupported scheme (use "
+                            "http:// or https://)",
+                            adapter, addr.substr(0, addr.find("://") + 3)));
+  }
+  while (addr.size() > 8 && addr.back() == '/') {
+    addr.pop_back();
+  }
+  return addr;
+}
+
+} // namespace
+
+bool is_truthy(std::string_view value) {
+  std::string v(value);
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return v == "1" || v == "t" || v == "true" || v == "yes" || v == "on";
+}
+
+std::string snap_env_name(std::string_view adapter, std::string_view setting) {
+  std::string out = "SNAP_";
+  for (std::string_view part : {adapter, std::string_view("_"), setting}) {
+    for (char c : part) {
+      out.push_back(c == '-' ? '_'
+                             : static_cast<char>(std::toupper(
+                                   static_cast<unsigned char>(c))));
+    }
+  }
+  return out;
+}
+
+EnvLookup process_env() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char *v = std::getenv(std::string(name).c_str());
+    if (v == nullptr || *v == '\0') {
+      return std::nullopt;
+    }
+    return std::string(v);
+  };
+}
+
+Expected<Connection> resolve_connection(const AdapterInfo &info,
+                                        const ConnectionFlags &flags,
+                                        const EnvLookup &env) {
+  Resolver r{info, env};
+  Connection c;
+  bool force_tls = is_truthy(r.native("ssl").value_or(""));
+  c.base_url = SNAP_TRY(
+      normalise_addr(r.pick(flags.addr, "addr", std::string(info.default_addr)),
+                     force_tls, info.name));
+
+  // Token: a file named by flag or variable wins over a token in a variable,
+  // as the systems' own CLIs do.
+  if (!flags.token_file.empty()) {
+    c.token = SNAP_TRY(read_secret(flags.token_file, "token file"));
+  } else if (auto f = r.snap_env("token-file")) {
+    c.token = SNAP_TRY(read_secret(*f, "token file"));
+  } else if (auto t = r.snap_env("token")) {
+    c.token = trim_copy(*t);
+  } else if (auto nf = r.native("token_file")) {
+    c.token = SNAP_TRY(read_secret(*nf, "token file"));
+  } else if (auto nt = r.native("token")) {
+    c.token = trim_copy(*nt);
+  }
+
+  c.user = r.pick(flags.user, "user");
+  if (!flags.password_file.empty()) {
+    c.password = SNAP_TRY(read_secret(flags.password_file, "password file"));
+  } else if (auto f = r.snap_env("password-file")) {
+    c.password = SNAP_TRY(read_secret(*f, "password file"));
+  } else if (auto p = r.snap_env("password")) {
+    c.password = *p;
+  }
+  if (c.user.empty()) {
+    if (auto auth = r.native("http_auth")) {
+      auto colon = auth->find(':');
+      c.user = auth->substr(0, colon);
+      if (colon != std::string::npos) {
+        c.password = auth->substr(colon + 1);
+      }
+    }
+  }
+
+  c.tls.ca_file = r.pick(flags.ca_file, "ca-file");
+  if (c.tls.ca_file.empty()) {
+    c.tls.ca_file = r.native("ca_file").value_or("");
+  }
+  c.tls.cert_file = r.pick(flags.cert_file, "cert-file");
+  if (c.tls.cert_file.empty()) {
+    c.tls.cert_file = r.native("cert_file").value_or("");
+  }
+  c.tls.key_file = r.pick(flags.key_file, "key-file");
+  if (c.tls.key_file.empty()) {
+    c.tls.key_file = r.native("key_file").value_or("");
+  }
+  if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {
+    return fail(ErrorKind::config,
+                fmt::format("{}: a client certificate needs both --cert-file "
+                            "and --key-file",
+                            info.name));
+  }
+  if (flags.insecure) {
+    c.tls.insecure = true;
+  } else if (auto v = r.snap_env("insecure")) {
+    c.tls.insecure = is_truthy(*v);
+  } else if (auto v = r.native("ssl_verify")) {
+    c.tls.insecure = !is_truthy(*v);
+  }
+  return c;
+}
+
+AdapterFlags resolve_adapter_flags(const AdapterInfo &info, AdapterFlags given,
+                                   const EnvLookup &env) {
+  for (const auto &spec : info.flags) {
+    if (given.contains(spec.name)) {
+      continue;
+    }
+    if (auto v = env(snap_env_name(info.name, spec.name))) {
+      if (!spec.takes_value && !is_truthy(*v)) {
+        continue;
+      }
+      given[spec.name] = spec.takes_value ? *v : "true";
+    }
+  }
+  return given;
+}
+
+} // namespace snap

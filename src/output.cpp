@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+// Printing. The progress line is redrawn at most 10 times a second and only
+// when stderr is a terminal, so cron and CI logs stay clean.
+#include "snap/output.hpp"
+
+#include <cstdio>
+#include <unistd.h>
+
+namespace snap {
+
+std::string human_bytes(std::uint64_t bytes) {
+  static constexpr const char *k_units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int unit = 0;
+  while (v >= 1024 && unit < 4) {
+    v /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes)
+                   : fmt::format("{:.1f} {}", v, k_units[unit]);
+}
+
+namespace {
+
+std::string value_text(const Fields &v) {
+  if (v.is_string()) {
+    return v.get<std::string>();
+  }
+  if (v.is_null()) {
+    return "-";
+  }
+  return v.dump();
+}
+
+} // namespace
+
+std::string fields_to_text(const Fields &fields, int indent) {
+  std::size_t width = 0;
+  for (const auto &[k, v] : fields.items()) {
+    if (!v.is_object()) {
+      width = std::max(width, k.size());
+    }
+  }
+  std::string out;
+  std::string pad(static_cast<std::size_t>(indent), ' ');
+  for (const auto &[k, v] : fields.items()) {
+    if (v.is_object()) {
+      out += fmt::format("{}{}:\n{}", pad, k, fields_to_text(v, indent + 2));
+    } else if (v.is_array() && !v.empty() && v.front().is_object()) {
+      out += fmt::format("{}{}:\n", pad, k);
+      for (const auto &item : v) {
+        out += fields_to_text(item, indent + 2);
+        out += "\n";
+      }
+    } else {
+      out +=
+          fmt::format("{}{:<{}}  {}\n", pad, k + ":", width + 1, value_text(v));
+    }
+  }
+  return out;
+}
+
+Output::Output(const GlobalOptions &global) : m_global(global) {
+  m_bar_enabled =
+      ::isatty(STDERR_FILENO) && !global.no_progress && !global.quiet;
+}
+
+void Output::print(const CommandResult &result) {
+  end_progress();
+  if (m_global.json) {
+    std::fputs((result.json.dump(2) + "\n").c_str(), stdout);
+  } else if (!result.text.empty() && !(m_global.quiet && !result.error)) {
+    std::fputs(result.text.c_str(), stdout);
+    if (result.text.back() != '\n') {
+      std::fputc('\n', stdout);
+    }
+  }
+  std::fflush(stdout);
+}
+
+void Output::print_error(const Error &err) {
+  end_progress();
+  if (m_global.json) {
+    nlohmann::ordered_json doc = {
+        {"error", {{"kind", kind_name(err.kind)}, {"message", err.message}}}};
+    std::fputs((doc.dump(2) + "\n").c_str(), stdout);
+    std::fflush(stdout);
+    return;
+  }
+  std::fprintf(stderr, "snap: %s\n", err.message.c_str());
+}
+
+void Output::warn(std::string_view text) {
+  end_progress();
+  std::fprintf(stderr, "snap: warning: %.*s\n", static_cast<int>(text.size()),
+               text.data());
+}
+
+void Output::note(std::string_view text) {
+  if (m_global.verbose) {
+    end_progress();
+    std::fprintf(stderr, "snap: %.*s\n", static_cast<int>(text.size()),
+                 text.data());
+  }
+}
+
+void Output::progress(std::string_view label, std::uint64_t done,
+                      std::uint64_t total) {
+  if (!m_bar_enabled) {
+    return;
+  }
+  using namespace std::chrono;
+  auto now = steady_clock::now();
+  if (label != m_label) {
+    end_progress();
+    m_label = label;
+    m_start = now;
+  }
+  if (m_bar_drawn && now - m_last_draw < milliseconds(100) &&
+      !(total > 0 && done >= total)) {
+    return;
+  }
+  m_last_draw = now;
+  double secs = duration<double>(now - m_start).count();
+  double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+  std::string line;
+  if (total > 0) {
+    int pct = static_cast<int>(100.0 * static_cast<double>(done) /
+                               static_cast<double>(total));
+    int filled = pct / 5;
+    double eta = rate > 0
+                     ? static_cast<double>(total - std::min(done, total)) / rate
+                     : 0;
+    line = fmt::format("{} [{:<20}] {:>3}% {} / {} {}/s ETA {:.0f}s", m_label,
+                       std::string(static_cast<std::size_t>(filled), '#'), pct,
+                       human_bytes(done), human_bytes(total),
+                       human_bytes(static_cast<std::uint64_t>(rate)), eta);
+  } else {
+    line = fmt::format("{} {} {}/s", m_label, human_bytes(done),
+                       human_bytes(static_cast<std::uint64_t>(rate)));
+  }
+  std::fprintf(stderr, "\r\033[K%s", line.c_str());
+  std::fflush(stderr);
+  m_bar_drawn = true;
+}
+
+void Output::end_progress() {
+  if (m_bar_drawn) {
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    m_bar_drawn = false;
+  }
+  m_label.clear();
+}
+
+} // namespace snap

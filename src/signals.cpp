@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+// The interrupt flag. A second signal while unwinding is ignored on purpose:
+// cleanup of temporary files must finish.
+#include "snap/signals.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+namespace snap {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_signal(int) { g_interrupted.store(true); }
+
+} // namespace
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+bool is_interrupted() { return g_interrupted.load(); }
+
+bool sleep_unless_interrupted(long ms) {
+  using namespace std::chrono;
+  auto end = steady_clock::now() + milliseconds(ms);
+  while (steady_clock::now() < end) {
+    if (is_interrupted()) {
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return !is_interrupted();
+}
+
+} // namespace snap

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+// Generic text helpers; nothing here knows about snap's domain.
+#include "snap/text.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+namespace snap {
+
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t prev = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t cur = row[j];
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      prev = cur;
+    }
+  }
+  return row[b.size()];
+}
+
+} // namespace
+
+std::string closest_match(std::string_view word,
+                          const std::vector<std::string> &candidates) {
+  std::string best;
+  std::size_t best_d = word.size() / 2 + 2;
+  for (const auto &c : candidates) {
+    std::size_t d = edit_distance(word, c);
+    if (c.starts_with(word) && !word.empty()) {
+      d = std::min<std::size_t>(d, 1);
+    }
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+std::string trim_copy(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
+    s.remove_suffix(1);
+  }
+  return std::string(s);
+}
+
+std::string utc_now_rfc3339() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string rfc3339_to_compact(std::string_view t) {
+  std::string out;
+  for (char c : t) {
+    if (c != '-' && c != ':') {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+} // namespace snap

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+// The conformance suite every adapter runs (restic's backend tests): save ->
+// inspect -> restore brings the target's state back, status answers,
+// unsupported verbs exit 8, refused credentials exit 5, a stalled server
+// times out with exit 4, and a body cut mid-way leaves no file behind. It
+// runs against snap-emulator, and also against a real server when
+// SNAP_E2E_<ADAPTER>_URL is set.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <functional>
+
+#include "tests/support/process.hpp"
+
+namespace snap::test {
+
+namespace fs = std::filesystem;
+
+struct AdapterFixture {
+  std::string adapter;
+  std::vector<std::string> unsupported_verbs;
+  std::vector<std::string> save_flags; // extra flags save needs
+  std::string token_flag_env;          // env var that carries the token
+  // Puts known state into the target at `url`.
+  std::function<void(const std::string &url)> seed;
+  // Reads the target's state as comparable text.
+  std::function<std::string(const std::string &url)> state;
+  // Changes the target's state.
+  std::function<void(const std::string &url)> mutate;
+};
+
+inline std::vector<std::string> with(std::vector<std::string> a,
+                                     const std::vector<std::string> &b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+inline void round_trip(const AdapterFixture &f, const std::string &url,
+                       const std::map<std::string, std::string> &env = {}) {
+  TempDir dir;
+  f.seed(url);
+  std::string before = f.state(url);
+  REQUIRE_FALSE(before.empty());
+  auto saved =
+      snap(with({"save", f.adapter, "--addr", url, "-o", dir.path().string()},
+                f.save_flags),
+           {.env = env});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  REQUIRE(saved.out.starts_with("Saved and verified " + f.adapter + "-"));
+  auto files = dir.list();
+  REQUIRE(files.size() == 1);
+  auto archive = (dir.path() / files[0]).string();
+
+  auto inspected = snap({"inspect", archive});
+  INFO(inspected.err);
+  REQUIRE(inspected.exit_code == 0);
+  REQUIRE(inspected.out.find("every checksum matches") != std::string::npos);
+
+  f.mutate(url);
+  REQUIRE(f.state(url) != before);
+  auto restored = snap({"restore", f.adapter, archive, "--addr", url, "--yes"},
+                       {.env = env});
+  INFO(restored.err);
+  REQUIRE(restored.exit_code == 0);
+  REQUIRE(f.state(url) == before);
+}
+
+inline void run_conformance(const AdapterFixture &f) {
+  SECTION("save, inspect and restore bring the state back") {
+    Emulator emu(f.adapter);
+    round_trip(f, emu.url());
+  }
+  SECTION("a real server, when SNAP_E2E_<ADAPTER>_URL names one") {
+    std::string var = "SNAP_E2E_" + f.adapter + "_URL";
+    for (auto &c : var) {
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    const char *real = std::getenv(var.c_str());
+    if (real == nullptr) {
+      SUCCEED("skipped: " + var + " is not set");
+    } else {
+      std::map<std::string, std::string> env;
+      if (const char *tok =
+              std::getenv((var.substr(0, var.size() - 3) + "TOKEN").c_str())) {
+        env[f.token_flag_env] = tok;
+      }
+      round_trip(f, real, env);
+    }
+  }
+  SECTION("status answers") {
+    Emulator emu(f.adapter);
+    auto r = snap({"status", f.adapter, "--addr", emu.url()});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE_FALSE(r.out.empty());
+  }
+  SECTION("verbs the adapter lacks exit 8 and name the ones it has") {
+    for (const auto &verb : f.unsupported_verbs) {
+      std::vector<std::string> args{verb, f.adapter};
+      if (verb == "download" || verb == "delete") {
+        args.push_back("1");
+      } else if (verb == "upload") {
+        args.push_back("x.zip");
+      }
+      auto r = snap(args);
+      INFO(verb << ": " << r.err);
+      CHECK(r.exit_code == 8);
+      CHECK(r.err.find("is not supported (supported: ") != std::string::npos);
+    }
+  }
+  SECTION("a refused token exits 5 and writes nothing") {
+    Emulator emu(f.adapter, {"--require-token", "right-token"});
+    TempDir dir;
+    write_file(dir.path() / "token", "wrong-token\n");
+    fs::create_directories(dir.path() / "out");
+    auto r = snap(with({"save", f.adapter, "--addr", emu.url(), "-o",
+                        (dir.path() / "out").string(), "--token-file",
+                        (dir.path() / "token").string()},
+                       f.save_flags));
+    INFO(r.err);
+    CHECK(r.exit_code == 5);
+    CHECK(r.err.find("wrong-token") == std::string::npos);
+    CHECK(fs::is_empty(dir.path() / "out"));
+  }
+  SECTION("a stalled server times out with exit 4") {
+    Emulator emu(f.adapter, {"--delay-ms", "5000"});
+    TempDir dir;
+    auto r = snap(with({"--timeout", "1", "save", f.adapter, "--addr",
+                        emu.url(), "-o", dir.path().string()},
+                       f.save_flags));
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("--timeout") != std::string::npos);
+    CHECK(dir.list().empty());
+  }
+  SECTION("a body cut mid-way fails and leaves no file at all") {
+    Emulator emu(f.adapter, {"--fail-after-bytes", "100"});
+    TempDir dir;
+    f.seed(emu.url());
+    auto r = snap(with({"--retries", "1", "save", f.adapter, "--addr",
+                        emu.url(), "-o", dir.path().string()},
+                       f.save_flags));
+    INFO(r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(dir.list().empty());
+  }
+}
+
+} // namespace snap::test

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: MIT
+// Consul end to end: the built snap against snap-emulator consul.
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <nlohmann/json.hpp>
+
+#include "snap/sha256.hpp"
+#include "tests/adapters/suite.hpp"
+
+namespace snap::test {
+namespace {
+
+void put_key(const std::string &url, const std::string &key,
+             const std::string &value) {
+  REQUIRE(http("PUT", url + "/v1/kv/" + key, value) == "true");
+}
+
+std::string kv_state(const std::string &url) {
+  std::string keys = http("GET", url + "/v1/kv/?keys");
+  if (keys.empty()) {
+    return "";
+  }
+  std::string out;
+  for (const auto &k : nlohmann::json::parse(keys)) {
+    auto key = k.get<std::string>();
+    out += key + "=" + http("GET", url + "/v1/kv/" + key + "?raw") + "\n";
+  }
+  return out;
+}
+
+AdapterFixture consul_fixture() {
+  AdapterFixture f;
+  f.adapter = "consul";
+  f.unsupported_verbs = {"download", "upload", "list", "delete"};
+  f.token_flag_env = "CONSUL_HTTP_TOKEN";
+  f.seed = [](const std::string &url) {
+    put_key(url, "app/greeting", "hello");
+    put_key(url, "app/config/limit", "42");
+    put_key(url, "snap-test/binary", std::string("\x01\x02\xff", 3));
+  };
+  f.state = kv_state;
+  f.mutate = [](const std::string &url) {
+    put_key(url, "app/greeting", "changed");
+    http("DELETE", url + "/v1/kv/app/config/limit");
+    put_key(url, "app/new", "added after the backup");
+  };
+  return f;
+}
+
+// Saves one archive from a seeded emulator into `dir`; returns its path.
+std::string save_one(Emulator &emu, const TempDir &dir) {
+  consul_fixture().seed(emu.url());
+  auto r =
+      snap({"save", "consul", "--addr", emu.url(), "-o", dir.path().string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto files = dir.list();
+  REQUIRE(files.size() == 1);
+  return (dir.path() / files[0]).string();
+}
+
+bool any_put(const Emulator &emu) {
+  for (const auto &r : emu.requests()) {
+    if (r.starts_with("PUT /v1/snapshot")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("consul passes the adapter conformance suite",
+          "[e2e][consul][suite]") {
+  run_conformance(consul_fixture());
+}
+
+TEST_CASE("consul save names the archive and records the snapshot",
+          "[e2e][consul]") {
+  Emulator emu("consul");
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  auto name = std::filesystem::path(archive).filename().string();
+  CHECK(name.starts_with("consul-"));
+  CHECK(name.ends_with("Z.zip"));
+  auto mode = std::filesystem::status(archive).permissions() &
+              std::filesystem::perms::all;
+  CHECK(mode == (std::filesystem::perms::owner_read |
+                 std::filesystem::perms::owner_write));
+  auto r = snap({"--json", "inspect", archive});
+  REQUIRE(r.exit_code == 0);
+  auto doc = nlohmann::json::parse(r.out);
+  auto a = doc["archives"][0];
+  CHECK(a["adapter"] == "consul");
+  CHECK(a["kind"].get<std::string>().starts_with("full"));
+  CHECK(a["consul"]["Index"].get<std::uint64_t>() > 0);
+  CHECK(a["consul"]["Term"] == 2);
+  CHECK(a["consul"]["Version"] == 1);
+  CHECK(a["consul"]["ID"].get<std::string>().starts_with("2-"));
+  // The archive is a standard zip that unzip can test.
+  auto t = run({"/usr/bin/unzip", "-t", archive});
+  CHECK(t.exit_code == 0);
+}
+
+TEST_CASE("consul save sends the token in a header, never in argv, URL or "
+          "manifest",
+          "[e2e][consul][secrets]") {
+  Emulator emu("consul", {"--require-token", "s3cr3t-t0ken"});
+  TempDir dir;
+  auto r =
+      snap({"save", "consul", "--addr", emu.url(), "-o", dir.path().string()},
+           {.env = {{"CONSUL_HTTP_TOKEN", "s3cr3t-t0ken"}}});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto files = dir.list();
+  REQUIRE(files.size() == 1);
+  auto bytes = read_file(dir.path() / files[0]);
+  CHECK(bytes.find("s3cr3t-t0ken") == std::string::npos);
+  for (const auto &req : emu.requests()) {
+    CHECK(req.find("s3cr3t") == std::string::npos);
+  }
+}
+
+TEST_CASE("consul save without the token is refused with exit 5",
+          "[e2e][consul]") {
+  Emulator emu("consul", {"--require-token", "t"});
+  TempDir dir;
+  auto r =
+      snap({"save", "consul", "--addr", emu.url(), "-o", dir.path().string()});
+  CHECK(r.exit_code == 5);
+  CHECK(r.err.find("403 Forbidden: Permission denied") != std::string::npos);
+  CHECK(r.err.find("--token-file") != std::string::npos);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("consul save against a server that is gone exits 4",
+          "[e2e][consul]") {
+  Emulator emu("consul");
+  std::string url = emu.url();
+  emu.stop();
+  TempDir dir;
+  auto r = snap({"--retries", "1", "save", "consul", "--addr", url, "-o",
+                 dir.path().string()});
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("check --addr") != std::string::npos);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("consul save cut mid-body leaves neither archive nor temp file",
+          "[e2e][consul]") {
+  Emulator emu("consul", {"--fail-after-bytes", "200"});
+  TempDir dir;
+  consul_fixture().seed(emu.url());
+  auto r = snap({"--retries", "2", "save", "consul", "--addr", emu.url(), "-o",
+                 dir.path().string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("connection closed after") != std::string::npos);
+  CHECK(dir.list().empty());
+  // It was retried: a GET per attempt.
+  int gets = 0;
+  for (const auto &req : emu.requests()) {
+    gets += req.starts_with("GET /v1/snapshot") ? 1 : 0;
+  }
+  CHECK(gets == 3);
+}
+
+TEST_CASE("consul save succeeds after 503, 503", "[e2e][consul][retry]") {
+  Emulator emu("consul", {"--status-sequence", "503,503,200"});
+  TempDir dir;
+  auto r =
+      snap({"save", "consul", "--addr", emu.url(), "-o", dir.path().string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(dir.list().size() == 1);
+}
+
+TEST_CASE("consul save gives up after --retries", "[e2e][consul][retry]") {
+  Emulator emu("consul", {"--status-sequence", "503,503,503,200"});
+  TempDir dir;
+  auto r = snap({"--retries", "1", "save", "consul", "--addr", emu.url(), "-o",
+                 dir.path().string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("503 Service Unavailable") != std::string::npos);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("consul save interrupted by SIGINT exits 130 and leaves nothing",
+          "[e2e][consul][signal]") {
+  Emulator emu("consul", {"--delay-ms", "3000"});
+  TempDir dir;
+  auto r =
+      snap({"save", "consul", "--addr", emu.url(), "-o", dir.path().string()},
+           {.signal_after_ms = 500});
+  CHECK(r.exit_code == 130);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("consul with no leader: save fails with a hint, --stale works",
+          "[e2e][consul]") {
+  Emulator emu("consul", {"--no-leader"});
+  TempDir dir;
+  auto r =
+      snap({"save", "consul", "--addr", emu.url(), "-o", dir.path().string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("No cluster leader") != std::string::npos);
+  CHECK(r.err.find("--stale") != std::string::npos);
+  auto s = snap({"--json", "save", "consul", "--stale", "--addr", emu.url(),
+                 "-o", dir.path().string()});
+  INFO(s.err);
+  REQUIRE(s.exit_code == 0);
+  auto doc = nlohmann::json::parse(s.out);
+  CHECK(doc["source"]["stale"] == true);
+  CHECK(doc["source"]["known_leader"] == false);
+  CHECK(doc["source"]["last_contact_ms"].get<int>() > 0);
+  auto st = snap({"--json", "status", "consul", "--addr", emu.url()});
+  REQUIRE(st.exit_code == 0);
+  CHECK(nlohmann::json::parse(st.out)["leader"] == "none");
+}
+
+TEST_CASE("a flipped byte is caught by inspect and restore, before any PUT",
+          "[e2e][consul][verify]") {
+  Emulator emu("consul");
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  std::string bytes = read_file(archive);
+  auto payload = bytes.find("\x1f\x8b\x08");
+  REQUIRE(payload != std::string::npos);
+  bytes[payload + 40] = static_cast<char>(bytes[payload + 40] ^ 0x01);
+  write_file(archive, bytes);
+
+  auto i = snap({"inspect", archive});
+  CHECK(i.exit_code == 7);
+  auto r = snap({"restore", "consul", archive, "--addr", emu.url(), "--yes"});
+  CHECK(r.exit_code == 7);
+  CHECK_FALSE(any_put(emu));
+}
+
+TEST_CASE("a truncated archive is refused with exit 7",
+          "[e2e][consul][verify]") {
+  Emulator emu("consul");
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  std::string bytes = read_file(archive);
+  write_file(archive, bytes.substr(0, bytes.size() / 2));
+  auto r = snap({"restore", "consul", archive, "--addr", emu.url(), "--yes"});
+  CHECK(r.exit_code == 7);
+  CHECK(r.err.find("truncated") != std::string::npos);
+  CHECK_FALSE(any_put(emu));
+}
+
+TEST_CASE("restore without --yes and without a terminal exits 2",
+          "[e2e][consul]") {
+  Emulator emu("consul");
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  auto r = snap({"restore", "consul", archive, "--addr", emu.url()});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--yes") != std::string::npos);
+  CHECK_FALSE(any_put(emu));
+}
+
+TEST_CASE("restore --dry-run prints the plan and sends no PUT",
+          "[e2e][consul]") {
+  Emulator emu("consul");
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  auto r =
+      snap({"restore", "consul", archive, "--addr", emu.url(), "--dry-run"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("PUT ") != std::string::npos);
+  CHECK(r.out.find("Nothing was changed") != std::string::npos);
+  CHECK_FALSE(any_put(emu));
+}
+
+TEST_CASE("restore refuses when the cluster has no leader", "[e2e][consul]") {
+  TempDir dir;
+  std::string archive;
+  {
+    Emulator emu("consul");
+    archive = save_one(emu, dir);
+  }
+  Emulator leaderless("consul", {"--no-leader"});
+  auto r =
+      snap({"restore", "consul", archive, "--addr", leaderless.url(), "--yes"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("no cluster leader") != std::string::npos);
+  CHECK_FALSE(any_put(leaderless));
+}
+
+TEST_CASE("json output parses on success and on error", "[e2e][consul]") {
+  Emulator emu("consul");
+  TempDir dir;
+  auto ok = snap({"--json", "save", "consul", "--addr", emu.url(), "-o",
+                  dir.path().string()});
+  REQUIRE(ok.exit_code == 0);
+  auto doc = nlohmann::json::parse(ok.out);
+  CHECK(doc["adapter"] == "consul");
+  CHECK(std::filesystem::exists(doc["archive"].get<std::string>()));
+  CHECK(doc["manifest_sha256"].get<std::string>().size() == 64);
+  auto st = snap({"--json", "status", "consul", "--addr", emu.url()});
+  REQUIRE(st.exit_code == 0);
+  CHECK(nlohmann::json::parse(st.out)["known_leader"] == true);
+  auto bad = snap({"--json", "inspect", "/nonexistent.zip"});
+  CHECK(bad.exit_code == 6);
+  auto err = nlohmann::json::parse(bad.out);
+  CHECK(err["error"]["kind"] == "not_found");
+  auto unsupported = snap({"--json", "list", "consul"});
+  CHECK(unsupported.exit_code == 8);
+  CHECK(nlohmann::json::parse(unsupported.out)["error"]["kind"] ==
+        "unsupported");
+}
+
+TEST_CASE("save --keep keeps the newest archives of the same target",
+          "[e2e][consul]") {
+  Emulator emu("consul");
+  TempDir dir;
+  write_file(dir.path() / "notes.zip", "not a snap archive");
+  for (int i = 0; i < 3; ++i) {
+    put_key(emu.url(), "counter", std::to_string(i));
+    auto r = snap({"save", "consul", "--addr", emu.url(), "-o",
+                   dir.path().string(), "--keep", "2"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  auto files = dir.list();
+  CHECK(files.size() == 3); // two archives and the foreign file
+  CHECK(std::find(files.begin(), files.end(), "notes.zip") != files.end());
+}
+
+TEST_CASE("save -o FILE writes exactly that file", "[e2e][consul]") {
+  Emulator emu("consul");
+  TempDir dir;
+  auto target = dir.path() / "nightly.zip";
+  auto r = snap({"save", "consul", "--addr", emu.url(), "-o", target.string(),
+                 "--label", "env=test"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(dir.list() == std::vector<std::string>{"nightly.zip"});
+  auto i = snap({"--json", "inspect", target.string()});
+  CHECK(nlohmann::json::parse(i.out)["archives"][0]["labels"] == "env=test");
+}
+
+TEST_CASE("CONSUL_HTTP_ADDR is honoured and --addr wins over it",
+          "[e2e][consul][options]") {
+  Emulator emu("consul");
+  auto r = snap({"status", "consul"},
+                {.env = {{"CONSUL_HTTP_ADDR",
+                          "127.0.0.1:" + std::to_string(emu.port())}}});
+  CHECK(r.exit_code == 0);
+  auto r2 = snap(
+      {"--retries", "0", "status", "consul", "--addr", "http://127.0.0.1:1"},
+      {.env = {{"CONSUL_HTTP_ADDR", emu.url()}}});
+  CHECK(r2.exit_code == 4);
+}
+
+} // namespace snap::test

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// Test support: run the built binaries with bounded time, and start an
+// emulator on a free port for the length of a test.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace snap::test {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+struct RunOptions {
+  std::map<std::string, std::string> env; // added to a clean environment
+  std::filesystem::path cwd;
+  std::optional<int> signal_after_ms; // send SIGINT after this long
+  int timeout_ms = 60'000;
+};
+
+// Runs `argv` with stdin from /dev/null (never a terminal) and returns its
+// exit status (128+N for a signal) and output.
+RunResult run(const std::vector<std::string> &argv,
+              const RunOptions &opts = {});
+
+// Runs the built snap binary with `args`.
+RunResult snap(const std::vector<std::string> &args,
+               const RunOptions &opts = {});
+
+// A snap-emulator process; stopped (SIGTERM) when destroyed.
+class Emulator {
+public:
+  Emulator(const std::string &system, std::vector<std::string> flags = {});
+  ~Emulator();
+  Emulator(const Emulator &) = delete;
+  Emulator &operator=(const Emulator &) = delete;
+  const std::string &url() const { return m_url; }
+  int port() const { return m_port; }
+  // Every "METHOD /path?query" the emulator received, in order.
+  std::vector<std::string> requests() const;
+  // Stops it now (the port then refuses connections).
+  void stop();
+
+private:
+  int m_pid = -1;
+  int m_port = 0;
+  std::string m_url;
+  std::filesystem::path m_log;
+};
+
+// A fresh empty directory, removed when destroyed.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path &path() const { return m_path; }
+  // Names of the entries in it, hidden ones included, sorted.
+  std::vector<std::string> list() const;
+
+private:
+  std::filesystem::path m_path;
+};
+
+std::string read_file(const std::filesystem::path &path);
+void write_file(const std::filesystem::path &path, const std::string &data);
+
+// Small HTTP helper for tests to set up and read target state (curl CLI).
+std::string http(const std::string &method, const std::string &url,
+                 const std::string &body = "");
+
+} // namespace snap::test

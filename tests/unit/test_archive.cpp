@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+#include <catch2/catch.hpp>
+#include <sys/stat.h>
+
+#include "snap/archive.hpp"
+#include "snap/sha256.hpp"
+#include "tests/support/process.hpp"
+
+using namespace snap;
+using snap::test::TempDir;
+
+namespace {
+
+Manifest base_manifest() {
+  Manifest m;
+  m.snap_version = "test";
+  m.adapter = "consul";
+  m.kind = "full";
+  m.backup_id = "7";
+  m.created_at = "2026-11-21T10:15:00Z";
+  return m;
+}
+
+std::filesystem::path write_archive(const TempDir &dir,
+                                    const std::string &payload) {
+  auto w = ArchiveWriter::create(dir.path());
+  REQUIRE(w);
+  auto sink = (*w)->add_entry("data.bin", "application/octet-stream");
+  REQUIRE(sink);
+  REQUIRE((*sink)->write(as_bytes(payload)));
+  auto out = (*w)->commit(base_manifest(), dir.path() / "a.zip");
+  REQUIRE(out);
+  return out->path;
+}
+
+} // namespace
+
+TEST_CASE("an archive is written, renamed into place and reads back",
+          "[unit][archive]") {
+  TempDir dir;
+  std::string payload(100'000, 'x');
+  auto path = write_archive(dir, payload);
+  CHECK(dir.list() == std::vector<std::string>{"a.zip"});
+  struct stat st {};
+  ::stat(path.c_str(), &st);
+  CHECK((st.st_mode & 0777) == 0600);
+  auto r = ArchiveReader::open(path);
+  REQUIRE(r);
+  CHECK((*r)->manifest().entries.at(0).path == "payload/data.bin");
+  CHECK((*r)->manifest().entries.at(0).sha256 == sha256_hex(payload));
+  CHECK((*r)->verify());
+  MemorySink back;
+  REQUIRE((*r)->read_entry("payload/data.bin", back));
+  CHECK(back.str() == payload);
+  auto src = (*r)->open_entry("payload/data.bin");
+  REQUIRE(src);
+  MemorySink twice;
+  REQUIRE(copy_stream(**src, twice));
+  REQUIRE((*src)->rewind());
+  REQUIRE(copy_stream(**src, twice));
+  CHECK(twice.str() == payload + payload);
+}
+
+TEST_CASE("an abandoned writer leaves nothing behind", "[unit][archive]") {
+  TempDir dir;
+  {
+    auto w = ArchiveWriter::create(dir.path());
+    REQUIRE(w);
+    auto sink = (*w)->add_entry("data.bin", "application/octet-stream");
+    REQUIRE((*sink)->write(as_bytes("partial")));
+    CHECK(dir.list().size() == 1); // its private temporary folder
+  }
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("a writer into a missing directory is a usage error",
+          "[unit][archive]") {
+  auto w = ArchiveWriter::create("/nonexistent/dir");
+  REQUIRE_FALSE(w);
+  CHECK(w.error().kind == ErrorKind::usage);
+}
+
+TEST_CASE("the reader refuses what is not a whole snap archive",
+          "[unit][archive]") {
+  TempDir dir;
+  SECTION("a missing file is not_found") {
+    auto r = ArchiveReader::open(dir.path() / "none.zip");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::not_found);
+  }
+  SECTION("a file that is not a zip") {
+    snap::test::write_file(dir.path() / "x.zip", "hello");
+    auto r = ArchiveReader::open(dir.path() / "x.zip");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::archive);
+  }
+  SECTION("a zip without the header") {
+    snap::test::write_file(dir.path() / "f.txt", "x");
+    snap::test::run({"/usr/bin/zip", "-q", "-j",
+                     (dir.path() / "plain.zip").string(),
+                     (dir.path() / "f.txt").string()});
+    auto r = ArchiveReader::open(dir.path() / "plain.zip");
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::Contains("no snap-archive header"));
+  }
+  SECTION("a truncated archive") {
+    auto path = write_archive(dir, std::string(50'000, 'y'));
+    auto bytes = snap::test::read_file(path);
+    snap::test::write_file(path, bytes.substr(0, bytes.size() - 100));
+    auto r = ArchiveReader::open(path);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::archive);
+  }
+}

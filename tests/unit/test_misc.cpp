@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// Small modules: exit codes, redaction, escaping, suggestions, streams.
+#include <catch2/catch.hpp>
+
+#include "snap/error.hpp"
+#include "snap/http.hpp"
+#include "snap/sha256.hpp"
+#include "snap/text.hpp"
+
+using namespace snap;
+
+TEST_CASE("every error kind maps to the exit code of SPEC §4",
+          "[unit][error]") {
+  CHECK(exit_code(ErrorKind::usage) == 2);
+  CHECK(exit_code(ErrorKind::config) == 2);
+  CHECK(exit_code(ErrorKind::partial) == 3);
+  CHECK(exit_code(ErrorKind::connect) == 4);
+  CHECK(exit_code(ErrorKind::timeout) == 4);
+  CHECK(exit_code(ErrorKind::auth) == 5);
+  CHECK(exit_code(ErrorKind::not_found) == 6);
+  CHECK(exit_code(ErrorKind::archive) == 7);
+  CHECK(exit_code(ErrorKind::unsupported) == 8);
+  CHECK(exit_code(ErrorKind::interrupted) == 130);
+  CHECK(exit_code(ErrorKind::remote) == 1);
+  CHECK(exit_code(ErrorKind::conflict) == 1);
+  CHECK(exit_code(ErrorKind::internal) == 1);
+}
+
+TEST_CASE("URLs in messages never show credentials", "[unit][http]") {
+  CHECK(redact_url("http://user:pw@db1:8500/v1/snapshot") ==
+        "http://***@db1:8500/v1/snapshot");
+  CHECK(redact_url("https://db1:8500/v1/kv?token=abc&recurse") ==
+        "https://db1:8500/v1/kv?token=***&recurse");
+  CHECK(redact_url("http://db1:8500/a@b") == "http://db1:8500/a@b");
+  CHECK(redact_url("http://h/x?api_key=k") == "http://h/x?api_key=***");
+}
+
+TEST_CASE("path segments are percent-encoded", "[unit][http]") {
+  CHECK(url_escape("dc 1/x") == "dc%201%2Fx");
+  CHECK(url_escape("a-b_c.d~") == "a-b_c.d~");
+}
+
+TEST_CASE("suggestions for mistyped names", "[unit][text]") {
+  std::vector<std::string> names{"consul", "cloudify", "elasticsearch"};
+  CHECK(closest_match("consl", names) == "consul");
+  CHECK(closest_match("elastic", names) == "elasticsearch");
+  CHECK(closest_match("zzzzzzzz", names).empty());
+  CHECK(rfc3339_to_compact("2026-11-21T10:15:00Z") == "20261121T101500Z");
+}
+
+TEST_CASE("sha256 matches the known vector", "[unit][io]") {
+  CHECK(sha256_hex("abc") ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 h;
+  h.update(as_bytes("a"));
+  h.update(as_bytes("bc"));
+  CHECK(h.hex() == sha256_hex("abc"));
+}
+
+TEST_CASE("a capped memory sink refuses more than its limit", "[unit][io]") {
+  MemorySink s(4);
+  CHECK(s.write(as_bytes("1234")));
+  CHECK_FALSE(s.write(as_bytes("5")));
+}

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+// SPEC §3 precedence: flag > SNAP_<ADAPTER>_<NAME> > system variable > default.
+#include <catch2/catch.hpp>
+
+#include "adapters/factories.hpp"
+#include "snap/options.hpp"
+#include "tests/support/process.hpp"
+
+using namespace snap;
+
+namespace {
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    return it == vars.end() ? std::nullopt : std::optional(it->second);
+  };
+}
+
+const AdapterInfo &consul() { return adapters::consul_info(); }
+
+} // namespace
+
+TEST_CASE("the address follows the precedence", "[unit][options]") {
+  ConnectionFlags flags;
+  auto c = resolve_connection(consul(), flags, env_of({}));
+  REQUIRE(c);
+  CHECK(c->base_url == "http://127.0.0.1:8500");
+
+  c = resolve_connection(consul(), flags,
+                         env_of({{"CONSUL_HTTP_ADDR", "10.0.0.5:8500"}}));
+  CHECK(c->base_url == "http://10.0.0.5:8500");
+
+  c = resolve_connection(consul(), flags,
+                         env_of({{"CONSUL_HTTP_ADDR", "10.0.0.5:8500"},
+                                 {"CONSUL_HTTP_SSL", "true"}}));
+  CHECK(c->base_url == "https://10.0.0.5:8500");
+
+  c = resolve_connection(consul(), flags,
+                         env_of({{"CONSUL_HTTP_ADDR", "a:1"},
+                                 {"SNAP_CONSUL_ADDR", "http://b:2/"}}));
+  CHECK(c->base_url == "http://b:2");
+
+  flags.addr = "https://c:3";
+  c = resolve_connection(consul(), flags,
+                         env_of({{"SNAP_CONSUL_ADDR", "http://b:2"}}));
+  CHECK(c->base_url == "https://c:3");
+}
+
+TEST_CASE("unsupported address schemes are configuration errors",
+          "[unit][options]") {
+  ConnectionFlags flags;
+  flags.addr = "unix:///var/run/consul.sock";
+  auto c = resolve_connection(consul(), flags, env_of({}));
+  REQUIRE_FALSE(c);
+  CHECK(c.error().kind == ErrorKind::config);
+  flags.addr = "ftp://x";
+  CHECK_FALSE(resolve_connection(consul(), flags, env_of({})));
+}
+
+TEST_CASE("the token: file beats variable, flag beats environment",
+          "[unit][options]") {
+  snap::test::TempDir dir;
+  snap::test::write_file(dir.path() / "flag", "from-flag\n");
+  snap::test::write_file(dir.path() / "env", "  from-env-file \n");
+  ConnectionFlags flags;
+  auto c = resolve_connection(consul(), flags,
+                              env_of({{"CONSUL_HTTP_TOKEN", "plain"}}));
+  CHECK(c->token == "plain");
+  c = resolve_connection(
+      consul(), flags,
+      env_of({{"CONSUL_HTTP_TOKEN", "plain"},
+              {"CONSUL_HTTP_TOKEN_FILE", (dir.path() / "env").string()}}));
+  CHECK(c->token == "from-env-file");
+  c = resolve_connection(
+      consul(), flags,
+      env_of({{"CONSUL_HTTP_TOKEN_FILE", (dir.path() / "env").string()},
+              {"SNAP_CONSUL_TOKEN", "snap-env"}}));
+  CHECK(c->token == "snap-env");
+  flags.token_file = (dir.path() / "flag").string();
+  c = resolve_connection(consul(), flags,
+                         env_of({{"SNAP_CONSUL_TOKEN", "snap-env"}}));
+  CHECK(c->token == "from-flag");
+}
+
+TEST_CASE("an unreadable token file is a config error without the token",
+          "[unit][options]") {
+  ConnectionFlags flags;
+  flags.token_file = "/nonexistent/token";
+  auto c = resolve_connection(consul(), flags, env_of({}));
+  REQUIRE_FALSE(c);
+  CHECK(c.error().kind == ErrorKind::config);
+  CHECK_THAT(c.error().message, Catch::Contains("/nonexistent/token"));
+}
+
+TEST_CASE("TLS settings come from Consul's variables", "[unit][options]") {
+  ConnectionFlags flags;
+  auto c = resolve_connection(consul(), flags,
+                              env_of({{"CONSUL_CACERT", "/ca.pem"},
+                                      {"CONSUL_CLIENT_CERT", "/c.pem"},
+                                      {"CONSUL_CLIENT_KEY", "/k.pem"},
+                                      {"CONSUL_HTTP_SSL_VERIFY", "false"}}));
+  REQUIRE(c);
+  CHECK(c->tls.ca_file == "/ca.pem");
+  CHECK(c->tls.cert_file == "/c.pem");
+  CHECK(c->tls.key_file == "/k.pem");
+  CHECK(c->tls.insecure);
+  auto half = resolve_connection(consul(), flags,
+                                 env_of({{"CONSUL_CLIENT_CERT", "/c.pem"}}));
+  REQUIRE_FALSE(half);
+  CHECK(half.error().kind == ErrorKind::config);
+}
+
+TEST_CASE("adapter flags come from SNAP_<ADAPTER>_<FLAG> when not given",
+          "[unit][options]") {
+  auto f = resolve_adapter_flags(
+      consul(), {},
+      env_of({{"SNAP_CONSUL_DATACENTER", "dc2"}, {"SNAP_CONSUL_STALE", "1"}}));
+  CHECK(f["datacenter"] == "dc2");
+  CHECK(f["stale"] == "true");
+  f = resolve_adapter_flags(consul(), {{"datacenter", "dc9"}},
+                            env_of({{"SNAP_CONSUL_DATACENTER", "dc2"}}));
+  CHECK(f["datacenter"] == "dc9");
+  CHECK(snap_env_name("consul", "token-file") == "SNAP_CONSUL_TOKEN_FILE");
+}
