@@ -25,7 +25,7 @@ Error broken(std::string_view why) {
 }
 
 // Parses an octal or base-256 tar number field.
-std::optional<std::uint64_t> tar_number(const unsigned char *p,
+std::optional<std::uint64_t> tar_number(const unsigned char* p,
                                         std::size_t len) {
   if (p[0] & 0x80) {
     std::uint64_t v = p[0] & 0x7f;
@@ -50,12 +50,28 @@ std::optional<std::uint64_t> tar_number(const unsigned char *p,
   return v;
 }
 
-std::string field(const unsigned char *p, std::size_t len) {
+std::string field(const unsigned char* p, std::size_t len) {
   std::size_t n = 0;
   while (n < len && p[n] != 0) {
     ++n;
   }
-  return {reinterpret_cast<const char *>(p), n};
+  return {reinterpret_cast<const char*>(p), n};
+}
+
+Expected<ConsulSnapshotMeta> parse_meta(const std::string& text) {
+  ConsulSnapshotMeta meta;
+  try {
+    auto j = nlohmann::json::parse(text);
+    meta.id = j.at("ID").get<std::string>();
+    meta.index = j.at("Index").get<std::uint64_t>();
+    meta.term = j.at("Term").get<std::uint64_t>();
+    meta.version = j.at("Version").get<int>();
+    meta.size = j.at("Size").get<std::uint64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    return tl::unexpected(
+        broken(fmt::format("meta.json is malformed: {}", e.what())));
+  }
+  return meta;
 }
 
 } // namespace
@@ -89,9 +105,10 @@ struct ConsulSnapshotVerifier::State {
     std::uint64_t size = 0;
     std::string captured;
     bool seen = false;
+    bool complete = false;
   };
   std::map<std::string, File> files;
-  File *current = nullptr;
+  File* current = nullptr;
 
   State() { init(); }
   ~State() {
@@ -198,7 +215,7 @@ struct ConsulSnapshotVerifier::State {
   }
 
   // Consumes decompressed tar bytes.
-  void tar_bytes(const unsigned char *p, std::size_t n) {
+  void tar_bytes(const unsigned char* p, std::size_t n) {
     while (n > 0 && !error) {
       switch (phase) {
       case Phase::header: {
@@ -222,21 +239,24 @@ struct ConsulSnapshotVerifier::State {
       case Phase::data: {
         std::size_t take =
             static_cast<std::size_t>(std::min<std::uint64_t>(n, data_left));
-        Bytes chunk{reinterpret_cast<const std::byte *>(p), take};
+        Bytes chunk{reinterpret_cast<const std::byte*>(p), take};
         if (current != nullptr) {
           current->hash.update(chunk);
           current->size += take;
           if (entry_name != "state.bin" &&
               current->captured.size() + take <= k_capture_limit) {
-            current->captured.append(reinterpret_cast<const char *>(p), take);
+            current->captured.append(reinterpret_cast<const char*>(p), take);
           }
         } else if (entry_type == 'x' && pax_text.size() < 1 << 20) {
-          pax_text.append(reinterpret_cast<const char *>(p), take);
+          pax_text.append(reinterpret_cast<const char*>(p), take);
         }
         data_left -= take;
         p += take;
         n -= take;
         if (data_left == 0) {
+          if (current != nullptr) {
+            current->complete = true;
+          }
           end_entry();
           phase = padding_left > 0 ? Phase::padding : Phase::header;
         }
@@ -283,7 +303,7 @@ struct ConsulSnapshotVerifier::State {
       return;
     }
     std::array<unsigned char, 64 * 1024> out{};
-    z.next_in = reinterpret_cast<Bytef *>(const_cast<std::byte *>(data.data()));
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(data.data()));
     z.avail_in = static_cast<uInt>(data.size());
     while (z.avail_in > 0 && !error) {
       if (gzip_ended) {
@@ -346,7 +366,7 @@ bool ConsulSnapshotVerifier::reset() {
 }
 
 Expected<ConsulSnapshotMeta> ConsulSnapshotVerifier::finish() {
-  State &s = *m_state;
+  State& s = *m_state;
   if (s.error) {
     return tl::unexpected(*s.error);
   }
@@ -357,7 +377,7 @@ Expected<ConsulSnapshotMeta> ConsulSnapshotVerifier::finish() {
     return tl::unexpected(
         broken(fmt::format("{} unread uncompressed bytes remain", s.trailing)));
   }
-  for (const char *name : {"meta.json", "state.bin", "SHA256SUMS"}) {
+  for (const char* name : {"meta.json", "state.bin", "SHA256SUMS"}) {
     if (!s.files[name].seen) {
       return tl::unexpected(
           broken(fmt::format("missing \"{}\" in snapshot", name)));
@@ -378,7 +398,7 @@ Expected<ConsulSnapshotMeta> ConsulSnapshotVerifier::finish() {
     }
     sums[std::string(line.substr(66))] = std::string(line.substr(0, 64));
   }
-  for (const char *name : {"meta.json", "state.bin"}) {
+  for (const char* name : {"meta.json", "state.bin"}) {
     auto it = sums.find(name);
     if (it == sums.end()) {
       return tl::unexpected(
@@ -395,18 +415,7 @@ Expected<ConsulSnapshotMeta> ConsulSnapshotVerifier::finish() {
         broken(fmt::format("SHA256SUMS lists \"{}\", which the snapshot lacks",
                            sums.begin()->first)));
   }
-  ConsulSnapshotMeta meta;
-  try {
-    auto j = nlohmann::json::parse(s.files["meta.json"].captured);
-    meta.id = j.at("ID").get<std::string>();
-    meta.index = j.at("Index").get<std::uint64_t>();
-    meta.term = j.at("Term").get<std::uint64_t>();
-    meta.version = j.at("Version").get<int>();
-    meta.size = j.at("Size").get<std::uint64_t>();
-  } catch (const nlohmann::json::exception &e) {
-    return tl::unexpected(
-        broken(fmt::format("meta.json is malformed: {}", e.what())));
-  }
+  ConsulSnapshotMeta meta = SNAP_TRY(parse_meta(s.files["meta.json"].captured));
   if (meta.version < 0 || meta.version > 1) {
     return tl::unexpected(broken(
         fmt::format("unsupported snapshot version {} (Consul reads 0 and 1)",
@@ -418,6 +427,15 @@ Expected<ConsulSnapshotMeta> ConsulSnapshotVerifier::finish() {
                     s.files["state.bin"].size, meta.size)));
   }
   return meta;
+}
+
+std::optional<ConsulSnapshotMeta> ConsulSnapshotVerifier::peek_meta() const {
+  auto it = m_state->files.find("meta.json");
+  if (it == m_state->files.end() || !it->second.complete) {
+    return std::nullopt;
+  }
+  auto meta = parse_meta(it->second.captured);
+  return meta ? std::optional(*meta) : std::nullopt;
 }
 
 } // namespace snap::adapters

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "snap/io.hpp"
@@ -30,6 +31,9 @@ public:
   // Ends the stream and checks it whole. Errors: `archive` with Consul's own
   // wording of what is wrong ("unexpected EOF", "hash check failed for …").
   Expected<ConsulSnapshotMeta> finish();
+  // meta.json's fields as soon as it has streamed past, before the rest is
+  // checked (for a quick look); nullopt until then.
+  std::optional<ConsulSnapshotMeta> peek_meta() const;
 
   struct State;
 

@@ -9,7 +9,7 @@
 
 namespace snap::adapters {
 
-const AdapterInfo &consul_info();
+const AdapterInfo& consul_info();
 std::unique_ptr<Adapter> make_consul(AdapterContext ctx);
 
 } // namespace snap::adapters

@@ -17,8 +17,8 @@ constexpr AdapterEntry k_adapters[] = {
 
 std::span<const AdapterEntry> all_adapters() { return k_adapters; }
 
-const AdapterEntry *find_adapter(std::string_view name) {
-  for (const auto &e : k_adapters) {
+const AdapterEntry* find_adapter(std::string_view name) {
+  for (const auto& e : k_adapters) {
     if (e.info().name == name || (!e.alias.empty() && e.alias == name)) {
       return &e;
     }
@@ -28,7 +28,7 @@ const AdapterEntry *find_adapter(std::string_view name) {
 
 Error unknown_adapter(std::string_view name) {
   std::vector<std::string> names;
-  for (const auto &e : k_adapters) {
+  for (const auto& e : k_adapters) {
     names.emplace_back(e.info().name);
   }
   std::string guess = closest_match(name, names);

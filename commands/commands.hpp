@@ -28,7 +28,7 @@ struct Context {
 
 // Flags shared by every `<verb> <adapter>`: connection and adapter flags.
 struct AdapterArgs {
-  const AdapterEntry *adapter = nullptr;
+  const AdapterEntry* adapter = nullptr;
   ConnectionFlags conn;
   std::map<std::string, std::string> values;
   std::map<std::string, bool> switches;
@@ -37,9 +37,9 @@ struct AdapterArgs {
 // Adds one subcommand per adapter under `verb`, with the connection flags and
 // the adapter's own flags for `cap`; `extra` adds the verb's positionals. When
 // one is chosen, `on_chosen` is called with it.
-void add_adapter_subcommands(CLI::App &verb, Capability cap, AdapterArgs &args,
-                             const std::function<void(CLI::App &)> &extra,
-                             const std::function<void()> &on_chosen);
+void add_adapter_subcommands(CLI::App& verb, Capability cap, AdapterArgs& args,
+                             const std::function<void(CLI::App&)>& extra,
+                             const std::function<void()>& on_chosen);
 
 // An adapter ready to talk to its target, with the client it owns.
 struct Session {
@@ -51,15 +51,15 @@ struct Session {
 
 // Checks that the adapter supports `cap`, resolves the connection (SPEC §3)
 // and builds the adapter. Errors: `unsupported`, `config`.
-Expected<std::unique_ptr<Session>> open_session(const AdapterArgs &args,
-                                                Capability cap, Context &ctx);
+Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
+                                                Capability cap, Context& ctx);
 
 // Opens and fully verifies `path` as an archive of `adapter` (manifest,
 // every checksum, then the adapter's own payload checks). Errors: `archive`,
 // `not_found`.
 Expected<std::unique_ptr<ArchiveReader>>
-open_verified(const std::filesystem::path &path, Adapter &adapter,
-              Context &ctx);
+open_verified(const std::filesystem::path& path, Adapter& adapter,
+              Context& ctx);
 
 // Asks on the terminal before a destructive step, or refuses without one.
 // Errors: `usage`.
@@ -68,16 +68,16 @@ Expected<void> confirm(std::string_view question, bool yes);
 // Fails with `usage` when stdin is not a terminal and --yes is absent.
 Expected<void> require_yes_or_terminal(std::string_view verb, bool yes);
 
-void add_save_command(CLI::App &app, Context &ctx);
-void add_inspect_command(CLI::App &app, Context &ctx);
-void add_restore_command(CLI::App &app, Context &ctx);
-void add_download_command(CLI::App &app, Context &ctx);
-void add_upload_command(CLI::App &app, Context &ctx);
-void add_status_command(CLI::App &app, Context &ctx);
-void add_list_command(CLI::App &app, Context &ctx);
-void add_delete_command(CLI::App &app, Context &ctx);
-void add_prune_command(CLI::App &app, Context &ctx);
-void add_adapters_command(CLI::App &app, Context &ctx);
+void add_save_command(CLI::App& app, Context& ctx);
+void add_inspect_command(CLI::App& app, Context& ctx);
+void add_restore_command(CLI::App& app, Context& ctx);
+void add_download_command(CLI::App& app, Context& ctx);
+void add_upload_command(CLI::App& app, Context& ctx);
+void add_status_command(CLI::App& app, Context& ctx);
+void add_list_command(CLI::App& app, Context& ctx);
+void add_delete_command(CLI::App& app, Context& ctx);
+void add_prune_command(CLI::App& app, Context& ctx);
+void add_adapters_command(CLI::App& app, Context& ctx);
 
 // Names the archive for `manifest` and commits it: into `out` when it names
 // a file, else into that directory (default ".") as
@@ -86,13 +86,13 @@ struct ArchiveTarget {
   std::filesystem::path dir;
   std::optional<std::filesystem::path> file;
 };
-ArchiveTarget archive_target(const std::string &out);
+ArchiveTarget archive_target(const std::string& out);
 
 // Builds the manifest for a SaveResult and commits the archive; returns the
 // printed line and JSON. Shared by save and download.
 Expected<CommandResult>
-finish_archive(ArchiveWriter &writer, const ArchiveTarget &target,
-               Session &session, SaveResult result,
-               const std::map<std::string, std::string> &labels);
+finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
+               Session& session, SaveResult result,
+               const std::map<std::string, std::string>& labels);
 
 } // namespace snap::commands

@@ -12,17 +12,17 @@
 namespace snap::commands {
 namespace fs = std::filesystem;
 
-void add_adapter_subcommands(CLI::App &verb, Capability cap, AdapterArgs &args,
-                             const std::function<void(CLI::App &)> &extra,
-                             const std::function<void()> &on_chosen) {
-  for (const auto &entry : all_adapters()) {
-    const AdapterInfo &info = entry.info();
+void add_adapter_subcommands(CLI::App& verb, Capability cap, AdapterArgs& args,
+                             const std::function<void(CLI::App&)>& extra,
+                             const std::function<void()>& on_chosen) {
+  for (const auto& entry : all_adapters()) {
+    const AdapterInfo& info = entry.info();
     bool supported = info.caps.has(cap);
     std::string summary(info.summary);
     if (!supported) {
       summary += fmt::format(" [{} not supported]", verb_name(cap));
     }
-    CLI::App *sub = verb.add_subcommand(std::string(info.name), summary);
+    CLI::App* sub = verb.add_subcommand(std::string(info.name), summary);
     if (!entry.alias.empty()) {
       sub->alias(std::string(entry.alias));
     }
@@ -31,7 +31,7 @@ void add_adapter_subcommands(CLI::App &verb, Capability cap, AdapterArgs &args,
     sub->fallthrough();
     extra(*sub);
     {
-      auto *g = sub->add_option_group("Connection");
+      auto* g = sub->add_option_group("Connection");
       g->add_option(
           "--addr", args.conn.addr,
           fmt::format("address of the target (default {})", info.default_addr));
@@ -50,7 +50,7 @@ void add_adapter_subcommands(CLI::App &verb, Capability cap, AdapterArgs &args,
                   "do not verify the server's TLS certificate");
     }
     if (supported) {
-      for (const auto &flag : info.flags) {
+      for (const auto& flag : info.flags) {
         if (std::find(flag.verbs.begin(), flag.verbs.end(), cap) ==
             flag.verbs.end()) {
           continue;
@@ -62,7 +62,7 @@ void add_adapter_subcommands(CLI::App &verb, Capability cap, AdapterArgs &args,
         }
       }
     }
-    const AdapterEntry *chosen = &entry;
+    const AdapterEntry* chosen = &entry;
     sub->callback([&args, chosen, on_chosen] {
       args.adapter = chosen;
       on_chosen();
@@ -70,9 +70,9 @@ void add_adapter_subcommands(CLI::App &verb, Capability cap, AdapterArgs &args,
   }
 }
 
-Expected<std::unique_ptr<Session>> open_session(const AdapterArgs &args,
-                                                Capability cap, Context &ctx) {
-  const AdapterInfo &info = args.adapter->info();
+Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
+                                                Capability cap, Context& ctx) {
+  const AdapterInfo& info = args.adapter->info();
   if (!info.caps.has(cap)) {
     return fail(ErrorKind::unsupported,
                 fmt::format("{}: {} is not supported (supported: {})",
@@ -82,12 +82,12 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs &args,
   Connection conn = SNAP_TRY(resolve_connection(info, args.conn, env));
   auto s = std::make_unique<Session>();
   AdapterFlags given;
-  for (const auto &[k, v] : args.values) {
+  for (const auto& [k, v] : args.values) {
     if (!v.empty()) {
       given[k] = v;
     }
   }
-  for (const auto &[k, on] : args.switches) {
+  for (const auto& [k, on] : args.switches) {
     if (on) {
       given[k] = "true";
     }
@@ -115,9 +115,9 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs &args,
 }
 
 Expected<std::unique_ptr<ArchiveReader>>
-open_verified(const fs::path &path, Adapter &adapter, Context &ctx) {
+open_verified(const fs::path& path, Adapter& adapter, Context& ctx) {
   auto reader = SNAP_TRY(ArchiveReader::open(path));
-  const Manifest &m = reader->manifest();
+  const Manifest& m = reader->manifest();
   if (m.adapter != adapter.info().name) {
     return fail(ErrorKind::archive,
                 fmt::format("{} is a {} archive, not {} (use snap restore {} "
@@ -167,7 +167,7 @@ Expected<void> confirm(std::string_view question, bool yes) {
   return {};
 }
 
-ArchiveTarget archive_target(const std::string &out) {
+ArchiveTarget archive_target(const std::string& out) {
   std::error_code ec;
   if (out.empty()) {
     return {".", std::nullopt};
@@ -181,10 +181,10 @@ ArchiveTarget archive_target(const std::string &out) {
 }
 
 Expected<CommandResult>
-finish_archive(ArchiveWriter &writer, const ArchiveTarget &target,
-               Session &session, SaveResult result,
-               const std::map<std::string, std::string> &labels) {
-  const AdapterInfo &info = session.adapter->info();
+finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
+               Session& session, SaveResult result,
+               const std::map<std::string, std::string>& labels) {
+  const AdapterInfo& info = session.adapter->info();
   Manifest m;
   m.snap_version = SNAP_VERSION;
   m.adapter = std::string(info.name);

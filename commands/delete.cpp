@@ -12,7 +12,7 @@ struct DeleteOptions {
   bool yes = false;
 };
 
-Expected<CommandResult> run_delete(const DeleteOptions &opts, Context &ctx) {
+Expected<CommandResult> run_delete(const DeleteOptions& opts, Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::remove, ctx));
   SNAP_TRY(require_yes_or_terminal("delete", opts.yes));
   SNAP_TRY(confirm(
@@ -28,14 +28,14 @@ Expected<CommandResult> run_delete(const DeleteOptions &opts, Context &ctx) {
 
 } // namespace
 
-void add_delete_command(CLI::App &app, Context &ctx) {
+void add_delete_command(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<DeleteOptions>();
-  CLI::App *verb =
+  CLI::App* verb =
       app.add_subcommand("delete", "remove one backup that the target holds");
   verb->fallthrough();
   add_adapter_subcommands(
       *verb, Capability::remove, opts->args,
-      [opts](CLI::App &sub) {
+      [opts](CLI::App& sub) {
         sub.add_option("backup-id", opts->id, "the target's backup id")
             ->required();
         sub.add_flag("-y,--yes", opts->yes,

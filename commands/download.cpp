@@ -12,8 +12,8 @@ struct DownloadOptions {
   std::string out;
 };
 
-Expected<CommandResult> run_download(const DownloadOptions &opts,
-                                     Context &ctx) {
+Expected<CommandResult> run_download(const DownloadOptions& opts,
+                                     Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::download, ctx));
   ArchiveTarget target = archive_target(opts.out);
   auto writer = SNAP_TRY(ArchiveWriter::create(target.dir));
@@ -24,14 +24,14 @@ Expected<CommandResult> run_download(const DownloadOptions &opts,
 
 } // namespace
 
-void add_download_command(CLI::App &app, Context &ctx) {
+void add_download_command(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<DownloadOptions>();
-  CLI::App *verb = app.add_subcommand(
+  CLI::App* verb = app.add_subcommand(
       "download", "pack a backup the target already holds into an archive");
   verb->fallthrough();
   add_adapter_subcommands(
       *verb, Capability::download, opts->args,
-      [opts](CLI::App &sub) {
+      [opts](CLI::App& sub) {
         sub.add_option("backup-id", opts->id, "the target's backup id")
             ->required();
         sub.add_option("-o,--output", opts->out,

@@ -12,7 +12,7 @@ struct InspectOptions {
   bool no_verify = false;
 };
 
-std::string kind_words(const std::string &kind) {
+std::string kind_words(const std::string& kind) {
   if (kind == "full") {
     return "full: the archive holds the data itself";
   }
@@ -22,10 +22,10 @@ std::string kind_words(const std::string &kind) {
   return kind;
 }
 
-Expected<Fields> inspect_one(const std::string &path, bool verify,
-                             Context &ctx) {
+Expected<Fields> inspect_one(const std::string& path, bool verify,
+                             Context& ctx) {
   auto reader = SNAP_TRY(ArchiveReader::open(path));
-  const Manifest &m = reader->manifest();
+  const Manifest& m = reader->manifest();
   if (verify) {
     SNAP_TRY(reader->verify([&](std::uint64_t done, std::uint64_t total) {
       ctx.output->progress("verify", done, total);
@@ -47,13 +47,13 @@ Expected<Fields> inspect_one(const std::string &path, bool verify,
   }
   if (!m.labels.empty()) {
     std::string labels;
-    for (const auto &[k, v] : m.labels) {
+    for (const auto& [k, v] : m.labels) {
       labels += (labels.empty() ? "" : ", ") + k + "=" + v;
     }
     f["labels"] = labels;
   }
   Fields entries = Fields::array();
-  for (const auto &e : m.entries) {
+  for (const auto& e : m.entries) {
     entries.push_back({{"path", e.path},
                        {"size", e.size},
                        {"sha256", e.sha256},
@@ -61,7 +61,7 @@ Expected<Fields> inspect_one(const std::string &path, bool verify,
   }
   f["entries"] = entries;
   f["manifest_sha256"] = reader->header().manifest_sha256;
-  if (const AdapterEntry *a = find_adapter(m.adapter)) {
+  if (const AdapterEntry* a = find_adapter(m.adapter)) {
     AdapterFlags none;
     HttpClient offline(HttpConfig{});
     auto adapter = a->make({offline, none, *ctx.output});
@@ -80,11 +80,11 @@ Expected<Fields> inspect_one(const std::string &path, bool verify,
   return f;
 }
 
-Expected<CommandResult> run_inspect(const InspectOptions &opts, Context &ctx) {
+Expected<CommandResult> run_inspect(const InspectOptions& opts, Context& ctx) {
   CommandResult r;
   nlohmann::ordered_json archives = nlohmann::ordered_json::array();
   std::vector<Error> errors;
-  for (const auto &path : opts.paths) {
+  for (const auto& path : opts.paths) {
     auto f = inspect_one(path, !opts.no_verify, ctx);
     if (!f) {
       archives.push_back({{"archive", path},
@@ -100,7 +100,7 @@ Expected<CommandResult> run_inspect(const InspectOptions &opts, Context &ctx) {
   r.json = {{"archives", archives}};
   if (!errors.empty()) {
     std::string message;
-    for (const auto &e : errors) {
+    for (const auto& e : errors) {
       message += (message.empty() ? "" : "\nsnap: ") + e.message;
     }
     r.error = Error{errors.front().kind, message};
@@ -110,9 +110,9 @@ Expected<CommandResult> run_inspect(const InspectOptions &opts, Context &ctx) {
 
 } // namespace
 
-void add_inspect_command(CLI::App &app, Context &ctx) {
+void add_inspect_command(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<InspectOptions>();
-  CLI::App *verb = app.add_subcommand(
+  CLI::App* verb = app.add_subcommand(
       "inspect", "show an archive's manifest and payload, verifying it");
   verb->fallthrough();
   verb->add_option("archive", opts->paths, "archive files")->required();

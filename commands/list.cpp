@@ -5,7 +5,7 @@
 namespace snap::commands {
 namespace {
 
-Expected<CommandResult> run_list(const AdapterArgs &args, Context &ctx) {
+Expected<CommandResult> run_list(const AdapterArgs& args, Context& ctx) {
   auto session = SNAP_TRY(open_session(args, Capability::list, ctx));
   Fields backups = SNAP_TRY(session->adapter->list());
   CommandResult r;
@@ -17,13 +17,13 @@ Expected<CommandResult> run_list(const AdapterArgs &args, Context &ctx) {
 
 } // namespace
 
-void add_list_command(CLI::App &app, Context &ctx) {
+void add_list_command(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<AdapterArgs>();
-  CLI::App *verb =
+  CLI::App* verb =
       app.add_subcommand("list", "list the backups the target itself holds");
   verb->fallthrough();
   add_adapter_subcommands(
-      *verb, Capability::list, *args, [](CLI::App &) {},
+      *verb, Capability::list, *args, [](CLI::App&) {},
       [args, &ctx] {
         ctx.runner = [args, &ctx] { return run_list(*args, ctx); };
       });

@@ -14,8 +14,8 @@ struct PruneOptions {
   bool dry_run = false;
 };
 
-Expected<CommandResult> run_prune(const PruneOptions &opts, Context &ctx) {
-  const RetentionPolicy &p = opts.policy;
+Expected<CommandResult> run_prune(const PruneOptions& opts) {
+  const RetentionPolicy& p = opts.policy;
   if (p.last < 0 || p.daily < 0 || p.weekly < 0 || p.monthly < 0) {
     return fail(ErrorKind::usage, "--keep-* values must not be negative");
   }
@@ -25,17 +25,17 @@ Expected<CommandResult> run_prune(const PruneOptions &opts, Context &ctx) {
                 "N, --keep-weekly N or --keep-monthly N)");
   }
   auto archives = SNAP_TRY(scan_archives(opts.dir));
-  std::erase_if(archives, [&](const ArchiveRecord &a) {
+  std::erase_if(archives, [&](const ArchiveRecord& a) {
     return !opts.adapter.empty() && a.adapter != opts.adapter;
   });
   CommandResult r;
   nlohmann::ordered_json kept = nlohmann::ordered_json::array();
   nlohmann::ordered_json removed = nlohmann::ordered_json::array();
-  for (const auto &d : apply_retention(std::move(archives), p)) {
+  for (const auto& d : apply_retention(std::move(archives), p)) {
     std::string name = d.archive.path.filename().string();
     if (d.keep) {
       std::string why;
-      for (const auto &reason : d.reasons) {
+      for (const auto& reason : d.reasons) {
         why += (why.empty() ? "" : ", ") + reason;
       }
       r.text += fmt::format("keep    {} ({})\n", name, why);
@@ -64,9 +64,9 @@ Expected<CommandResult> run_prune(const PruneOptions &opts, Context &ctx) {
 
 } // namespace
 
-void add_prune_command(CLI::App &app, Context &ctx) {
+void add_prune_command(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<PruneOptions>();
-  CLI::App *verb = app.add_subcommand(
+  CLI::App* verb = app.add_subcommand(
       "prune", "delete old archives in a directory by retention rules");
   verb->fallthrough();
   verb->add_option("dir", opts->dir, "directory of archives")->required();
@@ -79,21 +79,20 @@ void add_prune_command(CLI::App &app, Context &ctx) {
                    "keep the newest of each of the last N months");
   verb->add_option("--adapter", opts->adapter, "only archives of this adapter");
   verb->add_flag("--dry-run", opts->dry_run, "print the decisions only");
-  verb->callback([opts, &ctx] {
-    ctx.runner = [opts, &ctx] { return run_prune(*opts, ctx); };
-  });
+  verb->callback(
+      [opts, &ctx] { ctx.runner = [opts] { return run_prune(*opts); }; });
 }
 
-void add_adapters_command(CLI::App &app, Context &ctx) {
-  CLI::App *verb =
+void add_adapters_command(CLI::App& app, Context& ctx) {
+  CLI::App* verb =
       app.add_subcommand("adapters", "list the adapters and their verbs");
   verb->fallthrough();
   verb->callback([&ctx] {
     ctx.runner = []() -> Expected<CommandResult> {
       CommandResult r;
       r.json = nlohmann::ordered_json::array();
-      for (const auto &e : all_adapters()) {
-        const AdapterInfo &info = e.info();
+      for (const auto& e : all_adapters()) {
+        const AdapterInfo& info = e.info();
         r.text += fmt::format("{:<14} {:<40} {}\n", info.name,
                               info.caps.names(), info.summary);
         nlohmann::ordered_json verbs = nlohmann::ordered_json::array();

@@ -14,20 +14,20 @@ struct RestoreOptions {
   bool dry_run = false;
 };
 
-Expected<CommandResult> run_restore(const RestoreOptions &opts, Context &ctx) {
+Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::restore, ctx));
   if (!opts.dry_run) {
     SNAP_TRY(require_yes_or_terminal("restore", opts.yes));
   }
-  Adapter &adapter = *session->adapter;
+  Adapter& adapter = *session->adapter;
   auto reader = SNAP_TRY(open_verified(opts.archive, adapter, ctx));
-  const Manifest &m = reader->manifest();
+  const Manifest& m = reader->manifest();
   CommandResult r;
   if (opts.dry_run) {
     Fields plan = SNAP_TRY(adapter.restore(*reader, true));
     r.text = fmt::format("Dry run: restoring {} (verified) into {} would:\n",
                          opts.archive, session->target_url);
-    for (const auto &step : plan.value("plan", Fields::array())) {
+    for (const auto& step : plan.value("plan", Fields::array())) {
       r.text += "  - " + step.get<std::string>() + "\n";
     }
     r.text += "Nothing was changed.";
@@ -56,14 +56,14 @@ Expected<CommandResult> run_restore(const RestoreOptions &opts, Context &ctx) {
 
 } // namespace
 
-void add_restore_command(CLI::App &app, Context &ctx) {
+void add_restore_command(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<RestoreOptions>();
-  CLI::App *verb = app.add_subcommand(
+  CLI::App* verb = app.add_subcommand(
       "restore", "verify an archive, then restore it into the target");
   verb->fallthrough();
   add_adapter_subcommands(
       *verb, Capability::restore, opts->args,
-      [opts](CLI::App &sub) {
+      [opts](CLI::App& sub) {
         sub.add_option("archive", opts->archive, "archive to restore")
             ->required();
         sub.add_flag("-y,--yes", opts->yes,

@@ -15,9 +15,9 @@ struct SaveOptions {
 };
 
 Expected<std::map<std::string, std::string>>
-parse_labels(const std::vector<std::string> &given) {
+parse_labels(const std::vector<std::string>& given) {
   std::map<std::string, std::string> out;
-  for (const auto &l : given) {
+  for (const auto& l : given) {
     auto eq = l.find('=');
     if (eq == 0 || eq == std::string::npos) {
       return fail(ErrorKind::usage,
@@ -30,9 +30,9 @@ parse_labels(const std::vector<std::string> &given) {
 
 // Deletes archives of the same adapter and target beyond the newest `keep`,
 // never `just_written`; returns the removed paths.
-std::vector<std::string> keep_newest(const std::filesystem::path &dir,
-                                     const std::filesystem::path &just_written,
-                                     int keep, Output &out) {
+std::vector<std::string> keep_newest(const std::filesystem::path& dir,
+                                     const std::filesystem::path& just_written,
+                                     int keep, Output& out) {
   std::vector<std::string> removed;
   auto all = scan_archives(dir);
   if (!all) {
@@ -42,14 +42,14 @@ std::vector<std::string> keep_newest(const std::filesystem::path &dir,
   if (!mine) {
     return removed;
   }
-  const Manifest &m = (*mine)->manifest();
+  const Manifest& m = (*mine)->manifest();
   std::vector<ArchiveRecord> group;
-  for (auto &a : *all) {
+  for (auto& a : *all) {
     if (a.adapter == m.adapter && a.target == m.target.value("url", "")) {
       group.push_back(std::move(a));
     }
   }
-  for (const auto &d : apply_retention(group, {.last = keep})) {
+  for (const auto& d : apply_retention(group, {.last = keep})) {
     if (d.keep || std::filesystem::equivalent(d.archive.path, just_written)) {
       continue;
     }
@@ -64,7 +64,7 @@ std::vector<std::string> keep_newest(const std::filesystem::path &dir,
   return removed;
 }
 
-Expected<CommandResult> run_save(const SaveOptions &opts, Context &ctx) {
+Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
   auto labels = SNAP_TRY(parse_labels(opts.labels));
   if (opts.keep < 0) {
     return fail(ErrorKind::usage, "--keep must be 1 or more");
@@ -79,7 +79,7 @@ Expected<CommandResult> run_save(const SaveOptions &opts, Context &ctx) {
   if (opts.keep > 0) {
     auto removed = keep_newest(target.dir, r.json["archive"].get<std::string>(),
                                opts.keep, *ctx.output);
-    for (const auto &path : removed) {
+    for (const auto& path : removed) {
       r.text += fmt::format("\nRemoved {} (--keep {})", path, opts.keep);
     }
     r.json["removed"] = removed;
@@ -89,14 +89,14 @@ Expected<CommandResult> run_save(const SaveOptions &opts, Context &ctx) {
 
 } // namespace
 
-void add_save_command(CLI::App &app, Context &ctx) {
+void add_save_command(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<SaveOptions>();
-  CLI::App *verb = app.add_subcommand(
+  CLI::App* verb = app.add_subcommand(
       "save", "take a new backup now and write a verified archive");
   verb->fallthrough();
   add_adapter_subcommands(
       *verb, Capability::save, opts->args,
-      [opts](CLI::App &sub) {
+      [opts](CLI::App& sub) {
         sub.add_option("-o,--output", opts->out,
                        "archive file, or directory for "
                        "<adapter>-<id>-<time>.zip (default: .)");

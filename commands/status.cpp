@@ -14,7 +14,7 @@ struct StatusOptions {
   double interval_s = 2;
 };
 
-Expected<CommandResult> run_status(const StatusOptions &opts, Context &ctx) {
+Expected<CommandResult> run_status(const StatusOptions& opts, Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::status, ctx));
   for (;;) {
     StatusResult s = SNAP_TRY(session->adapter->status(opts.id));
@@ -37,14 +37,14 @@ Expected<CommandResult> run_status(const StatusOptions &opts, Context &ctx) {
 
 } // namespace
 
-void add_status_command(CLI::App &app, Context &ctx) {
+void add_status_command(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<StatusOptions>();
-  CLI::App *verb = app.add_subcommand(
+  CLI::App* verb = app.add_subcommand(
       "status", "show what the target is doing, or whether it is ready");
   verb->fallthrough();
   add_adapter_subcommands(
       *verb, Capability::status, opts->args,
-      [opts](CLI::App &sub) {
+      [opts](CLI::App& sub) {
         sub.add_option("backup-id", opts->id, "a backup to report on");
         sub.add_flag("--watch", opts->watch,
                      "repeat until the operation reaches a terminal state");

@@ -12,7 +12,7 @@ struct UploadOptions {
   std::string id;
 };
 
-Expected<CommandResult> run_upload(const UploadOptions &opts, Context &ctx) {
+Expected<CommandResult> run_upload(const UploadOptions& opts, Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::upload, ctx));
   auto reader = SNAP_TRY(open_verified(opts.archive, *session->adapter, ctx));
   std::string id = opts.id.empty() ? reader->manifest().backup_id : opts.id;
@@ -30,14 +30,14 @@ Expected<CommandResult> run_upload(const UploadOptions &opts, Context &ctx) {
 
 } // namespace
 
-void add_upload_command(CLI::App &app, Context &ctx) {
+void add_upload_command(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<UploadOptions>();
-  CLI::App *verb = app.add_subcommand(
+  CLI::App* verb = app.add_subcommand(
       "upload", "push an archive's payload to the target without restoring");
   verb->fallthrough();
   add_adapter_subcommands(
       *verb, Capability::upload, opts->args,
-      [opts](CLI::App &sub) {
+      [opts](CLI::App& sub) {
         sub.add_option("archive", opts->archive, "archive to upload")
             ->required();
         sub.add_option("--id", opts->id,

@@ -9,6 +9,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -34,7 +35,7 @@ struct KvEntry {
   std::uint64_t modify_index = 0;
 };
 
-std::string sha256_hex(const std::string &data) {
+std::string sha256_hex(const std::string& data) {
   unsigned char d[32];
   unsigned int n = 0;
   EVP_Digest(data.data(), data.size(), d, &n, EVP_sha256(), nullptr);
@@ -45,10 +46,10 @@ std::string sha256_hex(const std::string &data) {
   return out;
 }
 
-std::string base64(const std::string &in) {
+std::string base64(const std::string& in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(out.data()),
-                          reinterpret_cast<const unsigned char *>(in.data()),
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
                           static_cast<int>(in.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
@@ -61,18 +62,18 @@ struct Snapshot {
 
 class Consul {
 public:
-  Consul(FaultInjector &faults, ConsulOptions opts)
+  Consul(FaultInjector& faults, ConsulOptions opts)
       : m_faults(faults), m_opts(std::move(opts)) {}
 
-  void routes(httplib::Server &s) {
-    s.Get("/v1/status/leader", [this](const auto &rq, auto &rs) {
+  void routes(httplib::Server& s) {
+    s.Get("/v1/status/leader", [this](const auto& rq, auto& rs) {
       std::lock_guard lock(m_mutex);
       rs.set_content(m_opts.no_leader ? "\"\""
                                       : fmt::format("\"{}\"", k_leader_addr),
                      "application/json");
       (void)rq;
     });
-    s.Get("/v1/agent/self", [this](const auto &rq, auto &rs) {
+    s.Get("/v1/agent/self", [this](const auto& rq, auto& rs) {
       if (!authorize(rq, rs)) {
         return;
       }
@@ -85,7 +86,7 @@ public:
            {{"consul", {{"leader", m_opts.no_leader ? "false" : "true"}}}}}};
       rs.set_content(j.dump(), "application/json");
     });
-    s.Get("/v1/catalog/nodes", [this](const auto &rq, auto &rs) {
+    s.Get("/v1/catalog/nodes", [this](const auto& rq, auto& rs) {
       if (!authorize(rq, rs) || !check_read(rq, rs)) {
         return;
       }
@@ -96,16 +97,16 @@ public:
                      "application/json");
     });
     s.Get(R"(/v1/kv/(.*))",
-          [this](const auto &rq, auto &rs) { kv_get(rq, rs); });
+          [this](const auto& rq, auto& rs) { kv_get(rq, rs); });
     s.Put(R"(/v1/kv/(.*))",
-          [this](const auto &rq, auto &rs) { kv_put(rq, rs); });
+          [this](const auto& rq, auto& rs) { kv_put(rq, rs); });
     s.Delete(R"(/v1/kv/(.*))",
-             [this](const auto &rq, auto &rs) { kv_delete(rq, rs); });
+             [this](const auto& rq, auto& rs) { kv_delete(rq, rs); });
     s.Get("/v1/snapshot",
-          [this](const auto &rq, auto &rs) { snapshot_get(rq, rs); });
+          [this](const auto& rq, auto& rs) { snapshot_get(rq, rs); });
     s.Put("/v1/snapshot",
-          [this](const auto &rq, auto &rs) { snapshot_put(rq, rs); });
-    auto not_allowed = [](const httplib::Request &, httplib::Response &rs) {
+          [this](const auto& rq, auto& rs) { snapshot_put(rq, rs); });
+    auto not_allowed = [](const httplib::Request&, httplib::Response& rs) {
       rs.status = 405;
       rs.set_header("Allow", "GET, PUT");
       rs.set_content("method not allowed", "text/plain");
@@ -115,13 +116,13 @@ public:
   }
 
 private:
-  static void text(httplib::Response &rs, int status, std::string body) {
+  static void text(httplib::Response& rs, int status, std::string body) {
     rs.status = status;
     rs.set_content(std::move(body), "text/plain; charset=utf-8");
   }
 
-  bool authorize(const httplib::Request &rq, httplib::Response &rs) {
-    const std::string &want = m_faults.faults().require_token;
+  bool authorize(const httplib::Request& rq, httplib::Response& rs) {
+    const std::string& want = m_faults.faults().require_token;
     if (want.empty()) {
       return true;
     }
@@ -150,7 +151,7 @@ private:
   }
 
   // dc must be ours; reads need a leader unless ?stale.
-  bool check_read(const httplib::Request &rq, httplib::Response &rs) {
+  bool check_read(const httplib::Request& rq, httplib::Response& rs) {
     if (rq.has_param("dc") && rq.get_param_value("dc") != "dc1") {
       text(rs, 500, "No path to datacenter");
       return false;
@@ -162,7 +163,7 @@ private:
     return true;
   }
 
-  bool check_write(const httplib::Request &rq, httplib::Response &rs) {
+  bool check_write(const httplib::Request& rq, httplib::Response& rs) {
     if (rq.has_param("dc") && rq.get_param_value("dc") != "dc1") {
       text(rs, 500, "No path to datacenter");
       return false;
@@ -174,13 +175,13 @@ private:
     return true;
   }
 
-  void meta_headers(httplib::Response &rs) {
+  void meta_headers(httplib::Response& rs) {
     rs.set_header("X-Consul-Index", std::to_string(m_index));
     rs.set_header("X-Consul-KnownLeader", m_opts.no_leader ? "false" : "true");
     rs.set_header("X-Consul-LastContact", m_opts.no_leader ? "3150" : "0");
   }
 
-  nlohmann::json entry_json(const std::string &key, const KvEntry &e) {
+  nlohmann::json entry_json(const std::string& key, const KvEntry& e) {
     return {{"LockIndex", 0},
             {"Key", key},
             {"Flags", e.flags},
@@ -190,7 +191,7 @@ private:
             {"ModifyIndex", e.modify_index}};
   }
 
-  void kv_get(const httplib::Request &rq, httplib::Response &rs) {
+  void kv_get(const httplib::Request& rq, httplib::Response& rs) {
     if (!authorize(rq, rs) || !check_read(rq, rs)) {
       return;
     }
@@ -236,7 +237,7 @@ private:
                    "application/json");
   }
 
-  void kv_put(const httplib::Request &rq, httplib::Response &rs) {
+  void kv_put(const httplib::Request& rq, httplib::Response& rs) {
     if (!authorize(rq, rs) || !check_write(rq, rs)) {
       return;
     }
@@ -246,7 +247,7 @@ private:
       text(rs, 400, "Missing key name");
       return;
     }
-    KvEntry &e = m_kv[key];
+    KvEntry& e = m_kv[key];
     ++m_index;
     if (e.create_index == 0) {
       e.create_index = m_index;
@@ -258,7 +259,7 @@ private:
     rs.set_content("true", "application/json");
   }
 
-  void kv_delete(const httplib::Request &rq, httplib::Response &rs) {
+  void kv_delete(const httplib::Request& rq, httplib::Response& rs) {
     if (!authorize(rq, rs) || !check_write(rq, rs)) {
       return;
     }
@@ -279,12 +280,12 @@ private:
   // Writes state.bin: the FSM header, then one KVS record per key, then the
   // benchmark padding as one more KVS record.
   std::pair<std::string, std::uint64_t>
-  write_state(const std::filesystem::path &path) {
+  write_state(const std::filesystem::path& path) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
     EVP_DigestInit_ex(md, EVP_sha256(), nullptr);
     std::uint64_t size = 0;
-    auto emit = [&](const std::string &chunk) {
+    auto emit = [&](const std::string& chunk) {
       out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
       EVP_DigestUpdate(md, chunk.data(), chunk.size());
       size += chunk.size();
@@ -293,7 +294,7 @@ private:
     msgpack::put_map(buf, 1);
     msgpack::put_str(buf, "LastIndex");
     msgpack::put_uint(buf, m_index);
-    auto record_head = [&](const std::string &key, const KvEntry &e,
+    auto record_head = [&](const std::string& key, const KvEntry& e,
                            std::uint64_t value_size) {
       buf.push_back(static_cast<char>(k_kvs_record));
       msgpack::put_map(buf, 7);
@@ -312,7 +313,7 @@ private:
       msgpack::put_str(buf, "Value");
       msgpack::put_bin_header(buf, static_cast<std::uint32_t>(value_size));
     };
-    for (const auto &[key, e] : m_kv) {
+    for (const auto& [key, e] : m_kv) {
       record_head(key, e, e.value.size());
       buf += e.value;
       emit(buf);
@@ -330,8 +331,15 @@ private:
       std::string block(1 << 20, '\0');
       static constexpr char k_hex[] = "0123456789abcdef";
       for (std::uint64_t done = 0; done < part;) {
-        for (auto &c : block) {
-          c = k_hex[rng() & 0xf];
+        if (m_opts.random_content) {
+          for (std::size_t i = 0; i + 8 <= block.size(); i += 8) {
+            std::uint64_t v = rng();
+            std::memcpy(block.data() + i, &v, 8);
+          }
+        } else {
+          for (auto& c : block) {
+            c = k_hex[rng() & 0xf];
+          }
         }
         std::size_t n = static_cast<std::size_t>(
             std::min<std::uint64_t>(block.size(), part - done));
@@ -379,13 +387,13 @@ private:
     std::string sums = fmt::format("{}  state.bin\n{}  meta.json\n", state_sha,
                                    sha256_hex(meta_text));
     auto file = m_opts.data_dir / fmt::format("snapshot-{}.tgz", m_index);
-    struct archive *a = archive_write_new();
+    struct archive* a = archive_write_new();
     archive_write_add_filter_gzip(a);
     archive_write_set_format_ustar(a);
     archive_write_set_bytes_in_last_block(a, 1); // no padding after the end
     archive_write_open_filename(a, file.c_str());
-    auto add = [&](const char *name, std::uint64_t size, auto &&body) {
-      struct archive_entry *e = archive_entry_new();
+    auto add = [&](const char* name, std::uint64_t size, auto&& body) {
+      struct archive_entry* e = archive_entry_new();
       archive_entry_set_pathname(e, name);
       archive_entry_set_size(e, static_cast<la_int64_t>(size));
       archive_entry_set_filetype(e, AE_IFREG);
@@ -417,7 +425,7 @@ private:
     return m_snapshot;
   }
 
-  void snapshot_get(const httplib::Request &rq, httplib::Response &rs) {
+  void snapshot_get(const httplib::Request& rq, httplib::Response& rs) {
     if (!authorize(rq, rs) || !check_read(rq, rs)) {
       return;
     }
@@ -432,7 +440,7 @@ private:
     std::int64_t limit = m_faults.faults().fail_after_bytes;
     rs.set_chunked_content_provider(
         "application/x-gzip",
-        [in, limit](std::size_t offset, httplib::DataSink &sink) {
+        [in, limit](std::size_t offset, httplib::DataSink& sink) {
           std::vector<char> buf(256 * 1024);
           std::size_t want = buf.size();
           if (limit >= 0) {
@@ -451,7 +459,7 @@ private:
         });
   }
 
-  void snapshot_put(const httplib::Request &rq, httplib::Response &rs) {
+  void snapshot_put(const httplib::Request& rq, httplib::Response& rs) {
     if (rq.has_param("stale")) {
       text(rs, 500, "stale not allowed for restore");
       return;
@@ -460,7 +468,7 @@ private:
       return;
     }
     std::string meta_text, state, sums, error;
-    struct archive *a = archive_read_new();
+    struct archive* a = archive_read_new();
     archive_read_support_filter_gzip(a);
     archive_read_support_format_tar(a);
     if (rq.body.size() < 2 || static_cast<unsigned char>(rq.body[0]) != 0x1f ||
@@ -470,7 +478,7 @@ private:
                ARCHIVE_OK) {
       error = "failed to decompress snapshot: unexpected EOF";
     }
-    struct archive_entry *e = nullptr;
+    struct archive_entry* e = nullptr;
     while (error.empty()) {
       int rc = archive_read_next_header(a, &e);
       if (rc == ARCHIVE_EOF) {
@@ -481,7 +489,7 @@ private:
         break;
       }
       std::string name = archive_entry_pathname(e);
-      std::string *into = name == "meta.json"    ? &meta_text
+      std::string* into = name == "meta.json"    ? &meta_text
                           : name == "state.bin"  ? &state
                           : name == "SHA256SUMS" ? &sums
                                                  : nullptr;
@@ -535,13 +543,13 @@ private:
           if (key.starts_with("_emulator/padding/")) {
             continue;
           }
-          const auto &bin = rec.at("Value").get_binary();
+          const auto& bin = rec.at("Value").get_binary();
           kv[key] = {std::string(bin.begin(), bin.end()),
                      rec.at("Flags").get<std::uint64_t>(),
                      rec.at("CreateIndex").get<std::uint64_t>(),
                      rec.at("ModifyIndex").get<std::uint64_t>()};
         }
-      } catch (const std::exception &ex) {
+      } catch (const std::exception& ex) {
         error =
             fmt::format("Raft error when restoring snapshot: {}", ex.what());
       }
@@ -556,7 +564,7 @@ private:
     rs.status = 200;
   }
 
-  FaultInjector &m_faults;
+  FaultInjector& m_faults;
   ConsulOptions m_opts;
   std::mutex m_mutex;
   std::map<std::string, KvEntry> m_kv;
@@ -566,8 +574,8 @@ private:
 
 } // namespace
 
-void register_consul(httplib::Server &server, FaultInjector &faults,
-                     const ConsulOptions &options) {
+void register_consul(httplib::Server& server, FaultInjector& faults,
+                     const ConsulOptions& options) {
   static std::unique_ptr<Consul> consul; // lives as long as the server
   consul = std::make_unique<Consul>(faults, options);
   consul->routes(server);

@@ -11,13 +11,16 @@ namespace snap::emulator {
 
 struct ConsulOptions {
   bool no_leader = false;
-  std::uint64_t snapshot_bytes =
-      0;                          // extra state so benchmarks get big snapshots
-  std::filesystem::path data_dir; // where snapshots are built, as Consul does
+  // Extra state so benchmarks get big snapshots: hex text, which compresses
+  // like real state, or random bytes, which do not compress at all.
+  std::uint64_t snapshot_bytes = 0;
+  bool random_content = false;
+  // Where snapshots are built before they are streamed, as Consul does.
+  std::filesystem::path data_dir;
 };
 
 // Registers the Consul routes on `server`.
-void register_consul(httplib::Server &server, FaultInjector &faults,
-                     const ConsulOptions &options);
+void register_consul(httplib::Server& server, FaultInjector& faults,
+                     const ConsulOptions& options);
 
 } // namespace snap::emulator

@@ -9,7 +9,7 @@
 namespace snap::emulator {
 namespace {
 
-const char *reason(int status) {
+const char* reason(int status) {
   switch (status) {
   case 429:
     return "Too Many Requests";
@@ -28,7 +28,7 @@ const char *reason(int status) {
 
 } // namespace
 
-std::vector<int> parse_status_sequence(const std::string &text) {
+std::vector<int> parse_status_sequence(const std::string& text) {
   std::vector<int> out;
   std::stringstream in(text);
   std::string item;
@@ -46,14 +46,14 @@ FaultInjector::FaultInjector(Faults faults) : m_faults(std::move(faults)) {
   }
 }
 
-bool FaultInjector::intercept(const httplib::Request &req,
-                              httplib::Response &res) {
+bool FaultInjector::intercept(const httplib::Request& req,
+                              httplib::Response& res) {
   int scripted = 200;
   {
     std::lock_guard lock(m_mutex);
     if (m_log.is_open()) {
       std::string query;
-      for (const auto &[k, v] : req.params) {
+      for (const auto& [k, v] : req.params) {
         query += (query.empty() ? "?" : "&") + k + (v.empty() ? "" : "=" + v);
       }
       m_log << req.method << " " << req.path << query << "\n";

@@ -27,8 +27,8 @@ public:
   explicit FaultInjector(Faults faults);
   // Logs the request, sleeps --delay-ms, and answers the next scripted
   // status if it is not 200; returns true when it answered.
-  bool intercept(const httplib::Request &req, httplib::Response &res);
-  const Faults &faults() const { return m_faults; }
+  bool intercept(const httplib::Request& req, httplib::Response& res);
+  const Faults& faults() const { return m_faults; }
 
 private:
   Faults m_faults;
@@ -38,6 +38,6 @@ private:
 };
 
 // Parses "503,503,200".
-std::vector<int> parse_status_sequence(const std::string &text);
+std::vector<int> parse_status_sequence(const std::string& text);
 
 } // namespace snap::emulator

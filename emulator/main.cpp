@@ -21,18 +21,20 @@ extern "C" void on_signal(int) { g_stop = true; }
 
 } // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   using namespace snap::emulator;
   CLI::App app{"snap-emulator: emulated system APIs for snap's tests"};
   std::string system;
   int port = 0;
-  std::string tls_cert, tls_key, statuses, data_dir;
+  std::string tls_cert, tls_key, tls_client_ca, statuses, data_dir;
   Faults faults;
   ConsulOptions consul;
   app.add_option("system", system, "system to emulate: consul")->required();
   app.add_option("--port", port, "port on 127.0.0.1 (0: any free port)");
   app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate");
   app.add_option("--tls-key", tls_key, "key for --tls-cert");
+  app.add_option("--tls-client-ca", tls_client_ca,
+                 "require client certificates signed by this CA");
   app.add_option("--delay-ms", faults.delay_ms, "wait before every answer");
   app.add_option("--status-sequence", statuses,
                  "answer the first requests with these statuses, e.g. "
@@ -50,7 +52,14 @@ int main(int argc, char **argv) {
                "?stale)");
   app.add_option("--snapshot-bytes", consul.snapshot_bytes,
                  "consul: add N bytes of state so snapshots are large");
+  std::string content = "text";
+  app.add_option("--snapshot-content", content,
+                 "consul: the --snapshot-bytes state as 'text' (hex, "
+                 "compresses about 2:1 like real state) or 'random' "
+                 "(incompressible, so the snapshot is as large as the state)")
+      ->check(CLI::IsMember({"text", "random"}));
   CLI11_PARSE(app, argc, argv);
+  consul.random_content = content == "random";
   faults.status_sequence = parse_status_sequence(statuses);
 
   bool own_dir = data_dir.empty();
@@ -68,14 +77,22 @@ int main(int argc, char **argv) {
 
   std::unique_ptr<httplib::Server> server;
   if (!tls_cert.empty()) {
-    server =
-        std::make_unique<httplib::SSLServer>(tls_cert.c_str(), tls_key.c_str());
+    auto tls = std::make_unique<httplib::SSLServer>(
+        tls_cert.c_str(), tls_key.c_str(),
+        tls_client_ca.empty() ? nullptr : tls_client_ca.c_str());
+    if (!tls_client_ca.empty()) {
+      // As Consul's verify_incoming: no client certificate, no connection.
+      SSL_CTX_set_verify(tls->ssl_context(),
+                         SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                         nullptr);
+    }
+    server = std::move(tls);
   } else {
     server = std::make_unique<httplib::Server>();
   }
   FaultInjector injector(faults);
   server->set_pre_routing_handler(
-      [&](const httplib::Request &rq, httplib::Response &rs) {
+      [&](const httplib::Request& rq, httplib::Response& rs) {
         return injector.intercept(rq, rs)
                    ? httplib::Server::HandlerResponse::Handled
                    : httplib::Server::HandlerResponse::Unhandled;

@@ -7,13 +7,13 @@
 namespace snap::emulator::msgpack {
 namespace {
 
-void put_be(std::string &out, std::uint64_t v, int bytes) {
+void put_be(std::string& out, std::uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) {
     out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
   }
 }
 
-std::uint64_t get_be(std::string_view d, std::size_t &pos, int bytes) {
+std::uint64_t get_be(std::string_view d, std::size_t& pos, int bytes) {
   if (pos + static_cast<std::size_t>(bytes) > d.size()) {
     throw std::runtime_error("msgpack: truncated");
   }
@@ -24,7 +24,7 @@ std::uint64_t get_be(std::string_view d, std::size_t &pos, int bytes) {
   return v;
 }
 
-std::string_view take(std::string_view d, std::size_t &pos, std::uint64_t n) {
+std::string_view take(std::string_view d, std::size_t& pos, std::uint64_t n) {
   if (pos + n > d.size()) {
     throw std::runtime_error("msgpack: truncated");
   }
@@ -33,7 +33,7 @@ std::string_view take(std::string_view d, std::size_t &pos, std::uint64_t n) {
   return s;
 }
 
-nlohmann::json decode_map(std::string_view d, std::size_t &pos,
+nlohmann::json decode_map(std::string_view d, std::size_t& pos,
                           std::uint64_t n) {
   nlohmann::json m = nlohmann::json::object();
   for (std::uint64_t i = 0; i < n; ++i) {
@@ -43,7 +43,7 @@ nlohmann::json decode_map(std::string_view d, std::size_t &pos,
   return m;
 }
 
-nlohmann::json decode_array(std::string_view d, std::size_t &pos,
+nlohmann::json decode_array(std::string_view d, std::size_t& pos,
                             std::uint64_t n) {
   nlohmann::json a = nlohmann::json::array();
   for (std::uint64_t i = 0; i < n; ++i) {
@@ -58,7 +58,7 @@ nlohmann::json bin(std::string_view s) {
 
 } // namespace
 
-void put_map(std::string &out, std::uint32_t n) {
+void put_map(std::string& out, std::uint32_t n) {
   if (n < 16) {
     out.push_back(static_cast<char>(0x80 | n));
   } else {
@@ -67,7 +67,7 @@ void put_map(std::string &out, std::uint32_t n) {
   }
 }
 
-void put_str(std::string &out, std::string_view s) {
+void put_str(std::string& out, std::string_view s) {
   if (s.size() < 32) {
     out.push_back(static_cast<char>(0xa0 | s.size()));
   } else {
@@ -77,7 +77,7 @@ void put_str(std::string &out, std::string_view s) {
   out.append(s);
 }
 
-void put_uint(std::string &out, std::uint64_t v) {
+void put_uint(std::string& out, std::uint64_t v) {
   if (v < 128) {
     out.push_back(static_cast<char>(v));
   } else {
@@ -86,12 +86,12 @@ void put_uint(std::string &out, std::uint64_t v) {
   }
 }
 
-void put_bin_header(std::string &out, std::uint32_t size) {
+void put_bin_header(std::string& out, std::uint32_t size) {
   out.push_back(static_cast<char>(0xc6));
   put_be(out, size, 4);
 }
 
-nlohmann::json decode(std::string_view d, std::size_t &pos) {
+nlohmann::json decode(std::string_view d, std::size_t& pos) {
   if (pos >= d.size()) {
     throw std::runtime_error("msgpack: truncated");
   }

@@ -42,27 +42,27 @@ Error Adapter::unsupported(Capability cap) const {
                       verb_name(cap), info().caps.names())};
 }
 
-Expected<SaveResult> Adapter::save(ArchiveWriter &) {
+Expected<SaveResult> Adapter::save(ArchiveWriter&) {
   return tl::unexpected(unsupported(Capability::save));
 }
 
-Expected<Fields> Adapter::describe(ArchiveReader &, bool) {
+Expected<Fields> Adapter::describe(ArchiveReader&, bool) {
   return Fields::object();
 }
 
-Expected<Fields> Adapter::restore(ArchiveReader &, bool) {
+Expected<Fields> Adapter::restore(ArchiveReader&, bool) {
   return tl::unexpected(unsupported(Capability::restore));
 }
 
-Expected<StatusResult> Adapter::status(const std::string &) {
+Expected<StatusResult> Adapter::status(const std::string&) {
   return tl::unexpected(unsupported(Capability::status));
 }
 
-Expected<SaveResult> Adapter::download(const std::string &, ArchiveWriter &) {
+Expected<SaveResult> Adapter::download(const std::string&, ArchiveWriter&) {
   return tl::unexpected(unsupported(Capability::download));
 }
 
-Expected<Fields> Adapter::upload(ArchiveReader &, const std::string &) {
+Expected<Fields> Adapter::upload(ArchiveReader&, const std::string&) {
   return tl::unexpected(unsupported(Capability::upload));
 }
 
@@ -70,7 +70,7 @@ Expected<Fields> Adapter::list() {
   return tl::unexpected(unsupported(Capability::list));
 }
 
-Expected<Fields> Adapter::remove(const std::string &) {
+Expected<Fields> Adapter::remove(const std::string&) {
   return tl::unexpected(unsupported(Capability::remove));
 }
 

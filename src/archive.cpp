@@ -25,15 +25,15 @@ bool is_precompressed(std::string_view media_type) {
          media_type == "application/x-gzip";
 }
 
-std::string zip_error_text(zip_t *za) {
+std::string zip_error_text(zip_t* za) {
   return zip_error_strerror(zip_get_error(za));
 }
 
-extern "C" int cancel_on_signal(zip_t *, void *) {
+extern "C" int cancel_on_signal(zip_t*, void*) {
   return is_interrupted() ? 1 : 0;
 }
 
-Expected<void> fsync_path(const fs::path &path) {
+Expected<void> fsync_path(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 || ::fsync(fd) != 0) {
     if (fd >= 0) {
@@ -78,7 +78,7 @@ ArchiveWriter::~ArchiveWriter() {
 }
 
 Expected<std::unique_ptr<ArchiveWriter>>
-ArchiveWriter::create(const fs::path &dir) {
+ArchiveWriter::create(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return fail(ErrorKind::usage,
@@ -95,8 +95,8 @@ ArchiveWriter::create(const fs::path &dir) {
   return std::unique_ptr<ArchiveWriter>(new ArchiveWriter(dir, pattern));
 }
 
-Expected<Sink *> ArchiveWriter::add_entry(std::string_view name,
-                                          std::string media_type) {
+Expected<Sink*> ArchiveWriter::add_entry(std::string_view name,
+                                         std::string media_type) {
   auto spool = std::make_unique<Spool>();
   spool->name = "payload/" + std::string(name);
   if (!is_safe_entry_name(spool->name)) {
@@ -111,9 +111,9 @@ Expected<Sink *> ArchiveWriter::add_entry(std::string_view name,
 }
 
 Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
-                                               const fs::path &final_path) {
+                                               const fs::path& final_path) {
   manifest.entries.clear();
-  for (auto &s : m_spools) {
+  for (auto& s : m_spools) {
     SNAP_TRY(s->out->close());
     manifest.entries.push_back(
         {s->name, s->size, s->hash.hex(), s->media_type});
@@ -124,7 +124,7 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
   const fs::path tmp_zip = m_tmp / "archive.zip";
 
   int zerr = 0;
-  zip_t *za = zip_open(tmp_zip.c_str(), ZIP_CREATE | ZIP_EXCL, &zerr);
+  zip_t* za = zip_open(tmp_zip.c_str(), ZIP_CREATE | ZIP_EXCL, &zerr);
   if (za == nullptr) {
     return fail(ErrorKind::internal,
                 fmt::format("cannot create {}", tmp_zip.string()));
@@ -139,7 +139,7 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
     return fail(ErrorKind::internal, fmt::format("{}: {}", what, why));
   };
   std::time_t now = std::time(nullptr);
-  auto add = [&](zip_source_t *src, const std::string &name,
+  auto add = [&](zip_source_t* src, const std::string& name,
                  bool store) -> bool {
     if (src == nullptr) {
       return false;
@@ -159,7 +159,7 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
            std::string(k_manifest_name), false)) {
     return abandon("cannot add manifest.json");
   }
-  for (auto &s : m_spools) {
+  for (auto& s : m_spools) {
     if (!add(zip_source_file(za, s->file.c_str(), 0, -1), s->name,
              is_precompressed(s->media_type))) {
       return abandon(fmt::format("cannot add {}", s->name));
@@ -181,7 +181,7 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
     }
     SNAP_TRY((*reader)->verify());
   }
-  for (auto &s : m_spools) {
+  for (auto& s : m_spools) {
     std::error_code ec;
     fs::remove(s->file, ec);
   }
@@ -200,7 +200,7 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
 }
 
 struct ArchiveReader::Impl {
-  zip_t *za = nullptr;
+  zip_t* za = nullptr;
   std::map<std::string, zip_uint64_t, std::less<>> index;
   ~Impl() {
     if (za != nullptr) {
@@ -213,17 +213,17 @@ ArchiveReader::~ArchiveReader() = default;
 
 namespace {
 
-Error bad(const fs::path &path, std::string_view why) {
+Error bad(const fs::path& path, std::string_view why) {
   return {ErrorKind::archive,
           fmt::format("{}: {}", path.filename().string(), why)};
 }
 
 // Reads a whole entry into `sink`, returning its sha256.
-Expected<std::string> stream_entry(zip_t *za, zip_uint64_t index,
-                                   std::string_view name, Sink *sink,
-                                   const fs::path &path,
-                                   const std::function<void(std::size_t)> &on) {
-  zip_file_t *zf = zip_fopen_index(za, index, 0);
+Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
+                                   std::string_view name, Sink* sink,
+                                   const fs::path& path,
+                                   const std::function<void(std::size_t)>& on) {
+  zip_file_t* zf = zip_fopen_index(za, index, 0);
   if (zf == nullptr) {
     return tl::unexpected(
         bad(path, fmt::format("cannot open {}: {}", name, zip_error_text(za))));
@@ -265,7 +265,7 @@ Expected<std::string> stream_entry(zip_t *za, zip_uint64_t index,
 } // namespace
 
 Expected<std::unique_ptr<ArchiveReader>>
-ArchiveReader::open(const fs::path &path) {
+ArchiveReader::open(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) {
     return fail(
@@ -278,7 +278,7 @@ ArchiveReader::open(const fs::path &path) {
   r->m_impl = std::make_unique<Impl>();
   int zerr = 0;
   r->m_impl->za = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
-  zip_t *za = r->m_impl->za;
+  zip_t* za = r->m_impl->za;
   if (za == nullptr) {
     zip_error_t ze;
     zip_error_init_with_code(&ze, zerr);
@@ -290,7 +290,7 @@ ArchiveReader::open(const fs::path &path) {
                           why)));
   }
   int comment_len = 0;
-  const char *comment =
+  const char* comment =
       zip_get_archive_comment(za, &comment_len, ZIP_FL_ENC_RAW);
   r->m_header = SNAP_TRY(
       parse_header(comment ? std::string_view(comment, comment_len) : "")
@@ -298,7 +298,7 @@ ArchiveReader::open(const fs::path &path) {
 
   zip_int64_t count = zip_get_num_entries(za, 0);
   for (zip_int64_t i = 0; i < count; ++i) {
-    const char *name = zip_get_name(za, static_cast<zip_uint64_t>(i), 0);
+    const char* name = zip_get_name(za, static_cast<zip_uint64_t>(i), 0);
     std::string n = name ? name : "";
     if (!is_safe_entry_name(n)) {
       return tl::unexpected(
@@ -308,7 +308,7 @@ ArchiveReader::open(const fs::path &path) {
       return tl::unexpected(bad(path, fmt::format("duplicate entry {}", n)));
     }
   }
-  const char *first = count > 0 ? zip_get_name(za, 0, 0) : nullptr;
+  const char* first = count > 0 ? zip_get_name(za, 0, 0) : nullptr;
   if (first == nullptr || std::string_view(first) != k_manifest_name) {
     return tl::unexpected(bad(path, "manifest.json is not the first entry"));
   }
@@ -323,13 +323,13 @@ ArchiveReader::open(const fs::path &path) {
       SNAP_TRY(parse_manifest(manifest_text.str()).map_error([&](Error e) {
         return bad(path, e.message);
       }));
-  const Manifest &m = r->m_manifest;
+  const Manifest& m = r->m_manifest;
   if (m.adapter != r->m_header.adapter) {
     return tl::unexpected(
         bad(path, "the header and the manifest name different adapters"));
   }
   std::set<std::string, std::less<>> listed{std::string(k_manifest_name)};
-  for (const auto &e : m.entries) {
+  for (const auto& e : m.entries) {
     auto it = r->m_impl->index.find(e.path);
     if (it == r->m_impl->index.end()) {
       return tl::unexpected(
@@ -344,7 +344,7 @@ ArchiveReader::open(const fs::path &path) {
     }
     listed.insert(e.path);
   }
-  for (const auto &[name, idx] : r->m_impl->index) {
+  for (const auto& [name, idx] : r->m_impl->index) {
     if (!listed.contains(name)) {
       return tl::unexpected(
           bad(path, fmt::format("unexpected entry {}", name)));
@@ -353,12 +353,12 @@ ArchiveReader::open(const fs::path &path) {
   return r;
 }
 
-Expected<void> ArchiveReader::verify(const ProgressFn &progress) {
+Expected<void> ArchiveReader::verify(const ProgressFn& progress) {
   std::uint64_t total = 0, done = 0;
-  for (const auto &e : m_manifest.entries) {
+  for (const auto& e : m_manifest.entries) {
     total += e.size;
   }
-  for (const auto &e : m_manifest.entries) {
+  for (const auto& e : m_manifest.entries) {
     std::string sha =
         SNAP_TRY(stream_entry(m_impl->za, m_impl->index.at(e.path), e.path,
                               nullptr, m_path, [&](std::size_t n) {
@@ -375,10 +375,10 @@ Expected<void> ArchiveReader::verify(const ProgressFn &progress) {
   return {};
 }
 
-Expected<void> ArchiveReader::read_entry(std::string_view path, Sink &sink) {
+Expected<void> ArchiveReader::read_entry(std::string_view path, Sink& sink) {
   auto it = m_impl->index.find(path);
-  const ManifestEntry *entry = nullptr;
-  for (const auto &e : m_manifest.entries) {
+  const ManifestEntry* entry = nullptr;
+  for (const auto& e : m_manifest.entries) {
     if (e.path == path) {
       entry = &e;
     }
@@ -401,7 +401,7 @@ namespace {
 
 class EntrySource : public Source {
 public:
-  EntrySource(zip_t *za, zip_uint64_t index, std::uint64_t size)
+  EntrySource(zip_t* za, zip_uint64_t index, std::uint64_t size)
       : m_za(za), m_index(index), m_size(size) {}
   ~EntrySource() override { close(); }
   Expected<std::size_t> read(std::span<std::byte> buf) override {
@@ -432,10 +432,10 @@ private:
       m_file = nullptr;
     }
   }
-  zip_t *m_za;
+  zip_t* m_za;
   zip_uint64_t m_index;
   std::uint64_t m_size;
-  zip_file_t *m_file = nullptr;
+  zip_file_t* m_file = nullptr;
 };
 
 } // namespace
@@ -443,7 +443,7 @@ private:
 Expected<std::unique_ptr<Source>>
 ArchiveReader::open_entry(std::string_view path) {
   auto it = m_impl->index.find(path);
-  for (const auto &e : m_manifest.entries) {
+  for (const auto& e : m_manifest.entries) {
     if (e.path == path && it != m_impl->index.end()) {
       return std::unique_ptr<Source>(
           new EntrySource(m_impl->za, it->second, e.size));

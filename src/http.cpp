@@ -18,13 +18,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Transfer {
-  Sink *sink = nullptr;
-  Source *body = nullptr;
-  CURL *curl = nullptr;
+  Sink* sink = nullptr;
+  Source* body = nullptr;
+  CURL* curl = nullptr;
   Response resp;
   std::optional<Error> sink_error;
   bool wrote_any = false;
-  const ProgressFn *progress = nullptr;
+  const ProgressFn* progress = nullptr;
 };
 
 std::string lower(std::string_view s) {
@@ -44,8 +44,8 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
-extern "C" size_t on_header(char *data, size_t size, size_t n, void *user) {
-  auto *t = static_cast<Transfer *>(user);
+extern "C" size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * n);
   if (line.starts_with("HTTP/")) {
     t->resp.headers.clear(); // a new response (after 100 Continue)
@@ -59,8 +59,8 @@ extern "C" size_t on_header(char *data, size_t size, size_t n, void *user) {
   return size * n;
 }
 
-extern "C" size_t on_body(char *data, size_t size, size_t n, void *user) {
-  auto *t = static_cast<Transfer *>(user);
+extern "C" size_t on_body(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
   long status = 0;
   curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
   std::size_t len = size * n;
@@ -72,7 +72,7 @@ extern "C" size_t on_body(char *data, size_t size, size_t n, void *user) {
     return len;
   }
   t->wrote_any = true;
-  auto r = t->sink->write({reinterpret_cast<const std::byte *>(data), len});
+  auto r = t->sink->write({reinterpret_cast<const std::byte*>(data), len});
   if (!r) {
     t->sink_error = r.error();
     return 0;
@@ -80,9 +80,9 @@ extern "C" size_t on_body(char *data, size_t size, size_t n, void *user) {
   return len;
 }
 
-extern "C" size_t on_read(char *buf, size_t size, size_t n, void *user) {
-  auto *t = static_cast<Transfer *>(user);
-  auto r = t->body->read({reinterpret_cast<std::byte *>(buf), size * n});
+extern "C" size_t on_read(char* buf, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  auto r = t->body->read({reinterpret_cast<std::byte*>(buf), size * n});
   if (!r) {
     t->sink_error = r.error();
     return CURL_READFUNC_ABORT;
@@ -90,9 +90,9 @@ extern "C" size_t on_read(char *buf, size_t size, size_t n, void *user) {
   return *r;
 }
 
-extern "C" int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow,
+extern "C" int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow,
                            curl_off_t ultotal, curl_off_t ulnow) {
-  auto *t = static_cast<Transfer *>(user);
+  auto* t = static_cast<Transfer*>(user);
   if (is_interrupted()) {
     return 1;
   }
@@ -132,7 +132,7 @@ std::string first_line(std::string_view text) {
 } // namespace
 
 struct HttpClient::Impl {
-  CURL *curl = curl_easy_init();
+  CURL* curl = curl_easy_init();
   ~Impl() { curl_easy_cleanup(curl); }
 };
 
@@ -146,7 +146,7 @@ std::string Response::header(std::string_view name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-std::string HttpClient::display_url(const Request &req) const {
+std::string HttpClient::display_url(const Request& req) const {
   std::string url = m_config.base_url + req.path;
   if (!req.query.empty()) {
     url += "?" + req.query;
@@ -154,7 +154,7 @@ std::string HttpClient::display_url(const Request &req) const {
   return redact_url(url);
 }
 
-Error HttpClient::status_error(const Request &req, const Response &resp,
+Error HttpClient::status_error(const Request& req, const Response& resp,
                                std::string_view hint) const {
   ErrorKind kind = ErrorKind::remote;
   if (resp.status == 401 || resp.status == 403) {
@@ -171,13 +171,21 @@ Error HttpClient::status_error(const Request &req, const Response &resp,
   if (!body.empty()) {
     msg += ": " + body;
   }
+  // Redirects are not followed: the credentials would go along to wherever
+  // they point.
+  if (resp.status >= 300 && resp.status < 400) {
+    std::string location = redact_url(resp.header("location"));
+    return {kind, fmt::format("{} (the server redirects to {}; pass that "
+                              "address in --addr)",
+                              msg, location.empty() ? "?" : location)};
+  }
   if (!hint.empty()) {
     msg += fmt::format(" ({})", hint);
   }
   return {kind, msg};
 }
 
-Expected<Response> HttpClient::send_small(const Request &req, std::string &body,
+Expected<Response> HttpClient::send_small(const Request& req, std::string& body,
                                           std::size_t max_bytes) {
   MemorySink sink(max_bytes);
   auto r = send(req, sink);
@@ -185,8 +193,8 @@ Expected<Response> HttpClient::send_small(const Request &req, std::string &body,
   return r;
 }
 
-Expected<Response> HttpClient::send(const Request &req, Sink &sink,
-                                    const ProgressFn &progress) {
+Expected<Response> HttpClient::send(const Request& req, Sink& sink,
+                                    const ProgressFn& progress) {
   const auto start = Clock::now();
   const bool has_deadline = m_config.timeout_s > 0;
   const auto deadline =
@@ -195,7 +203,7 @@ Expected<Response> HttpClient::send(const Request &req, Sink &sink,
   const std::string url =
       m_config.base_url + req.path + (req.query.empty() ? "" : "?" + req.query);
   const std::string shown = display_url(req);
-  CURL *curl = m_impl->curl;
+  CURL* curl = m_impl->curl;
 
   for (int attempt = 0;; ++attempt) {
     Transfer t;
@@ -245,11 +253,11 @@ Expected<Response> HttpClient::send(const Request &req, Sink &sink,
       curl_easy_setopt(curl, CURLOPT_USERNAME, m_config.basic_user.c_str());
       curl_easy_setopt(curl, CURLOPT_PASSWORD, m_config.basic_password.c_str());
     }
-    struct curl_slist *hdrs = nullptr;
-    for (const auto &[k, v] : m_config.headers) {
+    struct curl_slist* hdrs = nullptr;
+    for (const auto& [k, v] : m_config.headers) {
       hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
     }
-    for (const auto &[k, v] : req.headers) {
+    for (const auto& [k, v] : req.headers) {
       hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
     }
     if (!req.content_type.empty()) {

@@ -4,9 +4,13 @@
 #include "snap/io.hpp"
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <fcntl.h>
+#include <mutex>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 #include "snap/signals.hpp"
@@ -14,7 +18,7 @@
 namespace snap {
 namespace {
 
-Error io_error(std::string_view what, const std::filesystem::path &path) {
+Error io_error(std::string_view what, const std::filesystem::path& path) {
   if (errno == EINTR && is_interrupted()) {
     return {ErrorKind::interrupted, "interrupted"};
   }
@@ -24,7 +28,7 @@ Error io_error(std::string_view what, const std::filesystem::path &path) {
 
 } // namespace
 
-Expected<FileSink> FileSink::create(const std::filesystem::path &path) {
+Expected<FileSink> FileSink::create(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     return tl::unexpected(io_error("cannot create", path));
@@ -35,7 +39,7 @@ Expected<FileSink> FileSink::create(const std::filesystem::path &path) {
 FileSink::FileSink(int fd, std::filesystem::path path)
     : m_fd(fd), m_path(std::move(path)) {}
 
-FileSink::FileSink(FileSink &&other) noexcept
+FileSink::FileSink(FileSink&& other) noexcept
     : m_fd(other.m_fd), m_path(std::move(other.m_path)) {
   other.m_fd = -1;
 }
@@ -47,7 +51,7 @@ FileSink::~FileSink() {
 }
 
 Expected<void> FileSink::write(Bytes data) {
-  const auto *p = reinterpret_cast<const char *>(data.data());
+  const auto* p = reinterpret_cast<const char*>(data.data());
   std::size_t left = data.size();
   while (left > 0) {
     ssize_t n = ::write(m_fd, p, left);
@@ -81,7 +85,7 @@ Expected<void> FileSink::close() {
   return {};
 }
 
-Expected<FileSource> FileSource::open(const std::filesystem::path &path) {
+Expected<FileSource> FileSource::open(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) {
@@ -97,7 +101,7 @@ Expected<FileSource> FileSource::open(const std::filesystem::path &path) {
 
 FileSource::FileSource(int fd, std::uint64_t size) : m_fd(fd), m_size(size) {}
 
-FileSource::FileSource(FileSource &&other) noexcept
+FileSource::FileSource(FileSource&& other) noexcept
     : m_fd(other.m_fd), m_size(other.m_size) {
   other.m_fd = -1;
 }
@@ -132,7 +136,7 @@ Expected<void> MemorySink::write(Bytes data) {
     return fail(ErrorKind::remote,
                 fmt::format("response larger than {} bytes", m_limit));
   }
-  m_data.append(reinterpret_cast<const char *>(data.data()), data.size());
+  m_data.append(reinterpret_cast<const char*>(data.data()), data.size());
   return {};
 }
 
@@ -144,14 +148,14 @@ Expected<std::size_t> MemorySource::read(std::span<std::byte> buf) {
 }
 
 Expected<void> TeeSink::write(Bytes data) {
-  for (Sink *s : m_sinks) {
+  for (Sink* s : m_sinks) {
     SNAP_TRY(s->write(data));
   }
   return {};
 }
 
 bool TeeSink::reset() {
-  for (Sink *s : m_sinks) {
+  for (Sink* s : m_sinks) {
     if (!s->reset()) {
       return false;
     }
@@ -159,7 +163,92 @@ bool TeeSink::reset() {
   return true;
 }
 
-Expected<std::uint64_t> copy_stream(Source &source, Sink &sink) {
+struct ThreadedSink::State {
+  Sink& inner;
+  std::size_t max_chunks;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<std::vector<std::byte>> queue;
+  bool busy = false; // the worker holds a chunk outside the queue
+  bool stop = false;
+  std::optional<Error> error;
+  std::thread worker;
+
+  State(Sink& s, std::size_t n) : inner(s), max_chunks(n) {
+    worker = std::thread([this] { run(); });
+  }
+
+  void run() {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      changed.wait(lock, [this] { return stop || !queue.empty(); });
+      if (queue.empty()) {
+        return; // stop requested and nothing left
+      }
+      std::vector<std::byte> chunk = std::move(queue.front());
+      queue.pop_front();
+      busy = true;
+      lock.unlock();
+      auto r = error ? Expected<void>{} : inner.write(chunk);
+      lock.lock();
+      busy = false;
+      if (!r && !error) {
+        error = r.error();
+      }
+      changed.notify_all();
+    }
+  }
+
+  // Waits, with the lock held, until the worker is idle and the queue empty.
+  void drain(std::unique_lock<std::mutex>& lock) {
+    changed.wait(lock, [this] { return queue.empty() && !busy; });
+  }
+};
+
+ThreadedSink::ThreadedSink(Sink& inner, std::size_t max_chunks)
+    : m_state(std::make_unique<State>(inner, max_chunks)) {}
+
+ThreadedSink::~ThreadedSink() {
+  {
+    std::lock_guard lock(m_state->mutex);
+    m_state->stop = true;
+    m_state->queue.clear();
+  }
+  m_state->changed.notify_all();
+  m_state->worker.join();
+}
+
+Expected<void> ThreadedSink::write(Bytes data) {
+  std::unique_lock lock(m_state->mutex);
+  m_state->changed.wait(lock, [this] {
+    return m_state->queue.size() < m_state->max_chunks || m_state->error;
+  });
+  if (m_state->error) {
+    return tl::unexpected(*m_state->error);
+  }
+  m_state->queue.emplace_back(data.begin(), data.end());
+  m_state->changed.notify_all();
+  return {};
+}
+
+bool ThreadedSink::reset() {
+  std::unique_lock lock(m_state->mutex);
+  m_state->queue.clear();
+  m_state->drain(lock);
+  m_state->error.reset();
+  return m_state->inner.reset();
+}
+
+Expected<void> ThreadedSink::finish() {
+  std::unique_lock lock(m_state->mutex);
+  m_state->drain(lock);
+  if (m_state->error) {
+    return tl::unexpected(*m_state->error);
+  }
+  return {};
+}
+
+Expected<std::uint64_t> copy_stream(Source& source, Sink& sink) {
   std::vector<std::byte> buf(256 * 1024);
   std::uint64_t total = 0;
   for (;;) {
@@ -172,7 +261,7 @@ Expected<std::uint64_t> copy_stream(Source &source, Sink &sink) {
   }
 }
 
-Expected<std::string> read_small_file(const std::filesystem::path &path,
+Expected<std::string> read_small_file(const std::filesystem::path& path,
                                       std::string_view what,
                                       std::size_t limit) {
   auto src = FileSource::open(path);

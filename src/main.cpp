@@ -22,7 +22,7 @@ bool takes_value(std::string_view opt) {
 
 // Catches an unknown verb or adapter before CLI11 does, so the message can
 // say "did you mean".
-std::optional<snap::Error> precheck(int argc, char **argv) {
+std::optional<snap::Error> precheck(int argc, char** argv) {
   std::vector<std::string_view> words;
   for (int i = 1; i < argc && words.size() < 2; ++i) {
     std::string_view a = argv[i];
@@ -71,18 +71,18 @@ std::optional<snap::Error> precheck(int argc, char **argv) {
 std::string version_text() {
   std::string out = fmt::format("snap {} (archive format {})\nadapters:\n",
                                 SNAP_VERSION, snap::k_format_version);
-  for (const auto &e : snap::all_adapters()) {
+  for (const auto& e : snap::all_adapters()) {
     out += fmt::format("  {:<14} {}\n", e.info().name, e.info().caps.names());
   }
   return out;
 }
 
-int report(snap::commands::Context &ctx, const snap::Error &err) {
+int report(snap::commands::Context& ctx, const snap::Error& err) {
   ctx.output->print_error(err);
   return snap::exit_code(err.kind);
 }
 
-int run(int argc, char **argv) {
+int run(int argc, char** argv) {
   snap::commands::Context ctx;
   ctx.output = std::make_unique<snap::Output>(ctx.global);
   CLI::App app{"snap: back up and restore infrastructure systems through "
@@ -117,7 +117,7 @@ int run(int argc, char **argv) {
   add_delete_command(app, ctx);
   add_prune_command(app, ctx);
   add_adapters_command(app, ctx);
-  for (CLI::App *verb : app.get_subcommands({})) {
+  for (CLI::App* verb : app.get_subcommands({})) {
     std::string name = verb->get_name();
     if (std::find(std::begin(k_adapter_verbs), std::end(k_adapter_verbs),
                   name) != std::end(k_adapter_verbs)) {
@@ -133,13 +133,13 @@ int run(int argc, char **argv) {
   }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp &e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
-  } catch (const CLI::CallForAllHelp &e) {
+  } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
-  } catch (const CLI::ParseError &e) {
+  } catch (const CLI::ParseError& e) {
     std::string msg = e.what();
-    if (dynamic_cast<const CLI::RequiredError *>(&e) &&
+    if (dynamic_cast<const CLI::RequiredError*>(&e) &&
         msg.find("subcommand") != std::string::npos) {
       msg = "missing adapter: say which system, e.g. 'snap save consul' (run "
             "'snap adapters' to list them)";
@@ -179,7 +179,7 @@ int run(int argc, char **argv) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   snap::install_signal_handlers();
   try {
     int code = run(argc, argv);
@@ -187,7 +187,7 @@ int main(int argc, char **argv) {
       return 130;
     }
     return code;
-  } catch (const std::exception &e) {
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "snap: internal error: %s (please report it)\n",
                  e.what());
     return 1;

@@ -21,9 +21,9 @@ Error newer_format(int version, std::string_view writer) {
 
 } // namespace
 
-nlohmann::json manifest_to_json(const Manifest &m) {
+nlohmann::json manifest_to_json(const Manifest& m) {
   nlohmann::json entries = nlohmann::json::array();
-  for (const auto &e : m.entries) {
+  for (const auto& e : m.entries) {
     entries.push_back({{"path", e.path},
                        {"size", e.size},
                        {"sha256", e.sha256},
@@ -43,7 +43,7 @@ nlohmann::json manifest_to_json(const Manifest &m) {
           {"entries", entries}};
 }
 
-std::string manifest_to_text(const Manifest &m) {
+std::string manifest_to_text(const Manifest& m) {
   return manifest_to_json(m).dump(2) + "\n";
 }
 
@@ -68,20 +68,20 @@ Expected<Manifest> parse_manifest(std::string_view text) {
     m.target = j.value("target", nlohmann::json::object());
     m.labels = j.value("labels", std::map<std::string, std::string>{});
     m.source = j.value("source", nlohmann::json::object());
-    for (const auto &e : j.at("entries")) {
+    for (const auto& e : j.at("entries")) {
       m.entries.push_back({e.at("path").get<std::string>(),
                            e.at("size").get<std::uint64_t>(),
                            e.at("sha256").get<std::string>(),
                            e.value("media_type", "application/octet-stream")});
     }
     return m;
-  } catch (const nlohmann::json::exception &e) {
+  } catch (const nlohmann::json::exception& e) {
     return fail(ErrorKind::archive,
                 fmt::format("manifest.json is malformed: {}", e.what()));
   }
 }
 
-std::string format_header(const Manifest &m, std::string_view sha) {
+std::string format_header(const Manifest& m, std::string_view sha) {
   return fmt::format("snap-archive/{} adapter={} id={} created={} "
                      "manifest-sha256={}",
                      m.format_version, m.adapter, m.backup_id, m.created_at,
@@ -101,7 +101,7 @@ Expected<ArchiveHeader> parse_header(std::string_view comment) {
   ArchiveHeader h;
   try {
     h.format_version = std::stoi(word.substr(prefix.size()));
-  } catch (const std::exception &) {
+  } catch (const std::exception&) {
     return fail(ErrorKind::archive, "not a snap archive: bad header version");
   }
   if (h.format_version > k_format_version) {

@@ -13,18 +13,18 @@ namespace snap {
 namespace {
 
 struct Resolver {
-  const AdapterInfo &info;
-  const EnvLookup &env;
+  const AdapterInfo& info;
+  const EnvLookup& env;
 
   std::optional<std::string> snap_env(std::string_view setting) const {
     return env(snap_env_name(info.name, setting));
   }
-  std::optional<std::string> native(const std::string &setting) const {
+  std::optional<std::string> native(const std::string& setting) const {
     auto it = info.native_env.find(setting);
     return it == info.native_env.end() ? std::nullopt : env(it->second);
   }
   // flag > SNAP_<ADAPTER>_<SETTING> > native variable > fallback
-  std::string pick(const std::string &flag, const std::string &setting,
+  std::string pick(const std::string& flag, const std::string& setting,
                    std::string fallback = {}) const {
     if (!flag.empty()) {
       return flag;
@@ -39,7 +39,7 @@ struct Resolver {
   }
 };
 
-Expected<std::string> read_secret(const std::string &path,
+Expected<std::string> read_secret(const std::string& path,
                                   std::string_view what) {
   auto text = read_small_file(path, what, 64 * 1024);
   if (!text) {
@@ -93,7 +93,7 @@ std::string snap_env_name(std::string_view adapter, std::string_view setting) {
 
 EnvLookup process_env() {
   return [](std::string_view name) -> std::optional<std::string> {
-    const char *v = std::getenv(std::string(name).c_str());
+    const char* v = std::getenv(std::string(name).c_str());
     if (v == nullptr || *v == '\0') {
       return std::nullopt;
     }
@@ -101,9 +101,9 @@ EnvLookup process_env() {
   };
 }
 
-Expected<Connection> resolve_connection(const AdapterInfo &info,
-                                        const ConnectionFlags &flags,
-                                        const EnvLookup &env) {
+Expected<Connection> resolve_connection(const AdapterInfo& info,
+                                        const ConnectionFlags& flags,
+                                        const EnvLookup& env) {
   Resolver r{info, env};
   Connection c;
   bool force_tls = is_truthy(r.native("ssl").value_or(""));
@@ -171,9 +171,9 @@ Expected<Connection> resolve_connection(const AdapterInfo &info,
   return c;
 }
 
-AdapterFlags resolve_adapter_flags(const AdapterInfo &info, AdapterFlags given,
-                                   const EnvLookup &env) {
-  for (const auto &spec : info.flags) {
+AdapterFlags resolve_adapter_flags(const AdapterInfo& info, AdapterFlags given,
+                                   const EnvLookup& env) {
+  for (const auto& spec : info.flags) {
     if (given.contains(spec.name)) {
       continue;
     }

@@ -3,13 +3,14 @@
 // when stderr is a terminal, so cron and CI logs stay clean.
 #include "snap/output.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <unistd.h>
 
 namespace snap {
 
 std::string human_bytes(std::uint64_t bytes) {
-  static constexpr const char *k_units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  static constexpr const char* k_units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(bytes);
   int unit = 0;
   while (v >= 1024 && unit < 4) {
@@ -22,7 +23,7 @@ std::string human_bytes(std::uint64_t bytes) {
 
 namespace {
 
-std::string value_text(const Fields &v) {
+std::string value_text(const Fields& v) {
   if (v.is_string()) {
     return v.get<std::string>();
   }
@@ -32,40 +33,68 @@ std::string value_text(const Fields &v) {
   return v.dump();
 }
 
+// "backup_id" -> "Backup ID": JSON keys stay stable, people get words.
+std::string label(std::string_view key) {
+  std::string out;
+  std::size_t start = 0;
+  while (start <= key.size()) {
+    auto end = key.find('_', start);
+    if (end == std::string_view::npos) {
+      end = key.size();
+    }
+    std::string word(key.substr(start, end - start));
+    if (word == "id" || word == "url" || word == "ms") {
+      for (auto& c : word) {
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      }
+    } else if (word == "sha256") {
+      word = "SHA-256";
+    }
+    out += (out.empty() ? "" : " ") + word;
+    start = end + 1;
+  }
+  if (!out.empty()) {
+    out[0] =
+        static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+  }
+  return out;
+}
+
 } // namespace
 
-std::string fields_to_text(const Fields &fields, int indent) {
+std::string fields_to_text(const Fields& fields, int indent) {
   std::size_t width = 0;
-  for (const auto &[k, v] : fields.items()) {
+  for (const auto& [k, v] : fields.items()) {
     if (!v.is_object()) {
-      width = std::max(width, k.size());
+      width = std::max(width, label(k).size());
     }
   }
   std::string out;
   std::string pad(static_cast<std::size_t>(indent), ' ');
-  for (const auto &[k, v] : fields.items()) {
+  for (const auto& [k, v] : fields.items()) {
     if (v.is_object()) {
-      out += fmt::format("{}{}:\n{}", pad, k, fields_to_text(v, indent + 2));
+      out += fmt::format("{}{}:\n{}", pad, label(k),
+                         fields_to_text(v, indent + 2));
     } else if (v.is_array() && !v.empty() && v.front().is_object()) {
-      out += fmt::format("{}{}:\n", pad, k);
-      for (const auto &item : v) {
+      out += fmt::format("{}{}:\n", pad, label(k));
+      for (const auto& item : v) {
         out += fields_to_text(item, indent + 2);
         out += "\n";
       }
     } else {
-      out +=
-          fmt::format("{}{:<{}}  {}\n", pad, k + ":", width + 1, value_text(v));
+      out += fmt::format("{}{:<{}}  {}\n", pad, label(k) + ":", width + 1,
+                         value_text(v));
     }
   }
   return out;
 }
 
-Output::Output(const GlobalOptions &global) : m_global(global) {
+Output::Output(const GlobalOptions& global) : m_global(global) {
   m_bar_enabled =
       ::isatty(STDERR_FILENO) && !global.no_progress && !global.quiet;
 }
 
-void Output::print(const CommandResult &result) {
+void Output::print(const CommandResult& result) {
   end_progress();
   if (m_global.json) {
     std::fputs((result.json.dump(2) + "\n").c_str(), stdout);
@@ -78,7 +107,7 @@ void Output::print(const CommandResult &result) {
   std::fflush(stdout);
 }
 
-void Output::print_error(const Error &err) {
+void Output::print_error(const Error& err) {
   end_progress();
   if (m_global.json) {
     nlohmann::ordered_json doc = {

@@ -12,14 +12,14 @@
 namespace snap {
 namespace fs = std::filesystem;
 
-Expected<std::vector<ArchiveRecord>> scan_archives(const fs::path &dir) {
+Expected<std::vector<ArchiveRecord>> scan_archives(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return fail(ErrorKind::not_found,
                 fmt::format("{}: no such directory", dir.string()));
   }
   std::vector<ArchiveRecord> out;
-  for (const auto &de : fs::directory_iterator(dir, ec)) {
+  for (const auto& de : fs::directory_iterator(dir, ec)) {
     if (!de.is_regular_file() || de.path().extension() != ".zip") {
       continue;
     }
@@ -27,7 +27,7 @@ Expected<std::vector<ArchiveRecord>> scan_archives(const fs::path &dir) {
     if (!reader) {
       continue; // not a snap archive, or damaged: never ours to delete
     }
-    const Manifest &m = (*reader)->manifest();
+    const Manifest& m = (*reader)->manifest();
     out.push_back(
         {de.path(), m.adapter, m.target.value("url", ""), m.created_at});
   }
@@ -36,26 +36,26 @@ Expected<std::vector<ArchiveRecord>> scan_archives(const fs::path &dir) {
 
 std::vector<RetentionDecision>
 apply_retention(std::vector<ArchiveRecord> archives,
-                const RetentionPolicy &policy) {
+                const RetentionPolicy& policy) {
   std::map<std::pair<std::string, std::string>, std::vector<ArchiveRecord>>
       groups;
-  for (auto &a : archives) {
+  for (auto& a : archives) {
     groups[{a.adapter, a.target}].push_back(std::move(a));
   }
   std::vector<RetentionDecision> out;
-  for (auto &[key, group] : groups) {
-    std::sort(group.begin(), group.end(), [](const auto &a, const auto &b) {
+  for (auto& [key, group] : groups) {
+    std::sort(group.begin(), group.end(), [](const auto& a, const auto& b) {
       return a.created_at != b.created_at ? a.created_at > b.created_at
                                           : a.path > b.path;
     });
     std::vector<RetentionDecision> decided;
-    for (auto &a : group) {
+    for (auto& a : group) {
       decided.push_back({std::move(a), false, {}});
     }
     // Each bucket rule keeps the newest archive of its N newest buckets.
     auto bucket_rule = [&](int n, std::string_view name, auto bucket_of) {
       std::set<std::string> seen;
-      for (auto &d : decided) {
+      for (auto& d : decided) {
         if (static_cast<int>(seen.size()) >= n) {
           break;
         }
@@ -66,11 +66,11 @@ apply_retention(std::vector<ArchiveRecord> archives,
       }
     };
     bucket_rule(policy.last, "last",
-                [](const ArchiveRecord &a) { return a.path.string(); });
-    bucket_rule(policy.daily, "daily", [](const ArchiveRecord &a) {
+                [](const ArchiveRecord& a) { return a.path.string(); });
+    bucket_rule(policy.daily, "daily", [](const ArchiveRecord& a) {
       return a.created_at.substr(0, 10);
     });
-    bucket_rule(policy.weekly, "weekly", [](const ArchiveRecord &a) {
+    bucket_rule(policy.weekly, "weekly", [](const ArchiveRecord& a) {
       std::tm tm{};
       strptime(a.created_at.substr(0, 10).c_str(), "%Y-%m-%d", &tm);
       timegm(&tm);
@@ -78,14 +78,14 @@ apply_retention(std::vector<ArchiveRecord> archives,
       std::strftime(buf, sizeof buf, "%G-W%V", &tm);
       return std::string(buf);
     });
-    bucket_rule(policy.monthly, "monthly", [](const ArchiveRecord &a) {
+    bucket_rule(policy.monthly, "monthly", [](const ArchiveRecord& a) {
       return a.created_at.substr(0, 7);
     });
     if (!decided.empty() && !decided.front().keep) {
       decided.front().keep = true;
       decided.front().reasons.emplace_back("newest");
     }
-    for (auto &d : decided) {
+    for (auto& d : decided) {
       out.push_back(std::move(d));
     }
   }

@@ -7,7 +7,7 @@
 namespace snap {
 
 struct Sha256::Ctx {
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
   ~Ctx() { EVP_MD_CTX_free(md); }
 };
 
@@ -16,8 +16,8 @@ Sha256::Sha256() : m_ctx(std::make_unique<Ctx>()) {
 }
 
 Sha256::~Sha256() = default;
-Sha256::Sha256(Sha256 &&) noexcept = default;
-Sha256 &Sha256::operator=(Sha256 &&) noexcept = default;
+Sha256::Sha256(Sha256&&) noexcept = default;
+Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 void Sha256::update(Bytes data) {
   EVP_DigestUpdate(m_ctx->md, data.data(), data.size());

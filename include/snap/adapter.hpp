@@ -90,9 +90,9 @@ struct Reporter {
 };
 
 struct AdapterContext {
-  HttpClient &http;
-  const AdapterFlags &flags;
-  Reporter &reporter;
+  HttpClient& http;
+  const AdapterFlags& flags;
+  Reporter& reporter;
 };
 
 struct SaveResult {
@@ -110,23 +110,23 @@ struct StatusResult {
 
 struct Adapter {
   virtual ~Adapter() = default;
-  virtual const AdapterInfo &info() const = 0;
+  virtual const AdapterInfo& info() const = 0;
 
   // Takes a new backup into `out`. Errors: any kind; never leaves success
   // when the target reported failure.
-  virtual Expected<SaveResult> save(ArchiveWriter &out);
+  virtual Expected<SaveResult> save(ArchiveWriter& out);
   // Describes an archive's payload offline; with `verify`, also checks the
   // payload's own integrity. Errors: `archive`.
-  virtual Expected<Fields> describe(ArchiveReader &in, bool verify);
+  virtual Expected<Fields> describe(ArchiveReader& in, bool verify);
   // Restores a verified archive, or with `dry_run` returns the plan and
   // changes nothing. Errors: any kind.
-  virtual Expected<Fields> restore(ArchiveReader &in, bool dry_run);
-  virtual Expected<StatusResult> status(const std::string &backup_id);
-  virtual Expected<SaveResult> download(const std::string &backup_id,
-                                        ArchiveWriter &out);
-  virtual Expected<Fields> upload(ArchiveReader &in, const std::string &id);
+  virtual Expected<Fields> restore(ArchiveReader& in, bool dry_run);
+  virtual Expected<StatusResult> status(const std::string& backup_id);
+  virtual Expected<SaveResult> download(const std::string& backup_id,
+                                        ArchiveWriter& out);
+  virtual Expected<Fields> upload(ArchiveReader& in, const std::string& id);
   virtual Expected<Fields> list();
-  virtual Expected<Fields> remove(const std::string &backup_id);
+  virtual Expected<Fields> remove(const std::string& backup_id);
 
 protected:
   // The `unsupported` error naming the verbs this adapter has.

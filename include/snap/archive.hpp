@@ -24,22 +24,22 @@ public:
   // private temporary folder there. Errors: `usage` when `dir` is not a
   // writable directory.
   static Expected<std::unique_ptr<ArchiveWriter>>
-  create(const std::filesystem::path &dir);
+  create(const std::filesystem::path& dir);
   // Removes every temporary file unless commit() succeeded.
   ~ArchiveWriter();
 
   // A sink for payload entry `payload/<name>`; gzip and zip media types are
   // stored, others deflated. The sink lives as long as the writer.
-  Expected<Sink *> add_entry(std::string_view name, std::string media_type);
+  Expected<Sink*> add_entry(std::string_view name, std::string media_type);
 
   // Fills the manifest's entries, writes the zip to a temporary file, flushes
   // and verifies it, then renames it to `final_path` (in the same directory)
   // with mode 0600. Errors: `internal` on I/O, `archive` if verification fails,
   // `interrupted` on a signal.
   Expected<WrittenArchive> commit(Manifest manifest,
-                                  const std::filesystem::path &final_path);
+                                  const std::filesystem::path& final_path);
 
-  const std::filesystem::path &dir() const { return m_dir; }
+  const std::filesystem::path& dir() const { return m_dir; }
 
   struct Spool;
 
@@ -57,21 +57,21 @@ public:
   // safe names, exactly the manifest's entries with their sizes. Errors:
   // `not_found`, `archive`.
   static Expected<std::unique_ptr<ArchiveReader>>
-  open(const std::filesystem::path &path);
+  open(const std::filesystem::path& path);
   ~ArchiveReader();
 
-  const Manifest &manifest() const { return m_manifest; }
-  const ArchiveHeader &header() const { return m_header; }
+  const Manifest& manifest() const { return m_manifest; }
+  const ArchiveHeader& header() const { return m_header; }
   std::uint64_t file_size() const { return m_file_size; }
-  const std::filesystem::path &path() const { return m_path; }
+  const std::filesystem::path& path() const { return m_path; }
 
   // Re-reads every payload entry and checks size, CRC and sha256. Errors:
   // `archive` naming the entry, `interrupted`.
-  Expected<void> verify(const ProgressFn &progress = {});
+  Expected<void> verify(const ProgressFn& progress = {});
 
   // Streams entry `path` (as named in the manifest) into `sink`, checking its
   // sha256 at the end. Errors: `archive`, `not_found`, the sink's.
-  Expected<void> read_entry(std::string_view path, Sink &sink);
+  Expected<void> read_entry(std::string_view path, Sink& sink);
 
   // A rewindable source over entry `path`, for uploads.
   Expected<std::unique_ptr<Source>> open_entry(std::string_view path);

@@ -49,7 +49,7 @@ std::string_view kind_name(ErrorKind kind);
 
 namespace detail {
 // Moves the value out of a checked Expected (nothing for Expected<void>).
-template <class E> auto take_value(E &&e) {
+template <class E> auto take_value(E&& e) {
   using T = typename std::remove_cvref_t<E>::value_type;
   if constexpr (!std::is_void_v<T>) {
     return T(std::move(*e));
@@ -63,7 +63,7 @@ template <class E> auto take_value(E &&e) {
 // function, otherwise yields its value (void for Expected<void>).
 #define SNAP_TRY(expr)                                                         \
   ({                                                                           \
-    auto &&snap_try_result_ = (expr);                                          \
+    auto&& snap_try_result_ = (expr);                                          \
     if (!snap_try_result_) {                                                   \
       return tl::unexpected<::snap::Error>(                                    \
           std::move(snap_try_result_).error());                                \
@@ -72,7 +72,7 @@ template <class E> auto take_value(E &&e) {
   })
 
 template <> struct fmt::formatter<snap::ErrorKind> : formatter<string_view> {
-  template <class Ctx> auto format(snap::ErrorKind kind, Ctx &ctx) const {
+  template <class Ctx> auto format(snap::ErrorKind kind, Ctx& ctx) const {
     return formatter<string_view>::format(snap::kind_name(kind), ctx);
   }
 };

@@ -42,7 +42,7 @@ struct Request {
   std::string path;  // appended to the base URL, already escaped
   std::string query; // without the leading '?'
   Headers headers;
-  Source *body = nullptr;
+  Source* body = nullptr;
   std::string content_type;
   bool idempotent = true; // may be repeated after a 429/502/503/504 or a cut
 };
@@ -63,25 +63,25 @@ class HttpClient {
 public:
   explicit HttpClient(HttpConfig config);
   ~HttpClient();
-  HttpClient(const HttpClient &) = delete;
-  HttpClient &operator=(const HttpClient &) = delete;
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends `req`. A 2xx body streams into `sink`; any other status comes back
   // as a Response whose error_body holds the start of the body. Errors:
   // `connect`, `timeout`, `interrupted`, or the sink's error.
-  Expected<Response> send(const Request &req, Sink &sink,
-                          const ProgressFn &progress = {});
+  Expected<Response> send(const Request& req, Sink& sink,
+                          const ProgressFn& progress = {});
   // Like send, keeping a 2xx body of at most `max_bytes` in `body`.
-  Expected<Response> send_small(const Request &req, std::string &body,
+  Expected<Response> send_small(const Request& req, std::string& body,
                                 std::size_t max_bytes = 8 << 20);
   // The error for a non-2xx `resp`: 401/403 `auth`, 404 `not_found`, 409
   // `conflict`, else `remote`; formatted "<label>: <METHOD> <url>: <status>:
   // <body> (<hint>)".
-  Error status_error(const Request &req, const Response &resp,
+  Error status_error(const Request& req, const Response& resp,
                      std::string_view hint) const;
   // The request's URL with credentials masked, for messages.
-  std::string display_url(const Request &req) const;
-  const HttpConfig &config() const { return m_config; }
+  std::string display_url(const Request& req) const;
+  const HttpConfig& config() const { return m_config; }
 
 private:
   struct Impl;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -39,9 +40,9 @@ struct Source {
 // Appends to a file opened for writing; errors: `internal` on I/O failure.
 class FileSink : public Sink {
 public:
-  static Expected<FileSink> create(const std::filesystem::path &path);
-  FileSink(FileSink &&other) noexcept;
-  FileSink &operator=(FileSink &&) = delete;
+  static Expected<FileSink> create(const std::filesystem::path& path);
+  FileSink(FileSink&& other) noexcept;
+  FileSink& operator=(FileSink&&) = delete;
   ~FileSink() override;
   Expected<void> write(Bytes data) override;
   bool reset() override;
@@ -57,9 +58,9 @@ private:
 // Reads a whole file; errors: `not_found` when it is missing.
 class FileSource : public Source {
 public:
-  static Expected<FileSource> open(const std::filesystem::path &path);
-  FileSource(FileSource &&other) noexcept;
-  FileSource &operator=(FileSource &&) = delete;
+  static Expected<FileSource> open(const std::filesystem::path& path);
+  FileSource(FileSource&& other) noexcept;
+  FileSource& operator=(FileSource&&) = delete;
   ~FileSource() override;
   Expected<std::size_t> read(std::span<std::byte> buf) override;
   Expected<void> rewind() override;
@@ -81,7 +82,7 @@ public:
     m_data.clear();
     return true;
   }
-  const std::string &str() const { return m_data; }
+  const std::string& str() const { return m_data; }
 
 private:
   std::size_t m_limit;
@@ -107,25 +108,46 @@ private:
 // Writes every chunk to several sinks in order; resets only if all can.
 class TeeSink : public Sink {
 public:
-  explicit TeeSink(std::vector<Sink *> sinks) : m_sinks(std::move(sinks)) {}
+  explicit TeeSink(std::vector<Sink*> sinks) : m_sinks(std::move(sinks)) {}
   Expected<void> write(Bytes data) override;
   bool reset() override;
 
 private:
-  std::vector<Sink *> m_sinks;
+  std::vector<Sink*> m_sinks;
+};
+
+// Feeds another sink on a worker thread through a bounded queue, so CPU-heavy
+// consumers (decompression, hashing) overlap the network; memory stays at
+// `max_chunks` copies of a chunk. Errors of the inner sink come back from a
+// later write() or from finish().
+class ThreadedSink : public Sink {
+public:
+  explicit ThreadedSink(Sink& inner, std::size_t max_chunks = 16);
+  ~ThreadedSink() override;
+  ThreadedSink(const ThreadedSink&) = delete;
+  ThreadedSink& operator=(const ThreadedSink&) = delete;
+  Expected<void> write(Bytes data) override;
+  bool reset() override;
+  // Waits until the worker has consumed everything written.
+  Expected<void> finish();
+
+  struct State;
+
+private:
+  std::unique_ptr<State> m_state;
 };
 
 // Streams all of `source` into `sink`; errors: either side's.
-Expected<std::uint64_t> copy_stream(Source &source, Sink &sink);
+Expected<std::uint64_t> copy_stream(Source& source, Sink& sink);
 
 // Reads a small text file whole (at most `limit` bytes), for secrets and
 // configuration; errors: `config` naming `what` and the path.
-Expected<std::string> read_small_file(const std::filesystem::path &path,
+Expected<std::string> read_small_file(const std::filesystem::path& path,
                                       std::string_view what,
                                       std::size_t limit = 1 << 20);
 
 inline Bytes as_bytes(std::string_view s) {
-  return {reinterpret_cast<const std::byte *>(s.data()), s.size()};
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }
 
 } // namespace snap

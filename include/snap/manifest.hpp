@@ -46,7 +46,7 @@ struct ArchiveHeader {
 };
 
 // The manifest as pretty JSON text ending in a newline.
-std::string manifest_to_text(const Manifest &manifest);
+std::string manifest_to_text(const Manifest& manifest);
 
 // Parses manifest text; unknown fields are ignored. Errors: `archive` when it
 // is not a snap manifest, a field is missing, or format_version is newer than
@@ -54,7 +54,7 @@ std::string manifest_to_text(const Manifest &manifest);
 Expected<Manifest> parse_manifest(std::string_view text);
 
 // The zip comment: "snap-archive/1 adapter=… id=… created=… manifest-sha256=…".
-std::string format_header(const Manifest &manifest,
+std::string format_header(const Manifest& manifest,
                           std::string_view manifest_sha256);
 
 // Parses a zip comment; errors: `archive` when it is not a snap header or
@@ -65,6 +65,6 @@ Expected<ArchiveHeader> parse_header(std::string_view comment);
 bool is_safe_entry_name(std::string_view name);
 
 // The manifest's view as JSON (what `inspect --json` prints).
-nlohmann::json manifest_to_json(const Manifest &manifest);
+nlohmann::json manifest_to_json(const Manifest& manifest);
 
 } // namespace snap

@@ -50,13 +50,13 @@ EnvLookup process_env();
 
 // Resolves `flags` for adapter `info`. Errors: `config` for an unreadable
 // secret file, an unsupported address scheme or a half-given client pair.
-Expected<Connection> resolve_connection(const AdapterInfo &info,
-                                        const ConnectionFlags &flags,
-                                        const EnvLookup &env);
+Expected<Connection> resolve_connection(const AdapterInfo& info,
+                                        const ConnectionFlags& flags,
+                                        const EnvLookup& env);
 
 // Adapter flags completed from SNAP_<ADAPTER>_<FLAG> variables.
-AdapterFlags resolve_adapter_flags(const AdapterInfo &info, AdapterFlags given,
-                                   const EnvLookup &env);
+AdapterFlags resolve_adapter_flags(const AdapterInfo& info, AdapterFlags given,
+                                   const EnvLookup& env);
 
 // "SNAP_CONSUL_TOKEN_FILE" for ("consul", "token-file").
 std::string snap_env_name(std::string_view adapter, std::string_view setting);

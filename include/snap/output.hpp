@@ -22,12 +22,12 @@ struct CommandResult {
 
 class Output : public Reporter {
 public:
-  explicit Output(const GlobalOptions &global);
+  explicit Output(const GlobalOptions& global);
   // Prints `result` on stdout as text or JSON.
-  void print(const CommandResult &result);
+  void print(const CommandResult& result);
   // Prints `err` as one line on stderr, or as {"error":…} on stdout with
   // --json.
-  void print_error(const Error &err);
+  void print_error(const Error& err);
   // A warning on stderr (even with --quiet: it is about safety).
   void warn(std::string_view text);
   // Reporter: a note on stderr with --verbose; a progress bar on a TTY.
@@ -38,7 +38,7 @@ public:
   void end_progress();
 
 private:
-  const GlobalOptions &m_global;
+  const GlobalOptions& m_global;
   bool m_bar_enabled = false;
   bool m_bar_drawn = false;
   std::string m_label;
@@ -50,6 +50,6 @@ private:
 std::string human_bytes(std::uint64_t bytes);
 
 // Fields as aligned "Key: value" lines.
-std::string fields_to_text(const Fields &fields, int indent = 0);
+std::string fields_to_text(const Fields& fields, int indent = 0);
 
 } // namespace snap

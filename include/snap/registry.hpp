@@ -12,7 +12,7 @@
 namespace snap {
 
 struct AdapterEntry {
-  const AdapterInfo &(*info)();
+  const AdapterInfo& (*info)();
   std::unique_ptr<Adapter> (*make)(AdapterContext ctx);
   std::string_view alias; // "" when none
 };
@@ -21,7 +21,7 @@ struct AdapterEntry {
 std::span<const AdapterEntry> all_adapters();
 
 // The adapter called `name` or aliased so; nullptr when none.
-const AdapterEntry *find_adapter(std::string_view name);
+const AdapterEntry* find_adapter(std::string_view name);
 
 // The `usage` error for an unknown adapter name, with "did you mean".
 Error unknown_adapter(std::string_view name);

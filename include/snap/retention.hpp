@@ -36,11 +36,11 @@ struct RetentionDecision {
 // The snap archives directly in `dir` whose structure opens cleanly; other
 // files are ignored. Errors: `not_found` when `dir` is missing.
 Expected<std::vector<ArchiveRecord>>
-scan_archives(const std::filesystem::path &dir);
+scan_archives(const std::filesystem::path& dir);
 
 // Decides for every archive in `archives`, newest first within each group.
 std::vector<RetentionDecision>
 apply_retention(std::vector<ArchiveRecord> archives,
-                const RetentionPolicy &policy);
+                const RetentionPolicy& policy);
 
 } // namespace snap

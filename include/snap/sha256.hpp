@@ -13,8 +13,8 @@ class Sha256 : public Sink {
 public:
   Sha256();
   ~Sha256() override;
-  Sha256(Sha256 &&) noexcept;
-  Sha256 &operator=(Sha256 &&) noexcept;
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
   void update(Bytes data);
   Expected<void> write(Bytes data) override {
     update(data);

@@ -11,7 +11,7 @@ namespace snap {
 // The candidate closest to `word` by edit distance, or "" when none is close
 // enough to suggest ("did you mean").
 std::string closest_match(std::string_view word,
-                          const std::vector<std::string> &candidates);
+                          const std::vector<std::string>& candidates);
 
 // `s` without leading and trailing white space.
 std::string trim_copy(std::string_view s);

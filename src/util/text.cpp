@@ -31,10 +31,10 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 } // namespace
 
 std::string closest_match(std::string_view word,
-                          const std::vector<std::string> &candidates) {
+                          const std::vector<std::string>& candidates) {
   std::string best;
   std::size_t best_d = word.size() / 2 + 2;
-  for (const auto &c : candidates) {
+  for (const auto& c : candidates) {
     std::size_t d = edit_distance(word, c);
     if (c.starts_with(word) && !word.empty()) {
       d = std::min<std::size_t>(d, 1);

@@ -23,21 +23,21 @@ struct AdapterFixture {
   std::vector<std::string> save_flags; // extra flags save needs
   std::string token_flag_env;          // env var that carries the token
   // Puts known state into the target at `url`.
-  std::function<void(const std::string &url)> seed;
+  std::function<void(const std::string& url)> seed;
   // Reads the target's state as comparable text.
-  std::function<std::string(const std::string &url)> state;
+  std::function<std::string(const std::string& url)> state;
   // Changes the target's state.
-  std::function<void(const std::string &url)> mutate;
+  std::function<void(const std::string& url)> mutate;
 };
 
 inline std::vector<std::string> with(std::vector<std::string> a,
-                                     const std::vector<std::string> &b) {
+                                     const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
 }
 
-inline void round_trip(const AdapterFixture &f, const std::string &url,
-                       const std::map<std::string, std::string> &env = {}) {
+inline void round_trip(const AdapterFixture& f, const std::string& url,
+                       const std::map<std::string, std::string>& env = {}) {
   TempDir dir;
   f.seed(url);
   std::string before = f.state(url);
@@ -67,22 +67,22 @@ inline void round_trip(const AdapterFixture &f, const std::string &url,
   REQUIRE(f.state(url) == before);
 }
 
-inline void run_conformance(const AdapterFixture &f) {
+inline void run_conformance(const AdapterFixture& f) {
   SECTION("save, inspect and restore bring the state back") {
     Emulator emu(f.adapter);
     round_trip(f, emu.url());
   }
   SECTION("a real server, when SNAP_E2E_<ADAPTER>_URL names one") {
     std::string var = "SNAP_E2E_" + f.adapter + "_URL";
-    for (auto &c : var) {
+    for (auto& c : var) {
       c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     }
-    const char *real = std::getenv(var.c_str());
+    const char* real = std::getenv(var.c_str());
     if (real == nullptr) {
       SUCCEED("skipped: " + var + " is not set");
     } else {
       std::map<std::string, std::string> env;
-      if (const char *tok =
+      if (const char* tok =
               std::getenv((var.substr(0, var.size() - 3) + "TOKEN").c_str())) {
         env[f.token_flag_env] = tok;
       }
@@ -97,7 +97,7 @@ inline void run_conformance(const AdapterFixture &f) {
     REQUIRE_FALSE(r.out.empty());
   }
   SECTION("verbs the adapter lacks exit 8 and name the ones it has") {
-    for (const auto &verb : f.unsupported_verbs) {
+    for (const auto& verb : f.unsupported_verbs) {
       std::vector<std::string> args{verb, f.adapter};
       if (verb == "download" || verb == "delete") {
         args.push_back("1");

@@ -10,18 +10,18 @@
 namespace snap::test {
 namespace {
 
-void put_key(const std::string &url, const std::string &key,
-             const std::string &value) {
+void put_key(const std::string& url, const std::string& key,
+             const std::string& value) {
   REQUIRE(http("PUT", url + "/v1/kv/" + key, value) == "true");
 }
 
-std::string kv_state(const std::string &url) {
+std::string kv_state(const std::string& url) {
   std::string keys = http("GET", url + "/v1/kv/?keys");
   if (keys.empty()) {
     return "";
   }
   std::string out;
-  for (const auto &k : nlohmann::json::parse(keys)) {
+  for (const auto& k : nlohmann::json::parse(keys)) {
     auto key = k.get<std::string>();
     out += key + "=" + http("GET", url + "/v1/kv/" + key + "?raw") + "\n";
   }
@@ -33,13 +33,13 @@ AdapterFixture consul_fixture() {
   f.adapter = "consul";
   f.unsupported_verbs = {"download", "upload", "list", "delete"};
   f.token_flag_env = "CONSUL_HTTP_TOKEN";
-  f.seed = [](const std::string &url) {
+  f.seed = [](const std::string& url) {
     put_key(url, "app/greeting", "hello");
     put_key(url, "app/config/limit", "42");
     put_key(url, "snap-test/binary", std::string("\x01\x02\xff", 3));
   };
   f.state = kv_state;
-  f.mutate = [](const std::string &url) {
+  f.mutate = [](const std::string& url) {
     put_key(url, "app/greeting", "changed");
     http("DELETE", url + "/v1/kv/app/config/limit");
     put_key(url, "app/new", "added after the backup");
@@ -48,7 +48,7 @@ AdapterFixture consul_fixture() {
 }
 
 // Saves one archive from a seeded emulator into `dir`; returns its path.
-std::string save_one(Emulator &emu, const TempDir &dir) {
+std::string save_one(Emulator& emu, const TempDir& dir) {
   consul_fixture().seed(emu.url());
   auto r =
       snap({"save", "consul", "--addr", emu.url(), "-o", dir.path().string()});
@@ -59,8 +59,8 @@ std::string save_one(Emulator &emu, const TempDir &dir) {
   return (dir.path() / files[0]).string();
 }
 
-bool any_put(const Emulator &emu) {
-  for (const auto &r : emu.requests()) {
+bool any_put(const Emulator& emu) {
+  for (const auto& r : emu.requests()) {
     if (r.starts_with("PUT /v1/snapshot")) {
       return true;
     }
@@ -116,7 +116,7 @@ TEST_CASE("consul save sends the token in a header, never in argv, URL or "
   REQUIRE(files.size() == 1);
   auto bytes = read_file(dir.path() / files[0]);
   CHECK(bytes.find("s3cr3t-t0ken") == std::string::npos);
-  for (const auto &req : emu.requests()) {
+  for (const auto& req : emu.requests()) {
     CHECK(req.find("s3cr3t") == std::string::npos);
   }
 }
@@ -159,7 +159,7 @@ TEST_CASE("consul save cut mid-body leaves neither archive nor temp file",
   CHECK(dir.list().empty());
   // It was retried: a GET per attempt.
   int gets = 0;
-  for (const auto &req : emu.requests()) {
+  for (const auto& req : emu.requests()) {
     gets += req.starts_with("GET /v1/snapshot") ? 1 : 0;
   }
   CHECK(gets == 3);
@@ -194,6 +194,52 @@ TEST_CASE("consul save interrupted by SIGINT exits 130 and leaves nothing",
            {.signal_after_ms = 500});
   CHECK(r.exit_code == 130);
   CHECK(dir.list().empty());
+}
+
+TEST_CASE("consul save under SIGTERM exits 130 and leaves nothing",
+          "[e2e][consul][signal]") {
+  Emulator emu("consul", {"--delay-ms", "3000"});
+  TempDir dir;
+  auto r =
+      snap({"save", "consul", "--addr", emu.url(), "-o", dir.path().string()},
+           {.signal_after_ms = 500, .signal = SIGTERM});
+  CHECK(r.exit_code == 130);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("a successful save is silent on stderr without a terminal",
+          "[e2e][consul]") {
+  Emulator emu("consul");
+  TempDir dir;
+  auto r =
+      snap({"save", "consul", "--addr", emu.url(), "-o", dir.path().string()});
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.empty()); // no progress bar under cron or CI
+  auto q = snap(
+      {"-q", "save", "consul", "--addr", emu.url(), "-o", dir.path().string()});
+  CHECK(q.exit_code == 0);
+  CHECK(q.out.empty());
+}
+
+TEST_CASE("inspect --no-verify reads only the head of the payload",
+          "[e2e][consul][verify]") {
+  Emulator emu("consul",
+               {"--snapshot-bytes", "1000000", "--snapshot-content", "random"});
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  // Damage the end of the stored snapshot, just before the zip's central
+  // directory: --no-verify still describes it, a full inspect refuses it.
+  std::string bytes = read_file(archive);
+  auto end = bytes.find("PK\x01\x02");
+  REQUIRE(end != std::string::npos);
+  bytes[end - 30] = static_cast<char>(bytes[end - 30] ^ 0x01);
+  write_file(archive, bytes);
+  auto quick = snap({"inspect", "--no-verify", archive});
+  INFO(quick.err);
+  CHECK(quick.exit_code == 0);
+  CHECK(quick.out.find("Index:") != std::string::npos);
+  CHECK(quick.out.find("--no-verify") != std::string::npos);
+  CHECK(snap({"inspect", archive}).exit_code == 7);
 }
 
 TEST_CASE("consul with no leader: save fails with a hint, --stale works",

@@ -19,9 +19,9 @@ const std::vector<std::string> k_adapter_verbs{
 
 // Builds a zip by hand (with the zip tool) holding a manifest and payload,
 // so tests can make archives that snap itself would never write.
-std::string craft(const TempDir &dir, nlohmann::json manifest,
-                  const std::string &payload,
-                  const std::string &header_version = "1") {
+std::string craft(const TempDir& dir, nlohmann::json manifest,
+                  const std::string& payload,
+                  const std::string& header_version = "1") {
   fs::create_directories(dir.path() / "src/payload");
   write_file(dir.path() / "src/payload/consul.snap", payload);
   manifest["entries"] = {{{"path", "payload/consul.snap"},
@@ -44,7 +44,7 @@ std::string craft(const TempDir &dir, nlohmann::json manifest,
   return zip;
 }
 
-nlohmann::json manifest_v(int version, const std::string &adapter = "consul") {
+nlohmann::json manifest_v(int version, const std::string& adapter = "consul") {
   return {{"format", "snap-archive"},
           {"format_version", version},
           {"snap_version", version == 1 ? "0.1.0" : "9.0.0"},
@@ -77,7 +77,7 @@ TEST_CASE("adapters lists each adapter with its verbs", "[cli]") {
 }
 
 TEST_CASE("every verb and every verb-adapter pair has help", "[cli]") {
-  for (const auto &verb : k_adapter_verbs) {
+  for (const auto& verb : k_adapter_verbs) {
     auto r = snap({verb, "--help"});
     INFO(verb);
     CHECK(r.exit_code == 0);
@@ -111,7 +111,7 @@ TEST_CASE("every flag in the help is documented in the man page", "[cli]") {
   REQUIRE_FALSE(man.empty());
   std::set<std::string> flags;
   std::regex flag_re("--[a-z][a-z0-9-]+");
-  auto collect = [&](const std::vector<std::string> &args) {
+  auto collect = [&](const std::vector<std::string>& args) {
     auto r = snap(args);
     for (std::sregex_iterator it(r.out.begin(), r.out.end(), flag_re), end;
          it != end; ++it) {
@@ -119,14 +119,14 @@ TEST_CASE("every flag in the help is documented in the man page", "[cli]") {
     }
   };
   collect({"--help"});
-  for (const auto &verb : k_adapter_verbs) {
+  for (const auto& verb : k_adapter_verbs) {
     collect({verb, "consul", "--help"});
   }
   for (std::string verb : {"inspect", "prune"}) {
     collect({verb, "--help"});
   }
   REQUIRE(flags.size() > 20);
-  for (const auto &f : flags) {
+  for (const auto& f : flags) {
     // roff may escape the dashes: \-\-addr
     std::string roff;
     for (char c : f) {

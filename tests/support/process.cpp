@@ -16,7 +16,7 @@
 
 #include <algorithm>
 
-extern char **environ;
+extern char** environ;
 
 namespace snap::test {
 namespace fs = std::filesystem;
@@ -24,10 +24,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::vector<char *> c_args(const std::vector<std::string> &v) {
-  std::vector<char *> out;
-  for (const auto &s : v) {
-    out.push_back(const_cast<char *>(s.c_str()));
+std::vector<char*> c_args(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (const auto& s : v) {
+    out.push_back(const_cast<char*>(s.c_str()));
   }
   out.push_back(nullptr);
   return out;
@@ -35,14 +35,14 @@ std::vector<char *> c_args(const std::vector<std::string> &v) {
 
 // A minimal environment: PATH, HOME and the test's own variables, so the
 // developer's CONSUL_HTTP_* never leak into a test.
-std::vector<std::string> make_env(const std::map<std::string, std::string> &e) {
+std::vector<std::string> make_env(const std::map<std::string, std::string>& e) {
   std::vector<std::string> out;
-  for (const char *keep : {"PATH", "HOME", "TMPDIR", "LANG"}) {
-    if (const char *v = std::getenv(keep)) {
+  for (const char* keep : {"PATH", "HOME", "TMPDIR", "LANG"}) {
+    if (const char* v = std::getenv(keep)) {
       out.push_back(std::string(keep) + "=" + v);
     }
   }
-  for (const auto &[k, v] : e) {
+  for (const auto& [k, v] : e) {
     out.push_back(k + "=" + v);
   }
   return out;
@@ -50,7 +50,7 @@ std::vector<std::string> make_env(const std::map<std::string, std::string> &e) {
 
 } // namespace
 
-RunResult run(const std::vector<std::string> &argv, const RunOptions &opts) {
+RunResult run(const std::vector<std::string>& argv, const RunOptions& opts) {
   int out_pipe[2], err_pipe[2];
   if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) {
     throw std::runtime_error("pipe failed");
@@ -85,7 +85,7 @@ RunResult run(const std::vector<std::string> &argv, const RunOptions &opts) {
                        .count();
     if (opts.signal_after_ms && !signalled &&
         elapsed >= *opts.signal_after_ms) {
-      kill(pid, SIGINT);
+      kill(pid, opts.signal);
       signalled = true;
     }
     if (elapsed > opts.timeout_ms) {
@@ -95,7 +95,7 @@ RunResult run(const std::vector<std::string> &argv, const RunOptions &opts) {
     if (poll(fds, 2, 50) <= 0) {
       continue;
     }
-    for (auto &f : fds) {
+    for (auto& f : fds) {
       if (f.fd < 0 || !(f.revents & (POLLIN | POLLHUP))) {
         continue;
       }
@@ -110,7 +110,7 @@ RunResult run(const std::vector<std::string> &argv, const RunOptions &opts) {
       (f.fd == out_pipe[0] ? r.out : r.err).append(buf, static_cast<size_t>(n));
     }
   }
-  for (auto &f : fds) {
+  for (auto& f : fds) {
     if (f.fd >= 0) {
       close(f.fd);
     }
@@ -122,13 +122,13 @@ RunResult run(const std::vector<std::string> &argv, const RunOptions &opts) {
   return r;
 }
 
-RunResult snap(const std::vector<std::string> &args, const RunOptions &opts) {
+RunResult snap(const std::vector<std::string>& args, const RunOptions& opts) {
   std::vector<std::string> argv{SNAP_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, opts);
 }
 
-Emulator::Emulator(const std::string &system, std::vector<std::string> flags) {
+Emulator::Emulator(const std::string& system, std::vector<std::string> flags) {
   char tmpl[] = "/tmp/snap-emu-log-XXXXXX";
   int fd = mkstemp(tmpl);
   close(fd);
@@ -221,27 +221,27 @@ TempDir::~TempDir() {
 
 std::vector<std::string> TempDir::list() const {
   std::vector<std::string> out;
-  for (const auto &e : fs::directory_iterator(m_path)) {
+  for (const auto& e : fs::directory_iterator(m_path)) {
     out.push_back(e.path().filename().string());
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
-std::string read_file(const fs::path &path) {
+std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
 
-void write_file(const fs::path &path, const std::string &data) {
+void write_file(const fs::path& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << data;
 }
 
-std::string http(const std::string &method, const std::string &url,
-                 const std::string &body) {
+std::string http(const std::string& method, const std::string& url,
+                 const std::string& body) {
   TempDir dir;
   write_file(dir.path() / "body", body);
   std::vector<std::string> argv{"/usr/bin/curl", "-s", "-X", method};

@@ -20,27 +20,31 @@ struct RunResult {
 struct RunOptions {
   std::map<std::string, std::string> env; // added to a clean environment
   std::filesystem::path cwd;
-  std::optional<int> signal_after_ms; // send SIGINT after this long
+  std::optional<int> signal_after_ms; // send `signal` after this long
+  int signal = 2;                     // SIGINT
   int timeout_ms = 60'000;
 };
 
 // Runs `argv` with stdin from /dev/null (never a terminal) and returns its
 // exit status (128+N for a signal) and output.
-RunResult run(const std::vector<std::string> &argv,
-              const RunOptions &opts = {});
+RunResult run(const std::vector<std::string>& argv,
+              const RunOptions& opts = {});
 
 // Runs the built snap binary with `args`.
-RunResult snap(const std::vector<std::string> &args,
-               const RunOptions &opts = {});
+RunResult snap(const std::vector<std::string>& args,
+               const RunOptions& opts = {});
 
 // A snap-emulator process; stopped (SIGTERM) when destroyed.
 class Emulator {
 public:
-  Emulator(const std::string &system, std::vector<std::string> flags = {});
+  Emulator(const std::string& system, std::vector<std::string> flags = {});
   ~Emulator();
-  Emulator(const Emulator &) = delete;
-  Emulator &operator=(const Emulator &) = delete;
-  const std::string &url() const { return m_url; }
+  Emulator(const Emulator&) = delete;
+  Emulator& operator=(const Emulator&) = delete;
+  const std::string& url() const { return m_url; }
+  std::string https_url() const {
+    return "https://127.0.0.1:" + std::to_string(m_port);
+  }
   int port() const { return m_port; }
   // Every "METHOD /path?query" the emulator received, in order.
   std::vector<std::string> requests() const;
@@ -59,7 +63,7 @@ class TempDir {
 public:
   TempDir();
   ~TempDir();
-  const std::filesystem::path &path() const { return m_path; }
+  const std::filesystem::path& path() const { return m_path; }
   // Names of the entries in it, hidden ones included, sorted.
   std::vector<std::string> list() const;
 
@@ -67,11 +71,11 @@ private:
   std::filesystem::path m_path;
 };
 
-std::string read_file(const std::filesystem::path &path);
-void write_file(const std::filesystem::path &path, const std::string &data);
+std::string read_file(const std::filesystem::path& path);
+void write_file(const std::filesystem::path& path, const std::string& data);
 
 // Small HTTP helper for tests to set up and read target state (curl CLI).
-std::string http(const std::string &method, const std::string &url,
-                 const std::string &body = "");
+std::string http(const std::string& method, const std::string& url,
+                 const std::string& body = "");
 
 } // namespace snap::test

@@ -21,8 +21,8 @@ Manifest base_manifest() {
   return m;
 }
 
-std::filesystem::path write_archive(const TempDir &dir,
-                                    const std::string &payload) {
+std::filesystem::path write_archive(const TempDir& dir,
+                                    const std::string& payload) {
   auto w = ArchiveWriter::create(dir.path());
   REQUIRE(w);
   auto sink = (*w)->add_entry("data.bin", "application/octet-stream");

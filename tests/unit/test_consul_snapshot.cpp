@@ -21,13 +21,13 @@ struct File {
   std::string data;
 };
 
-std::string gzip(const std::string &data) {
+std::string gzip(const std::string& data) {
   z_stream z{};
   deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
   std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.data()));
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef *>(out.data());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
   z.avail_out = static_cast<uInt>(out.size());
   deflate(&z, Z_FINISH);
   out.resize(z.total_out);
@@ -38,23 +38,23 @@ std::string gzip(const std::string &data) {
 // A gzip tar of `files`, laid out as Go writes it; `pad` adds the 10 KiB
 // record padding GNU tar writes inside the gzip stream, which Consul
 // rejects.
-std::string targz(const std::vector<File> &files, bool pad = false) {
+std::string targz(const std::vector<File>& files, bool pad = false) {
   std::string out;
-  struct archive *a = archive_write_new();
+  struct archive* a = archive_write_new();
   archive_write_set_format_ustar(a);
   if (!pad) {
     archive_write_set_bytes_in_last_block(a, 1);
   }
   archive_write_open(
       a, &out, nullptr,
-      [](struct archive *, void *ctx, const void *buf, size_t n) -> la_ssize_t {
-        static_cast<std::string *>(ctx)->append(static_cast<const char *>(buf),
-                                                n);
+      [](struct archive*, void* ctx, const void* buf, size_t n) -> la_ssize_t {
+        static_cast<std::string*>(ctx)->append(static_cast<const char*>(buf),
+                                               n);
         return static_cast<la_ssize_t>(n);
       },
       nullptr);
-  for (const auto &f : files) {
-    struct archive_entry *e = archive_entry_new();
+  for (const auto& f : files) {
+    struct archive_entry* e = archive_entry_new();
     archive_entry_set_pathname(e, f.name.c_str());
     archive_entry_set_size(e, static_cast<la_int64_t>(f.data.size()));
     archive_entry_set_filetype(e, AE_IFREG);
@@ -76,7 +76,7 @@ std::string meta(std::size_t size, int version = 1) {
          "\n";
 }
 
-std::vector<File> good_files(const std::string &state = "state bytes") {
+std::vector<File> good_files(const std::string& state = "state bytes") {
   std::string m = meta(state.size());
   return {{"meta.json", m},
           {"state.bin", state},
@@ -84,7 +84,7 @@ std::vector<File> good_files(const std::string &state = "state bytes") {
                              "  meta.json\n"}};
 }
 
-Expected<adapters::ConsulSnapshotMeta> verify(const std::string &data,
+Expected<adapters::ConsulSnapshotMeta> verify(const std::string& data,
                                               std::size_t chunk = 7) {
   ConsulSnapshotVerifier v;
   for (std::size_t i = 0; i < data.size(); i += chunk) {

@@ -17,7 +17,7 @@ EnvLookup env_of(std::map<std::string, std::string> vars) {
   };
 }
 
-const AdapterInfo &consul() { return adapters::consul_info(); }
+const AdapterInfo& consul() { return adapters::consul_info(); }
 
 } // namespace
 

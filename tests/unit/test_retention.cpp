@@ -9,13 +9,13 @@ using namespace snap;
 
 namespace {
 
-ArchiveRecord at(const std::string &created, const std::string &target = "t") {
+ArchiveRecord at(const std::string& created, const std::string& target = "t") {
   return {created + ".zip", "consul", target, created};
 }
 
-std::set<std::string> kept(const std::vector<RetentionDecision> &d) {
+std::set<std::string> kept(const std::vector<RetentionDecision>& d) {
   std::set<std::string> out;
-  for (const auto &x : d) {
+  for (const auto& x : d) {
     if (x.keep) {
       out.insert(x.archive.created_at);
     }
@@ -54,7 +54,7 @@ TEST_CASE("weekly and monthly buckets, union of rules", "[unit][retention]") {
   CHECK(kept(d) ==
         std::set<std::string>{"2026-11-18T00:00:00Z", "2026-11-10T00:00:00Z",
                               "2026-10-20T00:00:00Z", "2026-09-20T00:00:00Z"});
-  for (const auto &x : d) {
+  for (const auto& x : d) {
     if (x.archive.created_at == "2026-11-18T00:00:00Z") {
       CHECK(x.reasons == std::vector<std::string>{"last", "weekly", "monthly"});
     }
