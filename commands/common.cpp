@@ -105,6 +105,11 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
     cfg.headers.emplace_back(std::string(info.token_header),
                              std::string(info.token_prefix) + conn.token);
   }
+  if (auto at = args.conn.addr.find('@');
+      at != std::string::npos && at < args.conn.addr.find('/', 8)) {
+    ctx.output->warn("credentials in --addr are visible to every user of "
+                     "this machine; use --user with --password-file");
+  }
   if (conn.tls.insecure) {
     ctx.output->warn("TLS certificate verification is off (--insecure)");
   }

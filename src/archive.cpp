@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <set>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 #include <zip.h>
@@ -48,23 +49,32 @@ Expected<void> fsync_path(const fs::path& path) {
 
 } // namespace
 
+// An entry being received: bytes go to a temporary file while the hash is
+// computed on another core. The file is scratch, so it is never fsynced;
+// only the finished archive is.
 struct ArchiveWriter::Spool : Sink {
   std::string name;
   std::string media_type;
   fs::path file;
   std::optional<FileSink> out;
   Sha256 hash;
+  ThreadedSink hashing{hash};
   std::uint64_t size = 0;
 
   Expected<void> write(Bytes data) override {
     SNAP_TRY(out->write(data));
-    hash.update(data);
+    SNAP_TRY(hashing.write(data));
     size += data.size();
     return {};
   }
   bool reset() override {
     size = 0;
-    return out->reset() && hash.reset();
+    return out->reset() && hashing.reset();
+  }
+  Expected<std::string> finish() {
+    SNAP_TRY(out->close(false));
+    SNAP_TRY(hashing.finish());
+    return hash.hex();
   }
 };
 
@@ -114,9 +124,8 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
                                                const fs::path& final_path) {
   manifest.entries.clear();
   for (auto& s : m_spools) {
-    SNAP_TRY(s->out->close());
-    manifest.entries.push_back(
-        {s->name, s->size, s->hash.hex(), s->media_type});
+    std::string sha = SNAP_TRY(s->finish());
+    manifest.entries.push_back({s->name, s->size, sha, s->media_type});
   }
   const std::string manifest_text = manifest_to_text(manifest);
   const std::string manifest_sha = sha256_hex(manifest_text);
@@ -173,13 +182,17 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
     return abandon(fmt::format("cannot write {}", final_path.string()));
   }
   ::chmod(tmp_zip.c_str(), 0600);
-  SNAP_TRY(fsync_path(tmp_zip));
   {
+    // The flush to disk and the read-back check overlap; the rename waits
+    // for both.
+    Expected<void> synced;
+    std::jthread syncer([&] { synced = fsync_path(tmp_zip); });
     auto reader = ArchiveReader::open(tmp_zip);
-    if (!reader) {
-      return tl::unexpected(reader.error());
-    }
-    SNAP_TRY((*reader)->verify());
+    auto verified = reader ? (*reader)->verify()
+                           : Expected<void>(tl::unexpected(reader.error()));
+    syncer.join();
+    SNAP_TRY(verified);
+    SNAP_TRY(synced);
   }
   for (auto& s : m_spools) {
     std::error_code ec;
@@ -218,7 +231,8 @@ Error bad(const fs::path& path, std::string_view why) {
           fmt::format("{}: {}", path.filename().string(), why)};
 }
 
-// Reads a whole entry into `sink`, returning its sha256.
+// Reads a whole entry into `sink`, returning its sha256 (hashed on another
+// core while libzip reads and checks the CRC).
 Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
                                    std::string_view name, Sink* sink,
                                    const fs::path& path,
@@ -229,6 +243,7 @@ Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
         bad(path, fmt::format("cannot open {}: {}", name, zip_error_text(za))));
   }
   Sha256 hash;
+  ThreadedSink hashing(hash);
   std::vector<std::byte> buf(256 * 1024);
   for (;;) {
     if (is_interrupted()) {
@@ -246,7 +261,10 @@ Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
       break;
     }
     Bytes chunk{buf.data(), static_cast<std::size_t>(n)};
-    hash.update(chunk);
+    if (auto r = hashing.write(chunk); !r) {
+      zip_fclose(zf);
+      return tl::unexpected(r.error());
+    }
     if (sink != nullptr) {
       auto r = sink->write(chunk);
       if (!r) {
@@ -259,6 +277,7 @@ Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
     }
   }
   zip_fclose(zf);
+  SNAP_TRY(hashing.finish());
   return hash.hex();
 }
 

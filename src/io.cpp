@@ -36,11 +36,16 @@ Expected<FileSink> FileSink::create(const std::filesystem::path& path) {
   return FileSink(fd, path);
 }
 
+constexpr std::size_t k_write_buffer = 1 << 20;
+
 FileSink::FileSink(int fd, std::filesystem::path path)
-    : m_fd(fd), m_path(std::move(path)) {}
+    : m_fd(fd), m_path(std::move(path)) {
+  m_buffer.reserve(k_write_buffer);
+}
 
 FileSink::FileSink(FileSink&& other) noexcept
-    : m_fd(other.m_fd), m_path(std::move(other.m_path)) {
+    : m_fd(other.m_fd), m_path(std::move(other.m_path)),
+      m_buffer(std::move(other.m_buffer)) {
   other.m_fd = -1;
 }
 
@@ -50,11 +55,10 @@ FileSink::~FileSink() {
   }
 }
 
-Expected<void> FileSink::write(Bytes data) {
-  const auto* p = reinterpret_cast<const char*>(data.data());
-  std::size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(m_fd, p, left);
+Expected<void> FileSink::write_out(const std::byte* data, std::size_t size) {
+  const auto* p = reinterpret_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(m_fd, p, size);
     if (n < 0) {
       if (errno == EINTR && !is_interrupted()) {
         continue;
@@ -62,23 +66,41 @@ Expected<void> FileSink::write(Bytes data) {
       return tl::unexpected(io_error("cannot write", m_path));
     }
     p += n;
-    left -= static_cast<std::size_t>(n);
+    size -= static_cast<std::size_t>(n);
   }
   return {};
 }
 
+Expected<void> FileSink::write(Bytes data) {
+  if (m_buffer.size() + data.size() > k_write_buffer) {
+    SNAP_TRY(write_out(m_buffer.data(), m_buffer.size()));
+    m_buffer.clear();
+  }
+  if (data.size() >= k_write_buffer) {
+    return write_out(data.data(), data.size());
+  }
+  m_buffer.insert(m_buffer.end(), data.begin(), data.end());
+  return {};
+}
+
 bool FileSink::reset() {
+  m_buffer.clear();
   return m_fd >= 0 && ::ftruncate(m_fd, 0) == 0 &&
          ::lseek(m_fd, 0, SEEK_SET) == 0;
 }
 
-Expected<void> FileSink::close() {
+Expected<void> FileSink::close(bool durable) {
   if (m_fd < 0) {
     return {};
   }
-  int rc = ::fsync(m_fd);
+  auto flushed = write_out(m_buffer.data(), m_buffer.size());
+  m_buffer.clear();
+  int rc = flushed && durable ? ::fsync(m_fd) : 0;
   int rc2 = ::close(m_fd);
   m_fd = -1;
+  if (!flushed) {
+    return flushed;
+  }
   if (rc != 0 || rc2 != 0) {
     return tl::unexpected(io_error("cannot flush", m_path));
   }
@@ -163,18 +185,24 @@ bool TeeSink::reset() {
   return true;
 }
 
+// Small writes are gathered into chunks of k_chunk bytes before the worker is
+// woken: one hand-over per chunk, not per network read.
+constexpr std::size_t k_chunk = 1 << 20;
+
 struct ThreadedSink::State {
   Sink& inner;
   std::size_t max_chunks;
   std::mutex mutex;
   std::condition_variable changed;
   std::deque<std::vector<std::byte>> queue;
-  bool busy = false; // the worker holds a chunk outside the queue
+  std::vector<std::byte> filling; // only the writer's thread touches it
+  bool busy = false;              // the worker holds a chunk outside the queue
   bool stop = false;
   std::optional<Error> error;
   std::thread worker;
 
   State(Sink& s, std::size_t n) : inner(s), max_chunks(n) {
+    filling.reserve(k_chunk);
     worker = std::thread([this] { run(); });
   }
 
@@ -188,6 +216,7 @@ struct ThreadedSink::State {
       std::vector<std::byte> chunk = std::move(queue.front());
       queue.pop_front();
       busy = true;
+      changed.notify_all(); // room in the queue
       lock.unlock();
       auto r = error ? Expected<void>{} : inner.write(chunk);
       lock.lock();
@@ -197,6 +226,24 @@ struct ThreadedSink::State {
       }
       changed.notify_all();
     }
+  }
+
+  // Hands the gathered bytes to the worker, waiting for room.
+  Expected<void> push() {
+    if (filling.empty()) {
+      return {};
+    }
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [this] { return queue.size() < max_chunks || error; });
+    if (error) {
+      return tl::unexpected(*error);
+    }
+    queue.push_back(std::move(filling));
+    lock.unlock();
+    changed.notify_all();
+    filling = std::vector<std::byte>();
+    filling.reserve(k_chunk);
+    return {};
   }
 
   // Waits, with the lock held, until the worker is idle and the queue empty.
@@ -219,19 +266,16 @@ ThreadedSink::~ThreadedSink() {
 }
 
 Expected<void> ThreadedSink::write(Bytes data) {
-  std::unique_lock lock(m_state->mutex);
-  m_state->changed.wait(lock, [this] {
-    return m_state->queue.size() < m_state->max_chunks || m_state->error;
-  });
-  if (m_state->error) {
-    return tl::unexpected(*m_state->error);
+  State& s = *m_state;
+  s.filling.insert(s.filling.end(), data.begin(), data.end());
+  if (s.filling.size() >= k_chunk) {
+    return s.push();
   }
-  m_state->queue.emplace_back(data.begin(), data.end());
-  m_state->changed.notify_all();
   return {};
 }
 
 bool ThreadedSink::reset() {
+  m_state->filling.clear();
   std::unique_lock lock(m_state->mutex);
   m_state->queue.clear();
   m_state->drain(lock);
@@ -240,6 +284,7 @@ bool ThreadedSink::reset() {
 }
 
 Expected<void> ThreadedSink::finish() {
+  SNAP_TRY(m_state->push());
   std::unique_lock lock(m_state->mutex);
   m_state->drain(lock);
   if (m_state->error) {

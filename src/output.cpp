@@ -90,8 +90,7 @@ std::string fields_to_text(const Fields& fields, int indent) {
 }
 
 Output::Output(const GlobalOptions& global) : m_global(global) {
-  m_bar_enabled =
-      ::isatty(STDERR_FILENO) && !global.no_progress && !global.quiet;
+  m_bar_enabled = ::isatty(STDERR_FILENO) != 0;
 }
 
 void Output::print(const CommandResult& result) {
@@ -135,7 +134,9 @@ void Output::note(std::string_view text) {
 
 void Output::progress(std::string_view label, std::uint64_t done,
                       std::uint64_t total) {
-  if (!m_bar_enabled) {
+  // The flags are read here, not at construction: Output exists before the
+  // command line is parsed.
+  if (!m_bar_enabled || m_global.no_progress || m_global.quiet) {
     return;
   }
   using namespace std::chrono;

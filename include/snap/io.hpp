@@ -37,7 +37,8 @@ struct Source {
   virtual std::optional<std::uint64_t> size() const = 0;
 };
 
-// Appends to a file opened for writing; errors: `internal` on I/O failure.
+// Appends to a file opened for writing, through a 1 MiB buffer: close() must
+// be called, or the tail is dropped. Errors: `internal` on I/O failure.
 class FileSink : public Sink {
 public:
   static Expected<FileSink> create(const std::filesystem::path& path);
@@ -46,13 +47,16 @@ public:
   ~FileSink() override;
   Expected<void> write(Bytes data) override;
   bool reset() override;
-  // Flushes to stable storage and closes; errors: `internal`.
-  Expected<void> close();
+  // Writes out the buffer and closes, first flushing to stable storage when
+  // `durable`. Errors: `internal`.
+  Expected<void> close(bool durable = true);
 
 private:
   FileSink(int fd, std::filesystem::path path);
+  Expected<void> write_out(const std::byte* data, std::size_t size);
   int m_fd;
   std::filesystem::path m_path;
+  std::vector<std::byte> m_buffer;
 };
 
 // Reads a whole file; errors: `not_found` when it is missing.
@@ -116,13 +120,13 @@ private:
   std::vector<Sink*> m_sinks;
 };
 
-// Feeds another sink on a worker thread through a bounded queue, so CPU-heavy
-// consumers (decompression, hashing) overlap the network; memory stays at
-// `max_chunks` copies of a chunk. Errors of the inner sink come back from a
-// later write() or from finish().
+// Feeds another sink on a worker thread through a bounded queue of 1 MiB
+// chunks, so CPU-heavy consumers (decompression, hashing) overlap the
+// network; memory stays under `max_chunks` + 1 MiB. Errors of the inner sink
+// come back from a later write() or from finish(), which must be called.
 class ThreadedSink : public Sink {
 public:
-  explicit ThreadedSink(Sink& inner, std::size_t max_chunks = 16);
+  explicit ThreadedSink(Sink& inner, std::size_t max_chunks = 4);
   ~ThreadedSink() override;
   ThreadedSink(const ThreadedSink&) = delete;
   ThreadedSink& operator=(const ThreadedSink&) = delete;
