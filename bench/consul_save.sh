@@ -15,21 +15,16 @@ content=${3:-random}
 [ -x build/snap ] || bash scripts/setup.sh
 
 work=$(mktemp -d -p "${BENCH_DIR:-/tmp}")
-emu_pid=""
+source scripts/emulator.sh
 cleanup() {
-  [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
+  stop_emulator
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-build/snap-emulator consul --port 0 --snapshot-bytes "$size" \
-  --snapshot-content "$content" --data-dir "$work" >"$work/emu.out" 2>&1 &
-emu_pid=$!
-for _ in $(seq 100); do
-  grep -q '^listening on' "$work/emu.out" && break
-  sleep 0.1
-done
-url="http://$(sed -n 's/^listening on //p' "$work/emu.out")"
+start_emulator consul --snapshot-bytes "$size" --snapshot-content "$content" \
+  --data-dir "$work"
+url=$EMULATOR_URL
 mkdir -p "$work/out"
 
 echo "building the snapshot once (state of $size bytes)…" >&2

@@ -7,20 +7,15 @@ bash scripts/setup.sh
 
 snap=$PWD/build/snap
 work=$(mktemp -d)
-emu_pid=""
+source scripts/emulator.sh
 cleanup() {
-  [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
+  stop_emulator
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-build/snap-emulator consul --port 0 >"$work/emulator.out" 2>&1 &
-emu_pid=$!
-for _ in $(seq 50); do
-  grep -q '^listening on' "$work/emulator.out" && break
-  sleep 0.1
-done
-addr="http://$(sed -n 's/^listening on //p' "$work/emulator.out")"
+start_emulator consul
+addr=$EMULATOR_URL
 export CONSUL_HTTP_ADDR=$addr
 
 show_keys() {

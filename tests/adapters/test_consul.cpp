@@ -59,15 +59,6 @@ std::string save_one(Emulator& emu, const TempDir& dir) {
   return (dir.path() / files[0]).string();
 }
 
-bool any_put(const Emulator& emu) {
-  for (const auto& r : emu.requests()) {
-    if (r.starts_with("PUT /v1/snapshot")) {
-      return true;
-    }
-  }
-  return false;
-}
-
 } // namespace
 
 TEST_CASE("consul passes the adapter conformance suite",
@@ -279,7 +270,7 @@ TEST_CASE("a flipped byte is caught by inspect and restore, before any PUT",
   CHECK(i.exit_code == 7);
   auto r = snap({"restore", "consul", archive, "--addr", emu.url(), "--yes"});
   CHECK(r.exit_code == 7);
-  CHECK_FALSE(any_put(emu));
+  CHECK_FALSE(emu.received("PUT /v1/snapshot"));
 }
 
 TEST_CASE("a truncated archive is refused with exit 7",
@@ -292,7 +283,7 @@ TEST_CASE("a truncated archive is refused with exit 7",
   auto r = snap({"restore", "consul", archive, "--addr", emu.url(), "--yes"});
   CHECK(r.exit_code == 7);
   CHECK(r.err.find("truncated") != std::string::npos);
-  CHECK_FALSE(any_put(emu));
+  CHECK_FALSE(emu.received("PUT /v1/snapshot"));
 }
 
 TEST_CASE("restore without --yes and without a terminal exits 2",
@@ -303,7 +294,7 @@ TEST_CASE("restore without --yes and without a terminal exits 2",
   auto r = snap({"restore", "consul", archive, "--addr", emu.url()});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("--yes") != std::string::npos);
-  CHECK_FALSE(any_put(emu));
+  CHECK_FALSE(emu.received("PUT /v1/snapshot"));
 }
 
 TEST_CASE("restore --dry-run prints the plan and sends no PUT",
@@ -317,7 +308,7 @@ TEST_CASE("restore --dry-run prints the plan and sends no PUT",
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("PUT ") != std::string::npos);
   CHECK(r.out.find("Nothing was changed") != std::string::npos);
-  CHECK_FALSE(any_put(emu));
+  CHECK_FALSE(emu.received("PUT /v1/snapshot"));
 }
 
 TEST_CASE("restore refuses when the cluster has no leader", "[e2e][consul]") {
@@ -332,7 +323,7 @@ TEST_CASE("restore refuses when the cluster has no leader", "[e2e][consul]") {
       snap({"restore", "consul", archive, "--addr", leaderless.url(), "--yes"});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("no cluster leader") != std::string::npos);
-  CHECK_FALSE(any_put(leaderless));
+  CHECK_FALSE(leaderless.received("PUT /v1/snapshot"));
 }
 
 TEST_CASE("json output parses on success and on error", "[e2e][consul]") {

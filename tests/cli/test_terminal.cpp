@@ -26,15 +26,6 @@ std::string save_archive(const Emulator& emu, const TempDir& dir) {
   return (dir.path() / dir.list().at(0)).string();
 }
 
-bool any_put(const Emulator& emu) {
-  for (const auto& r : emu.requests()) {
-    if (r.starts_with("PUT /v1/snapshot")) {
-      return true;
-    }
-  }
-  return false;
-}
-
 } // namespace
 
 TEST_CASE("the progress bar is drawn on a terminal only", "[cli][terminal]") {
@@ -61,12 +52,12 @@ TEST_CASE("restore on a terminal asks, and anything but yes changes nothing",
   auto no = on_terminal(cmd, "no\n");
   CHECK(no.out.find("Type 'yes' to continue") != std::string::npos);
   CHECK(no.exit_code == 2);
-  CHECK_FALSE(any_put(emu));
+  CHECK_FALSE(emu.received("PUT /v1/snapshot"));
   http("PUT", emu.url() + "/v1/kv/app/key", "changed");
   auto yes = on_terminal(cmd, "yes\n");
   INFO(yes.out);
   CHECK(yes.exit_code == 0);
-  CHECK(any_put(emu));
+  CHECK(emu.received("PUT /v1/snapshot"));
   CHECK(http("GET", emu.url() + "/v1/kv/app/key?raw") == "original");
 }
 

@@ -206,6 +206,13 @@ std::vector<std::string> Emulator::requests() const {
   return out;
 }
 
+bool Emulator::received(std::string_view prefix) const {
+  auto all = requests();
+  return std::any_of(all.begin(), all.end(), [&](const std::string& r) {
+    return r.starts_with(prefix);
+  });
+}
+
 TempDir::TempDir() {
   char tmpl[] = "/tmp/snap-test-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) {

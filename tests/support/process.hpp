@@ -48,6 +48,8 @@ public:
   int port() const { return m_port; }
   // Every "METHOD /path?query" the emulator received, in order.
   std::vector<std::string> requests() const;
+  // True when some request received starts with `prefix` ("PUT /v1/snapshot").
+  bool received(std::string_view prefix) const;
   // Stops it now (the port then refuses connections).
   void stop();
 
