@@ -206,7 +206,7 @@ finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
   fs::path final_path =
       target.file ? *target.file
                   : target.dir / fmt::format("{}-{}-{}.zip", info.name,
-                                             result.backup_id,
+                                             safe_token(result.backup_id),
                                              rfc3339_to_compact(m.created_at));
   WrittenArchive w = SNAP_TRY(writer.commit(m, final_path));
   CommandResult r;

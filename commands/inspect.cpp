@@ -34,6 +34,7 @@ Expected<Fields> inspect_one(const std::string& path, bool verify,
   Fields f = Fields::object();
   f["archive"] = path;
   f["size"] = human_bytes(reader->file_size());
+  f["size_bytes"] = reader->file_size();
   f["format"] = fmt::format("snap-archive/{} (written by snap {})",
                             m.format_version, m.snap_version);
   f["adapter"] = m.adapter;

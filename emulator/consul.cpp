@@ -6,45 +6,22 @@
 // way Consul does. Errors are plain text with Consul's wording.
 #include "emulator/consul.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <chrono>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <openssl/evp.h>
-#include <random>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
-#include "emulator/msgpack.hpp"
+#include "emulator/consul_snapshot.hpp"
 
 namespace snap::emulator {
 namespace {
 
 constexpr std::uint64_t k_term = 2;
 constexpr std::string_view k_leader_addr = "127.0.0.1:8300";
-constexpr unsigned char k_kvs_record = 2; // structs.KVSRequestType
-
-struct KvEntry {
-  std::string value;
-  std::uint64_t flags = 0;
-  std::uint64_t create_index = 0;
-  std::uint64_t modify_index = 0;
-};
-
-std::string sha256_hex(const std::string& data) {
-  unsigned char d[32];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), d, &n, EVP_sha256(), nullptr);
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) {
-    out += fmt::format("{:02x}", d[i]);
-  }
-  return out;
-}
 
 std::string base64(const std::string& in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
@@ -277,147 +254,17 @@ private:
     rs.set_content("true", "application/json");
   }
 
-  // Writes state.bin: the FSM header, then one KVS record per key, then the
-  // benchmark padding as one more KVS record.
-  std::pair<std::string, std::uint64_t>
-  write_state(const std::filesystem::path& path) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), nullptr);
-    std::uint64_t size = 0;
-    auto emit = [&](const std::string& chunk) {
-      out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-      EVP_DigestUpdate(md, chunk.data(), chunk.size());
-      size += chunk.size();
-    };
-    std::string buf;
-    msgpack::put_map(buf, 1);
-    msgpack::put_str(buf, "LastIndex");
-    msgpack::put_uint(buf, m_index);
-    auto record_head = [&](const std::string& key, const KvEntry& e,
-                           std::uint64_t value_size) {
-      buf.push_back(static_cast<char>(k_kvs_record));
-      msgpack::put_map(buf, 7);
-      msgpack::put_str(buf, "LockIndex");
-      msgpack::put_uint(buf, 0);
-      msgpack::put_str(buf, "Key");
-      msgpack::put_str(buf, key);
-      msgpack::put_str(buf, "Flags");
-      msgpack::put_uint(buf, e.flags);
-      msgpack::put_str(buf, "Session");
-      msgpack::put_str(buf, "");
-      msgpack::put_str(buf, "CreateIndex");
-      msgpack::put_uint(buf, e.create_index);
-      msgpack::put_str(buf, "ModifyIndex");
-      msgpack::put_uint(buf, e.modify_index);
-      msgpack::put_str(buf, "Value");
-      msgpack::put_bin_header(buf, static_cast<std::uint32_t>(value_size));
-    };
-    for (const auto& [key, e] : m_kv) {
-      record_head(key, e, e.value.size());
-      buf += e.value;
-      emit(buf);
-      buf.clear();
-    }
-    // Padding for benchmarks: hex text, which compresses about as well as
-    // real catalog and KV data does.
-    std::uint64_t left = m_opts.snapshot_bytes;
-    while (left > 0) {
-      std::uint64_t part = std::min<std::uint64_t>(left, 0xfff00000u);
-      record_head(fmt::format("_emulator/padding/{}", left), {}, part);
-      emit(buf);
-      buf.clear();
-      std::mt19937_64 rng(left);
-      std::string block(1 << 20, '\0');
-      static constexpr char k_hex[] = "0123456789abcdef";
-      for (std::uint64_t done = 0; done < part;) {
-        if (m_opts.random_content) {
-          for (std::size_t i = 0; i + 8 <= block.size(); i += 8) {
-            std::uint64_t v = rng();
-            std::memcpy(block.data() + i, &v, 8);
-          }
-        } else {
-          for (auto& c : block) {
-            c = k_hex[rng() & 0xf];
-          }
-        }
-        std::size_t n = static_cast<std::size_t>(
-            std::min<std::uint64_t>(block.size(), part - done));
-        emit(block.substr(0, n));
-        done += n;
-      }
-      left -= part;
-    }
-    unsigned char d[32];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(md, d, &n);
-    EVP_MD_CTX_free(md);
-    std::string hex;
-    for (unsigned int i = 0; i < n; ++i) {
-      hex += fmt::format("{:02x}", d[i]);
-    }
-    return {hex, size};
-  }
-
-  // Builds the snapshot file for the current state (cached per index).
+  // The snapshot file for the current state, built once per index.
   Snapshot build_snapshot() {
     if (m_snapshot.index == m_index && !m_snapshot.file.empty()) {
       return m_snapshot;
     }
-    auto state_path = m_opts.data_dir / "state.bin";
-    auto [state_sha, state_size] = write_state(state_path);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-    nlohmann::ordered_json meta = {
-        {"Version", 1},
-        {"ID", fmt::format("{}-{}-{}", k_term, m_index, ms)},
-        {"Index", m_index},
-        {"Term", k_term},
-        {"Peers", "ka4xMjcuMC4wLjE6ODMwMA=="},
-        {"Configuration",
-         {{"Servers",
-           {{{"Suffrage", 0},
-             {"ID", "a577b288-7b8d-4b6e-a5d2-1f2b7f4c1e01"},
-             {"Address", std::string(k_leader_addr)}}}}}},
-        {"ConfigurationIndex", 1},
-        {"Size", state_size}};
-    std::string meta_text = meta.dump() + "\n";
-    // Go map order: the sums are not in a fixed order.
-    std::string sums = fmt::format("{}  state.bin\n{}  meta.json\n", state_sha,
-                                   sha256_hex(meta_text));
-    auto file = m_opts.data_dir / fmt::format("snapshot-{}.tgz", m_index);
-    struct archive* a = archive_write_new();
-    archive_write_add_filter_gzip(a);
-    archive_write_set_format_ustar(a);
-    archive_write_set_bytes_in_last_block(a, 1); // no padding after the end
-    archive_write_open_filename(a, file.c_str());
-    auto add = [&](const char* name, std::uint64_t size, auto&& body) {
-      struct archive_entry* e = archive_entry_new();
-      archive_entry_set_pathname(e, name);
-      archive_entry_set_size(e, static_cast<la_int64_t>(size));
-      archive_entry_set_filetype(e, AE_IFREG);
-      archive_entry_set_perm(e, 0600);
-      archive_entry_set_mtime(e, ms / 1000, 0);
-      archive_write_header(a, e);
-      body();
-      archive_entry_free(e);
-    };
-    add("meta.json", meta_text.size(),
-        [&] { archive_write_data(a, meta_text.data(), meta_text.size()); });
-    add("state.bin", state_size, [&] {
-      std::ifstream in(state_path, std::ios::binary);
-      std::vector<char> buf(1 << 20);
-      while (in) {
-        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-        archive_write_data(a, buf.data(), static_cast<size_t>(in.gcount()));
-      }
-    });
-    add("SHA256SUMS", sums.size(),
-        [&] { archive_write_data(a, sums.data(), sums.size()); });
-    archive_write_close(a);
-    archive_write_free(a);
-    std::filesystem::remove(state_path);
+    auto file = write_snapshot(m_kv, {.index = m_index,
+                                      .term = k_term,
+                                      .leader_addr = std::string(k_leader_addr),
+                                      .padding_bytes = m_opts.snapshot_bytes,
+                                      .random_padding = m_opts.random_content,
+                                      .dir = m_opts.data_dir});
     if (!m_snapshot.file.empty()) {
       std::filesystem::remove(m_snapshot.file);
     }
@@ -467,100 +314,15 @@ private:
     if (!authorize(rq, rs) || !check_write(rq, rs)) {
       return;
     }
-    std::string meta_text, state, sums, error;
-    struct archive* a = archive_read_new();
-    archive_read_support_filter_gzip(a);
-    archive_read_support_format_tar(a);
-    if (rq.body.size() < 2 || static_cast<unsigned char>(rq.body[0]) != 0x1f ||
-        static_cast<unsigned char>(rq.body[1]) != 0x8b) {
-      error = "failed to decompress snapshot: gzip: invalid header";
-    } else if (archive_read_open_memory(a, rq.body.data(), rq.body.size()) !=
-               ARCHIVE_OK) {
-      error = "failed to decompress snapshot: unexpected EOF";
-    }
-    struct archive_entry* e = nullptr;
-    while (error.empty()) {
-      int rc = archive_read_next_header(a, &e);
-      if (rc == ARCHIVE_EOF) {
-        break;
-      }
-      if (rc != ARCHIVE_OK) {
-        error = "failed to read snapshot file: unexpected EOF";
-        break;
-      }
-      std::string name = archive_entry_pathname(e);
-      std::string* into = name == "meta.json"    ? &meta_text
-                          : name == "state.bin"  ? &state
-                          : name == "SHA256SUMS" ? &sums
-                                                 : nullptr;
-      if (into == nullptr) {
-        error = fmt::format("unexpected file \"{}\" in snapshot", name);
-        break;
-      }
-      char buf[65536];
-      la_ssize_t n;
-      while ((n = archive_read_data(a, buf, sizeof buf)) > 0) {
-        into->append(buf, static_cast<std::size_t>(n));
-      }
-      if (n < 0) {
-        error = "failed to read snapshot file: unexpected EOF";
-      }
-    }
-    archive_read_free(a);
-    if (error.empty()) {
-      for (auto [name, data] : {std::pair{"meta.json", &meta_text},
-                                std::pair{"state.bin", &state}}) {
-        if (sums.find(sha256_hex(*data) + "  " + name) == std::string::npos) {
-          error = fmt::format("failed to read snapshot file: failed checking "
-                              "integrity of snapshot: hash check failed for "
-                              "\"{}\"",
-                              name);
-          break;
-        }
-      }
-    }
-    std::map<std::string, KvEntry> kv;
-    std::uint64_t snap_index = 0;
-    if (error.empty()) {
-      try {
-        auto meta = nlohmann::json::parse(meta_text);
-        snap_index = meta.at("Index").get<std::uint64_t>();
-        if (meta.at("Size").get<std::uint64_t>() != state.size()) {
-          error =
-              fmt::format("failed to write snapshot, size didn't match "
-                          "({} != {})",
-                          state.size(), meta.at("Size").get<std::uint64_t>());
-        }
-        std::size_t pos = 0;
-        msgpack::decode(state, pos); // header
-        while (error.empty() && pos < state.size()) {
-          auto type = static_cast<unsigned char>(state[pos++]);
-          auto rec = msgpack::decode(state, pos);
-          if (type != k_kvs_record) {
-            continue;
-          }
-          std::string key = rec.at("Key").get<std::string>();
-          if (key.starts_with("_emulator/padding/")) {
-            continue;
-          }
-          const auto& bin = rec.at("Value").get_binary();
-          kv[key] = {std::string(bin.begin(), bin.end()),
-                     rec.at("Flags").get<std::uint64_t>(),
-                     rec.at("CreateIndex").get<std::uint64_t>(),
-                     rec.at("ModifyIndex").get<std::uint64_t>()};
-        }
-      } catch (const std::exception& ex) {
-        error =
-            fmt::format("Raft error when restoring snapshot: {}", ex.what());
-      }
-    }
-    if (!error.empty()) {
-      text(rs, 500, error);
+    auto restored = read_snapshot(rq.body);
+    if (auto* error = std::get_if<std::string>(&restored)) {
+      text(rs, 500, *error);
       return;
     }
+    auto& r = std::get<RestoredSnapshot>(restored);
     std::lock_guard lock(m_mutex);
-    m_kv = std::move(kv);
-    m_index = std::max(m_index, snap_index) + 1;
+    m_kv = std::move(r.kv);
+    m_index = std::max(m_index, r.index) + 1;
     rs.status = 200;
   }
 

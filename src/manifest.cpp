@@ -5,6 +5,8 @@
 
 #include <sstream>
 
+#include "snap/text.hpp"
+
 namespace snap {
 namespace {
 
@@ -84,8 +86,8 @@ Expected<Manifest> parse_manifest(std::string_view text) {
 std::string format_header(const Manifest& m, std::string_view sha) {
   return fmt::format("snap-archive/{} adapter={} id={} created={} "
                      "manifest-sha256={}",
-                     m.format_version, m.adapter, m.backup_id, m.created_at,
-                     sha);
+                     m.format_version, m.adapter, safe_token(m.backup_id),
+                     m.created_at, sha);
 }
 
 Expected<ArchiveHeader> parse_header(std::string_view comment) {

@@ -13,6 +13,10 @@ namespace snap {
 std::string closest_match(std::string_view word,
                           const std::vector<std::string>& candidates);
 
+// `s` with every character outside [A-Za-z0-9._-] replaced by '_', for use in
+// file names and the one-line archive header.
+std::string safe_token(std::string_view s);
+
 // `s` without leading and trailing white space.
 std::string trim_copy(std::string_view s);
 

@@ -46,6 +46,9 @@ TEST_CASE("suggestions for mistyped names", "[unit][text]") {
   CHECK(closest_match("elastic", names) == "elasticsearch");
   CHECK(closest_match("zzzzzzzz", names).empty());
   CHECK(rfc3339_to_compact("2026-11-21T10:15:00Z") == "20261121T101500Z");
+  CHECK(safe_token("snap 1/2") == "snap_1_2");
+  CHECK(safe_token("consul-13.x_y") == "consul-13.x_y");
+  CHECK(safe_token("") == "_");
 }
 
 TEST_CASE("sha256 matches the known vector", "[unit][io]") {
