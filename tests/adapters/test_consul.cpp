@@ -326,6 +326,17 @@ TEST_CASE("restore refuses when the cluster has no leader", "[e2e][consul]") {
   CHECK_FALSE(leaderless.received("PUT /v1/snapshot"));
 }
 
+TEST_CASE("an unknown datacenter is Consul's error, exit 1", "[e2e][consul]") {
+  Emulator emu("consul");
+  TempDir dir;
+  auto r = snap({"save", "consul", "--addr", emu.url(), "--datacenter", "dc9",
+                 "-o", dir.path().string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("No path to datacenter") != std::string::npos);
+  CHECK(r.err.find("dc=dc9") != std::string::npos);
+  CHECK(dir.list().empty());
+}
+
 TEST_CASE("json output parses on success and on error", "[e2e][consul]") {
   Emulator emu("consul");
   TempDir dir;

@@ -181,6 +181,32 @@ TEST_CASE("an archive with an unsafe entry name is refused", "[cli][archive]") {
   CHECK(i.err.find("unsafe entry name") != std::string::npos);
 }
 
+TEST_CASE("an archive with an entry the manifest does not list is refused",
+          "[cli][archive]") {
+  TempDir dir;
+  auto zip = craft(dir, manifest_v(1), "payload");
+  write_file(dir.path() / "src/payload/extra.bin", "smuggled");
+  auto r = run({"/bin/sh", "-c",
+                "cd '" + (dir.path() / "src").string() + "' && zip -q '" + zip +
+                    "' payload/extra.bin"});
+  REQUIRE(r.exit_code == 0);
+  auto i = snap({"inspect", zip});
+  CHECK(i.exit_code == 7);
+  CHECK(i.err.find("unexpected entry payload/extra.bin") != std::string::npos);
+}
+
+TEST_CASE("an archive missing an entry the manifest lists is refused",
+          "[cli][archive]") {
+  TempDir dir;
+  auto zip = craft(dir, manifest_v(1), "payload");
+  auto r = run({"/usr/bin/zip", "-q", "-d", zip, "payload/consul.snap"});
+  REQUIRE(r.exit_code == 0);
+  auto i = snap({"inspect", zip});
+  CHECK(i.exit_code == 7);
+  CHECK(i.err.find("entry payload/consul.snap is missing") !=
+        std::string::npos);
+}
+
 TEST_CASE("the format 1 fixture still opens and restores", "[cli][fixture]") {
   std::string fixture = SNAP_SOURCE_DIR "/tests/fixtures/consul-format1.zip";
   auto r = snap({"--json", "inspect", fixture});
