@@ -113,6 +113,8 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   if (conn.tls.insecure) {
     ctx.output->warn("TLS certificate verification is off (--insecure)");
   }
+  Output* out = ctx.output.get();
+  cfg.log = [out](const std::string& line) { out->note(line); };
   s->target_url = redact_url(conn.base_url);
   s->http = std::make_unique<HttpClient>(std::move(cfg));
   s->adapter = args.adapter->make({*s->http, s->flags, *ctx.output});

@@ -279,9 +279,18 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
       curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
     }
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    const auto attempt_start = Clock::now();
     CURLcode rc = curl_easy_perform(curl);
     curl_slist_free_all(hdrs);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t.resp.status);
+    if (m_config.log) {
+      m_config.log(fmt::format(
+          "{} {} -> {} ({} bytes in {:.2f} s)", req.method, shown,
+          rc == CURLE_OK ? std::to_string(t.resp.status)
+                         : std::string(curl_easy_strerror(rc)),
+          t.resp.body_bytes,
+          std::chrono::duration<double>(Clock::now() - attempt_start).count()));
+    }
 
     std::optional<Error> err;
     if (t.sink_error) {
@@ -353,6 +362,11 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
         return tl::unexpected(*err);
       }
       return t.resp;
+    }
+    if (m_config.log) {
+      m_config.log(fmt::format("retrying {} {} in {} ms (attempt {} of {})",
+                               req.method, shown, wait, attempt + 2,
+                               m_config.retries + 1));
     }
     if (!sleep_unless_interrupted(wait)) {
       return fail(ErrorKind::interrupted,

@@ -35,6 +35,8 @@ struct HttpConfig {
   double timeout_s = 0; // whole call, retries included; 0 = no limit
   double connect_timeout_s = 10;
   int retries = 3;
+  // Told one line per attempt and retry (URLs redacted), for --verbose.
+  std::function<void(const std::string&)> log;
 };
 
 struct Request {

@@ -166,6 +166,23 @@ TEST_CASE("consul save succeeds after 503, 503", "[e2e][consul][retry]") {
   CHECK(dir.list().size() == 1);
 }
 
+TEST_CASE("verbose mode shows each attempt and retry, never the token",
+          "[e2e][consul][retry]") {
+  Emulator emu("consul",
+               {"--status-sequence", "503,200", "--require-token", "tok-123"});
+  TempDir dir;
+  write_file(dir.path() / "t", "tok-123");
+  auto r = snap({"-v", "save", "consul", "--addr", emu.url(), "--token-file",
+                 (dir.path() / "t").string(), "-o", dir.path().string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("GET " + emu.url() + "/v1/snapshot -> 503") !=
+        std::string::npos);
+  CHECK(r.err.find("retrying GET") != std::string::npos);
+  CHECK(r.err.find("-> 200") != std::string::npos);
+  CHECK(r.err.find("tok-123") == std::string::npos);
+}
+
 TEST_CASE("consul save gives up after --retries", "[e2e][consul][retry]") {
   Emulator emu("consul", {"--status-sequence", "503,503,503,200"});
   TempDir dir;
