@@ -95,7 +95,8 @@ int run(int argc, char** argv) {
   bool version = false;
   app.add_flag("--json", ctx.global.json, "print one JSON document on stdout");
   app.add_flag("-q,--quiet", ctx.global.quiet, "print only errors");
-  app.add_flag("-v,--verbose", ctx.global.verbose, "log each step on stderr");
+  app.add_flag("-v,--verbose", ctx.global.verbose,
+               "log every request and retry on stderr");
   app.add_flag("--no-progress", ctx.global.no_progress,
                "never draw the progress bar");
   app.add_option("--timeout", ctx.global.timeout_s,
