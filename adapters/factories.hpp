@@ -9,6 +9,9 @@
 
 namespace snap::adapters {
 
+const AdapterInfo& cloudify_info();
+std::unique_ptr<Adapter> make_cloudify(AdapterContext ctx);
+
 const AdapterInfo& consul_info();
 std::unique_ptr<Adapter> make_consul(AdapterContext ctx);
 

@@ -11,6 +11,7 @@ namespace {
 
 constexpr AdapterEntry k_adapters[] = {
     {adapters::consul_info, adapters::make_consul, ""},
+    {adapters::cloudify_info, adapters::make_cloudify, ""},
 };
 
 } // namespace

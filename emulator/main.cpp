@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "emulator/cloudify.hpp"
 #include "emulator/consul.hpp"
 #include "emulator/faults.hpp"
 
@@ -29,7 +30,7 @@ int main(int argc, char** argv) {
   std::string tls_cert, tls_key, tls_client_ca, statuses, data_dir;
   Faults faults;
   ConsulOptions consul;
-  app.add_option("system", system, "system to emulate: consul")->required();
+  app.add_option("system", system, "system to emulate: consul, cloudify")->required();
   app.add_option("--port", port, "port on 127.0.0.1 (0: any free port)");
   app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate");
   app.add_option("--tls-key", tls_key, "key for --tls-cert");
@@ -58,6 +59,20 @@ int main(int argc, char** argv) {
                  "compresses about 2:1 like real state) or 'random' "
                  "(incompressible, so the snapshot is as large as the state)")
       ->check(CLI::IsMember({"text", "random"}));
+  CloudifyOptions cloudify;
+  app.add_option("--job-ms", cloudify.job_ms,
+                 "cloudify: how long a snapshot workflow runs (default 300)");
+  app.add_option("--fail-workflow", cloudify.fail_workflow,
+                 "cloudify: make the create or restore workflow fail")
+      ->check(CLI::IsMember({"create", "restore"}));
+  app.add_option("--hang-workflow", cloudify.hang_workflow,
+                 "cloudify: make the create or restore workflow never end")
+      ->check(CLI::IsMember({"create", "restore"}));
+  app.add_option("--restore-window-ms", cloudify.restore_window_ms,
+                 "cloudify: answer 502 to all but /snapshot-status for this "
+                 "long after a restore starts, as while services restart");
+  app.add_option("--sample-dir", cloudify.sample_dir,
+                 "cloudify: files every created snapshot also holds");
   CLI11_PARSE(app, argc, argv);
   consul.random_content = content == "random";
   faults.status_sequence = parse_status_sequence(statuses);
@@ -74,6 +89,7 @@ int main(int argc, char** argv) {
     data_dir = pattern;
   }
   consul.data_dir = data_dir;
+  cloudify.data_dir = data_dir;
 
   std::unique_ptr<httplib::Server> server;
   if (!tls_cert.empty()) {
@@ -99,9 +115,11 @@ int main(int argc, char** argv) {
       });
   if (system == "consul") {
     register_consul(*server, injector, consul);
+  } else if (system == "cloudify") {
+    register_cloudify(*server, injector, cloudify);
   } else {
     std::fprintf(stderr,
-                 "snap-emulator: unknown system '%s' (emulated: consul)\n",
+                 "snap-emulator: unknown system '%s' (emulated: consul, cloudify)\n",
                  system.c_str());
     return 2;
   }

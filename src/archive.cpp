@@ -295,6 +295,41 @@ extern "C" zip_int64_t spool_callback(void* user, void* data, zip_uint64_t len,
   }
 }
 
+// Reads `member` of the open zip `za` whole, up to `max_bytes`.
+Expected<std::string> read_member(zip_t* za, std::string_view what,
+                                  std::string_view member,
+                                  std::size_t max_bytes) {
+  zip_int64_t idx = zip_name_locate(za, std::string(member).c_str(), 0);
+  if (idx < 0) {
+    return fail(ErrorKind::archive,
+                fmt::format("{} has no {}", what, member));
+  }
+  zip_file_t* zf = zip_fopen_index(za, static_cast<zip_uint64_t>(idx), 0);
+  if (zf == nullptr) {
+    return fail(ErrorKind::archive, fmt::format("{}: cannot open {}: {}", what,
+                                                member, zip_error_text(za)));
+  }
+  std::string out;
+  char buf[65536];
+  zip_int64_t n;
+  while ((n = zip_fread(zf, buf, sizeof buf)) > 0) {
+    if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
+      zip_fclose(zf);
+      return fail(ErrorKind::archive,
+                  fmt::format("{}: {} is larger than {} bytes", what, member,
+                              max_bytes));
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  std::string why = n < 0 ? zip_error_strerror(zip_file_get_error(zf)) : "";
+  zip_fclose(zf);
+  if (n < 0) {
+    return fail(ErrorKind::archive,
+                fmt::format("{}: {} is damaged: {}", what, member, why));
+  }
+  return out;
+}
+
 } // namespace
 
 // An entry being received: bytes go to a temporary file while the hash is
@@ -319,6 +354,7 @@ struct ArchiveWriter::Spool : Sink {
     size = 0;
     return out->reset() && hashing.reset();
   }
+  Expected<void> flush() { return out->flush(); }
   Expected<std::string> finish() {
     SNAP_TRY(out->close(false));
     SNAP_TRY(hashing.finish());
@@ -366,6 +402,30 @@ Expected<Sink*> ArchiveWriter::add_entry(std::string_view name,
   spool->out.emplace(SNAP_TRY(FileSink::create(spool->file)));
   m_spools.push_back(std::move(spool));
   return m_spools.back().get();
+}
+
+Expected<std::string> ArchiveWriter::read_zip_member(std::string_view name,
+                                                    std::string_view member,
+                                                    std::size_t max_bytes) {
+  std::string full = "payload/" + std::string(name);
+  for (auto& s : m_spools) {
+    if (s->name != full) {
+      continue;
+    }
+    SNAP_TRY(s->flush());
+    int zerr = 0;
+    zip_t* za = zip_open(s->file.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+    if (za == nullptr) {
+      return fail(ErrorKind::archive,
+                  fmt::format("{} is not a readable zip (truncated or not a "
+                              "zip at all)",
+                              name));
+    }
+    auto r = read_member(za, name, member, max_bytes);
+    zip_discard(za);
+    return r;
+  }
+  return fail(ErrorKind::internal, fmt::format("no entry {}", name));
 }
 
 Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
@@ -723,6 +783,37 @@ private:
 };
 
 } // namespace
+
+Expected<std::string> ArchiveReader::read_zip_member(std::string_view path,
+                                                    std::string_view member,
+                                                    std::size_t max_bytes) {
+  auto it = m_impl->index.find(path);
+  if (it == m_impl->index.end()) {
+    return fail(ErrorKind::archive,
+                fmt::format("{}: no entry {}", m_path.filename().string(),
+                            path));
+  }
+  std::string what = fmt::format("{}: {}", m_path.filename().string(), path);
+  zip_error_t zerr;
+  zip_error_init(&zerr);
+  // A stored entry is a seekable window on the file, so libzip can open
+  // the inner zip in place.
+  zip_source_t* src = zip_source_zip(m_impl->za, m_impl->za, it->second, 0,
+                                     0, -1);
+  zip_t* inner = src ? zip_open_from_source(src, ZIP_RDONLY, &zerr) : nullptr;
+  if (inner == nullptr) {
+    if (src != nullptr) {
+      zip_source_free(src);
+    }
+    zip_error_fini(&zerr);
+    return fail(ErrorKind::archive,
+                fmt::format("{} is not a readable zip", what));
+  }
+  zip_error_fini(&zerr);
+  auto r = read_member(inner, what, member, max_bytes);
+  zip_discard(inner);
+  return r;
+}
 
 Expected<std::unique_ptr<Source>>
 ArchiveReader::open_entry(std::string_view path) {

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <chrono>
 #include <random>
+#include <thread>
 
 #include <curl/curl.h>
 
@@ -24,6 +25,7 @@ struct Transfer {
   Response resp;
   std::optional<Error> sink_error;
   bool wrote_any = false;
+  bool cleanup = false;
   const ProgressFn* progress = nullptr;
 };
 
@@ -93,7 +95,7 @@ extern "C" size_t on_read(char* buf, size_t size, size_t n, void* user) {
 extern "C" int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow,
                            curl_off_t ultotal, curl_off_t ulnow) {
   auto* t = static_cast<Transfer*>(user);
-  if (is_interrupted()) {
+  if (is_interrupted() && !t->cleanup) {
     return 1;
   }
   if (t->progress && *t->progress) {
@@ -211,6 +213,7 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
     t.body = req.body;
     t.curl = curl;
     t.progress = &progress;
+    t.cleanup = req.cleanup;
     if (attempt > 0 && req.body) {
       SNAP_TRY(req.body->rewind());
     }
@@ -230,7 +233,10 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
     curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 256L * 1024);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(m_config.connect_timeout_s * 1000));
-    if (has_deadline) {
+    if (req.cleanup) {
+      curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                       static_cast<long>(req.cleanup_timeout_s * 1000));
+    } else if (has_deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                       deadline - Clock::now())
                       .count();
@@ -273,6 +279,14 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
                          static_cast<curl_off_t>(*size));
       }
     }
+    bool bodiless_write =
+        !req.body &&
+        (req.method == "POST" || req.method == "PUT" || req.method == "PATCH");
+    if (bodiless_write) {
+      // An explicit empty body (Content-Length: 0): servers wait for one.
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+    }
     if (req.method == "HEAD") {
       curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
     } else if (req.method != "GET" && !(req.method == "PUT" && req.body)) {
@@ -296,7 +310,7 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
     if (t.sink_error) {
       return tl::unexpected(*t.sink_error);
     }
-    if (rc == CURLE_ABORTED_BY_CALLBACK || is_interrupted()) {
+    if (rc == CURLE_ABORTED_BY_CALLBACK || (is_interrupted() && !req.cleanup)) {
       return fail(ErrorKind::interrupted,
                   fmt::format("{}: {} {}: interrupted", m_config.label,
                               req.method, shown));
@@ -368,7 +382,9 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
                                req.method, shown, wait, attempt + 2,
                                m_config.retries + 1));
     }
-    if (!sleep_unless_interrupted(wait)) {
+    if (req.cleanup) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+    } else if (!sleep_unless_interrupted(wait)) {
       return fail(ErrorKind::interrupted,
                   fmt::format("{}: interrupted", m_config.label));
     }

@@ -89,6 +89,12 @@ bool FileSink::reset() {
          ::lseek(m_fd, 0, SEEK_SET) == 0;
 }
 
+Expected<void> FileSink::flush() {
+  auto r = write_out(m_buffer.data(), m_buffer.size());
+  m_buffer.clear();
+  return r;
+}
+
 Expected<void> FileSink::close(bool durable) {
   if (m_fd < 0) {
     return {};

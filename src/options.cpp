@@ -132,6 +132,8 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
     c.password = SNAP_TRY(read_secret(*f, "password file"));
   } else if (auto p = r.snap_env("password")) {
     c.password = *p;
+  } else if (auto np = r.native("password")) {
+    c.password = *np;
   }
   if (c.user.empty()) {
     if (auto auth = r.native("http_auth")) {
@@ -167,6 +169,8 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
     c.tls.insecure = is_truthy(*v);
   } else if (auto v = r.native("ssl_verify")) {
     c.tls.insecure = !is_truthy(*v);
+  } else if (r.native("trust_all")) {
+    c.tls.insecure = true; // any value, as cfy reads CLOUDIFY_SSL_TRUST_ALL
   }
   return c;
 }
@@ -177,7 +181,12 @@ AdapterFlags resolve_adapter_flags(const AdapterInfo& info, AdapterFlags given,
     if (given.contains(spec.name)) {
       continue;
     }
-    if (auto v = env(snap_env_name(info.name, spec.name))) {
+    auto v = env(snap_env_name(info.name, spec.name));
+    if (auto it = info.native_env.find(spec.name);
+        !v && it != info.native_env.end()) {
+      v = env(it->second);
+    }
+    if (v) {
       if (!spec.takes_value && !is_truthy(*v)) {
         continue;
       }

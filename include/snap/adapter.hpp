@@ -68,8 +68,9 @@ struct AdapterInfo {
   int payload_version = 1;
   std::string_view default_addr;
   std::vector<FlagSpec> flags;
-  // Connection setting ("addr", "token", "token_file", "ca_file", "cert_file",
-  // "key_file", "ssl", "ssl_verify", "http_auth") -> the system's own variable.
+  // Connection setting ("addr", "token", "token_file", "user", "password",
+  // "ca_file", "cert_file", "key_file", "ssl", "ssl_verify", "trust_all",
+  // "http_auth") or adapter flag name -> the system's own variable.
   std::map<std::string, std::string> native_env;
   // How a token is sent: header name and value prefix ("Bearer ").
   std::string_view token_header = "Authorization";

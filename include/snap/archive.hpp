@@ -39,6 +39,13 @@ public:
   Expected<WrittenArchive> commit(Manifest manifest,
                                   const std::filesystem::path& final_path);
 
+  // Reads member `member` (at most `max_bytes`) of the zip file received so
+  // far as entry `name`, to check a payload that is itself a zip. Errors:
+  // `archive` when it is not a readable zip or lacks the member.
+  Expected<std::string> read_zip_member(std::string_view name,
+                                        std::string_view member,
+                                        std::size_t max_bytes = 16 << 20);
+
   const std::filesystem::path& dir() const { return m_dir; }
 
   struct Spool;
@@ -75,6 +82,12 @@ public:
 
   // A rewindable source over entry `path`, for uploads.
   Expected<std::unique_ptr<Source>> open_entry(std::string_view path);
+
+  // Reads member `member` (at most `max_bytes`) of entry `path`, a zip file
+  // stored in this archive. Errors: `archive`.
+  Expected<std::string> read_zip_member(std::string_view path,
+                                        std::string_view member,
+                                        std::size_t max_bytes = 16 << 20);
 
   struct Impl;
 

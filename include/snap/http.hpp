@@ -47,6 +47,10 @@ struct Request {
   Source* body = nullptr;
   std::string content_type;
   bool idempotent = true; // may be repeated after a 429/502/503/504 or a cut
+  // Undoes a change on the way out (say, leaving maintenance mode): it goes
+  // out even after SIGINT, with at most `cleanup_timeout_s` seconds.
+  bool cleanup = false;
+  double cleanup_timeout_s = 30;
 };
 
 struct Response {

@@ -47,6 +47,8 @@ public:
   ~FileSink() override;
   Expected<void> write(Bytes data) override;
   bool reset() override;
+  // Writes out the buffer (the file stays open). Errors: `internal`.
+  Expected<void> flush();
   // Writes out the buffer and closes, first flushing to stable storage when
   // `durable`. Errors: `internal`.
   Expected<void> close(bool durable = true);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
 #include "snap/archive.hpp"
@@ -83,6 +84,42 @@ TEST_CASE("an incompressible entry meant for deflate round-trips",
   CHECK(back.str() == payload);
   CHECK(snap::test::run({"/usr/bin/unzip", "-tq", path.string()}).exit_code ==
         0);
+}
+
+TEST_CASE("a zip payload can be checked while saving and after",
+          "[unit][archive]") {
+  // The real legacy Cloudify snapshot from Cloudify's own test suite.
+  std::string sample = snap::test::read_file(
+      SNAP_SHARED_DIR "/samples/cloudify/snap_with_scheduled_execs_20200310.zip");
+  REQUIRE(sample.size() == 59296);
+  TempDir dir;
+  auto w = ArchiveWriter::create(dir.path());
+  REQUIRE(w);
+  auto sink = (*w)->add_entry("cloudify.zip", "application/zip");
+  REQUIRE((*sink)->write(as_bytes(sample)));
+  auto meta = (*w)->read_zip_member("cloudify.zip", "metadata.json");
+  REQUIRE(meta);
+  CHECK(nlohmann::json::parse(*meta)["snapshot_version"] == "5.1.0");
+  CHECK_FALSE((*w)->read_zip_member("cloudify.zip", "no-such-member"));
+  auto out = (*w)->commit(base_manifest(), dir.path() / "c.zip");
+  REQUIRE(out);
+  auto r = ArchiveReader::open(out->path);
+  REQUIRE(r);
+  auto again = (*r)->read_zip_member("payload/cloudify.zip", "metadata.json");
+  REQUIRE(again);
+  CHECK(*again == *meta);
+}
+
+TEST_CASE("a payload that is not a zip fails the zip check",
+          "[unit][archive]") {
+  TempDir dir;
+  auto w = ArchiveWriter::create(dir.path());
+  REQUIRE(w);
+  auto sink = (*w)->add_entry("cloudify.zip", "application/zip");
+  REQUIRE((*sink)->write(as_bytes("<html>proxy error</html>")));
+  auto meta = (*w)->read_zip_member("cloudify.zip", "metadata.json");
+  REQUIRE_FALSE(meta);
+  CHECK(meta.error().kind == ErrorKind::archive);
 }
 
 TEST_CASE("an abandoned writer leaves nothing behind", "[unit][archive]") {

@@ -1,0 +1,669 @@
+// SPDX-License-Identifier: MIT
+// Emulated Cloudify Manager (7.x, API v3.1). Snapshots are created and
+// restored by system workflows whose executions move pending -> started ->
+// terminated (or failed) over --job-ms; the archive of a created snapshot is
+// a new-format zip carrying the emulator's own state (secrets, per tenant),
+// so a restore visibly puts that state back. Maintenance mode, the
+// unauthenticated /snapshot-status, the JSON error shape and its codes follow
+// ../shared/api/cloudify.md.
+#include "emulator/cloudify.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <regex>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <zip.h>
+
+namespace snap::emulator {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr std::string_view k_prefix = "/api/v3.1";
+constexpr std::string_view k_tenant = "default_tenant";
+constexpr std::string_view k_version = "7.1.0";
+
+std::string now_iso() {
+  auto t = std::chrono::system_clock::now();
+  auto secs = std::chrono::system_clock::to_time_t(t);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                t.time_since_epoch())
+                .count() %
+            1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}Z", buf, ms);
+}
+
+std::string base64_decode(const std::string& in) {
+  std::string out(in.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  while (!out.empty() && out.back() == '\0') {
+    out.pop_back(); // padding
+  }
+  return out;
+}
+
+struct Snapshot {
+  std::string id;
+  std::string created_at;
+  std::string status; // creating, created, failed, uploaded
+  std::string error;
+  std::filesystem::path file;
+};
+
+struct Execution {
+  std::string id;
+  std::string workflow_id; // create_snapshot, restore_snapshot
+  std::string status;      // pending, started, terminated, failed
+  std::string error;
+  std::string snapshot_id;
+  std::string created_at;
+  Clock::time_point started;
+  json parameters;
+};
+
+class Cloudify {
+public:
+  Cloudify(FaultInjector& faults, CloudifyOptions opts)
+      : m_faults(faults), m_opts(std::move(opts)) {}
+
+  void routes(httplib::Server& server) {
+    std::string p(k_prefix);
+    // Every handler runs under the one lock; an archive download streams
+    // after its handler returned, from its own file handle.
+    struct Locked {
+      Cloudify* self;
+      httplib::Server& server;
+      void Get(const std::string& path, httplib::Server::Handler h) {
+        server.Get(path, wrap(std::move(h)));
+      }
+      void Put(const std::string& path, httplib::Server::Handler h) {
+        server.Put(path, wrap(std::move(h)));
+      }
+      void Post(const std::string& path, httplib::Server::Handler h) {
+        server.Post(path, wrap(std::move(h)));
+      }
+      void Delete(const std::string& path, httplib::Server::Handler h) {
+        server.Delete(path, wrap(std::move(h)));
+      }
+      httplib::Server::Handler wrap(httplib::Server::Handler h) {
+        return [self = self, h = std::move(h)](const httplib::Request& rq,
+                                               httplib::Response& rs) {
+          std::lock_guard lock(self->m_mutex);
+          self->advance();
+          h(rq, rs);
+        };
+      }
+    } s{this, server};
+    s.Get("/api/version",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            if (guard(rq, rs)) {
+              rs.set_content(
+                  json{{"version", k_version}, {"edition", "premium"}}.dump(),
+                  "application/json");
+            }
+          });
+    s.Get(p + "/snapshot-status",
+          [this](const httplib::Request&, httplib::Response& rs) {
+            rs.set_content(
+                json{{"status", restore_running() ? "running" : "not-running"}}
+                    .dump(),
+                "application/json");
+          });
+    s.Get(p + "/snapshots", [this](const httplib::Request& rq,
+                                   httplib::Response& rs) {
+      if (!guard(rq, rs)) {
+        return;
+      }
+      json items = json::array();
+      for (const auto& [id, snap] : m_snapshots) {
+        items.push_back(snapshot_json(snap));
+      }
+      rs.set_content(
+          json{{"items", items},
+               {"metadata",
+                {{"pagination",
+                  {{"total", items.size()}, {"size", 1000}, {"offset", 0}}},
+                 {"filtered", nullptr}}}}
+              .dump(),
+          "application/json");
+    });
+    s.Get(p + R"(/snapshots/([^/]+))",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            if (auto* snap = find(rq, rs)) {
+              rs.set_content(snapshot_json(*snap).dump(), "application/json");
+            }
+          });
+    s.Put(p + R"(/snapshots/([^/]+))",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            create(rq, rs);
+          });
+    s.Delete(p + R"(/snapshots/([^/]+))",
+             [this](const httplib::Request& rq, httplib::Response& rs) {
+               if (auto* snap = find(rq, rs)) {
+                 json body = snapshot_json(*snap);
+                 std::filesystem::remove(snap->file);
+                 m_snapshots.erase(snap->id);
+                 rs.set_content(body.dump(), "application/json");
+               }
+             });
+    s.Get(p + R"(/snapshots/([^/]+)/archive)",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            download(rq, rs);
+          });
+    s.Put(p + R"(/snapshots/([^/]+)/archive)",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            upload(rq, rs);
+          });
+    s.Post(p + R"(/snapshots/([^/]+)/restore)",
+           [this](const httplib::Request& rq, httplib::Response& rs) {
+             restore(rq, rs);
+           });
+    s.Get(p + "/executions", [this](const httplib::Request& rq,
+                                    httplib::Response& rs) {
+      if (!guard(rq, rs)) {
+        return;
+      }
+      json items = json::array();
+      bool system = rq.get_param_value("_include_system_workflows") == "true";
+      for (const auto& [id, e] : m_executions) {
+        if (system) {
+          items.push_back(execution_json(e));
+        }
+      }
+      rs.set_content(json{{"items", items}}.dump(), "application/json");
+    });
+    s.Get(p + R"(/executions/([^/]+))", [this](const httplib::Request& rq,
+                                               httplib::Response& rs) {
+      if (!guard(rq, rs)) {
+        return;
+      }
+      auto it = m_executions.find(rq.matches[1]);
+      if (it == m_executions.end()) {
+        error(rs, 404, "not_found_error",
+              fmt::format("Requested `Execution` with ID `{}` was not found",
+                          rq.matches[1].str()));
+        return;
+      }
+      rs.set_content(execution_json(it->second).dump(), "application/json");
+    });
+    s.Get(p + "/maintenance",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            if (guard(rq, rs)) {
+              rs.set_content(maintenance_json().dump(), "application/json");
+            }
+          });
+    s.Post(p + R"(/maintenance/(activate|deactivate))",
+           [this](const httplib::Request& rq, httplib::Response& rs) {
+             if (!guard(rq, rs)) {
+               return;
+             }
+             std::string want =
+                 rq.matches[1] == "activate" ? "activated" : "deactivated";
+             if (m_maintenance == want) {
+               rs.status = 304;
+               return;
+             }
+             m_maintenance = want;
+             m_maintenance_at = want == "activated" ? now_iso() : "";
+             rs.set_content(maintenance_json().dump(), "application/json");
+           });
+    s.Put(p + R"(/secrets/([^/]+))",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            if (!guard(rq, rs) || !json_body(rq, rs)) {
+              return;
+            }
+            auto body = json::parse(rq.body, nullptr, false);
+            m_secrets[rq.matches[1]] = body.value("value", "");
+            rs.status = 201;
+            rs.set_content(json{{"key", rq.matches[1].str()}}.dump(),
+                           "application/json");
+          });
+    s.Get(p + R"(/secrets/([^/]+))", [this](const httplib::Request& rq,
+                                            httplib::Response& rs) {
+      if (!guard(rq, rs)) {
+        return;
+      }
+      auto it = m_secrets.find(rq.matches[1]);
+      if (it == m_secrets.end()) {
+        error(rs, 404, "not_found_error",
+              fmt::format("Requested `Secret` with ID `{}` was not found",
+                          rq.matches[1].str()));
+        return;
+      }
+      rs.set_content(json{{"key", it->first}, {"value", it->second}}.dump(),
+                     "application/json");
+    });
+    s.Delete(p + R"(/secrets/([^/]+))",
+             [this](const httplib::Request& rq, httplib::Response& rs) {
+               if (guard(rq, rs)) {
+                 m_secrets.erase(rq.matches[1]);
+                 rs.set_content("{}", "application/json");
+               }
+             });
+  }
+
+private:
+  static void error(httplib::Response& rs, int status, std::string_view code,
+                    std::string message) {
+    rs.status = status;
+    rs.set_content(json{{"message", message},
+                        {"error_code", code},
+                        {"server_traceback", nullptr}}
+                       .dump(),
+                   "application/json");
+  }
+
+  // Checks, in the manager's order: the restart window, authentication,
+  // tenant, maintenance mode. True when the request may go on.
+  bool guard(const httplib::Request& rq, httplib::Response& rs) {
+    if (m_window_until > Clock::now()) {
+      rs.status = 502;
+      rs.set_content("<html><head><title>502 Bad Gateway</title></head>"
+                     "<body><center><h1>502 Bad Gateway</h1></center>"
+                     "<hr><center>nginx</center></body></html>",
+                     "text/html");
+      return false;
+    }
+    const std::string& want = m_faults.faults().require_token;
+    if (!want.empty()) {
+      std::string token = rq.get_header_value("Authentication-Token");
+      std::string auth = rq.get_header_value("Authorization");
+      bool basic_ok = false;
+      if (auth.starts_with("Basic ")) {
+        std::string decoded = base64_decode(auth.substr(6));
+        basic_ok = decoded.substr(decoded.find(':') + 1) == want;
+      }
+      if (token.empty() && auth.empty()) {
+        error(rs, 401, "unauthorized_error",
+              "User unauthorized: No authentication info provided");
+        return false;
+      }
+      if (token != want && !basic_ok) {
+        error(rs, 401, "unauthorized_error",
+              "User unauthorized: authentication failed");
+        return false;
+      }
+    }
+    std::string tenant = rq.get_header_value("Tenant");
+    if (!tenant.empty() && tenant != k_tenant) {
+      error(rs, 403, "forbidden_error",
+            fmt::format("Authorization failed: Tried to authenticate with "
+                        "invalid tenant name: {}",
+                        tenant));
+      return false;
+    }
+    if (m_maintenance == "activated" &&
+        rq.get_header_value("X-BYPASS-MAINTENANCE").empty() &&
+        !allowed_in_maintenance(rq.path)) {
+      error(rs, 503, "maintenance_mode_active",
+            "Your request was rejected since Cloudify manager is currently "
+            "in maintenance mode");
+      return false;
+    }
+    return true;
+  }
+
+  static bool allowed_in_maintenance(const std::string& path) {
+    for (std::string_view ok : {"/snapshots", "/snapshot-status",
+                                "/maintenance", "/status", "/version"}) {
+      if (path.find(ok) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool json_body(const httplib::Request& rq, httplib::Response& rs) {
+    if (rq.get_header_value("Content-Type").find("application/json") ==
+        std::string::npos) {
+      error(rs, 415, "unsupported_content_type_error",
+            "Content type must be application/json");
+      return false;
+    }
+    if (json::parse(rq.body, nullptr, false).is_discarded()) {
+      error(rs, 400, "bad_parameters_error", "Invalid JSON in request body");
+      return false;
+    }
+    return true;
+  }
+
+  Snapshot* find(const httplib::Request& rq, httplib::Response& rs) {
+    if (!guard(rq, rs)) {
+      return nullptr;
+    }
+    auto it = m_snapshots.find(rq.matches[1]);
+    if (it == m_snapshots.end()) {
+      error(rs, 404, "not_found_error",
+            fmt::format("Requested `Snapshot` with ID `{}` was not found",
+                        rq.matches[1].str()));
+      return nullptr;
+    }
+    return &it->second;
+  }
+
+  json snapshot_json(const Snapshot& s) const {
+    return {{"id", s.id},
+            {"created_at", s.created_at},
+            {"created_by", "admin"},
+            {"status", s.status},
+            {"error", s.error},
+            {"visibility", "private"},
+            {"tenant_name", k_tenant},
+            {"private_resource", true}};
+  }
+
+  json execution_json(const Execution& e) const {
+    std::string display = e.status == "terminated" ? "completed" : e.status;
+    return {{"id", e.id},
+            {"workflow_id", e.workflow_id},
+            {"status", e.status},
+            {"status_display", display},
+            {"error", e.error},
+            {"created_at", e.created_at},
+            {"is_system_workflow", true},
+            {"deployment_id", nullptr},
+            {"parameters", e.parameters},
+            {"tenant_name", k_tenant},
+            {"created_by", "admin"}};
+  }
+
+  json maintenance_json() const {
+    return {{"status", m_maintenance},
+            {"activated_at", m_maintenance_at},
+            {"activation_requested_at", m_maintenance_at},
+            {"requested_by", m_maintenance_at.empty() ? "" : "admin"},
+            {"remaining_executions", nullptr}};
+  }
+
+  bool restore_running() const {
+    for (const auto& [id, e] : m_executions) {
+      if (e.workflow_id == "restore_snapshot" &&
+          (e.status == "pending" || e.status == "started")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  Execution& start(std::string workflow, const std::string& snapshot_id,
+                   json parameters) {
+    unsigned n = ++m_counter;
+    std::string id = fmt::format("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                                 n * 2654435761u, n, n, n, n);
+    parameters["snapshot_id"] = snapshot_id;
+    Execution e{id,          workflow,  "pending",    "",
+                snapshot_id, now_iso(), Clock::now(), parameters};
+    return m_executions[id] = e;
+  }
+
+  // Moves every execution along by the time passed; called under the lock.
+  void advance() {
+    auto now = Clock::now();
+    for (auto& [id, e] : m_executions) {
+      if (e.status != "pending" && e.status != "started") {
+        continue;
+      }
+      std::string kind =
+          e.workflow_id == "create_snapshot" ? "create" : "restore";
+      auto elapsed =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - e.started)
+              .count();
+      if (elapsed >= m_opts.job_ms / 3) {
+        e.status = "started";
+      }
+      if (elapsed < m_opts.job_ms || m_opts.hang_workflow == kind) {
+        continue;
+      }
+      if (m_opts.fail_workflow == kind) {
+        e.status = "failed";
+        e.error = fmt::format("RuntimeError: {} failed (injected by "
+                              "snap-emulator --fail-workflow)",
+                              e.workflow_id);
+        if (auto it = m_snapshots.find(e.snapshot_id);
+            it != m_snapshots.end() && kind == "create") {
+          it->second.status = "failed";
+          it->second.error = e.error;
+        }
+        continue;
+      }
+      std::string err = kind == "create" ? finish_create(e) : finish_restore(e);
+      e.status = err.empty() ? "terminated" : "failed";
+      e.error = err;
+    }
+  }
+
+  std::string finish_create(Execution& e) {
+    Snapshot& s = m_snapshots[e.snapshot_id];
+    s.file = m_opts.data_dir / (s.id + ".zip");
+    std::map<std::string, std::string> files;
+    if (!m_opts.sample_dir.empty()) {
+      for (const auto& f :
+           std::filesystem::recursive_directory_iterator(m_opts.sample_dir)) {
+        if (f.is_regular_file()) {
+          std::ifstream in(f.path(), std::ios::binary);
+          files[std::filesystem::relative(f.path(), m_opts.sample_dir)
+                    .string()] =
+              std::string(std::istreambuf_iterator<char>(in), {});
+        }
+      }
+    }
+    files["metadata.json"] =
+        json{{"snapshot_version", k_version}, {"execution_id", e.id}}.dump();
+    json secrets = json::array();
+    for (const auto& [k, v] : m_secrets) {
+      secrets.push_back({{"key", k},
+                         {"value", v},
+                         {"visibility", "tenant"},
+                         {"is_hidden_value", false}});
+    }
+    files[fmt::format("tenants/{}/secrets/0.json", k_tenant)] =
+        json{{"type", "secrets"}, {"items", secrets}}.dump();
+    int zerr = 0;
+    zip_t* za = zip_open(s.file.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+    for (const auto& [name, data] : files) {
+      zip_source_t* src = zip_source_buffer(za, data.data(), data.size(), 0);
+      zip_file_add(za, name.c_str(), src, ZIP_FL_OVERWRITE);
+    }
+    if (za == nullptr || zip_close(za) != 0) {
+      s.status = "failed";
+      s.error = "cannot write the snapshot archive";
+      return s.error;
+    }
+    s.status = "created";
+    return "";
+  }
+
+  std::string finish_restore(Execution& e) {
+    auto it = m_snapshots.find(e.snapshot_id);
+    if (it == m_snapshots.end()) {
+      return "Snapshot not found";
+    }
+    int zerr = 0;
+    zip_t* za = zip_open(it->second.file.c_str(), ZIP_RDONLY, &zerr);
+    if (za == nullptr) {
+      return "zipfile.BadZipFile: File is not a zip file";
+    }
+    auto read = [&](zip_int64_t idx) {
+      std::string out;
+      zip_file_t* zf = zip_fopen_index(za, static_cast<zip_uint64_t>(idx), 0);
+      char buf[65536];
+      zip_int64_t n;
+      while (zf != nullptr && (n = zip_fread(zf, buf, sizeof buf)) > 0) {
+        out.append(buf, static_cast<std::size_t>(n));
+      }
+      if (zf != nullptr) {
+        zip_fclose(zf);
+      }
+      return out;
+    };
+    zip_int64_t meta_idx = zip_name_locate(za, "metadata.json", 0);
+    if (meta_idx < 0) {
+      zip_discard(za);
+      return "No metadata found in snapshot";
+    }
+    auto meta = json::parse(read(meta_idx), nullptr, false);
+    std::map<std::string, std::string> secrets;
+    std::string prefix = fmt::format("tenants/{}/", k_tenant);
+    for (zip_int64_t i = 0; i < zip_get_num_entries(za, 0); ++i) {
+      std::string name = zip_get_name(za, static_cast<zip_uint64_t>(i), 0);
+      if (!name.starts_with(prefix) || !name.ends_with(".json")) {
+        continue;
+      }
+      auto dump = json::parse(read(i), nullptr, false);
+      if (dump.is_object() && dump.value("type", "") == "secrets") {
+        for (const auto& item : dump["items"]) {
+          secrets[item.value("key", "")] = item.value("value", "");
+        }
+      }
+    }
+    zip_discard(za);
+    if (!meta.is_object() || !meta.contains("snapshot_version")) {
+      return "No metadata found in snapshot";
+    }
+    m_secrets = std::move(secrets); // the manager's state is replaced
+    return "";
+  }
+
+  void create(const httplib::Request& rq, httplib::Response& rs) {
+    if (!guard(rq, rs) || !json_body(rq, rs)) {
+      return;
+    }
+    std::string id = rq.matches[1];
+    static const std::regex k_id("^[A-Za-z][A-Za-z0-9._-]{0,255}$");
+    if (!std::regex_match(id, k_id)) {
+      error(rs, 400, "bad_parameters_error",
+            fmt::format("The `snapshot_id` argument contains illegal "
+                        "characters. Only letters, digits and the characters "
+                        "\"-\", \".\" and \"_\" are allowed, and it must start "
+                        "with a letter: {}",
+                        id));
+      return;
+    }
+    if (m_snapshots.contains(id)) {
+      error(rs, 409, "conflict_error",
+            fmt::format("<Snapshot id=`{}` tenant=`{}`> already exists", id,
+                        k_tenant));
+      return;
+    }
+    json params = json::parse(rq.body);
+    m_snapshots[id] = {id, now_iso(), "creating", "", {}};
+    rs.status = 201;
+    rs.set_content(execution_json(start("create_snapshot", id, params)).dump(),
+                   "application/json");
+  }
+
+  void download(const httplib::Request& rq, httplib::Response& rs) {
+    Snapshot* snap = find(rq, rs);
+    if (snap == nullptr) {
+      return;
+    }
+    if (snap->status == "failed" || snap->status == "creating") {
+      error(rs, 400, "snapshot_action_error",
+            fmt::format("Failed snapshot cannot be downloaded: {}", snap->id));
+      return;
+    }
+    auto in = std::make_shared<std::ifstream>(snap->file, std::ios::binary);
+    std::int64_t limit = m_faults.faults().fail_after_bytes;
+    rs.set_header("Content-Disposition",
+                  fmt::format("attachment; filename=\"{}.zip\"", snap->id));
+    rs.set_chunked_content_provider(
+        "application/octet-stream",
+        [in, limit](std::size_t offset, httplib::DataSink& sink) {
+          std::vector<char> buf(256 * 1024);
+          std::size_t want = buf.size();
+          if (limit >= 0) {
+            if (offset >= static_cast<std::size_t>(limit)) {
+              return false;
+            }
+            want = std::min(want, static_cast<std::size_t>(limit) - offset);
+          }
+          in->read(buf.data(), static_cast<std::streamsize>(want));
+          auto n = static_cast<std::size_t>(in->gcount());
+          if (n == 0) {
+            sink.done();
+            return true;
+          }
+          return sink.write(buf.data(), n);
+        });
+  }
+
+  void upload(const httplib::Request& rq, httplib::Response& rs) {
+    if (!guard(rq, rs)) {
+      return;
+    }
+    std::string id = rq.matches[1];
+    bool existed = m_snapshots.contains(id);
+    Snapshot& s = m_snapshots[id];
+    s.id = id;
+    s.file = m_opts.data_dir / (id + ".zip");
+    std::ofstream(s.file, std::ios::binary | std::ios::trunc) << rq.body;
+    s.status = "uploaded";
+    s.error = "";
+    if (s.created_at.empty()) {
+      s.created_at = now_iso();
+    }
+    rs.status = 201;
+    rs.set_content(existed ? json::object().dump() : snapshot_json(s).dump(),
+                   "application/json");
+  }
+
+  void restore(const httplib::Request& rq, httplib::Response& rs) {
+    Snapshot* snap = find(rq, rs);
+    if (snap == nullptr || !json_body(rq, rs)) {
+      return;
+    }
+    json body = json::parse(rq.body);
+    if (!body.contains("force")) {
+      error(rs, 500, "internal_server_error", "KeyError: 'force'");
+      return;
+    }
+    if (snap->status == "failed") {
+      error(rs, 400, "snapshot_action_error",
+            fmt::format("Failed snapshot cannot be restored: {}", snap->id));
+      return;
+    }
+    std::string id = snap->id;
+    rs.set_content(execution_json(start("restore_snapshot", id, body)).dump(),
+                   "application/json");
+    if (m_opts.restore_window_ms > 0) {
+      m_window_until =
+          Clock::now() + std::chrono::milliseconds(m_opts.restore_window_ms);
+    }
+  }
+
+  FaultInjector& m_faults;
+  CloudifyOptions m_opts;
+  std::mutex m_mutex;
+  std::map<std::string, Snapshot> m_snapshots;
+  std::map<std::string, Execution> m_executions;
+  std::map<std::string, std::string> m_secrets;
+  std::string m_maintenance = "deactivated";
+  std::string m_maintenance_at;
+  Clock::time_point m_window_until;
+  unsigned m_counter = 0;
+};
+
+} // namespace
+
+void register_cloudify(httplib::Server& server, FaultInjector& faults,
+                       const CloudifyOptions& options) {
+  static std::unique_ptr<Cloudify> cloudify;
+  cloudify = std::make_unique<Cloudify>(faults, options);
+  cloudify->routes(server);
+}
+
+} // namespace snap::emulator

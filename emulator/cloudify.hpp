@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// The Cloudify Manager REST API subset snap and its tests need (SPEC §7).
+#pragma once
+
+#include <filesystem>
+
+#include "emulator/faults.hpp"
+
+namespace snap::emulator {
+
+struct CloudifyOptions {
+  long job_ms = 300;                // how long a snapshot workflow runs
+  std::string fail_workflow;        // "create" or "restore": it fails
+  std::string hang_workflow;        // "create" or "restore": never ends
+  long restore_window_ms = 0;       // 502 for everything but
+                                    // snapshot-status while a restore runs
+  std::filesystem::path sample_dir; // extra files for created snapshots
+  std::filesystem::path data_dir;   // the file server
+};
+
+// Registers the Cloudify routes on `server`.
+void register_cloudify(httplib::Server& server, FaultInjector& faults,
+                       const CloudifyOptions& options);
+
+} // namespace snap::emulator
