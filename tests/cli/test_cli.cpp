@@ -119,8 +119,11 @@ TEST_CASE("every flag in the help is documented in the man page", "[cli]") {
     }
   };
   collect({"--help"});
-  for (const auto& verb : k_adapter_verbs) {
-    collect({verb, "consul", "--help"});
+  auto adapters = nlohmann::json::parse(snap({"--json", "adapters"}).out);
+  for (const auto& a : adapters["adapters"]) {
+    for (const auto& verb : k_adapter_verbs) {
+      collect({verb, a["name"].get<std::string>(), "--help"});
+    }
   }
   for (std::string verb : {"inspect", "prune"}) {
     collect({verb, "--help"});
