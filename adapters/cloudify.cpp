@@ -411,6 +411,11 @@ Expected<Fields> CloudifyAdapter::restore(ArchiveReader& in, bool dry_run) {
   if (!existing && existing.error().kind != ErrorKind::not_found) {
     return tl::unexpected(existing.error());
   }
+  if (!flag("no-reboot").empty() && flag("restore-certificates").empty()) {
+    return fail(ErrorKind::usage, "cloudify: --no-reboot applies only with "
+                                  "--restore-certificates (add it, or drop "
+                                  "--no-reboot)");
+  }
   bool keep = !flag("keep-maintenance").empty();
   json body = {{"force", !flag("force").empty()},
                {"restore_certificates", !flag("restore-certificates").empty()},

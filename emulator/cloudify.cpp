@@ -211,14 +211,18 @@ public:
              if (!guard(rq, rs)) {
                return;
              }
-             std::string want =
-                 rq.matches[1] == "activate" ? "activated" : "deactivated";
-             if (m_maintenance == want) {
+             bool activate = rq.matches[1] == "activate";
+             bool on = m_maintenance != "deactivated";
+             if (activate == on) {
                rs.status = 304;
                return;
              }
-             m_maintenance = want;
-             m_maintenance_at = want == "activated" ? now_iso() : "";
+             // Activation waits for running executions: 'activating' until
+             // they end (advance() finishes it).
+             m_maintenance = !activate ? "deactivated"
+                             : busy()  ? "activating"
+                                       : "activated";
+             m_maintenance_at = activate ? now_iso() : "";
              rs.set_content(maintenance_json().dump(), "application/json");
            });
     s.Put(p + R"(/secrets/([^/]+))",
@@ -271,7 +275,17 @@ private:
   // tenant, maintenance mode. True when the request may go on.
   bool guard(const httplib::Request& rq, httplib::Response& rs) {
     if (m_window_until > Clock::now()) {
+      // While the services restart, nginx answers 502 or the connection
+      // drops halfway through an answer; alternate the two.
       rs.status = 502;
+      if (++m_window_hits % 2 == 0) {
+        rs.set_content_provider(
+            1024, "application/json",
+            [](std::size_t, std::size_t, httplib::DataSink&) {
+              return false; // headers went out; close without a body
+            });
+        return false;
+      }
       rs.set_content("<html><head><title>502 Bad Gateway</title></head>"
                      "<body><center><h1>502 Bad Gateway</h1></center>"
                      "<hr><center>nginx</center></body></html>",
@@ -306,8 +320,17 @@ private:
                         tenant));
       return false;
     }
-    if (m_maintenance == "activated" &&
-        rq.get_header_value("X-BYPASS-MAINTENANCE").empty() &&
+    bool bypass = !rq.get_header_value("X-BYPASS-MAINTENANCE").empty();
+    if (m_maintenance == "activating" && !bypass &&
+        (rq.method == "PUT" || rq.method == "POST") &&
+        rq.path.find("/snapshots/") != std::string::npos &&
+        !rq.path.ends_with("/archive")) {
+      error(rs, 503, "entering_maintenance_mode",
+            "Your request was rejected since Cloudify manager is currently "
+            "entering maintenance mode");
+      return false;
+    }
+    if (m_maintenance == "activated" && !bypass &&
         !allowed_in_maintenance(rq.path)) {
       error(rs, 503, "maintenance_mode_active",
             "Your request was rejected since Cloudify manager is currently "
@@ -389,6 +412,15 @@ private:
             {"remaining_executions", nullptr}};
   }
 
+  bool busy() const {
+    for (const auto& [id, e] : m_executions) {
+      if (e.status == "pending" || e.status == "started") {
+        return true;
+      }
+    }
+    return false;
+  }
+
   bool restore_running() const {
     for (const auto& [id, e] : m_executions) {
       if (e.workflow_id == "restore_snapshot" &&
@@ -410,9 +442,13 @@ private:
     return m_executions[id] = e;
   }
 
-  // Moves every execution along by the time passed; called under the lock.
+  // Moves every execution along by the time passed, and maintenance mode
+  // from activating to activated once none runs; called under the lock.
   void advance() {
     auto now = Clock::now();
+    if (m_maintenance == "activating" && !busy()) {
+      m_maintenance = "activated";
+    }
     for (auto& [id, e] : m_executions) {
       if (e.status != "pending" && e.status != "started") {
         continue;
@@ -636,6 +672,13 @@ private:
             fmt::format("Failed snapshot cannot be restored: {}", snap->id));
       return;
     }
+    if (body.value("no_reboot", false) &&
+        !body.value("restore_certificates", false)) {
+      error(rs, 400, "bad_parameters_error",
+            "`no_reboot` is only relevant when `restore_certificates` is "
+            "set");
+      return;
+    }
     std::string id = snap->id;
     rs.set_content(execution_json(start("restore_snapshot", id, body)).dump(),
                    "application/json");
@@ -654,6 +697,7 @@ private:
   std::string m_maintenance = "deactivated";
   std::string m_maintenance_at;
   Clock::time_point m_window_until;
+  unsigned m_window_hits = 0;
   unsigned m_counter = 0;
 };
 

@@ -161,6 +161,42 @@ TEST_CASE("restore uploads a snapshot the manager lacks, then restores it",
         at("POST /api/v3.1/maintenance/deactivate"));
 }
 
+TEST_CASE("restore waits while maintenance mode is still activating",
+          "[e2e][cloudify]") {
+  Emulator emu("cloudify", {"--job-ms", "1500"});
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  // A create workflow is running: activation must wait for it to end.
+  auto started = run({"/usr/bin/curl", "-s", "-X", "PUT", "-H",
+                      "Content-Type: application/json", "--data", "{}",
+                      api(emu.url()) + "/snapshots/busy"});
+  REQUIRE(started.out.find("create_snapshot") != std::string::npos);
+  auto r = snap({"restore", "cloudify", archive, "--addr", emu.url(), "--yes"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(maintenance(emu.url()) == "deactivated");
+  auto snaps =
+      nlohmann::json::parse(http("GET", api(emu.url()) + "/snapshots/busy"));
+  CHECK(snaps["status"] == "created");
+}
+
+TEST_CASE("restore options map to the manager's fields", "[e2e][cloudify]") {
+  Emulator emu("cloudify");
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  auto bad = snap({"restore", "cloudify", archive, "--addr", emu.url(), "--yes",
+                   "--no-reboot"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--restore-certificates") != std::string::npos);
+  auto dry =
+      snap({"restore", "cloudify", archive, "--addr", emu.url(), "--dry-run",
+            "--force", "--restore-certificates", "--no-reboot"});
+  CHECK(dry.exit_code == 0);
+  CHECK(dry.out.find("\"force\":true") != std::string::npos);
+  CHECK(dry.out.find("\"no_reboot\":true") != std::string::npos);
+  CHECK(dry.out.find("\"restore_certificates\":true") != std::string::npos);
+}
+
 TEST_CASE("a failed restore exits 1 and leaves maintenance mode off",
           "[e2e][cloudify][safety]") {
   Emulator emu("cloudify", {"--fail-workflow", "restore"});
