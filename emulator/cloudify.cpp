@@ -7,6 +7,7 @@
 // unauthenticated /snapshot-status, the JSON error shape and its codes follow
 // ../shared/api/cloudify.md.
 #include "emulator/cloudify.hpp"
+#include "emulator/cloudify_archive.hpp"
 
 #include <chrono>
 #include <fstream>
@@ -14,11 +15,11 @@
 #include <memory>
 #include <mutex>
 #include <regex>
+#include <variant>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
-#include <zip.h>
 
 namespace snap::emulator {
 namespace {
@@ -485,42 +486,13 @@ private:
   std::string finish_create(Execution& e) {
     Snapshot& s = m_snapshots[e.snapshot_id];
     s.file = m_opts.data_dir / (s.id + ".zip");
-    std::map<std::string, std::string> files;
-    if (!m_opts.sample_dir.empty()) {
-      for (const auto& f :
-           std::filesystem::recursive_directory_iterator(m_opts.sample_dir)) {
-        if (f.is_regular_file()) {
-          std::ifstream in(f.path(), std::ios::binary);
-          files[std::filesystem::relative(f.path(), m_opts.sample_dir)
-                    .string()] =
-              std::string(std::istreambuf_iterator<char>(in), {});
-        }
-      }
-    }
-    files["metadata.json"] =
-        json{{"snapshot_version", k_version}, {"execution_id", e.id}}.dump();
-    json secrets = json::array();
-    for (const auto& [k, v] : m_secrets) {
-      secrets.push_back({{"key", k},
-                         {"value", v},
-                         {"visibility", "tenant"},
-                         {"is_hidden_value", false}});
-    }
-    files[fmt::format("tenants/{}/secrets/0.json", k_tenant)] =
-        json{{"type", "secrets"}, {"items", secrets}}.dump();
-    int zerr = 0;
-    zip_t* za = zip_open(s.file.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &zerr);
-    for (const auto& [name, data] : files) {
-      zip_source_t* src = zip_source_buffer(za, data.data(), data.size(), 0);
-      zip_file_add(za, name.c_str(), src, ZIP_FL_OVERWRITE);
-    }
-    if (za == nullptr || zip_close(za) != 0) {
-      s.status = "failed";
-      s.error = "cannot write the snapshot archive";
-      return s.error;
-    }
-    s.status = "created";
-    return "";
+    std::string err = write_snapshot_zip(
+        s.file, m_opts.sample_dir,
+        {{"snapshot_version", k_version}, {"execution_id", e.id}},
+        std::string(k_tenant), m_secrets);
+    s.status = err.empty() ? "created" : "failed";
+    s.error = err;
+    return err;
   }
 
   std::string finish_restore(Execution& e) {
@@ -528,49 +500,11 @@ private:
     if (it == m_snapshots.end()) {
       return "Snapshot not found";
     }
-    int zerr = 0;
-    zip_t* za = zip_open(it->second.file.c_str(), ZIP_RDONLY, &zerr);
-    if (za == nullptr) {
-      return "zipfile.BadZipFile: File is not a zip file";
+    auto restored = read_snapshot_zip(it->second.file, std::string(k_tenant));
+    if (auto* err = std::get_if<std::string>(&restored)) {
+      return *err;
     }
-    auto read = [&](zip_int64_t idx) {
-      std::string out;
-      zip_file_t* zf = zip_fopen_index(za, static_cast<zip_uint64_t>(idx), 0);
-      char buf[65536];
-      zip_int64_t n;
-      while (zf != nullptr && (n = zip_fread(zf, buf, sizeof buf)) > 0) {
-        out.append(buf, static_cast<std::size_t>(n));
-      }
-      if (zf != nullptr) {
-        zip_fclose(zf);
-      }
-      return out;
-    };
-    zip_int64_t meta_idx = zip_name_locate(za, "metadata.json", 0);
-    if (meta_idx < 0) {
-      zip_discard(za);
-      return "No metadata found in snapshot";
-    }
-    auto meta = json::parse(read(meta_idx), nullptr, false);
-    std::map<std::string, std::string> secrets;
-    std::string prefix = fmt::format("tenants/{}/", k_tenant);
-    for (zip_int64_t i = 0; i < zip_get_num_entries(za, 0); ++i) {
-      std::string name = zip_get_name(za, static_cast<zip_uint64_t>(i), 0);
-      if (!name.starts_with(prefix) || !name.ends_with(".json")) {
-        continue;
-      }
-      auto dump = json::parse(read(i), nullptr, false);
-      if (dump.is_object() && dump.value("type", "") == "secrets") {
-        for (const auto& item : dump["items"]) {
-          secrets[item.value("key", "")] = item.value("value", "");
-        }
-      }
-    }
-    zip_discard(za);
-    if (!meta.is_object() || !meta.contains("snapshot_version")) {
-      return "No metadata found in snapshot";
-    }
-    m_secrets = std::move(secrets); // the manager's state is replaced
+    m_secrets = std::get<Secrets>(std::move(restored)); // state replaced
     return "";
   }
 
@@ -693,7 +627,7 @@ private:
   std::mutex m_mutex;
   std::map<std::string, Snapshot> m_snapshots;
   std::map<std::string, Execution> m_executions;
-  std::map<std::string, std::string> m_secrets;
+  Secrets m_secrets;
   std::string m_maintenance = "deactivated";
   std::string m_maintenance_at;
   Clock::time_point m_window_until;

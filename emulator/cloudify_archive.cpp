@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+// Zip handling for the emulated Cloudify Manager. Dump files are JSON
+// {"type": ..., "items": [...]}, as the manager's snapshot_create.py writes
+// them; the restorer finds them by their type under tenants/<tenant>/.
+#include "emulator/cloudify_archive.hpp"
+
+#include <fstream>
+
+#include <fmt/format.h>
+#include <zip.h>
+
+namespace snap::emulator {
+
+using nlohmann::json;
+
+std::string write_snapshot_zip(const std::filesystem::path& path,
+                               const std::filesystem::path& sample_dir,
+                               const json& metadata, const std::string& tenant,
+                               const Secrets& secrets) {
+  std::map<std::string, std::string> files;
+  if (!sample_dir.empty()) {
+    for (const auto& f :
+         std::filesystem::recursive_directory_iterator(sample_dir)) {
+      if (f.is_regular_file()) {
+        std::ifstream in(f.path(), std::ios::binary);
+        files[std::filesystem::relative(f.path(), sample_dir).string()] =
+            std::string(std::istreambuf_iterator<char>(in), {});
+      }
+    }
+  }
+  files["metadata.json"] = metadata.dump();
+  json items = json::array();
+  for (const auto& [k, v] : secrets) {
+    items.push_back({{"key", k},
+                     {"value", v},
+                     {"visibility", "tenant"},
+                     {"is_hidden_value", false}});
+  }
+  files[fmt::format("tenants/{}/secrets/0.json", tenant)] =
+      json{{"type", "secrets"}, {"items", items}}.dump();
+  int zerr = 0;
+  zip_t* za = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+  if (za == nullptr) {
+    return "cannot write the snapshot archive";
+  }
+  for (const auto& [name, data] : files) {
+    zip_source_t* src = zip_source_buffer(za, data.data(), data.size(), 0);
+    zip_file_add(za, name.c_str(), src, ZIP_FL_OVERWRITE);
+  }
+  if (zip_close(za) != 0) {
+    zip_discard(za);
+    return "cannot write the snapshot archive";
+  }
+  return "";
+}
+
+std::variant<Secrets, std::string>
+read_snapshot_zip(const std::filesystem::path& path,
+                  const std::string& tenant) {
+  int zerr = 0;
+  zip_t* za = zip_open(path.c_str(), ZIP_RDONLY, &zerr);
+  if (za == nullptr) {
+    return std::string("zipfile.BadZipFile: File is not a zip file");
+  }
+  auto read = [&](zip_int64_t idx) {
+    std::string out;
+    zip_file_t* zf = zip_fopen_index(za, static_cast<zip_uint64_t>(idx), 0);
+    char buf[65536];
+    zip_int64_t n;
+    while (zf != nullptr && (n = zip_fread(zf, buf, sizeof buf)) > 0) {
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    if (zf != nullptr) {
+      zip_fclose(zf);
+    }
+    return out;
+  };
+  zip_int64_t meta_idx = zip_name_locate(za, "metadata.json", 0);
+  json meta =
+      meta_idx < 0 ? json() : json::parse(read(meta_idx), nullptr, false);
+  Secrets secrets;
+  std::string prefix = fmt::format("tenants/{}/", tenant);
+  for (zip_int64_t i = 0; i < zip_get_num_entries(za, 0); ++i) {
+    std::string name = zip_get_name(za, static_cast<zip_uint64_t>(i), 0);
+    if (!name.starts_with(prefix) || !name.ends_with(".json")) {
+      continue;
+    }
+    json dump = json::parse(read(i), nullptr, false);
+    if (dump.is_object() && dump.value("type", "") == "secrets") {
+      for (const auto& item : dump["items"]) {
+        secrets[item.value("key", "")] = item.value("value", "");
+      }
+    }
+  }
+  zip_discard(za);
+  if (!meta.is_object() || !meta.contains("snapshot_version")) {
+    return std::string("No metadata found in snapshot");
+  }
+  return secrets;
+}
+
+} // namespace snap::emulator
