@@ -546,29 +546,10 @@ private:
             fmt::format("Failed snapshot cannot be downloaded: {}", snap->id));
       return;
     }
-    auto in = std::make_shared<std::ifstream>(snap->file, std::ios::binary);
-    std::int64_t limit = m_faults.faults().fail_after_bytes;
     rs.set_header("Content-Disposition",
                   fmt::format("attachment; filename=\"{}.zip\"", snap->id));
-    rs.set_chunked_content_provider(
-        "application/octet-stream",
-        [in, limit](std::size_t offset, httplib::DataSink& sink) {
-          std::vector<char> buf(256 * 1024);
-          std::size_t want = buf.size();
-          if (limit >= 0) {
-            if (offset >= static_cast<std::size_t>(limit)) {
-              return false;
-            }
-            want = std::min(want, static_cast<std::size_t>(limit) - offset);
-          }
-          in->read(buf.data(), static_cast<std::streamsize>(want));
-          auto n = static_cast<std::size_t>(in->gcount());
-          if (n == 0) {
-            sink.done();
-            return true;
-          }
-          return sink.write(buf.data(), n);
-        });
+    stream_file(rs, snap->file, "application/octet-stream",
+                m_faults.faults().fail_after_bytes);
   }
 
   void upload(const httplib::Request& rq, httplib::Response& rs) {

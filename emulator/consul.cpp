@@ -283,27 +283,8 @@ private:
       meta_headers(rs);
       rs.set_header("X-Consul-Index", std::to_string(snap.index));
     }
-    auto in = std::make_shared<std::ifstream>(snap.file, std::ios::binary);
-    std::int64_t limit = m_faults.faults().fail_after_bytes;
-    rs.set_chunked_content_provider(
-        "application/x-gzip",
-        [in, limit](std::size_t offset, httplib::DataSink& sink) {
-          std::vector<char> buf(256 * 1024);
-          std::size_t want = buf.size();
-          if (limit >= 0) {
-            if (offset >= static_cast<std::size_t>(limit)) {
-              return false; // drop the connection mid-body
-            }
-            want = std::min(want, static_cast<std::size_t>(limit) - offset);
-          }
-          in->read(buf.data(), static_cast<std::streamsize>(want));
-          auto n = static_cast<std::size_t>(in->gcount());
-          if (n == 0) {
-            sink.done();
-            return true;
-          }
-          return sink.write(buf.data(), n);
-        });
+    stream_file(rs, snap.file, "application/x-gzip",
+                m_faults.faults().fail_after_bytes);
   }
 
   void snapshot_put(const httplib::Request& rq, httplib::Response& rs) {

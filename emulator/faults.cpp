@@ -3,6 +3,8 @@
 #include "emulator/faults.hpp"
 
 #include <chrono>
+#include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -27,6 +29,31 @@ const char* reason(int status) {
 }
 
 } // namespace
+
+void stream_file(httplib::Response& res, const std::filesystem::path& path,
+                 const std::string& content_type,
+                 std::int64_t fail_after_bytes) {
+  auto in = std::make_shared<std::ifstream>(path, std::ios::binary);
+  res.set_chunked_content_provider(
+      content_type, [in, limit = fail_after_bytes](std::size_t offset,
+                                                   httplib::DataSink& sink) {
+        std::vector<char> buf(256 * 1024);
+        std::size_t want = buf.size();
+        if (limit >= 0) {
+          if (offset >= static_cast<std::size_t>(limit)) {
+            return false; // drop the connection mid-body
+          }
+          want = std::min(want, static_cast<std::size_t>(limit) - offset);
+        }
+        in->read(buf.data(), static_cast<std::streamsize>(want));
+        auto n = static_cast<std::size_t>(in->gcount());
+        if (n == 0) {
+          sink.done();
+          return true;
+        }
+        return sink.write(buf.data(), n);
+      });
+}
 
 std::vector<int> parse_status_sequence(const std::string& text) {
   std::vector<int> out;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -36,6 +37,12 @@ private:
   std::size_t m_next = 0;
   std::ofstream m_log;
 };
+
+// Streams the file at `path` as a chunked body of `content_type`, dropping
+// the connection after --fail-after-bytes bytes when that switch is set.
+void stream_file(httplib::Response& res, const std::filesystem::path& path,
+                 const std::string& content_type,
+                 std::int64_t fail_after_bytes);
 
 // Parses "503,503,200".
 std::vector<int> parse_status_sequence(const std::string& text);

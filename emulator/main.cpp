@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   std::string tls_cert, tls_key, tls_client_ca, statuses, data_dir;
   Faults faults;
   ConsulOptions consul;
-  app.add_option("system", system, "system to emulate: consul, cloudify")->required();
+  app.add_option("system", system, "system to emulate: consul, cloudify")
+      ->required();
   app.add_option("--port", port, "port on 127.0.0.1 (0: any free port)");
   app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate");
   app.add_option("--tls-key", tls_key, "key for --tls-cert");
@@ -118,9 +119,10 @@ int main(int argc, char** argv) {
   } else if (system == "cloudify") {
     register_cloudify(*server, injector, cloudify);
   } else {
-    std::fprintf(stderr,
-                 "snap-emulator: unknown system '%s' (emulated: consul, cloudify)\n",
-                 system.c_str());
+    std::fprintf(
+        stderr,
+        "snap-emulator: unknown system '%s' (emulated: consul, cloudify)\n",
+        system.c_str());
     return 2;
   }
   int bound = port == 0 ? server->bind_to_any_port("127.0.0.1")
