@@ -15,4 +15,7 @@ std::unique_ptr<Adapter> make_cloudify(AdapterContext ctx);
 const AdapterInfo& consul_info();
 std::unique_ptr<Adapter> make_consul(AdapterContext ctx);
 
+const AdapterInfo& flux_info();
+std::unique_ptr<Adapter> make_flux(AdapterContext ctx);
+
 } // namespace snap::adapters

@@ -35,7 +35,11 @@ void add_adapter_subcommands(CLI::App& verb, Capability cap, AdapterArgs& args,
       g->add_option(
           "--addr", args.conn.addr,
           fmt::format("address of the target (default {})", info.default_addr));
-      g->add_option("--token-file", args.conn.token_file,
+      std::string names = "--token-file";
+      if (!info.token_file_alias.empty()) {
+        names += fmt::format(",--{}", info.token_file_alias);
+      }
+      g->add_option(names, args.conn.token_file,
                     "file holding the access token");
       g->add_option("--user", args.conn.user, "user name for basic auth");
       g->add_option("--password-file", args.conn.password_file,

@@ -14,6 +14,7 @@
 #include "emulator/cloudify.hpp"
 #include "emulator/consul.hpp"
 #include "emulator/faults.hpp"
+#include "emulator/flux.hpp"
 
 namespace {
 
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
   std::string tls_cert, tls_key, tls_client_ca, statuses, data_dir;
   Faults faults;
   ConsulOptions consul;
-  app.add_option("system", system, "system to emulate: consul, cloudify")
+  app.add_option("system", system, "system to emulate: consul, cloudify, flux")
       ->required();
   app.add_option("--port", port, "port on 127.0.0.1 (0: any free port)");
   app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate");
@@ -74,7 +75,20 @@ int main(int argc, char** argv) {
                  "long after a restore starts, as while services restart");
   app.add_option("--sample-dir", cloudify.sample_dir,
                  "cloudify: files every created snapshot also holds");
+  FluxOptions flux;
+  std::vector<std::string> flux_apps;
+  app.add_option("--app", flux_apps,
+                 "flux: an app and its components, NAME:comp1,comp2 "
+                 "(repeatable; default myapp:web,db)");
+  app.add_option("--line-delay-ms", flux.line_delay_ms,
+                 "flux: pause between streamed task lines (default 50)");
+  app.add_option("--fail-task", flux.fail_task,
+                 "flux: make the backup or restore task end in an error line")
+      ->check(CLI::IsMember({"backup", "restore"}));
   CLI11_PARSE(app, argc, argv);
+  if (!flux_apps.empty()) {
+    flux.apps = flux_apps;
+  }
   consul.random_content = content == "random";
   faults.status_sequence = parse_status_sequence(statuses);
 
@@ -91,6 +105,7 @@ int main(int argc, char** argv) {
   }
   consul.data_dir = data_dir;
   cloudify.data_dir = data_dir;
+  flux.data_dir = data_dir;
 
   std::unique_ptr<httplib::Server> server;
   if (!tls_cert.empty()) {
@@ -118,11 +133,13 @@ int main(int argc, char** argv) {
     register_consul(*server, injector, consul);
   } else if (system == "cloudify") {
     register_cloudify(*server, injector, cloudify);
+  } else if (system == "flux") {
+    register_flux(*server, injector, flux);
   } else {
-    std::fprintf(
-        stderr,
-        "snap-emulator: unknown system '%s' (emulated: consul, cloudify)\n",
-        system.c_str());
+    std::fprintf(stderr,
+                 "snap-emulator: unknown system '%s' (emulated: consul, "
+                 "cloudify, flux)\n",
+                 system.c_str());
     return 2;
   }
   int bound = port == 0 ? server->bind_to_any_port("127.0.0.1")

@@ -301,8 +301,7 @@ Expected<std::string> read_member(zip_t* za, std::string_view what,
                                   std::size_t max_bytes) {
   zip_int64_t idx = zip_name_locate(za, std::string(member).c_str(), 0);
   if (idx < 0) {
-    return fail(ErrorKind::archive,
-                fmt::format("{} has no {}", what, member));
+    return fail(ErrorKind::archive, fmt::format("{} has no {}", what, member));
   }
   zip_file_t* zf = zip_fopen_index(za, static_cast<zip_uint64_t>(idx), 0);
   if (zf == nullptr) {
@@ -404,9 +403,22 @@ Expected<Sink*> ArchiveWriter::add_entry(std::string_view name,
   return m_spools.back().get();
 }
 
+Expected<std::unique_ptr<Source>>
+ArchiveWriter::entry_source(std::string_view name) {
+  std::string full = "payload/" + std::string(name);
+  for (auto& s : m_spools) {
+    if (s->name == full) {
+      SNAP_TRY(s->flush());
+      auto src = SNAP_TRY(FileSource::open(s->file));
+      return std::unique_ptr<Source>(new FileSource(std::move(src)));
+    }
+  }
+  return fail(ErrorKind::internal, fmt::format("no entry {}", name));
+}
+
 Expected<std::string> ArchiveWriter::read_zip_member(std::string_view name,
-                                                    std::string_view member,
-                                                    std::size_t max_bytes) {
+                                                     std::string_view member,
+                                                     std::size_t max_bytes) {
   std::string full = "payload/" + std::string(name);
   for (auto& s : m_spools) {
     if (s->name != full) {
@@ -785,21 +797,21 @@ private:
 } // namespace
 
 Expected<std::string> ArchiveReader::read_zip_member(std::string_view path,
-                                                    std::string_view member,
-                                                    std::size_t max_bytes) {
+                                                     std::string_view member,
+                                                     std::size_t max_bytes) {
   auto it = m_impl->index.find(path);
   if (it == m_impl->index.end()) {
-    return fail(ErrorKind::archive,
-                fmt::format("{}: no entry {}", m_path.filename().string(),
-                            path));
+    return fail(
+        ErrorKind::archive,
+        fmt::format("{}: no entry {}", m_path.filename().string(), path));
   }
   std::string what = fmt::format("{}: {}", m_path.filename().string(), path);
   zip_error_t zerr;
   zip_error_init(&zerr);
   // A stored entry is a seekable window on the file, so libzip can open
   // the inner zip in place.
-  zip_source_t* src = zip_source_zip(m_impl->za, m_impl->za, it->second, 0,
-                                     0, -1);
+  zip_source_t* src =
+      zip_source_zip(m_impl->za, m_impl->za, it->second, 0, 0, -1);
   zip_t* inner = src ? zip_open_from_source(src, ZIP_RDONLY, &zerr) : nullptr;
   if (inner == nullptr) {
     if (src != nullptr) {

@@ -149,7 +149,8 @@ std::string Response::header(std::string_view name) const {
 }
 
 std::string HttpClient::display_url(const Request& req) const {
-  std::string url = m_config.base_url + req.path;
+  std::string url =
+      (req.base_url.empty() ? m_config.base_url : req.base_url) + req.path;
   if (!req.query.empty()) {
     url += "?" + req.query;
   }
@@ -203,7 +204,8 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
       start +
       std::chrono::milliseconds(static_cast<long>(m_config.timeout_s * 1000.0));
   const std::string url =
-      m_config.base_url + req.path + (req.query.empty() ? "" : "?" + req.query);
+      (req.base_url.empty() ? m_config.base_url : req.base_url) + req.path +
+      (req.query.empty() ? "" : "?" + req.query);
   const std::string shown = display_url(req);
   CURL* curl = m_impl->curl;
 

@@ -154,7 +154,9 @@ void Output::progress(std::string_view label, std::uint64_t done,
   double secs = duration<double>(now - m_start).count();
   double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
   std::string line;
-  if (total > 0) {
+  if (done == 0 && total == 0) {
+    line = std::string(m_label); // a step of a task, not a transfer
+  } else if (total > 0) {
     int pct = static_cast<int>(100.0 * static_cast<double>(done) /
                                static_cast<double>(total));
     int filled = pct / 5;

@@ -75,6 +75,8 @@ struct AdapterInfo {
   // How a token is sent: header name and value prefix ("Bearer ").
   std::string_view token_header = "Authorization";
   std::string_view token_prefix = "Bearer ";
+  // Another name the adapter's users know --token-file by ("auth-file").
+  std::string_view token_file_alias;
 };
 
 // Adapter flag values by name; switches hold "true".
@@ -85,6 +87,8 @@ using Fields = nlohmann::ordered_json;
 // How adapters report progress and notes without printing themselves.
 struct Reporter {
   virtual ~Reporter() = default;
+  // A transfer's progress; with `done` and `total` both 0, `label` is the
+  // current step of a task the target runs.
   virtual void progress(std::string_view label, std::uint64_t done,
                         std::uint64_t total) = 0;
   virtual void note(std::string_view text) = 0;

@@ -39,6 +39,10 @@ public:
   Expected<WrittenArchive> commit(Manifest manifest,
                                   const std::filesystem::path& final_path);
 
+  // A source over what entry `name` has received so far, to check a payload
+  // before commit. Errors: `internal`.
+  Expected<std::unique_ptr<Source>> entry_source(std::string_view name);
+
   // Reads member `member` (at most `max_bytes`) of the zip file received so
   // far as entry `name`, to check a payload that is itself a zip. Errors:
   // `archive` when it is not a readable zip or lacks the member.

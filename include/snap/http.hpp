@@ -41,8 +41,9 @@ struct HttpConfig {
 
 struct Request {
   std::string method = "GET";
-  std::string path;  // appended to the base URL, already escaped
-  std::string query; // without the leading '?'
+  std::string base_url; // another node of the same system; "" = the target
+  std::string path;     // appended to the base URL, already escaped
+  std::string query;    // without the leading '?'
   Headers headers;
   Source* body = nullptr;
   std::string content_type;

@@ -20,8 +20,12 @@ namespace fs = std::filesystem;
 struct AdapterFixture {
   std::string adapter;
   std::vector<std::string> unsupported_verbs;
-  std::vector<std::string> save_flags; // extra flags save needs
-  std::string token_flag_env;          // env var that carries the token
+  std::vector<std::string> target_flags; // flags save and status need
+  // Extra emulator flags (say, where it keeps its data).
+  std::function<std::vector<std::string>()> emulator_flags = [] {
+    return std::vector<std::string>{};
+  };
+  std::string token_flag_env; // env var that carries the token
   // Puts known state into the target at `url`.
   std::function<void(const std::string& url)> seed;
   // Reads the target's state as comparable text.
@@ -44,7 +48,7 @@ inline void round_trip(const AdapterFixture& f, const std::string& url,
   REQUIRE_FALSE(before.empty());
   auto saved =
       snap(with({"save", f.adapter, "--addr", url, "-o", dir.path().string()},
-                f.save_flags),
+                f.target_flags),
            {.env = env});
   INFO(saved.err);
   REQUIRE(saved.exit_code == 0);
@@ -69,7 +73,7 @@ inline void round_trip(const AdapterFixture& f, const std::string& url,
 
 inline void run_conformance(const AdapterFixture& f) {
   SECTION("save, inspect and restore bring the state back") {
-    Emulator emu(f.adapter);
+    Emulator emu(f.adapter, f.emulator_flags());
     round_trip(f, emu.url());
   }
   SECTION("a real server, when SNAP_E2E_<ADAPTER>_URL names one") {
@@ -90,8 +94,9 @@ inline void run_conformance(const AdapterFixture& f) {
     }
   }
   SECTION("status answers") {
-    Emulator emu(f.adapter);
-    auto r = snap({"status", f.adapter, "--addr", emu.url()});
+    Emulator emu(f.adapter, f.emulator_flags());
+    auto r =
+        snap(with({"status", f.adapter, "--addr", emu.url()}, f.target_flags));
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     REQUIRE_FALSE(r.out.empty());
@@ -111,36 +116,38 @@ inline void run_conformance(const AdapterFixture& f) {
     }
   }
   SECTION("a refused token exits 5 and writes nothing") {
-    Emulator emu(f.adapter, {"--require-token", "right-token"});
+    Emulator emu(f.adapter,
+                 with(f.emulator_flags(), {"--require-token", "right-token"}));
     TempDir dir;
     write_file(dir.path() / "token", "wrong-token\n");
     fs::create_directories(dir.path() / "out");
     auto r = snap(with({"save", f.adapter, "--addr", emu.url(), "-o",
                         (dir.path() / "out").string(), "--token-file",
                         (dir.path() / "token").string()},
-                       f.save_flags));
+                       f.target_flags));
     INFO(r.err);
     CHECK(r.exit_code == 5);
     CHECK(r.err.find("wrong-token") == std::string::npos);
     CHECK(fs::is_empty(dir.path() / "out"));
   }
   SECTION("a stalled server times out with exit 4") {
-    Emulator emu(f.adapter, {"--delay-ms", "5000"});
+    Emulator emu(f.adapter, with(f.emulator_flags(), {"--delay-ms", "5000"}));
     TempDir dir;
     auto r = snap(with({"--timeout", "1", "save", f.adapter, "--addr",
                         emu.url(), "-o", dir.path().string()},
-                       f.save_flags));
+                       f.target_flags));
     CHECK(r.exit_code == 4);
     CHECK(r.err.find("--timeout") != std::string::npos);
     CHECK(dir.list().empty());
   }
   SECTION("a body cut mid-way fails and leaves no file at all") {
-    Emulator emu(f.adapter, {"--fail-after-bytes", "100"});
+    Emulator emu(f.adapter,
+                 with(f.emulator_flags(), {"--fail-after-bytes", "100"}));
     TempDir dir;
     f.seed(emu.url());
     auto r = snap(with({"--retries", "1", "save", f.adapter, "--addr",
                         emu.url(), "-o", dir.path().string()},
-                       f.save_flags));
+                       f.target_flags));
     INFO(r.err);
     CHECK(r.exit_code != 0);
     CHECK(dir.list().empty());

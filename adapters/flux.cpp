@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: MIT
+// Flux adapter.
+//
+// A FluxOS node (RunOnFlux) backs up an application PER NODE and PER
+// COMPONENT: POST /apps/appendbackuptask tars the component's appdata into
+// <mount>/backup/local/backup_<component>.tar.gz, and POST
+// /apps/appendrestoretask unpacks backup_<component>.tar.gz from the local,
+// upload or remote folder back into appdata. Both stream plain-text progress
+// lines with HTTP status 200 whatever happens: success is a stream that ends
+// after "Finalizing...", failure is a line holding the error. Every other
+// answer is a JSON envelope {"status":"success"|"error","data":…}, also 200.
+// Files are listed, downloaded and removed through /backup/… with the full
+// path (found from /backup/getvolumedataofcomponent), and uploaded as
+// multipart/form-data to /ioutils/fileupload/backup/<app>/<component>/….
+//
+// Authentication: the zelidauth header carries the Flux ID login JSON
+// ({"zelid","signature","loginPhrase"}), from --auth-file or SNAP_FLUX_AUTH;
+// the ID must own the app or administer the node.
+//
+// Surprises this adapter guards against: the node stops the app for the
+// duration; a restore WIPES the component's data before it unpacks and then
+// DELETES the archive it used, so nothing is sent before the snap archive
+// has passed every check and each component's tar.gz has been read whole;
+// the node keeps one backup per component and deletes local backups after
+// 24 h, so save downloads at once.
+//
+// Not saved: anything outside the components' appdata (the app's
+// specification lives in the Flux network, not on the node).
+//
+// Docs: https://github.com/RunOnFlux/flux (ZelBack routes, advancedWorkflows)
+#include "adapters/factories.hpp"
+#include "snap/targz.hpp"
+#include "snap/text.hpp"
+
+#include <random>
+
+namespace snap::adapters {
+namespace {
+
+using nlohmann::json;
+
+std::string lower(std::string s) {
+  for (auto& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
+std::string archive_name(const std::string& component) {
+  return fmt::format("backup_{}.tar.gz", lower(component));
+}
+
+// Collects a task's streamed lines and shows each as progress.
+class TaskLines : public Sink {
+public:
+  explicit TaskLines(Reporter& r) : m_reporter(r) {}
+  Expected<void> write(Bytes data) override {
+    for (std::byte b : data) {
+      char c = static_cast<char>(b);
+      if (c != '\n') {
+        m_partial.push_back(c);
+        continue;
+      }
+      std::string line = trim_copy(m_partial);
+      m_partial.clear();
+      if (!line.empty()) {
+        m_reporter.note(line);
+        m_reporter.progress(line, 0, 0);
+        m_lines.push_back(line);
+      }
+    }
+    return {};
+  }
+  // The lines, with a last one not ended by a newline.
+  std::vector<std::string> lines() const {
+    auto out = m_lines;
+    if (!trim_copy(m_partial).empty()) {
+      out.push_back(trim_copy(m_partial));
+    }
+    return out;
+  }
+
+private:
+  Reporter& m_reporter;
+  std::string m_partial;
+  std::vector<std::string> m_lines;
+};
+
+// A multipart/form-data body of one file part, streamed from `file`.
+class MultipartSource : public Source {
+public:
+  MultipartSource(Source& file, const std::string& field,
+                  const std::string& filename)
+      : m_file(file) {
+    std::mt19937_64 rng{std::random_device{}()};
+    m_boundary = fmt::format("snap-{:016x}", rng());
+    m_head = fmt::format("--{}\r\nContent-Disposition: form-data; name=\"{}\"; "
+                         "filename=\"{}\"\r\nContent-Type: "
+                         "application/gzip\r\n\r\n",
+                         m_boundary, field, filename);
+    m_tail = fmt::format("\r\n--{}--\r\n", m_boundary);
+  }
+  std::string content_type() const {
+    return "multipart/form-data; boundary=" + m_boundary;
+  }
+  Expected<std::size_t> read(std::span<std::byte> buf) override {
+    auto from = [&](const std::string& s, std::size_t& pos) {
+      std::size_t n = std::min(buf.size(), s.size() - pos);
+      std::memcpy(buf.data(), s.data() + pos, n);
+      pos += n;
+      return n;
+    };
+    if (m_head_pos < m_head.size()) {
+      return from(m_head, m_head_pos);
+    }
+    if (!m_file_done) {
+      std::size_t n = SNAP_TRY(m_file.read(buf));
+      if (n > 0) {
+        return n;
+      }
+      m_file_done = true;
+    }
+    return from(m_tail, m_tail_pos);
+  }
+  Expected<void> rewind() override {
+    m_head_pos = m_tail_pos = 0;
+    m_file_done = false;
+    return m_file.rewind();
+  }
+  std::optional<std::uint64_t> size() const override {
+    auto inner = m_file.size();
+    if (!inner) {
+      return std::nullopt;
+    }
+    return m_head.size() + *inner + m_tail.size();
+  }
+
+private:
+  Source& m_file;
+  std::string m_boundary, m_head, m_tail;
+  std::size_t m_head_pos = 0, m_tail_pos = 0;
+  bool m_file_done = false;
+};
+
+class FluxAdapter : public Adapter {
+public:
+  explicit FluxAdapter(AdapterContext ctx) : m_ctx(ctx) {}
+
+  const AdapterInfo& info() const override { return flux_info(); }
+
+  Expected<SaveResult> save(ArchiveWriter& out) override {
+    std::string app = SNAP_TRY(app_name());
+    auto comps = SNAP_TRY(components(app));
+    json body = {{"appname", app}, {"backup", json::array()}};
+    for (const auto& c : comps) {
+      body["backup"].push_back({{"component", c}, {"backup", true}});
+    }
+    SNAP_TRY(run_task("/apps/appendbackuptask", body, "backup"));
+    return fetch(app, comps, out);
+  }
+
+  Expected<SaveResult> download(const std::string& id,
+                                ArchiveWriter& out) override {
+    std::string app = id.empty() ? SNAP_TRY(app_name()) : id;
+    auto comps = SNAP_TRY(components(app));
+    return fetch(app, comps, out);
+  }
+
+  Expected<Fields> describe(ArchiveReader& in, bool verify) override {
+    Fields f = Fields::object();
+    f["app"] = in.manifest().source.value("app", "");
+    f["node"] = in.manifest().source.value("node", "");
+    Fields comps = Fields::array();
+    for (const auto& e : in.manifest().entries) {
+      Fields c = {{"file", e.path}, {"size", e.size}};
+      if (verify) {
+        auto src = SNAP_TRY(in.open_entry(e.path));
+        TarSummary t = SNAP_TRY(check_tar_gz(*src, e.path));
+        c["entries"] = t.entries;
+        c["data_bytes"] = t.bytes;
+      }
+      comps.push_back(c);
+    }
+    f["components"] = comps;
+    return f;
+  }
+
+  Expected<Fields> list() override {
+    std::string app = SNAP_TRY(app_name());
+    Fields rows = Fields::array();
+    for (const auto& c : SNAP_TRY(components(app))) {
+      std::string mount = SNAP_TRY(mount_of(app, c));
+      for (std::string folder : {"local", "upload", "remote"}) {
+        json r = SNAP_TRY(envelope(get("/backup/getlocalbackuplist/" +
+                                       url_escape(mount + "/backup/" + folder) +
+                                       "/B/0/true/" + url_escape(app))));
+        if (r.value("status", "") != "success") {
+          continue; // an empty folder is reported as an error
+        }
+        for (const auto& file : r["data"]) {
+          rows.push_back({{"component", c},
+                          {"folder", folder},
+                          {"name", file.value("name", "")},
+                          {"size", file.value("size", json(0))},
+                          {"created_ms", file.value("create", "")}});
+        }
+      }
+    }
+    return rows;
+  }
+
+  Expected<StatusResult> status(const std::string&) override {
+    StatusResult r;
+    json version = SNAP_TRY(envelope(get("/flux/version")));
+    r.fields["fluxos_version"] = version.value("data", json("")).dump();
+    r.fields["backups"] = SNAP_TRY(list());
+    return r;
+  }
+
+  Expected<Fields> remove(const std::string& component) override {
+    std::string app = SNAP_TRY(app_name());
+    std::string mount = SNAP_TRY(mount_of(app, component));
+    std::string path = mount + "/backup/local/" + archive_name(component);
+    json r = SNAP_TRY(envelope(get("/backup/removebackupfile/" +
+                                   url_escape(path) + "/" + url_escape(app))));
+    if (r.value("status", "") != "success" ||
+        !r["data"].value("message", false)) {
+      return fail(ErrorKind::not_found,
+                  fmt::format("flux: {} could not be removed from the node "
+                              "(is there a local backup? snap list flux)",
+                              path));
+    }
+    return Fields{{"removed", path}};
+  }
+
+  Expected<Fields> upload(ArchiveReader& in, const std::string&) override {
+    std::string app = in.manifest().source.value("app", "");
+    Fields done = Fields::array();
+    for (const auto& e : in.manifest().entries) {
+      std::string comp = component_of(e.path);
+      SNAP_TRY(push(app, comp, in, e.path));
+      done.push_back(comp);
+    }
+    return Fields{{"app", app}, {"components", done}};
+  }
+
+  Expected<Fields> restore(ArchiveReader& in, bool dry_run) override {
+    std::string app = in.manifest().source.value("app", "");
+    if (app.empty()) {
+      return fail(ErrorKind::archive, "the archive names no Flux app");
+    }
+    json body = {
+        {"appname", app}, {"type", "upload"}, {"restore", json::array()}};
+    Fields plan = Fields::array();
+    for (const auto& e : in.manifest().entries) {
+      std::string comp = component_of(e.path);
+      body["restore"].push_back({{"component", comp}, {"restore", true}});
+      plan.push_back(fmt::format("upload {} as backup/upload/{} of {}", e.path,
+                                 archive_name(comp), comp));
+    }
+    plan.push_back(fmt::format("POST /apps/appendrestoretask {} (the node "
+                               "stops {}, wipes each component's data, "
+                               "unpacks, deletes the upload, starts it)",
+                               body.dump(), app));
+    if (dry_run) {
+      return Fields{{"plan", plan}};
+    }
+    for (const auto& e : in.manifest().entries) {
+      SNAP_TRY(push(app, component_of(e.path), in, e.path));
+    }
+    SNAP_TRY(run_task("/apps/appendrestoretask", body, "restore"));
+    return Fields{{"app", app}, {"components", body["restore"]}};
+  }
+
+private:
+  std::string flag(std::string_view name) const {
+    auto it = m_ctx.flags.find(std::string(name));
+    return it == m_ctx.flags.end() ? "" : it->second;
+  }
+
+  static std::string component_of(const std::string& entry) {
+    // payload/<component>.tar.gz
+    std::string name = entry.substr(entry.rfind('/') + 1);
+    return name.substr(0, name.size() - 7);
+  }
+
+  Expected<std::string> app_name() const {
+    std::string app = flag("app");
+    if (app.empty()) {
+      return fail(ErrorKind::usage, "flux: say which application with --app "
+                                    "NAME");
+    }
+    return app;
+  }
+
+  Request get(const std::string& path) const {
+    Request req{.method = "GET", .path = path};
+    req.base_url = m_node;
+    return req;
+  }
+
+  // Sends `req` and parses the JSON envelope; an unauthorized envelope is
+  // `auth`.
+  Expected<json> envelope(Request req) {
+    std::string text;
+    Response resp = SNAP_TRY(m_ctx.http.send_small(req, text, 16 << 20));
+    if (!resp.ok()) {
+      return tl::unexpected(m_ctx.http.status_error(req, resp, ""));
+    }
+    json j = json::parse(text, nullptr, false);
+    if (!j.is_object() || !j.contains("status")) {
+      return fail(ErrorKind::remote,
+                  fmt::format("flux: {} answered something that is not a "
+                              "FluxOS envelope (is --addr a Flux node?)",
+                              m_ctx.http.display_url(req)));
+    }
+    if (j.value("status", "") == "error" && j["data"].is_object() &&
+        j["data"].value("code", 0) == 401) {
+      return fail(ErrorKind::auth,
+                  fmt::format("flux: {}: {} (check --auth-file: the Flux ID "
+                              "must own the app or administer the node, and "
+                              "the login must be fresh)",
+                              m_ctx.http.display_url(req),
+                              j["data"].value("message", "")));
+    }
+    return j;
+  }
+
+  // Picks the node (--node) and returns the app's components (--component,
+  // or all of them from the app's specification).
+  Expected<std::vector<std::string>> components(const std::string& app) {
+    if (std::string node = flag("node"); !node.empty()) {
+      SNAP_TRY(pick_node(app, node));
+    }
+    std::vector<std::string> out;
+    std::string given = flag("component");
+    for (std::size_t start = 0; !given.empty() && start <= given.size();) {
+      auto comma = given.find(',', start);
+      std::string c = given.substr(start, comma - start);
+      if (!c.empty()) {
+        out.push_back(c);
+      }
+      if (comma == std::string::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+    if (!out.empty()) {
+      return out;
+    }
+    json spec =
+        SNAP_TRY(envelope(get("/apps/appspecifications/" + url_escape(app))));
+    if (spec.value("status", "") != "success") {
+      return fail(ErrorKind::not_found,
+                  fmt::format("flux: the node does not know app {} (check "
+                              "--app)",
+                              app));
+    }
+    for (const auto& c : spec["data"].value("compose", json::array())) {
+      out.push_back(c.value("name", ""));
+    }
+    if (out.empty()) {
+      return fail(ErrorKind::usage,
+                  fmt::format("flux: app {} lists no components; name them "
+                              "with --component",
+                              app));
+    }
+    return out;
+  }
+
+  Expected<void> pick_node(const std::string& app, const std::string& node) {
+    json loc = SNAP_TRY(envelope(get("/apps/location/" + url_escape(app))));
+    for (const auto& n : loc.value("data", json::array())) {
+      std::string ip = n.value("ip", "");
+      if (ip == node || ip.substr(0, ip.find(':')) == node) {
+        m_node = "http://" +
+                 (ip.find(':') == std::string::npos ? ip + ":16127" : ip);
+        m_ctx.reporter.note("using node " + m_node);
+        return {};
+      }
+    }
+    return fail(ErrorKind::not_found,
+                fmt::format("flux: node {} does not run {} (see GET "
+                            "/apps/location/{})",
+                            node, app, app));
+  }
+
+  Expected<std::string> mount_of(const std::string& app,
+                                 const std::string& comp) {
+    json v = SNAP_TRY(
+        envelope(get("/backup/getvolumedataofcomponent/" + url_escape(app) +
+                     "/" + url_escape(comp) + "/B/0/mount")));
+    if (v.value("status", "") != "success") {
+      return fail(ErrorKind::not_found,
+                  fmt::format("flux: no volume for component {} of {} on "
+                              "the node (check --component)",
+                              comp, app));
+    }
+    return v["data"].value("mount", "");
+  }
+
+  // Runs a backup or restore task and follows its lines; success only when
+  // the stream ends after "Finalizing...".
+  Expected<void> run_task(const std::string& path, const json& body,
+                          std::string_view what) {
+    Request req{.method = "POST", .path = path, .idempotent = false};
+    req.base_url = m_node;
+    MemorySource src(body.dump());
+    req.body = &src;
+    req.content_type = "application/json";
+    TaskLines lines(m_ctx.reporter);
+    Response resp = SNAP_TRY(m_ctx.http.send(req, lines));
+    if (!resp.ok()) {
+      return tl::unexpected(m_ctx.http.status_error(req, resp, ""));
+    }
+    auto all = lines.lines();
+    if (!all.empty() && all.back().starts_with("{")) {
+      SNAP_TRY(envelope_text(req, all.back()));
+    }
+    if (all.empty() || all.back() != "Finalizing...") {
+      std::string last = all.empty() ? "no output" : all.back();
+      bool busy = last.find("in progress") != std::string::npos ||
+                  last.find("is running") != std::string::npos;
+      return fail(busy ? ErrorKind::conflict : ErrorKind::remote,
+                  fmt::format("flux: the {} task failed on the node: {}{}",
+                              what, last,
+                              busy ? " (another task for this app is "
+                                     "running; wait for it, then retry)"
+                                   : ""));
+    }
+    return {};
+  }
+
+  Expected<void> envelope_text(const Request& req, const std::string& text) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_object() && j.value("status", "") == "error") {
+      bool auth = j["data"].is_object() && j["data"].value("code", 0) == 401;
+      return fail(auth ? ErrorKind::auth : ErrorKind::remote,
+                  fmt::format("flux: {}: {}{}", m_ctx.http.display_url(req),
+                              j["data"].value("message", ""),
+                              auth ? " (check --auth-file)" : ""));
+    }
+    return {};
+  }
+
+  Expected<SaveResult> fetch(const std::string& app,
+                             const std::vector<std::string>& comps,
+                             ArchiveWriter& out) {
+    json parts = json::array();
+    std::uint64_t total = 0;
+    for (const auto& c : comps) {
+      std::string mount = SNAP_TRY(mount_of(app, c));
+      std::string path = mount + "/backup/local/" + archive_name(c);
+      Request req = get("/backup/downloadlocalfile/" + url_escape(path) + "/" +
+                        url_escape(app));
+      std::string entry_name = c + ".tar.gz";
+      Sink* entry = SNAP_TRY(out.add_entry(entry_name, "application/gzip"));
+      Response resp = SNAP_TRY(m_ctx.http.send(
+          req, *entry, [this](std::uint64_t done, std::uint64_t size) {
+            m_ctx.reporter.progress("download", done, size);
+          }));
+      if (!resp.ok()) {
+        return tl::unexpected(m_ctx.http.status_error(req, resp, ""));
+      }
+      auto src = SNAP_TRY(out.entry_source(entry_name));
+      auto checked = check_tar_gz(*src, archive_name(c));
+      if (!checked) {
+        // Errors come as a JSON envelope with status 200.
+        MemorySink head(64 * 1024);
+        SNAP_TRY(src->rewind());
+        std::vector<std::byte> buf(64 * 1024);
+        std::size_t n = SNAP_TRY(src->read(buf));
+        SNAP_TRY(head.write({buf.data(), n}));
+        SNAP_TRY(envelope_text(req, head.str()));
+        return fail(ErrorKind::remote,
+                    fmt::format("flux: {} from the node failed verification: "
+                                "{} (nothing was saved)",
+                                path, checked.error().message));
+      }
+      parts.push_back({{"component", c},
+                       {"node_path", path},
+                       {"entries", checked->entries},
+                       {"data_bytes", checked->bytes}});
+      total += checked->bytes;
+    }
+    SaveResult r;
+    r.backup_id = app;
+    r.kind = "full";
+    r.summary = fmt::format("app {}, {} component{}", app, comps.size(),
+                            comps.size() == 1 ? "" : "s");
+    r.source = {
+        {"app", app},
+        {"node",
+         redact_url(m_node.empty() ? m_ctx.http.config().base_url : m_node)},
+        {"components", parts},
+        {"data_bytes", total}};
+    if (auto v = envelope(get("/flux/version"));
+        v && v->value("status", "") == "success") {
+      r.server_version = v->value("data", "");
+    }
+    return r;
+  }
+
+  Expected<void> push(const std::string& app, const std::string& comp,
+                      ArchiveReader& in, const std::string& entry) {
+    auto file = SNAP_TRY(in.open_entry(entry));
+    std::string name = archive_name(comp);
+    MultipartSource body(*file, name, name);
+    Request req{.method = "POST",
+                .path = fmt::format("/ioutils/fileupload/backup/{}/{}/null/{}",
+                                    url_escape(app), url_escape(comp), name),
+                .content_type = body.content_type(),
+                .idempotent = false};
+    req.base_url = m_node;
+    req.body = &body;
+    MemorySink answer(1 << 20);
+    auto resp = m_ctx.http.send(
+        req, answer, [this](std::uint64_t done, std::uint64_t total) {
+          m_ctx.reporter.progress("upload", done, total);
+        });
+    if (!resp) {
+      // The node drops the connection on bad credentials or parameters.
+      return fail(resp.error().kind,
+                  fmt::format("{} (the node drops uploads it refuses: check "
+                              "--auth-file, --app and the component)",
+                              resp.error().message));
+    }
+    if (!resp->ok()) {
+      return tl::unexpected(m_ctx.http.status_error(req, *resp, ""));
+    }
+    SNAP_TRY(envelope_text(req, answer.str()));
+    return {};
+  }
+
+  AdapterContext m_ctx;
+  std::string m_node; // another node picked with --node; "" = --addr
+};
+
+} // namespace
+
+const AdapterInfo& flux_info() {
+  using C = Capability;
+  static const AdapterInfo info{
+      .name = "flux",
+      .summary = "RunOnFlux node: application component backups (tar.gz)",
+      .caps = {C::save, C::restore, C::download, C::upload, C::status, C::list,
+               C::remove},
+      .payload_version = 1,
+      .default_addr = "http://127.0.0.1:16127",
+      .flags = {{"app",
+                 "the application (required)",
+                 true,
+                 {C::save, C::restore, C::download, C::upload, C::status,
+                  C::list, C::remove}},
+                {"component",
+                 "components, comma-separated (default: all of the app's)",
+                 true,
+                 {C::save, C::download, C::status, C::list}},
+                {"node",
+                 "one of the nodes GET /apps/location/<app> lists (ip or "
+                 "ip:port)",
+                 true,
+                 {C::save, C::download, C::status, C::list}}},
+      .native_env = {{"token", "SNAP_FLUX_AUTH"}},
+      .token_header = "zelidauth",
+      .token_prefix = "",
+      .token_file_alias = "auth-file",
+  };
+  return info;
+}
+
+std::unique_ptr<Adapter> make_flux(AdapterContext ctx) {
+  return std::make_unique<FluxAdapter>(ctx);
+}
+
+} // namespace snap::adapters

@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: MIT
+// Emulated FluxOS node (v8.17.0). Every answer is HTTP 200 with a JSON
+// envelope {"status","data"}; the backup and restore tasks stream text
+// lines ("Stopping application...", …, "Finalizing...") with a delay
+// between them, and report failure as a line of its own. Component data
+// lives in <apps folder>/flux<component>_<app>/appdata, backups in its
+// backup/{local,upload,remote}/backup_<component>.tar.gz, made with tar -czf
+// -C appdata . semantics. Restore wipes appdata first and deletes the
+// archive it used, as the real node does.
+#include "emulator/flux.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace snap::emulator {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string lower(std::string s) {
+  for (auto& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
+json envelope_error(std::string message, int code = 0,
+                    std::string name = "Error") {
+  return {{"status", "error"},
+          {"data", {{"code", code}, {"name", name}, {"message", message}}}};
+}
+
+// tar -czf FILE -C DIR .
+bool make_tar_gz(const fs::path& dir, const fs::path& file) {
+  struct archive* a = archive_write_new();
+  archive_write_add_filter_gzip(a);
+  archive_write_set_format_gnutar(a);
+  if (archive_write_open_filename(a, file.c_str()) != ARCHIVE_OK) {
+    archive_write_free(a);
+    return false;
+  }
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    std::string name = "./" + fs::relative(e.path(), dir).string();
+    struct archive_entry* entry = archive_entry_new();
+    archive_entry_set_pathname(entry, name.c_str());
+    archive_entry_set_perm(entry, e.is_directory() ? 0755 : 0644);
+    if (e.is_directory()) {
+      archive_entry_set_filetype(entry, AE_IFDIR);
+      archive_write_header(a, entry);
+    } else {
+      archive_entry_set_filetype(entry, AE_IFREG);
+      archive_entry_set_size(entry,
+                             static_cast<la_int64_t>(fs::file_size(e.path())));
+      archive_write_header(a, entry);
+      std::ifstream in(e.path(), std::ios::binary);
+      std::vector<char> buf(65536);
+      while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        archive_write_data(a, buf.data(), static_cast<size_t>(in.gcount()));
+      }
+    }
+    archive_entry_free(entry);
+  }
+  bool ok = archive_write_close(a) == ARCHIVE_OK;
+  archive_write_free(a);
+  return ok;
+}
+
+// tar -xzf FILE -C DIR; returns "" or tar's complaint.
+std::string untar_gz(const fs::path& file, const fs::path& dir) {
+  struct archive* a = archive_read_new();
+  archive_read_support_filter_gzip(a);
+  archive_read_support_format_tar(a);
+  if (archive_read_open_filename(a, file.c_str(), 65536) != ARCHIVE_OK) {
+    std::string why = archive_error_string(a) ? archive_error_string(a) : "";
+    archive_read_free(a);
+    return "tar: " + why;
+  }
+  struct archive_entry* entry = nullptr;
+  std::string problem;
+  while (archive_read_next_header(a, &entry) == ARCHIVE_OK) {
+    fs::path rel = fs::path(archive_entry_pathname(entry)).lexically_normal();
+    if (rel.is_absolute() || rel.string().starts_with("..")) {
+      problem = "tar: refusing unsafe member name";
+      break;
+    }
+    fs::path out = dir / rel;
+    if (archive_entry_filetype(entry) == AE_IFDIR) {
+      fs::create_directories(out);
+      continue;
+    }
+    fs::create_directories(out.parent_path());
+    std::ofstream o(out, std::ios::binary | std::ios::trunc);
+    const void* block;
+    size_t size;
+    la_int64_t offset;
+    while (archive_read_data_block(a, &block, &size, &offset) == ARCHIVE_OK) {
+      o.write(static_cast<const char*>(block),
+              static_cast<std::streamsize>(size));
+    }
+  }
+  archive_read_free(a);
+  return problem;
+}
+
+struct App {
+  std::vector<std::string> components;
+};
+
+class Flux {
+public:
+  Flux(FaultInjector& faults, FluxOptions opts)
+      : m_faults(faults), m_opts(std::move(opts)) {
+    for (const auto& spec : m_opts.apps) {
+      auto colon = spec.find(':');
+      std::string name = spec.substr(0, colon);
+      App app;
+      std::string rest =
+          colon == std::string::npos ? "" : spec.substr(colon + 1);
+      for (std::size_t start = 0; start <= rest.size();) {
+        auto comma = rest.find(',', start);
+        std::string c = rest.substr(start, comma - start);
+        if (!c.empty()) {
+          app.components.push_back(c);
+        }
+        if (comma == std::string::npos) {
+          break;
+        }
+        start = comma + 1;
+      }
+      for (const auto& c : app.components) {
+        fs::path data = mount(name, c) / "appdata";
+        fs::create_directories(data / "conf");
+        for (std::string sub : {"local", "upload", "remote"}) {
+          fs::create_directories(mount(name, c) / "backup" / sub);
+        }
+        std::ofstream(data / "conf" / "settings.ini")
+            << "[" << c << "]\nowner=" << name << "\n";
+        std::ofstream(data / "data.txt") << c << " data of " << name << "\n";
+      }
+      m_apps[name] = app;
+    }
+  }
+
+  // httplib decodes the path before matching, so the URL-encoded file
+  // paths FluxOS takes as one parameter arrive with their slashes: those
+  // routes match them greedily.
+  void routes(httplib::Server& s) {
+    s.Get("/flux/version", [](const auto&, auto& rs) {
+      send(rs, {{"status", "success"}, {"data", "8.17.0"}});
+    });
+    s.Get(R"(/apps/location/([^/]+))", [this](const auto& rq, auto& rs) {
+      json nodes = json::array();
+      if (m_apps.contains(rq.matches[1])) {
+        nodes.push_back({{"name", rq.matches[1].str()},
+                         {"ip", rq.get_header_value("Host")},
+                         {"hash", "emulated"}});
+      }
+      send(rs, {{"status", "success"}, {"data", nodes}});
+    });
+    s.Get(R"(/apps/appspecifications/([^/]+))", [this](const auto& rq,
+                                                       auto& rs) {
+      auto it = m_apps.find(rq.matches[1]);
+      if (it == m_apps.end()) {
+        send(rs, envelope_error("Application not found", 404, "Not Found"));
+        return;
+      }
+      json compose = json::array();
+      for (const auto& c : it->second.components) {
+        compose.push_back({{"name", c}});
+      }
+      send(rs, {{"status", "success"},
+                {"data",
+                 {{"version", 8}, {"name", it->first}, {"compose", compose}}}});
+    });
+    s.Get(R"(/backup/getvolumedataofcomponent/([^/]+)/([^/]+)(/.*)?)",
+          [this](const auto& rq, auto& rs) {
+            if (!authorized(rq, rs)) {
+              return;
+            }
+            std::string app = rq.matches[1], comp = rq.matches[2];
+            if (!known(app, comp)) {
+              send(rs, envelope_error("No matching mount found"));
+              return;
+            }
+            auto space = fs::space(m_opts.data_dir);
+            send(rs, {{"status", "success"},
+                      {"data",
+                       {{"mount", mount(app, comp).string()},
+                        {"size", space.capacity},
+                        {"available", space.available}}}});
+          });
+    s.Post("/apps/appendbackuptask",
+           [this](const auto& rq, auto& rs) { task(rq, rs, true); });
+    s.Post("/apps/appendrestoretask",
+           [this](const auto& rq, auto& rs) { task(rq, rs, false); });
+    s.Get(R"(/backup/getlocalbackuplist/(.+)(?:/[^/]*){3}/([^/]+))",
+          [this](const auto& rq, auto& rs) {
+            if (!authorized(rq, rs)) {
+              return;
+            }
+            fs::path dir = rq.matches[1].str();
+            json files = json::array();
+            std::error_code ec;
+            if (valid_dir(dir) && fs::is_directory(dir, ec)) {
+              for (const auto& f : fs::directory_iterator(dir)) {
+                auto t = fs::last_write_time(f.path());
+                auto ms =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::file_clock::to_sys(t).time_since_epoch())
+                        .count();
+                files.push_back({{"name", f.path().filename().string()},
+                                 {"create", std::to_string(ms)},
+                                 {"size", fs::file_size(f.path())}});
+              }
+            }
+            if (files.empty()) {
+              send(rs, envelope_error("No matching mount found"));
+              return;
+            }
+            send(rs, {{"status", "success"}, {"data", files}});
+          });
+    s.Get(R"(/backup/downloadlocalfile/(.+)/([^/]+))", [this](const auto& rq,
+                                                              auto& rs) {
+      if (!authorized(rq, rs)) {
+        return;
+      }
+      fs::path file = rq.matches[1].str();
+      std::error_code ec;
+      if (!valid_dir(file.parent_path()) || !fs::is_regular_file(file, ec)) {
+        send(rs, envelope_error("Path validation failed.."));
+        return;
+      }
+      rs.set_header(
+          "Content-Disposition",
+          fmt::format("attachment; filename=\"{}\"", file.filename().string()));
+      stream_file(rs, file, "application/gzip",
+                  m_faults.faults().fail_after_bytes);
+    });
+    s.Get(R"(/backup/removebackupfile/(.+)/([^/]+))",
+          [this](const auto& rq, auto& rs) {
+            if (!authorized(rq, rs)) {
+              return;
+            }
+            fs::path file = rq.matches[1].str();
+            if (!valid_dir(file.parent_path())) {
+              send(rs, envelope_error("Path validation failed.."));
+              return;
+            }
+            std::error_code ec;
+            bool removed = fs::remove(file, ec);
+            send(rs, {{"status", "success"}, {"data", {{"message", removed}}}});
+          });
+    s.Post(R"(/ioutils/fileupload/backup/([^/]+)/([^/]+)/([^/]+)/([^/]+))",
+           [this](const auto& rq, auto& rs) { upload(rq, rs); });
+  }
+
+private:
+  static void send(httplib::Response& rs, const json& body) {
+    rs.status = 200;
+    rs.set_content(body.dump(), "application/json");
+  }
+
+  fs::path mount(const std::string& app, const std::string& comp) const {
+    return m_opts.data_dir / fmt::format("flux{}_{}", comp, app);
+  }
+
+  bool known(const std::string& app, const std::string& comp) const {
+    auto it = m_apps.find(app);
+    return it != m_apps.end() &&
+           std::find(it->second.components.begin(), it->second.components.end(),
+                     comp) != it->second.components.end();
+  }
+
+  // Under the apps folder, in a backup/{local,upload,remote} directory.
+  bool valid_dir(const fs::path& dir) const {
+    std::string d = dir.lexically_normal().string();
+    return d.starts_with(m_opts.data_dir.string() + "/") &&
+           d.find("..") == std::string::npos &&
+           (d.ends_with("/backup/local") || d.ends_with("/backup/upload") ||
+            d.ends_with("/backup/remote"));
+  }
+
+  bool authorized(const httplib::Request& rq, httplib::Response& rs) {
+    const std::string& want = m_faults.faults().require_token;
+    if (want.empty() || rq.get_header_value("zelidauth") == want) {
+      return true;
+    }
+    send(rs,
+         envelope_error("Unauthorized. Access denied.", 401, "Unauthorized"));
+    return false;
+  }
+
+  // The streamed backup or restore task: lines with a delay between them,
+  // the work done as its line goes out, an error line on failure.
+  void task(const httplib::Request& rq, httplib::Response& rs, bool backup) {
+    if (!authorized(rq, rs)) {
+      return;
+    }
+    json body = json::parse(rq.body, nullptr, false);
+    std::string app = body.is_object() ? body.value("appname", "") : "";
+    std::string list_key = backup ? "backup" : "restore";
+    std::vector<std::string> lines;
+    std::vector<std::string> comps;
+    std::string type = backup ? "local" : body.value("type", "");
+    if (app.empty() || !body.contains(list_key) || (!backup && type.empty())) {
+      lines.push_back(backup ? "appname and backup parameters are mandatory"
+                             : "appname, restore and type parameters are "
+                               "mandatory");
+    } else {
+      for (const auto& c : body[list_key]) {
+        if (c.value(list_key, false)) {
+          comps.push_back(c.value("component", ""));
+        }
+      }
+    }
+    // The task counts as running until its stream ends or is dropped.
+    struct Running {
+      Flux* self;
+      std::string app;
+      bool backup;
+      bool active = false;
+      ~Running() {
+        if (active) {
+          std::lock_guard lock(self->m_mutex);
+          (backup ? self->m_backups : self->m_restores).erase(app);
+        }
+      }
+    };
+    auto running_guard = std::make_shared<Running>(Running{this, app, backup});
+    auto state = std::make_shared<std::vector<std::string>>();
+    {
+      std::lock_guard lock(m_mutex);
+      auto& running = backup ? m_backups : m_restores;
+      if (!lines.empty()) {
+        *state = lines;
+      } else if (running.contains(app)) {
+        state->push_back(backup ? "Backup in progress..."
+                                : fmt::format("Restore for app {} is "
+                                              "running...",
+                                              app));
+      } else if (comps.empty()) {
+        state->push_back(backup ? "No backup jobs..." : "No restore jobs...");
+      } else {
+        running.insert(app);
+        running_guard->active = true;
+        run_task(*state, app, comps, type, backup);
+      }
+    }
+    rs.set_chunked_content_provider(
+        "text/html; charset=utf-8",
+        [state, running_guard,
+         delay = m_opts.line_delay_ms](std::size_t, httplib::DataSink& sink) {
+          for (const auto& line : *state) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+            std::string chunk = line + "\n";
+            if (!sink.write(chunk.data(), chunk.size())) {
+              return false;
+            }
+          }
+          sink.done();
+          return true;
+        });
+  }
+
+  // Does the task's work now and records the lines it will stream.
+  void run_task(std::vector<std::string>& out, const std::string& app,
+                const std::vector<std::string>& comps, const std::string& type,
+                bool backup) const {
+    out.push_back("Stopping application...");
+    for (const auto& c : comps) {
+      fs::path m = mount(app, c);
+      fs::path file =
+          m / "backup" / type / fmt::format("backup_{}.tar.gz", lower(c));
+      if (backup) {
+        if (fs::exists(file)) {
+          out.push_back(
+              fmt::format("Removing exists backup archive for {}...", c));
+        }
+        out.push_back(fmt::format("Creating backup archive for {}...", c));
+        if (m_opts.fail_task == "backup" || !known(app, c) ||
+            !make_tar_gz(m / "appdata", file)) {
+          out.push_back(fmt::format("Error: Failed to create backup archive "
+                                    "for {}, tar: appdata: Cannot open: No "
+                                    "such file or directory",
+                                    c));
+          return;
+        }
+        continue;
+      }
+      out.push_back(fmt::format("Removing {} component data...", c));
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(m / "appdata", ec)) {
+        fs::remove_all(e.path(), ec); // wiped before anything is checked
+      }
+      out.push_back(fmt::format("Unpacking backup archive for {}...", c));
+      std::string err = m_opts.fail_task == "restore"
+                            ? "tar: injected failure"
+                            : (fs::exists(file) ? untar_gz(file, m / "appdata")
+                                                : "tar: " + file.string() +
+                                                      ": Cannot open: No such "
+                                                      "file or directory");
+      if (!err.empty()) {
+        out.push_back(fmt::format(
+            "Error: Failed to unpack archive file for {}, {}", c, err));
+        return;
+      }
+      out.push_back(fmt::format("Removing backup file for {}...", c));
+      fs::remove(file, ec);
+    }
+    out.push_back("Starting application...");
+    out.push_back("Finalizing...");
+  }
+
+  void upload(const httplib::Request& rq, httplib::Response& rs) {
+    if (!authorized(rq, rs) || !rq.is_multipart_form_data() ||
+        rq.files.size() != 1) {
+      // The node destroys the connection without an answer here.
+      rs.set_content_provider(
+          1, "text/plain",
+          [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
+      return;
+    }
+    std::string app = rq.matches[1], comp = rq.matches[2];
+    std::string filename = rq.matches[4];
+    const auto& part = rq.files.begin()->second;
+    if (filename == "null" || filename.empty()) {
+      filename = rq.files.begin()->first; // the field name, as the node does
+    }
+    if (!known(app, comp)) {
+      send(rs, envelope_error("Application not found"));
+      return;
+    }
+    fs::path file = mount(app, comp) / "backup" / "upload" / filename;
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << part.content;
+    auto size = part.content.size();
+    rs.set_content(
+        fmt::format("[{},{}]{}", size, size, rq.files.begin()->first),
+        "text/html");
+  }
+
+  FaultInjector& m_faults;
+  FluxOptions m_opts;
+  std::map<std::string, App> m_apps;
+  std::mutex m_mutex;
+  std::set<std::string> m_backups;
+  std::set<std::string> m_restores;
+};
+
+} // namespace
+
+void register_flux(httplib::Server& server, FaultInjector& faults,
+                   const FluxOptions& options) {
+  static std::unique_ptr<Flux> flux;
+  flux = std::make_unique<Flux>(faults, options);
+  flux->routes(server);
+}
+
+} // namespace snap::emulator

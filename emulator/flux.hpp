@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// The FluxOS node API subset snap and its tests need (SPEC §7).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "emulator/faults.hpp"
+
+namespace snap::emulator {
+
+struct FluxOptions {
+  std::vector<std::string> apps = {"myapp:web,db"}; // name:component,…
+  long line_delay_ms = 50;        // the node waits 3 s between lines
+  std::string fail_task;          // "backup" or "restore": an error line
+  std::filesystem::path data_dir; // the apps folder
+};
+
+// Registers the FluxOS routes on `server`; creates each component's
+// appdata with a few files.
+void register_flux(httplib::Server& server, FaultInjector& faults,
+                   const FluxOptions& options);
+
+} // namespace snap::emulator

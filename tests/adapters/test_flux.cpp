@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+// Flux end to end: the built snap against snap-emulator flux, whose app data
+// lives in a directory the test reads and changes directly.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "tests/adapters/suite.hpp"
+
+namespace snap::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The app's files, as "component/path=content" lines.
+std::string app_files(const fs::path& apps) {
+  std::string out;
+  std::vector<std::string> lines;
+  for (std::string comp : {"web", "db"}) {
+    fs::path data = apps / ("flux" + comp + "_myapp") / "appdata";
+    if (!fs::exists(data)) {
+      continue;
+    }
+    for (const auto& f : fs::recursive_directory_iterator(data)) {
+      if (f.is_regular_file()) {
+        lines.push_back(comp + "/" + fs::relative(f.path(), data).string() +
+                        "=" + read_file(f.path()));
+      }
+    }
+  }
+  std::sort(lines.begin(), lines.end());
+  for (const auto& l : lines) {
+    out += l + "\n";
+  }
+  return out;
+}
+
+struct FluxWorld {
+  std::shared_ptr<TempDir> apps = std::make_shared<TempDir>();
+  fs::path data(const std::string& comp) const {
+    return apps->path() / ("flux" + comp + "_myapp") / "appdata";
+  }
+};
+
+AdapterFixture flux_fixture(const FluxWorld& w) {
+  AdapterFixture f;
+  f.adapter = "flux";
+  f.token_flag_env = "SNAP_FLUX_AUTH";
+  f.target_flags = {"--app", "myapp"};
+  f.emulator_flags = [w] {
+    return std::vector<std::string>{"--data-dir", w.apps->path().string()};
+  };
+  f.seed = [w](const std::string&) {
+    fs::create_directories(w.data("web") / "uploads");
+    write_file(w.data("web") / "uploads" / "logo.png", "\x89PNG fake");
+    write_file(w.data("db") / "data.txt", "rows: 42\n");
+  };
+  f.state = [w](const std::string&) { return app_files(w.apps->path()); };
+  f.mutate = [w](const std::string&) {
+    write_file(w.data("db") / "data.txt", "rows: 0 (dropped by accident)\n");
+    fs::remove_all(w.data("web") / "uploads");
+    write_file(w.data("web") / "stray.tmp", "junk");
+  };
+  return f;
+}
+
+} // namespace
+
+TEST_CASE("flux passes the adapter conformance suite", "[e2e][flux][suite]") {
+  FluxWorld w;
+  run_conformance(flux_fixture(w));
+}
+
+TEST_CASE("flux save records app, components and each tar.gz", "[e2e][flux]") {
+  FluxWorld w;
+  Emulator emu("flux", {"--data-dir", w.apps->path().string()});
+  TempDir dir;
+  auto r = snap({"--json", "save", "flux", "--addr", emu.url(), "--app",
+                 "myapp", "-o", dir.path().string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["backup_id"] == "myapp");
+  CHECK(doc["source"]["app"] == "myapp");
+  CHECK(doc["source"]["components"].size() == 2);
+  CHECK(doc["source"]["components"][0]["entries"].get<int>() >= 2);
+  CHECK(doc["target"]["version"] == "8.17.0");
+  auto listing =
+      run({"/usr/bin/unzip", "-l", doc["archive"].get<std::string>()});
+  CHECK(listing.out.find("payload/web.tar.gz") != std::string::npos);
+  CHECK(listing.out.find("payload/db.tar.gz") != std::string::npos);
+}
+
+TEST_CASE("an error line in the task stream exits 1 and writes nothing",
+          "[e2e][flux]") {
+  FluxWorld w;
+  Emulator emu(
+      "flux", {"--data-dir", w.apps->path().string(), "--fail-task", "backup"});
+  TempDir dir;
+  auto r = snap({"save", "flux", "--addr", emu.url(), "--app", "myapp", "-o",
+                 dir.path().string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("Error: Failed to create backup archive for web") !=
+        std::string::npos);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("a second concurrent backup gets the node's in-progress answer",
+          "[e2e][flux]") {
+  FluxWorld w;
+  Emulator emu("flux", {"--data-dir", w.apps->path().string(),
+                        "--line-delay-ms", "400"});
+  TempDir dir;
+  std::string first =
+      "curl -s -X POST -H 'Content-Type: application/json' --data "
+      "'{\"appname\":\"myapp\",\"backup\":[{\"component\":\"web\","
+      "\"backup\":true}]}' " +
+      emu.url() + "/apps/appendbackuptask > /dev/null";
+  auto r = run({"/bin/sh", "-c",
+                first + " & sleep 0.3; " + std::string(SNAP_BIN) +
+                    " save flux --addr " + emu.url() + " --app myapp -o " +
+                    dir.path().string() + "; code=$?; wait; exit $code"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("Backup in progress...") != std::string::npos);
+  CHECK(r.err.find("another task for this app is running") !=
+        std::string::npos);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("a corrupt flux archive is refused before any request",
+          "[e2e][flux][verify]") {
+  FluxWorld w;
+  TempDir dir;
+  std::string archive;
+  {
+    Emulator emu("flux", {"--data-dir", w.apps->path().string()});
+    auto r = snap({"save", "flux", "--addr", emu.url(), "--app", "myapp", "-o",
+                   dir.path().string()});
+    REQUIRE(r.exit_code == 0);
+    archive = (dir.path() / dir.list().at(0)).string();
+  }
+  std::string bytes = read_file(archive);
+  auto at = bytes.find("\x1f\x8b\x08");
+  REQUIRE(at != std::string::npos);
+  bytes[at + 30] = static_cast<char>(bytes[at + 30] ^ 0x20);
+  write_file(archive, bytes);
+  Emulator emu("flux", {"--data-dir", w.apps->path().string()});
+  auto before = app_files(w.apps->path());
+  auto r = snap({"restore", "flux", archive, "--addr", emu.url(), "--yes"});
+  CHECK(r.exit_code == 7);
+  CHECK(emu.requests().empty());
+  CHECK(app_files(w.apps->path()) == before);
+}
+
+TEST_CASE("flux upload, list, delete and --node", "[e2e][flux]") {
+  FluxWorld w;
+  Emulator emu("flux", {"--data-dir", w.apps->path().string()});
+  TempDir dir;
+  auto saved = snap({"save", "flux", "--addr", emu.url(), "--app", "myapp",
+                     "--component", "web", "--node",
+                     "127.0.0.1:" + std::to_string(emu.port()), "-o",
+                     dir.path().string()});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  auto archive = (dir.path() / dir.list().at(0)).string();
+  auto up = snap({"upload", "flux", archive, "--addr", emu.url()});
+  INFO(up.err);
+  CHECK(up.exit_code == 0);
+  CHECK(fs::exists(w.apps->path() / "fluxweb_myapp" / "backup" / "upload" /
+                   "backup_web.tar.gz"));
+  auto listed =
+      snap({"--json", "list", "flux", "--addr", emu.url(), "--app", "myapp"});
+  REQUIRE(listed.exit_code == 0);
+  auto rows = nlohmann::json::parse(listed.out)["backups"];
+  CHECK(rows.size() == 2); // web: local and upload
+  CHECK(snap({"delete", "flux", "web", "--addr", emu.url(), "--app", "myapp",
+              "--yes"})
+            .exit_code == 0);
+  CHECK_FALSE(fs::exists(w.apps->path() / "fluxweb_myapp" / "backup" / "local" /
+                         "backup_web.tar.gz"));
+  auto wrong = snap({"save", "flux", "--addr", emu.url(), "--app", "myapp",
+                     "--node", "10.9.9.9", "-o", dir.path().string()});
+  CHECK(wrong.exit_code == 6);
+  auto no_app = snap({"save", "flux", "--addr", emu.url()});
+  CHECK(no_app.exit_code == 2);
+}
+
+} // namespace snap::test
