@@ -553,9 +553,11 @@ const AdapterInfo& flux_info() {
                  {C::save, C::restore, C::download, C::upload, C::status,
                   C::list, C::remove}},
                 {"component",
-                 "components, comma-separated (default: all of the app's)",
+                 "a component, or several comma-separated (default: all of "
+                 "the app's)",
                  true,
-                 {C::save, C::download, C::status, C::list}},
+                 {C::save, C::download, C::status, C::list},
+                 true},
                 {"node",
                  "one of the nodes GET /apps/location/<app> lists (ip or "
                  "ip:port)",

@@ -32,6 +32,7 @@ struct AdapterArgs {
   ConnectionFlags conn;
   std::map<std::string, std::string> values;
   std::map<std::string, bool> switches;
+  std::map<std::string, std::vector<std::string>> lists; // repeatable flags
 };
 
 // Adds one subcommand per adapter under `verb`, with the connection flags and

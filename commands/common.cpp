@@ -59,7 +59,10 @@ void add_adapter_subcommands(CLI::App& verb, Capability cap, AdapterArgs& args,
             flag.verbs.end()) {
           continue;
         }
-        if (flag.takes_value) {
+        if (flag.repeatable) {
+          sub->add_option("--" + flag.name, args.lists[flag.name],
+                          flag.help + " (repeatable)");
+        } else if (flag.takes_value) {
           sub->add_option("--" + flag.name, args.values[flag.name], flag.help);
         } else {
           sub->add_flag("--" + flag.name, args.switches[flag.name], flag.help);
@@ -89,6 +92,15 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   for (const auto& [k, v] : args.values) {
     if (!v.empty()) {
       given[k] = v;
+    }
+  }
+  for (const auto& [k, values] : args.lists) {
+    std::string joined;
+    for (const auto& v : values) {
+      joined += (joined.empty() ? "" : ",") + v;
+    }
+    if (!joined.empty()) {
+      given[k] = joined;
     }
   }
   for (const auto& [k, on] : args.switches) {

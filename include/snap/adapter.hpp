@@ -59,6 +59,7 @@ struct FlagSpec {
   std::string help;
   bool takes_value = true;
   std::vector<Capability> verbs;
+  bool repeatable = false; // values given several times join with ','
 };
 
 struct AdapterInfo {

@@ -184,6 +184,11 @@ TEST_CASE("flux upload, list, delete and --node", "[e2e][flux]") {
   CHECK(wrong.exit_code == 6);
   auto no_app = snap({"save", "flux", "--addr", emu.url()});
   CHECK(no_app.exit_code == 2);
+  auto two = snap({"--json", "save", "flux", "--addr", emu.url(), "--app",
+                   "myapp", "--component", "web", "--component", "db", "-o",
+                   dir.path().string()});
+  REQUIRE(two.exit_code == 0);
+  CHECK(nlohmann::json::parse(two.out)["source"]["components"].size() == 2);
 }
 
 } // namespace snap::test
