@@ -212,7 +212,9 @@ public:
   Expected<StatusResult> status(const std::string&) override {
     StatusResult r;
     json version = SNAP_TRY(envelope(get("/flux/version")));
-    r.fields["fluxos_version"] = version.value("data", json("")).dump();
+    json v = version.value("data", json(""));
+    r.fields["fluxos_version"] =
+        v.is_string() ? v.get<std::string>() : v.dump();
     r.fields["backups"] = SNAP_TRY(list());
     return r;
   }

@@ -83,34 +83,4 @@ void add_prune_command(CLI::App& app, Context& ctx) {
       [opts, &ctx] { ctx.runner = [opts] { return run_prune(*opts); }; });
 }
 
-void add_adapters_command(CLI::App& app, Context& ctx) {
-  CLI::App* verb =
-      app.add_subcommand("adapters", "list the adapters and their verbs");
-  verb->fallthrough();
-  verb->callback([&ctx] {
-    ctx.runner = []() -> Expected<CommandResult> {
-      CommandResult r;
-      r.json = nlohmann::ordered_json::array();
-      for (const auto& e : all_adapters()) {
-        const AdapterInfo& info = e.info();
-        r.text += fmt::format("{:<14} {:<40} {}\n", info.name,
-                              info.caps.names(), info.summary);
-        nlohmann::ordered_json verbs = nlohmann::ordered_json::array();
-        for (Capability c : k_all_capabilities) {
-          if (info.caps.has(c)) {
-            verbs.push_back(verb_name(c));
-          }
-        }
-        r.json.push_back({{"name", info.name},
-                          {"verbs", verbs},
-                          {"default_addr", info.default_addr},
-                          {"payload_version", info.payload_version},
-                          {"summary", info.summary}});
-      }
-      r.json = {{"adapters", r.json}};
-      return r;
-    };
-  });
-}
-
 } // namespace snap::commands

@@ -30,6 +30,9 @@ std::string value_text(const Fields& v) {
   if (v.is_null()) {
     return "-";
   }
+  if (v.is_array() && v.empty()) {
+    return "none";
+  }
   return v.dump();
 }
 

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// snap adapters: the adapters this build has and the verbs each supports.
+#include "commands/commands.hpp"
+
+namespace snap::commands {
+
+void add_adapters_command(CLI::App& app, Context& ctx) {
+  CLI::App* verb =
+      app.add_subcommand("adapters", "list the adapters and their verbs");
+  verb->fallthrough();
+  verb->callback([&ctx] {
+    ctx.runner = []() -> Expected<CommandResult> {
+      CommandResult r;
+      r.json = nlohmann::ordered_json::array();
+      for (const auto& e : all_adapters()) {
+        const AdapterInfo& info = e.info();
+        r.text += fmt::format("{:<10} {:<54} {}\n", info.name,
+                              info.caps.names(), info.summary);
+        nlohmann::ordered_json verbs = nlohmann::ordered_json::array();
+        for (Capability c : k_all_capabilities) {
+          if (info.caps.has(c)) {
+            verbs.push_back(verb_name(c));
+          }
+        }
+        r.json.push_back({{"name", info.name},
+                          {"verbs", verbs},
+                          {"default_addr", info.default_addr},
+                          {"payload_version", info.payload_version},
+                          {"summary", info.summary}});
+      }
+      r.json = {{"adapters", r.json}};
+      return r;
+    };
+  });
+}
+
+} // namespace snap::commands
