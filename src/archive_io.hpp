@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// Buffered libzip sources for the archive module (archive.cpp): libzip's own
+// file I/O moves data in 8 KiB calls, which is most of the cost of copying a
+// big payload into an archive. Part of the archive module, like its zip.h.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <zip.h>
+
+#include "snap/error.hpp"
+
+namespace snap::detail {
+
+// A read/write source for a new archive at `path`: starts empty, buffers
+// libzip's writes and follows its seeks back to patch local headers. nullptr
+// on failure, with `error` set.
+zip_source_t* make_output_source(const std::filesystem::path& path,
+                                 zip_error_t* error);
+
+// A seekable source over the spooled entry file `path` of `size` bytes,
+// read in large blocks.
+zip_source_t* make_spool_source(zip_t* za, const std::filesystem::path& path,
+                                std::uint64_t size);
+
+// libzip's text for the last error on `za`.
+std::string zip_error_text(zip_t* za);
+
+// Reads `member` of the open zip `za` whole, up to `max_bytes`; `what` names
+// the zip in messages. Errors: `archive`.
+Expected<std::string> read_member(zip_t* za, std::string_view what,
+                                  std::string_view member,
+                                  std::size_t max_bytes);
+
+} // namespace snap::detail

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: MIT
+// Reading snap archives with libzip: structure first (header, manifest,
+// names, entries), checksums on demand, entries streamed or opened in place.
+#include "snap/archive.hpp"
+
+#include "src/archive_io.hpp"
+
+#include <set>
+
+#include <zip.h>
+
+#include "snap/sha256.hpp"
+#include "snap/signals.hpp"
+
+namespace snap {
+namespace fs = std::filesystem;
+using detail::zip_error_text;
+
+struct ArchiveReader::Impl {
+  zip_t* za = nullptr;
+  std::map<std::string, zip_uint64_t, std::less<>> index;
+  ~Impl() {
+    if (za != nullptr) {
+      zip_discard(za);
+    }
+  }
+};
+
+ArchiveReader::~ArchiveReader() = default;
+
+namespace {
+
+Error bad(const fs::path& path, std::string_view why) {
+  return {ErrorKind::archive,
+          fmt::format("{}: {}", path.filename().string(), why)};
+}
+
+// Reads a whole entry into `sink`, returning its sha256 (hashed on another
+// core while libzip reads and checks the CRC).
+Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
+                                   std::string_view name, Sink* sink,
+                                   const fs::path& path,
+                                   const std::function<void(std::size_t)>& on) {
+  zip_file_t* zf = zip_fopen_index(za, index, 0);
+  if (zf == nullptr) {
+    return tl::unexpected(
+        bad(path, fmt::format("cannot open {}: {}", name, zip_error_text(za))));
+  }
+  Sha256 hash;
+  ThreadedSink hashing(hash);
+  std::vector<std::byte> buf(256 * 1024);
+  for (;;) {
+    if (is_interrupted()) {
+      zip_fclose(zf);
+      return fail(ErrorKind::interrupted, "interrupted");
+    }
+    zip_int64_t n = zip_fread(zf, buf.data(), buf.size());
+    if (n < 0) {
+      std::string why = zip_error_strerror(zip_file_get_error(zf));
+      zip_fclose(zf);
+      return tl::unexpected(
+          bad(path, fmt::format("{} is damaged: {}", name, why)));
+    }
+    if (n == 0) {
+      break;
+    }
+    Bytes chunk{buf.data(), static_cast<std::size_t>(n)};
+    if (auto r = hashing.write(chunk); !r) {
+      zip_fclose(zf);
+      return tl::unexpected(r.error());
+    }
+    if (sink != nullptr) {
+      auto r = sink->write(chunk);
+      if (!r) {
+        zip_fclose(zf);
+        return tl::unexpected(r.error());
+      }
+    }
+    if (on) {
+      on(static_cast<std::size_t>(n));
+    }
+  }
+  zip_fclose(zf);
+  SNAP_TRY(hashing.finish());
+  return hash.hex();
+}
+
+} // namespace
+
+Expected<std::unique_ptr<ArchiveReader>>
+ArchiveReader::open(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return fail(
+        ErrorKind::not_found,
+        fmt::format("{}: no such archive (check the path)", path.string()));
+  }
+  std::unique_ptr<ArchiveReader> r(new ArchiveReader());
+  r->m_path = path;
+  r->m_file_size = fs::file_size(path, ec);
+  r->m_impl = std::make_unique<Impl>();
+  int zerr = 0;
+  r->m_impl->za = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+  zip_t* za = r->m_impl->za;
+  if (za == nullptr) {
+    zip_error_t ze;
+    zip_error_init_with_code(&ze, zerr);
+    std::string why = zip_error_strerror(&ze);
+    zip_error_fini(&ze);
+    return tl::unexpected(bad(
+        path, fmt::format("not a readable zip ({}): truncated or not a snap "
+                          "archive",
+                          why)));
+  }
+  int comment_len = 0;
+  const char* comment =
+      zip_get_archive_comment(za, &comment_len, ZIP_FL_ENC_RAW);
+  r->m_header = SNAP_TRY(
+      parse_header(comment ? std::string_view(comment, comment_len) : "")
+          .map_error([&](Error e) { return bad(path, e.message); }));
+
+  zip_int64_t count = zip_get_num_entries(za, 0);
+  for (zip_int64_t i = 0; i < count; ++i) {
+    const char* name = zip_get_name(za, static_cast<zip_uint64_t>(i), 0);
+    std::string n = name ? name : "";
+    if (!is_safe_entry_name(n)) {
+      return tl::unexpected(
+          bad(path, fmt::format("unsafe entry name '{}'", n)));
+    }
+    if (!r->m_impl->index.emplace(n, static_cast<zip_uint64_t>(i)).second) {
+      return tl::unexpected(bad(path, fmt::format("duplicate entry {}", n)));
+    }
+  }
+  const char* first = count > 0 ? zip_get_name(za, 0, 0) : nullptr;
+  if (first == nullptr || std::string_view(first) != k_manifest_name) {
+    return tl::unexpected(bad(path, "manifest.json is not the first entry"));
+  }
+  MemorySink manifest_text(4 << 20);
+  std::string sha =
+      SNAP_TRY(stream_entry(za, 0, k_manifest_name, &manifest_text, path, {}));
+  if (sha != r->m_header.manifest_sha256) {
+    return tl::unexpected(
+        bad(path, "manifest.json does not match the checksum in the header"));
+  }
+  r->m_manifest =
+      SNAP_TRY(parse_manifest(manifest_text.str()).map_error([&](Error e) {
+        return bad(path, e.message);
+      }));
+  const Manifest& m = r->m_manifest;
+  if (m.adapter != r->m_header.adapter) {
+    return tl::unexpected(
+        bad(path, "the header and the manifest name different adapters"));
+  }
+  std::set<std::string, std::less<>> listed{std::string(k_manifest_name)};
+  for (const auto& e : m.entries) {
+    auto it = r->m_impl->index.find(e.path);
+    if (it == r->m_impl->index.end()) {
+      return tl::unexpected(
+          bad(path, fmt::format("entry {} is missing", e.path)));
+    }
+    zip_stat_t st;
+    zip_stat_index(za, it->second, 0, &st);
+    if ((st.valid & ZIP_STAT_SIZE) && st.size != e.size) {
+      return tl::unexpected(
+          bad(path, fmt::format("entry {} has {} bytes, the manifest says {}",
+                                e.path, st.size, e.size)));
+    }
+    listed.insert(e.path);
+  }
+  for (const auto& [name, idx] : r->m_impl->index) {
+    if (!listed.contains(name)) {
+      return tl::unexpected(
+          bad(path, fmt::format("unexpected entry {}", name)));
+    }
+  }
+  return r;
+}
+
+Expected<void> ArchiveReader::verify(const ProgressFn& progress) {
+  std::uint64_t total = 0, done = 0;
+  for (const auto& e : m_manifest.entries) {
+    total += e.size;
+  }
+  for (const auto& e : m_manifest.entries) {
+    std::string sha =
+        SNAP_TRY(stream_entry(m_impl->za, m_impl->index.at(e.path), e.path,
+                              nullptr, m_path, [&](std::size_t n) {
+                                done += n;
+                                if (progress) {
+                                  progress(done, total);
+                                }
+                              }));
+    if (sha != e.sha256) {
+      return tl::unexpected(
+          bad(m_path, fmt::format("checksum mismatch in {}", e.path)));
+    }
+  }
+  return {};
+}
+
+Expected<void> ArchiveReader::read_entry(std::string_view path, Sink& sink) {
+  auto it = m_impl->index.find(path);
+  const ManifestEntry* entry = nullptr;
+  for (const auto& e : m_manifest.entries) {
+    if (e.path == path) {
+      entry = &e;
+    }
+  }
+  if (it == m_impl->index.end() || entry == nullptr) {
+    return fail(
+        ErrorKind::archive,
+        fmt::format("{}: no entry {}", m_path.filename().string(), path));
+  }
+  std::string sha =
+      SNAP_TRY(stream_entry(m_impl->za, it->second, path, &sink, m_path, {}));
+  if (sha != entry->sha256) {
+    return tl::unexpected(
+        bad(m_path, fmt::format("checksum mismatch in {}", path)));
+  }
+  return {};
+}
+
+namespace {
+
+class EntrySource : public Source {
+public:
+  EntrySource(zip_t* za, zip_uint64_t index, std::uint64_t size)
+      : m_za(za), m_index(index), m_size(size) {}
+  ~EntrySource() override { close(); }
+  Expected<std::size_t> read(std::span<std::byte> buf) override {
+    if (m_file == nullptr) {
+      m_file = zip_fopen_index(m_za, m_index, 0);
+      if (m_file == nullptr) {
+        return fail(ErrorKind::archive, zip_error_text(m_za));
+      }
+    }
+    zip_int64_t n = zip_fread(m_file, buf.data(), buf.size());
+    if (n < 0) {
+      return fail(ErrorKind::archive,
+                  fmt::format("archive entry is damaged: {}",
+                              zip_error_strerror(zip_file_get_error(m_file))));
+    }
+    return static_cast<std::size_t>(n);
+  }
+  Expected<void> rewind() override {
+    close();
+    return {};
+  }
+  std::optional<std::uint64_t> size() const override { return m_size; }
+
+private:
+  void close() {
+    if (m_file != nullptr) {
+      zip_fclose(m_file);
+      m_file = nullptr;
+    }
+  }
+  zip_t* m_za;
+  zip_uint64_t m_index;
+  std::uint64_t m_size;
+  zip_file_t* m_file = nullptr;
+};
+
+} // namespace
+
+Expected<std::string> ArchiveReader::read_zip_member(std::string_view path,
+                                                     std::string_view member,
+                                                     std::size_t max_bytes) {
+  auto it = m_impl->index.find(path);
+  if (it == m_impl->index.end()) {
+    return fail(
+        ErrorKind::archive,
+        fmt::format("{}: no entry {}", m_path.filename().string(), path));
+  }
+  std::string what = fmt::format("{}: {}", m_path.filename().string(), path);
+  zip_error_t zerr;
+  zip_error_init(&zerr);
+  // A stored entry is a seekable window on the file, so libzip can open
+  // the inner zip in place.
+  zip_source_t* src =
+      zip_source_zip(m_impl->za, m_impl->za, it->second, 0, 0, -1);
+  zip_t* inner = src ? zip_open_from_source(src, ZIP_RDONLY, &zerr) : nullptr;
+  if (inner == nullptr) {
+    if (src != nullptr) {
+      zip_source_free(src);
+    }
+    zip_error_fini(&zerr);
+    return fail(ErrorKind::archive,
+                fmt::format("{} is not a readable zip", what));
+  }
+  zip_error_fini(&zerr);
+  auto r = detail::read_member(inner, what, member, max_bytes);
+  zip_discard(inner);
+  return r;
+}
+
+Expected<std::unique_ptr<Source>>
+ArchiveReader::open_entry(std::string_view path) {
+  auto it = m_impl->index.find(path);
+  for (const auto& e : m_manifest.entries) {
+    if (e.path == path && it != m_impl->index.end()) {
+      return std::unique_ptr<Source>(
+          new EntrySource(m_impl->za, it->second, e.size));
+    }
+  }
+  return fail(ErrorKind::archive,
+              fmt::format("{}: no entry {}", m_path.filename().string(), path));
+}
+
+} // namespace snap
