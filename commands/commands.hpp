@@ -79,6 +79,7 @@ void add_list_command(CLI::App& app, Context& ctx);
 void add_delete_command(CLI::App& app, Context& ctx);
 void add_prune_command(CLI::App& app, Context& ctx);
 void add_adapters_command(CLI::App& app, Context& ctx);
+void add_completion_command(CLI::App& app, Context& ctx);
 
 // Names the archive for `manifest` and commits it: into `out` when it names
 // a file, else into that directory (default ".") as

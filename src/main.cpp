@@ -14,7 +14,8 @@ using snap::ErrorKind;
 
 constexpr std::string_view k_adapter_verbs[] = {
     "save", "restore", "download", "upload", "status", "list", "delete"};
-constexpr std::string_view k_other_verbs[] = {"inspect", "prune", "adapters"};
+constexpr std::string_view k_other_verbs[] = {"inspect", "prune", "adapters",
+                                              "completion"};
 
 bool takes_value(std::string_view opt) {
   return opt == "--timeout" || opt == "--retries";
@@ -118,6 +119,7 @@ int run(int argc, char** argv) {
   add_delete_command(app, ctx);
   add_prune_command(app, ctx);
   add_adapters_command(app, ctx);
+  add_completion_command(app, ctx);
   for (CLI::App* verb : app.get_subcommands({})) {
     std::string name = verb->get_name();
     if (std::find(std::begin(k_adapter_verbs), std::end(k_adapter_verbs),
