@@ -7,6 +7,8 @@
 #include <cctype>
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
 #include "snap/text.hpp"
 
 namespace snap {
@@ -123,6 +125,19 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
     c.token = SNAP_TRY(read_secret(*nf, "token file"));
   } else if (auto nt = r.native("token")) {
     c.token = trim_copy(*nt);
+  }
+
+  // A token goes into a header: line breaks would end it early. A login
+  // JSON (Flux's zelidauth) may be pretty-printed, so it is compacted.
+  if (c.token.find_first_of("\r\n") != std::string::npos) {
+    auto j = nlohmann::ordered_json::parse(c.token, nullptr, false);
+    if (j.is_discarded()) {
+      return fail(ErrorKind::config,
+                  fmt::format("{}: the token holds several lines; a token file "
+                              "must hold one token (or one JSON document)",
+                              info.name));
+    }
+    c.token = j.dump();
   }
 
   c.user = r.pick(flags.user, "user");

@@ -83,6 +83,25 @@ TEST_CASE("the token: file beats variable, flag beats environment",
   CHECK(c->token == "from-flag");
 }
 
+TEST_CASE("a token never carries a line break into a header",
+          "[unit][options]") {
+  snap::test::TempDir dir;
+  snap::test::write_file(dir.path() / "pretty.json",
+                         "{\n  \"zelid\": \"1abc\",\n  \"signature\": "
+                         "\"s\"\n}\n");
+  snap::test::write_file(dir.path() / "two", "first\nsecond\n");
+  ConnectionFlags flags;
+  flags.token_file = (dir.path() / "pretty.json").string();
+  auto c = resolve_connection(consul(), flags, env_of({}));
+  REQUIRE(c);
+  CHECK(c->token == R"({"zelid":"1abc","signature":"s"})");
+  flags.token_file = (dir.path() / "two").string();
+  auto bad = resolve_connection(consul(), flags, env_of({}));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().kind == ErrorKind::config);
+  CHECK(bad.error().message.find("second") == std::string::npos);
+}
+
 TEST_CASE("an unreadable token file is a config error without the token",
           "[unit][options]") {
   ConnectionFlags flags;
