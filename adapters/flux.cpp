@@ -39,15 +39,8 @@ namespace {
 
 using nlohmann::json;
 
-std::string lower(std::string s) {
-  for (auto& c : s) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return s;
-}
-
 std::string archive_name(const std::string& component) {
-  return fmt::format("backup_{}.tar.gz", lower(component));
+  return fmt::format("backup_{}.tar.gz", to_lower(component));
 }
 
 // Collects a task's streamed lines and shows each as progress.

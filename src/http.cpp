@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "snap/signals.hpp"
+#include "snap/text.hpp"
 
 namespace snap {
 namespace {
@@ -29,23 +30,6 @@ struct Transfer {
   const ProgressFn* progress = nullptr;
 };
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
-    s.remove_suffix(1);
-  }
-  return std::string(s);
-}
-
 extern "C" size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * n);
@@ -55,8 +39,8 @@ extern "C" size_t on_header(char* data, size_t size, size_t n, void* user) {
   }
   auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    t->resp.headers[lower(trim(line.substr(0, colon)))] =
-        trim(line.substr(colon + 1));
+    t->resp.headers[to_lower(trim_copy(line.substr(0, colon)))] =
+        trim_copy(line.substr(colon + 1));
   }
   return size * n;
 }
@@ -124,7 +108,7 @@ long backoff_ms(int attempt) {
 
 std::string first_line(std::string_view text) {
   auto nl = text.find_first_of("\r\n");
-  std::string line = trim(text.substr(0, nl));
+  std::string line = trim_copy(text.substr(0, nl));
   if (line.size() > 300) {
     line = line.substr(0, 300) + "…";
   }
@@ -144,7 +128,7 @@ HttpClient::HttpClient(HttpConfig config)
 HttpClient::~HttpClient() = default;
 
 std::string Response::header(std::string_view name) const {
-  auto it = headers.find(lower(name));
+  auto it = headers.find(to_lower(name));
   return it == headers.end() ? std::string() : it->second;
 }
 

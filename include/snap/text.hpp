@@ -17,6 +17,9 @@ std::string closest_match(std::string_view word,
 // file names and the one-line archive header.
 std::string safe_token(std::string_view s);
 
+// `s` in lower case (ASCII).
+std::string to_lower(std::string_view s);
+
 // `s` without leading and trailing white space.
 std::string trim_copy(std::string_view s);
 
