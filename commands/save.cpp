@@ -28,24 +28,21 @@ parse_labels(const std::vector<std::string>& given) {
   return out;
 }
 
-// Deletes archives of the same adapter and target beyond the newest `keep`,
-// never `just_written`; returns the removed paths.
+// Deletes archives in `dir` of the same adapter and target as the archive
+// just written (`mine`) beyond the newest `keep`, never that one; returns
+// the removed paths.
 std::vector<std::string> keep_newest(const std::filesystem::path& dir,
-                                     const std::filesystem::path& just_written,
-                                     int keep, Output& out) {
+                                     const ArchiveRecord& mine, int keep,
+                                     Output& out) {
   std::vector<std::string> removed;
+  const std::filesystem::path& just_written = mine.path;
   auto all = scan_archives(dir);
   if (!all) {
     return removed;
   }
-  auto mine = ArchiveReader::open(just_written);
-  if (!mine) {
-    return removed;
-  }
-  const Manifest& m = (*mine)->manifest();
   std::vector<ArchiveRecord> group;
   for (auto& a : *all) {
-    if (a.adapter == m.adapter && a.target == m.target.value("url", "")) {
+    if (a.adapter == mine.adapter && a.target == mine.target) {
       group.push_back(std::move(a));
     }
   }
@@ -77,8 +74,11 @@ Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
   CommandResult r = SNAP_TRY(
       finish_archive(*writer, target, *session, std::move(result), labels));
   if (opts.keep > 0) {
-    auto removed = keep_newest(target.dir, r.json["archive"].get<std::string>(),
-                               opts.keep, *ctx.output);
+    ArchiveRecord mine{r.json["archive"].get<std::string>(),
+                       r.json["adapter"].get<std::string>(),
+                       r.json["target"].value("url", ""),
+                       r.json["created_at"].get<std::string>()};
+    auto removed = keep_newest(target.dir, mine, opts.keep, *ctx.output);
     for (const auto& path : removed) {
       r.text += fmt::format("\nRemoved {} (--keep {})", path, opts.keep);
     }
