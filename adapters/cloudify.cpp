@@ -37,6 +37,7 @@
 #include "snap/text.hpp"
 
 #include <chrono>
+#include <functional>
 
 namespace snap::adapters {
 namespace {
@@ -273,55 +274,72 @@ private:
     return v.empty() ? 3600.0 : std::strtod(v.c_str(), nullptr);
   }
 
-  // Polls an execution until it ends; during a restore the manager restarts,
-  // so transport errors, 5xx and 401 are waited out until --wait-timeout.
-  Expected<json> wait_execution(json exec, bool restoring) {
-    const auto deadline =
-        Clock::now() +
-        std::chrono::milliseconds(static_cast<long>(wait_timeout() * 1000));
-    const std::string id = exec.value("id", "");
-    long delay_ms = 200;
-    for (;;) {
-      std::string status = exec.value("status", "");
-      if (status == "terminated") {
-        return exec;
+  // Calls `step` until it reports done, pausing 200 ms doubling to 5 s in
+  // between; after `seconds` it gives up with `late()` as the message.
+  Expected<void> poll(double seconds,
+                      const std::function<Expected<bool>()>& step,
+                      const std::function<std::string()>& late) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(
+                                             static_cast<long>(seconds * 1000));
+    for (long delay = 200;; delay = std::min<long>(delay * 2, 5000)) {
+      bool done = SNAP_TRY(step());
+      if (done) {
+        return {};
       }
+      if (Clock::now() > deadline) {
+        return fail(ErrorKind::timeout, late());
+      }
+      if (!sleep_unless_interrupted(delay)) {
+        return fail(ErrorKind::interrupted, "interrupted");
+      }
+    }
+  }
+
+  // During a restore the manager restarts: transport errors, 5xx and 401
+  // are waited out there.
+  bool restarting(const Error& e, bool restoring) const {
+    return restoring &&
+           (e.kind == ErrorKind::connect || e.kind == ErrorKind::remote ||
+            (e.kind == ErrorKind::auth &&
+             e.message.find(" 401 ") != std::string::npos));
+  }
+
+  // Polls an execution until it ends, up to --wait-timeout.
+  Expected<json> wait_execution(json exec, bool restoring) {
+    const std::string id = exec.value("id", "");
+    bool first = true;
+    auto step = [&]() -> Expected<bool> {
+      if (!first) {
+        auto next = call("GET", "/executions/" + url_escape(id), json(),
+                         {.bypass = restoring});
+        if (!next) {
+          if (!restarting(next.error(), restoring)) {
+            return tl::unexpected(next.error());
+          }
+          m_ctx.reporter.note("the manager is restarting; waiting");
+          return false;
+        }
+        exec = *next;
+        m_ctx.reporter.note(
+            fmt::format("execution {}: {}", id, exec.value("status", "")));
+      }
+      first = false;
+      std::string status = exec.value("status", "");
       if (status == "failed" || status == "cancelled") {
         return fail(ErrorKind::remote,
                     fmt::format("cloudify: {} execution {} {}: {}",
                                 exec.value("workflow_id", "workflow"), id,
                                 status, exec.value("error", "no error text")));
       }
-      if (Clock::now() > deadline) {
-        return fail(ErrorKind::timeout,
-                    fmt::format("cloudify: execution {} is still '{}' after "
-                                "{:.0f} s (raise --wait-timeout; the workflow "
-                                "goes on on the manager)",
-                                id, status, wait_timeout()));
-      }
-      if (!sleep_unless_interrupted(delay_ms)) {
-        return fail(ErrorKind::interrupted, "interrupted");
-      }
-      delay_ms = std::min<long>(delay_ms * 2, 5000);
-      auto next = call("GET", "/executions/" + url_escape(id), json(),
-                       {.bypass = restoring});
-      if (next) {
-        exec = *next;
-        m_ctx.reporter.note(
-            fmt::format("execution {}: {}", id, exec.value("status", "")));
-        continue;
-      }
-      bool restart_window =
-          next.error().kind == ErrorKind::connect ||
-          next.error().kind == ErrorKind::remote ||
-          (next.error().kind == ErrorKind::auth &&
-           next.error().message.find(" 401 ") != std::string::npos);
-      if (!restoring || !restart_window ||
-          next.error().kind == ErrorKind::interrupted) {
-        return tl::unexpected(next.error());
-      }
-      m_ctx.reporter.note("the manager is restarting; waiting");
-    }
+      return status == "terminated";
+    };
+    SNAP_TRY(poll(wait_timeout(), step, [&] {
+      return fmt::format("cloudify: execution {} is still '{}' after {:.0f} s "
+                         "(raise --wait-timeout; the workflow goes on on the "
+                         "manager)",
+                         id, exec.value("status", ""), wait_timeout());
+    }));
+    return exec;
   }
 
   Expected<SaveResult> fetch(const json& snapshot, ArchiveWriter& out,
@@ -384,22 +402,16 @@ private:
   }
 
   Expected<void> wait_maintenance() {
-    const auto deadline = Clock::now() + std::chrono::seconds(600);
-    for (long delay = 200;; delay = std::min<long>(delay * 2, 5000)) {
-      json m = SNAP_TRY(call("GET", "/maintenance"));
-      if (m.value("status", "") == "activated") {
-        return {};
-      }
-      if (Clock::now() > deadline) {
-        return fail(ErrorKind::timeout,
-                    "cloudify: maintenance mode is still activating after "
-                    "600 s: executions are still running (see snap status "
-                    "cloudify)");
-      }
-      if (!sleep_unless_interrupted(delay)) {
-        return fail(ErrorKind::interrupted, "interrupted");
-      }
-    }
+    return poll(
+        600,
+        [&]() -> Expected<bool> {
+          json m = SNAP_TRY(call("GET", "/maintenance"));
+          return m.value("status", "") == "activated";
+        },
+        [] {
+          return "cloudify: maintenance mode is still activating after 600 s: "
+                 "executions are still running (see snap status cloudify)";
+        });
   }
 
   AdapterContext m_ctx;
@@ -465,15 +477,21 @@ Expected<Fields> CloudifyAdapter::restore(ArchiveReader& in, bool dry_run) {
                             body, {.idempotent = false, .bypass = true}));
   exec = SNAP_TRY(wait_execution(exec, true));
   // The flag file goes away when the manager has finished restarting.
-  for (long delay = 200;; delay = std::min<long>(delay * 2, 5000)) {
-    auto st = call("GET", "/snapshot-status", json(), {.bypass = true});
-    if (st && st->value("status", "") == "not-running") {
-      break;
-    }
-    if (!sleep_unless_interrupted(delay)) {
-      return fail(ErrorKind::interrupted, "interrupted");
-    }
-  }
+  SNAP_TRY(poll(
+      wait_timeout(),
+      [&]() -> Expected<bool> {
+        auto st = call("GET", "/snapshot-status", json(), {.bypass = true});
+        if (!st && !restarting(st.error(), true)) {
+          return tl::unexpected(st.error());
+        }
+        return st && st->value("status", "") == "not-running";
+      },
+      [&] {
+        return fmt::format("cloudify: the manager still reports a restore "
+                           "running after {:.0f} s (raise --wait-timeout; "
+                           "see snap status cloudify)",
+                           wait_timeout());
+      }));
   return Fields{{"snapshot", id},
                 {"execution", exec.value("id", "")},
                 {"maintenance", keep ? "kept on" : "deactivated"}};
