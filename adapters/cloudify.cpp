@@ -33,17 +33,15 @@
 // https://docs.cloudify.co/latest/developer/apis/rest-service/
 #include "adapters/factories.hpp"
 #include "snap/options.hpp"
-#include "snap/signals.hpp"
+#include "snap/poll.hpp"
 #include "snap/text.hpp"
 
-#include <chrono>
 #include <functional>
 
 namespace snap::adapters {
 namespace {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view k_api = "/api/v3.1";
 constexpr std::string_view k_payload_name = "cloudify.zip";
@@ -274,27 +272,6 @@ private:
     return v.empty() ? 3600.0 : std::strtod(v.c_str(), nullptr);
   }
 
-  // Calls `step` until it reports done, pausing 200 ms doubling to 5 s in
-  // between; after `seconds` it gives up with `late()` as the message.
-  Expected<void> poll(double seconds,
-                      const std::function<Expected<bool>()>& step,
-                      const std::function<std::string()>& late) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(
-                                             static_cast<long>(seconds * 1000));
-    for (long delay = 200;; delay = std::min<long>(delay * 2, 5000)) {
-      bool done = SNAP_TRY(step());
-      if (done) {
-        return {};
-      }
-      if (Clock::now() > deadline) {
-        return fail(ErrorKind::timeout, late());
-      }
-      if (!sleep_unless_interrupted(delay)) {
-        return fail(ErrorKind::interrupted, "interrupted");
-      }
-    }
-  }
-
   // During a restore the manager restarts: transport errors, 5xx and 401
   // are waited out there.
   bool restarting(const Error& e, bool restoring) const {
@@ -333,7 +310,7 @@ private:
       }
       return status == "terminated";
     };
-    SNAP_TRY(poll(wait_timeout(), step, [&] {
+    SNAP_TRY(poll_until(wait_timeout(), step, [&] {
       return fmt::format("cloudify: execution {} is still '{}' after {:.0f} s "
                          "(raise --wait-timeout; the workflow goes on on the "
                          "manager)",
@@ -402,7 +379,7 @@ private:
   }
 
   Expected<void> wait_maintenance() {
-    return poll(
+    return poll_until(
         600,
         [&]() -> Expected<bool> {
           json m = SNAP_TRY(call("GET", "/maintenance"));
@@ -477,7 +454,7 @@ Expected<Fields> CloudifyAdapter::restore(ArchiveReader& in, bool dry_run) {
                             body, {.idempotent = false, .bypass = true}));
   exec = SNAP_TRY(wait_execution(exec, true));
   // The flag file goes away when the manager has finished restarting.
-  SNAP_TRY(poll(
+  SNAP_TRY(poll_until(
       wait_timeout(),
       [&]() -> Expected<bool> {
         auto st = call("GET", "/snapshot-status", json(), {.bypass = true});

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT
+// Following an operation the target runs on its own: ask, wait, ask again,
+// with a deadline and SIGINT honoured between the questions.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "snap/error.hpp"
+
+namespace snap {
+
+// Calls `step` until it reports done, pausing `first_ms` (doubling up to
+// `max_ms`) in between; after `seconds` gives up with a `timeout` error whose
+// message is `late()`. Errors: `step`'s, `timeout`, `interrupted`.
+Expected<void> poll_until(double seconds,
+                          const std::function<Expected<bool>()>& step,
+                          const std::function<std::string()>& late,
+                          long first_ms = 200, long max_ms = 5000);
+
+} // namespace snap

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+#include "snap/poll.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "snap/signals.hpp"
+
+namespace snap {
+
+Expected<void> poll_until(double seconds,
+                          const std::function<Expected<bool>()>& step,
+                          const std::function<std::string()>& late,
+                          long first_ms, long max_ms) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(
+                                           static_cast<long>(seconds * 1000));
+  for (long delay = first_ms;; delay = std::min(delay * 2, max_ms)) {
+    bool done = SNAP_TRY(step());
+    if (done) {
+      return {};
+    }
+    if (Clock::now() > deadline) {
+      return fail(ErrorKind::timeout, late());
+    }
+    if (!sleep_unless_interrupted(delay)) {
+      return fail(ErrorKind::interrupted, "interrupted");
+    }
+  }
+}
+
+} // namespace snap
