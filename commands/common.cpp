@@ -240,6 +240,9 @@ finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
             {"created_at", m.created_at},
             {"target", m.target},
             {"source", m.source}};
+  // The backup exists but is incomplete (an Elasticsearch PARTIAL snapshot):
+  // the archive is kept, and the exit status says so.
+  r.error = std::move(result.partial);
   return r;
 }
 

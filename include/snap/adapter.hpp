@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -107,6 +108,9 @@ struct SaveResult {
   nlohmann::json source = nlohmann::json::object();
   std::string server_version;
   std::string summary; // e.g. "index 1068188"
+  // Set when the target finished the backup but reports it incomplete: the
+  // archive is still written, and the command exits with this error.
+  std::optional<Error> partial;
 };
 
 struct StatusResult {
