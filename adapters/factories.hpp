@@ -15,6 +15,9 @@ std::unique_ptr<Adapter> make_cloudify(AdapterContext ctx);
 const AdapterInfo& consul_info();
 std::unique_ptr<Adapter> make_consul(AdapterContext ctx);
 
+const AdapterInfo& elasticsearch_info();
+std::unique_ptr<Adapter> make_elasticsearch(AdapterContext ctx);
+
 const AdapterInfo& flux_info();
 std::unique_ptr<Adapter> make_flux(AdapterContext ctx);
 

@@ -13,6 +13,7 @@
 
 #include "emulator/cloudify.hpp"
 #include "emulator/consul.hpp"
+#include "emulator/elasticsearch.hpp"
 #include "emulator/faults.hpp"
 #include "emulator/flux.hpp"
 
@@ -31,7 +32,8 @@ int main(int argc, char** argv) {
   std::string tls_cert, tls_key, tls_client_ca, statuses, data_dir;
   Faults faults;
   ConsulOptions consul;
-  app.add_option("system", system, "system to emulate: consul, cloudify, flux")
+  app.add_option("system", system,
+                 "system to emulate: consul, cloudify, elasticsearch, flux")
       ->required();
   app.add_option("--port", port, "port on 127.0.0.1 (0: any free port)");
   app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate");
@@ -85,7 +87,45 @@ int main(int argc, char** argv) {
   app.add_option("--fail-task", flux.fail_task,
                  "flux: make the backup or restore task end in an error line")
       ->check(CLI::IsMember({"backup", "restore"}));
+  ElasticsearchOptions es;
+  std::string es_reject;
+  app.add_option("--es-version", es.version,
+                 "elasticsearch: the version GET / reports (default 8.19.0; "
+                 "7.x answers as 7.x does)");
+  app.add_option("--snapshot-ms", es.snapshot_ms,
+                 "elasticsearch: how long a snapshot stays IN_PROGRESS "
+                 "(default 600)");
+  app.add_option("--recovery-ms", es.recovery_ms,
+                 "elasticsearch: how long a restored index recovers "
+                 "(default 400)");
+  app.add_option("--snapshot-outcome", es.outcome,
+                 "elasticsearch: how snapshots end: success, partial (the "
+                 "last index's shard fails; refused at creation without "
+                 "partial:true) or failed")
+      ->check(CLI::IsMember({"success", "partial", "failed"}));
+  app.add_option("--reject-doc-ids", es_reject,
+                 "elasticsearch: _bulk items with these ids (comma-separated) "
+                 "fail to parse (400)");
+  app.add_option("--reject-429", es.reject_429,
+                 "elasticsearch: reject the first N _bulk items with 429");
+  app.add_option("--require-user", es.require_user,
+                 "elasticsearch: require basic auth user:password (401 "
+                 "otherwise); --require-token then names an accepted API key");
+  app.add_option("--path-repo", es.path_repo,
+                 "elasticsearch: path.repo, where fs repositories may live "
+                 "(default: the data directory)");
   CLI11_PARSE(app, argc, argv);
+  for (std::size_t start = 0; start < es_reject.size();) {
+    auto comma = es_reject.find(',', start);
+    if (comma == std::string::npos) {
+      comma = es_reject.size();
+    }
+    if (comma > start) {
+      es.reject_ids.push_back(es_reject.substr(start, comma - start));
+    }
+    start = comma + 1;
+  }
+  es.require_api_key = faults.require_token;
   if (!flux_apps.empty()) {
     flux.apps = flux_apps;
   }
@@ -106,6 +146,9 @@ int main(int argc, char** argv) {
   consul.data_dir = data_dir;
   cloudify.data_dir = data_dir;
   flux.data_dir = data_dir;
+  if (es.path_repo.empty()) {
+    es.path_repo = data_dir;
+  }
 
   std::unique_ptr<httplib::Server> server;
   if (!tls_cert.empty()) {
@@ -133,12 +176,14 @@ int main(int argc, char** argv) {
     register_consul(*server, injector, consul);
   } else if (system == "cloudify") {
     register_cloudify(*server, injector, cloudify);
+  } else if (system == "elasticsearch") {
+    register_elasticsearch(*server, injector, es);
   } else if (system == "flux") {
     register_flux(*server, injector, flux);
   } else {
     std::fprintf(stderr,
                  "snap-emulator: unknown system '%s' (emulated: consul, "
-                 "cloudify, flux)\n",
+                 "cloudify, elasticsearch, flux)\n",
                  system.c_str());
     return 2;
   }

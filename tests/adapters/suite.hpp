@@ -20,7 +20,9 @@ namespace fs = std::filesystem;
 struct AdapterFixture {
   std::string adapter;
   std::vector<std::string> unsupported_verbs;
-  std::vector<std::string> target_flags; // flags save and status need
+  std::vector<std::string> target_flags;  // flags save and status need
+  std::vector<std::string> save_flags;    // flags for save only
+  std::vector<std::string> restore_flags; // flags for restore only
   // Extra emulator flags (say, where it keeps its data).
   std::function<std::vector<std::string>()> emulator_flags = [] {
     return std::vector<std::string>{};
@@ -46,10 +48,11 @@ inline void round_trip(const AdapterFixture& f, const std::string& url,
   f.seed(url);
   std::string before = f.state(url);
   REQUIRE_FALSE(before.empty());
-  auto saved =
-      snap(with({"save", f.adapter, "--addr", url, "-o", dir.path().string()},
+  auto saved = snap(
+      with(with({"save", f.adapter, "--addr", url, "-o", dir.path().string()},
                 f.target_flags),
-           {.env = env});
+           f.save_flags),
+      {.env = env});
   INFO(saved.err);
   REQUIRE(saved.exit_code == 0);
   REQUIRE(saved.out.starts_with("Saved and verified " + f.adapter + "-"));
@@ -64,8 +67,10 @@ inline void round_trip(const AdapterFixture& f, const std::string& url,
 
   f.mutate(url);
   REQUIRE(f.state(url) != before);
-  auto restored = snap({"restore", f.adapter, archive, "--addr", url, "--yes"},
-                       {.env = env});
+  auto restored =
+      snap(with({"restore", f.adapter, archive, "--addr", url, "--yes"},
+                f.restore_flags),
+           {.env = env});
   INFO(restored.err);
   REQUIRE(restored.exit_code == 0);
   REQUIRE(f.state(url) == before);
@@ -121,10 +126,11 @@ inline void run_conformance(const AdapterFixture& f) {
     TempDir dir;
     write_file(dir.path() / "token", "wrong-token\n");
     fs::create_directories(dir.path() / "out");
-    auto r = snap(with({"save", f.adapter, "--addr", emu.url(), "-o",
-                        (dir.path() / "out").string(), "--token-file",
-                        (dir.path() / "token").string()},
-                       f.target_flags));
+    auto r = snap(with(with({"save", f.adapter, "--addr", emu.url(), "-o",
+                             (dir.path() / "out").string(), "--token-file",
+                             (dir.path() / "token").string()},
+                            f.target_flags),
+                       f.save_flags));
     INFO(r.err);
     CHECK(r.exit_code == 5);
     CHECK(r.err.find("wrong-token") == std::string::npos);
@@ -133,9 +139,10 @@ inline void run_conformance(const AdapterFixture& f) {
   SECTION("a stalled server times out with exit 4") {
     Emulator emu(f.adapter, with(f.emulator_flags(), {"--delay-ms", "5000"}));
     TempDir dir;
-    auto r = snap(with({"--timeout", "1", "save", f.adapter, "--addr",
-                        emu.url(), "-o", dir.path().string()},
-                       f.target_flags));
+    auto r = snap(with(with({"--timeout", "1", "save", f.adapter, "--addr",
+                             emu.url(), "-o", dir.path().string()},
+                            f.target_flags),
+                       f.save_flags));
     CHECK(r.exit_code == 4);
     CHECK(r.err.find("--timeout") != std::string::npos);
     CHECK(dir.list().empty());
@@ -145,9 +152,10 @@ inline void run_conformance(const AdapterFixture& f) {
                  with(f.emulator_flags(), {"--fail-after-bytes", "100"}));
     TempDir dir;
     f.seed(emu.url());
-    auto r = snap(with({"--retries", "1", "save", f.adapter, "--addr",
-                        emu.url(), "-o", dir.path().string()},
-                       f.target_flags));
+    auto r = snap(with(with({"--retries", "1", "save", f.adapter, "--addr",
+                             emu.url(), "-o", dir.path().string()},
+                            f.target_flags),
+                       f.save_flags));
     INFO(r.err);
     CHECK(r.exit_code != 0);
     CHECK(dir.list().empty());

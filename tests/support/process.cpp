@@ -252,9 +252,13 @@ std::string http(const std::string& method, const std::string& url,
   TempDir dir;
   write_file(dir.path() / "body", body);
   std::vector<std::string> argv{"/usr/bin/curl", "-s", "-X", method};
-  if (!body.empty() || method == "PUT") {
+  // A POST or PUT always says how long its (maybe empty) body is.
+  if (!body.empty() || method == "PUT" || method == "POST") {
     argv.push_back("--data-binary");
     argv.push_back("@" + (dir.path() / "body").string());
+    // Elasticsearch refuses bodies without a JSON content type (406).
+    argv.push_back("-H");
+    argv.push_back("Content-Type: application/json");
   }
   argv.push_back(url);
   return run(argv).out;

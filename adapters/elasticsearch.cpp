@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: MIT
+// Elasticsearch adapter (alias `es`).
+//
+// Two kinds of backup. A native snapshot (the default) is taken into a
+// repository the cluster already has (`--repository`): PUT
+// /_snapshot/<repo>/<name>?wait_for_completion=false, followed through
+// _status, judged by GET /_snapshot/<repo>/<name> (SUCCESS, PARTIAL → exit 3,
+// FAILED → exit 1). The data stays in the repository; the archive is a
+// reference holding the SnapshotInfo, the repository's definition and each
+// index's mappings, settings and aliases. Restore is POST …/_restore, then
+// the recovery is followed until every shard is DONE.
+//
+// A logical export (`--export`, es_export.cpp) holds the data itself: index
+// definitions and every document as _bulk NDJSON, read through a point in
+// time, loaded back with _bulk.
+//
+// Authentication: basic auth (--user, --password-file) or an API key
+// (--api-key-file, sent as `Authorization: ApiKey <key>`, the `encoded` value
+// the create-API-key call returns). TLS: 8.x clusters serve HTTPS with their
+// own CA (config/certs/http_ca.crt): pass it with --ca-file.
+//
+// Versions: 7.x and 8.x, read from GET /. Documents are read with a point in
+// time sorted by _shard_doc from 7.12, with scroll before.
+//
+// Not saved by a snapshot without --include-global-state: templates,
+// pipelines, ILM policies, persistent settings and feature states. Not saved
+// by an export: templates, pipelines, ILM policies, data streams and closed
+// or hidden indices (name them in --indices to include hidden ones).
+//
+// Docs:
+// https://www.elastic.co/guide/en/elasticsearch/reference/current/snapshot-restore.html
+#include "adapters/es_export.hpp"
+#include "adapters/factories.hpp"
+#include "snap/options.hpp"
+#include "snap/text.hpp"
+
+namespace snap::adapters {
+namespace {
+
+using es::json;
+
+constexpr std::string_view k_snapshot_entry = "payload/snapshot.json";
+constexpr std::string_view k_repository_entry = "payload/repository.json";
+
+Expected<json> read_json_entry(ArchiveReader& in, std::string_view path) {
+  MemorySink sink(64 << 20);
+  SNAP_TRY(in.read_entry(path, sink));
+  json j = json::parse(sink.str(), nullptr, false);
+  if (j.is_discarded()) {
+    return fail(
+        ErrorKind::archive,
+        fmt::format("{}: {} is not JSON", in.path().filename().string(), path));
+  }
+  return j;
+}
+
+Expected<void> add_json_entry(ArchiveWriter& out, std::string_view name,
+                              const json& value) {
+  Sink* sink = SNAP_TRY(out.add_entry(name, "application/json"));
+  std::string text = value.dump(2) + "\n";
+  return sink->write(
+      Bytes(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+}
+
+bool is_export(const Manifest& m) {
+  return m.source.value("mode", "") == "export";
+}
+
+class ElasticsearchAdapter : public Adapter {
+public:
+  explicit ElasticsearchAdapter(AdapterContext ctx)
+      : m_ctx(ctx), m_es(ctx.http, ctx.reporter) {}
+
+  const AdapterInfo& info() const override { return elasticsearch_info(); }
+
+  Expected<SaveResult> save(ArchiveWriter& out) override {
+    if (has("export")) {
+      return es::export_indices(m_es, out,
+                                {flag("indices"), SNAP_TRY(batch_size())});
+    }
+    es::Version v = SNAP_TRY(m_es.version());
+    std::string repo = SNAP_TRY(repository());
+    json repo_def = SNAP_TRY(repository_definition(repo));
+    std::string name = flag("snapshot");
+    if (name.empty()) {
+      name = "snap-" + to_lower(rfc3339_to_compact(utc_now_rfc3339()));
+    }
+    json body = {{"include_global_state", has("include-global-state")},
+                 {"partial", has("partial")},
+                 {"metadata", {{"taken_by", "snap"}}}};
+    if (!flag("indices").empty()) {
+      body["indices"] = flag("indices");
+    }
+    if (!flag("feature-states").empty()) {
+      body["feature_states"] = split_list(flag("feature-states"));
+    }
+    json snap_info =
+        SNAP_TRY(es::take_snapshot(m_es, repo, name, body, wait_timeout()));
+    return pack(out, repo, repo_def, snap_info, v);
+  }
+
+  Expected<SaveResult> download(const std::string& name,
+                                ArchiveWriter& out) override {
+    es::Version v = SNAP_TRY(m_es.version());
+    std::string repo = SNAP_TRY(repository());
+    json repo_def = SNAP_TRY(repository_definition(repo));
+    json snap_info = SNAP_TRY(es::get_snapshot(m_es, repo, name));
+    if (snap_info.value("state", "") == "IN_PROGRESS") {
+      return fail(ErrorKind::remote,
+                  fmt::format("elasticsearch: snapshot {} is still "
+                              "IN_PROGRESS; download it when it has ended "
+                              "(snap status elasticsearch {})",
+                              name, name));
+    }
+    return pack(out, repo, repo_def, snap_info, v);
+  }
+
+  Expected<Fields> describe(ArchiveReader& in, bool verify) override {
+    if (is_export(in.manifest())) {
+      return es::describe_export(in, verify);
+    }
+    json s = SNAP_TRY(read_json_entry(in, k_snapshot_entry));
+    json repo = SNAP_TRY(read_json_entry(in, k_repository_entry));
+    json defs = SNAP_TRY(read_json_entry(in, es::k_indices_entry));
+    const json& shards = s.value("shards", json::object());
+    Fields f = Fields::object();
+    f["mode"] = "snapshot reference (the data stays in the repository)";
+    f["snapshot"] = s.value("snapshot", "");
+    f["uuid"] = s.value("uuid", "");
+    f["repository"] =
+        fmt::format("{} ({})", repo.value("name", ""), repo.value("type", ""));
+    f["state"] = s.value("state", "");
+    f["shards"] = fmt::format(
+        "{} successful, {} failed, {} total", shards.value("successful", 0),
+        shards.value("failed", 0), shards.value("total", 0));
+    f["global_state"] = s.value("include_global_state", false);
+    f["indices"] = s.value("indices", json::array());
+    f["index_definitions"] = defs.size();
+    return f;
+  }
+
+  Expected<Fields> restore(ArchiveReader& in, bool dry_run) override {
+    if (is_export(in.manifest())) {
+      es::ImportOptions o{.indices = flag("indices"),
+                          .rename_pattern = flag("rename-pattern"),
+                          .rename_replacement = flag("rename-replacement"),
+                          .include_aliases = has("include-aliases"),
+                          .replace = has("replace"),
+                          .batch_size = SNAP_TRY(batch_size())};
+      return es::import_indices(m_es, in, o, dry_run);
+    }
+    return restore_snapshot(in, dry_run);
+  }
+
+  Expected<Fields> list() override {
+    std::string repo = SNAP_TRY(repository());
+    json got = SNAP_TRY(
+        m_es.call("GET", fmt::format("/_snapshot/{}/_all", url_escape(repo))));
+    std::vector<json> snaps;
+    for (const auto& s : got.value("snapshots", json::array())) {
+      snaps.push_back(s);
+    }
+    std::sort(snaps.begin(), snaps.end(), [](const json& a, const json& b) {
+      return a.value("start_time_in_millis", 0L) <
+             b.value("start_time_in_millis", 0L);
+    });
+    Fields rows = Fields::array();
+    for (const auto& s : snaps) {
+      const json& shards = s.value("shards", json::object());
+      rows.push_back(
+          {{"snapshot", s.value("snapshot", "")},
+           {"state", s.value("state", "")},
+           {"start_time", s.value("start_time", "")},
+           {"indices", s.value("indices", json::array()).size()},
+           {"shards", fmt::format("{}/{}", shards.value("successful", 0),
+                                  shards.value("total", 0))}});
+    }
+    return rows;
+  }
+
+  Expected<StatusResult> status(const std::string& name) override {
+    return name.empty() ? cluster_status() : snapshot_status(name);
+  }
+
+  Expected<Fields> remove(const std::string& name) override {
+    std::string repo = SNAP_TRY(repository());
+    SNAP_TRY(m_es.call(
+        "DELETE",
+        fmt::format("/_snapshot/{}/{}", url_escape(repo), url_escape(name)),
+        json(), {.idempotent = false}));
+    return Fields{{"deleted", name}, {"repository", repo}};
+  }
+
+private:
+  std::string flag(std::string_view name) const {
+    auto it = m_ctx.flags.find(std::string(name));
+    return it == m_ctx.flags.end() ? "" : it->second;
+  }
+  bool has(std::string_view name) const {
+    std::string v = flag(name);
+    return !v.empty() && is_truthy(v);
+  }
+  double wait_timeout() const {
+    std::string v = flag("wait-timeout");
+    return v.empty() ? 3600.0 : std::strtod(v.c_str(), nullptr);
+  }
+  Expected<int> batch_size() const {
+    std::string v = flag("batch-size");
+    int n = v.empty() ? 5000 : std::atoi(v.c_str());
+    // index.max_result_window caps one page at 10 000 hits.
+    if (n < 1 || n > 10000) {
+      return fail(ErrorKind::usage,
+                  "--batch-size must be between 1 and 10000 (Elasticsearch "
+                  "returns at most index.max_result_window hits a page)");
+    }
+    return n;
+  }
+  static std::vector<std::string> split_list(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+      auto comma = s.find(',', start);
+      std::string item = trim_copy(s.substr(start, comma == std::string::npos
+                                                       ? std::string::npos
+                                                       : comma - start));
+      if (!item.empty()) {
+        out.push_back(item);
+      }
+      start = comma == std::string::npos ? s.size() + 1 : comma + 1;
+    }
+    return out;
+  }
+
+  // --repository, or a usage error naming the repositories the cluster has.
+  Expected<std::string> repository() {
+    std::string repo = flag("repository");
+    if (!repo.empty()) {
+      return repo;
+    }
+    std::string known;
+    if (auto all = m_es.call("GET", "/_snapshot")) {
+      for (const auto& [name, def] : all->items()) {
+        known += (known.empty() ? "" : ", ") + name;
+      }
+    }
+    return fail(ErrorKind::usage,
+                fmt::format("elasticsearch: --repository is required for "
+                            "snapshots ({}); or use --export for a logical "
+                            "copy that needs no repository",
+                            known.empty()
+                                ? "the cluster has no repository registered"
+                                : "the cluster has: " + known));
+  }
+
+  Expected<json> repository_definition(const std::string& repo) {
+    json all = SNAP_TRY(m_es.call("GET", "/_snapshot/" + url_escape(repo)));
+    json def = all.value(repo, json::object());
+    def["name"] = repo;
+    return def;
+  }
+
+  Expected<SaveResult> pack(ArchiveWriter& out, const std::string& repo,
+                            const json& repo_def, const json& snap_info,
+                            const es::Version& v) {
+    std::optional<Error> verdict = es::snapshot_verdict(snap_info);
+    if (verdict && verdict->kind != ErrorKind::partial) {
+      return tl::unexpected(*verdict);
+    }
+    std::vector<std::string> names;
+    for (const auto& i : snap_info.value("indices", json::array())) {
+      names.push_back(i.get<std::string>());
+    }
+    json defs = json::object();
+    if (!names.empty()) {
+      defs = SNAP_TRY(
+          m_es.call("GET", "/" + es::join_names(names), json(),
+                    {.query = "flat_settings=true&ignore_unavailable=true&"
+                              "expand_wildcards=all"}));
+    }
+    SNAP_TRY(add_json_entry(out, "snapshot.json", snap_info));
+    SNAP_TRY(add_json_entry(out, "repository.json", repo_def));
+    SNAP_TRY(add_json_entry(out, "indices.json", defs));
+    std::string name = snap_info.value("snapshot", "");
+    const json& shards = snap_info.value("shards", json::object());
+    SaveResult r;
+    r.backup_id = name;
+    r.kind = "reference";
+    r.server_version = v.number;
+    r.summary = fmt::format("snapshot {} in {}, {}, {} indices", name, repo,
+                            snap_info.value("state", ""), names.size());
+    r.source = {{"mode", "snapshot"},
+                {"repository", repo},
+                {"repository_type", repo_def.value("type", "")},
+                {"snapshot", name},
+                {"uuid", snap_info.value("uuid", "")},
+                {"state", snap_info.value("state", "")},
+                {"cluster_name", m_es.info().value("cluster_name", "")},
+                {"cluster_uuid", m_es.info().value("cluster_uuid", "")},
+                {"indices", names.size()},
+                {"shards", shards}};
+    r.partial = std::move(verdict);
+    return r;
+  }
+
+  Expected<StatusResult> cluster_status();
+  Expected<StatusResult> snapshot_status(const std::string& name);
+  Expected<Fields> restore_snapshot(ArchiveReader& in, bool dry_run);
+
+  AdapterContext m_ctx;
+  es::Client m_es;
+};
+
+Expected<StatusResult> ElasticsearchAdapter::cluster_status() {
+  es::Version v = SNAP_TRY(m_es.version());
+  json health = SNAP_TRY(m_es.call("GET", "/_cluster/health"));
+  json running = SNAP_TRY(m_es.call("GET", "/_snapshot/_status"));
+  json recovering = SNAP_TRY(
+      m_es.call("GET", "/_recovery", json(), {.query = "active_only=true"}));
+  StatusResult r;
+  r.fields["version"] = v.number;
+  r.fields["cluster"] = m_es.info().value("cluster_name", "");
+  r.fields["health"] = health.value("status", "");
+  Fields snaps = Fields::array();
+  for (const auto& s : running.value("snapshots", json::array())) {
+    const json& st = s.value("shards_stats", json::object());
+    snaps.push_back({{"snapshot", s.value("snapshot", "")},
+                     {"repository", s.value("repository", "")},
+                     {"state", s.value("state", "")},
+                     {"shards", fmt::format("{}/{} done", st.value("done", 0),
+                                            st.value("total", 0))}});
+  }
+  Fields restores = Fields::array();
+  for (const auto& [index, rec] : recovering.items()) {
+    for (const auto& s : rec.value("shards", json::array())) {
+      if (s.value("type", "") != "SNAPSHOT") {
+        continue;
+      }
+      const json& src = s.value("source", json::object());
+      restores.push_back(
+          {{"index", index},
+           {"shard", s.value("id", 0)},
+           {"stage", s.value("stage", "")},
+           {"from", fmt::format("{}:{}", src.value("repository", ""),
+                                src.value("snapshot", ""))},
+           {"recovered", s.value("index", json::object())
+                             .value("size", json::object())
+                             .value("percent", "")}});
+    }
+  }
+  r.fields["running_snapshots"] = snaps;
+  r.fields["running_restores"] = restores;
+  r.terminal = snaps.empty() && restores.empty();
+  return r;
+}
+
+Expected<StatusResult>
+ElasticsearchAdapter::snapshot_status(const std::string& name) {
+  std::string repo = SNAP_TRY(repository());
+  json info = SNAP_TRY(es::get_snapshot(m_es, repo, name));
+  StatusResult r;
+  r.fields["snapshot"] = name;
+  r.fields["repository"] = repo;
+  r.fields["state"] = info.value("state", "");
+  if (info.value("state", "") != "IN_PROGRESS") {
+    const json& shards = info.value("shards", json::object());
+    r.fields["shards"] = fmt::format(
+        "{} successful, {} failed, {} total", shards.value("successful", 0),
+        shards.value("failed", 0), shards.value("total", 0));
+    if (!info.value("reason", "").empty()) {
+      r.fields["reason"] = info.value("reason", "");
+    }
+    return r;
+  }
+  json st = SNAP_TRY(
+      m_es.call("GET", fmt::format("/_snapshot/{}/{}/_status", url_escape(repo),
+                                   url_escape(name))));
+  Fields per_shard = Fields::array();
+  for (const auto& s : st.value("snapshots", json::array())) {
+    const json& stats = s.value("shards_stats", json::object());
+    r.fields["shards"] =
+        fmt::format("{}/{} done, {} failed", stats.value("done", 0),
+                    stats.value("total", 0), stats.value("failed", 0));
+    const json indices = s.value("indices", json::object());
+    for (const auto& [index, idx] : indices.items()) {
+      const json shards = idx.value("shards", json::object());
+      for (const auto& [id, shard] : shards.items()) {
+        per_shard.push_back({{"index", index},
+                             {"shard", id},
+                             {"stage", shard.value("stage", "")}});
+      }
+    }
+  }
+  r.fields["per_shard"] = per_shard;
+  r.terminal = false;
+  return r;
+}
+
+Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
+                                                        bool dry_run) {
+  SNAP_TRY(m_es.version());
+  json info = SNAP_TRY(read_json_entry(in, k_snapshot_entry));
+  json repo_def = SNAP_TRY(read_json_entry(in, k_repository_entry));
+  std::string repo = flag("repository");
+  if (repo.empty()) {
+    repo = repo_def.value("name", "");
+  }
+  const std::string name = info.value("snapshot", "");
+  auto live = es::get_snapshot(m_es, repo, name);
+  if (!live) {
+    if (live.error().kind == ErrorKind::not_found) {
+      return fail(ErrorKind::not_found,
+                  fmt::format("{} (this cluster must have the repository "
+                              "that holds it registered: a {} repository "
+                              "with the settings snap inspect shows)",
+                              live.error().message,
+                              repo_def.value("type", "")));
+    }
+    return tl::unexpected(live.error());
+  }
+  std::string state = live->value("state", "");
+  if (state != "SUCCESS" && state != "PARTIAL") {
+    return fail(ErrorKind::remote,
+                fmt::format("elasticsearch: snapshot {}:{} is {}; only "
+                            "SUCCESS and PARTIAL snapshots can be restored",
+                            repo, name, state));
+  }
+  std::vector<std::string> chosen, targets;
+  for (const auto& i : live->value("indices", json::array())) {
+    std::string index = i.get<std::string>();
+    if (es::matches_patterns(index, flag("indices"))) {
+      chosen.push_back(index);
+      targets.push_back(SNAP_TRY(es::rename_index(index, flag("rename-pattern"),
+                                                  flag("rename-replacement"))));
+    }
+  }
+  if (chosen.empty()) {
+    return fail(ErrorKind::usage,
+                fmt::format("no index of snapshot {} matches --indices '{}'",
+                            name, flag("indices")));
+  }
+  auto states = SNAP_TRY(es::index_states(m_es));
+  std::vector<std::string> open, closed;
+  for (const auto& t : targets) {
+    if (states.contains(t)) {
+      (states[t] == "open" ? open : closed).push_back(t);
+    }
+  }
+  if (!open.empty() && !has("replace")) {
+    return fail(ErrorKind::conflict,
+                fmt::format("elasticsearch: the restore would overwrite open "
+                            "indices: {} (add --replace to close them first, "
+                            "or restore under other names with "
+                            "--rename-pattern/--rename-replacement)",
+                            fmt::join(open, ", ")));
+  }
+  bool renamed = !flag("rename-pattern").empty();
+  json body = {{"indices", fmt::format("{}", fmt::join(chosen, ","))},
+               {"include_global_state", has("include-global-state")},
+               {"include_aliases", has("include-aliases") || !renamed}};
+  if (renamed) {
+    body["rename_pattern"] = flag("rename-pattern");
+    body["rename_replacement"] = flag("rename-replacement");
+  }
+  if (!flag("feature-states").empty()) {
+    body["feature_states"] = split_list(flag("feature-states"));
+  }
+  if (dry_run) {
+    Fields plan = Fields::array();
+    for (const auto& i : open) {
+      plan.push_back(fmt::format("close index {} (open, would be overwritten; "
+                                 "--replace)",
+                                 i));
+    }
+    for (const auto& i : closed) {
+      plan.push_back(fmt::format("overwrite closed index {}", i));
+    }
+    plan.push_back(fmt::format("POST /_snapshot/{}/{}/_restore {}", repo, name,
+                               body.dump()));
+    plan.push_back(fmt::format("wait until the {} restored indices have "
+                               "recovered: {}",
+                               targets.size(), fmt::join(targets, ", ")));
+    return Fields{{"plan", plan}};
+  }
+  if (!open.empty()) {
+    SNAP_TRY(m_es.call("POST", "/" + es::join_names(open) + "/_close"));
+  }
+  auto started = m_es.call(
+      "POST",
+      fmt::format("/_snapshot/{}/{}/_restore", url_escape(repo),
+                  url_escape(name)),
+      body, {.query = "wait_for_completion=false", .idempotent = false});
+  if (!started) {
+    // Nothing was restored: the indices closed for it open again.
+    if (!open.empty()) {
+      auto reopened = m_es.call("POST", "/" + es::join_names(open) + "/_open",
+                                json(), {.cleanup = true});
+      if (!reopened) {
+        m_ctx.reporter.note(fmt::format("could not reopen {}: {}",
+                                        fmt::join(open, ", "),
+                                        reopened.error().message));
+      }
+    }
+    return tl::unexpected(started.error());
+  }
+  SNAP_TRY(es::wait_recovery(m_es, targets, wait_timeout()));
+  return Fields{{"snapshot", name},
+                {"repository", repo},
+                {"indices", targets},
+                {"closed_first", open}};
+}
+
+} // namespace
+
+const AdapterInfo& elasticsearch_info() {
+  using C = Capability;
+  static const AdapterInfo info{
+      .name = "elasticsearch",
+      .summary = "Elasticsearch: snapshots into a repository, or a logical "
+                 "export of indices and documents",
+      .caps = {C::save, C::restore, C::download, C::status, C::list, C::remove},
+      .payload_version = 1,
+      .default_addr = "http://127.0.0.1:9200",
+      .flags =
+          {{"repository",
+            "snapshot repository registered in the cluster",
+            true,
+            {C::save, C::restore, C::download, C::status, C::list, C::remove}},
+           {"snapshot",
+            "name of the new snapshot (default snap-<utc time>)",
+            true,
+            {C::save}},
+           {"indices",
+            "indices to include, comma-separated patterns (-x excludes; "
+            "default all)",
+            true,
+            {C::save, C::restore}},
+           {"include-global-state",
+            "include templates, pipelines, ILM policies and persistent "
+            "settings",
+            false,
+            {C::save, C::restore}},
+           {"feature-states",
+            "feature states to include, comma-separated (none for none)",
+            true,
+            {C::save, C::restore}},
+           {"partial",
+            "let the snapshot finish PARTIAL when primaries are missing "
+            "(snap then exits 3)",
+            false,
+            {C::save}},
+           {"export",
+            "save a logical export (definitions and documents) instead of a "
+            "snapshot",
+            false,
+            {C::save}},
+           {"batch-size",
+            "documents per search page and per _bulk request (default 5000)",
+            true,
+            {C::save, C::restore}},
+           {"rename-pattern",
+            "regular expression on index names to restore under new names",
+            true,
+            {C::restore}},
+           {"rename-replacement",
+            "replacement for --rename-pattern ($1 for groups)",
+            true,
+            {C::restore}},
+           {"include-aliases",
+            "restore aliases even with a rename (without a rename they are "
+            "restored)",
+            false,
+            {C::restore}},
+           {"replace",
+            "close (snapshot) or delete (export) the indices the restore "
+            "would overwrite",
+            false,
+            {C::restore}},
+           {"wait-timeout",
+            "seconds to wait for the snapshot or the recovery (default 3600)",
+            true,
+            {C::save, C::restore}}},
+      .token_prefix = "ApiKey ",
+      .token_file_alias = "api-key-file",
+  };
+  return info;
+}
+
+std::unique_ptr<Adapter> make_elasticsearch(AdapterContext ctx) {
+  return std::make_unique<ElasticsearchAdapter>(ctx);
+}
+
+} // namespace snap::adapters

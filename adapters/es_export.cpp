@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: MIT
+// Logical export and import for Elasticsearch, in the manner of elasticdump
+// but whole or not at all: one point in time per index so the documents are
+// a consistent view, a count check per index, and an import that reads every
+// _bulk item and compares the counts after a refresh.
+#include "adapters/es_export.hpp"
+
+#include <regex>
+
+#include "snap/signals.hpp"
+#include "snap/text.hpp"
+
+namespace snap::adapters::es {
+namespace {
+
+constexpr std::string_view k_keep_alive = "5m";
+// One _bulk request stays well under http.max_content_length (100mb).
+constexpr std::size_t k_max_bulk_bytes = 16u << 20;
+
+// Settings Elasticsearch sets itself and refuses on index creation.
+bool is_private_setting(const std::string& key) {
+  static const char* const k_private[] = {
+      "index.uuid",
+      "index.creation_date",
+      "index.creation_date_string",
+      "index.provided_name",
+      "index.verified_before_close",
+      "index.version.",
+      "index.resize.",
+      "index.routing.allocation.initial_recovery.",
+      "index.shrink.source.",
+  };
+  for (std::string_view p : k_private) {
+    if (p.back() == '.' ? key.starts_with(p) : key == p) {
+      return true;
+    }
+  }
+  return false;
+}
+
+json portable_settings(const json& flat) {
+  json out = json::object();
+  for (const auto& [key, value] : flat.items()) {
+    if (!is_private_setting(key)) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+std::string documents_entry(const std::string& index) {
+  return "documents/" + index + ".ndjson";
+}
+
+Expected<void> write_text(Sink& sink, const std::string& text) {
+  return sink.write(
+      Bytes(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+}
+
+// Appends each hit as an action line and a source line; returns how many.
+Expected<std::size_t> write_hits(const json& hits, const std::string& index,
+                                 Sink& sink) {
+  std::string out;
+  for (const auto& h : hits) {
+    if (!h.contains("_source")) {
+      return fail(ErrorKind::remote,
+                  fmt::format("elasticsearch: index {} returns documents "
+                              "without _source (disabled in its mapping); a "
+                              "logical export cannot read them, use a "
+                              "snapshot instead",
+                              index));
+    }
+    json meta = {{"_index", index}, {"_id", h.value("_id", "")}};
+    if (h.contains("_routing")) {
+      meta["routing"] = h["_routing"];
+    }
+    out += json{{"index", meta}}.dump();
+    out += '\n';
+    out += h["_source"].dump();
+    out += '\n';
+  }
+  SNAP_TRY(write_text(sink, out));
+  return hits.size();
+}
+
+struct IndexExport {
+  std::size_t written = 0;
+  std::uint64_t expected = 0;
+};
+
+// Point in time + search_after, sorted by _shard_doc (7.12+).
+Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
+                                 Sink& sink) {
+  json opened =
+      SNAP_TRY(c.call("POST", "/" + url_escape(index) + "/_pit", json(),
+                      {.query = fmt::format("keep_alive={}", k_keep_alive)}));
+  std::string pit = opened.value("id", "");
+  // The point in time is closed on every way out.
+  struct Close {
+    Client& c;
+    std::string& id;
+    ~Close() {
+      (void)c.call("DELETE", "/_pit", json{{"id", id}},
+                   {.idempotent = true, .cleanup = true, .ok = {200, 404}});
+    }
+  } close{c, pit};
+  IndexExport r;
+  json after;
+  for (bool first = true;; first = false) {
+    json body = {{"size", batch},
+                 {"pit", {{"id", pit}, {"keep_alive", k_keep_alive}}},
+                 {"sort", json::array({{{"_shard_doc", "asc"}}})},
+                 {"track_total_hits", first}};
+    if (!after.is_null()) {
+      body["search_after"] = after;
+    }
+    json page = SNAP_TRY(c.call("POST", "/_search", body));
+    pit = page.value("pit_id", pit);
+    const json& hits = page["hits"];
+    if (first) {
+      r.expected = hits["total"].value("value", std::uint64_t{0});
+    }
+    const json& list = hits.value("hits", json::array());
+    r.written += SNAP_TRY(write_hits(list, index, sink));
+    c.reporter().progress(
+        fmt::format("export {}: {}/{} documents", index, r.written, r.expected),
+        r.written, std::max<std::uint64_t>(r.expected, 1));
+    if (list.empty() || r.written >= r.expected) {
+      return r;
+    }
+    after = list.back().value("sort", json());
+    if (after.is_null()) {
+      return fail(ErrorKind::remote,
+                  fmt::format("elasticsearch: a search page of {} came "
+                              "without sort values; cannot go on",
+                              index));
+    }
+  }
+}
+
+// Scroll, for clusters before 7.12.
+Expected<IndexExport> export_scroll(Client& c, const std::string& index,
+                                    int batch, Sink& sink) {
+  json body = {{"size", batch},
+               {"sort", json::array({"_doc"})},
+               {"track_total_hits", true}};
+  json page =
+      SNAP_TRY(c.call("POST", "/" + url_escape(index) + "/_search", body,
+                      {.query = fmt::format("scroll={}", k_keep_alive)}));
+  std::string scroll = page.value("_scroll_id", "");
+  struct Clear {
+    Client& c;
+    std::string& id;
+    ~Clear() {
+      (void)c.call("DELETE", "/_search/scroll",
+                   json{{"scroll_id", json::array({id})}},
+                   {.cleanup = true, .ok = {200, 404}});
+    }
+  } clear{c, scroll};
+  IndexExport r;
+  const json& total = page["hits"]["total"];
+  r.expected = total.is_number() ? total.get<std::uint64_t>()
+                                 : total.value("value", std::uint64_t{0});
+  for (;;) {
+    const json& list = page["hits"].value("hits", json::array());
+    r.written += SNAP_TRY(write_hits(list, index, sink));
+    c.reporter().progress(
+        fmt::format("export {}: {}/{} documents", index, r.written, r.expected),
+        r.written, std::max<std::uint64_t>(r.expected, 1));
+    if (list.empty() || r.written >= r.expected) {
+      return r;
+    }
+    page =
+        SNAP_TRY(c.call("POST", "/_search/scroll",
+                        json{{"scroll", k_keep_alive}, {"scroll_id", scroll}}));
+    scroll = page.value("_scroll_id", scroll);
+  }
+}
+
+} // namespace
+
+Expected<std::string> rename_index(const std::string& index,
+                                   const std::string& pattern,
+                                   const std::string& replacement) {
+  if (pattern.empty()) {
+    return index;
+  }
+  try {
+    return std::regex_replace(index, std::regex(pattern), replacement);
+  } catch (const std::regex_error& e) {
+    return fail(ErrorKind::usage,
+                fmt::format("--rename-pattern '{}' is not a valid regular "
+                            "expression: {}",
+                            pattern, e.what()));
+  }
+}
+
+Expected<std::map<std::string, std::string>> index_states(Client& c) {
+  json rows = SNAP_TRY(
+      c.call("GET", "/_cat/indices", json(),
+             {.query = "format=json&h=index,status&expand_wildcards=all"}));
+  std::map<std::string, std::string> out;
+  for (const auto& row : rows) {
+    out[row.value("index", "")] = row.value("status", "");
+  }
+  return out;
+}
+
+Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
+                                    const ExportOptions& o) {
+  Version v = SNAP_TRY(c.version());
+  std::string target = o.indices.empty() ? "*" : o.indices;
+  json defs =
+      SNAP_TRY(c.call("GET", "/" + url_escape(target), json(),
+                      {.query = "flat_settings=true&expand_wildcards=open"}));
+  if (defs.empty()) {
+    return fail(ErrorKind::not_found,
+                fmt::format("elasticsearch: no open index matches '{}' "
+                            "(check --indices)",
+                            target));
+  }
+  json indices = json::object();
+  json counts = json::object();
+  std::uint64_t total = 0;
+  for (const auto& [name, def] : defs.items()) {
+    Sink* sink =
+        SNAP_TRY(out.add_entry(documents_entry(name), "application/x-ndjson"));
+    IndexExport r = v.at_least(7, 12)
+                        ? SNAP_TRY(export_pit(c, name, o.batch_size, *sink))
+                        : SNAP_TRY(export_scroll(c, name, o.batch_size, *sink));
+    if (r.written != r.expected) {
+      return fail(ErrorKind::remote,
+                  fmt::format("elasticsearch: index {} gave {} documents but "
+                              "its point in time holds {}; nothing was saved",
+                              name, r.written, r.expected));
+    }
+    indices[name] = {
+        {"settings", portable_settings(def.value("settings", json::object()))},
+        {"mappings", def.value("mappings", json::object())},
+        {"aliases", def.value("aliases", json::object())},
+        {"documents", r.written}};
+    counts[name] = r.written;
+    total += r.written;
+  }
+  Sink* meta = SNAP_TRY(out.add_entry("indices.json", "application/json"));
+  SNAP_TRY(write_text(*meta, indices.dump(2) + "\n"));
+
+  SaveResult result;
+  result.backup_id =
+      "export-" + to_lower(rfc3339_to_compact(utc_now_rfc3339()));
+  result.kind = "full";
+  result.server_version = v.number;
+  result.summary =
+      fmt::format("export of {} indices, {} documents", indices.size(), total);
+  result.source = {
+      {"mode", "export"},
+      {"cluster_name", c.info().value("cluster_name", "")},
+      {"cluster_uuid", c.info().value("cluster_uuid", "")},
+      {"read_with", v.at_least(7, 12) ? "point in time" : "scroll"},
+      {"indices", counts},
+      {"documents", total}};
+  return result;
+}
+
+namespace {
+
+struct LoadStats {
+  std::uint64_t loaded = 0;
+  std::uint64_t failed = 0;
+  std::vector<std::string> examples;
+};
+
+// Receives an archived documents file and loads it with _bulk in batches,
+// re-sending items the cluster rejected for load (429) and counting the rest
+// of the failures.
+class BulkLoader : public Sink {
+public:
+  BulkLoader(Client& c, std::string target, int batch, LoadStats& stats)
+      : m_c(c), m_target(std::move(target)), m_batch(batch), m_stats(stats) {}
+
+  Expected<void> write(Bytes data) override {
+    std::string_view text(reinterpret_cast<const char*>(data.data()),
+                          data.size());
+    while (!text.empty()) {
+      auto nl = text.find('\n');
+      if (nl == std::string_view::npos) {
+        m_carry.append(text);
+        break;
+      }
+      m_carry.append(text.substr(0, nl));
+      text.remove_prefix(nl + 1);
+      SNAP_TRY(add_line());
+      m_carry.clear();
+    }
+    return {};
+  }
+
+  Expected<void> finish() {
+    if (!m_carry.empty()) {
+      SNAP_TRY(add_line());
+      m_carry.clear();
+    }
+    if (!m_action.empty()) {
+      return fail(ErrorKind::archive, fmt::format("the documents of {} end "
+                                                  "with an action line and "
+                                                  "no source",
+                                                  m_target));
+    }
+    return flush();
+  }
+
+private:
+  Expected<void> add_line() {
+    if (m_action.empty()) {
+      json action = json::parse(m_carry, nullptr, false);
+      if (!action.is_object() || !action.contains("index")) {
+        return fail(ErrorKind::archive,
+                    fmt::format("a documents line of {} is not a _bulk "
+                                "index action",
+                                m_target));
+      }
+      action["index"]["_index"] = m_target;
+      m_action = action.dump();
+      return {};
+    }
+    m_docs.push_back(m_action + "\n" + m_carry + "\n");
+    m_bytes += m_docs.back().size();
+    m_action.clear();
+    if (m_docs.size() >= static_cast<std::size_t>(m_batch) ||
+        m_bytes >= k_max_bulk_bytes) {
+      return flush();
+    }
+    return {};
+  }
+
+  Expected<void> flush() {
+    long delay = 500;
+    for (int attempt = 0; !m_docs.empty(); ++attempt) {
+      std::string body;
+      body.reserve(m_bytes);
+      for (const auto& d : m_docs) {
+        body += d;
+      }
+      json answer = SNAP_TRY(m_c.call_text(
+          "POST", "/_bulk", body, {.content_type = "application/x-ndjson"}));
+      std::vector<std::string> again;
+      const json& items = answer.value("items", json::array());
+      if (!answer.value("errors", false)) {
+        m_stats.loaded += m_docs.size();
+      } else {
+        for (std::size_t i = 0; i < m_docs.size(); ++i) {
+          const json& item =
+              i < items.size() ? items[i].begin().value() : json::object();
+          long status = item.value("status", 0L);
+          if (status >= 200 && status < 300) {
+            ++m_stats.loaded;
+          } else if (status == 429 && attempt < 5) {
+            again.push_back(std::move(m_docs[i]));
+          } else {
+            record_failure(item);
+          }
+        }
+      }
+      m_docs = std::move(again);
+      m_bytes = 0;
+      for (const auto& d : m_docs) {
+        m_bytes += d.size();
+      }
+      if (!m_docs.empty()) {
+        m_c.reporter().note(fmt::format("{} documents rejected for load "
+                                        "(429); sending them again",
+                                        m_docs.size()));
+        if (!sleep_unless_interrupted(delay)) {
+          return fail(ErrorKind::interrupted, "interrupted");
+        }
+        delay *= 2;
+      }
+    }
+    return {};
+  }
+
+  void record_failure(const json& item) {
+    ++m_stats.failed;
+    if (m_stats.examples.size() < 5) {
+      const json& e = item.value("error", json::object());
+      m_stats.examples.push_back(
+          fmt::format("{}/{}: {}: {}", m_target, item.value("_id", "?"),
+                      e.value("type", "error"), e.value("reason", "")));
+    }
+  }
+
+  Client& m_c;
+  std::string m_target;
+  int m_batch;
+  LoadStats& m_stats;
+  std::string m_carry;
+  std::string m_action;
+  std::vector<std::string> m_docs;
+  std::size_t m_bytes = 0;
+};
+
+// Counts action/source pairs of a documents file.
+class PairCounter : public Sink {
+public:
+  Expected<void> write(Bytes data) override {
+    for (std::byte b : data) {
+      if (b == std::byte{'\n'}) {
+        ++m_lines;
+      }
+    }
+    return {};
+  }
+  std::uint64_t lines() const { return m_lines; }
+
+private:
+  std::uint64_t m_lines = 0;
+};
+
+Expected<json> read_indices(ArchiveReader& in) {
+  MemorySink sink(64 << 20);
+  SNAP_TRY(in.read_entry(k_indices_entry, sink));
+  json j = json::parse(sink.str(), nullptr, false);
+  if (!j.is_object()) {
+    return fail(ErrorKind::archive,
+                fmt::format("{}: {} is not a JSON object",
+                            in.path().filename().string(), k_indices_entry));
+  }
+  return j;
+}
+
+} // namespace
+
+Expected<Fields> describe_export(ArchiveReader& in, bool verify) {
+  json indices = SNAP_TRY(read_indices(in));
+  Fields list = Fields::array();
+  std::uint64_t total = 0;
+  for (const auto& [name, def] : indices.items()) {
+    std::uint64_t docs = def.value("documents", std::uint64_t{0});
+    if (verify) {
+      PairCounter counter;
+      SNAP_TRY(in.read_entry("payload/" + documents_entry(name), counter));
+      if (counter.lines() != 2 * docs) {
+        return fail(ErrorKind::archive,
+                    fmt::format("{}: the documents of index {} hold {} lines, "
+                                "not the {} of {} documents",
+                                in.path().filename().string(), name,
+                                counter.lines(), 2 * docs, docs));
+      }
+    }
+    total += docs;
+    list.push_back({{"index", name},
+                    {"documents", docs},
+                    {"aliases", def.value("aliases", json::object()).size()}});
+  }
+  return Fields{{"mode", "logical export (mappings, settings, aliases and "
+                         "documents)"},
+                {"documents", total},
+                {"indices", list}};
+}
+
+Expected<Fields> import_indices(Client& c, ArchiveReader& in,
+                                const ImportOptions& o, bool dry_run) {
+  SNAP_TRY(c.version());
+  json indices = SNAP_TRY(read_indices(in));
+  std::vector<std::pair<std::string, std::string>> chosen; // source, target
+  for (const auto& [name, def] : indices.items()) {
+    if (matches_patterns(name, o.indices)) {
+      chosen.emplace_back(name, SNAP_TRY(rename_index(name, o.rename_pattern,
+                                                      o.rename_replacement)));
+    }
+  }
+  if (chosen.empty()) {
+    return fail(ErrorKind::usage,
+                fmt::format("no index in the archive matches --indices '{}'",
+                            o.indices));
+  }
+  auto states = SNAP_TRY(index_states(c));
+  std::vector<std::string> existing;
+  for (const auto& [from, to] : chosen) {
+    if (states.contains(to)) {
+      existing.push_back(to);
+    }
+  }
+  if (!existing.empty() && !o.replace) {
+    return fail(ErrorKind::conflict,
+                fmt::format("elasticsearch: these indices already exist: {} "
+                            "(add --replace to delete and re-create them, or "
+                            "restore under other names with "
+                            "--rename-pattern/--rename-replacement)",
+                            fmt::join(existing, ", ")));
+  }
+  bool aliases = o.include_aliases || o.rename_pattern.empty();
+  Fields plan = Fields::array();
+  for (const auto& name : existing) {
+    plan.push_back(fmt::format("delete index {} (it exists; --replace)", name));
+  }
+  for (const auto& [from, to] : chosen) {
+    const json& def = indices[from];
+    plan.push_back(fmt::format(
+        "create index {}{} with its settings, mappings{}; load {} documents "
+        "with _bulk in batches of {}",
+        to, from == to ? "" : " (from " + from + ")",
+        aliases ? fmt::format(" and {} aliases",
+                              def.value("aliases", json::object()).size())
+                : " (no aliases: renamed)",
+        def.value("documents", 0), o.batch_size));
+  }
+  plan.push_back("refresh the indices and compare their document counts");
+  if (dry_run) {
+    return Fields{{"plan", plan}};
+  }
+  if (!existing.empty()) {
+    SNAP_TRY(c.call("DELETE", "/" + join_names(existing), json(),
+                    {.idempotent = false}));
+  }
+  LoadStats stats;
+  std::vector<std::string> targets;
+  for (const auto& [from, to] : chosen) {
+    const json& def = indices[from];
+    json body = {{"settings", def.value("settings", json::object())},
+                 {"mappings", def.value("mappings", json::object())}};
+    if (aliases) {
+      body["aliases"] = def.value("aliases", json::object());
+    }
+    SNAP_TRY(c.call("PUT", "/" + url_escape(to), body, {.idempotent = false}));
+    targets.push_back(to);
+    BulkLoader loader(c, to, o.batch_size, stats);
+    SNAP_TRY(in.read_entry("payload/" + documents_entry(from), loader));
+    SNAP_TRY(loader.finish());
+    c.reporter().progress(
+        fmt::format("import {}: {} documents loaded", to, stats.loaded), 0, 0);
+  }
+  SNAP_TRY(c.call("POST", "/" + join_names(targets) + "/_refresh"));
+  Fields counts = Fields::object();
+  std::vector<std::string> short_counts;
+  std::uint64_t expected_total = 0;
+  for (const auto& [from, to] : chosen) {
+    json n = SNAP_TRY(c.call("GET", "/" + url_escape(to) + "/_count"));
+    std::uint64_t got = n.value("count", std::uint64_t{0});
+    std::uint64_t want = indices[from].value("documents", std::uint64_t{0});
+    counts[to] = got;
+    expected_total += want;
+    if (got != want) {
+      short_counts.push_back(fmt::format("{} has {} of {}", to, got, want));
+    }
+  }
+  Fields done = {{"indices", counts},
+                 {"documents_loaded", stats.loaded},
+                 {"documents_failed", stats.failed}};
+  if (stats.failed > 0) {
+    return fail(ErrorKind::partial,
+                fmt::format("elasticsearch: restored {} indices, but {} of {} "
+                            "documents were refused: {}",
+                            targets.size(), stats.failed, expected_total,
+                            fmt::join(stats.examples, "; ")));
+  }
+  if (!short_counts.empty()) {
+    return fail(ErrorKind::partial,
+                fmt::format("elasticsearch: every _bulk item succeeded but "
+                            "the counts differ after a refresh: {} (is "
+                            "something else writing to these indices?)",
+                            fmt::join(short_counts, "; ")));
+  }
+  return done;
+}
+
+} // namespace snap::adapters::es

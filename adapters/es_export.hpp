@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+// The Elasticsearch logical export (`save --export`) and its import: index
+// definitions and every document, independent of any snapshot repository.
+#pragma once
+
+#include "adapters/es_client.hpp"
+
+namespace snap::adapters::es {
+
+// payload/indices.json: {"<index>": {settings, mappings, aliases,
+// documents}}; payload/documents/<index>.ndjson: _bulk action and source
+// lines, one pair per document.
+inline constexpr std::string_view k_indices_entry = "payload/indices.json";
+
+struct ExportOptions {
+  std::string indices; // multi-target patterns; "" = every open index
+  int batch_size = 5000;
+};
+
+// Reads each matching index's definition and all its documents (point in
+// time and search_after from 7.12, scroll before) into `out`, checking that
+// each index gave as many documents as its point in time holds.
+Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
+                                    const ExportOptions& o);
+
+struct ImportOptions {
+  std::string indices;
+  std::string rename_pattern, rename_replacement;
+  bool include_aliases = false;
+  bool replace = false;
+  int batch_size = 5000;
+};
+
+// Re-creates the archived indices and loads their documents with _bulk,
+// checking every item; then refreshes and compares the counts. With
+// `dry_run`, returns the plan and changes nothing. Errors: `conflict` when
+// an index exists and --replace is absent, `partial` when documents failed.
+Expected<Fields> import_indices(Client& c, ArchiveReader& in,
+                                const ImportOptions& o, bool dry_run);
+
+// Checks an export's documents offline: every file has the archived number
+// of action/source pairs. Errors: `archive`.
+Expected<Fields> describe_export(ArchiveReader& in, bool verify);
+
+// The target name of `index` after --rename-pattern/--rename-replacement
+// (Java-style $1 groups). Errors: `usage` for a bad pattern.
+Expected<std::string> rename_index(const std::string& index,
+                                   const std::string& pattern,
+                                   const std::string& replacement);
+
+// Index name -> "open" or "close" for every index in the cluster
+// (GET _cat/indices). Errors: any kind.
+Expected<std::map<std::string, std::string>> index_states(Client& c);
+
+} // namespace snap::adapters::es

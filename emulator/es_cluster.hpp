@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+// What the Elasticsearch emulator's route files share: the cluster state
+// behind one lock, answers in Elasticsearch's shapes, and index-expression
+// resolution (commas, wildcards, exclusions, aliases, expand_wildcards).
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <set>
+
+#include <httplib.h>
+
+#include "emulator/elasticsearch.hpp"
+#include "emulator/es_store.hpp"
+
+namespace snap::emulator::es {
+
+struct Cluster {
+  Cluster(const ElasticsearchOptions& o, FaultInjector& f);
+  ElasticsearchOptions opts;
+  FaultInjector& faults;
+  int major = 8, minor = 19;
+  std::string cluster_uuid = random_id();
+  std::mutex mu;
+  std::map<std::string, Index> indices;
+  std::map<std::string, Repository> repos;
+  std::map<std::string, SearchContext> contexts; // PIT and scroll ids
+  std::set<std::string> reject_ids;
+  int reject_429_left = 0;
+  std::atomic<std::int64_t> search_bytes{0}; // for --fail-after-bytes
+
+  bool at_least(int ma, int mi) const {
+    return major > ma || (major == ma && minor >= mi);
+  }
+  // Advances snapshots and recoveries whose time has come. Lock held.
+  void advance();
+};
+
+void send_json(httplib::Response& res, const json& body, int status = 200);
+// {"error":{"root_cause":[…],"type","reason",…},"status"} with `status`.
+void send_error(httplib::Response& res, int status, const std::string& type,
+                const std::string& reason, const json& extra = json::object());
+void index_not_found(httplib::Response& res, const std::string& name);
+
+// A boolean query parameter: absent -> `fallback`, "" or "true" -> true.
+bool flag_param(const httplib::Request& req, const char* name, bool fallback);
+
+// The indices `expr` names, in order. A concrete name that is missing
+// answers 404 index_not_found_exception unless ignore_unavailable, and
+// `false` is returned. Lock held.
+bool resolve(Cluster& c, const std::string& expr, const httplib::Request& req,
+             httplib::Response& res, std::vector<std::string>& out,
+             const std::string& default_expand = "open");
+
+bool valid_index_name(const std::string& name, std::string& why);
+
+void register_search_routes(httplib::Server& server, Cluster& c);
+void register_snapshot_routes(httplib::Server& server, Cluster& c);
+
+} // namespace snap::emulator::es

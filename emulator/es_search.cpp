@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: MIT
+// Elasticsearch emulator: _search (match_all, sort by _doc or _shard_doc,
+// search_after, track_total_hits), points in time, scroll and _count. A
+// search sees what the last refresh made visible.
+#include "emulator/es_cluster.hpp"
+
+namespace snap::emulator::es {
+namespace {
+
+constexpr int k_max_result_window = 10000;
+constexpr int k_view_shift = 40; // sort value = view << 40 | position
+
+struct Page {
+  std::vector<std::pair<std::string, View>> views;
+  std::int64_t start = 0; // global position of the first hit
+};
+
+std::int64_t total_docs(const Page& p) {
+  std::int64_t n = 0;
+  for (const auto& [name, v] : p.views) {
+    n += static_cast<std::int64_t>(v->size());
+  }
+  return n;
+}
+
+// Streams `body`, cutting the connection once --fail-after-bytes bytes of
+// search answers have gone out in all.
+void send_search_body(Cluster& c, httplib::Response& res, std::string body) {
+  std::int64_t limit = c.faults.faults().fail_after_bytes;
+  if (limit < 0) {
+    res.set_content(body, "application/json");
+    return;
+  }
+  std::int64_t before =
+      c.search_bytes.fetch_add(static_cast<std::int64_t>(body.size()));
+  std::int64_t room = std::max<std::int64_t>(0, limit - before);
+  auto text = std::make_shared<std::string>(std::move(body));
+  res.set_chunked_content_provider(
+      "application/json",
+      [text, room](std::size_t offset, httplib::DataSink& sink) {
+        std::size_t end = std::min<std::size_t>(text->size(), room);
+        if (offset >= end) {
+          if (end == text->size()) {
+            sink.done();
+            return true;
+          }
+          return false; // drop the connection mid-body
+        }
+        return sink.write(text->data() + offset, end - offset);
+      });
+}
+
+// Builds the hits of a page as Elasticsearch writes them.
+std::string render_hits(const Cluster& c, const Page& p, int size,
+                        bool with_sort, std::size_t& count) {
+  std::string out;
+  count = 0;
+  std::int64_t skip = p.start;
+  for (std::size_t vi = 0; vi < p.views.size() && count < (std::size_t)size;
+       ++vi) {
+    const auto& [name, view] = p.views[vi];
+    auto n = static_cast<std::int64_t>(view->size());
+    if (skip >= n) {
+      skip -= n;
+      continue;
+    }
+    std::string quoted_index = json(name).dump();
+    for (std::int64_t j = skip; j < n && count < (std::size_t)size; ++j) {
+      const Doc& d = *(*view)[j];
+      out += count == 0 ? "{\"_index\":" : ",{\"_index\":";
+      out += quoted_index;
+      if (c.major < 8) {
+        out += ",\"_type\":\"_doc\"";
+      }
+      out += ",\"_id\":" + json(d.id).dump();
+      out += with_sort ? ",\"_score\":null" : ",\"_score\":1.0";
+      if (!d.routing.empty()) {
+        out += ",\"_routing\":" + json(d.routing).dump();
+      }
+      out += ",\"_source\":" + d.source;
+      if (with_sort) {
+        out += ",\"sort\":[" +
+               std::to_string((static_cast<std::int64_t>(vi) << k_view_shift) |
+                              j) +
+               "]";
+      }
+      out += "}";
+      ++count;
+    }
+    skip = 0;
+  }
+  return out;
+}
+
+std::string render_total(const json& track, std::int64_t total) {
+  if (track.is_boolean() && !track.get<bool>()) {
+    return "";
+  }
+  std::int64_t cap = track.is_boolean()          ? INT64_MAX
+                     : track.is_number_integer() ? track.get<std::int64_t>()
+                                                 : k_max_result_window;
+  bool eq = total <= cap;
+  return "\"total\":{\"value\":" + std::to_string(eq ? total : cap) +
+         ",\"relation\":\"" + (eq ? "eq" : "gte") + "\"},";
+}
+
+bool check_readable(Cluster& c, const std::string& name,
+                    httplib::Response& res) {
+  Index& idx = c.indices[name];
+  if (idx.closed) {
+    send_error(res, 400, "index_closed_exception", "closed",
+               {{"index", name}, {"index_uuid", idx.uuid}});
+    return false;
+  }
+  if (idx.recovering()) {
+    send_error(res, 503, "search_phase_execution_exception",
+               "all shards failed",
+               {{"phase", "query"},
+                {"grouped", true},
+                {"failed_shards", json::array()}});
+    return false;
+  }
+  idx.maybe_refresh();
+  return true;
+}
+
+void sweep(Cluster& c) {
+  std::erase_if(c.contexts, [](const auto& kv) { return kv.second.expired(); });
+}
+
+void context_missing(httplib::Response& res, const std::string& id) {
+  send_error(res, 404, "search_context_missing_exception",
+             "No search context found for id [" + id + "]");
+}
+
+void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
+            const std::string& expr) {
+  json body =
+      req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+  if (!body.is_object()) {
+    send_error(res, 400, "parsing_exception",
+               "request body or source parameter is required");
+    return;
+  }
+  int size = body.value("size", req.has_param("size")
+                                    ? std::stoi(req.get_param_value("size"))
+                                    : 10);
+  int from = body.value("from", 0);
+  if (from + size > k_max_result_window) {
+    send_error(res, 400, "illegal_argument_exception",
+               "Result window is too large, from + size must be less than or "
+               "equal to: [10000] but was [" +
+                   std::to_string(from + size) +
+                   "]. See the scroll api for a more efficient way to request "
+                   "large data sets. This limit can be set by changing the "
+                   "[index.max_result_window] index level setting.");
+    return;
+  }
+  if (body.contains("query") &&
+      !(body["query"].is_object() && body["query"].contains("match_all"))) {
+    send_error(res, 400, "parsing_exception",
+               "snap-emulator evaluates only the match_all query");
+    return;
+  }
+  bool has_sort = body.contains("sort");
+  if (body.contains("search_after") && !has_sort) {
+    send_error(res, 400, "action_request_validation_exception",
+               "Validation Failed: 1: [search_after] requires [sort];");
+    return;
+  }
+  bool scroll = req.has_param("scroll");
+  json track = body.value("track_total_hits", json(nullptr));
+  Page page;
+  std::string pit_id;
+  std::lock_guard lock(c.mu);
+  c.advance();
+  sweep(c);
+  if (body.contains("pit")) {
+    if (!expr.empty()) {
+      send_error(res, 400, "action_request_validation_exception",
+                 "Validation Failed: 1: [indices] cannot be used with point "
+                 "in time. Do not specify any index with point in time.;");
+      return;
+    }
+    if (scroll) {
+      send_error(res, 400, "action_request_validation_exception",
+                 "Validation Failed: 1: using [point in time] is not allowed "
+                 "in a scroll context;");
+      return;
+    }
+    pit_id = body["pit"].value("id", "");
+    auto it = c.contexts.find(pit_id);
+    if (it == c.contexts.end()) {
+      context_missing(res, pit_id);
+      return;
+    }
+    if (auto ka = parse_time_ms(body["pit"].value("keep_alive", ""))) {
+      it->second.keep_alive_ms = *ka;
+    }
+    it->second.last_used_ms = now_ms();
+    page.views = it->second.views;
+  } else {
+    std::vector<std::string> names;
+    if (!resolve(c, expr.empty() ? "_all" : expr, req, res, names)) {
+      return;
+    }
+    for (const auto& n : names) {
+      if (!check_readable(c, n, res)) {
+        return;
+      }
+      page.views.emplace_back(n, c.indices[n].view);
+    }
+  }
+  page.start = from;
+  if (body.contains("search_after")) {
+    const json& after = body["search_after"];
+    std::int64_t v =
+        after.is_array() && !after.empty() && after[0].is_number_integer()
+            ? after[0].get<std::int64_t>()
+            : -1;
+    std::int64_t vi = v >> k_view_shift;
+    std::int64_t j = v & ((std::int64_t{1} << k_view_shift) - 1);
+    std::int64_t start = 0;
+    for (std::int64_t i = 0; i < vi && i < (std::int64_t)page.views.size();
+         ++i) {
+      start += static_cast<std::int64_t>(page.views[i].second->size());
+    }
+    page.start = start + j + 1;
+  }
+  std::int64_t total = total_docs(page);
+  std::string scroll_id;
+  if (scroll) {
+    auto ka = parse_time_ms(req.get_param_value("scroll"));
+    if (!ka) {
+      send_error(res, 400, "illegal_argument_exception",
+                 "failed to parse setting [scroll] with value [" +
+                     req.get_param_value("scroll") +
+                     "] as a time value: unit is missing or unrecognized");
+      return;
+    }
+    scroll_id =
+        "FGluY2x1ZGVfY29udGV4dF91dWlkDXF1ZXJ5QW5kRmV0Y2gB" + random_id(24);
+    SearchContext ctx{page.views, *ka, now_ms(), 0, size};
+    c.contexts[scroll_id] = ctx;
+  }
+  std::size_t count = 0;
+  std::string hits = render_hits(c, page, size, has_sort, count);
+  if (scroll) {
+    c.contexts[scroll_id].scroll_pos = count;
+  }
+  std::string out = "{";
+  if (!pit_id.empty()) {
+    out += "\"pit_id\":" + json(pit_id).dump() + ",";
+  }
+  if (scroll) {
+    out += "\"_scroll_id\":" + json(scroll_id).dump() + ",";
+  }
+  int shards = static_cast<int>(page.views.size());
+  out += "\"took\":2,\"timed_out\":false,\"_shards\":{\"total\":" +
+         std::to_string(shards) + ",\"successful\":" + std::to_string(shards) +
+         ",\"skipped\":0,\"failed\":0},\"hits\":{" +
+         render_total(scroll && track.is_null() ? json(true) : track, total) +
+         "\"max_score\":" + (has_sort ? "null" : "1.0") + ",\"hits\":[" + hits +
+         "]}}";
+  send_search_body(c, res, std::move(out));
+}
+
+void scroll_next(Cluster& c, const httplib::Request& req,
+                 httplib::Response& res, std::string id) {
+  json body =
+      req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+  if (body.is_object() && body.contains("scroll_id")) {
+    id = body.value("scroll_id", "");
+  } else if (req.has_param("scroll_id")) {
+    id = req.get_param_value("scroll_id");
+  }
+  std::lock_guard lock(c.mu);
+  sweep(c);
+  auto it = c.contexts.find(id);
+  if (it == c.contexts.end() || id.empty()) {
+    context_missing(res, id);
+    return;
+  }
+  SearchContext& ctx = it->second;
+  std::string keep = body.is_object() ? body.value("scroll", "") : "";
+  if (keep.empty()) {
+    keep = req.get_param_value("scroll");
+  }
+  if (auto ka = parse_time_ms(keep)) {
+    ctx.keep_alive_ms = *ka;
+  }
+  ctx.last_used_ms = now_ms();
+  Page page{ctx.views, static_cast<std::int64_t>(ctx.scroll_pos)};
+  std::size_t count = 0;
+  std::string hits = render_hits(c, page, ctx.size, true, count);
+  ctx.scroll_pos += count;
+  std::string out = "{\"_scroll_id\":" + json(id).dump() +
+                    ",\"took\":1,\"timed_out\":false,\"_shards\":{\"total\":1,"
+                    "\"successful\":1,\"skipped\":0,\"failed\":0},\"hits\":{" +
+                    render_total(json(true), total_docs(page)) +
+                    "\"max_score\":null,\"hits\":[" + hits + "]}}";
+  send_search_body(c, res, std::move(out));
+}
+
+void count(Cluster& c, const httplib::Request& req, httplib::Response& res,
+           const std::string& expr) {
+  std::lock_guard lock(c.mu);
+  c.advance();
+  std::vector<std::string> names;
+  if (!resolve(c, expr, req, res, names)) {
+    return;
+  }
+  std::size_t n = 0;
+  for (const auto& name : names) {
+    if (!check_readable(c, name, res)) {
+      return;
+    }
+    n += c.indices[name].view->size();
+  }
+  int shards = static_cast<int>(names.size());
+  send_json(res, {{"count", n},
+                  {"_shards",
+                   {{"total", shards},
+                    {"successful", shards},
+                    {"skipped", 0},
+                    {"failed", 0}}}});
+}
+
+} // namespace
+
+void register_search_routes(httplib::Server& s, Cluster& c) {
+  auto any_index = [&](const httplib::Request& req, httplib::Response& res) {
+    search(c, req, res, "");
+  };
+  auto in_index = [&](const httplib::Request& req, httplib::Response& res) {
+    search(c, req, res, req.matches[1]);
+  };
+  auto next = [&](const httplib::Request& req, httplib::Response& res) {
+    scroll_next(c, req, res,
+                req.matches.size() > 1 ? std::string(req.matches[1]) : "");
+  };
+  auto clear = [&](const httplib::Request& req, httplib::Response& res) {
+    json body = req.body.empty() ? json::object()
+                                 : json::parse(req.body, nullptr, false);
+    std::vector<std::string> ids;
+    if (req.matches.size() > 1) {
+      ids.push_back(req.matches[1]);
+    } else if (body.is_object() && body["scroll_id"].is_string()) {
+      ids.push_back(body["scroll_id"]);
+    } else if (body.is_object() && body["scroll_id"].is_array()) {
+      for (const auto& id : body["scroll_id"]) {
+        ids.push_back(id.get<std::string>());
+      }
+    }
+    std::lock_guard lock(c.mu);
+    int freed = 0;
+    for (const auto& id : ids) {
+      freed += static_cast<int>(c.contexts.erase(id));
+    }
+    send_json(res, {{"succeeded", true}, {"num_freed", freed}},
+              freed > 0 || ids.empty() ? 200 : 404);
+  };
+  s.Get("/_search/scroll", next);
+  s.Post("/_search/scroll", next);
+  s.Delete("/_search/scroll", clear);
+  s.Get(R"(/_search/scroll/([^/]+))", next);
+  s.Post(R"(/_search/scroll/([^/]+))", next);
+  s.Delete(R"(/_search/scroll/([^/]+))", clear);
+  s.Get("/_search", any_index);
+  s.Post("/_search", any_index);
+  s.Get(R"(/([^/_][^/]*)/_search)", in_index);
+  s.Post(R"(/([^/_][^/]*)/_search)", in_index);
+  auto count_all = [&](const auto& req, auto& res) {
+    count(c, req, res, "_all");
+  };
+  auto count_some = [&](const auto& req, auto& res) {
+    count(c, req, res, req.matches[1]);
+  };
+  s.Get("/_count", count_all);
+  s.Post("/_count", count_all);
+  s.Get(R"(/([^/_][^/]*)/_count)", count_some);
+  s.Post(R"(/([^/_][^/]*)/_count)", count_some);
+  s.Post(R"(/([^/_][^/]*)/_pit)", [&](const auto& req, auto& res) {
+    if (!c.at_least(7, 10)) {
+      send_json(res,
+                {{"error", "no handler found for uri [" + req.path +
+                               "] and method [POST]"},
+                 {"status", 400}},
+                400);
+      return;
+    }
+    auto ka = parse_time_ms(req.get_param_value("keep_alive"));
+    if (!ka) {
+      send_error(res, 400, "action_request_validation_exception",
+                 "Validation Failed: 1: [keep_alive] is not specified;");
+      return;
+    }
+    std::lock_guard lock(c.mu);
+    c.advance();
+    std::vector<std::string> names;
+    if (!resolve(c, req.matches[1], req, res, names)) {
+      return;
+    }
+    SearchContext ctx{{}, *ka, now_ms()};
+    for (const auto& n : names) {
+      if (!check_readable(c, n, res)) {
+        return;
+      }
+      ctx.views.emplace_back(n, c.indices[n].view);
+    }
+    std::string id = random_id(60) + "AAAAAAAAAAA==";
+    c.contexts[id] = ctx;
+    json out = {{"id", id}};
+    if (c.major >= 8) {
+      int n = static_cast<int>(names.size());
+      out["_shards"] = {
+          {"total", n}, {"successful", n}, {"skipped", 0}, {"failed", 0}};
+    }
+    send_json(res, out);
+  });
+  s.Delete("/_pit", [&](const auto& req, auto& res) {
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("id")) {
+      send_error(res, 400, "action_request_validation_exception",
+                 "Validation Failed: 1: point in time id is not specified;");
+      return;
+    }
+    std::lock_guard lock(c.mu);
+    int freed =
+        static_cast<int>(c.contexts.erase(body.value("id", std::string())));
+    send_json(res, {{"succeeded", true}, {"num_freed", freed}},
+              freed > 0 ? 200 : 404);
+  });
+}
+
+} // namespace snap::emulator::es

@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: MIT
+// Elasticsearch end to end: the built snap against snap-emulator
+// elasticsearch. Every request snap (and the test) sends is checked against
+// Elastic's own REST API spec files.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/adapters/suite.hpp"
+#include "tests/support/es_spec.hpp"
+
+namespace snap::test {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+const std::vector<std::string> k_fast = {"--snapshot-ms", "300",
+                                         "--recovery-ms", "200"};
+
+json get_json(const std::string& url) {
+  return json::parse(http("GET", url), nullptr, false);
+}
+
+// _bulk lines for documents [from, from + n) of `index`.
+std::string bulk_lines(const std::string& index, int from, int n) {
+  std::string out;
+  for (int i = from; i < from + n; ++i) {
+    out +=
+        json{{"index", {{"_index", index}, {"_id", "d" + std::to_string(i)}}}}
+            .dump() +
+        "\n";
+    json doc;
+    if (index == "metrics") {
+      doc = {{"cpu", i % 100 / 100.0}, {"host", "h" + std::to_string(i % 7)}};
+    } else {
+      doc = {{"n", i},
+             {"msg", "document number " + std::to_string(i)},
+             {"tags", json::array({"a", i % 2 ? "odd" : "even"})}};
+    }
+    out += doc.dump() + "\n";
+  }
+  return out;
+}
+
+// Three indices with explicit mappings, aliases and `per_index` documents.
+void seed(const std::string& url, int per_index) {
+  http("PUT", url + "/logs",
+       R"({"settings":{"number_of_shards":2,"index":{"refresh_interval":"1s"}},
+           "mappings":{"properties":{"n":{"type":"long"},
+                                     "msg":{"type":"text"}}},
+           "aliases":{"all-data":{},"logs-write":{"is_write_index":true}}})");
+  http("PUT", url + "/metrics",
+       R"({"mappings":{"dynamic":"strict",
+                       "properties":{"cpu":{"type":"float"},
+                                     "host":{"type":"keyword"}}},
+           "aliases":{"all-data":{}}})");
+  http("PUT", url + "/users", R"({})");
+  for (const std::string index : {"logs", "metrics", "users"}) {
+    for (int from = 0; from < per_index; from += 20000) {
+      auto r = json::parse(
+          http("POST", url + "/_bulk",
+               bulk_lines(index, from, std::min(20000, per_index - from))));
+      REQUIRE(r["errors"] == false);
+    }
+  }
+  http("POST", url + "/_refresh");
+}
+
+// What an operator would compare: each index's mappings, aliases and
+// documents.
+std::string state(const std::string& url) {
+  http("POST", url + "/_refresh");
+  json out = json::object();
+  for (const auto& row :
+       get_json(url + "/_cat/indices?format=json&h=index,docs.count")) {
+    std::string index = row["index"];
+    json docs = json::object();
+    json page = json::parse(http("POST", url + "/" + index + "/_search",
+                                 R"({"size":10000,"sort":["_doc"]})"));
+    for (const auto& h : page["hits"]["hits"]) {
+      docs[h["_id"].get<std::string>()] = h["_source"];
+    }
+    out[index] = {{"count", row["docs.count"]},
+                  {"mappings", get_json(url + "/" + index + "/_mapping")},
+                  {"aliases", get_json(url + "/" + index + "/_alias")},
+                  {"docs", docs}};
+  }
+  return out.dump();
+}
+
+void delete_docs(const std::string& url, const std::string& index,
+                 std::vector<int> ids) {
+  std::string body;
+  for (int i : ids) {
+    body +=
+        json{{"delete", {{"_index", index}, {"_id", "d" + std::to_string(i)}}}}
+            .dump() +
+        "\n";
+  }
+  http("POST", url + "/_bulk?refresh=true", body);
+}
+
+void add_repository(const std::string& url) {
+  auto r = http("PUT", url + "/_snapshot/backups",
+                R"({"type":"fs","settings":{"location":"backups"}})");
+  REQUIRE(r.find("acknowledged") != std::string::npos);
+}
+
+std::string only_archive(const TempDir& dir) {
+  auto files = dir.list();
+  REQUIRE(files.size() == 1);
+  return (dir.path() / files[0]).string();
+}
+
+AdapterFixture export_fixture() {
+  AdapterFixture f;
+  f.adapter = "elasticsearch";
+  f.token_flag_env = "SNAP_ELASTICSEARCH_TOKEN";
+  f.save_flags = {"--export"};
+  f.restore_flags = {"--replace"};
+  f.emulator_flags = [] { return k_fast; };
+  f.seed = [](const std::string& url) { seed(url, 30); };
+  f.state = state;
+  f.mutate = [](const std::string& url) {
+    delete_docs(url, "logs", {1, 2, 3});
+    http("PUT", url + "/users/_doc/d4?refresh=true", R"({"n":-1})");
+  };
+  return f;
+}
+
+std::string manifest_entries(const std::string& archive) {
+  auto r = snap({"inspect", "--json", "--no-verify", archive});
+  REQUIRE(r.exit_code == 0);
+  json m = json::parse(r.out);
+  json out = json::object();
+  for (const auto& e : m["manifest"]["entries"]) {
+    if (e["path"].get<std::string>().starts_with("payload/documents/")) {
+      out[e["path"].get<std::string>()] = e["sha256"];
+    }
+  }
+  return out.dump();
+}
+
+} // namespace
+
+TEST_CASE("elasticsearch passes the adapter conformance suite (export)",
+          "[e2e][elasticsearch][suite]") {
+  run_conformance(export_fixture());
+}
+
+TEST_CASE("a snapshot round trip brings deleted documents back",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", k_fast);
+  seed(emu.url(), 50);
+  add_repository(emu.url());
+  std::string before = state(emu.url());
+  TempDir dir;
+  auto saved =
+      snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+            "--snapshot", "nightly-1", "-o", dir.path().string()});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  CHECK(saved.out.find("snapshot nightly-1 in backups, SUCCESS, 3 indices") !=
+        std::string::npos);
+  std::string archive = only_archive(dir);
+  auto inspected = snap({"inspect", archive});
+  CHECK(inspected.out.find("reference") != std::string::npos);
+  CHECK(inspected.out.find("nightly-1") != std::string::npos);
+
+  delete_docs(emu.url(), "logs", {0, 1, 2, 3, 4});
+  delete_docs(emu.url(), "users", {7});
+  REQUIRE(state(emu.url()) != before);
+
+  auto refused = snap({"restore", "es", "--addr", emu.url(), archive, "--yes"});
+  CHECK(refused.exit_code == 1);
+  CHECK(
+      refused.err.find("would overwrite open indices: logs, metrics, users") !=
+      std::string::npos);
+  CHECK_FALSE(emu.received("POST /_snapshot/backups/nightly-1/_restore"));
+
+  auto plan = snap({"restore", "es", "--addr", emu.url(), archive, "--replace",
+                    "--dry-run"});
+  CHECK(plan.exit_code == 0);
+  CHECK(plan.out.find("close index logs") != std::string::npos);
+  CHECK_FALSE(emu.received("POST /logs/_close"));
+
+  auto restored = snap(
+      {"restore", "es", "--addr", emu.url(), archive, "--replace", "--yes"});
+  INFO(restored.err);
+  REQUIRE(restored.exit_code == 0);
+  CHECK(emu.received("POST /logs,metrics,users/_close"));
+  CHECK(emu.received("GET /logs,metrics,users/_recovery"));
+  CHECK(state(emu.url()) == before);
+  CHECK(first_off_spec(emu.requests(), "8.19") == "");
+}
+
+TEST_CASE("a restore under new names leaves the live indices alone",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", k_fast);
+  seed(emu.url(), 10);
+  add_repository(emu.url());
+  TempDir dir;
+  REQUIRE(snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                "--indices", "logs", "-o", dir.path().string()})
+              .exit_code == 0);
+  auto r = snap({"restore", "es", "--addr", emu.url(), only_archive(dir),
+                 "--rename-pattern", "(.+)", "--rename-replacement",
+                 "restored-$1", "--yes"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json copy = get_json(emu.url() + "/restored-logs/_count");
+  CHECK(copy["count"] == 10);
+  // Aliases stay with the live index unless --include-aliases.
+  CHECK(
+      get_json(emu.url() + "/restored-logs/_alias")["restored-logs"]["aliases"]
+          .empty());
+  CHECK_FALSE(emu.received("POST /logs/_close"));
+}
+
+TEST_CASE("a PARTIAL snapshot exits 3 and keeps the archive",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch",
+               with(k_fast, {"--snapshot-outcome", "partial"}));
+  seed(emu.url(), 5);
+  add_repository(emu.url());
+  TempDir dir;
+  auto refused = snap({"save", "es", "--addr", emu.url(), "--repository",
+                       "backups", "-o", dir.path().string()});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("Indices don't have primary shards") !=
+        std::string::npos);
+  CHECK(dir.list().empty());
+
+  auto r = snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                 "--partial", "-o", dir.path().string()});
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("is PARTIAL: 1 of 4 shards failed (users[0]") !=
+        std::string::npos);
+  CHECK(dir.list().size() == 1);
+}
+
+TEST_CASE("a FAILED snapshot exits 1 and writes nothing",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", with(k_fast, {"--snapshot-outcome", "failed"}));
+  seed(emu.url(), 5);
+  add_repository(emu.url());
+  TempDir dir;
+  auto r = snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                 "--json", "-o", dir.path().string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("ended FAILED") != std::string::npos);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("a missing repository exits 6 with the server's reason",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", k_fast);
+  TempDir dir;
+  auto r = snap({"save", "es", "--addr", emu.url(), "--repository", "nope",
+                 "-o", dir.path().string()});
+  CHECK(r.exit_code == 6);
+  CHECK(r.err.find("repository_missing_exception: [nope] missing") !=
+        std::string::npos);
+  CHECK(dir.list().empty());
+
+  auto none = snap({"save", "es", "--addr", emu.url()});
+  CHECK(none.exit_code == 2);
+  CHECK(none.err.find("--repository is required") != std::string::npos);
+}
+
+TEST_CASE("an export of 100 000 documents re-imports whole into a new cluster",
+          "[e2e][elasticsearch][slow]") {
+  Emulator source("elasticsearch", k_fast);
+  seed(source.url(), 34000);
+  TempDir dir;
+  auto saved = snap({"save", "es", "--export", "--addr", source.url(), "-o",
+                     dir.path().string()});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  CHECK(saved.out.find("export of 3 indices, 102000 documents") !=
+        std::string::npos);
+  std::string archive = only_archive(dir);
+  CHECK(snap({"inspect", archive}).exit_code == 0);
+
+  Emulator target("elasticsearch", k_fast);
+  auto restored =
+      snap({"restore", "es", "--addr", target.url(), archive, "--yes"});
+  INFO(restored.err);
+  REQUIRE(restored.exit_code == 0);
+  for (const std::string index : {"logs", "metrics", "users"}) {
+    CHECK(get_json(target.url() + "/" + index + "/_count")["count"] == 34000);
+    CHECK(get_json(target.url() + "/" + index + "/_mapping") ==
+          get_json(source.url() + "/" + index + "/_mapping"));
+    CHECK(get_json(target.url() + "/" + index + "/_alias") ==
+          get_json(source.url() + "/" + index + "/_alias"));
+  }
+  auto settings = get_json(target.url() + "/logs/_settings");
+  CHECK(settings["logs"]["settings"]["index"]["number_of_shards"] == "2");
+  // Exported again from the new cluster, every document file is the same.
+  TempDir again;
+  REQUIRE(snap({"save", "es", "--export", "--addr", target.url(), "-o",
+                again.path().string()})
+              .exit_code == 0);
+  CHECK(manifest_entries(only_archive(again)) == manifest_entries(archive));
+  CHECK(first_off_spec(source.requests(), "8.19") == "");
+  CHECK(first_off_spec(target.requests(), "8.19") == "");
+}
+
+TEST_CASE("an export restore refuses existing indices unless --replace",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", k_fast);
+  seed(emu.url(), 20);
+  TempDir dir;
+  REQUIRE(snap({"save", "es", "--export", "--addr", emu.url(), "--indices",
+                "logs,users", "-o", dir.path().string()})
+              .exit_code == 0);
+  std::string archive = only_archive(dir);
+  delete_docs(emu.url(), "logs", {0});
+  auto r = snap({"restore", "es", "--addr", emu.url(), archive, "--yes"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("already exist: logs, users") != std::string::npos);
+  CHECK_FALSE(emu.received("DELETE /logs"));
+  CHECK(get_json(emu.url() + "/logs/_count")["count"] == 19);
+
+  auto plan = snap({"restore", "es", "--addr", emu.url(), archive, "--replace",
+                    "--dry-run"});
+  CHECK(plan.out.find("delete index logs (it exists; --replace)") !=
+        std::string::npos);
+  CHECK_FALSE(emu.received("DELETE /logs"));
+
+  auto ok = snap(
+      {"restore", "es", "--addr", emu.url(), archive, "--replace", "--yes"});
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(get_json(emu.url() + "/logs/_count")["count"] == 20);
+  // metrics was not in the archive and is untouched.
+  CHECK(get_json(emu.url() + "/metrics/_count")["count"] == 20);
+}
+
+TEST_CASE("refused _bulk items are reported with exit 3 and 429s are retried",
+          "[e2e][elasticsearch]") {
+  Emulator source("elasticsearch", k_fast);
+  seed(source.url(), 30);
+  TempDir dir;
+  REQUIRE(snap({"save", "es", "--export", "--addr", source.url(), "-o",
+                dir.path().string()})
+              .exit_code == 0);
+  std::string archive = only_archive(dir);
+
+  Emulator busy("elasticsearch", with(k_fast, {"--reject-429", "25"}));
+  auto retried =
+      snap({"restore", "es", "--addr", busy.url(), archive, "--yes"});
+  INFO(retried.err);
+  CHECK(retried.exit_code == 0);
+  CHECK(get_json(busy.url() + "/logs/_count")["count"] == 30);
+
+  Emulator strict("elasticsearch",
+                  with(k_fast, {"--reject-doc-ids", "d3,d17"}));
+  auto r = snap({"restore", "es", "--addr", strict.url(), archive, "--yes"});
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("6 of 90 documents were refused") != std::string::npos);
+  CHECK(r.err.find("logs/d3: document_parsing_exception") != std::string::npos);
+}
+
+TEST_CASE("a connection cut during an export leaves nothing behind",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", with(k_fast, {"--fail-after-bytes", "20000"}));
+  seed(emu.url(), 500);
+  TempDir dir;
+  auto r = snap({"--retries", "1", "save", "es", "--export", "--addr",
+                 emu.url(), "--batch-size", "100", "-o", dir.path().string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(dir.list().empty());
+  // The point in time was closed on the way out.
+  CHECK(emu.received("DELETE /_pit"));
+}
+
+TEST_CASE("7.x clusters use scroll before 7.12 and a point in time after",
+          "[e2e][elasticsearch]") {
+  for (std::string version : {"7.9.3", "7.17.25"}) {
+    Emulator emu("elasticsearch", with(k_fast, {"--es-version", version}));
+    seed(emu.url(), 120);
+    TempDir dir;
+    auto r = snap({"save", "es", "--export", "--batch-size", "50", "--addr",
+                   emu.url(), "-o", dir.path().string()});
+    INFO(version << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    bool scroll = version == "7.9.3";
+    CHECK(emu.received("POST /_search/scroll") == scroll);
+    CHECK(emu.received("DELETE /_search/scroll") == scroll);
+    CHECK(emu.received("POST /logs/_pit") == !scroll);
+    CHECK(first_off_spec(emu.requests(), "7.17") == "");
+    Emulator target("elasticsearch", with(k_fast, {"--es-version", version}));
+    auto back = snap(
+        {"restore", "es", "--addr", target.url(), only_archive(dir), "--yes"});
+    INFO(back.err);
+    CHECK(back.exit_code == 0);
+    CHECK(get_json(target.url() + "/users/_count")["count"] == 120);
+  }
+}
+
+TEST_CASE("basic auth and API keys work and a wrong password exits 5",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch",
+               with(k_fast, {"--require-user", "elastic:s3cret",
+                             "--require-token", "a2V5aWQ6c2VjcmV0"}));
+  TempDir dir;
+  write_file(dir.path() / "pw", "s3cret\n");
+  write_file(dir.path() / "bad", "guess\n");
+  write_file(dir.path() / "key", "a2V5aWQ6c2VjcmV0\n");
+  auto ok = snap({"status", "es", "--addr", emu.url(), "--user", "elastic",
+                  "--password-file", (dir.path() / "pw").string()});
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+  auto key = snap({"status", "es", "--addr", emu.url(), "--api-key-file",
+                   (dir.path() / "key").string()});
+  CHECK(key.exit_code == 0);
+  auto bad = snap({"status", "es", "--addr", emu.url(), "--user", "elastic",
+                   "--password-file", (dir.path() / "bad").string()});
+  CHECK(bad.exit_code == 5);
+  CHECK(bad.err.find("security_exception") != std::string::npos);
+  CHECK(bad.err.find("guess") == std::string::npos);
+}
+
+TEST_CASE("list status download and delete of snapshots",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch",
+               {"--snapshot-ms", "1500", "--recovery-ms", "200"});
+  seed(emu.url(), 5);
+  add_repository(emu.url());
+  http("PUT", emu.url() + "/_snapshot/backups/first", R"({"indices":"logs"})");
+  auto running = snap({"status", "es", "--addr", emu.url()});
+  CHECK(running.out.find("first") != std::string::npos);
+  auto one = snap({"status", "es", "--addr", emu.url(), "--repository",
+                   "backups", "first"});
+  CHECK(one.out.find("IN_PROGRESS") != std::string::npos);
+  CHECK(one.out.find("Stage:") != std::string::npos);
+  auto early = snap({"download", "es", "--addr", emu.url(), "--repository",
+                     "backups", "first"});
+  CHECK(early.exit_code == 1);
+  CHECK(early.err.find("still IN_PROGRESS") != std::string::npos);
+
+  auto watched = snap({"status", "es", "--addr", emu.url(), "--repository",
+                       "backups", "first", "--watch", "--interval", "0.2"});
+  CHECK(watched.exit_code == 0);
+  CHECK(watched.out.find("SUCCESS") != std::string::npos);
+
+  TempDir dir;
+  auto d = snap({"download", "es", "--addr", emu.url(), "--repository",
+                 "backups", "first", "-o", dir.path().string()});
+  INFO(d.err);
+  CHECK(d.exit_code == 0);
+  auto listed = snap(
+      {"list", "es", "--addr", emu.url(), "--repository", "backups", "--json"});
+  CHECK(json::parse(listed.out)["backups"][0]["snapshot"] == "first");
+  auto del = snap({"delete", "es", "--addr", emu.url(), "--repository",
+                   "backups", "first", "--yes"});
+  CHECK(del.exit_code == 0);
+  auto gone = snap({"delete", "es", "--addr", emu.url(), "--repository",
+                    "backups", "first", "--yes"});
+  CHECK(gone.exit_code == 6);
+  CHECK(first_off_spec(emu.requests(), "8.19") == "");
+}
+
+TEST_CASE("the spec check itself refuses what Elasticsearch would not route",
+          "[unit][elasticsearch]") {
+  CHECK(check_against_es_spec("GET /_snapshot/r/s/_status", "8.19") == "");
+  CHECK(check_against_es_spec("POST /logs/_pit?keep_alive=5m", "8.19") == "");
+  CHECK_FALSE(
+      check_against_es_spec("POST /logs/_pit?keepalive=5m", "8.19").empty());
+  CHECK_FALSE(check_against_es_spec("PATCH /logs", "8.19").empty());
+  CHECK_FALSE(check_against_es_spec("GET /_snapshots/x", "8.19").empty());
+  CHECK_FALSE(check_against_es_spec(
+                  "GET /logs/_recovery?ignore_unavailable=true", "7.17")
+                  .empty());
+}
+
+} // namespace snap::test
