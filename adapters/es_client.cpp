@@ -85,8 +85,8 @@ bool matches_patterns(const std::string& name, const std::string& patterns) {
   return included;
 }
 
-Expected<json> Client::send(Request& req, const std::string* text,
-                            const CallOptions& o) {
+Expected<std::string> Client::send_text(Request& req, const std::string* text,
+                                        const CallOptions& o) {
   std::optional<MemorySource> src;
   if (text != nullptr) {
     src.emplace(*text);
@@ -105,6 +105,12 @@ Expected<json> Client::send(Request& req, const std::string* text,
     return tl::unexpected(
         m_http.status_error(req, resp, hint_for(resp.status, type)));
   }
+  return answer;
+}
+
+Expected<json> Client::send(Request& req, const std::string* text,
+                            const CallOptions& o) {
+  std::string answer = SNAP_TRY(send_text(req, text, o));
   if (answer.empty()) {
     return json::object();
   }
@@ -116,6 +122,17 @@ Expected<json> Client::send(Request& req, const std::string* text,
                             req.method, m_http.display_url(req)));
   }
   return parsed;
+}
+
+Expected<std::string> Client::call_raw(std::string method, std::string path,
+                                       const json& body, const CallOptions& o) {
+  Request req{.method = std::move(method),
+              .path = std::move(path),
+              .query = o.query,
+              .idempotent = o.idempotent,
+              .cleanup = o.cleanup};
+  std::string text = body.dump();
+  return send_text(req, &text, o);
 }
 
 Expected<json> Client::call(std::string method, std::string path,

@@ -45,6 +45,10 @@ public:
   // server's `type: reason`. Errors: any kind.
   Expected<json> call(std::string method, std::string path,
                       const json& body = json(), const CallOptions& o = {});
+  // Like call, returning the answer's text unparsed (search pages, which
+  // es_page.hpp scans). Errors: any kind.
+  Expected<std::string> call_raw(std::string method, std::string path,
+                                 const json& body, const CallOptions& o = {});
   // Like call, with a body given as text (NDJSON for _bulk).
   Expected<json> call_text(std::string method, std::string path,
                            const std::string& body, const CallOptions& o);
@@ -61,6 +65,8 @@ public:
 private:
   Expected<json> send(Request& req, const std::string* text,
                       const CallOptions& o);
+  Expected<std::string> send_text(Request& req, const std::string* text,
+                                  const CallOptions& o);
   HttpClient& m_http;
   Reporter& m_reporter;
   json m_info;

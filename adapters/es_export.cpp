@@ -5,6 +5,9 @@
 // _bulk item and compares the counts after a refresh.
 #include "adapters/es_export.hpp"
 
+#include "adapters/es_page.hpp"
+
+#include <cstring>
 #include <regex>
 
 #include "snap/signals.hpp"
@@ -57,12 +60,15 @@ Expected<void> write_text(Sink& sink, const std::string& text) {
       Bytes(reinterpret_cast<const std::byte*>(text.data()), text.size()));
 }
 
-// Appends each hit as an action line and a source line; returns how many.
-Expected<std::size_t> write_hits(const json& hits, const std::string& index,
-                                 Sink& sink) {
+// Appends each hit as an action line and its source, byte for byte as the
+// server sent it; returns how many.
+Expected<std::size_t> write_hits(const SearchPage& page,
+                                 const std::string& index, Sink& sink) {
+  const std::string prefix =
+      "{\"index\":{\"_index\":" + json(index).dump() + ",\"_id\":";
   std::string out;
-  for (const auto& h : hits) {
-    if (!h.contains("_source")) {
+  for (const Hit& h : page.hits) {
+    if (h.source.empty() || h.id.empty()) {
       return fail(ErrorKind::remote,
                   fmt::format("elasticsearch: index {} returns documents "
                               "without _source (disabled in its mapping); a "
@@ -70,23 +76,45 @@ Expected<std::size_t> write_hits(const json& hits, const std::string& index,
                               "snapshot instead",
                               index));
     }
-    json meta = {{"_index", index}, {"_id", h.value("_id", "")}};
-    if (h.contains("_routing")) {
-      meta["routing"] = h["_routing"];
+    out += prefix;
+    out += h.id;
+    if (!h.routing.empty()) {
+      out += ",\"routing\":";
+      out += h.routing;
     }
-    out += json{{"index", meta}}.dump();
-    out += '\n';
-    out += h["_source"].dump();
+    out += "}}\n";
+    // A source indexed pretty-printed comes back so; one line each.
+    if (std::memchr(h.source.data(), '\n', h.source.size()) != nullptr ||
+        std::memchr(h.source.data(), '\r', h.source.size()) != nullptr) {
+      out += json::parse(h.source).dump();
+    } else {
+      out += h.source;
+    }
     out += '\n';
   }
   SNAP_TRY(write_text(sink, out));
-  return hits.size();
+  return page.hits.size();
 }
 
 struct IndexExport {
   std::size_t written = 0;
   std::uint64_t expected = 0;
 };
+
+// One page of a search answer, scanned.
+Expected<SearchPage> page_of(const std::string& text) {
+  return scan_search_page(text);
+}
+
+std::string unquote(std::string_view token) {
+  return json::parse(token).get<std::string>();
+}
+
+void report(Client& c, const std::string& index, const IndexExport& r) {
+  c.reporter().progress(
+      fmt::format("export {}: {}/{} documents", index, r.written, r.expected),
+      r.written, std::max<std::uint64_t>(r.expected, 1));
+}
 
 // Point in time + search_after, sorted by _shard_doc (7.12+).
 Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
@@ -114,27 +142,26 @@ Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
     if (!after.is_null()) {
       body["search_after"] = after;
     }
-    json page = SNAP_TRY(c.call("POST", "/_search", body));
-    pit = page.value("pit_id", pit);
-    const json& hits = page["hits"];
-    if (first) {
-      r.expected = hits["total"].value("value", std::uint64_t{0});
+    std::string text = SNAP_TRY(c.call_raw("POST", "/_search", body));
+    SearchPage page = SNAP_TRY(page_of(text));
+    if (!page.pit_id.empty()) {
+      pit = unquote(page.pit_id);
     }
-    const json& list = hits.value("hits", json::array());
-    r.written += SNAP_TRY(write_hits(list, index, sink));
-    c.reporter().progress(
-        fmt::format("export {}: {}/{} documents", index, r.written, r.expected),
-        r.written, std::max<std::uint64_t>(r.expected, 1));
-    if (list.empty() || r.written >= r.expected) {
+    if (first) {
+      r.expected = page.total.value_or(0);
+    }
+    r.written += SNAP_TRY(write_hits(page, index, sink));
+    report(c, index, r);
+    if (page.hits.empty() || r.written >= r.expected) {
       return r;
     }
-    after = list.back().value("sort", json());
-    if (after.is_null()) {
+    if (page.hits.back().sort.empty()) {
       return fail(ErrorKind::remote,
                   fmt::format("elasticsearch: a search page of {} came "
                               "without sort values; cannot go on",
                               index));
     }
+    after = json::parse(page.hits.back().sort);
   }
 }
 
@@ -144,10 +171,11 @@ Expected<IndexExport> export_scroll(Client& c, const std::string& index,
   json body = {{"size", batch},
                {"sort", json::array({"_doc"})},
                {"track_total_hits", true}};
-  json page =
-      SNAP_TRY(c.call("POST", "/" + url_escape(index) + "/_search", body,
-                      {.query = fmt::format("scroll={}", k_keep_alive)}));
-  std::string scroll = page.value("_scroll_id", "");
+  std::string text =
+      SNAP_TRY(c.call_raw("POST", "/" + url_escape(index) + "/_search", body,
+                          {.query = fmt::format("scroll={}", k_keep_alive)}));
+  SearchPage page = SNAP_TRY(page_of(text));
+  std::string scroll = page.scroll_id.empty() ? "" : unquote(page.scroll_id);
   struct Clear {
     Client& c;
     std::string& id;
@@ -158,22 +186,20 @@ Expected<IndexExport> export_scroll(Client& c, const std::string& index,
     }
   } clear{c, scroll};
   IndexExport r;
-  const json& total = page["hits"]["total"];
-  r.expected = total.is_number() ? total.get<std::uint64_t>()
-                                 : total.value("value", std::uint64_t{0});
+  r.expected = page.total.value_or(0);
   for (;;) {
-    const json& list = page["hits"].value("hits", json::array());
-    r.written += SNAP_TRY(write_hits(list, index, sink));
-    c.reporter().progress(
-        fmt::format("export {}: {}/{} documents", index, r.written, r.expected),
-        r.written, std::max<std::uint64_t>(r.expected, 1));
-    if (list.empty() || r.written >= r.expected) {
+    r.written += SNAP_TRY(write_hits(page, index, sink));
+    report(c, index, r);
+    if (page.hits.empty() || r.written >= r.expected) {
       return r;
     }
-    page =
-        SNAP_TRY(c.call("POST", "/_search/scroll",
-                        json{{"scroll", k_keep_alive}, {"scroll_id", scroll}}));
-    scroll = page.value("_scroll_id", scroll);
+    text = SNAP_TRY(
+        c.call_raw("POST", "/_search/scroll",
+                   json{{"scroll", k_keep_alive}, {"scroll_id", scroll}}));
+    page = SNAP_TRY(page_of(text));
+    if (!page.scroll_id.empty()) {
+      scroll = unquote(page.scroll_id);
+    }
   }
 }
 

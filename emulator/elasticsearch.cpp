@@ -481,7 +481,7 @@ void bulk(Cluster& c, const httplib::Request& req, httplib::Response& res,
                      {"reason", "[1:2] " + *strict}};
           } else {
             bool created = idx.put(std::make_shared<const Doc>(
-                Doc{it.id, src.dump(), it.routing}));
+                Doc{it.id, src.dump(), it.routing, json(it.id).dump()}));
             status = created ? 201 : 200;
             result = created ? "created" : "updated";
           }
@@ -807,6 +807,17 @@ void register_elasticsearch(httplib::Server& server, FaultInjector& faults,
           res.set_header("X-Elastic-Product", "Elasticsearch");
         }
         if (c.faults.intercept(req, res) || !es::authenticated(c, req, res)) {
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        // Elasticsearch reads a GET's body (GET _search {…}); cpp-httplib
+        // never does, so say so rather than answer as if it were empty.
+        std::string length = req.get_header_value("Content-Length");
+        if (req.method == "GET" && !length.empty() && length != "0") {
+          es::send_error(res, 400, "illegal_argument_exception",
+                         "snap-emulator cannot read the body of a GET "
+                         "request; send it with POST (elasticdump: "
+                         "--scroll-with-post)");
+          res.set_header("Connection", "close");
           return httplib::Server::HandlerResponse::Handled;
         }
         return httplib::Server::HandlerResponse::Unhandled;

@@ -28,7 +28,7 @@ std::int64_t total_docs(const Page& p) {
 void send_search_body(Cluster& c, httplib::Response& res, std::string body) {
   std::int64_t limit = c.faults.faults().fail_after_bytes;
   if (limit < 0) {
-    res.set_content(body, "application/json");
+    res.set_content(std::move(body), "application/json");
     return;
   }
   std::int64_t before =
@@ -50,10 +50,9 @@ void send_search_body(Cluster& c, httplib::Response& res, std::string body) {
       });
 }
 
-// Builds the hits of a page as Elasticsearch writes them.
-std::string render_hits(const Cluster& c, const Page& p, int size,
-                        bool with_sort, std::size_t& count) {
-  std::string out;
+// Appends the hits of a page to `out` as Elasticsearch writes them.
+void render_hits(const Cluster& c, const Page& p, int size, bool with_sort,
+                 std::string& out, std::size_t& count) {
   count = 0;
   std::int64_t skip = p.start;
   for (std::size_t vi = 0; vi < p.views.size() && count < (std::size_t)size;
@@ -64,32 +63,36 @@ std::string render_hits(const Cluster& c, const Page& p, int size,
       skip -= n;
       continue;
     }
-    std::string quoted_index = json(name).dump();
+    std::string head = "{\"_index\":" + json(name).dump();
+    if (c.major < 8) {
+      head += ",\"_type\":\"_doc\"";
+    }
+    head += ",\"_id\":";
     for (std::int64_t j = skip; j < n && count < (std::size_t)size; ++j) {
       const Doc& d = *(*view)[j];
-      out += count == 0 ? "{\"_index\":" : ",{\"_index\":";
-      out += quoted_index;
-      if (c.major < 8) {
-        out += ",\"_type\":\"_doc\"";
+      if (count > 0) {
+        out += ',';
       }
-      out += ",\"_id\":" + json(d.id).dump();
+      out += head;
+      out += d.id_json;
       out += with_sort ? ",\"_score\":null" : ",\"_score\":1.0";
       if (!d.routing.empty()) {
-        out += ",\"_routing\":" + json(d.routing).dump();
+        out += ",\"_routing\":";
+        out += json(d.routing).dump();
       }
-      out += ",\"_source\":" + d.source;
+      out += ",\"_source\":";
+      out += d.source;
       if (with_sort) {
-        out += ",\"sort\":[" +
-               std::to_string((static_cast<std::int64_t>(vi) << k_view_shift) |
-                              j) +
-               "]";
+        out += ",\"sort\":[";
+        out +=
+            std::to_string((static_cast<std::int64_t>(vi) << k_view_shift) | j);
+        out += ']';
       }
-      out += "}";
+      out += '}';
       ++count;
     }
     skip = 0;
   }
-  return out;
 }
 
 std::string render_total(const json& track, std::int64_t total) {
@@ -169,6 +172,13 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
     return;
   }
   bool scroll = req.has_param("scroll");
+  if (scroll && (from > 0 || (req.has_param("from") &&
+                              req.get_param_value("from") != "0"))) {
+    send_error(res, 400, "action_request_validation_exception",
+               "Validation Failed: 1: using [from] is not allowed in a scroll "
+               "context;");
+    return;
+  }
   json track = body.value("track_total_hits", json(nullptr));
   Page page;
   std::string pit_id;
@@ -243,11 +253,6 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
     SearchContext ctx{page.views, *ka, now_ms(), 0, size};
     c.contexts[scroll_id] = ctx;
   }
-  std::size_t count = 0;
-  std::string hits = render_hits(c, page, size, has_sort, count);
-  if (scroll) {
-    c.contexts[scroll_id].scroll_pos = count;
-  }
   std::string out = "{";
   if (!pit_id.empty()) {
     out += "\"pit_id\":" + json(pit_id).dump() + ",";
@@ -260,8 +265,14 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
          std::to_string(shards) + ",\"successful\":" + std::to_string(shards) +
          ",\"skipped\":0,\"failed\":0},\"hits\":{" +
          render_total(scroll && track.is_null() ? json(true) : track, total) +
-         "\"max_score\":" + (has_sort ? "null" : "1.0") + ",\"hits\":[" + hits +
-         "]}}";
+         "\"max_score\":" + (has_sort ? "null" : "1.0") + ",\"hits\":[";
+  out.reserve(out.size() + static_cast<std::size_t>(size) * 160);
+  std::size_t count = 0;
+  render_hits(c, page, size, has_sort, out, count);
+  out += "]}}";
+  if (scroll) {
+    c.contexts[scroll_id].scroll_pos = count;
+  }
   send_search_body(c, res, std::move(out));
 }
 
@@ -291,14 +302,15 @@ void scroll_next(Cluster& c, const httplib::Request& req,
   }
   ctx.last_used_ms = now_ms();
   Page page{ctx.views, static_cast<std::int64_t>(ctx.scroll_pos)};
-  std::size_t count = 0;
-  std::string hits = render_hits(c, page, ctx.size, true, count);
-  ctx.scroll_pos += count;
   std::string out = "{\"_scroll_id\":" + json(id).dump() +
                     ",\"took\":1,\"timed_out\":false,\"_shards\":{\"total\":1,"
                     "\"successful\":1,\"skipped\":0,\"failed\":0},\"hits\":{" +
                     render_total(json(true), total_docs(page)) +
-                    "\"max_score\":null,\"hits\":[" + hits + "]}}";
+                    "\"max_score\":null,\"hits\":[";
+  std::size_t count = 0;
+  render_hits(c, page, ctx.size, true, out, count);
+  out += "]}}";
+  ctx.scroll_pos += count;
   send_search_body(c, res, std::move(out));
 }
 

@@ -24,6 +24,7 @@ struct Doc {
   std::string id;
   std::string source; // compact JSON text
   std::string routing;
+  std::string id_json; // `id` as a JSON string, rendered once
 };
 using DocPtr = std::shared_ptr<const Doc>;
 // What a search sees: the live documents at the last refresh, in order.

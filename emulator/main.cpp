@@ -165,6 +165,10 @@ int main(int argc, char** argv) {
   } else {
     server = std::make_unique<httplib::Server>();
   }
+  // As the real servers: no Nagle delay on answers, and connections kept
+  // alive for more than a handful of requests.
+  server->set_tcp_nodelay(true);
+  server->set_keep_alive_max_count(100000);
   FaultInjector injector(faults);
   server->set_pre_routing_handler(
       [&](const httplib::Request& rq, httplib::Response& rs) {

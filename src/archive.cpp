@@ -206,7 +206,10 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
       return false;
     }
     auto i = static_cast<zip_uint64_t>(idx);
-    zip_set_file_compression(za, i, store ? ZIP_CM_STORE : ZIP_CM_DEFLATE, 0);
+    // Level 1: backups are large and written often; it deflates text two
+    // to three times faster than the default level for a few percent size.
+    zip_set_file_compression(za, i, store ? ZIP_CM_STORE : ZIP_CM_DEFLATE,
+                             store ? 0 : 1);
     zip_file_set_external_attributes(za, i, 0, ZIP_OPSYS_UNIX, 0100600u << 16);
     zip_file_set_mtime(za, i, now, 0);
     return true;

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Benchmark: snap save es --export against elasticdump --type=data, on the
+# same snap-emulator elasticsearch holding DOCS small documents in one index
+# (default 1 000 000). elasticdump comes from the npm registry into a private
+# folder. It runs with --scroll-with-post: the emulator (cpp-httplib) cannot
+# read a GET's body, and elasticdump otherwise sends its scroll search as
+# GET with a body; the requests are the same otherwise. Reports documents
+# per second for each, elasticdump at its default --limit (100) and at
+# --limit 5000 (snap's default --batch-size), the ratios, and snap's peak
+# RSS. Targets: snap >= 5x elasticdump at equal batch size, RSS < 128 MiB.
+#   bash bench/es_export.sh [DOCS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+docs=${1:-1000000}
+[ -x build/snap ] || bash scripts/setup.sh
+
+work=$(mktemp -d -p "${BENCH_DIR:-/tmp}")
+source scripts/emulator.sh
+cleanup() {
+  stop_emulator
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "installing elasticdump from the npm registry…" >&2
+(cd "$work" && npm install --silent --no-audit --no-fund elasticdump@6 >/dev/null 2>&1)
+elasticdump="$work/node_modules/.bin/elasticdump"
+"$elasticdump" --version >&2
+
+start_emulator elasticsearch --data-dir "$work"
+url=$EMULATOR_URL
+
+echo "loading $docs documents…" >&2
+awk -v n="$docs" -v prefix="$work/bulk" 'BEGIN {
+  for (i = 0; i < n; i++) {
+    f = sprintf("%s-%05d.ndjson", prefix, int(i / 50000))
+    printf "{\"index\":{\"_index\":\"bench\",\"_id\":\"%d\"}}\n", i > f
+    printf "{\"n\":%d,\"user\":\"user%d\",\"msg\":\"event number %d from the benchmark\",\"ok\":%s}\n", i, i % 1000, i, (i % 3 == 0 ? "true" : "false") > f
+    if (i % 50000 == 49999) close(f)
+  }
+}'
+for f in "$work"/bulk-*.ndjson; do
+  curl -sf -o /dev/null -H 'Content-Type: application/x-ndjson' \
+    --data-binary "@$f" "$url/_bulk"
+  rm -f "$f"
+done
+curl -sf -o /dev/null --data-binary "" "$url/_refresh"
+count=$(curl -sf "$url/bench/_count" | sed 's/.*"count":\([0-9]*\).*/\1/')
+echo "index holds $count documents" >&2
+
+now() { date +%s.%N; }
+mkdir -p "$work/out"
+t0=$(now)
+/usr/bin/time -v -o "$work/time.txt" build/snap -q --no-progress save es \
+  --export --addr "$url" -o "$work/out/snap.zip"
+t1=$(now)
+t_snap=$(echo "$t1 - $t0" | bc -l)
+rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
+size=$(stat -c %s "$work/out/snap.zip")
+
+run_elasticdump() { # LIMIT
+  rm -f "$work/out/dump.json"
+  local t0 t1
+  t0=$(now)
+  "$elasticdump" --quiet --input="$url/bench" --output="$work/out/dump.json" \
+    --type=data --scroll-with-post ${1:+--limit "$1"} >&2
+  t1=$(now)
+  local lines
+  lines=$(wc -l <"$work/out/dump.json")
+  [ "$lines" -eq "$count" ] || { echo "elasticdump wrote $lines of $count" >&2; exit 1; }
+  echo "$t1 - $t0" | bc -l
+}
+t_ed_default=$(run_elasticdump "")
+t_ed_5000=$(run_elasticdump 5000)
+
+rate() { echo "$count / $1" | bc -l; }
+printf '%-40s %8s %12s %8s\n' "tool" "seconds" "docs/s" "snap is"
+printf '%-40s %8.2f %12.0f %8s\n' "snap save es --export (batch 5000)" "$t_snap" "$(rate "$t_snap")" "-"
+printf '%-40s %8.2f %12.0f %7.1fx\n' "elasticdump --type=data (limit 100)" "$t_ed_default" "$(rate "$t_ed_default")" "$(echo "$t_ed_default / $t_snap" | bc -l)"
+printf '%-40s %8.2f %12.0f %7.1fx\n' "elasticdump --type=data --limit 5000" "$t_ed_5000" "$(rate "$t_ed_5000")" "$(echo "$t_ed_5000 / $t_snap" | bc -l)"
+printf 'snap peak RSS  %.1f MiB; archive %.1f MiB for %d documents\n' \
+  "$(echo "$rss / 1024" | bc -l)" "$(echo "$size / 1048576" | bc -l)" "$count"
