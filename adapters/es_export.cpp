@@ -7,6 +7,8 @@
 
 #include "adapters/es_page.hpp"
 
+#include <unistd.h>
+
 #include <cstring>
 #include <regex>
 
@@ -536,6 +538,26 @@ Expected<Fields> import_indices(Client& c, ArchiveReader& in,
     return Fields{{"plan", plan}};
   }
   if (!existing.empty()) {
+    // Before anything is deleted, each definition is tried on a probe index
+    // (then dropped): a cluster that refuses a mapping or a setting must
+    // refuse it while the old index still exists.
+    for (const auto& [from, to] : chosen) {
+      std::string probe = fmt::format("snap-probe-{}-{}", to, ::getpid());
+      json body = {
+          {"settings", indices[from].value("settings", json::object())},
+          {"mappings", indices[from].value("mappings", json::object())}};
+      auto made =
+          c.call("PUT", "/" + url_escape(probe), body, {.idempotent = false});
+      if (made) {
+        SNAP_TRY(c.call("DELETE", "/" + url_escape(probe), json(),
+                        {.cleanup = true, .ok = {200, 404}}));
+      } else {
+        return fail(made.error().kind,
+                    fmt::format("{} (the definition of {} is refused by this "
+                                "cluster; nothing was deleted)",
+                                made.error().message, from));
+      }
+    }
     SNAP_TRY(c.call("DELETE", "/" + join_names(existing), json(),
                     {.idempotent = false}));
   }

@@ -333,6 +333,11 @@ TEST_CASE("an export restore refuses existing indices unless --replace",
   INFO(ok.err);
   CHECK(ok.exit_code == 0);
   CHECK(get_json(emu.url() + "/logs/_count")["count"] == 20);
+  // Each definition was tried on a probe index before anything was deleted,
+  // and the probe is gone.
+  CHECK(emu.received("PUT /snap-probe-logs-"));
+  CHECK(http("GET", emu.url() + "/_cat/indices").find("snap-probe") ==
+        std::string::npos);
   // metrics was not in the archive and is untouched.
   CHECK(get_json(emu.url() + "/metrics/_count")["count"] == 20);
 }
