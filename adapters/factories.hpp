@@ -21,4 +21,7 @@ std::unique_ptr<Adapter> make_elasticsearch(AdapterContext ctx);
 const AdapterInfo& flux_info();
 std::unique_ptr<Adapter> make_flux(AdapterContext ctx);
 
+const AdapterInfo& zeebe_info();
+std::unique_ptr<Adapter> make_zeebe(AdapterContext ctx);
+
 } // namespace snap::adapters

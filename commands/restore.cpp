@@ -14,8 +14,40 @@ struct RestoreOptions {
   bool dry_run = false;
 };
 
+// A restore the target cannot take over its API: the verified archive's
+// procedure is printed, and the exit says nothing was restored (8) unless
+// the plan was all that was asked for (--print-plan).
+Expected<CommandResult> offline_plan(const RestoreOptions& opts,
+                                     Session& session, Context& ctx) {
+  Adapter& adapter = *session.adapter;
+  auto reader = SNAP_TRY(open_verified(opts.archive, adapter, ctx));
+  Fields plan = SNAP_TRY(adapter.restore(*reader, true));
+  CommandResult r;
+  const Fields steps = plan.value("plan", Fields::array());
+  r.text = fmt::format("To restore {} (verified):\n", opts.archive);
+  int n = 0;
+  for (const auto& step : steps) {
+    r.text += (n == 0 ? "" : fmt::format("  {}. ", n)) +
+              step.get<std::string>() + "\n";
+    ++n;
+  }
+  r.text.pop_back();
+  r.json = {{"archive", opts.archive}, {"offline", true}, {"plan", steps}};
+  if (!session.flags.contains("print-plan")) {
+    r.error = Error{ErrorKind::unsupported,
+                    fmt::format("{}: restore is offline: nothing was changed; "
+                                "follow the steps above (--print-plan prints "
+                                "them and exits 0)",
+                                adapter.info().name)};
+  }
+  return r;
+}
+
 Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::restore, ctx));
+  if (session->adapter->info().offline_restore) {
+    return offline_plan(opts, *session, ctx);
+  }
   if (!opts.dry_run) {
     SNAP_TRY(require_yes_or_terminal("restore", opts.yes));
   }

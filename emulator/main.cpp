@@ -16,6 +16,7 @@
 #include "emulator/elasticsearch.hpp"
 #include "emulator/faults.hpp"
 #include "emulator/flux.hpp"
+#include "emulator/zeebe.hpp"
 
 namespace {
 
@@ -32,8 +33,9 @@ int main(int argc, char** argv) {
   std::string tls_cert, tls_key, tls_client_ca, statuses, data_dir;
   Faults faults;
   ConsulOptions consul;
-  app.add_option("system", system,
-                 "system to emulate: consul, cloudify, elasticsearch, flux")
+  app.add_option(
+         "system", system,
+         "system to emulate: consul, cloudify, elasticsearch, flux, zeebe")
       ->required();
   app.add_option("--port", port, "port on 127.0.0.1 (0: any free port)");
   app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate");
@@ -114,6 +116,18 @@ int main(int argc, char** argv) {
   app.add_option("--path-repo", es.path_repo,
                  "elasticsearch: path.repo, where fs repositories may live "
                  "(default: the data directory)");
+  ZeebeOptions zeebe;
+  app.add_option("--camunda-version", zeebe.version,
+                 "zeebe: the version it reports (default 8.7.2; from 8.8 the "
+                 "backup endpoint is /actuator/backupRuntime)");
+  app.add_option("--partitions", zeebe.partitions,
+                 "zeebe: number of partitions (default 3)");
+  app.add_option("--backup-ms", zeebe.backup_ms,
+                 "zeebe: how long a backup takes (default 500)");
+  app.add_option("--backup-outcome", zeebe.outcome,
+                 "zeebe: how backups end: completed, failed (partition 1) or "
+                 "incomplete (the last partition never has it)")
+      ->check(CLI::IsMember({"completed", "failed", "incomplete"}));
   CLI11_PARSE(app, argc, argv);
   for (std::size_t start = 0; start < es_reject.size();) {
     auto comma = es_reject.find(',', start);
@@ -184,10 +198,12 @@ int main(int argc, char** argv) {
     register_elasticsearch(*server, injector, es);
   } else if (system == "flux") {
     register_flux(*server, injector, flux);
+  } else if (system == "zeebe") {
+    register_zeebe(*server, injector, zeebe);
   } else {
     std::fprintf(stderr,
                  "snap-emulator: unknown system '%s' (emulated: consul, "
-                 "cloudify, elasticsearch, flux)\n",
+                 "cloudify, elasticsearch, flux, zeebe)\n",
                  system.c_str());
     return 2;
   }

@@ -33,6 +33,16 @@ std::string value_text(const Fields& v) {
   if (v.is_array() && v.empty()) {
     return "none";
   }
+  // A list of words reads as one: "logs, metrics".
+  if (v.is_array() && std::all_of(v.begin(), v.end(), [](const Fields& x) {
+        return x.is_string() || x.is_number();
+      })) {
+    std::string out;
+    for (const auto& x : v) {
+      out += (out.empty() ? "" : ", ") + value_text(x);
+    }
+    return out;
+  }
   return v.dump();
 }
 

@@ -79,6 +79,9 @@ struct AdapterInfo {
   std::string_view token_prefix = "Bearer ";
   // Another name the adapter's users know --token-file by ("auth-file").
   std::string_view token_file_alias;
+  // Restore cannot be done over the API (Zeebe): `restore` verifies the
+  // archive, prints the adapter's plan, and exits 8 unless --print-plan.
+  bool offline_restore = false;
 };
 
 // Adapter flag values by name; switches hold "true".

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+// Zeebe adapter.
+//
+// A Zeebe backup is taken by the brokers themselves into their configured
+// backup store (S3, GCS, Azure, filesystem): the gateway's management API
+// (port 9600) takes one with POST /actuator/backups {"backupId": N} (202)
+// and reports it per partition with GET /actuator/backups/N; 8.8 moved the
+// endpoint to /actuator/backupRuntime. The data never passes through snap:
+// the archive is a reference holding the backup's state per partition.
+//
+// Ids: an int64 above every earlier backup's, failed and deleted ones
+// included (409 otherwise). The default is the current UTC time in seconds,
+// as Camunda's documentation suggests.
+//
+// States: COMPLETED → exit 0; FAILED → exit 1 and nothing written;
+// INCOMPLETE (some partition never took it) → the archive is written and
+// the exit is 3. INCOMPLETE is also what a backup reads as for a moment
+// right after the take, so it only counts once no partition is in
+// progress over several polls.
+//
+// Restore is offline: every broker is stopped, its data directory emptied,
+// and Zeebe's restore application run with --backupId on each. snap cannot
+// do that over the API, so restore prints that procedure for the archive's
+// id and exits 8, or 0 with --print-plan.
+//
+// Docs:
+// https://docs.camunda.io/docs/self-managed/operational-guides/backup-restore/zeebe-backup-and-restore/
+#include <chrono>
+
+#include "adapters/factories.hpp"
+#include "adapters/zeebe_api.hpp"
+#include "snap/text.hpp"
+
+namespace snap::adapters {
+namespace {
+
+using camunda::json;
+
+constexpr std::string_view k_backup_entry = "payload/backup.json";
+
+class ZeebeAdapter : public Adapter {
+public:
+  explicit ZeebeAdapter(AdapterContext ctx)
+      : m_ctx(ctx), m_zeebe{ctx.http, "", "zeebe"} {}
+
+  const AdapterInfo& info() const override { return zeebe_info(); }
+
+  Expected<SaveResult> save(ArchiveWriter& out) override {
+    std::int64_t id = SNAP_TRY(backup_id());
+    std::string path = SNAP_TRY(endpoint());
+    SNAP_TRY(camunda::zeebe_take(m_zeebe, path, id));
+    m_ctx.reporter.note(fmt::format("zeebe backup {} scheduled", id));
+    json info = SNAP_TRY(
+        camunda::zeebe_wait(m_zeebe, m_ctx.reporter, path, id, wait_timeout()));
+    return pack(out, info, path);
+  }
+
+  Expected<SaveResult> download(const std::string& id,
+                                ArchiveWriter& out) override {
+    std::string path = SNAP_TRY(endpoint());
+    json info = SNAP_TRY(m_zeebe.call("GET", path + "/" + url_escape(id)));
+    if (info.value("state", "") == "IN_PROGRESS") {
+      return fail(ErrorKind::remote,
+                  fmt::format("zeebe: backup {} is still IN_PROGRESS; "
+                              "download it when it has ended",
+                              id));
+    }
+    return pack(out, info, path);
+  }
+
+  Expected<Fields> describe(ArchiveReader& in, bool) override {
+    json info = SNAP_TRY(read_backup(in));
+    Fields f = Fields::object();
+    f["mode"] = "reference (the data stays in the brokers' backup store)";
+    f["backup_id"] = info.value("backupId", 0L);
+    f["state"] = info.value("state", "");
+    f["partitions"] = partitions(info);
+    return f;
+  }
+
+  Expected<Fields> restore(ArchiveReader& in, bool) override {
+    json info = SNAP_TRY(read_backup(in));
+    std::int64_t id = info.value("backupId", 0L);
+    std::size_t count = info.value("details", json::array()).size();
+    std::string version;
+    for (const auto& d : info.value("details", json::array())) {
+      version = d.value("brokerVersion", version);
+    }
+    Fields plan = Fields::array();
+    plan.push_back("Zeebe restores offline, on each broker, from the backup "
+                   "store; snap cannot do it over the API. Steps:");
+    plan.push_back("stop every broker and gateway (and Operate, Tasklist and "
+                   "Optimize, which read Zeebe's records)");
+    plan.push_back("empty each broker's data directory "
+                   "(zeebe.broker.data.directory; on Kubernetes its PVC)");
+    plan.push_back(fmt::format(
+        "on every broker, with its own configuration (nodeId, clusterSize, "
+        "replicationFactor), the same partitionCount ({}), the same backup "
+        "store and Zeebe {}: run  bin/restore --backupId={}  (Helm chart "
+        "12.1+: set ZEEBE_RESTORE=true and ZEEBE_RESTORE_FROM_BACKUP_ID={} "
+        "on the brokers, and remove them afterwards)",
+        count, version.empty() ? "version" : version, id, id));
+    plan.push_back(fmt::format("wait for \"Successfully restored broker from "
+                               "backup {}\" on each broker, then start the "
+                               "brokers and gateways",
+                               id));
+    return Fields{{"plan", plan}, {"backup_id", id}};
+  }
+
+  Expected<StatusResult> status(const std::string& id) override {
+    std::string path = SNAP_TRY(endpoint());
+    StatusResult r;
+    json parts = SNAP_TRY(m_zeebe.call("GET", "/actuator/partitions"));
+    Fields exporting = Fields::array();
+    for (const auto& [p, st] : parts.items()) {
+      exporting.push_back(
+          fmt::format("partition {}: {}", p, st.value("exporterPhase", "?")));
+    }
+    if (!id.empty()) {
+      json info = SNAP_TRY(m_zeebe.call("GET", path + "/" + url_escape(id)));
+      r.fields["backup_id"] = info.value("backupId", 0L);
+      r.fields["state"] = info.value("state", "");
+      if (!info.value("failureReason", "").empty()) {
+        r.fields["failure_reason"] = info.value("failureReason", "");
+      }
+      r.fields["partitions"] = partitions(info);
+      r.terminal = info.value("state", "") != "IN_PROGRESS";
+    } else {
+      json list = SNAP_TRY(m_zeebe.call("GET", path));
+      bool running = false;
+      for (const auto& b : list) {
+        running |= b.value("state", "") == "IN_PROGRESS";
+      }
+      r.fields["backups"] = list.size();
+      if (!list.empty()) {
+        r.fields["latest"] = fmt::format("{} {}", list[0].value("backupId", 0L),
+                                         list[0].value("state", ""));
+      }
+      r.terminal = !running;
+    }
+    r.fields["exporting"] = exporting;
+    return r;
+  }
+
+  Expected<Fields> list() override {
+    std::string path = SNAP_TRY(endpoint());
+    json list = SNAP_TRY(m_zeebe.call("GET", path));
+    Fields rows = Fields::array();
+    for (const auto& b : list) {
+      std::string created;
+      for (const auto& d : b.value("details", json::array())) {
+        created = d.value("createdAt", created);
+      }
+      rows.push_back({{"backup_id", b.value("backupId", 0L)},
+                      {"state", b.value("state", "")},
+                      {"partitions", b.value("details", json::array()).size()},
+                      {"created_at", created}});
+    }
+    return rows;
+  }
+
+  Expected<Fields> remove(const std::string& id) override {
+    std::string path = SNAP_TRY(endpoint());
+    SNAP_TRY(m_zeebe.call("DELETE", path + "/" + url_escape(id), json(),
+                          {204, 200}, false));
+    return Fields{{"deleted", id}};
+  }
+
+private:
+  std::string flag(std::string_view name) const {
+    auto it = m_ctx.flags.find(std::string(name));
+    return it == m_ctx.flags.end() ? "" : it->second;
+  }
+  double wait_timeout() const {
+    std::string v = flag("wait-timeout");
+    return v.empty() ? 3600.0 : std::strtod(v.c_str(), nullptr);
+  }
+  Expected<std::int64_t> backup_id() const {
+    std::string v = flag("backup-id");
+    if (v.empty()) {
+      return std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    }
+    char* end = nullptr;
+    long long n = std::strtoll(v.c_str(), &end, 10);
+    if (*end != '\0' || n <= 0) {
+      return fail(ErrorKind::usage,
+                  fmt::format("--backup-id '{}': Zeebe backup ids are whole "
+                              "numbers above 0",
+                              v));
+    }
+    return n;
+  }
+  Expected<std::string> endpoint() {
+    if (m_path.empty()) {
+      m_path = SNAP_TRY(
+          camunda::zeebe_backup_path(m_zeebe, flag("camunda-version")));
+    }
+    return m_path;
+  }
+  static Fields partitions(const json& info) {
+    Fields out = Fields::array();
+    for (const auto& d : info.value("details", json::array())) {
+      std::string why = d.value("failureReason", "");
+      out.push_back(fmt::format("{}: {}{}", d.value("partitionId", 0),
+                                d.value("state", ""),
+                                why.empty() ? "" : " (" + why + ")"));
+    }
+    return out;
+  }
+  static Expected<json> read_backup(ArchiveReader& in) {
+    MemorySink sink(16 << 20);
+    SNAP_TRY(in.read_entry(k_backup_entry, sink));
+    json info = json::parse(sink.str(), nullptr, false);
+    if (!info.is_object() || !info.contains("backupId")) {
+      return fail(ErrorKind::archive,
+                  fmt::format("{}: {} is not a Zeebe BackupInfo",
+                              in.path().filename().string(), k_backup_entry));
+    }
+    return info;
+  }
+
+  Expected<SaveResult> pack(ArchiveWriter& out, const json& info,
+                            const std::string& path) {
+    std::optional<Error> verdict = camunda::zeebe_verdict(info, "zeebe");
+    if (verdict && verdict->kind != ErrorKind::partial) {
+      return tl::unexpected(*verdict);
+    }
+    Sink* sink = SNAP_TRY(out.add_entry("backup.json", "application/json"));
+    std::string text = info.dump(2) + "\n";
+    SNAP_TRY(sink->write(
+        Bytes(reinterpret_cast<const std::byte*>(text.data()), text.size())));
+    std::string version;
+    for (const auto& d : info.value("details", json::array())) {
+      version = d.value("brokerVersion", version);
+    }
+    std::int64_t id = info.value("backupId", 0L);
+    SaveResult r;
+    r.backup_id = std::to_string(id);
+    r.kind = "reference";
+    r.server_version = version;
+    r.summary =
+        fmt::format("backup {}, {}, {} partitions", id, info.value("state", ""),
+                    info.value("details", json::array()).size());
+    r.source = {{"backup_id", id},
+                {"state", info.value("state", "")},
+                {"partitions", info.value("details", json::array()).size()},
+                {"endpoint", path}};
+    r.partial = std::move(verdict);
+    return r;
+  }
+
+  AdapterContext m_ctx;
+  camunda::Actuator m_zeebe;
+  std::string m_path;
+};
+
+} // namespace
+
+const AdapterInfo& zeebe_info() {
+  using C = Capability;
+  static const AdapterInfo info{
+      .name = "zeebe",
+      .summary = "Zeebe: partition backups into the brokers' backup store",
+      .caps = {C::save, C::restore, C::download, C::status, C::list, C::remove},
+      .payload_version = 1,
+      .default_addr = "http://127.0.0.1:9600",
+      .flags = {{"backup-id",
+                 "id of the new backup, above every earlier one (default: "
+                 "UTC epoch seconds)",
+                 true,
+                 {C::save}},
+                {"camunda-version",
+                 "8.2 to 8.7 use /actuator/backups, 8.8 /actuator/"
+                 "backupRuntime (default: asked from GET /actuator)",
+                 true,
+                 {C::save, C::restore, C::download, C::status, C::list,
+                  C::remove}},
+                {"wait-timeout",
+                 "seconds to wait for the backup (default 3600)",
+                 true,
+                 {C::save}},
+                {"print-plan",
+                 "print the offline restore procedure and exit 0",
+                 false,
+                 {C::restore}}},
+      .offline_restore = true,
+  };
+  return info;
+}
+
+std::unique_ptr<Adapter> make_zeebe(AdapterContext ctx) {
+  return std::make_unique<ZeebeAdapter>(ctx);
+}
+
+} // namespace snap::adapters

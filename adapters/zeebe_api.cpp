@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+#include "adapters/zeebe_api.hpp"
+
+#include "snap/poll.hpp"
+#include "snap/text.hpp"
+
+namespace snap::adapters::camunda {
+
+Expected<json> Actuator::call(const std::string& method,
+                              const std::string& path, const json& body,
+                              std::vector<long> ok, bool idempotent,
+                              bool cleanup) const {
+  Request req{.method = method,
+              .base_url = base_url,
+              .path = path,
+              .idempotent = idempotent,
+              .cleanup = cleanup};
+  std::optional<MemorySource> src;
+  if (!body.is_null()) {
+    src.emplace(body.dump());
+    req.body = &*src;
+    req.content_type = "application/json";
+  }
+  std::string text;
+  Response resp = SNAP_TRY(http.send_small(req, text, 16 << 20));
+  if (std::find(ok.begin(), ok.end(), resp.status) == ok.end()) {
+    json e = json::parse(resp.error_body, nullptr, false);
+    if (e.is_object()) {
+      std::string m = e.value("message", e.value("errorMessage", ""));
+      if (!m.empty()) {
+        resp.error_body = m;
+      }
+    }
+    Error err = http.status_error(req, resp, "");
+    if (!label.empty() && !err.message.starts_with(label + ":")) {
+      err.message = label + ": " + err.message;
+    }
+    return tl::unexpected(err);
+  }
+  if (trim_copy(text).empty()) {
+    return json::object();
+  }
+  json parsed = json::parse(text, nullptr, false);
+  if (parsed.is_discarded()) {
+    return fail(ErrorKind::remote,
+                fmt::format("{}: {} {} answered something that is not JSON "
+                            "(is the address its management port?)",
+                            label, method, http.display_url(req)));
+  }
+  return parsed;
+}
+
+Expected<std::string> zeebe_backup_path(const Actuator& zeebe,
+                                        const std::string& version) {
+  if (!version.empty()) {
+    int major = 0, minor = 0;
+    if (std::sscanf(version.c_str(), "%d.%d", &major, &minor) != 2) {
+      return fail(ErrorKind::usage,
+                  fmt::format("--camunda-version '{}': expected a version "
+                              "such as 8.7 or 8.8.2",
+                              version));
+    }
+    if (major == 8 && minor < 2) {
+      return fail(ErrorKind::unsupported,
+                  "zeebe: Camunda 8.1's experimental backup endpoint is not "
+                  "supported; snap speaks to 8.2 and later");
+    }
+    return major > 8 || minor >= 8 ? "/actuator/backupRuntime"
+                                   : "/actuator/backups";
+  }
+  json index = SNAP_TRY(zeebe.call("GET", "/actuator"));
+  const json& links = index.value("_links", json::object());
+  if (links.contains("backupRuntime")) {
+    return std::string("/actuator/backupRuntime");
+  }
+  if (links.contains("backups")) {
+    return std::string("/actuator/backups");
+  }
+  return fail(ErrorKind::unsupported,
+              "zeebe: the gateway exposes no backup endpoint (GET /actuator "
+              "lists neither backupRuntime nor backups): enable it "
+              "(management.endpoints.web.exposure.include) and configure a "
+              "backup store on the brokers");
+}
+
+Expected<void> zeebe_take(const Actuator& zeebe, const std::string& path,
+                          std::int64_t id) {
+  auto taken =
+      zeebe.call("POST", path, json{{"backupId", id}}, {202, 200}, false);
+  if (!taken && taken.error().kind == ErrorKind::conflict) {
+    return fail(ErrorKind::conflict,
+                fmt::format("{} (Zeebe needs each backup id above every "
+                            "earlier one, deleted or failed ones included: "
+                            "pass a higher --backup-id, or leave it out to "
+                            "use the current UTC time in seconds)",
+                            taken.error().message));
+  }
+  if (!taken) {
+    return tl::unexpected(taken.error());
+  }
+  return {};
+}
+
+Expected<json> zeebe_wait(const Actuator& zeebe, Reporter& reporter,
+                          const std::string& path, std::int64_t id,
+                          double timeout_s) {
+  json info;
+  int settled = 0;
+  SNAP_TRY(poll_until(
+      timeout_s,
+      [&]() -> Expected<bool> {
+        auto got = zeebe.call("GET", fmt::format("{}/{}", path, id));
+        // Right after the take, partitions may not know the backup yet.
+        if (!got && got.error().kind == ErrorKind::not_found) {
+          return false;
+        }
+        info = SNAP_TRY(std::move(got));
+        int done = 0, running = 0, total = 0;
+        for (const auto& d : info.value("details", json::array())) {
+          ++total;
+          done += d.value("state", "") == "COMPLETED";
+          running += d.value("state", "") == "IN_PROGRESS";
+        }
+        reporter.progress(fmt::format("{} backup {}: partitions {}/{}",
+                                      zeebe.label, id, done, total),
+                          0, 0);
+        std::string state = info.value("state", "");
+        if (state == "INCOMPLETE" && running == 0) {
+          return ++settled >= 3;
+        }
+        settled = 0;
+        return state == "COMPLETED" || state == "FAILED" ||
+               state == "INCOMPATIBLE";
+      },
+      [&] {
+        return fmt::format("{}: backup {} is still {} after {:.0f} s (raise "
+                           "--wait-timeout; it goes on in the cluster)",
+                           zeebe.label, id, info.value("state", "unknown"),
+                           timeout_s);
+      },
+      200, 2000));
+  return info;
+}
+
+std::optional<Error> zeebe_verdict(const json& info, const std::string& who) {
+  std::string state = info.value("state", "");
+  if (state == "COMPLETED") {
+    return std::nullopt;
+  }
+  std::vector<std::string> parts;
+  for (const auto& d : info.value("details", json::array())) {
+    std::string st = d.value("state", "");
+    if (st != "COMPLETED") {
+      std::string why = d.value("failureReason", "");
+      parts.push_back(fmt::format("partition {} {}{}",
+                                  d.value("partitionId", 0), st,
+                                  why.empty() ? "" : ": " + why));
+    }
+  }
+  std::string id = std::to_string(info.value("backupId", 0L));
+  if (state == "INCOMPLETE") {
+    return Error{ErrorKind::partial,
+                 fmt::format("{}: backup {} is INCOMPLETE ({}); it cannot be "
+                             "restored as a whole",
+                             who, id, fmt::join(parts, "; "))};
+  }
+  std::string reason = info.value("failureReason", "");
+  return Error{ErrorKind::remote,
+               fmt::format("{}: backup {} {}{} ({})", who, id, state,
+                           reason.empty() ? "" : ": " + reason,
+                           fmt::join(parts, "; "))};
+}
+
+} // namespace snap::adapters::camunda

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// Camunda 8's management (actuator) APIs as the zeebe and camunda adapters
+// use them: JSON calls to one component, the Zeebe backup endpoint
+// (/actuator/backups for 8.2–8.7, /actuator/backupRuntime from 8.8), taking
+// a backup and following it, and exporting pause and resume.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "snap/adapter.hpp"
+
+namespace snap::adapters::camunda {
+
+using nlohmann::json;
+
+// One component's management API.
+struct Actuator {
+  HttpClient& http;
+  std::string base_url; // "" = the client's own address
+  std::string label;    // "zeebe", "operate", …
+  // Errors carry the component's {"message"} (or Optimize's errorMessage).
+  Expected<json> call(const std::string& method, const std::string& path,
+                      const json& body = json(), std::vector<long> ok = {200},
+                      bool idempotent = true, bool cleanup = false) const;
+};
+
+// The Zeebe backup endpoint's path for `version` ("8.7", "8.8.1"), or when
+// it is empty, as GET /actuator lists it.
+Expected<std::string> zeebe_backup_path(const Actuator& zeebe,
+                                        const std::string& version);
+
+// Takes Zeebe backup `id` (202). A 409 (an id not above the latest) is a
+// `conflict` naming the latest id.
+Expected<void> zeebe_take(const Actuator& zeebe, const std::string& path,
+                          std::int64_t id);
+
+// Follows backup `id` until COMPLETED or FAILED, or INCOMPLETE with no
+// partition still in progress over several polls; returns the last
+// BackupInfo. Errors: any kind, `timeout`.
+Expected<json> zeebe_wait(const Actuator& zeebe, Reporter& reporter,
+                          const std::string& path, std::int64_t id,
+                          double timeout_s);
+
+// The verdict on a finished BackupInfo: nothing for COMPLETED, `partial`
+// for INCOMPLETE, `remote` for FAILED, each naming the partitions.
+std::optional<Error> zeebe_verdict(const json& info, const std::string& who);
+
+} // namespace snap::adapters::camunda

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+// Zeebe emulator: backups that each partition finishes in turn over
+// --backup-ms, the 409 rule (a new id must be above every earlier one, even
+// deleted ones), the {"message"} error body, 202/204 answers, and the
+// exporter phase per partition.
+#include "emulator/zeebe.hpp"
+
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+namespace snap::emulator {
+namespace {
+
+using nlohmann::json;
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string rfc3339(std::int64_t ms) {
+  std::time_t t = ms / 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[64];
+  std::snprintf(out, sizeof out, "%s.%03d000000Z", buf,
+                static_cast<int>(ms % 1000));
+  return out;
+}
+
+struct Backup {
+  std::int64_t id = 0;
+  std::int64_t start_ms = 0;
+};
+
+struct Zeebe {
+  ZeebeOptions opts;
+  int major = 8, minor = 7, patch = 2;
+  std::mutex mu;
+  std::map<std::int64_t, Backup> backups;
+  std::int64_t latest = 0; // survives deletes: ids must keep growing
+  std::string phase = "EXPORTING";
+
+  bool soft_pause_supported() const {
+    // ExportingEndpoint gained ?soft in 8.2.27, 8.3.11, 8.4.7 and 8.5.1.
+    if (major > 8 || minor >= 6) {
+      return true;
+    }
+    int since[] = {0, 0, 27, 11, 7, 1};
+    return minor >= 2 && patch >= since[minor];
+  }
+
+  std::string partition_state(const Backup& b, int p) const {
+    std::int64_t done_at =
+        b.start_ms + opts.backup_ms * p / std::max(1, opts.partitions);
+    if (now_ms() < done_at) {
+      return "IN_PROGRESS";
+    }
+    if (opts.outcome == "failed" && p == 1) {
+      return "FAILED";
+    }
+    if (opts.outcome == "incomplete" && p == opts.partitions) {
+      return "DOES_NOT_EXIST";
+    }
+    return "COMPLETED";
+  }
+
+  json info(const Backup& b, bool detailed) const {
+    json details = json::array();
+    int failed = 0, missing = 0, running = 0;
+    for (int p = 1; p <= opts.partitions; ++p) {
+      std::string st = partition_state(b, p);
+      failed += st == "FAILED";
+      missing += st == "DOES_NOT_EXIST";
+      running += st == "IN_PROGRESS";
+      json d = {{"partitionId", p},
+                {"state", st},
+                {"createdAt", rfc3339(b.start_ms)},
+                {"brokerVersion", opts.version}};
+      if (detailed) {
+        d["lastUpdatedAt"] = rfc3339(now_ms());
+        d["snapshotId"] = fmt_snapshot(p, b);
+        d["checkpointPosition"] = 1000 * p + b.id % 1000;
+        d["brokerId"] = (p - 1) % 3;
+        if (st == "FAILED") {
+          d["failureReason"] = "Failed to upload the backup to the store: "
+                               "S3 request timed out";
+        }
+      }
+      details.push_back(d);
+    }
+    std::string state = failed > 0 ? "FAILED"
+                        : missing > 0 && missing < opts.partitions
+                            ? "INCOMPLETE"
+                        : running > 0 ? "IN_PROGRESS"
+                                      : "COMPLETED";
+    json out = {{"backupId", b.id}, {"state", state}, {"details", details}};
+    if (state == "FAILED") {
+      out["failureReason"] = "Backup on partition 1 failed";
+    }
+    return out;
+  }
+
+  static std::string fmt_snapshot(int p, const Backup& b) {
+    return std::to_string(p) + "-1-" + std::to_string(b.id % 100000) + "-2";
+  }
+};
+
+void message(httplib::Response& res, int status, const std::string& text) {
+  res.status = status;
+  res.set_content(json{{"message", text}}.dump(), "application/json");
+}
+
+} // namespace
+
+void register_zeebe(httplib::Server& server, FaultInjector&,
+                    const ZeebeOptions& options) {
+  static Zeebe z{options};
+  std::sscanf(options.version.c_str(), "%d.%d.%d", &z.major, &z.minor,
+              &z.patch);
+  // 8.8 moved the endpoint to backupRuntime (backups stays only for a
+  // standalone broker or gateway).
+  std::string base = z.major > 8 || (z.major == 8 && z.minor >= 8)
+                         ? "/actuator/backupRuntime"
+                         : "/actuator/backups";
+  server.Get("/actuator", [base](const auto&, auto& res) {
+    json links = json::object();
+    for (const std::string& id : std::vector<std::string>{
+             "health", "partitions", "exporting",
+             base.substr(std::string("/actuator/").size())}) {
+      links[id] = {{"href", "http://localhost:9600/actuator/" + id},
+                   {"templated", false}};
+    }
+    res.set_content(json{{"_links", links}}.dump(), "application/json");
+  });
+  server.Post(base, [](const httplib::Request& req, httplib::Response& res) {
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("backupId") ||
+        !(body["backupId"].is_number_integer() ||
+          body["backupId"].is_string())) {
+      message(res, 400, "Expected a backupId in the request body");
+      return;
+    }
+    std::int64_t id =
+        body["backupId"].is_string()
+            ? std::atoll(body["backupId"].get<std::string>().c_str())
+            : body["backupId"].get<std::int64_t>();
+    if (id <= 0) {
+      message(res, 400,
+              "A backupId must be provided and it must be greater than 0");
+      return;
+    }
+    std::lock_guard lock(z.mu);
+    if (id <= z.latest) {
+      message(res, 409,
+              "Requested backup has id " + std::to_string(id) +
+                  ". The latest backup has id " + std::to_string(z.latest) +
+                  ". Id of new backups must be higher than the previous one.");
+      return;
+    }
+    z.latest = id;
+    z.backups[id] = Backup{id, now_ms()};
+    message(res, 202,
+            "A backup with id " + std::to_string(id) +
+                " has been scheduled. Use GET actuator/backups/" +
+                std::to_string(id) + " to monitor the status.");
+  });
+  server.Get(base, [](const auto&, auto& res) {
+    std::lock_guard lock(z.mu);
+    json list = json::array();
+    for (auto it = z.backups.rbegin(); it != z.backups.rend(); ++it) {
+      list.push_back(z.info(it->second, false));
+    }
+    res.set_content(list.dump(), "application/json");
+  });
+  server.Get(base + R"(/(\d+))", [](const auto& req, auto& res) {
+    std::lock_guard lock(z.mu);
+    std::int64_t id = std::atoll(std::string(req.matches[1]).c_str());
+    auto it = z.backups.find(id);
+    if (it == z.backups.end()) {
+      message(res, 404,
+              "Backup with id " + std::to_string(id) + " does not exist");
+      return;
+    }
+    res.set_content(z.info(it->second, true).dump(), "application/json");
+  });
+  server.Delete(base + R"(/(\d+))", [](const auto& req, auto& res) {
+    std::lock_guard lock(z.mu);
+    z.backups.erase(std::atoll(std::string(req.matches[1]).c_str()));
+    res.status = 204;
+  });
+  server.Post("/actuator/exporting/pause", [](const auto& req, auto& res) {
+    std::lock_guard lock(z.mu);
+    bool soft = req.get_param_value("soft") == "true";
+    z.phase = soft && z.soft_pause_supported() ? "SOFT_PAUSED" : "PAUSED";
+    res.status = 204;
+  });
+  server.Post("/actuator/exporting/resume", [](const auto&, auto& res) {
+    std::lock_guard lock(z.mu);
+    z.phase = "EXPORTING";
+    res.status = 204;
+  });
+  server.Get("/actuator/partitions", [](const auto&, auto& res) {
+    std::lock_guard lock(z.mu);
+    json out = json::object();
+    for (int p = 1; p <= z.opts.partitions; ++p) {
+      out[std::to_string(p)] = {{"role", "LEADER"},
+                                {"exporterPhase", z.phase},
+                                {"health", "healthy"}};
+    }
+    res.set_content(out.dump(), "application/json");
+  });
+}
+
+} // namespace snap::emulator

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+// The Zeebe gateway's management API subset snap needs (SPEC §7): the backup
+// endpoint (/actuator/backups for 8.2–8.7, /actuator/backupRuntime from
+// 8.8), exporting pause (hard or soft) and resume, and /actuator/partitions
+// whose exporterPhase tests read.
+#pragma once
+
+#include <string>
+
+#include "emulator/faults.hpp"
+
+namespace snap::emulator {
+
+struct ZeebeOptions {
+  std::string version = "8.7.2";
+  int partitions = 3;
+  long backup_ms = 500;              // until every partition is done
+  std::string outcome = "completed"; // completed | failed | incomplete
+};
+
+void register_zeebe(httplib::Server& server, FaultInjector& faults,
+                    const ZeebeOptions& options);
+
+} // namespace snap::emulator

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+// Zeebe end to end: the built snap against snap-emulator zeebe.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "tests/adapters/suite.hpp"
+
+namespace snap::test {
+namespace {
+
+using nlohmann::json;
+
+const std::vector<std::string> k_fast = {"--backup-ms", "300"};
+
+std::string only_archive(const TempDir& dir) {
+  auto files = dir.list();
+  REQUIRE(files.size() == 1);
+  return (dir.path() / files[0]).string();
+}
+
+} // namespace
+
+TEST_CASE("zeebe save waits for every partition and keeps a reference",
+          "[e2e][zeebe]") {
+  Emulator emu("zeebe", k_fast);
+  TempDir dir;
+  auto before = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  auto r = snap({"save", "zeebe", "--addr", emu.url(), "--json", "-o",
+                 dir.path().string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json out = json::parse(r.out);
+  // The default id is the UTC time in seconds.
+  long long id = std::stoll(out["backup_id"].get<std::string>());
+  CHECK(id >= before);
+  CHECK(id <= before + 60);
+  CHECK(out["kind"] == "reference");
+  CHECK(out["source"]["state"] == "COMPLETED");
+  CHECK(emu.received("POST /actuator/backups"));
+  auto inspected = snap({"inspect", only_archive(dir)});
+  CHECK(inspected.out.find("Partitions:") != std::string::npos);
+  CHECK(inspected.out.find("1: COMPLETED, 2: COMPLETED, 3: COMPLETED") !=
+        std::string::npos);
+}
+
+TEST_CASE("a zeebe backup id not above the latest is refused clearly",
+          "[e2e][zeebe]") {
+  Emulator emu("zeebe", k_fast);
+  TempDir dir;
+  REQUIRE(snap({"save", "zeebe", "--addr", emu.url(), "--backup-id", "200",
+                "-o", dir.path().string()})
+              .exit_code == 0);
+  auto r = snap({"save", "zeebe", "--addr", emu.url(), "--backup-id", "150",
+                 "-o", dir.path().string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("The latest backup has id 200") != std::string::npos);
+  CHECK(r.err.find("pass a higher --backup-id") != std::string::npos);
+  CHECK(dir.list().size() == 1);
+  auto bad = snap({"save", "zeebe", "--addr", emu.url(), "--backup-id", "x1"});
+  CHECK(bad.exit_code == 2);
+}
+
+TEST_CASE("a FAILED zeebe backup exits 1 and an INCOMPLETE one exits 3",
+          "[e2e][zeebe]") {
+  {
+    Emulator emu("zeebe", with(k_fast, {"--backup-outcome", "failed"}));
+    TempDir dir;
+    auto r = snap({"save", "zeebe", "--addr", emu.url(), "--backup-id", "7",
+                   "-o", dir.path().string()});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("backup 7 FAILED") != std::string::npos);
+    CHECK(r.err.find("partition 1 FAILED: Failed to upload") !=
+          std::string::npos);
+    CHECK(dir.list().empty());
+  }
+  {
+    Emulator emu("zeebe", with(k_fast, {"--backup-outcome", "incomplete"}));
+    TempDir dir;
+    auto r = snap({"save", "zeebe", "--addr", emu.url(), "--backup-id", "8",
+                   "-o", dir.path().string()});
+    CHECK(r.exit_code == 3);
+    CHECK(r.err.find("backup 8 is INCOMPLETE (partition 3 DOES_NOT_EXIST)") !=
+          std::string::npos);
+    CHECK(dir.list().size() == 1);
+  }
+}
+
+TEST_CASE("zeebe restore prints the offline procedure and exits 8",
+          "[e2e][zeebe]") {
+  Emulator emu("zeebe", k_fast);
+  TempDir dir;
+  REQUIRE(snap({"save", "zeebe", "--addr", emu.url(), "--backup-id", "42", "-o",
+                dir.path().string()})
+              .exit_code == 0);
+  std::string archive = only_archive(dir);
+  auto r = snap({"restore", "zeebe", archive});
+  CHECK(r.exit_code == 8);
+  CHECK(r.out.find("bin/restore --backupId=42") != std::string::npos);
+  CHECK(r.out.find("partitionCount (3)") != std::string::npos);
+  CHECK(r.err.find("restore is offline") != std::string::npos);
+  auto plan = snap({"restore", "zeebe", archive, "--print-plan", "--json"});
+  CHECK(plan.exit_code == 0);
+  CHECK(json::parse(plan.out)["plan"].size() == 5);
+  // The archive is verified first, as for every restore.
+  std::string bytes = read_file(archive);
+  bytes[bytes.size() / 2] ^= 0x20;
+  write_file(archive, bytes);
+  CHECK(snap({"restore", "zeebe", archive, "--print-plan"}).exit_code == 7);
+}
+
+TEST_CASE("zeebe 8.8 uses backupRuntime, found through GET /actuator",
+          "[e2e][zeebe]") {
+  Emulator emu("zeebe", with(k_fast, {"--camunda-version", "8.8.1"}));
+  TempDir dir;
+  auto r = snap({"save", "zeebe", "--addr", emu.url(), "--backup-id", "5", "-o",
+                 dir.path().string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(emu.received("GET /actuator"));
+  CHECK(emu.received("POST /actuator/backupRuntime"));
+  auto listed = snap({"list", "zeebe", "--addr", emu.url(), "--json"});
+  CHECK(json::parse(listed.out)["backups"][0]["backup_id"] == 5);
+  auto status = snap({"status", "zeebe", "--addr", emu.url(), "5"});
+  CHECK(status.out.find("COMPLETED") != std::string::npos);
+  CHECK(status.out.find("partition 1: EXPORTING") != std::string::npos);
+  CHECK(
+      snap({"delete", "zeebe", "--addr", emu.url(), "5", "--yes"}).exit_code ==
+      0);
+  CHECK(snap({"status", "zeebe", "--addr", emu.url(), "5"}).exit_code == 6);
+}
+
+TEST_CASE("zeebe lacks upload and says which verbs it has", "[e2e][zeebe]") {
+  auto r = snap({"upload", "zeebe", "x.zip"});
+  CHECK(r.exit_code == 8);
+  CHECK(r.err.find("supported: save, restore, download, status, list, "
+                   "delete") != std::string::npos);
+}
+
+} // namespace snap::test
