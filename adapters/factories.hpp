@@ -9,6 +9,9 @@
 
 namespace snap::adapters {
 
+const AdapterInfo& camunda_info();
+std::unique_ptr<Adapter> make_camunda(AdapterContext ctx);
+
 const AdapterInfo& cloudify_info();
 std::unique_ptr<Adapter> make_cloudify(AdapterContext ctx);
 

@@ -11,6 +11,7 @@ namespace {
 
 constexpr AdapterEntry k_adapters[] = {
     {adapters::consul_info, adapters::make_consul, ""},
+    {adapters::camunda_info, adapters::make_camunda, ""},
     {adapters::cloudify_info, adapters::make_cloudify, ""},
     {adapters::elasticsearch_info, adapters::make_elasticsearch, "es"},
     {adapters::flux_info, adapters::make_flux, ""},

@@ -78,6 +78,10 @@ Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
   ctx.output->end_progress();
   r.text = fmt::format("Restored {} into {} ({}, backup {})", opts.archive,
                        session->target_url, m.adapter, m.backup_id);
+  // What the target needs done by hand afterwards (Zeebe's offline step).
+  for (const auto& step : done.value("next_steps", Fields::array())) {
+    r.text += "\nNext: " + step.get<std::string>();
+  }
   r.json = {{"restored", true},
             {"archive", opts.archive},
             {"target", session->target_url},

@@ -16,6 +16,7 @@
 #include "emulator/elasticsearch.hpp"
 #include "emulator/faults.hpp"
 #include "emulator/flux.hpp"
+#include "emulator/webapps.hpp"
 #include "emulator/zeebe.hpp"
 
 namespace {
@@ -33,9 +34,9 @@ int main(int argc, char** argv) {
   std::string tls_cert, tls_key, tls_client_ca, statuses, data_dir;
   Faults faults;
   ConsulOptions consul;
-  app.add_option(
-         "system", system,
-         "system to emulate: consul, cloudify, elasticsearch, flux, zeebe")
+  app.add_option("system", system,
+                 "system to emulate: consul, cloudify, elasticsearch, flux, "
+                 "zeebe, operate, tasklist, optimize")
       ->required();
   app.add_option("--port", port, "port on 127.0.0.1 (0: any free port)");
   app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate");
@@ -128,7 +129,20 @@ int main(int argc, char** argv) {
                  "zeebe: how backups end: completed, failed (partition 1) or "
                  "incomplete (the last partition never has it)")
       ->check(CLI::IsMember({"completed", "failed", "incomplete"}));
+  WebappOptions webapp;
+  app.add_option("--elasticsearch", webapp.elasticsearch,
+                 "operate, tasklist, optimize: the Elasticsearch their "
+                 "backups are snapshots in (http://127.0.0.1:PORT)");
+  app.add_option("--repository", webapp.repository,
+                 "operate, tasklist, optimize: their backup repository "
+                 "(default camunda)");
+  app.add_option("--webapp-outcome", webapp.outcome,
+                 "operate, tasklist, optimize: completed, or failed (the "
+                 "last part is never taken and the backup reads FAILED)")
+      ->check(CLI::IsMember({"completed", "failed"}));
   CLI11_PARSE(app, argc, argv);
+  webapp.app = system;
+  webapp.version = zeebe.version;
   for (std::size_t start = 0; start < es_reject.size();) {
     auto comma = es_reject.find(',', start);
     if (comma == std::string::npos) {
@@ -200,11 +214,20 @@ int main(int argc, char** argv) {
     register_flux(*server, injector, flux);
   } else if (system == "zeebe") {
     register_zeebe(*server, injector, zeebe);
+  } else if (system == "operate" || system == "tasklist" ||
+             system == "optimize") {
+    if (webapp.elasticsearch.empty()) {
+      std::fprintf(stderr, "snap-emulator: %s needs --elasticsearch URL\n",
+                   system.c_str());
+      return 2;
+    }
+    register_webapp(*server, injector, webapp);
   } else {
-    std::fprintf(stderr,
-                 "snap-emulator: unknown system '%s' (emulated: consul, "
-                 "cloudify, elasticsearch, flux, zeebe)\n",
-                 system.c_str());
+    std::fprintf(
+        stderr,
+        "snap-emulator: unknown system '%s' (emulated: consul, "
+        "cloudify, elasticsearch, flux, zeebe, operate, tasklist, optimize)\n",
+        system.c_str());
     return 2;
   }
   int bound = port == 0 ? server->bind_to_any_port("127.0.0.1")

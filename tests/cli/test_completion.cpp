@@ -31,7 +31,7 @@ TEST_CASE("bash completion completes verbs, adapters and their flags",
       run({"/bin/bash", "-n", (dir.path() / "snap.bash").string()}).exit_code ==
       0);
   CHECK(complete(dir, "snap sa") == "save\n");
-  CHECK(complete(dir, "snap save c") == "consul\ncloudify\n");
+  CHECK(complete(dir, "snap save c") == "consul\ncamunda\ncloudify\n");
   CHECK(complete(dir, "snap save consul --st") == "--stale\n");
   CHECK(complete(dir, "snap --timeout 5 restore cloudify --keep-m") ==
         "--keep-maintenance\n");

@@ -1,0 +1,626 @@
+// SPDX-License-Identifier: MIT
+// Camunda 8 adapter: the whole-cluster backup, in one command.
+//
+// Camunda's documentation describes a backup of the whole cluster as a
+// strict procedure an operator runs by hand, one backup id throughout
+// (camunda.md §5, Camunda 8.2–8.7):
+//   1–3  start the Optimize, Operate and Tasklist backups (each a series
+//        of Elasticsearch snapshots the app takes);
+//   4–6  wait until each is COMPLETED (Optimize's docs say COMPLETE);
+//   7    pause Zeebe exporting, softly where the version can
+//        (POST /actuator/exporting/pause?soft=true);
+//   8–9  snapshot the exported records (zeebe-record*) into --repository as
+//        camunda_zeebe_records_backup_<id>, and wait for it;
+//   10–11 take the Zeebe backup and wait until COMPLETED;
+//   12   resume exporting.
+// snap runs exactly that. Once exporting is paused it is resumed on every
+// way out — an error, a timeout, SIGINT or SIGTERM — because a cluster left
+// paused stops compacting its log until the disks fill.
+//
+// Any component failing ends the run with that component named: FAILED
+// exits 1, an INCOMPLETE web-app or Zeebe backup or a PARTIAL records
+// snapshot exits 3. The archive is a reference: every component's state for
+// the id, the records snapshot's info and the versions.
+//
+// Restore (offline for Zeebe): the Elasticsearch parts are restored in the
+// documented order (Operate, Tasklist and Optimize snapshots, then the
+// records), after which the Zeebe steps are printed. Components must be
+// stopped first; --replace deletes the indices the snapshots would
+// overwrite, as the documentation asks.
+//
+// Component addresses: --zeebe (default --addr, port 9600), --operate,
+// --tasklist, --optimize (port 8092) and --elasticsearch (port 9200);
+// --skip leaves out a web app a cluster does not run.
+//
+// Docs:
+// https://docs.camunda.io/docs/self-managed/operational-guides/backup-restore/backup/
+#include <chrono>
+#include <set>
+
+#include "adapters/es_client.hpp"
+#include "adapters/factories.hpp"
+#include "adapters/zeebe_api.hpp"
+#include "snap/poll.hpp"
+#include "snap/text.hpp"
+
+namespace snap::adapters {
+namespace {
+
+using camunda::json;
+
+constexpr std::string_view k_entry = "payload/camunda.json";
+const std::vector<std::string> k_webapps = {"optimize", "operate", "tasklist"};
+
+class CamundaAdapter : public Adapter {
+public:
+  explicit CamundaAdapter(AdapterContext ctx)
+      : m_ctx(ctx), m_zeebe{ctx.http, flag("zeebe"), "zeebe"},
+        m_es_http(std::make_unique<HttpClient>(es_config(ctx))),
+        m_es(*m_es_http, ctx.reporter) {}
+
+  const AdapterInfo& info() const override { return camunda_info(); }
+
+  Expected<SaveResult> save(ArchiveWriter& out) override;
+  Expected<Fields> describe(ArchiveReader& in, bool) override;
+  Expected<Fields> restore(ArchiveReader& in, bool dry_run) override;
+  Expected<StatusResult> status(const std::string& id) override;
+  Expected<Fields> list() override;
+
+private:
+  static HttpConfig es_config(const AdapterContext& ctx) {
+    HttpConfig c = ctx.http.config();
+    c.label = "elasticsearch";
+    auto it = ctx.flags.find("elasticsearch");
+    c.base_url = it == ctx.flags.end() || it->second.empty()
+                     ? "http://127.0.0.1:9200"
+                     : it->second;
+    return c;
+  }
+  std::string flag(std::string_view name) const {
+    auto it = m_ctx.flags.find(std::string(name));
+    return it == m_ctx.flags.end() ? "" : it->second;
+  }
+  double wait_timeout() const {
+    std::string v = flag("wait-timeout");
+    return v.empty() ? 3600.0 : std::strtod(v.c_str(), nullptr);
+  }
+  bool skipped(const std::string& app) const {
+    for (const auto& s : split(flag("skip"))) {
+      if (s == app) {
+        return true;
+      }
+    }
+    return false;
+  }
+  static std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start < s.size()) {
+      auto comma = s.find(',', start);
+      if (comma == std::string::npos) {
+        comma = s.size();
+      }
+      std::string item = trim_copy(s.substr(start, comma - start));
+      if (!item.empty()) {
+        out.push_back(item);
+      }
+      start = comma + 1;
+    }
+    return out;
+  }
+  // The web apps taking part, each with its management address.
+  Expected<std::vector<camunda::Actuator>> webapps() const {
+    std::vector<camunda::Actuator> apps;
+    for (const auto& s : split(flag("skip"))) {
+      if (std::find(k_webapps.begin(), k_webapps.end(), s) == k_webapps.end()) {
+        return fail(ErrorKind::usage,
+                    fmt::format("--skip {}: only optimize, operate and "
+                                "tasklist can be left out",
+                                s));
+      }
+    }
+    for (const auto& app : k_webapps) {
+      if (skipped(app)) {
+        continue;
+      }
+      std::string addr = flag(app);
+      if (addr.empty() && app == "optimize") {
+        addr = "http://127.0.0.1:8092";
+      }
+      if (addr.empty()) {
+        return fail(ErrorKind::usage,
+                    fmt::format("camunda: --{} is required (its management "
+                                "address), or --skip {} for a cluster "
+                                "without it",
+                                app, app));
+      }
+      apps.push_back({m_ctx.http, addr, app});
+    }
+    return apps;
+  }
+  Expected<std::int64_t> backup_id() const {
+    std::string v = flag("backup-id");
+    if (v.empty()) {
+      return std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    }
+    char* end = nullptr;
+    long long n = std::strtoll(v.c_str(), &end, 10);
+    if (*end != '\0' || n <= 0) {
+      return fail(ErrorKind::usage,
+                  fmt::format("--backup-id '{}': backup ids are whole numbers "
+                              "above 0",
+                              v));
+    }
+    return n;
+  }
+  std::string records_snapshot(std::int64_t id) const {
+    return fmt::format("camunda_zeebe_records_backup_{}", id);
+  }
+  Expected<std::string> repository() const {
+    std::string r = flag("repository");
+    if (r.empty()) {
+      return fail(ErrorKind::usage,
+                  "camunda: --repository is required: the Elasticsearch "
+                  "snapshot repository the web apps back up into, which "
+                  "also takes the zeebe-record snapshot");
+    }
+    return r;
+  }
+  // The procedure's steps 7 and 12 for the camunda version in use.
+  Expected<std::string> check_version() {
+    std::string path =
+        SNAP_TRY(camunda::zeebe_backup_path(m_zeebe, flag("camunda-version")));
+    if (path == "/actuator/backupRuntime") {
+      return fail(ErrorKind::unsupported,
+                  "camunda: 8.8's unified backup (backupRuntime and the web "
+                  "apps' backupHistory) is not supported yet; back up Zeebe "
+                  "with snap save zeebe and the web apps by hand");
+    }
+    return path;
+  }
+  bool soft_pause() const {
+    // ?soft exists from 8.2.27, 8.3.11, 8.4.7 and 8.5.1; older gateways
+    // ignore the parameter and pause hard, which is the documented fallback.
+    std::string v = flag("camunda-version");
+    int ma = 0, mi = 0, pa = 0;
+    if (v.empty() || std::sscanf(v.c_str(), "%d.%d.%d", &ma, &mi, &pa) < 2) {
+      return true;
+    }
+    if (ma > 8 || mi >= 6) {
+      return true;
+    }
+    const int since[] = {0, 0, 27, 11, 7, 1};
+    return mi >= 2 && pa >= since[mi];
+  }
+
+  Expected<json> wait_webapp(const camunda::Actuator& app, std::int64_t id);
+
+  AdapterContext m_ctx;
+  camunda::Actuator m_zeebe;
+  std::unique_ptr<HttpClient> m_es_http;
+  es::Client m_es;
+};
+
+Expected<json> CamundaAdapter::wait_webapp(const camunda::Actuator& app,
+                                           std::int64_t id) {
+  json info;
+  int settled = 0;
+  SNAP_TRY(poll_until(
+      wait_timeout(),
+      [&]() -> Expected<bool> {
+        auto got = app.call("GET", fmt::format("/actuator/backups/{}", id));
+        if (!got && got.error().kind == ErrorKind::not_found) {
+          return false; // the first snapshot is not there yet
+        }
+        info = SNAP_TRY(std::move(got));
+        std::string state = info.value("state", "");
+        m_ctx.reporter.progress(
+            fmt::format("{} backup {}: {}", app.label, id, state), 0, 0);
+        if (state == "FAILED" || state == "INCOMPATIBLE") {
+          std::string why = info["failureReason"].is_string()
+                                ? info["failureReason"].get<std::string>()
+                                : "no reason given";
+          return fail(
+              ErrorKind::remote,
+              fmt::format("{}: backup {} {}: {}", app.label, id, state, why));
+        }
+        // Between two snapshots a web app reads INCOMPLETE for a moment.
+        if (state == "INCOMPLETE") {
+          return ++settled >= 5;
+        }
+        settled = 0;
+        return state == "COMPLETED" || state == "COMPLETE";
+      },
+      [&] {
+        return fmt::format("{}: backup {} is still {} after {:.0f} s (raise "
+                           "--wait-timeout)",
+                           app.label, id, info.value("state", "unknown"),
+                           wait_timeout());
+      },
+      200, 2000));
+  if (info.value("state", "") == "INCOMPLETE") {
+    return fail(ErrorKind::partial,
+                fmt::format("{}: backup {} stays INCOMPLETE: not every "
+                            "snapshot part was taken (was the app restarted "
+                            "during the backup?)",
+                            app.label, id));
+  }
+  return info;
+}
+
+Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
+  std::int64_t id = SNAP_TRY(backup_id());
+  std::string repo = SNAP_TRY(repository());
+  std::vector<camunda::Actuator> apps = SNAP_TRY(webapps());
+  std::string zeebe_path = SNAP_TRY(check_version());
+  es::Version es_version = SNAP_TRY(m_es.version());
+  // Zeebe would refuse the id only at step 10, after the web apps' backups
+  // and the pause: ask first, before anything starts.
+  json earlier = SNAP_TRY(m_zeebe.call("GET", zeebe_path));
+  std::int64_t latest = 0;
+  for (const auto& b : earlier) {
+    latest = std::max(latest, b.value("backupId", std::int64_t{0}));
+  }
+  if (id <= latest) {
+    return fail(ErrorKind::conflict,
+                fmt::format("camunda: backup id {} is not above Zeebe's "
+                            "latest backup {}; Zeebe needs each id above "
+                            "every earlier one. Nothing was started: pass a "
+                            "higher --backup-id, or leave it out to use the "
+                            "current UTC time in seconds",
+                            id, latest));
+  }
+  json record = {{"backup_id", id}, {"components", json::object()}};
+  json& parts = record["components"];
+
+  // Steps 1–6: the web apps, started together, then waited for.
+  for (const auto& app : apps) {
+    m_ctx.reporter.note(fmt::format("{}: starting backup {}", app.label, id));
+    SNAP_TRY(app.call("POST", "/actuator/backups", json{{"backupId", id}},
+                      {200, 202}, false));
+  }
+  for (const auto& app : apps) {
+    parts[app.label] = SNAP_TRY(wait_webapp(app, id));
+  }
+
+  // Step 7: from here exporting is resumed on every way out.
+  std::string pause = soft_pause() ? "/actuator/exporting/pause?soft=true"
+                                   : "/actuator/exporting/pause";
+  auto paused = m_zeebe.call("POST", pause, json(), {204, 200}, false);
+  struct Resume {
+    CamundaAdapter* self;
+    bool armed = true;
+    std::optional<Error> error;
+    Expected<void> now() {
+      armed = false;
+      auto r = self->m_zeebe.call("POST", "/actuator/exporting/resume", json(),
+                                  {204, 200}, true, true);
+      if (!r) {
+        return fail(r.error().kind,
+                    fmt::format("{} — exporting is still paused: resume it "
+                                "now (POST /actuator/exporting/resume on the "
+                                "gateway)",
+                                r.error().message));
+      }
+      return {};
+    }
+    ~Resume() {
+      if (armed) {
+        if (auto r = now(); !r) {
+          self->m_ctx.reporter.note(r.error().message);
+          std::fprintf(stderr, "snap: %s\n", r.error().message.c_str());
+        }
+      }
+    }
+  } resume{this};
+  if (!paused) {
+    // A failed pause may have paused some partitions (docs): resume anyway.
+    return tl::unexpected(paused.error());
+  }
+  // Steps 8–9: the exported records.
+  std::string prefix =
+      flag("records-prefix").empty() ? "zeebe-record" : flag("records-prefix");
+  json snap_body = {{"indices", prefix + "*"},
+                    {"feature_states", json::array({"none"})},
+                    {"metadata", {{"taken_by", "snap"}, {"backup_id", id}}}};
+  json records = SNAP_TRY(es::take_snapshot(m_es, repo, records_snapshot(id),
+                                            snap_body, wait_timeout()));
+  if (auto v = es::snapshot_verdict(records)) {
+    return fail(v->kind, fmt::format("the zeebe-record snapshot failed, so "
+                                     "the Zeebe backup was not taken: {}",
+                                     v->message));
+  }
+  parts["elasticsearch"] = records;
+  // Steps 10–11: Zeebe.
+  SNAP_TRY(camunda::zeebe_take(m_zeebe, zeebe_path, id));
+  json zeebe = SNAP_TRY(camunda::zeebe_wait(m_zeebe, m_ctx.reporter, zeebe_path,
+                                            id, wait_timeout()));
+  if (auto v = camunda::zeebe_verdict(zeebe, "zeebe")) {
+    return tl::unexpected(*v);
+  }
+  parts["zeebe"] = zeebe;
+  // Step 12.
+  SNAP_TRY(resume.now());
+
+  record["repository"] = repo;
+  record["records_prefix"] = prefix;
+  record["skipped"] = split(flag("skip"));
+  record["elasticsearch_version"] = es_version.number;
+  Sink* sink = SNAP_TRY(out.add_entry("camunda.json", "application/json"));
+  std::string text = record.dump(2) + "\n";
+  SNAP_TRY(sink->write(
+      Bytes(reinterpret_cast<const std::byte*>(text.data()), text.size())));
+  std::string zeebe_version;
+  for (const auto& d : zeebe.value("details", json::array())) {
+    zeebe_version = d.value("brokerVersion", zeebe_version);
+  }
+  SaveResult r;
+  r.backup_id = std::to_string(id);
+  r.kind = "reference";
+  r.server_version = zeebe_version;
+  r.summary = fmt::format("backup {} of {} components, all COMPLETED", id,
+                          parts.size());
+  json states = json::object();
+  for (const auto& [name, c] : parts.items()) {
+    states[name] = c.value("state", "");
+  }
+  r.source = {{"backup_id", id},
+              {"components", states},
+              {"repository", repo},
+              {"records_snapshot", records_snapshot(id)},
+              {"zeebe_version", zeebe_version},
+              {"elasticsearch_version", es_version.number}};
+  return r;
+}
+
+Expected<Fields> CamundaAdapter::describe(ArchiveReader& in, bool) {
+  MemorySink sink(16 << 20);
+  SNAP_TRY(in.read_entry(k_entry, sink));
+  json record = json::parse(sink.str(), nullptr, false);
+  if (!record.is_object()) {
+    return fail(ErrorKind::archive,
+                fmt::format("{}: {} is not JSON", in.path().filename().string(),
+                            k_entry));
+  }
+  Fields f = Fields::object();
+  f["mode"] = "reference (each component keeps its own backup)";
+  f["backup_id"] = record.value("backup_id", 0L);
+  f["repository"] = record.value("repository", "");
+  Fields comps = Fields::array();
+  for (const auto& [name, c] : record["components"].items()) {
+    std::string what = c.value("state", "");
+    if (name == "elasticsearch") {
+      what =
+          fmt::format("{} ({})", c.value("state", ""), c.value("snapshot", ""));
+    }
+    comps.push_back(fmt::format("{}: {}", name, what));
+  }
+  f["components"] = comps;
+  return f;
+}
+
+Expected<StatusResult> CamundaAdapter::status(const std::string& id) {
+  StatusResult r;
+  if (id.empty()) {
+    return fail(ErrorKind::usage,
+                "camunda: status needs a backup id (snap list camunda shows "
+                "them)");
+  }
+  std::vector<camunda::Actuator> apps = SNAP_TRY(webapps());
+  std::string path = SNAP_TRY(check_version());
+  bool running = false;
+  for (const auto& app : apps) {
+    auto got = app.call("GET", "/actuator/backups/" + url_escape(id));
+    std::string st = got ? got->value("state", "")
+                     : got.error().kind == ErrorKind::not_found
+                         ? "DOES_NOT_EXIST"
+                         : "unreachable: " + got.error().message;
+    running |= st == "IN_PROGRESS";
+    r.fields[app.label] = st;
+  }
+  std::string repo = flag("repository");
+  if (!repo.empty()) {
+    auto s =
+        es::get_snapshot(m_es, repo, records_snapshot(std::atoll(id.c_str())));
+    r.fields["elasticsearch"] = s ? s->value("state", "")
+                                : s.error().kind == ErrorKind::not_found
+                                    ? "DOES_NOT_EXIST"
+                                    : s.error().message;
+    running |= r.fields["elasticsearch"] == "IN_PROGRESS";
+  }
+  auto z = m_zeebe.call("GET", path + "/" + url_escape(id));
+  r.fields["zeebe"] = z ? z->value("state", "")
+                      : z.error().kind == ErrorKind::not_found
+                          ? "DOES_NOT_EXIST"
+                          : z.error().message;
+  running |= r.fields["zeebe"] == "IN_PROGRESS";
+  json parts = SNAP_TRY(m_zeebe.call("GET", "/actuator/partitions"));
+  std::set<std::string> phases;
+  for (const auto& [p, st] : parts.items()) {
+    phases.insert(st.value("exporterPhase", "?"));
+  }
+  r.fields["exporting"] = fmt::format("{}", fmt::join(phases, ", "));
+  r.terminal = !running;
+  return r;
+}
+
+Expected<Fields> CamundaAdapter::list() {
+  std::vector<camunda::Actuator> apps = SNAP_TRY(webapps());
+  std::string path = SNAP_TRY(check_version());
+  std::map<std::int64_t, std::map<std::string, std::string>> by_id;
+  auto collect = [&](const camunda::Actuator& a,
+                     const std::string& p) -> Expected<void> {
+    json list = SNAP_TRY(a.call("GET", p));
+    for (const auto& b : list) {
+      by_id[b.value("backupId", 0L)][a.label] = b.value("state", "");
+    }
+    return {};
+  };
+  for (const auto& app : apps) {
+    SNAP_TRY(collect(app, "/actuator/backups"));
+  }
+  SNAP_TRY(collect(m_zeebe, path));
+  Fields rows = Fields::array();
+  std::size_t wanted = apps.size() + 1;
+  for (auto it = by_id.rbegin(); it != by_id.rend(); ++it) {
+    bool complete = it->second.size() == wanted;
+    Fields states = Fields::object();
+    for (const auto& [comp, st] : it->second) {
+      states[comp] = st;
+      complete &= st == "COMPLETED" || st == "COMPLETE";
+    }
+    rows.push_back({{"backup_id", it->first},
+                    {"complete", complete},
+                    {"components", states}});
+  }
+  return rows;
+}
+
+Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
+  MemorySink sink(16 << 20);
+  SNAP_TRY(in.read_entry(k_entry, sink));
+  json record = json::parse(sink.str(), nullptr, false);
+  std::int64_t id = record.value("backup_id", 0L);
+  std::string repo = flag("repository").empty() ? record.value("repository", "")
+                                                : flag("repository");
+  SNAP_TRY(m_es.version());
+  // The documented order: Operate, Tasklist, Optimize, then the records.
+  std::vector<std::string> names;
+  for (const std::string app : {"operate", "tasklist", "optimize"}) {
+    const json& c = record["components"].value(app, json::object());
+    for (const auto& d : c.value("details", json::array())) {
+      names.push_back(d.value("snapshotName", ""));
+    }
+  }
+  names.push_back(records_snapshot(id));
+  std::vector<std::string> overwritten;
+  std::vector<std::string> indices_of_all;
+  std::map<std::string, std::string> states;
+  {
+    json rows = SNAP_TRY(m_es.call(
+        "GET", "/_cat/indices", json(),
+        {.query = "format=json&h=index,status&expand_wildcards=all"}));
+    for (const auto& row : rows) {
+      states[row.value("index", "")] = row.value("status", "");
+    }
+  }
+  for (const auto& name : names) {
+    json s = SNAP_TRY(es::get_snapshot(m_es, repo, name));
+    for (const auto& i : s.value("indices", json::array())) {
+      if (states.contains(i.get<std::string>())) {
+        overwritten.push_back(i.get<std::string>());
+      }
+    }
+  }
+  bool replace = !flag("replace").empty();
+  if (!overwritten.empty() && !replace) {
+    return fail(ErrorKind::conflict,
+                fmt::format("camunda: these indices exist and the snapshots "
+                            "would overwrite them: {} (stop Operate, "
+                            "Tasklist, Optimize and Zeebe, then add "
+                            "--replace to delete them, as Camunda's restore "
+                            "procedure does)",
+                            fmt::join(overwritten, ", ")));
+  }
+  Fields zeebe_steps = Fields::array();
+  zeebe_steps.push_back(
+      fmt::format("restore Zeebe offline: stop every broker, empty their "
+                  "data directories, run bin/restore --backupId={} on each "
+                  "(same partition count and backup store), then start "
+                  "Zeebe, Operate, Tasklist and Optimize",
+                  id));
+  if (dry_run) {
+    Fields plan = Fields::array();
+    if (!overwritten.empty()) {
+      plan.push_back(
+          fmt::format("delete indices {}", fmt::join(overwritten, ", ")));
+    }
+    for (const auto& name : names) {
+      plan.push_back(
+          fmt::format("POST /_snapshot/{}/{}/_restore and wait", repo, name));
+    }
+    plan.push_back(zeebe_steps[0]);
+    return Fields{{"plan", plan}};
+  }
+  if (!overwritten.empty()) {
+    SNAP_TRY(m_es.call("DELETE", "/" + es::join_names(overwritten), json(),
+                       {.idempotent = false}));
+  }
+  for (const auto& name : names) {
+    m_ctx.reporter.note(fmt::format("restoring snapshot {}", name));
+    SNAP_TRY(
+        m_es.call("POST",
+                  fmt::format("/_snapshot/{}/{}/_restore", url_escape(repo),
+                              url_escape(name)),
+                  json{{"include_global_state", false}},
+                  {.query = "wait_for_completion=true", .idempotent = false}));
+  }
+  return Fields{{"restored_snapshots", names},
+                {"deleted_indices", overwritten},
+                {"next_steps", zeebe_steps}};
+}
+
+} // namespace
+
+const AdapterInfo& camunda_info() {
+  using C = Capability;
+  std::vector<Capability> all = {C::save, C::restore, C::status, C::list};
+  static const AdapterInfo info{
+      .name = "camunda",
+      .summary = "Camunda 8: the whole-cluster backup (Optimize, Operate, "
+                 "Tasklist, zeebe-record snapshot, Zeebe) with one id",
+      .caps = {C::save, C::restore, C::status, C::list},
+      .payload_version = 1,
+      .default_addr = "http://127.0.0.1:9600",
+      .flags = {{"zeebe", "Zeebe gateway management address (default --addr)",
+                 true, all},
+                {"operate", "Operate management address", true, all},
+                {"tasklist", "Tasklist management address", true, all},
+                {"optimize",
+                 "Optimize management address (default "
+                 "http://127.0.0.1:8092)",
+                 true, all},
+                {"elasticsearch",
+                 "Elasticsearch address (default http://127.0.0.1:9200)", true,
+                 all},
+                {"repository",
+                 "Elasticsearch snapshot repository of the web apps' "
+                 "backups, which takes the zeebe-record snapshot too",
+                 true, all},
+                {"records-prefix",
+                 "index prefix of the exported Zeebe records (default "
+                 "zeebe-record)",
+                 true,
+                 {C::save}},
+                {"skip",
+                 "web apps the cluster does not run (optimize, "
+                 "operate, tasklist)",
+                 true, all, true},
+                {"backup-id",
+                 "the one id for every component, above every earlier "
+                 "Zeebe backup's (default: UTC epoch seconds)",
+                 true,
+                 {C::save}},
+                {"camunda-version",
+                 "e.g. 8.5.1: picks the API generation and soft or hard "
+                 "pause (default: asked from the gateway)",
+                 true, all},
+                {"wait-timeout",
+                 "seconds to wait for each component (default 3600)",
+                 true,
+                 {C::save}},
+                {"replace",
+                 "delete the indices the restored snapshots would overwrite",
+                 false,
+                 {C::restore}}},
+  };
+  return info;
+}
+
+std::unique_ptr<Adapter> make_camunda(AdapterContext ctx) {
+  return std::make_unique<CamundaAdapter>(ctx);
+}
+
+} // namespace snap::adapters

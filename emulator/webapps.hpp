@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+// Operate, Tasklist and Optimize's backup actuator (Camunda 8.2–8.7,
+// /actuator/backups): each backup is a series of Elasticsearch snapshots
+// the app takes one after the other in the shared Elasticsearch (the
+// elasticsearch emulator at --elasticsearch), named
+// camunda_<app>_<id>_<version>_part_<k>_of_<n>, and its state is read back
+// from those snapshots as the apps do.
+#pragma once
+
+#include <string>
+
+#include "emulator/faults.hpp"
+
+namespace snap::emulator {
+
+struct WebappOptions {
+  std::string app; // operate | tasklist | optimize
+  std::string version = "8.7.2";
+  std::string elasticsearch; // http://127.0.0.1:PORT
+  std::string repository = "camunda";
+  std::string outcome = "completed"; // completed | failed
+};
+
+void register_webapp(httplib::Server& server, FaultInjector& faults,
+                     const WebappOptions& options);
+
+} // namespace snap::emulator

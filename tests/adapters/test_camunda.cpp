@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+// Camunda 8 whole-cluster backup end to end: snap against five emulators
+// (Elasticsearch as the shared store, Zeebe, Operate, Tasklist, Optimize).
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "tests/adapters/suite.hpp"
+
+namespace snap::test {
+namespace {
+
+using nlohmann::json;
+
+struct Cluster {
+  explicit Cluster(std::vector<std::string> zeebe_flags = {},
+                   std::vector<std::string> operate_flags = {})
+      : es("elasticsearch", {"--snapshot-ms", "150"}),
+        zeebe("zeebe", zeebe_flags.empty() || zeebe_flags[0] != "--backup-ms"
+                           ? with({"--backup-ms", "300"}, zeebe_flags)
+                           : zeebe_flags),
+        operate("operate", with({"--elasticsearch", es.url()}, operate_flags)),
+        tasklist("tasklist", {"--elasticsearch", es.url()}),
+        optimize("optimize", {"--elasticsearch", es.url()}) {
+    http("PUT", es.url() + "/_snapshot/camunda",
+         R"({"type":"fs","settings":{"location":"camunda"}})");
+    for (std::string index : {"operate-list-view", "tasklist-task",
+                              "optimize-report", "zeebe-record-job"}) {
+      http("PUT", es.url() + "/" + index + "/_doc/1?refresh=true",
+           R"({"seen":true})");
+    }
+  }
+  std::vector<std::string> flags() const {
+    return {"--zeebe",         zeebe.url(),    "--operate",    operate.url(),
+            "--tasklist",      tasklist.url(), "--optimize",   optimize.url(),
+            "--elasticsearch", es.url(),       "--repository", "camunda"};
+  }
+  // Each partition's exporter phase, e.g. "EXPORTING".
+  std::set<std::string> phases() const {
+    std::set<std::string> out;
+    const json parts =
+        json::parse(http("GET", zeebe.url() + "/actuator/partitions"));
+    for (const auto& [p, st] : parts.items()) {
+      out.insert(st["exporterPhase"].get<std::string>());
+    }
+    return out;
+  }
+  Emulator es, zeebe, operate, tasklist, optimize;
+};
+
+const std::set<std::string> k_exporting = {"EXPORTING"};
+
+// The position of the first verbose log line holding all of `parts`.
+std::size_t at(const std::string& log, const std::string& a,
+               const std::string& b = "") {
+  std::size_t pos = 0;
+  while ((pos = log.find(a, pos)) != std::string::npos) {
+    auto eol = log.find('\n', pos);
+    if (b.empty() || log.substr(pos, eol - pos).find(b) != std::string::npos) {
+      return pos;
+    }
+    pos = eol;
+  }
+  return std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("the whole Camunda backup runs the documented steps in order",
+          "[e2e][camunda]") {
+  Cluster c;
+  TempDir dir;
+  auto r = snap(with({"-v", "save", "camunda", "--backup-id", "1000", "-o",
+                      dir.path().string()},
+                     c.flags()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("backup 1000 of 5 components, all COMPLETED") !=
+        std::string::npos);
+  const std::string& log = r.err;
+  std::size_t take_optimize = at(log, "POST " + c.optimize.url());
+  std::size_t take_operate = at(log, "POST " + c.operate.url());
+  std::size_t take_tasklist = at(log, "POST " + c.tasklist.url());
+  std::size_t pause = at(log, "exporting/pause?soft=true");
+  std::size_t records = at(log, "PUT " + c.es.url() +
+                                    "/_snapshot/camunda/"
+                                    "camunda_zeebe_records_backup_1000");
+  std::size_t take_zeebe =
+      at(log, "POST " + c.zeebe.url() + "/actuator/backups");
+  std::size_t zeebe_done =
+      log.rfind("GET " + c.zeebe.url() + "/actuator/backups/1000");
+  std::size_t resume = at(log, "exporting/resume");
+  REQUIRE(resume != std::string::npos);
+  CHECK(take_optimize < take_operate);
+  CHECK(take_operate < take_tasklist);
+  // Every web app is COMPLETED before exporting pauses.
+  for (const auto& app :
+       {c.optimize.url(), c.operate.url(), c.tasklist.url()}) {
+    CHECK(log.rfind("GET " + app + "/actuator/backups/1000") < pause);
+  }
+  CHECK(pause < records);
+  CHECK(records < take_zeebe);
+  CHECK(take_zeebe < zeebe_done);
+  CHECK(zeebe_done < resume);
+  CHECK(c.phases() == k_exporting);
+
+  auto files = dir.list();
+  REQUIRE(files.size() == 1);
+  std::string archive = (dir.path() / files[0]).string();
+  auto inspected = snap({"inspect", archive});
+  CHECK(inspected.out.find("zeebe: COMPLETED") != std::string::npos);
+  CHECK(inspected.out.find("operate: COMPLETED") != std::string::npos);
+  CHECK(inspected.out.find("camunda_zeebe_records_backup_1000") !=
+        std::string::npos);
+
+  auto status = snap(with({"status", "camunda", "1000"}, c.flags()));
+  CHECK(status.out.find("Zeebe:          COMPLETED") != std::string::npos);
+  auto listed = snap(with({"list", "camunda", "--json"}, c.flags()));
+  CHECK(json::parse(listed.out)["backups"][0]["complete"] == true);
+
+  // Restore: the Elasticsearch parts in order, then the Zeebe step.
+  auto refused =
+      snap(with({"restore", "camunda", archive, "--yes"}, c.flags()));
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("operate-list-view") != std::string::npos);
+  auto restored = snap(
+      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()));
+  INFO(restored.err);
+  CHECK(restored.exit_code == 0);
+  CHECK(restored.out.find("Next: restore Zeebe offline") != std::string::npos);
+  CHECK(c.es.received(
+      "POST "
+      "/_snapshot/camunda/camunda_operate_1000_8.7.2_part_1_of_6/_restore"));
+  CHECK(c.es.received(
+      "POST /_snapshot/camunda/camunda_zeebe_records_backup_1000/_restore"));
+}
+
+TEST_CASE("a Zeebe failure after the pause exits 1 and exporting resumes",
+          "[e2e][camunda]") {
+  Cluster c({"--backup-outcome", "failed"});
+  TempDir dir;
+  auto r = snap(
+      with({"save", "camunda", "--backup-id", "7", "-o", dir.path().string()},
+           c.flags()));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("zeebe: backup 7 FAILED") != std::string::npos);
+  CHECK(c.zeebe.received("POST /actuator/exporting/pause"));
+  CHECK(c.zeebe.received("POST /actuator/exporting/resume"));
+  CHECK(c.phases() == k_exporting);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("an INCOMPLETE Zeebe backup exits 3 and exporting resumes",
+          "[e2e][camunda]") {
+  Cluster c({"--backup-outcome", "incomplete"});
+  TempDir dir;
+  auto r = snap(
+      with({"save", "camunda", "--backup-id", "8", "-o", dir.path().string()},
+           c.flags()));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("INCOMPLETE") != std::string::npos);
+  CHECK(c.phases() == k_exporting);
+}
+
+TEST_CASE("a failing web app is named and Zeebe is never paused",
+          "[e2e][camunda]") {
+  Cluster c({}, {"--webapp-outcome", "failed"});
+  TempDir dir;
+  auto r = snap(
+      with({"save", "camunda", "--backup-id", "9", "-o", dir.path().string()},
+           c.flags()));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("operate: backup 9 FAILED") != std::string::npos);
+  CHECK_FALSE(c.zeebe.received("POST /actuator/exporting/pause"));
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("SIGINT during the Zeebe backup leaves exporting resumed",
+          "[e2e][camunda]") {
+  Cluster c({"--backup-ms", "6000"});
+  TempDir dir;
+  auto r = snap(
+      with({"save", "camunda", "--backup-id", "11", "-o", dir.path().string()},
+           c.flags()),
+      {.signal_after_ms = 3500});
+  CHECK(r.exit_code == 130);
+  CHECK(c.zeebe.received("POST /actuator/backups"));
+  CHECK(c.zeebe.received("POST /actuator/exporting/resume"));
+  CHECK(c.phases() == k_exporting);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("a backup id not above Zeebe's latest is refused before anything",
+          "[e2e][camunda]") {
+  Cluster c;
+  http("POST", c.zeebe.url() + "/actuator/backups", R"({"backupId":500})");
+  TempDir dir;
+  auto r = snap(
+      with({"save", "camunda", "--backup-id", "400", "-o", dir.path().string()},
+           c.flags()));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("not above Zeebe's latest backup 500") != std::string::npos);
+  CHECK_FALSE(c.operate.received("POST /actuator/backups"));
+  CHECK_FALSE(c.zeebe.received("POST /actuator/exporting/pause"));
+  auto skipless = snap({"save", "camunda", "--repository", "camunda"});
+  CHECK(skipless.exit_code == 2);
+  CHECK(skipless.err.find("--operate is required") != std::string::npos);
+}
+
+} // namespace snap::test
