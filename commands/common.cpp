@@ -52,6 +52,9 @@ void add_adapter_subcommands(CLI::App& verb, Capability cap, AdapterArgs& args,
                     "client key for mutual TLS");
       g->add_flag("--insecure", args.conn.insecure,
                   "do not verify the server's TLS certificate");
+      g->add_option("--profile", args.conn.profile,
+                    "take unset connection settings and flags from this "
+                    "profile of the config file");
     }
     if (supported) {
       for (const auto& flag : info.flags) {
@@ -86,7 +89,19 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
                             info.name, verb_name(cap), info.caps.names()));
   }
   auto env = process_env();
-  Connection conn = SNAP_TRY(resolve_connection(info, args.conn, env));
+  std::optional<Profile> profile;
+  if (!args.conn.profile.empty()) {
+    std::vector<std::string> flag_names;
+    for (const auto& f : info.flags) {
+      flag_names.push_back(f.name);
+    }
+    Output* out = ctx.output.get();
+    profile = SNAP_TRY(load_profile(
+        config_path(ctx.global.config, env), args.conn.profile, info.name,
+        flag_names, [out](const std::string& w) { out->warn(w); }));
+  }
+  const Profile* chosen = profile ? &*profile : nullptr;
+  Connection conn = SNAP_TRY(resolve_connection(info, args.conn, env, chosen));
   auto s = std::make_unique<Session>();
   AdapterFlags given;
   for (const auto& [k, v] : args.values) {
@@ -108,7 +123,7 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
       given[k] = "true";
     }
   }
-  s->flags = resolve_adapter_flags(info, std::move(given), env);
+  s->flags = resolve_adapter_flags(info, std::move(given), env, chosen);
   HttpConfig cfg;
   cfg.label = std::string(info.name);
   cfg.base_url = conn.base_url;

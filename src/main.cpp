@@ -18,7 +18,7 @@ constexpr std::string_view k_other_verbs[] = {"inspect", "prune", "adapters",
                                               "completion"};
 
 bool takes_value(std::string_view opt) {
-  return opt == "--timeout" || opt == "--retries";
+  return opt == "--timeout" || opt == "--retries" || opt == "--config";
 }
 
 // Catches an unknown verb or adapter before CLI11 does, so the message can
@@ -106,6 +106,9 @@ int run(int argc, char** argv) {
   app.add_option("--retries", ctx.global.retries,
                  "retries of a safe request after a connection error or "
                  "429/502/503/504 (default 3)");
+  app.add_option("--config", ctx.global.config,
+                 "config file with profiles (default: SNAP_CONFIG, else "
+                 "$XDG_CONFIG_HOME/snap/config.json)");
   app.add_flag("--version", version, "print the version and adapters");
 
   using namespace snap::commands;

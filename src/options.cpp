@@ -17,15 +17,27 @@ namespace {
 struct Resolver {
   const AdapterInfo& info;
   const EnvLookup& env;
+  const Profile* profile;
+
+  // The profile's value for `setting` ("ca-file" is its "ca_file").
+  std::optional<std::string> from_profile(std::string_view setting) const {
+    if (profile == nullptr) {
+      return std::nullopt;
+    }
+    std::string key(setting);
+    std::replace(key.begin(), key.end(), '-', '_');
+    return profile->get(key);
+  }
 
   std::optional<std::string> snap_env(std::string_view setting) const {
     return env(snap_env_name(info.name, setting));
   }
-  std::optional<std::string> native(const std::string& setting) const {
+  std::optional<std::string> native(std::string setting) const {
+    std::replace(setting.begin(), setting.end(), '-', '_');
     auto it = info.native_env.find(setting);
     return it == info.native_env.end() ? std::nullopt : env(it->second);
   }
-  // flag > SNAP_<ADAPTER>_<SETTING> > native variable > fallback
+  // flag > SNAP_<ADAPTER>_<SETTING> > native variable > profile > fallback
   std::string pick(const std::string& flag, const std::string& setting,
                    std::string fallback = {}) const {
     if (!flag.empty()) {
@@ -35,6 +47,9 @@ struct Resolver {
       return *v;
     }
     if (auto v = native(setting)) {
+      return *v;
+    }
+    if (auto v = from_profile(setting)) {
       return *v;
     }
     return fallback;
@@ -105,8 +120,9 @@ EnvLookup process_env() {
 
 Expected<Connection> resolve_connection(const AdapterInfo& info,
                                         const ConnectionFlags& flags,
-                                        const EnvLookup& env) {
-  Resolver r{info, env};
+                                        const EnvLookup& env,
+                                        const Profile* profile) {
+  Resolver r{info, env, profile};
   Connection c;
   bool force_tls = is_truthy(r.native("ssl").value_or(""));
   c.base_url = SNAP_TRY(
@@ -125,6 +141,10 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
     c.token = SNAP_TRY(read_secret(*nf, "token file"));
   } else if (auto nt = r.native("token")) {
     c.token = trim_copy(*nt);
+  } else if (auto pf = r.from_profile("token_file")) {
+    c.token = SNAP_TRY(read_secret(*pf, "token file"));
+  } else if (auto pt = r.from_profile("token")) {
+    c.token = trim_copy(*pt);
   }
 
   // A token goes into a header: line breaks would end it early. A login
@@ -149,6 +169,10 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
     c.password = *p;
   } else if (auto np = r.native("password")) {
     c.password = *np;
+  } else if (auto pf = r.from_profile("password_file")) {
+    c.password = SNAP_TRY(read_secret(*pf, "password file"));
+  } else if (auto pp = r.from_profile("password")) {
+    c.password = *pp;
   }
   if (c.user.empty()) {
     if (auto auth = r.native("http_auth")) {
@@ -162,15 +186,18 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
 
   c.tls.ca_file = r.pick(flags.ca_file, "ca-file");
   if (c.tls.ca_file.empty()) {
-    c.tls.ca_file = r.native("ca_file").value_or("");
+    c.tls.ca_file =
+        r.native("ca_file").value_or(r.from_profile("ca_file").value_or(""));
   }
   c.tls.cert_file = r.pick(flags.cert_file, "cert-file");
   if (c.tls.cert_file.empty()) {
-    c.tls.cert_file = r.native("cert_file").value_or("");
+    c.tls.cert_file = r.native("cert_file")
+                          .value_or(r.from_profile("cert_file").value_or(""));
   }
   c.tls.key_file = r.pick(flags.key_file, "key-file");
   if (c.tls.key_file.empty()) {
-    c.tls.key_file = r.native("key_file").value_or("");
+    c.tls.key_file =
+        r.native("key_file").value_or(r.from_profile("key_file").value_or(""));
   }
   if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {
     return fail(ErrorKind::config,
@@ -186,12 +213,15 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
     c.tls.insecure = !is_truthy(*v);
   } else if (r.native("trust_all")) {
     c.tls.insecure = true; // any value, as cfy reads CLOUDIFY_SSL_TRUST_ALL
+  } else if (auto p = r.from_profile("insecure")) {
+    c.tls.insecure = is_truthy(*p);
   }
   return c;
 }
 
 AdapterFlags resolve_adapter_flags(const AdapterInfo& info, AdapterFlags given,
-                                   const EnvLookup& env) {
+                                   const EnvLookup& env,
+                                   const Profile* profile) {
   for (const auto& spec : info.flags) {
     if (given.contains(spec.name)) {
       continue;
@@ -200,6 +230,9 @@ AdapterFlags resolve_adapter_flags(const AdapterInfo& info, AdapterFlags given,
     if (auto it = info.native_env.find(spec.name);
         !v && it != info.native_env.end()) {
       v = env(it->second);
+    }
+    if (!v && profile != nullptr) {
+      v = profile->flag(spec.name);
     }
     if (v) {
       if (!spec.takes_value && !is_truthy(*v)) {

@@ -9,6 +9,7 @@
 
 #include "snap/adapter.hpp"
 #include "snap/http.hpp"
+#include "snap/profile.hpp"
 
 namespace snap {
 
@@ -19,6 +20,7 @@ struct GlobalOptions {
   bool no_progress = false;
   double timeout_s = 0;
   int retries = 3;
+  std::string config; // --config
 };
 
 // Connection flags as typed; empty means "not given".
@@ -31,6 +33,7 @@ struct ConnectionFlags {
   std::string cert_file;
   std::string key_file;
   bool insecure = false;
+  std::string profile; // --profile
 };
 
 // Resolved connection; `token` and `password` are secrets and are never
@@ -50,13 +53,17 @@ EnvLookup process_env();
 
 // Resolves `flags` for adapter `info`. Errors: `config` for an unreadable
 // secret file, an unsupported address scheme or a half-given client pair.
+// Below flags and variables, a `profile`'s settings apply.
 Expected<Connection> resolve_connection(const AdapterInfo& info,
                                         const ConnectionFlags& flags,
-                                        const EnvLookup& env);
+                                        const EnvLookup& env,
+                                        const Profile* profile = nullptr);
 
-// Adapter flags completed from SNAP_<ADAPTER>_<FLAG> variables.
+// Adapter flags completed from SNAP_<ADAPTER>_<FLAG> variables, then the
+// profile's "flags".
 AdapterFlags resolve_adapter_flags(const AdapterInfo& info, AdapterFlags given,
-                                   const EnvLookup& env);
+                                   const EnvLookup& env,
+                                   const Profile* profile = nullptr);
 
 // "SNAP_CONSUL_TOKEN_FILE" for ("consul", "token-file").
 std::string snap_env_name(std::string_view adapter, std::string_view setting);
