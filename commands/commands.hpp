@@ -62,6 +62,13 @@ Expected<std::unique_ptr<ArchiveReader>>
 open_verified(const std::filesystem::path& path, Adapter& adapter,
               Context& ctx);
 
+// The passphrase of encrypted archives: --passphrase-file, else
+// SNAP_PASSPHRASE, else nothing. Errors: `config` for an unreadable or empty
+// file.
+Expected<std::optional<std::string>> passphrase(const Context& ctx);
+// The passphrase --encrypt needs. Errors: `usage` when there is none.
+Expected<std::string> encryption_passphrase(const Context& ctx);
+
 // Asks on the terminal before a destructive step, or refuses without one.
 // Errors: `usage`.
 Expected<void> confirm(std::string_view question, bool yes);

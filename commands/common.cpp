@@ -152,9 +152,40 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   return s;
 }
 
+Expected<std::optional<std::string>> passphrase(const Context& ctx) {
+  std::string p;
+  if (!ctx.global.passphrase_file.empty()) {
+    p = trim_copy(SNAP_TRY(read_small_file(ctx.global.passphrase_file,
+                                           "passphrase file", 64 * 1024)));
+  } else if (auto env = process_env()("SNAP_PASSPHRASE")) {
+    p = *env;
+  } else {
+    return std::optional<std::string>();
+  }
+  if (p.empty()) {
+    return fail(ErrorKind::config, "the passphrase is empty");
+  }
+  return std::optional<std::string>(p);
+}
+
+Expected<std::string> encryption_passphrase(const Context& ctx) {
+  auto p = SNAP_TRY(passphrase(ctx));
+  if (!p) {
+    return fail(ErrorKind::usage,
+                "--encrypt needs a passphrase: --passphrase-file FILE or "
+                "SNAP_PASSPHRASE (never on the command line)");
+  }
+  return *p;
+}
+
 Expected<std::unique_ptr<ArchiveReader>>
 open_verified(const fs::path& path, Adapter& adapter, Context& ctx) {
   auto reader = SNAP_TRY(ArchiveReader::open(path));
+  if (reader->encrypted()) {
+    if (auto p = SNAP_TRY(passphrase(ctx))) {
+      reader->set_passphrase(*p);
+    }
+  }
   const Manifest& m = reader->manifest();
   if (m.adapter != adapter.info().name) {
     return fail(ErrorKind::archive,

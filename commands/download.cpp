@@ -10,6 +10,7 @@ struct DownloadOptions {
   AdapterArgs args;
   std::string id;
   std::string out;
+  bool encrypt = false;
 };
 
 Expected<CommandResult> run_download(const DownloadOptions& opts,
@@ -17,6 +18,9 @@ Expected<CommandResult> run_download(const DownloadOptions& opts,
   auto session = SNAP_TRY(open_session(opts.args, Capability::download, ctx));
   ArchiveTarget target = archive_target(opts.out);
   auto writer = SNAP_TRY(ArchiveWriter::create(target.dir));
+  if (opts.encrypt) {
+    writer->encrypt_with(SNAP_TRY(encryption_passphrase(ctx)));
+  }
   SaveResult result = SNAP_TRY(session->adapter->download(opts.id, *writer));
   ctx.output->end_progress();
   return finish_archive(*writer, target, *session, std::move(result), {});
@@ -36,6 +40,9 @@ void add_download_command(CLI::App& app, Context& ctx) {
             ->required();
         sub.add_option("-o,--output", opts->out,
                        "archive file, or directory (default: .)");
+        sub.add_flag("--encrypt", opts->encrypt,
+                     "encrypt the payload with AES-256 (passphrase from "
+                     "--passphrase-file or SNAP_PASSPHRASE)");
       },
       [opts, &ctx] {
         ctx.runner = [opts, &ctx] { return run_download(*opts, ctx); };

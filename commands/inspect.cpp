@@ -26,6 +26,16 @@ Expected<Fields> inspect_one(const std::string& path, bool verify,
                              Context& ctx) {
   auto reader = SNAP_TRY(ArchiveReader::open(path));
   const Manifest& m = reader->manifest();
+  // Without the passphrase, an encrypted archive shows its manifest only.
+  bool locked = false;
+  if (reader->encrypted()) {
+    if (auto p = SNAP_TRY(passphrase(ctx))) {
+      reader->set_passphrase(*p);
+    } else {
+      locked = true;
+      verify = false;
+    }
+  }
   if (verify) {
     SNAP_TRY(reader->verify([&](std::uint64_t done, std::uint64_t total) {
       ctx.output->progress("verify", done, total);
@@ -62,7 +72,13 @@ Expected<Fields> inspect_one(const std::string& path, bool verify,
   }
   f["entries"] = entries;
   f["manifest_sha256"] = reader->header().manifest_sha256;
-  if (const AdapterEntry* a = find_adapter(m.adapter)) {
+  if (reader->encrypted()) {
+    f["encryption"] = fmt::format("{}: the payload entries are encrypted; "
+                                  "the manifest is not",
+                                  m.encryption);
+  }
+  if (locked) {
+  } else if (const AdapterEntry* a = find_adapter(m.adapter)) {
     AdapterFlags none;
     HttpClient offline(HttpConfig{});
     auto adapter = a->make({offline, none, *ctx.output});
@@ -75,8 +91,10 @@ Expected<Fields> inspect_one(const std::string& path, bool verify,
                             "manifest was read",
                             m.adapter);
   }
-  f["verified"] = verify ? "yes: every checksum matches"
-                         : "no (--no-verify): structure and manifest only";
+  f["verified"] = verify   ? "yes: every checksum matches"
+                  : locked ? "no: the payload is encrypted; give "
+                             "--passphrase-file or SNAP_PASSPHRASE to verify"
+                           : "no (--no-verify): structure and manifest only";
   ctx.output->end_progress();
   return f;
 }

@@ -12,6 +12,7 @@ struct SaveOptions {
   std::string out;
   int keep = 0;
   std::vector<std::string> labels;
+  bool encrypt = false;
 };
 
 Expected<std::map<std::string, std::string>>
@@ -69,6 +70,9 @@ Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::save, ctx));
   ArchiveTarget target = archive_target(opts.out);
   auto writer = SNAP_TRY(ArchiveWriter::create(target.dir));
+  if (opts.encrypt) {
+    writer->encrypt_with(SNAP_TRY(encryption_passphrase(ctx)));
+  }
   SaveResult result = SNAP_TRY(session->adapter->save(*writer));
   ctx.output->end_progress();
   CommandResult r = SNAP_TRY(
@@ -105,6 +109,9 @@ void add_save_command(CLI::App& app, Context& ctx) {
                        "and target in that directory");
         sub.add_option("--label", opts->labels,
                        "key=value recorded in the manifest (repeatable)");
+        sub.add_flag("--encrypt", opts->encrypt,
+                     "encrypt the payload with AES-256 (passphrase from "
+                     "--passphrase-file or SNAP_PASSPHRASE)");
       },
       [opts, &ctx] {
         ctx.runner = [opts, &ctx] { return run_save(*opts, ctx); };

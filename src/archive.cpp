@@ -161,6 +161,10 @@ Expected<std::string> ArchiveWriter::read_zip_member(std::string_view name,
 Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
                                                const fs::path& final_path) {
   manifest.entries.clear();
+  if (!m_passphrase.empty()) {
+    manifest.format_version = k_encrypted_format_version;
+    manifest.encryption = "aes-256";
+  }
   for (auto& s : m_spools) {
     std::string sha = SNAP_TRY(s->finish());
     manifest.entries.push_back({s->name, s->size, sha, s->media_type});
@@ -195,8 +199,8 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
     return fail(ErrorKind::internal, fmt::format("{}: {}", what, why));
   };
   std::time_t now = std::time(nullptr);
-  auto add = [&](zip_source_t* src, const std::string& name,
-                 bool store) -> bool {
+  auto add = [&](zip_source_t* src, const std::string& name, bool store,
+                 bool encrypt = false) -> bool {
     if (src == nullptr) {
       return false;
     }
@@ -212,7 +216,8 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
                              store ? 0 : 1);
     zip_file_set_external_attributes(za, i, 0, ZIP_OPSYS_UNIX, 0100600u << 16);
     zip_file_set_mtime(za, i, now, 0);
-    return true;
+    return !encrypt || zip_file_set_encryption(za, i, ZIP_EM_AES_256,
+                                               m_passphrase.c_str()) == 0;
   };
   if (!add(zip_source_buffer(za, manifest_text.data(), manifest_text.size(), 0),
            std::string(k_manifest_name), false)) {
@@ -220,7 +225,8 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
   }
   for (auto& s : m_spools) {
     zip_source_t* src = detail::make_spool_source(za, s->file, s->size);
-    if (!add(src, s->name, is_precompressed(s->media_type))) {
+    if (!add(src, s->name, is_precompressed(s->media_type),
+             !m_passphrase.empty())) {
       return abandon(fmt::format("cannot add {}", s->name));
     }
   }
@@ -238,6 +244,9 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
     Expected<void> synced;
     std::jthread syncer([&] { synced = fsync_path(tmp_zip); });
     auto reader = ArchiveReader::open(tmp_zip);
+    if (reader && !m_passphrase.empty()) {
+      (*reader)->set_passphrase(m_passphrase);
+    }
     auto verified = reader ? (*reader)->verify()
                            : Expected<void>(tl::unexpected(reader.error()));
     syncer.join();

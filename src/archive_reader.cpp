@@ -35,6 +35,20 @@ Error bad(const fs::path& path, std::string_view why) {
           fmt::format("{}: {}", path.filename().string(), why)};
 }
 
+// Why an entry would not open; a wrong passphrase says so plainly.
+std::string open_failure(zip_t* za, std::string_view name) {
+  int code = zip_error_code_zip(zip_get_error(za));
+  if (code == ZIP_ER_WRONGPASSWD) {
+    return "the passphrase is wrong (check --passphrase-file or "
+           "SNAP_PASSPHRASE)";
+  }
+  if (code == ZIP_ER_NOPASSWD) {
+    return "the payload is encrypted: give --passphrase-file or set "
+           "SNAP_PASSPHRASE";
+  }
+  return fmt::format("cannot open {}: {}", name, zip_error_text(za));
+}
+
 // Reads a whole entry into `sink`, returning its sha256 (hashed on another
 // core while libzip reads and checks the CRC).
 Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
@@ -43,8 +57,7 @@ Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
                                    const std::function<void(std::size_t)>& on) {
   zip_file_t* zf = zip_fopen_index(za, index, 0);
   if (zf == nullptr) {
-    return tl::unexpected(
-        bad(path, fmt::format("cannot open {}: {}", name, zip_error_text(za))));
+    return tl::unexpected(bad(path, open_failure(za, name)));
   }
   Sha256 hash;
   ThreadedSink hashing(hash);
@@ -176,7 +189,23 @@ ArchiveReader::open(const fs::path& path) {
   return r;
 }
 
+void ArchiveReader::set_passphrase(const std::string& passphrase) {
+  zip_set_default_password(m_impl->za, passphrase.c_str());
+  m_has_passphrase = true;
+}
+
+Expected<void> ArchiveReader::need_passphrase() const {
+  if (encrypted() && !m_has_passphrase) {
+    return fail(ErrorKind::usage,
+                fmt::format("{}: the payload is encrypted ({}): give "
+                            "--passphrase-file or set SNAP_PASSPHRASE",
+                            m_path.filename().string(), m_manifest.encryption));
+  }
+  return {};
+}
+
 Expected<void> ArchiveReader::verify(const ProgressFn& progress) {
+  SNAP_TRY(need_passphrase());
   std::uint64_t total = 0, done = 0;
   for (const auto& e : m_manifest.entries) {
     total += e.size;
@@ -199,6 +228,7 @@ Expected<void> ArchiveReader::verify(const ProgressFn& progress) {
 }
 
 Expected<void> ArchiveReader::read_entry(std::string_view path, Sink& sink) {
+  SNAP_TRY(need_passphrase());
   auto it = m_impl->index.find(path);
   const ManifestEntry* entry = nullptr;
   for (const auto& e : m_manifest.entries) {
@@ -231,7 +261,7 @@ public:
     if (m_file == nullptr) {
       m_file = zip_fopen_index(m_za, m_index, 0);
       if (m_file == nullptr) {
-        return fail(ErrorKind::archive, zip_error_text(m_za));
+        return fail(ErrorKind::archive, open_failure(m_za, "the entry"));
       }
     }
     zip_int64_t n = zip_fread(m_file, buf.data(), buf.size());
@@ -266,6 +296,7 @@ private:
 Expected<std::string> ArchiveReader::read_zip_member(std::string_view path,
                                                      std::string_view member,
                                                      std::size_t max_bytes) {
+  SNAP_TRY(need_passphrase());
   auto it = m_impl->index.find(path);
   if (it == m_impl->index.end()) {
     return fail(
@@ -296,6 +327,7 @@ Expected<std::string> ArchiveReader::read_zip_member(std::string_view path,
 
 Expected<std::unique_ptr<Source>>
 ArchiveReader::open_entry(std::string_view path) {
+  SNAP_TRY(need_passphrase());
   auto it = m_impl->index.find(path);
   for (const auto& e : m_manifest.entries) {
     if (e.path == path && it != m_impl->index.end()) {

@@ -18,7 +18,8 @@ constexpr std::string_view k_other_verbs[] = {"inspect", "prune", "adapters",
                                               "completion"};
 
 bool takes_value(std::string_view opt) {
-  return opt == "--timeout" || opt == "--retries" || opt == "--config";
+  return opt == "--timeout" || opt == "--retries" || opt == "--config" ||
+         opt == "--passphrase-file";
 }
 
 // Catches an unknown verb or adapter before CLI11 does, so the message can
@@ -109,6 +110,9 @@ int run(int argc, char** argv) {
   app.add_option("--config", ctx.global.config,
                  "config file with profiles (default: SNAP_CONFIG, else "
                  "$XDG_CONFIG_HOME/snap/config.json)");
+  app.add_option("--passphrase-file", ctx.global.passphrase_file,
+                 "file holding the passphrase of encrypted archives (or "
+                 "SNAP_PASSPHRASE)");
   app.add_flag("--version", version, "print the version and adapters");
 
   using namespace snap::commands;

@@ -31,18 +31,22 @@ nlohmann::json manifest_to_json(const Manifest& m) {
                        {"sha256", e.sha256},
                        {"media_type", e.media_type}});
   }
-  return {{"format", "snap-archive"},
-          {"format_version", m.format_version},
-          {"snap_version", m.snap_version},
-          {"adapter", m.adapter},
-          {"adapter_payload_version", m.adapter_payload_version},
-          {"kind", m.kind},
-          {"backup_id", m.backup_id},
-          {"created_at", m.created_at},
-          {"target", m.target},
-          {"labels", m.labels},
-          {"source", m.source},
-          {"entries", entries}};
+  nlohmann::json j = {{"format", "snap-archive"},
+                      {"format_version", m.format_version},
+                      {"snap_version", m.snap_version},
+                      {"adapter", m.adapter},
+                      {"adapter_payload_version", m.adapter_payload_version},
+                      {"kind", m.kind},
+                      {"backup_id", m.backup_id},
+                      {"created_at", m.created_at},
+                      {"target", m.target},
+                      {"labels", m.labels},
+                      {"source", m.source},
+                      {"entries", entries}};
+  if (!m.encryption.empty()) {
+    j["encryption"] = {{"method", m.encryption}, {"applies_to", "payload/"}};
+  }
+  return j;
 }
 
 std::string manifest_to_text(const Manifest& m) {
@@ -68,6 +72,9 @@ Expected<Manifest> parse_manifest(std::string_view text) {
     m.backup_id = j.at("backup_id").get<std::string>();
     m.created_at = j.at("created_at").get<std::string>();
     m.target = j.value("target", nlohmann::json::object());
+    if (j.contains("encryption") && j["encryption"].is_object()) {
+      m.encryption = j["encryption"].value("method", "");
+    }
     m.labels = j.value("labels", std::map<std::string, std::string>{});
     m.source = j.value("source", nlohmann::json::object());
     for (const auto& e : j.at("entries")) {

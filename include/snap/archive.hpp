@@ -52,6 +52,12 @@ public:
 
   const std::filesystem::path& dir() const { return m_dir; }
 
+  // Encrypts every payload entry with AES-256 under `passphrase` (the
+  // manifest stays readable); the archive is then format 2.
+  void encrypt_with(std::string passphrase) {
+    m_passphrase = std::move(passphrase);
+  }
+
   struct Spool;
 
 private:
@@ -59,6 +65,7 @@ private:
   std::filesystem::path m_dir;
   std::filesystem::path m_tmp;
   std::vector<std::unique_ptr<Spool>> m_spools;
+  std::string m_passphrase;
 };
 
 class ArchiveReader {
@@ -75,6 +82,11 @@ public:
   const ArchiveHeader& header() const { return m_header; }
   std::uint64_t file_size() const { return m_file_size; }
   const std::filesystem::path& path() const { return m_path; }
+
+  // True when the payload entries are encrypted (format 2).
+  bool encrypted() const { return !m_manifest.encryption.empty(); }
+  // The passphrase reading an encrypted payload needs.
+  void set_passphrase(const std::string& passphrase);
 
   // Re-reads every payload entry and checks size, CRC and sha256. Errors:
   // `archive` naming the entry, `interrupted`.
@@ -102,6 +114,9 @@ private:
   Manifest m_manifest;
   ArchiveHeader m_header;
   std::unique_ptr<Impl> m_impl;
+  bool m_has_passphrase = false;
+  // Errors: `usage` when the payload is encrypted and no passphrase is set.
+  Expected<void> need_passphrase() const;
 };
 
 } // namespace snap

@@ -13,7 +13,11 @@
 
 namespace snap {
 
-inline constexpr int k_format_version = 1;
+// The newest format this snap reads; it writes 1, or 2 for an archive
+// whose payload is encrypted (so an older snap refuses it plainly).
+inline constexpr int k_format_version = 2;
+inline constexpr int k_plain_format_version = 1;
+inline constexpr int k_encrypted_format_version = 2;
 inline constexpr std::string_view k_manifest_name = "manifest.json";
 
 struct ManifestEntry {
@@ -24,7 +28,7 @@ struct ManifestEntry {
 };
 
 struct Manifest {
-  int format_version = k_format_version;
+  int format_version = k_plain_format_version;
   std::string snap_version;
   std::string adapter;
   int adapter_payload_version = 1;
@@ -35,6 +39,7 @@ struct Manifest {
   std::map<std::string, std::string> labels;
   nlohmann::json source = nlohmann::json::object();
   std::vector<ManifestEntry> entries;
+  std::string encryption; // "" or "aes-256": every payload entry (format 2)
 };
 
 struct ArchiveHeader {

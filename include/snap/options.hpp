@@ -20,7 +20,8 @@ struct GlobalOptions {
   bool no_progress = false;
   double timeout_s = 0;
   int retries = 3;
-  std::string config; // --config
+  std::string config;          // --config
+  std::string passphrase_file; // --passphrase-file
 };
 
 // Connection flags as typed; empty means "not given".

@@ -141,22 +141,22 @@ TEST_CASE("every flag in the help is documented in the man page", "[cli]") {
   }
 }
 
-TEST_CASE("an archive of format version 2 is refused naming the version",
+TEST_CASE("an archive of format version 3 is refused naming the version",
           "[cli][archive]") {
   TempDir dir;
-  auto zip = craft(dir, manifest_v(2), "payload", "2");
+  auto zip = craft(dir, manifest_v(3), "payload", "3");
   auto r = snap({"inspect", zip});
   CHECK(r.exit_code == 7);
-  CHECK(r.err.find("format version 2") != std::string::npos);
+  CHECK(r.err.find("format version 3") != std::string::npos);
 }
 
 TEST_CASE("a manifest-only version bump is refused too", "[cli][archive]") {
   TempDir dir;
-  auto zip = craft(dir, manifest_v(2), "payload", "1");
+  auto zip = craft(dir, manifest_v(3), "payload", "1");
   auto r =
       snap({"restore", "consul", zip, "--yes", "--addr", "http://127.0.0.1:1"});
   CHECK(r.exit_code == 7);
-  CHECK(r.err.find("format version 2") != std::string::npos);
+  CHECK(r.err.find("format version 3") != std::string::npos);
   CHECK(r.err.find("snap 9.0.0") != std::string::npos);
 }
 

@@ -39,12 +39,12 @@ TEST_CASE("unknown manifest fields are ignored", "[unit][manifest]") {
 
 TEST_CASE("a newer format version is refused, naming it", "[unit][manifest]") {
   auto j = nlohmann::json::parse(manifest_to_text(sample()));
-  j["format_version"] = 2;
+  j["format_version"] = 3;
   j["snap_version"] = "3.0.0";
   auto m = parse_manifest(j.dump());
   REQUIRE_FALSE(m);
   CHECK(m.error().kind == ErrorKind::archive);
-  CHECK_THAT(m.error().message, Catch::Contains("format version 2") &&
+  CHECK_THAT(m.error().message, Catch::Contains("format version 3") &&
                                     Catch::Contains("snap 3.0.0"));
 }
 
