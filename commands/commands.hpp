@@ -14,6 +14,7 @@
 #include "snap/options.hpp"
 #include "snap/output.hpp"
 #include "snap/registry.hpp"
+#include "snap/s3.hpp"
 
 namespace snap::commands {
 
@@ -91,11 +92,30 @@ void add_completion_command(CLI::App& app, Context& ctx);
 // Names the archive for `manifest` and commits it: into `out` when it names
 // a file, else into that directory (default ".") as
 // <adapter>-<id>-<yyyymmddTHHMMSSZ>.zip. Shared by save and download.
+// For s3:// the archive is written in a private local directory first, then
+// uploaded by ship_archive and removed.
 struct ArchiveTarget {
   std::filesystem::path dir;
   std::optional<std::filesystem::path> file;
+  std::optional<S3Url> s3;
+  ~ArchiveTarget();
 };
-ArchiveTarget archive_target(const std::string& out);
+Expected<std::unique_ptr<ArchiveTarget>> archive_target(const std::string& out);
+
+// Uploads an archive written for an s3:// target (nothing otherwise) and
+// names the object in `r`. Errors: any kind; the object is then absent.
+Expected<void> ship_archive(CommandResult& r, const ArchiveTarget& target,
+                            Context& ctx);
+
+// A local path for `path`: itself, or for s3:// a downloaded copy in a
+// private directory removed when the copy is destroyed.
+struct LocalArchive {
+  std::filesystem::path path;
+  std::filesystem::path tmp_dir; // empty unless downloaded
+  ~LocalArchive();
+};
+Expected<std::unique_ptr<LocalArchive>> local_archive(const std::string& path,
+                                                      Context& ctx);
 
 // Builds the manifest for a SaveResult and commits the archive; returns the
 // printed line and JSON. Shared by save and download.

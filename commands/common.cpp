@@ -179,7 +179,10 @@ Expected<std::string> encryption_passphrase(const Context& ctx) {
 }
 
 Expected<std::unique_ptr<ArchiveReader>>
-open_verified(const fs::path& path, Adapter& adapter, Context& ctx) {
+open_verified(const fs::path& given, Adapter& adapter, Context& ctx) {
+  // An s3:// archive is fetched first; the open reader keeps the file.
+  auto local = SNAP_TRY(local_archive(given.string(), ctx));
+  const fs::path& path = local->path;
   auto reader = SNAP_TRY(ArchiveReader::open(path));
   if (reader->encrypted()) {
     if (auto p = SNAP_TRY(passphrase(ctx))) {
@@ -236,17 +239,111 @@ Expected<void> confirm(std::string_view question, bool yes) {
   return {};
 }
 
-ArchiveTarget archive_target(const std::string& out) {
+namespace {
+
+Expected<fs::path> private_tmp_dir() {
+  std::string pattern = (fs::temp_directory_path() / "snap-s3-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return fail(ErrorKind::internal,
+                fmt::format("cannot create a directory in {} (set TMPDIR)",
+                            fs::temp_directory_path().string()));
+  }
+  return fs::path(pattern);
+}
+
+Expected<std::unique_ptr<S3Store>> s3_store(const S3Url& url, Context& ctx) {
+  Output* out = ctx.output.get();
+  return S3Store::connect(url.bucket,
+                          {ctx.global.s3_endpoint, ctx.global.timeout_s,
+                           ctx.global.retries,
+                           [out](const std::string& line) { out->note(line); }},
+                          process_env());
+}
+
+} // namespace
+
+ArchiveTarget::~ArchiveTarget() {
+  if (s3) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+}
+
+LocalArchive::~LocalArchive() {
+  if (!tmp_dir.empty()) {
+    std::error_code ec;
+    fs::remove_all(tmp_dir, ec);
+  }
+}
+
+Expected<std::unique_ptr<ArchiveTarget>>
+archive_target(const std::string& out) {
+  auto t = std::make_unique<ArchiveTarget>();
   std::error_code ec;
+  if (is_s3_url(out)) {
+    t->s3 = SNAP_TRY(parse_s3_url(out));
+    t->dir = SNAP_TRY(private_tmp_dir());
+    const std::string& key = t->s3->key;
+    if (!key.empty() && key.back() != '/') {
+      t->file = t->dir / fs::path(key).filename();
+    }
+    return t;
+  }
   if (out.empty()) {
-    return {".", std::nullopt};
+    t->dir = ".";
+    return t;
   }
   fs::path p(out);
   if (out.back() == '/' || fs::is_directory(p, ec)) {
-    return {p, std::nullopt};
+    t->dir = p;
+    return t;
   }
-  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  return {dir, p};
+  t->dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  t->file = p;
+  return t;
+}
+
+Expected<void> ship_archive(CommandResult& r, const ArchiveTarget& target,
+                            Context& ctx) {
+  if (!target.s3) {
+    return {};
+  }
+  fs::path local = r.json["archive"].get<std::string>();
+  S3Url dest = *target.s3;
+  if (dest.key.empty() || dest.key.back() == '/') {
+    dest.key += local.filename().string();
+  }
+  auto store = SNAP_TRY(s3_store(dest, ctx));
+  SNAP_TRY(store->upload(dest.key, local,
+                         [&](std::uint64_t done, std::uint64_t total) {
+                           ctx.output->progress("upload", done, total);
+                         }));
+  ctx.output->end_progress();
+  std::string name = local.filename().string();
+  if (auto at = r.text.find(name); at != std::string::npos) {
+    r.text.replace(at, name.size(), dest.str());
+  }
+  r.json["archive"] = dest.str();
+  return {};
+}
+
+Expected<std::unique_ptr<LocalArchive>> local_archive(const std::string& path,
+                                                      Context& ctx) {
+  auto l = std::make_unique<LocalArchive>();
+  if (!is_s3_url(path)) {
+    l->path = path;
+    return l;
+  }
+  S3Url url = SNAP_TRY(parse_s3_url(path));
+  l->tmp_dir = SNAP_TRY(private_tmp_dir());
+  l->path = l->tmp_dir / fs::path(url.key).filename();
+  auto store = SNAP_TRY(s3_store(url, ctx));
+  SNAP_TRY(store->download(url.key, l->path,
+                           [&](std::uint64_t done, std::uint64_t total) {
+                             ctx.output->progress("download", done, total);
+                           }));
+  ctx.output->end_progress();
+  return l;
 }
 
 Expected<CommandResult>

@@ -16,14 +16,18 @@ struct DownloadOptions {
 Expected<CommandResult> run_download(const DownloadOptions& opts,
                                      Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::download, ctx));
-  ArchiveTarget target = archive_target(opts.out);
+  auto target_ptr = SNAP_TRY(archive_target(opts.out));
+  const ArchiveTarget& target = *target_ptr;
   auto writer = SNAP_TRY(ArchiveWriter::create(target.dir));
   if (opts.encrypt) {
     writer->encrypt_with(SNAP_TRY(encryption_passphrase(ctx)));
   }
   SaveResult result = SNAP_TRY(session->adapter->download(opts.id, *writer));
   ctx.output->end_progress();
-  return finish_archive(*writer, target, *session, std::move(result), {});
+  CommandResult r = SNAP_TRY(
+      finish_archive(*writer, target, *session, std::move(result), {}));
+  SNAP_TRY(ship_archive(r, target, ctx));
+  return r;
 }
 
 } // namespace

@@ -24,7 +24,8 @@ std::string kind_words(const std::string& kind) {
 
 Expected<Fields> inspect_one(const std::string& path, bool verify,
                              Context& ctx) {
-  auto reader = SNAP_TRY(ArchiveReader::open(path));
+  auto local = SNAP_TRY(local_archive(path, ctx));
+  auto reader = SNAP_TRY(ArchiveReader::open(local->path));
   const Manifest& m = reader->manifest();
   // Without the passphrase, an encrypted archive shows its manifest only.
   bool locked = false;

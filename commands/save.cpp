@@ -67,8 +67,14 @@ Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
   if (opts.keep < 0) {
     return fail(ErrorKind::usage, "--keep must be 1 or more");
   }
+  if (opts.keep > 0 && is_s3_url(opts.out)) {
+    return fail(ErrorKind::usage,
+                "--keep works on a local directory; for s3:// use the "
+                "bucket's lifecycle rules");
+  }
   auto session = SNAP_TRY(open_session(opts.args, Capability::save, ctx));
-  ArchiveTarget target = archive_target(opts.out);
+  auto target_ptr = SNAP_TRY(archive_target(opts.out));
+  const ArchiveTarget& target = *target_ptr;
   auto writer = SNAP_TRY(ArchiveWriter::create(target.dir));
   if (opts.encrypt) {
     writer->encrypt_with(SNAP_TRY(encryption_passphrase(ctx)));
@@ -77,6 +83,7 @@ Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
   ctx.output->end_progress();
   CommandResult r = SNAP_TRY(
       finish_archive(*writer, target, *session, std::move(result), labels));
+  SNAP_TRY(ship_archive(r, target, ctx));
   if (opts.keep > 0) {
     ArchiveRecord mine{r.json["archive"].get<std::string>(),
                        r.json["adapter"].get<std::string>(),

@@ -245,6 +245,9 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
       curl_easy_setopt(curl, CURLOPT_USERNAME, m_config.basic_user.c_str());
       curl_easy_setopt(curl, CURLOPT_PASSWORD, m_config.basic_password.c_str());
     }
+    if (!m_config.aws_sigv4.empty()) {
+      curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, m_config.aws_sigv4.c_str());
+    }
     struct curl_slist* hdrs = nullptr;
     for (const auto& [k, v] : m_config.headers) {
       hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());

@@ -19,7 +19,7 @@ constexpr std::string_view k_other_verbs[] = {"inspect", "prune", "adapters",
 
 bool takes_value(std::string_view opt) {
   return opt == "--timeout" || opt == "--retries" || opt == "--config" ||
-         opt == "--passphrase-file";
+         opt == "--passphrase-file" || opt == "--s3-endpoint";
 }
 
 // Catches an unknown verb or adapter before CLI11 does, so the message can
@@ -113,6 +113,9 @@ int run(int argc, char** argv) {
   app.add_option("--passphrase-file", ctx.global.passphrase_file,
                  "file holding the passphrase of encrypted archives (or "
                  "SNAP_PASSPHRASE)");
+  app.add_option("--s3-endpoint", ctx.global.s3_endpoint,
+                 "S3-compatible store for s3:// archives, addressed path-style "
+                 "(default: AWS, or AWS_ENDPOINT_URL_S3)");
   app.add_flag("--version", version, "print the version and adapters");
 
   using namespace snap::commands;

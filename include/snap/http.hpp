@@ -32,6 +32,9 @@ struct HttpConfig {
   Headers headers; // sent with every request; may hold secrets
   std::string basic_user;
   std::string basic_password;
+  // "aws:amz:<region>:s3": sign every request with AWS SigV4, the basic
+  // user and password then being the access key id and secret.
+  std::string aws_sigv4;
   double timeout_s = 0; // whole call, retries included; 0 = no limit
   double connect_timeout_s = 10;
   int retries = 3;

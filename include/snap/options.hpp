@@ -22,6 +22,7 @@ struct GlobalOptions {
   int retries = 3;
   std::string config;          // --config
   std::string passphrase_file; // --passphrase-file
+  std::string s3_endpoint;     // --s3-endpoint
 };
 
 // Connection flags as typed; empty means "not given".

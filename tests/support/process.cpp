@@ -83,8 +83,9 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& opts) {
     auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
                        Clock::now() - start)
                        .count();
-    if (opts.signal_after_ms && !signalled &&
-        elapsed >= *opts.signal_after_ms) {
+    bool due = opts.signal_after_ms && elapsed >= *opts.signal_after_ms;
+    due |= opts.signal_when && opts.signal_when();
+    if (due && !signalled) {
       kill(pid, opts.signal);
       signalled = true;
     }
@@ -136,47 +137,62 @@ Emulator::Emulator(const std::string& system, std::vector<std::string> flags) {
   std::vector<std::string> argv{EMULATOR_BIN, system,          "--port",
                                 "0",          "--request-log", m_log.string()};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  int out_pipe[2];
-  if (pipe(out_pipe) != 0) {
-    throw std::runtime_error("pipe failed");
+  start(argv);
+}
+
+Emulator::Emulator(std::vector<std::string> argv, External) { start(argv); }
+
+void Emulator::start(const std::vector<std::string>& argv) {
+  // Its output goes to a file, not a pipe: a server that keeps logging
+  // (s3rver) must never block on, or die of, a pipe nobody reads.
+  char tmpl[] = "/tmp/snap-emu-out-XXXXXX";
+  int out_fd = mkstemp(tmpl);
+  if (out_fd < 0) {
+    throw std::runtime_error("mkstemp failed");
   }
+  fs::path out_path = tmpl;
   auto cargv = c_args(argv);
   m_pid = fork();
   if (m_pid == 0) {
-    dup2(out_pipe[1], 1);
-    close(out_pipe[0]);
+    dup2(out_fd, 1);
     execv(cargv[0], cargv.data());
     _exit(127);
   }
-  close(out_pipe[1]);
+  close(out_fd);
   std::string line;
+  const std::string marker = "listening on 127.0.0.1:";
   auto start = Clock::now();
-  pollfd pfd{out_pipe[0], POLLIN, 0};
-  while (line.find('\n') == std::string::npos &&
-         Clock::now() - start < std::chrono::seconds(30)) {
-    if (poll(&pfd, 1, 100) > 0) {
-      char buf[256];
-      ssize_t n = read(out_pipe[0], buf, sizeof buf);
-      if (n <= 0) {
-        break;
-      }
-      line.append(buf, static_cast<size_t>(n));
+  auto announced = [&] {
+    auto at = line.find(marker);
+    return at != std::string::npos && line.find('\n', at) != std::string::npos;
+  };
+  while (!announced() && Clock::now() - start < std::chrono::seconds(30)) {
+    usleep(20'000);
+    std::ifstream in(out_path);
+    line.assign(std::istreambuf_iterator<char>(in), {});
+    int status = 0;
+    if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+      m_pid = -1;
+      break;
     }
   }
-  close(out_pipe[0]);
-  auto pos = line.find("listening on 127.0.0.1:");
-  if (pos == std::string::npos) {
+  std::error_code ec;
+  fs::remove(out_path, ec); // the open file lives on for the server
+  auto pos = line.find(marker);
+  if (pos == std::string::npos || !announced()) {
     stop();
     throw std::runtime_error("emulator did not start: " + line);
   }
-  m_port = std::stoi(line.substr(pos + 23));
+  m_port = std::stoi(line.substr(pos + marker.size()));
   m_url = "http://127.0.0.1:" + std::to_string(m_port);
 }
 
 Emulator::~Emulator() {
   stop();
   std::error_code ec;
-  fs::remove(m_log, ec);
+  if (!m_log.empty()) {
+    fs::remove(m_log, ec);
+  }
 }
 
 void Emulator::stop() {

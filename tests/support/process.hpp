@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@ struct RunOptions {
   std::map<std::string, std::string> env; // added to a clean environment
   std::filesystem::path cwd;
   std::optional<int> signal_after_ms; // send `signal` after this long
+  std::function<bool()> signal_when;  // or once this says so (polled)
   int signal = 2;                     // SIGINT
   int timeout_ms = 60'000;
 };
@@ -38,6 +40,10 @@ RunResult snap(const std::vector<std::string>& args,
 class Emulator {
 public:
   Emulator(const std::string& system, std::vector<std::string> flags = {});
+  // Another test server, started as `argv`, that prints "listening on
+  // 127.0.0.1:<port>" (s3rver); it keeps no request log.
+  struct External {};
+  Emulator(std::vector<std::string> argv, External);
   ~Emulator();
   Emulator(const Emulator&) = delete;
   Emulator& operator=(const Emulator&) = delete;
@@ -54,6 +60,7 @@ public:
   void stop();
 
 private:
+  void start(const std::vector<std::string>& argv);
   int m_pid = -1;
   int m_port = 0;
   std::string m_url;
