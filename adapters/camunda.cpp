@@ -34,7 +34,6 @@
 //
 // Docs:
 // https://docs.camunda.io/docs/self-managed/operational-guides/backup-restore/backup/
-#include <chrono>
 #include <set>
 
 #include "adapters/es_client.hpp"
@@ -139,21 +138,7 @@ private:
     return apps;
   }
   Expected<std::int64_t> backup_id() const {
-    std::string v = flag("backup-id");
-    if (v.empty()) {
-      return std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-          .count();
-    }
-    char* end = nullptr;
-    long long n = std::strtoll(v.c_str(), &end, 10);
-    if (*end != '\0' || n <= 0) {
-      return fail(ErrorKind::usage,
-                  fmt::format("--backup-id '{}': backup ids are whole numbers "
-                              "above 0",
-                              v));
-    }
-    return n;
+    return camunda::backup_id_from(flag("backup-id"));
   }
   std::string records_snapshot(std::int64_t id) const {
     return fmt::format("camunda_zeebe_records_backup_{}", id);

@@ -85,6 +85,19 @@ bool matches_patterns(const std::string& name, const std::string& patterns) {
   return included;
 }
 
+namespace {
+
+Request request_for(std::string method, std::string path,
+                    const CallOptions& o) {
+  return {.method = std::move(method),
+          .path = std::move(path),
+          .query = o.query,
+          .idempotent = o.idempotent,
+          .cleanup = o.cleanup};
+}
+
+} // namespace
+
 Expected<std::string> Client::send_text(Request& req, const std::string* text,
                                         const CallOptions& o) {
   std::optional<MemorySource> src;
@@ -126,22 +139,14 @@ Expected<json> Client::send(Request& req, const std::string* text,
 
 Expected<std::string> Client::call_raw(std::string method, std::string path,
                                        const json& body, const CallOptions& o) {
-  Request req{.method = std::move(method),
-              .path = std::move(path),
-              .query = o.query,
-              .idempotent = o.idempotent,
-              .cleanup = o.cleanup};
+  Request req = request_for(std::move(method), std::move(path), o);
   std::string text = body.dump();
   return send_text(req, &text, o);
 }
 
 Expected<json> Client::call(std::string method, std::string path,
                             const json& body, const CallOptions& o) {
-  Request req{.method = std::move(method),
-              .path = std::move(path),
-              .query = o.query,
-              .idempotent = o.idempotent,
-              .cleanup = o.cleanup};
+  Request req = request_for(std::move(method), std::move(path), o);
   if (body.is_null()) {
     return send(req, nullptr, o);
   }
@@ -152,11 +157,7 @@ Expected<json> Client::call(std::string method, std::string path,
 Expected<json> Client::call_text(std::string method, std::string path,
                                  const std::string& body,
                                  const CallOptions& o) {
-  Request req{.method = std::move(method),
-              .path = std::move(path),
-              .query = o.query,
-              .idempotent = o.idempotent,
-              .cleanup = o.cleanup};
+  Request req = request_for(std::move(method), std::move(path), o);
   return send(req, &body, o);
 }
 

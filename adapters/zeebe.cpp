@@ -25,7 +25,6 @@
 //
 // Docs:
 // https://docs.camunda.io/docs/self-managed/operational-guides/backup-restore/zeebe-backup-and-restore/
-#include <chrono>
 
 #include "adapters/factories.hpp"
 #include "adapters/zeebe_api.hpp"
@@ -176,21 +175,7 @@ private:
     return v.empty() ? 3600.0 : std::strtod(v.c_str(), nullptr);
   }
   Expected<std::int64_t> backup_id() const {
-    std::string v = flag("backup-id");
-    if (v.empty()) {
-      return std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-          .count();
-    }
-    char* end = nullptr;
-    long long n = std::strtoll(v.c_str(), &end, 10);
-    if (*end != '\0' || n <= 0) {
-      return fail(ErrorKind::usage,
-                  fmt::format("--backup-id '{}': Zeebe backup ids are whole "
-                              "numbers above 0",
-                              v));
-    }
-    return n;
+    return camunda::backup_id_from(flag("backup-id"));
   }
   Expected<std::string> endpoint() {
     if (m_path.empty()) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "adapters/zeebe_api.hpp"
 
+#include <chrono>
+
 #include "snap/poll.hpp"
 #include "snap/text.hpp"
 
@@ -48,6 +50,23 @@ Expected<json> Actuator::call(const std::string& method,
                             label, method, http.display_url(req)));
   }
   return parsed;
+}
+
+Expected<std::int64_t> backup_id_from(const std::string& v) {
+  if (v.empty()) {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  char* end = nullptr;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (*end != '\0' || n <= 0) {
+    return fail(ErrorKind::usage,
+                fmt::format("--backup-id '{}': backup ids are whole numbers "
+                            "above 0",
+                            v));
+  }
+  return n;
 }
 
 Expected<std::string> zeebe_backup_path(const Actuator& zeebe,

@@ -27,6 +27,10 @@ struct Actuator {
                       bool idempotent = true, bool cleanup = false) const;
 };
 
+// The backup id --backup-id gives, or by default the current UTC time in
+// seconds (above every earlier one, as Zeebe needs). Errors: `usage`.
+Expected<std::int64_t> backup_id_from(const std::string& flag_value);
+
 // The Zeebe backup endpoint's path for `version` ("8.7", "8.8.1"), or when
 // it is empty, as GET /actuator lists it.
 Expected<std::string> zeebe_backup_path(const Actuator& zeebe,
