@@ -192,7 +192,6 @@ bool authenticated(const Cluster& c, const httplib::Request& req,
     reason = "missing authentication credentials for REST request [" +
              req.path + "]";
   } else if (auth.starts_with("Basic ")) {
-    std::string user = o.require_user.substr(0, o.require_user.find(':'));
     reason = "unable to authenticate user for REST request [" + req.path + "]";
   } else {
     reason = "unable to authenticate with provided credentials and anonymous "
