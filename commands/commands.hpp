@@ -107,6 +107,10 @@ Expected<std::unique_ptr<ArchiveTarget>> archive_target(const std::string& out);
 Expected<void> ship_archive(CommandResult& r, const ArchiveTarget& target,
                             Context& ctx);
 
+// The store an s3:// URL names, with --s3-endpoint and the AWS variables.
+// Errors: `config` without credentials.
+Expected<std::unique_ptr<S3Store>> s3_store(const S3Url& url, Context& ctx);
+
 // A local path for `path`: itself, or for s3:// a downloaded copy in a
 // private directory removed when the copy is destroyed.
 struct LocalArchive {

@@ -251,6 +251,8 @@ Expected<fs::path> private_tmp_dir() {
   return fs::path(pattern);
 }
 
+} // namespace
+
 Expected<std::unique_ptr<S3Store>> s3_store(const S3Url& url, Context& ctx) {
   Output* out = ctx.output.get();
   return S3Store::connect(url.bucket,
@@ -259,8 +261,6 @@ Expected<std::unique_ptr<S3Store>> s3_store(const S3Url& url, Context& ctx) {
                            [out](const std::string& line) { out->note(line); }},
                           process_env());
 }
-
-} // namespace
 
 ArchiveTarget::~ArchiveTarget() {
   if (s3) {
@@ -314,7 +314,11 @@ Expected<void> ship_archive(CommandResult& r, const ArchiveTarget& target,
     dest.key += local.filename().string();
   }
   auto store = SNAP_TRY(s3_store(dest, ctx));
-  SNAP_TRY(store->upload(dest.key, local,
+  // What prune needs to group and order archives without opening them.
+  Headers meta = {{"snap-adapter", r.json["adapter"].get<std::string>()},
+                  {"snap-target", r.json["target"].value("url", "")},
+                  {"snap-created", r.json["created_at"].get<std::string>()}};
+  SNAP_TRY(store->upload(dest.key, local, meta,
                          [&](std::uint64_t done, std::uint64_t total) {
                            ctx.output->progress("upload", done, total);
                          }));

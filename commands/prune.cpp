@@ -14,7 +14,29 @@ struct PruneOptions {
   bool dry_run = false;
 };
 
-Expected<CommandResult> run_prune(const PruneOptions& opts) {
+// The snap archives directly under an s3:// prefix, known by the metadata
+// snap gives its uploads; other objects are ignored.
+Expected<std::vector<ArchiveRecord>> scan_s3(const S3Url& url, S3Store& store) {
+  std::string prefix = url.key;
+  if (!prefix.empty() && prefix.back() != '/') {
+    prefix += '/';
+  }
+  std::vector<ArchiveRecord> out;
+  for (const auto& key : SNAP_TRY(store.list(prefix))) {
+    if (!key.ends_with(".zip")) {
+      continue;
+    }
+    auto meta = SNAP_TRY(store.metadata(key));
+    if (!meta.contains("snap-adapter") || !meta.contains("snap-created")) {
+      continue;
+    }
+    out.push_back({"s3://" + url.bucket + "/" + key, meta["snap-adapter"],
+                   meta["snap-target"], meta["snap-created"]});
+  }
+  return out;
+}
+
+Expected<CommandResult> run_prune(const PruneOptions& opts, Context& ctx) {
   const RetentionPolicy& p = opts.policy;
   if (p.last < 0 || p.daily < 0 || p.weekly < 0 || p.monthly < 0) {
     return fail(ErrorKind::usage, "--keep-* values must not be negative");
@@ -24,7 +46,14 @@ Expected<CommandResult> run_prune(const PruneOptions& opts) {
                 "prune needs at least one rule (--keep-last N, --keep-daily "
                 "N, --keep-weekly N or --keep-monthly N)");
   }
-  auto archives = SNAP_TRY(scan_archives(opts.dir));
+  std::unique_ptr<S3Store> store;
+  std::optional<S3Url> s3;
+  if (is_s3_url(opts.dir)) {
+    s3 = SNAP_TRY(parse_s3_url(opts.dir));
+    store = SNAP_TRY(s3_store(*s3, ctx));
+  }
+  auto archives =
+      s3 ? SNAP_TRY(scan_s3(*s3, *store)) : SNAP_TRY(scan_archives(opts.dir));
   std::erase_if(archives, [&](const ArchiveRecord& a) {
     return !opts.adapter.empty() && a.adapter != opts.adapter;
   });
@@ -43,7 +72,10 @@ Expected<CommandResult> run_prune(const PruneOptions& opts) {
           {{"archive", d.archive.path.string()}, {"reasons", d.reasons}});
       continue;
     }
-    if (!opts.dry_run) {
+    if (!opts.dry_run && s3) {
+      std::string key = d.archive.path.string().substr(6 + s3->bucket.size());
+      SNAP_TRY(store->remove(key));
+    } else if (!opts.dry_run) {
       std::error_code ec;
       if (!std::filesystem::remove(d.archive.path, ec)) {
         return fail(ErrorKind::internal,
@@ -69,7 +101,9 @@ void add_prune_command(CLI::App& app, Context& ctx) {
   CLI::App* verb = app.add_subcommand(
       "prune", "delete old archives in a directory by retention rules");
   verb->fallthrough();
-  verb->add_option("dir", opts->dir, "directory of archives")->required();
+  verb->add_option("dir", opts->dir,
+                   "directory of archives, or s3://bucket/prefix/")
+      ->required();
   verb->add_option("--keep-last", opts->policy.last, "keep the newest N");
   verb->add_option("--keep-daily", opts->policy.daily,
                    "keep the newest of each of the last N days");
@@ -79,8 +113,9 @@ void add_prune_command(CLI::App& app, Context& ctx) {
                    "keep the newest of each of the last N months");
   verb->add_option("--adapter", opts->adapter, "only archives of this adapter");
   verb->add_flag("--dry-run", opts->dry_run, "print the decisions only");
-  verb->callback(
-      [opts, &ctx] { ctx.runner = [opts] { return run_prune(*opts); }; });
+  verb->callback([opts, &ctx] {
+    ctx.runner = [opts, &ctx] { return run_prune(*opts, ctx); };
+  });
 }
 
 } // namespace snap::commands

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <vector>
 
 #include "snap/signals.hpp"
@@ -72,6 +73,31 @@ std::string xml_value(const std::string& xml, const std::string& tag) {
   open += tag.size() + 2;
   auto close = xml.find("</" + tag + ">", open);
   return close == std::string::npos ? "" : xml.substr(open, close - open);
+}
+
+Headers amz_meta(const Headers& meta) {
+  Headers out;
+  for (const auto& [k, v] : meta) {
+    out.emplace_back("x-amz-meta-" + k, v);
+  }
+  return out;
+}
+
+// XML text with its five entities decoded.
+std::string xml_text(std::string s) {
+  static const std::pair<const char*, const char*> k_entities[] = {
+      {"&lt;", "<"},
+      {"&gt;", ">"},
+      {"&quot;", "\""},
+      {"&apos;", "'"},
+      {"&amp;", "&"}};
+  for (const auto& [from, to] : k_entities) {
+    for (auto at = s.find(from); at != std::string::npos;
+         at = s.find(from, at + 1)) {
+      s.replace(at, std::strlen(from), to);
+    }
+  }
+  return s;
 }
 
 } // namespace
@@ -151,10 +177,13 @@ Expected<std::unique_ptr<S3Store>> S3Store::connect(const std::string& bucket,
 Expected<std::string> S3Store::call(const std::string& method,
                                     const std::string& key,
                                     const std::string& query, Source* body,
-                                    Response* out, bool cleanup) {
+                                    Response* out, bool cleanup,
+                                    const Headers& headers) {
   Request req{.method = method,
-              .path = m_bucket_path + key_path(key),
+              .path = key.empty() ? m_bucket_path + "/"
+                                  : m_bucket_path + key_path(key),
               .query = query,
+              .headers = headers,
               .body = body,
               .idempotent = method != "POST",
               .cleanup = cleanup};
@@ -188,6 +217,7 @@ Expected<std::string> S3Store::call(const std::string& method,
 
 Expected<void> S3Store::upload(const std::string& key,
                                const std::filesystem::path& file,
+                               const Headers& meta,
                                const ProgressFn& progress) {
   std::error_code ec;
   std::uint64_t size = std::filesystem::file_size(file, ec);
@@ -196,7 +226,7 @@ Expected<void> S3Store::upload(const std::string& key,
                 fmt::format("cannot read {}: {}", file.string(), ec.message()));
   }
   if (size > m_part_size) {
-    return multipart(key, file, size, progress);
+    return multipart(key, file, size, meta, progress);
   }
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -204,7 +234,7 @@ Expected<void> S3Store::upload(const std::string& key,
                 fmt::format("cannot open {}", file.string()));
   }
   RangeSource src(fd, 0, size);
-  auto r = call("PUT", key, "", &src);
+  auto r = call("PUT", key, "", &src, nullptr, false, amz_meta(meta));
   ::close(fd);
   if (!r) {
     return tl::unexpected(r.error());
@@ -217,9 +247,10 @@ Expected<void> S3Store::upload(const std::string& key,
 
 Expected<void> S3Store::multipart(const std::string& key,
                                   const std::filesystem::path& file,
-                                  std::uint64_t size,
+                                  std::uint64_t size, const Headers& meta,
                                   const ProgressFn& progress) {
-  std::string started = SNAP_TRY(call("POST", key, "uploads", nullptr));
+  std::string started = SNAP_TRY(
+      call("POST", key, "uploads", nullptr, nullptr, false, amz_meta(meta)));
   std::string upload_id = xml_value(started, "UploadId");
   if (upload_id.empty()) {
     return fail(ErrorKind::remote,
@@ -276,6 +307,46 @@ Expected<void> S3Store::multipart(const std::string& key,
   MemorySource body(xml);
   SNAP_TRY(call("POST", key, id_query, &body));
   abort.armed = false;
+  return {};
+}
+
+Expected<std::vector<std::string>> S3Store::list(const std::string& prefix) {
+  std::vector<std::string> keys;
+  std::string token;
+  for (;;) {
+    std::string query =
+        "delimiter=%2F&list-type=2&prefix=" + url_escape(prefix);
+    if (!token.empty()) {
+      query = "continuation-token=" + url_escape(token) + "&" + query;
+    }
+    std::string xml = SNAP_TRY(call("GET", "", query, nullptr));
+    for (auto at = xml.find("<Contents>"); at != std::string::npos;
+         at = xml.find("<Contents>", at + 1)) {
+      auto end = xml.find("</Contents>", at);
+      keys.push_back(xml_text(xml_value(xml.substr(at, end - at), "Key")));
+    }
+    if (xml_value(xml, "IsTruncated") != "true") {
+      return keys;
+    }
+    token = xml_text(xml_value(xml, "NextContinuationToken"));
+  }
+}
+
+Expected<std::map<std::string, std::string>>
+S3Store::metadata(const std::string& key) {
+  Response resp;
+  SNAP_TRY(call("HEAD", key, "", nullptr, &resp));
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : resp.headers) {
+    if (name.starts_with("x-amz-meta-")) {
+      out[name.substr(11)] = value;
+    }
+  }
+  return out;
+}
+
+Expected<void> S3Store::remove(const std::string& key) {
+  SNAP_TRY(call("DELETE", key, "", nullptr));
   return {};
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -41,11 +42,18 @@ public:
   static Expected<std::unique_ptr<S3Store>>
   connect(const std::string& bucket, const S3Settings& s, const EnvFunc& env);
 
-  // Uploads `file` as `key`; above the part size (64 MiB, or
-  // SNAP_S3_PART_SIZE) as a multipart upload, aborted on any failure.
+  // Uploads `file` as `key` with user metadata `meta` (x-amz-meta-<name>);
+  // above the part size (64 MiB, or SNAP_S3_PART_SIZE) as a multipart
+  // upload, aborted on any failure.
   Expected<void> upload(const std::string& key,
                         const std::filesystem::path& file,
+                        const Headers& meta = {},
                         const ProgressFn& progress = {});
+  // The keys directly under `prefix` (ListObjectsV2, every page).
+  Expected<std::vector<std::string>> list(const std::string& prefix);
+  // An object's user metadata, names without x-amz-meta- and in lower case.
+  Expected<std::map<std::string, std::string>> metadata(const std::string& key);
+  Expected<void> remove(const std::string& key);
   // Downloads `key` into `file`. Errors: `not_found`, any kind.
   Expected<void> download(const std::string& key,
                           const std::filesystem::path& file,
@@ -55,10 +63,12 @@ private:
   S3Store(HttpConfig config, std::string bucket_path, std::uint64_t part);
   Expected<std::string> call(const std::string& method, const std::string& key,
                              const std::string& query, Source* body,
-                             Response* out = nullptr, bool cleanup = false);
+                             Response* out = nullptr, bool cleanup = false,
+                             const Headers& headers = {});
   Expected<void> multipart(const std::string& key,
                            const std::filesystem::path& file,
-                           std::uint64_t size, const ProgressFn& progress);
+                           std::uint64_t size, const Headers& meta,
+                           const ProgressFn& progress);
   HttpClient m_http;
   std::string m_bucket_path; // "/bucket" (path style) or ""
   std::uint64_t m_part_size;

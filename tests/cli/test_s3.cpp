@@ -5,6 +5,7 @@
 // that leaves no object behind.
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <unistd.h>
 
 #include "tests/support/process.hpp"
 
@@ -179,6 +180,49 @@ TEST_CASE("an interrupted s3 upload leaves no object", "[cli][s3]") {
   CHECK(r.err.find("DELETE " + s3.server.url() + "/snapbk/cut/") !=
         std::string::npos);
   CHECK(r.err.find("?uploadId=") != std::string::npos);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("prune keeps by rule under an s3 prefix and ignores other objects",
+          "[cli][s3][prune]") {
+  S3 s3;
+  Emulator consul("consul");
+  for (std::string name : {"a", "b", "c"}) {
+    auto r = snap({"--s3-endpoint", s3.server.url(), "save", "consul", "--addr",
+                   consul.url(), "-o", "s3://snapbk/nightly/" + name + ".zip"},
+                  {.env = s3.env()});
+    REQUIRE(r.exit_code == 0);
+    usleep(1'100'000); // archives a second apart, so "newest" is plain
+  }
+  // An object that snap did not put there stays whatever the rules say.
+  TempDir dir;
+  write_file(dir.path() / "x", "not an archive");
+  auto put = run({"/usr/bin/curl", "-sf", "--aws-sigv4", "aws:amz:us-east-1:s3",
+                  "--user", "S3RVER:S3RVER", "-H",
+                  "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T",
+                  (dir.path() / "x").string(),
+                  s3.server.url() + "/snapbk/nightly/foreign.zip"});
+  REQUIRE(put.exit_code == 0);
+
+  auto dry = snap({"--s3-endpoint", s3.server.url(), "prune",
+                   "s3://snapbk/nightly/", "--keep-last", "1", "--dry-run"},
+                  {.env = s3.env()});
+  INFO(dry.err);
+  CHECK(dry.exit_code == 0);
+  CHECK(dry.out.find("keep    c.zip (last)") != std::string::npos);
+  CHECK(dry.out.find("would remove a.zip") != std::string::npos);
+  CHECK(s3.objects("nightly").size() == 4);
+
+  auto r = snap({"--s3-endpoint", s3.server.url(), "prune",
+                 "s3://snapbk/nightly", "--keep-last", "1"},
+                {.env = s3.env()});
+  CHECK(r.exit_code == 0);
+  auto left = s3.objects("nightly");
+  std::sort(left.begin(), left.end());
+  CHECK(left == std::vector<std::string>{"c.zip", "foreign.zip"});
 }
 
 } // namespace snap::test
