@@ -76,12 +76,10 @@ private:
     return c;
   }
   std::string flag(std::string_view name) const {
-    auto it = m_ctx.flags.find(std::string(name));
-    return it == m_ctx.flags.end() ? "" : it->second;
+    return flag_value(m_ctx.flags, name);
   }
   double wait_timeout() const {
-    std::string v = flag("wait-timeout");
-    return v.empty() ? 3600.0 : std::strtod(v.c_str(), nullptr);
+    return seconds_flag(m_ctx.flags, "wait-timeout", 3600.0);
   }
   bool skipped(const std::string& app) const {
     for (const auto& s : split(flag("skip"))) {

@@ -196,8 +196,7 @@ public:
 
 private:
   std::string flag(std::string_view name) const {
-    auto it = m_ctx.flags.find(std::string(name));
-    return it == m_ctx.flags.end() ? "" : it->second;
+    return flag_value(m_ctx.flags, name);
   }
 
   Request request(std::string method, const std::string& path,
@@ -268,8 +267,7 @@ private:
   }
 
   double wait_timeout() const {
-    std::string v = flag("wait-timeout");
-    return v.empty() ? 3600.0 : std::strtod(v.c_str(), nullptr);
+    return seconds_flag(m_ctx.flags, "wait-timeout", 3600.0);
   }
 
   // During a restore the manager restarts: transport errors, 5xx and 401

@@ -193,16 +193,14 @@ public:
 
 private:
   std::string flag(std::string_view name) const {
-    auto it = m_ctx.flags.find(std::string(name));
-    return it == m_ctx.flags.end() ? "" : it->second;
+    return flag_value(m_ctx.flags, name);
   }
   bool has(std::string_view name) const {
     std::string v = flag(name);
     return !v.empty() && is_truthy(v);
   }
   double wait_timeout() const {
-    std::string v = flag("wait-timeout");
-    return v.empty() ? 3600.0 : std::strtod(v.c_str(), nullptr);
+    return seconds_flag(m_ctx.flags, "wait-timeout", 3600.0);
   }
   Expected<int> batch_size() const {
     std::string v = flag("batch-size");

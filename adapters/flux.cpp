@@ -269,8 +269,7 @@ public:
 
 private:
   std::string flag(std::string_view name) const {
-    auto it = m_ctx.flags.find(std::string(name));
-    return it == m_ctx.flags.end() ? "" : it->second;
+    return flag_value(m_ctx.flags, name);
   }
 
   static std::string component_of(const std::string& entry) {

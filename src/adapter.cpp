@@ -3,6 +3,8 @@
 // overrides it, and the message names the verbs it does support.
 #include "snap/adapter.hpp"
 
+#include <cstdlib>
+
 namespace snap {
 
 std::string_view verb_name(Capability cap) {
@@ -72,6 +74,17 @@ Expected<Fields> Adapter::list() {
 
 Expected<Fields> Adapter::remove(const std::string&) {
   return tl::unexpected(unsupported(Capability::remove));
+}
+
+std::string flag_value(const AdapterFlags& flags, std::string_view name) {
+  auto it = flags.find(std::string(name));
+  return it == flags.end() ? "" : it->second;
+}
+
+double seconds_flag(const AdapterFlags& flags, std::string_view name,
+                    double fallback) {
+  std::string v = flag_value(flags, name);
+  return v.empty() ? fallback : std::strtod(v.c_str(), nullptr);
 }
 
 } // namespace snap

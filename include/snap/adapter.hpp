@@ -86,6 +86,12 @@ struct AdapterInfo {
 
 // Adapter flag values by name; switches hold "true".
 using AdapterFlags = std::map<std::string, std::string>;
+// The value of adapter flag `name`, or "" when it was not given.
+std::string flag_value(const AdapterFlags& flags, std::string_view name);
+// Flag `name` in seconds ("--wait-timeout"), or `fallback` when not given.
+double seconds_flag(const AdapterFlags& flags, std::string_view name,
+                    double fallback);
+
 // Ordered fields for display: commands print them as text or JSON.
 using Fields = nlohmann::ordered_json;
 
