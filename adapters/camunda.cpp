@@ -36,7 +36,7 @@
 // https://docs.camunda.io/docs/self-managed/operational-guides/backup-restore/backup/
 #include <set>
 
-#include "adapters/es_client.hpp"
+#include "adapters/es_export.hpp"
 #include "adapters/factories.hpp"
 #include "adapters/zeebe_api.hpp"
 #include "snap/poll.hpp"
@@ -82,33 +82,17 @@ private:
     return seconds_flag(m_ctx.flags, "wait-timeout", 3600.0);
   }
   bool skipped(const std::string& app) const {
-    for (const auto& s : split(flag("skip"))) {
+    for (const auto& s : split_list(flag("skip"))) {
       if (s == app) {
         return true;
       }
     }
     return false;
   }
-  static std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start < s.size()) {
-      auto comma = s.find(',', start);
-      if (comma == std::string::npos) {
-        comma = s.size();
-      }
-      std::string item = trim_copy(s.substr(start, comma - start));
-      if (!item.empty()) {
-        out.push_back(item);
-      }
-      start = comma + 1;
-    }
-    return out;
-  }
   // The web apps taking part, each with its management address.
   Expected<std::vector<camunda::Actuator>> webapps() const {
     std::vector<camunda::Actuator> apps;
-    for (const auto& s : split(flag("skip"))) {
+    for (const auto& s : split_list(flag("skip"))) {
       if (std::find(k_webapps.begin(), k_webapps.end(), s) == k_webapps.end()) {
         return fail(ErrorKind::usage,
                     fmt::format("--skip {}: only optimize, operate and "
@@ -329,16 +313,10 @@ Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
 
   record["repository"] = repo;
   record["records_prefix"] = prefix;
-  record["skipped"] = split(flag("skip"));
+  record["skipped"] = split_list(flag("skip"));
   record["elasticsearch_version"] = es_version.number;
-  Sink* sink = SNAP_TRY(out.add_entry("camunda.json", "application/json"));
-  std::string text = record.dump(2) + "\n";
-  SNAP_TRY(sink->write(
-      Bytes(reinterpret_cast<const std::byte*>(text.data()), text.size())));
-  std::string zeebe_version;
-  for (const auto& d : zeebe.value("details", json::array())) {
-    zeebe_version = d.value("brokerVersion", zeebe_version);
-  }
+  SNAP_TRY(out.add_json("camunda.json", record));
+  std::string zeebe_version = camunda::broker_version(zeebe);
   SaveResult r;
   r.backup_id = std::to_string(id);
   r.kind = "reference";
@@ -359,14 +337,7 @@ Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
 }
 
 Expected<Fields> CamundaAdapter::describe(ArchiveReader& in, bool) {
-  MemorySink sink(16 << 20);
-  SNAP_TRY(in.read_entry(k_entry, sink));
-  json record = json::parse(sink.str(), nullptr, false);
-  if (!record.is_object()) {
-    return fail(ErrorKind::archive,
-                fmt::format("{}: {} is not JSON", in.path().filename().string(),
-                            k_entry));
-  }
+  json record = SNAP_TRY(in.read_json(k_entry));
   Fields f = Fields::object();
   f["mode"] = "reference (each component keeps its own backup)";
   f["backup_id"] = record.value("backup_id", 0L);
@@ -462,9 +433,7 @@ Expected<Fields> CamundaAdapter::list() {
 }
 
 Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
-  MemorySink sink(16 << 20);
-  SNAP_TRY(in.read_entry(k_entry, sink));
-  json record = json::parse(sink.str(), nullptr, false);
+  json record = SNAP_TRY(in.read_json(k_entry));
   std::int64_t id = record.value("backup_id", 0L);
   std::string repo = flag("repository").empty() ? record.value("repository", "")
                                                 : flag("repository");
@@ -479,16 +448,7 @@ Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
   }
   names.push_back(records_snapshot(id));
   std::vector<std::string> overwritten;
-  std::vector<std::string> indices_of_all;
-  std::map<std::string, std::string> states;
-  {
-    json rows = SNAP_TRY(m_es.call(
-        "GET", "/_cat/indices", json(),
-        {.query = "format=json&h=index,status&expand_wildcards=all"}));
-    for (const auto& row : rows) {
-      states[row.value("index", "")] = row.value("status", "");
-    }
-  }
+  auto states = SNAP_TRY(es::index_states(m_es));
   for (const auto& name : names) {
     json s = SNAP_TRY(es::get_snapshot(m_es, repo, name));
     for (const auto& i : s.value("indices", json::array())) {

@@ -42,26 +42,6 @@ using es::json;
 constexpr std::string_view k_snapshot_entry = "payload/snapshot.json";
 constexpr std::string_view k_repository_entry = "payload/repository.json";
 
-Expected<json> read_json_entry(ArchiveReader& in, std::string_view path) {
-  MemorySink sink(64 << 20);
-  SNAP_TRY(in.read_entry(path, sink));
-  json j = json::parse(sink.str(), nullptr, false);
-  if (j.is_discarded()) {
-    return fail(
-        ErrorKind::archive,
-        fmt::format("{}: {} is not JSON", in.path().filename().string(), path));
-  }
-  return j;
-}
-
-Expected<void> add_json_entry(ArchiveWriter& out, std::string_view name,
-                              const json& value) {
-  Sink* sink = SNAP_TRY(out.add_entry(name, "application/json"));
-  std::string text = value.dump(2) + "\n";
-  return sink->write(
-      Bytes(reinterpret_cast<const std::byte*>(text.data()), text.size()));
-}
-
 bool is_export(const Manifest& m) {
   return m.source.value("mode", "") == "export";
 }
@@ -119,9 +99,9 @@ public:
     if (is_export(in.manifest())) {
       return es::describe_export(in, verify);
     }
-    json s = SNAP_TRY(read_json_entry(in, k_snapshot_entry));
-    json repo = SNAP_TRY(read_json_entry(in, k_repository_entry));
-    json defs = SNAP_TRY(read_json_entry(in, es::k_indices_entry));
+    json s = SNAP_TRY(in.read_json(k_snapshot_entry));
+    json repo = SNAP_TRY(in.read_json(k_repository_entry));
+    json defs = SNAP_TRY(in.read_json(es::k_indices_entry));
     const json& shards = s.value("shards", json::object());
     Fields f = Fields::object();
     f["mode"] = "snapshot reference (the data stays in the repository)";
@@ -213,21 +193,6 @@ private:
     }
     return n;
   }
-  static std::vector<std::string> split_list(const std::string& s) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= s.size()) {
-      auto comma = s.find(',', start);
-      std::string item = trim_copy(s.substr(start, comma == std::string::npos
-                                                       ? std::string::npos
-                                                       : comma - start));
-      if (!item.empty()) {
-        out.push_back(item);
-      }
-      start = comma == std::string::npos ? s.size() + 1 : comma + 1;
-    }
-    return out;
-  }
 
   // --repository, or a usage error naming the repositories the cluster has.
   Expected<std::string> repository() {
@@ -275,9 +240,9 @@ private:
                     {.query = "flat_settings=true&ignore_unavailable=true&"
                               "expand_wildcards=all"}));
     }
-    SNAP_TRY(add_json_entry(out, "snapshot.json", snap_info));
-    SNAP_TRY(add_json_entry(out, "repository.json", repo_def));
-    SNAP_TRY(add_json_entry(out, "indices.json", defs));
+    SNAP_TRY(out.add_json("snapshot.json", snap_info));
+    SNAP_TRY(out.add_json("repository.json", repo_def));
+    SNAP_TRY(out.add_json("indices.json", defs));
     std::string name = snap_info.value("snapshot", "");
     const json& shards = snap_info.value("shards", json::object());
     SaveResult r;
@@ -396,8 +361,8 @@ ElasticsearchAdapter::snapshot_status(const std::string& name) {
 Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
                                                         bool dry_run) {
   SNAP_TRY(m_es.version());
-  json info = SNAP_TRY(read_json_entry(in, k_snapshot_entry));
-  json repo_def = SNAP_TRY(read_json_entry(in, k_repository_entry));
+  json info = SNAP_TRY(in.read_json(k_snapshot_entry));
+  json repo_def = SNAP_TRY(in.read_json(k_repository_entry));
   std::string repo = flag("repository");
   if (repo.empty()) {
     repo = repo_def.value("name", "");

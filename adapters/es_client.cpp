@@ -60,19 +60,12 @@ std::string join_names(const std::vector<std::string>& names) {
 }
 
 bool matches_patterns(const std::string& name, const std::string& patterns) {
-  if (trim_copy(patterns).empty()) {
+  std::vector<std::string> list = split_list(patterns);
+  if (list.empty()) {
     return true;
   }
   bool included = false;
-  std::size_t start = 0;
-  while (start <= patterns.size()) {
-    std::size_t comma = patterns.find(',', start);
-    std::string p = trim_copy(patterns.substr(
-        start, comma == std::string::npos ? std::string::npos : comma - start));
-    start = comma == std::string::npos ? patterns.size() + 1 : comma + 1;
-    if (p.empty()) {
-      continue;
-    }
+  for (const auto& p : list) {
     bool exclude = p[0] == '-';
     std::string glob = exclude ? p.substr(1) : p;
     if (glob == "_all") {

@@ -270,8 +270,7 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
     counts[name] = r.written;
     total += r.written;
   }
-  Sink* meta = SNAP_TRY(out.add_entry("indices.json", "application/json"));
-  SNAP_TRY(write_text(*meta, indices.dump(2) + "\n"));
+  SNAP_TRY(out.add_json("indices.json", indices));
 
   SaveResult result;
   result.backup_id =
@@ -444,22 +443,10 @@ private:
   std::uint64_t m_lines = 0;
 };
 
-Expected<json> read_indices(ArchiveReader& in) {
-  MemorySink sink(64 << 20);
-  SNAP_TRY(in.read_entry(k_indices_entry, sink));
-  json j = json::parse(sink.str(), nullptr, false);
-  if (!j.is_object()) {
-    return fail(ErrorKind::archive,
-                fmt::format("{}: {} is not a JSON object",
-                            in.path().filename().string(), k_indices_entry));
-  }
-  return j;
-}
-
 } // namespace
 
 Expected<Fields> describe_export(ArchiveReader& in, bool verify) {
-  json indices = SNAP_TRY(read_indices(in));
+  json indices = SNAP_TRY(in.read_json(k_indices_entry));
   Fields list = Fields::array();
   std::uint64_t total = 0;
   for (const auto& [name, def] : indices.items()) {
@@ -489,7 +476,7 @@ Expected<Fields> describe_export(ArchiveReader& in, bool verify) {
 Expected<Fields> import_indices(Client& c, ArchiveReader& in,
                                 const ImportOptions& o, bool dry_run) {
   SNAP_TRY(c.version());
-  json indices = SNAP_TRY(read_indices(in));
+  json indices = SNAP_TRY(in.read_json(k_indices_entry));
   std::vector<std::pair<std::string, std::string>> chosen; // source, target
   for (const auto& [name, def] : indices.items()) {
     if (matches_patterns(name, o.indices)) {

@@ -81,10 +81,7 @@ public:
     json info = SNAP_TRY(read_backup(in));
     std::int64_t id = info.value("backupId", 0L);
     std::size_t count = info.value("details", json::array()).size();
-    std::string version;
-    for (const auto& d : info.value("details", json::array())) {
-      version = d.value("brokerVersion", version);
-    }
+    std::string version = camunda::broker_version(info);
     Fields plan = Fields::array();
     plan.push_back("Zeebe restores offline, on each broker, from the backup "
                    "store; snap cannot do it over the API. Steps:");
@@ -193,10 +190,8 @@ private:
     return out;
   }
   static Expected<json> read_backup(ArchiveReader& in) {
-    MemorySink sink(16 << 20);
-    SNAP_TRY(in.read_entry(k_backup_entry, sink));
-    json info = json::parse(sink.str(), nullptr, false);
-    if (!info.is_object() || !info.contains("backupId")) {
+    json info = SNAP_TRY(in.read_json(k_backup_entry));
+    if (!info.contains("backupId")) {
       return fail(ErrorKind::archive,
                   fmt::format("{}: {} is not a Zeebe BackupInfo",
                               in.path().filename().string(), k_backup_entry));
@@ -210,14 +205,8 @@ private:
     if (verdict && verdict->kind != ErrorKind::partial) {
       return tl::unexpected(*verdict);
     }
-    Sink* sink = SNAP_TRY(out.add_entry("backup.json", "application/json"));
-    std::string text = info.dump(2) + "\n";
-    SNAP_TRY(sink->write(
-        Bytes(reinterpret_cast<const std::byte*>(text.data()), text.size())));
-    std::string version;
-    for (const auto& d : info.value("details", json::array())) {
-      version = d.value("brokerVersion", version);
-    }
+    SNAP_TRY(out.add_json("backup.json", info));
+    std::string version = camunda::broker_version(info);
     std::int64_t id = info.value("backupId", 0L);
     SaveResult r;
     r.backup_id = std::to_string(id);

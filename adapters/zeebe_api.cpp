@@ -161,6 +161,14 @@ Expected<json> zeebe_wait(const Actuator& zeebe, Reporter& reporter,
   return info;
 }
 
+std::string broker_version(const json& info) {
+  std::string version;
+  for (const auto& d : info.value("details", json::array())) {
+    version = d.value("brokerVersion", version);
+  }
+  return version;
+}
+
 std::optional<Error> zeebe_verdict(const json& info, const std::string& who) {
   std::string state = info.value("state", "");
   if (state == "COMPLETED") {

@@ -48,6 +48,9 @@ Expected<json> zeebe_wait(const Actuator& zeebe, Reporter& reporter,
                           const std::string& path, std::int64_t id,
                           double timeout_s);
 
+// The Zeebe version the partitions of a BackupInfo report, or "".
+std::string broker_version(const json& info);
+
 // The verdict on a finished BackupInfo: nothing for COMPLETED, `partial`
 // for INCOMPLETE, `remote` for FAILED, each naming the partitions.
 std::optional<Error> zeebe_verdict(const json& info, const std::string& who);

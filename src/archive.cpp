@@ -158,6 +158,14 @@ Expected<std::string> ArchiveWriter::read_zip_member(std::string_view name,
   return fail(ErrorKind::internal, fmt::format("no entry {}", name));
 }
 
+Expected<void> ArchiveWriter::add_json(std::string_view name,
+                                       const nlohmann::json& value) {
+  Sink* sink = SNAP_TRY(add_entry(name, "application/json"));
+  std::string text = value.dump(2) + "\n";
+  return sink->write(
+      Bytes(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+}
+
 Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
                                                const fs::path& final_path) {
   manifest.entries.clear();

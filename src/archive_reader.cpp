@@ -325,6 +325,17 @@ Expected<std::string> ArchiveReader::read_zip_member(std::string_view path,
   return r;
 }
 
+Expected<nlohmann::json> ArchiveReader::read_json(std::string_view path) {
+  MemorySink sink(64 << 20);
+  SNAP_TRY(read_entry(path, sink));
+  auto j = nlohmann::json::parse(sink.str(), nullptr, false);
+  if (!j.is_object()) {
+    return tl::unexpected(
+        bad(m_path, fmt::format("{} is not a JSON object", path)));
+  }
+  return j;
+}
+
 Expected<std::unique_ptr<Source>>
 ArchiveReader::open_entry(std::string_view path) {
   SNAP_TRY(need_passphrase());

@@ -31,6 +31,8 @@ public:
   // A sink for payload entry `payload/<name>`; gzip and zip media types are
   // stored, others deflated. The sink lives as long as the writer.
   Expected<Sink*> add_entry(std::string_view name, std::string media_type);
+  // Adds payload entry `payload/<name>` holding `value` as indented JSON.
+  Expected<void> add_json(std::string_view name, const nlohmann::json& value);
 
   // Fills the manifest's entries, writes the zip to a temporary file, flushes
   // and verifies it, then renames it to `final_path` (in the same directory)
@@ -95,6 +97,10 @@ public:
   // Streams entry `path` (as named in the manifest) into `sink`, checking its
   // sha256 at the end. Errors: `archive`, `not_found`, the sink's.
   Expected<void> read_entry(std::string_view path, Sink& sink);
+
+  // Reads entry `path`, a JSON object of at most 64 MiB. Errors: `archive`
+  // when it is not one.
+  Expected<nlohmann::json> read_json(std::string_view path);
 
   // A rewindable source over entry `path`, for uploads.
   Expected<std::unique_ptr<Source>> open_entry(std::string_view path);

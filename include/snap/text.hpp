@@ -23,6 +23,9 @@ std::string to_lower(std::string_view s);
 // `s` without leading and trailing white space.
 std::string trim_copy(std::string_view s);
 
+// The non-empty, trimmed items of a comma-separated list ("a, b,,c").
+std::vector<std::string> split_list(std::string_view s);
+
 // The current UTC time as RFC 3339 ("2026-11-21T10:15:00Z") and in the
 // compact form used in file names ("20261121T101500Z").
 std::string utc_now_rfc3339();

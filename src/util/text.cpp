@@ -93,4 +93,21 @@ std::string rfc3339_to_compact(std::string_view t) {
   return out;
 }
 
+std::vector<std::string> split_list(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto comma = s.find(',', start);
+    if (comma == std::string_view::npos) {
+      comma = s.size();
+    }
+    std::string item = trim_copy(s.substr(start, comma - start));
+    if (!item.empty()) {
+      out.push_back(std::move(item));
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
 } // namespace snap
