@@ -34,6 +34,7 @@ struct AdapterArgs {
   std::map<std::string, std::string> values;
   std::map<std::string, bool> switches;
   std::map<std::string, std::vector<std::string>> lists; // repeatable flags
+  std::vector<std::string> operands; // AdapterInfo::operands
 };
 
 // Adds one subcommand per adapter under `verb`, with the connection flags and

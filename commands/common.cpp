@@ -30,11 +30,20 @@ void add_adapter_subcommands(CLI::App& verb, Capability cap, AdapterArgs& args,
     // answer is always exit 8 naming the verbs it has, not a usage error.
     sub->fallthrough();
     extra(*sub);
+    if (!info.operands.empty() &&
+        (cap == Capability::save || cap == Capability::restore)) {
+      std::string name(info.operands);
+      sub->add_option(name, args.operands,
+                      fmt::format("{}s to act on (see man snap)", name));
+    }
     {
       auto* g = sub->add_option_group("Connection");
-      g->add_option(
-          "--addr", args.conn.addr,
-          fmt::format("address of the target (default {})", info.default_addr));
+      g->add_option("--addr", args.conn.addr,
+                    info.default_addr.empty()
+                        ? std::string("address of the target (default: from "
+                                      "the kubeconfig)")
+                        : fmt::format("address of the target (default {})",
+                                      info.default_addr));
       std::string names = "--token-file";
       if (!info.token_file_alias.empty()) {
         names += fmt::format(",--{}", info.token_file_alias);
@@ -110,11 +119,7 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
     }
   }
   for (const auto& [k, values] : args.lists) {
-    std::string joined;
-    for (const auto& v : values) {
-      joined += (joined.empty() ? "" : ",") + v;
-    }
-    if (!joined.empty()) {
+    if (std::string joined = join_list(values); !joined.empty()) {
       given[k] = joined;
     }
   }
@@ -122,6 +127,9 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
     if (on) {
       given[k] = "true";
     }
+  }
+  if (!args.operands.empty()) {
+    given["operands"] = join_list(args.operands);
   }
   s->flags = resolve_adapter_flags(info, std::move(given), env, chosen);
   HttpConfig cfg;

@@ -76,8 +76,18 @@ Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
                    opts.yes));
   Fields done = SNAP_TRY(adapter.restore(*reader, false));
   ctx.output->end_progress();
-  r.text = fmt::format("Restored {} into {} ({}, backup {})", opts.archive,
-                       session->target_url, m.adapter, m.backup_id);
+  // An adapter that restores object by object reports each one; when some
+  // failed, "partial" says so and the exit is 3.
+  bool partial = done.contains("partial");
+  r.text = fmt::format("Restored {}{} into {} ({}, backup {})", opts.archive,
+                       partial ? " in part" : "", session->target_url,
+                       m.adapter, m.backup_id);
+  for (const auto& line : done.value("report", Fields::array())) {
+    r.text += "\n  " + line.get<std::string>();
+  }
+  if (partial) {
+    r.error = Error{ErrorKind::partial, done["partial"].get<std::string>()};
+  }
   // What the target needs done by hand afterwards (Zeebe's offline step).
   for (const auto& step : done.value("next_steps", Fields::array())) {
     r.text += "\nNext: " + step.get<std::string>();

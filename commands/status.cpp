@@ -16,8 +16,15 @@ struct StatusOptions {
 
 Expected<CommandResult> run_status(const StatusOptions& opts, Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::status, ctx));
+  // An archive stands for the backup it holds.
+  std::string id = opts.id;
+  if (id.ends_with(".zip") &&
+      (is_s3_url(id) || std::filesystem::is_regular_file(id))) {
+    auto reader = SNAP_TRY(open_verified(id, *session->adapter, ctx));
+    id = reader->manifest().backup_id;
+  }
   for (;;) {
-    StatusResult s = SNAP_TRY(session->adapter->status(opts.id));
+    StatusResult s = SNAP_TRY(session->adapter->status(id));
     if (!opts.watch || s.terminal) {
       CommandResult r;
       r.json = s.fields;
@@ -45,7 +52,8 @@ void add_status_command(CLI::App& app, Context& ctx) {
   add_adapter_subcommands(
       *verb, Capability::status, opts->args,
       [opts](CLI::App& sub) {
-        sub.add_option("backup-id", opts->id, "a backup to report on");
+        sub.add_option("backup-id", opts->id,
+                       "a backup to report on, by id or by its archive");
         sub.add_flag("--watch", opts->watch,
                      "repeat until the operation reaches a terminal state");
         sub.add_option("--interval", opts->interval_s,

@@ -237,6 +237,26 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
     if (!m_config.tls.key_file.empty()) {
       curl_easy_setopt(curl, CURLOPT_SSLKEY, m_config.tls.key_file.c_str());
     }
+    const TlsOptions& tls = m_config.tls;
+    auto blob = [](const std::string& pem) {
+      // CURL_BLOB_COPY: libcurl keeps its own copy for the handle's life.
+      curl_blob b{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+      return b;
+    };
+    if (!tls.ca_pem.empty()) {
+      curl_blob b = blob(tls.ca_pem);
+      curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (!tls.cert_pem.empty()) {
+      curl_blob b = blob(tls.cert_pem);
+      curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &b);
+      curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (!tls.key_pem.empty()) {
+      curl_blob b = blob(tls.key_pem);
+      curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &b);
+      curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     if (m_config.tls.insecure) {
       curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -82,6 +82,10 @@ struct AdapterInfo {
   // Restore cannot be done over the API (Zeebe): `restore` verifies the
   // archive, prints the adapter's plan, and exits 8 unless --print-plan.
   bool offline_restore = false;
+  // The name of extra operands save and restore take after their own
+  // ("RESOURCE"), or "" for none. They reach the adapter comma-joined as
+  // flag "operands".
+  std::string_view operands;
 };
 
 // Adapter flag values by name; switches hold "true".

@@ -20,6 +20,11 @@ struct TlsOptions {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  // PEM text used instead of the files (a kubeconfig's *-data fields); the
+  // key is a secret and is never written to disk.
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
   bool insecure = false;
 };
 

@@ -2,6 +2,7 @@
 // Small text helpers shared by the CLI and the adapters.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,14 @@ std::string trim_copy(std::string_view s);
 
 // The non-empty, trimmed items of a comma-separated list ("a, b,,c").
 std::vector<std::string> split_list(std::string_view s);
+// `items` joined with `sep` ("a,b").
+std::string join_list(const std::vector<std::string>& items,
+                      std::string_view sep = ",");
+
+// Standard base64 (RFC 4648 §4) decoded, white space ignored; nothing when
+// the text is not base64.
+std::optional<std::string> base64_decode(std::string_view text);
+std::string base64_encode(std::string_view bytes);
 
 // The current UTC time as RFC 3339 ("2026-11-21T10:15:00Z") and in the
 // compact form used in file names ("20261121T101500Z").

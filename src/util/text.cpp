@@ -6,6 +6,8 @@
 #include <cctype>
 #include <ctime>
 
+#include <openssl/evp.h>
+
 namespace snap {
 
 namespace {
@@ -107,6 +109,55 @@ std::vector<std::string> split_list(std::string_view s) {
     }
     start = comma + 1;
   }
+  return out;
+}
+
+std::string join_list(const std::vector<std::string>& items,
+                      std::string_view sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) {
+      out += sep;
+    }
+    out += item;
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  std::string clean;
+  clean.reserve(text.size());
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c)) == 0) {
+      clean.push_back(c);
+    }
+  }
+  if (clean.size() % 4 != 0) {
+    return std::nullopt;
+  }
+  std::string out(clean.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(clean.data()),
+                          static_cast<int>(clean.size()));
+  if (n < 0) {
+    return std::nullopt;
+  }
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  std::size_t pad = 0;
+  for (auto it = clean.rbegin(); it != clean.rend() && *it == '=' && pad < 2;
+       ++it) {
+    ++pad;
+  }
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
   return out;
 }
 
