@@ -21,6 +21,9 @@ std::unique_ptr<Adapter> make_consul(AdapterContext ctx);
 const AdapterInfo& elasticsearch_info();
 std::unique_ptr<Adapter> make_elasticsearch(AdapterContext ctx);
 
+const AdapterInfo& fabric_info();
+std::unique_ptr<Adapter> make_fabric(AdapterContext ctx);
+
 const AdapterInfo& flux_info();
 std::unique_ptr<Adapter> make_flux(AdapterContext ctx);
 

@@ -14,6 +14,7 @@ constexpr AdapterEntry k_adapters[] = {
     {adapters::camunda_info, adapters::make_camunda, ""},
     {adapters::cloudify_info, adapters::make_cloudify, ""},
     {adapters::elasticsearch_info, adapters::make_elasticsearch, "es"},
+    {adapters::fabric_info, adapters::make_fabric, ""},
     {adapters::flux_info, adapters::make_flux, ""},
     {adapters::zeebe_info, adapters::make_zeebe, ""},
 };

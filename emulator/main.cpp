@@ -16,6 +16,7 @@
 #include "emulator/elasticsearch.hpp"
 #include "emulator/faults.hpp"
 #include "emulator/flux.hpp"
+#include "emulator/kubernetes.hpp"
 #include "emulator/webapps.hpp"
 #include "emulator/zeebe.hpp"
 
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
   ConsulOptions consul;
   app.add_option("system", system,
                  "system to emulate: consul, cloudify, elasticsearch, flux, "
-                 "zeebe, operate, tasklist, optimize")
+                 "kubernetes, zeebe, operate, tasklist, optimize")
       ->required();
   app.add_option("--port", port, "port on 127.0.0.1 (0: any free port)");
   app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate");
@@ -140,6 +141,20 @@ int main(int argc, char** argv) {
                  "operate, tasklist, optimize: completed, or failed (the "
                  "last part is never taken and the backup reads FAILED)")
       ->check(CLI::IsMember({"completed", "failed"}));
+  KubernetesOptions kube;
+  app.add_option("--crd", kube.crd_files,
+                 "kubernetes: serve the kinds of this CustomResourceDefinition "
+                 "YAML (repeatable)");
+  app.add_option("--volume-snapshot-ms", kube.snapshot_ms,
+                 "kubernetes: how long a VolumeSnapshot takes to become "
+                 "readyToUse after it is cut (default 300)");
+  app.add_option("--volume-snapshot-outcome", kube.snapshot_outcome,
+                 "kubernetes: ready, never (cut but never readyToUse) or "
+                 "error (status.error set, never ready)")
+      ->check(CLI::IsMember({"ready", "never", "error"}));
+  app.add_option("--reject-create", kube.reject_create,
+                 "kubernetes: creating an object of this name answers 422 "
+                 "Invalid (repeatable)");
   CLI11_PARSE(app, argc, argv);
   webapp.app = system;
   webapp.version = zeebe.version;
@@ -185,9 +200,12 @@ int main(int argc, char** argv) {
         tls_client_ca.empty() ? nullptr : tls_client_ca.c_str());
     if (!tls_client_ca.empty()) {
       // As Consul's verify_incoming: no client certificate, no connection.
-      SSL_CTX_set_verify(tls->ssl_context(),
-                         SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                         nullptr);
+      // The Kubernetes API server asks for one but takes a token instead.
+      int mode = SSL_VERIFY_PEER;
+      if (system != "kubernetes") {
+        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+      }
+      SSL_CTX_set_verify(tls->ssl_context(), mode, nullptr);
     }
     server = std::move(tls);
   } else {
@@ -212,6 +230,13 @@ int main(int argc, char** argv) {
     register_elasticsearch(*server, injector, es);
   } else if (system == "flux") {
     register_flux(*server, injector, flux);
+  } else if (system == "kubernetes") {
+    kube.client_ca = !tls_client_ca.empty();
+    std::string error;
+    if (!register_kubernetes(*server, injector, kube, error)) {
+      std::fprintf(stderr, "snap-emulator: %s\n", error.c_str());
+      return 2;
+    }
   } else if (system == "zeebe") {
     register_zeebe(*server, injector, zeebe);
   } else if (system == "operate" || system == "tasklist" ||
@@ -223,11 +248,11 @@ int main(int argc, char** argv) {
     }
     register_webapp(*server, injector, webapp);
   } else {
-    std::fprintf(
-        stderr,
-        "snap-emulator: unknown system '%s' (emulated: consul, "
-        "cloudify, elasticsearch, flux, zeebe, operate, tasklist, optimize)\n",
-        system.c_str());
+    std::fprintf(stderr,
+                 "snap-emulator: unknown system '%s' (emulated: consul, "
+                 "cloudify, elasticsearch, flux, kubernetes, zeebe, operate, "
+                 "tasklist, optimize)\n",
+                 system.c_str());
     return 2;
   }
   int bound = port == 0 ? server->bind_to_any_port("127.0.0.1")

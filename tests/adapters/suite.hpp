@@ -19,6 +19,10 @@ namespace fs = std::filesystem;
 
 struct AdapterFixture {
   std::string adapter;
+  std::string emulator; // the emulated system, when not named as the adapter
+  const std::string& system() const {
+    return emulator.empty() ? adapter : emulator;
+  }
   std::vector<std::string> unsupported_verbs;
   std::vector<std::string> target_flags;  // flags save and status need
   std::vector<std::string> save_flags;    // flags for save only
@@ -78,7 +82,7 @@ inline void round_trip(const AdapterFixture& f, const std::string& url,
 
 inline void run_conformance(const AdapterFixture& f) {
   SECTION("save, inspect and restore bring the state back") {
-    Emulator emu(f.adapter, f.emulator_flags());
+    Emulator emu(f.system(), f.emulator_flags());
     round_trip(f, emu.url());
   }
   SECTION("a real server, when SNAP_E2E_<ADAPTER>_URL names one") {
@@ -99,7 +103,7 @@ inline void run_conformance(const AdapterFixture& f) {
     }
   }
   SECTION("status answers") {
-    Emulator emu(f.adapter, f.emulator_flags());
+    Emulator emu(f.system(), f.emulator_flags());
     auto r =
         snap(with({"status", f.adapter, "--addr", emu.url()}, f.target_flags));
     INFO(r.err);
@@ -121,7 +125,7 @@ inline void run_conformance(const AdapterFixture& f) {
     }
   }
   SECTION("a refused token exits 5 and writes nothing") {
-    Emulator emu(f.adapter,
+    Emulator emu(f.system(),
                  with(f.emulator_flags(), {"--require-token", "right-token"}));
     TempDir dir;
     write_file(dir.path() / "token", "wrong-token\n");
@@ -137,7 +141,7 @@ inline void run_conformance(const AdapterFixture& f) {
     CHECK(fs::is_empty(dir.path() / "out"));
   }
   SECTION("a stalled server times out with exit 4") {
-    Emulator emu(f.adapter, with(f.emulator_flags(), {"--delay-ms", "5000"}));
+    Emulator emu(f.system(), with(f.emulator_flags(), {"--delay-ms", "5000"}));
     TempDir dir;
     auto r = snap(with(with({"--timeout", "1", "save", f.adapter, "--addr",
                              emu.url(), "-o", dir.path().string()},
@@ -148,7 +152,7 @@ inline void run_conformance(const AdapterFixture& f) {
     CHECK(dir.list().empty());
   }
   SECTION("a body cut mid-way fails and leaves no file at all") {
-    Emulator emu(f.adapter,
+    Emulator emu(f.system(),
                  with(f.emulator_flags(), {"--fail-after-bytes", "100"}));
     TempDir dir;
     f.seed(emu.url());

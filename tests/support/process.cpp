@@ -272,9 +272,12 @@ std::string http(const std::string& method, const std::string& url,
   if (!body.empty() || method == "PUT" || method == "POST") {
     argv.push_back("--data-binary");
     argv.push_back("@" + (dir.path() / "body").string());
-    // Elasticsearch refuses bodies without a JSON content type (406).
+    // Elasticsearch refuses bodies without a JSON content type (406);
+    // Kubernetes takes a PATCH as a merge patch.
     argv.push_back("-H");
-    argv.push_back("Content-Type: application/json");
+    argv.push_back(method == "PATCH"
+                       ? "Content-Type: application/merge-patch+json"
+                       : "Content-Type: application/json");
   }
   argv.push_back(url);
   return run(argv).out;

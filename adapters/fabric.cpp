@@ -1,0 +1,1220 @@
+// SPDX-License-Identifier: MIT
+// Hyperledger Fabric adapter, over the Kubernetes API (no kubectl).
+//
+// Fabric has no backup API of its own: a node is its custom resource
+// (fabric-operator's IBPPeer, IBPOrderer, IBPCA; or another operator's, by
+// preset), the objects the operator made for it (ownerReferences, followed
+// transitively), the secrets and configmaps its workloads refer to, and the
+// data on its PVCs. `save` keeps every manifest as the server returned it
+// (kind full) and takes a CSI VolumeSnapshot of each PVC, the state DB's
+// before the ledger's as Fabric requires, each waited to readyToUse; the
+// snapshots stay in the cluster and the archive references them.
+//
+// `restore` strips what the server sets, then creates in dependency order:
+// PVCs from their VolumeSnapshots, service accounts and RBAC, secrets and
+// configmaps (before the CR, or fabric-operator would enroll new identities
+// and make new CA keys), orderer nodes before their parent, the CRs, and the
+// rest. Owner references are re-linked to the new owners' uids afterwards.
+// Objects that exist already follow --conflict: fail (nothing is changed),
+// skip, or replace (deleted with orphaning, so no owner's delete takes data
+// with it, then created). Every object is reported; some failing exits 3.
+//
+// Facts: shared/api/fabric.md (fabric-operator, Velero, external-snapshotter).
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "adapters/fabric_objects.hpp"
+#include "adapters/factories.hpp"
+#include "adapters/kube_client.hpp"
+#include "adapters/kube_config.hpp"
+#include "snap/options.hpp"
+#include "snap/poll.hpp"
+#include "snap/signals.hpp"
+#include "snap/text.hpp"
+
+namespace snap::adapters {
+namespace {
+
+using fabric::json;
+using kube::ResourceType;
+
+constexpr std::string_view k_backup_entry = "payload/backup.json";
+constexpr std::string_view k_backup_label = "snap/backup";
+constexpr double k_default_snapshot_timeout_s = 600; // Velero's default
+
+std::string str(const json& j, const char* key) {
+  if (j.is_object() && j.contains(key) && j[key].is_string()) {
+    return j[key].get<std::string>();
+  }
+  return {};
+}
+
+const json& meta(const json& o) {
+  static const json empty = json::object();
+  auto it = o.find("metadata");
+  return it != o.end() && it->is_object() ? *it : empty;
+}
+
+// One object the backup holds.
+struct Item {
+  ResourceType type;
+  json object;
+  std::string role; // root, node, parent, owned, referenced
+  std::string uid() const { return str(meta(object), "uid"); }
+  std::string name() const { return str(meta(object), "name"); }
+  std::string id() const { return type.name() + "/" + name(); }
+};
+
+// A VolumeSnapshot this run created, deleted again if the save fails.
+struct TakenSnapshot {
+  std::string pvc;
+  std::string role;
+  std::string name;
+  std::string klass;
+  std::string driver;
+};
+
+class FabricAdapter : public Adapter {
+public:
+  explicit FabricAdapter(AdapterContext ctx) : m_ctx(ctx) {}
+
+  const AdapterInfo& info() const override { return fabric_info(); }
+
+  Expected<SaveResult> save(ArchiveWriter& out) override {
+    SNAP_TRY(connect());
+    std::string id = to_lower(rfc3339_to_compact(utc_now_rfc3339()));
+    SNAP_TRY(collect_roots());
+    SNAP_TRY(collect_owned());
+    SNAP_TRY(collect_referenced());
+    json snapshots = json::array();
+    if (flag_value(m_ctx.flags, "no-volume-snapshots").empty()) {
+      snapshots = SNAP_TRY(snapshot_volumes(id));
+    }
+    json genesis = SNAP_TRY(write_genesis(out));
+    json objects = json::array();
+    for (const auto& item : m_items) {
+      std::string file = fmt::format(
+          "resources/{}/{}.json", item.type.name(),
+          item.type.namespaced ? "namespaces/" + m_ns + "/" + item.name()
+                               : "cluster/" + item.name());
+      SNAP_TRY(out.add_json(file, item.object));
+      json owners = json::array();
+      for (const auto& ref :
+           meta(item.object).value("ownerReferences", json::array())) {
+        owners.push_back(str(ref, "uid"));
+      }
+      objects.push_back({{"resource", item.type.name()},
+                         {"api_version", item.type.api_version()},
+                         {"kind", item.type.kind},
+                         {"plural", item.type.plural},
+                         {"namespaced", item.type.namespaced},
+                         {"name", item.name()},
+                         {"uid", item.uid()},
+                         {"role", item.role},
+                         {"fabric", is_fabric(item.type)},
+                         {"owners", owners},
+                         {"file", "payload/" + file}});
+    }
+    json roots = json::array();
+    for (const auto& item : m_items) {
+      if (item.role == "root") {
+        roots.push_back(item.id());
+      }
+    }
+    json backup = {{"backup_id", id},    {"namespace", m_ns},
+                   {"preset", preset()}, {"roots", roots},
+                   {"objects", objects}, {"volume_snapshots", snapshots},
+                   {"genesis", genesis}, {"notes", m_notes}};
+    SNAP_TRY(out.add_json("backup.json", backup));
+    SaveResult r;
+    r.backup_id = id;
+    r.kind = "full";
+    r.server_version = m_server_version;
+    r.source = {{"namespace", m_ns},
+                {"resources", roots},
+                {"objects", objects.size()},
+                {"volume_snapshots", snapshots.size()}};
+    r.summary =
+        fmt::format("{} in {}: {} objects, {} volume snapshots",
+                    join_list(roots.get<std::vector<std::string>>(), ", "),
+                    m_ns, objects.size(), snapshots.size());
+    return r;
+  }
+
+  Expected<Fields> describe(ArchiveReader& in, bool verify) override {
+    json b = SNAP_TRY(in.read_json(k_backup_entry));
+    Fields f = Fields::object();
+    f["mode"] = "full manifests; volume data stays in the cluster's CSI "
+                "VolumeSnapshots, which the archive names";
+    f["namespace"] = b.value("namespace", "");
+    f["resources"] = b.value("roots", json::array());
+    std::map<std::string, int> counts;
+    for (const auto& o : b.value("objects", json::array())) {
+      counts[o.value("resource", "")]++;
+      if (verify) {
+        json obj = SNAP_TRY(in.read_json(o.value("file", "")));
+        if (str(obj, "kind") != o.value("kind", "") ||
+            str(meta(obj), "name") != o.value("name", "")) {
+          return fail(ErrorKind::archive,
+                      fmt::format("{} does not hold {} {}", o.value("file", ""),
+                                  o.value("kind", ""), o.value("name", "")));
+        }
+      }
+    }
+    Fields objects = Fields::array();
+    for (const auto& [k, n] : counts) {
+      objects.push_back(fmt::format("{} {}", n, k));
+    }
+    f["objects"] = objects;
+    Fields snaps = Fields::array();
+    for (const auto& s : b.value("volume_snapshots", json::array())) {
+      snaps.push_back(fmt::format("{} (pvc {}, {}, {})", s.value("name", ""),
+                                  s.value("pvc", ""), s.value("role", ""),
+                                  s.value("restore_size", "?")));
+    }
+    f["volume_snapshots"] = snaps;
+    Fields genesis = Fields::array();
+    for (const auto& g : b.value("genesis", json::array())) {
+      genesis.push_back(fmt::format("{} ({} bytes)", g.value("node", ""),
+                                    g.value("bytes", 0)));
+    }
+    if (!genesis.empty()) {
+      f["genesis_blocks"] = genesis;
+    }
+    if (!in.encrypted()) {
+      f["warning"] = "the archive holds Secrets (private keys) unencrypted; "
+                     "use --encrypt";
+    }
+    return f;
+  }
+
+  Expected<Fields> restore(ArchiveReader& in, bool dry_run) override {
+    SNAP_TRY(connect());
+    json b = SNAP_TRY(in.read_json(k_backup_entry));
+    std::string ns = flag_value(m_ctx.flags, "namespace").empty()
+                         ? b.value("namespace", "")
+                         : m_ns;
+    std::string policy = flag_value(m_ctx.flags, "conflict");
+    if (policy.empty()) {
+      policy = "fail";
+    }
+    if (policy != "fail" && policy != "skip" && policy != "replace") {
+      return fail(
+          ErrorKind::usage,
+          fmt::format("--conflict {}: use fail, skip or replace", policy));
+    }
+    std::vector<Planned> plan = SNAP_TRY(plan_restore(in, b, ns));
+    // What is already there decides each object's action, before anything
+    // changes.
+    std::vector<std::string> existing;
+    for (auto& p : plan) {
+      auto live = SNAP_TRY(m_kube->get_if(p.type, ns, p.name));
+      if (!live) {
+        p.action = "create";
+        continue;
+      }
+      p.live_uid = str(meta(*live), "uid");
+      bool same = fabric::strip_for_create(*live, ns) == p.saved;
+      if (policy == "replace" && !same) {
+        p.action = "replace";
+      } else if (policy == "fail" && !same) {
+        p.action = "conflict";
+        existing.push_back(p.type.name() + "/" + p.name);
+      } else {
+        p.action = same ? "identical" : "skip";
+      }
+    }
+    if (dry_run) {
+      Fields steps = Fields::array();
+      for (const auto& p : plan) {
+        steps.push_back(describe_step(p, ns));
+      }
+      return Fields{{"plan", steps}};
+    }
+    if (!existing.empty()) {
+      return fail(ErrorKind::conflict,
+                  fmt::format("fabric: {} object{} already exist{} in "
+                              "namespace {} and differ{}: {}; nothing was "
+                              "changed (--conflict skip leaves them, "
+                              "--conflict replace recreates them)",
+                              existing.size(), existing.size() == 1 ? "" : "s",
+                              existing.size() == 1 ? "s" : "", ns,
+                              existing.size() == 1 ? "s" : "",
+                              join_list(existing, ", ")));
+    }
+    return apply_restore(b, plan, ns);
+  }
+
+  Expected<StatusResult> status(const std::string& id) override {
+    SNAP_TRY(connect());
+    StatusResult r;
+    r.fields["server"] = m_server_version;
+    r.fields["namespace"] = m_ns;
+    ResourceType vs = SNAP_TRY(snapshot_type());
+    std::string selector = id.empty()
+                               ? std::string(k_backup_label)
+                               : fmt::format("{}={}", k_backup_label, id);
+    auto items = SNAP_TRY(m_kube->list(vs, m_ns, selector));
+    Fields snaps = Fields::array();
+    bool all_settled = true;
+    int ready = 0;
+    for (const auto& s : items) {
+      json st = s.value("status", json::object());
+      bool ok = st.is_object() && st.value("readyToUse", false);
+      std::string err = st.is_object()
+                            ? str(st.value("error", json::object()), "message")
+                            : "";
+      ready += ok ? 1 : 0;
+      all_settled = all_settled && (ok || !err.empty());
+      std::string pvc =
+          str(s.value("spec", json::object()).value("source", json::object()),
+              "persistentVolumeClaimName");
+      snaps.push_back(fmt::format(
+          "{}: {}{} (backup {}, pvc {})", str(meta(s), "name"),
+          ok ? "ready" : "not ready", err.empty() ? "" : ": " + err,
+          meta(s).value("labels", json::object()).value(k_backup_label, "?"),
+          pvc.empty() ? "?" : pvc));
+    }
+    if (!id.empty() && items.empty()) {
+      return fail(ErrorKind::not_found,
+                  fmt::format("fabric: no VolumeSnapshots of backup {} in "
+                              "namespace {} (snap list fabric shows the "
+                              "backups there)",
+                              id, m_ns));
+    }
+    r.fields["volume_snapshots_ready"] =
+        fmt::format("{} of {}", ready, items.size());
+    r.fields["volume_snapshots"] = snaps;
+    r.terminal = all_settled;
+    return r;
+  }
+
+  Expected<Fields> list() override {
+    SNAP_TRY(connect());
+    ResourceType vs = SNAP_TRY(snapshot_type());
+    auto items = SNAP_TRY(m_kube->list(vs, m_ns, std::string(k_backup_label)));
+    std::map<std::string, std::pair<int, int>> by_id; // id -> ready, total
+    for (const auto& s : items) {
+      std::string id =
+          meta(s).value("labels", json::object()).value(k_backup_label, "");
+      json st = s.value("status", json::object());
+      by_id[id].first += st.is_object() && st.value("readyToUse", false);
+      by_id[id].second++;
+    }
+    Fields rows = Fields::array();
+    for (const auto& [id, n] : by_id) {
+      rows.push_back({{"backup_id", id},
+                      {"volume_snapshots", n.second},
+                      {"ready", n.first == n.second}});
+    }
+    return rows;
+  }
+
+  Expected<Fields> remove(const std::string& id) override {
+    SNAP_TRY(connect());
+    ResourceType vs = SNAP_TRY(snapshot_type());
+    ResourceType vsc = SNAP_TRY(
+        m_kube->resolve("volumesnapshotcontents", "snapshot.storage.k8s.io"));
+    auto items = SNAP_TRY(
+        m_kube->list(vs, m_ns, fmt::format("{}={}", k_backup_label, id)));
+    if (items.empty()) {
+      return fail(ErrorKind::not_found,
+                  fmt::format("fabric: no VolumeSnapshots of backup {} in "
+                              "namespace {}",
+                              id, m_ns));
+    }
+    Fields deleted = Fields::array();
+    for (const auto& s : items) {
+      // A Retain content would orphan the storage snapshot: make deleting
+      // the VolumeSnapshot delete it too (Velero's CleanupVolumeSnapshot).
+      std::string content = str(s.value("status", json::object()),
+                                "boundVolumeSnapshotContentName");
+      if (!content.empty()) {
+        SNAP_TRY(m_kube->merge_patch(
+            vsc, "", content, {{"spec", {{"deletionPolicy", "Delete"}}}}));
+      }
+      std::string name = str(meta(s), "name");
+      SNAP_TRY(m_kube->remove(vs, m_ns, name, kube::Propagation::background));
+      deleted.push_back(name);
+    }
+    return Fields{{"deleted", id}, {"volume_snapshots", deleted}};
+  }
+
+private:
+  // One object a restore handles.
+  struct Planned {
+    ResourceType type;
+    std::string name;
+    std::string old_uid;
+    json saved;  // stripped, to compare with what lives
+    json object; // ready to create (a PVC then names its snapshot)
+    json owner_refs = json::array(); // as saved
+    int rank = 0;
+    std::string action; // create, replace, skip, identical, conflict
+    std::string live_uid;
+    json snapshot; // the PVC's volume snapshot record, or null
+  };
+
+  std::string preset() const {
+    std::string p = flag_value(m_ctx.flags, "preset");
+    return p.empty() ? "fabric-operator" : p;
+  }
+
+  bool is_fabric(const ResourceType& t) const {
+    for (const auto& k : fabric::preset_kinds(preset())) {
+      if (k.plural == t.plural && k.group == t.group) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool is_orderer(const ResourceType& t) const {
+    for (const auto& k : fabric::preset_kinds(preset())) {
+      if (k.plural == t.plural && k.group == t.group && k.role == "orderer") {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Builds the API client from the kubeconfig, with snap's connection flags
+  // taking precedence (kubectl's --server, --token, --certificate-authority).
+  Expected<void> connect() {
+    if (m_kube) {
+      return {};
+    }
+    if (fabric::preset_kinds(preset()).empty()) {
+      return fail(
+          ErrorKind::usage,
+          fmt::format("--preset {}: use fabric-operator or catalyx", preset()));
+    }
+    HttpConfig cfg = m_ctx.http.config();
+    const std::string& url = cfg.base_url;
+    bool addr_given = url.size() > url.find("://") + 3;
+    auto target =
+        kube::load_target(flag_value(m_ctx.flags, "kubeconfig"),
+                          flag_value(m_ctx.flags, "context"), process_env());
+    if (!target && !(addr_given && target.error().kind == ErrorKind::config &&
+                     flag_value(m_ctx.flags, "kubeconfig").empty())) {
+      return tl::unexpected(target.error());
+    }
+    kube::Target t = target ? *target : kube::Target{};
+    if (!addr_given) {
+      cfg.base_url = t.server;
+    }
+    if (cfg.tls.ca_file.empty()) {
+      cfg.tls.ca_pem = t.tls.ca_pem;
+    }
+    if (cfg.tls.cert_file.empty()) {
+      cfg.tls.cert_pem = t.tls.cert_pem;
+      cfg.tls.key_pem = t.tls.key_pem;
+    }
+    cfg.tls.insecure = cfg.tls.insecure || t.tls.insecure;
+    bool has_token = false;
+    for (const auto& [k, v] : cfg.headers) {
+      has_token = has_token || k == "Authorization";
+    }
+    if (!has_token && !t.token.empty()) {
+      cfg.headers.emplace_back("Authorization", "Bearer " + t.token);
+    }
+    if (cfg.basic_user.empty() && !t.user.empty()) {
+      cfg.basic_user = t.user;
+      cfg.basic_password = t.password;
+    }
+    m_ns = flag_value(m_ctx.flags, "namespace");
+    if (m_ns.empty()) {
+      m_ns = t.namespace_name.empty() ? "default" : t.namespace_name;
+    }
+    m_http = std::make_unique<HttpClient>(std::move(cfg));
+    m_kube = std::make_unique<kube::Client>(*m_http, m_ctx.reporter);
+    std::string body;
+    Request req{.path = "/version"};
+    Response resp = SNAP_TRY(m_http->send_small(req, body));
+    if (!resp.ok()) {
+      resp.error_body = kube::status_text(resp.error_body);
+      std::string hint =
+          resp.status == 401
+              ? "the server did not accept the credentials: check the "
+                "token or client certificate"
+              : "";
+      return tl::unexpected(m_http->status_error(req, resp, hint));
+    }
+    auto v = json::parse(body, nullptr, false);
+    m_server_version = v.is_object() ? str(v, "gitVersion") : "";
+    return {};
+  }
+
+  Expected<ResourceType> snapshot_type() {
+    return m_kube->resolve("volumesnapshots", "snapshot.storage.k8s.io");
+  }
+
+  bool have(const std::string& uid) const { return m_uids.contains(uid); }
+
+  void add(ResourceType type, json object, std::string role) {
+    Item item{std::move(type), std::move(object), std::move(role)};
+    m_uids.insert(item.uid());
+    m_items.push_back(std::move(item));
+  }
+
+  // The named resources (or every CR of the preset), orderer nodes of a
+  // parent, and parents by ownerReference or fabric-operator's `parent`
+  // label.
+  Expected<void> collect_roots() {
+    std::vector<std::string> names =
+        split_list(flag_value(m_ctx.flags, "operands"));
+    bool all = !flag_value(m_ctx.flags, "all-in-namespace").empty();
+    if (names.empty() && !all) {
+      return fail(ErrorKind::usage,
+                  "name the resources to save (ibppeers.ibp.com/peer1 …) or "
+                  "pass --all-in-namespace");
+    }
+    if (all) {
+      for (const auto& k : fabric::preset_kinds(preset())) {
+        auto type = SNAP_TRY(m_kube->resolve_if_served(k.plural, k.group));
+        if (!type) {
+          continue;
+        }
+        for (auto& o : SNAP_TRY(m_kube->list(*type, m_ns))) {
+          names.push_back(type->name() + "/" + str(meta(o), "name"));
+        }
+      }
+      if (names.empty()) {
+        return fail(ErrorKind::not_found,
+                    fmt::format("fabric: namespace {} holds no resources of "
+                                "preset {}",
+                                m_ns, preset()));
+      }
+    }
+    for (const auto& text : names) {
+      kube::ResourceId rid = SNAP_TRY(kube::parse_resource_id(text));
+      ResourceType type =
+          SNAP_TRY(m_kube->resolve(rid.plural, rid.group, rid.version));
+      auto obj = SNAP_TRY(m_kube->get_if(type, m_ns, rid.name));
+      if (!obj) {
+        return fail(ErrorKind::not_found,
+                    fmt::format("fabric: {}/{} is not in namespace {}",
+                                type.name(), rid.name, m_ns));
+      }
+      if (meta(*obj).contains("deletionTimestamp")) {
+        return fail(ErrorKind::conflict,
+                    fmt::format("fabric: {}/{} is being deleted; there is "
+                                "nothing stable to save",
+                                type.name(), rid.name));
+      }
+      if (!have(str(meta(*obj), "uid"))) {
+        add(type, *obj, "root");
+      }
+    }
+    // Orderers: a parent's nodes belong with it; a node's parent is named
+    // by its label (fabric-operator sets no ownerReference there).
+    for (std::size_t i = 0; i < m_items.size(); ++i) {
+      Item item = m_items[i];
+      if (!is_orderer(item.type)) {
+        continue;
+      }
+      json labels = meta(item.object).value("labels", json::object());
+      std::string parent = labels.is_object() ? str(labels, "parent") : "";
+      if (!parent.empty()) {
+        auto p = SNAP_TRY(m_kube->get_if(item.type, m_ns, parent));
+        if (p && !have(str(meta(*p), "uid"))) {
+          add(item.type, *p, "parent");
+        }
+      } else if (item.role == "root") {
+        for (auto& node :
+             SNAP_TRY(m_kube->list(item.type, m_ns, "parent=" + item.name()))) {
+          if (!have(str(meta(node), "uid"))) {
+            add(item.type, node, "node");
+          }
+        }
+      }
+    }
+    // Owners upward, transitively.
+    for (std::size_t i = 0; i < m_items.size(); ++i) {
+      json refs =
+          meta(m_items[i].object).value("ownerReferences", json::array());
+      for (const auto& ref : refs) {
+        if (have(str(ref, "uid"))) {
+          continue;
+        }
+        ResourceType t =
+            SNAP_TRY(m_kube->type_of(str(ref, "apiVersion"), str(ref, "kind")));
+        auto owner = SNAP_TRY(m_kube->get_if(t, m_ns, str(ref, "name")));
+        if (owner && str(meta(*owner), "uid") == str(ref, "uid")) {
+          add(t, *owner, "parent");
+        }
+      }
+    }
+    return {};
+  }
+
+  // Lists each kind the operators make once, cached.
+  Expected<const std::vector<json>*> listed(const ResourceType& t) {
+    auto it = m_lists.find(t.name());
+    if (it == m_lists.end()) {
+      auto items = SNAP_TRY(m_kube->list(t, m_ns));
+      it = m_lists.emplace(t.name(), std::move(items)).first;
+    }
+    return &it->second;
+  }
+
+  Expected<std::vector<ResourceType>> owned_kinds() {
+    static const std::pair<const char*, const char*> kinds[] = {
+        {"secrets", ""},
+        {"configmaps", ""},
+        {"persistentvolumeclaims", ""},
+        {"services", ""},
+        {"serviceaccounts", ""},
+        {"deployments", "apps"},
+        {"statefulsets", "apps"},
+        {"roles", "rbac.authorization.k8s.io"},
+        {"rolebindings", "rbac.authorization.k8s.io"},
+        {"ingresses", "networking.k8s.io"},
+        {"routes", "route.openshift.io"}};
+    std::vector<ResourceType> out;
+    for (const auto& [plural, group] : kinds) {
+      if (auto t = SNAP_TRY(m_kube->resolve_if_served(plural, group))) {
+        out.push_back(*t);
+      }
+    }
+    for (const auto& k : fabric::preset_kinds(preset())) {
+      if (auto t = SNAP_TRY(m_kube->resolve_if_served(k.plural, k.group))) {
+        out.push_back(*t);
+      }
+    }
+    return out;
+  }
+
+  // Everything whose ownerReferences reach a collected object, until no
+  // more is found. Pods, ReplicaSets and EndpointSlices are left to their
+  // controllers.
+  Expected<void> collect_owned() {
+    std::vector<ResourceType> kinds = SNAP_TRY(owned_kinds());
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (const auto& t : kinds) {
+        for (const auto& o : *SNAP_TRY(listed(t))) {
+          if (have(str(meta(o), "uid"))) {
+            continue;
+          }
+          for (const auto& ref :
+               meta(o).value("ownerReferences", json::array())) {
+            if (have(str(ref, "uid"))) {
+              add(t, o, "owned");
+              grew = true;
+              break;
+            }
+          }
+        }
+      }
+    }
+    return {};
+  }
+
+  // Secrets, configmaps and PVCs the collected workloads and CRs name but
+  // do not own (a user-made MSP secret, a registry secret).
+  Expected<void> collect_referenced() {
+    for (std::size_t i = 0; i < m_items.size(); ++i) {
+      const Item item = m_items[i];
+      for (const auto& ref : fabric::references_of(item.object)) {
+        ResourceType t = SNAP_TRY(m_kube->resolve(ref.resource, ""));
+        const json* found = nullptr;
+        for (const auto& o : *SNAP_TRY(listed(t))) {
+          if (str(meta(o), "name") == ref.name) {
+            found = &o;
+          }
+        }
+        if (found == nullptr) {
+          note(fmt::format("{} refers to {}/{}, which does not exist",
+                           item.id(), ref.resource, ref.name));
+        } else if (!have(str(meta(*found), "uid"))) {
+          add(t, *found, "referenced");
+        }
+      }
+    }
+    return {};
+  }
+
+  void note(std::string text) {
+    m_ctx.reporter.note("fabric: " + text);
+    m_notes.push_back(std::move(text));
+  }
+
+  // The owner a PVC belongs to (for its role), or null.
+  json owner_of(const Item& pvc) const {
+    for (const auto& ref :
+         meta(pvc.object).value("ownerReferences", json::array())) {
+      for (const auto& item : m_items) {
+        if (item.uid() == str(ref, "uid")) {
+          return item.object;
+        }
+      }
+    }
+    return json::object();
+  }
+
+  // The VolumeSnapshotClass for `driver`: --volume-snapshot-class, else the
+  // driver's default class, else its only class (Velero's choice).
+  Expected<std::string> snapshot_class(const std::string& driver) {
+    std::string given = flag_value(m_ctx.flags, "volume-snapshot-class");
+    if (!given.empty()) {
+      return given;
+    }
+    ResourceType t = SNAP_TRY(
+        m_kube->resolve("volumesnapshotclasses", "snapshot.storage.k8s.io"));
+    std::vector<std::string> matching;
+    for (const auto& c : SNAP_TRY(m_kube->list(t, ""))) {
+      if (str(c, "driver") != driver) {
+        continue;
+      }
+      json ann = meta(c).value("annotations", json::object());
+      if (ann.is_object() &&
+          str(ann, "snapshot.storage.kubernetes.io/is-default-class") ==
+              "true") {
+        return str(meta(c), "name");
+      }
+      matching.push_back(str(meta(c), "name"));
+    }
+    if (matching.size() == 1) {
+      return matching[0];
+    }
+    return fail(ErrorKind::config,
+                fmt::format("fabric: {} VolumeSnapshotClasses use driver {} "
+                            "and none is the default; pass "
+                            "--volume-snapshot-class NAME",
+                            matching.empty() ? "no" : "several", driver));
+  }
+
+  // Takes a VolumeSnapshot of every collected PVC on a CSI volume, state
+  // DBs first, each cut before the next starts; waits for all to be
+  // readyToUse. On any failure the snapshots taken are deleted.
+  Expected<json> snapshot_volumes(const std::string& id) {
+    std::vector<std::pair<std::string, const Item*>> pvcs;
+    for (const auto& item : m_items) {
+      if (item.type.plural == "persistentvolumeclaims" &&
+          item.type.group.empty()) {
+        pvcs.emplace_back(fabric::pvc_role(item.name(), owner_of(item)), &item);
+      }
+    }
+    std::stable_sort(pvcs.begin(), pvcs.end(),
+                     [](const auto& a, const auto& b) {
+                       return a.first == "statedb" && b.first != "statedb";
+                     });
+    if (pvcs.empty()) {
+      return json::array();
+    }
+    ResourceType vs = SNAP_TRY(snapshot_type());
+    ResourceType pv = SNAP_TRY(m_kube->resolve("persistentvolumes", ""));
+    std::vector<TakenSnapshot> taken;
+    auto result = take_all(id, pvcs, vs, pv, taken);
+    if (!result) {
+      for (const auto& s : taken) {
+        (void)m_kube->remove(vs, m_ns, s.name, kube::Propagation::background,
+                             true);
+      }
+      return tl::unexpected(result.error());
+    }
+    return result;
+  }
+
+  Expected<json>
+  take_all(const std::string& id,
+           const std::vector<std::pair<std::string, const Item*>>& pvcs,
+           const ResourceType& vs, const ResourceType& pv,
+           std::vector<TakenSnapshot>& taken) {
+    double timeout_s = seconds_flag(m_ctx.flags, "snapshot-timeout",
+                                    k_default_snapshot_timeout_s);
+    for (const auto& [role, item] : pvcs) {
+      json spec = item->object.value("spec", json::object());
+      std::string volume = str(spec, "volumeName");
+      if (volume.empty()) {
+        note(fmt::format("pvc {} is not bound to a volume; only its manifest "
+                         "is saved",
+                         item->name()));
+        continue;
+      }
+      auto volume_obj = SNAP_TRY(m_kube->get_if(pv, "", volume));
+      json csi = volume_obj ? volume_obj->value("spec", json::object())
+                                  .value("csi", json::object())
+                            : json::object();
+      std::string driver = str(csi, "driver");
+      if (driver.empty()) {
+        note(fmt::format("pvc {} is not on a CSI volume, so it cannot be "
+                         "snapshotted; only its manifest is saved",
+                         item->name()));
+        continue;
+      }
+      TakenSnapshot s{item->name(), role,
+                      fabric::snapshot_name(item->name(), id),
+                      SNAP_TRY(snapshot_class(driver)), driver};
+      json body = {
+          {"apiVersion", vs.api_version()},
+          {"kind", "VolumeSnapshot"},
+          {"metadata",
+           {{"name", s.name},
+            {"namespace", m_ns},
+            {"labels",
+             {{std::string(k_backup_label), id}, {"snap/pvc", s.pvc}}}}},
+          {"spec",
+           {{"volumeSnapshotClassName", s.klass},
+            {"source", {{"persistentVolumeClaimName", s.pvc}}}}}};
+      SNAP_TRY(m_kube->create(vs, m_ns, body));
+      taken.push_back(s);
+      m_ctx.reporter.progress(
+          fmt::format("volume snapshot {} of pvc {} ({})", s.name, s.pvc, role),
+          0, 0);
+      // The next volume's snapshot must be cut after this one.
+      SNAP_TRY(wait_snapshot(vs, s, timeout_s, false));
+    }
+    json out = json::array();
+    ResourceType vsc = SNAP_TRY(
+        m_kube->resolve("volumesnapshotcontents", "snapshot.storage.k8s.io"));
+    for (const auto& s : taken) {
+      json status = SNAP_TRY(wait_snapshot(vs, s, timeout_s, true));
+      std::string content = str(status, "boundVolumeSnapshotContentName");
+      json c = SNAP_TRY(m_kube->get(vsc, "", content));
+      json cstatus = c.value("status", json::object());
+      json restore_size = status.value("restoreSize", json());
+      out.push_back(
+          {{"name", s.name},
+           {"pvc", s.pvc},
+           {"role", s.role},
+           {"class", s.klass},
+           {"driver", s.driver},
+           {"content", content},
+           {"snapshot_handle", str(cstatus, "snapshotHandle")},
+           {"deletion_policy",
+            str(c.value("spec", json::object()), "deletionPolicy")},
+           {"restore_size",
+            restore_size.is_string() ? restore_size.get<std::string>() : ""},
+           {"creation_time", str(status, "creationTime")}});
+    }
+    return out;
+  }
+
+  // Polls a VolumeSnapshot until it is cut (creationTime set) or, with
+  // `ready`, readyToUse; status.error is shown but polling goes on, as the
+  // snapshot controller retries. Errors: `timeout`, `interrupted`, any.
+  Expected<json> wait_snapshot(const ResourceType& vs, const TakenSnapshot& s,
+                               double timeout_s, bool ready) {
+    json status;
+    std::string last_error;
+    SNAP_TRY(poll_until(
+        timeout_s,
+        [&]() -> Expected<bool> {
+          json o = SNAP_TRY(m_kube->get(vs, m_ns, s.name));
+          status = o.value("status", json::object());
+          if (!status.is_object()) {
+            status = json::object();
+          }
+          std::string err =
+              str(status.value("error", json::object()), "message");
+          if (!err.empty() && err != last_error) {
+            note(fmt::format("volume snapshot {}: {}", s.name, err));
+            last_error = err;
+          }
+          return ready ? status.value("readyToUse", false)
+                       : !str(status, "creationTime").empty() ||
+                             status.value("readyToUse", false);
+        },
+        [&] {
+          return fmt::format(
+              "fabric: VolumeSnapshot {} of pvc {} is not {} after {:.0f} s{}; "
+              "the snapshots of this run were deleted (check the CSI driver "
+              "with kubectl describe volumesnapshot, or raise "
+              "--snapshot-timeout)",
+              s.name, s.pvc, ready ? "readyToUse" : "taken", timeout_s,
+              last_error.empty() ? "" : " (last error: " + last_error + ")");
+        },
+        250, 5000));
+    return status;
+  }
+
+  // Writes the genesis block of every orderer node saved, from its
+  // <node>-genesis secret (key orderer.block).
+  Expected<json> write_genesis(ArchiveWriter& out) {
+    json genesis = json::array();
+    for (const auto& node : m_items) {
+      if (!is_orderer(node.type)) {
+        continue;
+      }
+      bool parent = !meta(node.object)
+                         .value("labels", json::object())
+                         .contains("parent") &&
+                    node.role != "node" && has_nodes(node);
+      if (parent) {
+        continue;
+      }
+      std::string secret = node.name() + "-genesis";
+      const Item* found = nullptr;
+      for (const auto& item : m_items) {
+        if (item.type.name() == "secrets" && item.name() == secret) {
+          found = &item;
+        }
+      }
+      json spec = node.object.value("spec", json::object());
+      if (found == nullptr) {
+        if (!(spec.is_object() && spec.value("useChannelLess", false))) {
+          note(fmt::format("orderer {} has no secret {}; no genesis block "
+                           "saved",
+                           node.name(), secret));
+        }
+        continue;
+      }
+      auto block = base64_decode(
+          str(found->object.value("data", json::object()), "orderer.block"));
+      if (!block || block->empty()) {
+        note(fmt::format("secret {} holds no orderer.block", secret));
+        continue;
+      }
+      std::string file = "genesis/" + node.name() + ".block";
+      Sink* sink = SNAP_TRY(out.add_entry(file, "application/octet-stream"));
+      SNAP_TRY(sink->write(std::as_bytes(std::span(*block))));
+      genesis.push_back({{"node", node.name()},
+                         {"secret", secret},
+                         {"file", "payload/" + file},
+                         {"bytes", block->size()}});
+    }
+    return genesis;
+  }
+
+  bool has_nodes(const Item& parent) const {
+    for (const auto& item : m_items) {
+      json labels = meta(item.object).value("labels", json::object());
+      if (item.type.name() == parent.type.name() && labels.is_object() &&
+          str(labels, "parent") == parent.name()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Restore ---------------------------------------------------------------
+
+  Expected<std::vector<Planned>> plan_restore(ArchiveReader& in, const json& b,
+                                              const std::string& ns) {
+    std::vector<std::string> wanted =
+        split_list(flag_value(m_ctx.flags, "operands"));
+    std::set<std::string> matched;
+    std::map<std::string, json> snapshot_of; // pvc -> record
+    for (const auto& s : b.value("volume_snapshots", json::array())) {
+      snapshot_of[s.value("pvc", "")] = s;
+    }
+    std::vector<Planned> plan;
+    for (const auto& o : b.value("objects", json::array())) {
+      std::string id = o.value("resource", "") + "/" + o.value("name", "");
+      if (!wanted.empty()) {
+        if (std::find(wanted.begin(), wanted.end(), id) == wanted.end()) {
+          continue;
+        }
+        matched.insert(id);
+      }
+      json obj = SNAP_TRY(in.read_json(o.value("file", "")));
+      if (fabric::server_generated(obj)) {
+        continue;
+      }
+      std::string av = o.value("api_version", "");
+      auto slash = av.find('/');
+      ResourceType t{slash == std::string::npos ? "" : av.substr(0, slash),
+                     slash == std::string::npos ? av : av.substr(slash + 1),
+                     o.value("plural", ""), o.value("kind", ""),
+                     o.value("namespaced", true)};
+      Planned p{t, o.value("name", ""), o.value("uid", "")};
+      p.owner_refs = meta(obj).value("ownerReferences", json::array());
+      p.saved = fabric::strip_for_create(obj, ns);
+      p.object = p.saved;
+      bool fabric_kind = o.value("fabric", false);
+      p.rank = fabric::restore_rank(t.name(), fabric_kind);
+      // Orderer nodes before their parent, which would otherwise make
+      // them anew.
+      if (fabric_kind &&
+          !meta(obj).value("labels", json::object()).contains("parent")) {
+        p.rank += 1;
+      }
+      if (t.name() == "persistentvolumeclaims" &&
+          snapshot_of.contains(p.name)) {
+        p.snapshot = snapshot_of[p.name];
+        p.object["spec"]["dataSource"] = {
+            {"apiGroup", "snapshot.storage.k8s.io"},
+            {"kind", "VolumeSnapshot"},
+            {"name", p.snapshot.value("name", "")}};
+        p.object["spec"].erase("dataSourceRef");
+      }
+      plan.push_back(std::move(p));
+    }
+    for (const auto& w : wanted) {
+      if (!matched.contains(w)) {
+        return fail(ErrorKind::usage,
+                    fmt::format("{} is not in the archive (snap inspect "
+                                "lists what it holds)",
+                                w));
+      }
+    }
+    std::stable_sort(
+        plan.begin(), plan.end(),
+        [](const Planned& a, const Planned& b) { return a.rank < b.rank; });
+    return plan;
+  }
+
+  static std::string describe_step(const Planned& p, const std::string& ns) {
+    std::string id = p.type.name() + "/" + p.name;
+    std::string from;
+    if (!p.snapshot.is_null()) {
+      from = " from volume snapshot " + p.snapshot.value("name", "");
+    }
+    if (p.action == "create") {
+      return fmt::format("create {} in {}{}", id, ns, from);
+    }
+    if (p.action == "replace") {
+      return fmt::format("replace {} (delete, orphaning what it owns, then "
+                         "create{})",
+                         id, from);
+    }
+    if (p.action == "conflict") {
+      return fmt::format("{} exists and differs: the restore fails "
+                         "(--conflict fail)",
+                         id);
+    }
+    return fmt::format("skip {} ({})", id,
+                       p.action == "identical" ? "exists, identical"
+                                               : "exists, --conflict skip");
+  }
+
+  // Waits for the VolumeSnapshot a PVC will be made from, importing it
+  // from its storage snapshot handle when it is gone.
+  Expected<void> ensure_snapshot(const json& rec, const std::string& ns,
+                                 double timeout_s) {
+    ResourceType vs = SNAP_TRY(snapshot_type());
+    std::string name = rec.value("name", "");
+    auto live = SNAP_TRY(m_kube->get_if(vs, ns, name));
+    if (!live) {
+      std::string handle = rec.value("snapshot_handle", "");
+      if (handle.empty()) {
+        return fail(ErrorKind::not_found,
+                    fmt::format("VolumeSnapshot {} is gone and the archive "
+                                "has no snapshot handle to import it from",
+                                name));
+      }
+      ResourceType vsc = SNAP_TRY(
+          m_kube->resolve("volumesnapshotcontents", "snapshot.storage.k8s.io"));
+      std::string content = "snap-import-" + ns + "-" + name;
+      if (content.size() > 253) {
+        content.resize(253);
+      }
+      json c = {{"apiVersion", vsc.api_version()},
+                {"kind", "VolumeSnapshotContent"},
+                {"metadata", {{"name", content}}},
+                {"spec",
+                 {{"deletionPolicy", "Retain"},
+                  {"driver", rec.value("driver", "")},
+                  {"source", {{"snapshotHandle", handle}}},
+                  {"volumeSnapshotRef", {{"name", name}, {"namespace", ns}}}}}};
+      SNAP_TRY(m_kube->create(vsc, "", c));
+      json s = {
+          {"apiVersion", vs.api_version()},
+          {"kind", "VolumeSnapshot"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"spec", {{"source", {{"volumeSnapshotContentName", content}}}}}};
+      SNAP_TRY(m_kube->create(vs, ns, s));
+      note(fmt::format("imported VolumeSnapshot {} from snapshot handle {}",
+                       name, handle));
+    }
+    std::string saved_ns = m_ns;
+    m_ns = ns;
+    auto waited =
+        wait_snapshot(vs, TakenSnapshot{rec.value("pvc", ""), "", name, "", ""},
+                      timeout_s, true);
+    m_ns = saved_ns;
+    if (!waited) {
+      return tl::unexpected(waited.error());
+    }
+    return {};
+  }
+
+  Expected<void> ensure_namespace(const std::string& ns) {
+    ResourceType t = SNAP_TRY(m_kube->resolve("namespaces", ""));
+    if (SNAP_TRY(m_kube->get_if(t, "", ns))) {
+      return {};
+    }
+    json body = {{"apiVersion", "v1"},
+                 {"kind", "Namespace"},
+                 {"metadata", {{"name", ns}}}};
+    SNAP_TRY(m_kube->create(t, "", body));
+    note(fmt::format("created namespace {}", ns));
+    return {};
+  }
+
+  static bool fatal(const Error& e) {
+    return e.kind == ErrorKind::auth || e.kind == ErrorKind::connect ||
+           e.kind == ErrorKind::interrupted;
+  }
+
+  Expected<Fields> apply_restore(const json& b, std::vector<Planned>& plan,
+                                 const std::string& ns) {
+    (void)b;
+    SNAP_TRY(ensure_namespace(ns));
+    double timeout_s = seconds_flag(m_ctx.flags, "snapshot-timeout",
+                                    k_default_snapshot_timeout_s);
+    std::map<std::string, std::string> new_uid; // saved uid -> live uid
+    Fields report = Fields::array();
+    std::vector<std::string> failed;
+    std::size_t n = 0;
+    for (auto& p : plan) {
+      ++n;
+      std::string id = p.type.name() + "/" + p.name;
+      m_ctx.reporter.progress(
+          fmt::format("restoring {} ({} of {})", id, n, plan.size()), 0, 0);
+      if (p.action == "skip" || p.action == "identical") {
+        new_uid[p.old_uid] = p.live_uid;
+        report.push_back(describe_step(p, ns));
+        continue;
+      }
+      auto done = restore_one(p, ns, timeout_s);
+      if (!done) {
+        if (fatal(done.error())) {
+          return tl::unexpected(done.error());
+        }
+        failed.push_back(id);
+        report.push_back(
+            fmt::format("failed {}: {}", id, done.error().message));
+        continue;
+      }
+      new_uid[p.old_uid] = *done;
+      report.push_back(fmt::format(
+          "{} {}{}", p.action == "replace" ? "replaced" : "created", id,
+          p.snapshot.is_null()
+              ? ""
+              : " from volume snapshot " + p.snapshot.value("name", "")));
+    }
+    // Owner references point at the owners' new uids, so deleting an
+    // owner later garbage-collects as it did before.
+    for (const auto& p : plan) {
+      if (p.owner_refs.empty() || p.action == "skip" ||
+          p.action == "identical" || !new_uid.contains(p.old_uid)) {
+        continue;
+      }
+      json refs = json::array();
+      for (auto ref : p.owner_refs) {
+        auto it = new_uid.find(str(ref, "uid"));
+        if (it != new_uid.end() && !it->second.empty()) {
+          ref["uid"] = it->second;
+          refs.push_back(ref);
+        }
+      }
+      if (refs.empty()) {
+        continue;
+      }
+      auto patched = m_kube->merge_patch(
+          p.type, ns, p.name, {{"metadata", {{"ownerReferences", refs}}}});
+      if (!patched) {
+        if (fatal(patched.error())) {
+          return tl::unexpected(patched.error());
+        }
+        std::string id = p.type.name() + "/" + p.name;
+        failed.push_back(id);
+        report.push_back(fmt::format("failed to re-link the owners of {}: {}",
+                                     id, patched.error().message));
+      }
+    }
+    Fields out{{"report", report}, {"namespace", ns}};
+    if (!failed.empty()) {
+      out["partial"] = fmt::format(
+          "fabric: {} of {} objects were not restored: {} (the others "
+          "were; see the report above)",
+          failed.size(), plan.size(), join_list(failed, ", "));
+    }
+    return out;
+  }
+
+  // Creates one object (after deleting the live one for replace); returns
+  // its new uid.
+  Expected<std::string> restore_one(Planned& p, const std::string& ns,
+                                    double timeout_s) {
+    if (!p.snapshot.is_null()) {
+      SNAP_TRY(ensure_snapshot(p.snapshot, ns, timeout_s));
+    }
+    if (p.action == "replace") {
+      SNAP_TRY(m_kube->remove(p.type, ns, p.name, kube::Propagation::orphan));
+      SNAP_TRY(m_kube->wait_gone(p.type, ns, p.name, 60));
+    }
+    json created = SNAP_TRY(m_kube->create(p.type, ns, p.object));
+    return str(meta(created), "uid");
+  }
+
+  AdapterContext m_ctx;
+  std::unique_ptr<HttpClient> m_http;
+  std::unique_ptr<kube::Client> m_kube;
+  std::string m_ns;
+  std::string m_server_version;
+  std::vector<Item> m_items;
+  std::set<std::string> m_uids;
+  std::map<std::string, std::vector<json>> m_lists;
+  json m_notes = json::array();
+};
+
+} // namespace
+
+const AdapterInfo& fabric_info() {
+  using C = Capability;
+  static const AdapterInfo info{
+      .name = "fabric",
+      .summary = "Hyperledger Fabric on Kubernetes: manifests and CSI "
+                 "volume snapshots",
+      .caps = {C::save, C::restore, C::status, C::list, C::remove},
+      .payload_version = 1,
+      .default_addr = "",
+      .flags = {{"kubeconfig",
+                 "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or "
+                 "the pod's service account)",
+                 true,
+                 {C::save, C::restore, C::status, C::list, C::remove}},
+                {"context",
+                 "kubeconfig context (default: its current-context)",
+                 true,
+                 {C::save, C::restore, C::status, C::list, C::remove}},
+                {"namespace",
+                 "namespace (default: the context's, else default; restore: "
+                 "the archive's)",
+                 true,
+                 {C::save, C::restore, C::status, C::list, C::remove}},
+                {"preset",
+                 "the Fabric kinds: fabric-operator (ibp.com ibppeers, "
+                 "ibporderers, ibpcas, ibpconsoles; default) or catalyx",
+                 true,
+                 {C::save, C::restore}},
+                {"all-in-namespace",
+                 "save every resource of the preset in the namespace",
+                 false,
+                 {C::save}},
+                {"volume-snapshot-class",
+                 "VolumeSnapshotClass for the PVCs (default: the driver's "
+                 "default class)",
+                 true,
+                 {C::save}},
+                {"no-volume-snapshots",
+                 "save manifests only, no VolumeSnapshots",
+                 false,
+                 {C::save}},
+                {"snapshot-timeout",
+                 "seconds to wait for each VolumeSnapshot to be ready "
+                 "(default 600)",
+                 true,
+                 {C::save, C::restore}},
+                {"conflict",
+                 "objects that exist already: fail (default; nothing is "
+                 "changed), skip, or replace",
+                 true,
+                 {C::restore}}},
+      .native_env = {},
+      .operands = "RESOURCE",
+  };
+  return info;
+}
+
+std::unique_ptr<Adapter> make_fabric(AdapterContext ctx) {
+  return std::make_unique<FabricAdapter>(ctx);
+}
+
+} // namespace snap::adapters

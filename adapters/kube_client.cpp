@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+// Kubernetes API calls: discovery (client-go discovery_client.go), paths
+// (dynamic/simple.go makeURLSegments) and Status errors (api-conventions.md
+// "Response Status Kind").
+#include "adapters/kube_client.hpp"
+
+#include <regex>
+
+#include "snap/poll.hpp"
+
+namespace snap::adapters::kube {
+namespace {
+
+bool looks_like_version(std::string_view s) {
+  static const std::regex version("v[0-9]+((alpha|beta)[0-9]+)?");
+  return std::regex_match(s.begin(), s.end(), version);
+}
+
+std::string hint_for(long status) {
+  switch (status) {
+  case 401:
+    return "the server did not accept the credentials: check the token or "
+           "client certificate of the kubeconfig user";
+  case 403:
+    return "the credentials lack RBAC permission for this; see kubectl auth "
+           "can-i";
+  default:
+    return "";
+  }
+}
+
+} // namespace
+
+std::string ResourceType::api_version() const {
+  return group.empty() ? version : group + "/" + version;
+}
+
+std::string ResourceType::name() const {
+  return group.empty() ? plural : plural + "." + group;
+}
+
+Expected<ResourceId> parse_resource_id(std::string_view text) {
+  auto slash = text.find('/');
+  if (slash == std::string_view::npos || slash == 0 ||
+      slash + 1 == text.size() || text.find('/', slash + 1) != text.npos) {
+    return fail(ErrorKind::usage,
+                fmt::format("'{}' is not a resource name: write it as kubectl "
+                            "does, <plural>[.<group>]/<name> (ibppeers.ibp."
+                            "com/peer1, configmaps/msp1)",
+                            text));
+  }
+  ResourceId id;
+  id.name = std::string(text.substr(slash + 1));
+  std::string_view type = text.substr(0, slash);
+  auto dot = type.find('.');
+  id.plural = std::string(type.substr(0, dot));
+  if (dot != std::string_view::npos) {
+    std::string_view rest = type.substr(dot + 1);
+    auto next = rest.find('.');
+    if (next != std::string_view::npos &&
+        looks_like_version(rest.substr(0, next))) {
+      id.version = std::string(rest.substr(0, next));
+      rest = rest.substr(next + 1);
+    }
+    id.group = std::string(rest);
+  }
+  return id;
+}
+
+std::string status_text(const std::string& body) {
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.value("kind", "") == "Status") {
+    std::string reason = j.value("reason", "");
+    std::string message = j.value("message", "");
+    return reason.empty() ? message : reason + ": " + message;
+  }
+  return body.substr(0, body.find('\n'));
+}
+
+Expected<json> Client::call(const std::string& method, const std::string& path,
+                            const json& body, const std::string& query,
+                            const std::string& content_type, bool cleanup,
+                            bool* not_found) {
+  Request req{.method = method, .path = path, .query = query};
+  req.headers.emplace_back("Accept", "application/json");
+  // Creating is not safe to repeat blindly (a retry after a cut could meet
+  // its own object); everything else here is.
+  req.idempotent = method != "POST";
+  req.cleanup = cleanup;
+  std::optional<MemorySource> src;
+  if (!body.is_null()) {
+    src.emplace(body.dump());
+    req.body = &*src;
+    req.content_type = content_type;
+  }
+  std::string text;
+  Response resp = SNAP_TRY(m_http.send_small(req, text, 256 << 20));
+  if (resp.status == 404 && not_found != nullptr) {
+    *not_found = true;
+    return json();
+  }
+  if (!resp.ok()) {
+    resp.error_body = status_text(resp.error_body);
+    return tl::unexpected(
+        m_http.status_error(req, resp, hint_for(resp.status)));
+  }
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) {
+    return fail(ErrorKind::remote,
+                fmt::format("fabric: {} {} answered something that is not "
+                            "JSON (is the address a Kubernetes API server?)",
+                            method, m_http.display_url(req)));
+  }
+  return j;
+}
+
+Expected<const json*> Client::resources_of(const std::string& group,
+                                           const std::string& version) {
+  std::string gv = group.empty() ? version : group + "/" + version;
+  auto it = m_resource_lists.find(gv);
+  if (it == m_resource_lists.end()) {
+    std::string p = group.empty() ? "/api/" + version : "/apis/" + gv;
+    bool missing = false;
+    json list = SNAP_TRY(call("GET", p, json(), {}, {}, false, &missing));
+    json resources =
+        missing ? json::array() : list.value("resources", json::array());
+    it = m_resource_lists.emplace(gv, std::move(resources)).first;
+  }
+  return &it->second;
+}
+
+Expected<std::optional<ResourceType>>
+Client::resolve_if_served(const std::string& plural, const std::string& group) {
+  std::string version = "v1";
+  if (!group.empty()) {
+    auto pref = m_preferred.find(group);
+    if (pref == m_preferred.end()) {
+      bool missing = false;
+      json g = SNAP_TRY(call("GET", "/apis/" + url_escape(group), json(), {},
+                             {}, false, &missing));
+      std::string v;
+      if (!missing && g.contains("preferredVersion")) {
+        v = g["preferredVersion"].value("version", "");
+      }
+      pref = m_preferred.emplace(group, v).first;
+    }
+    if (pref->second.empty()) {
+      return std::optional<ResourceType>();
+    }
+    version = pref->second;
+  }
+  auto r = resolve(plural, group, version);
+  if (!r) {
+    if (r.error().kind == ErrorKind::not_found) {
+      return std::optional<ResourceType>();
+    }
+    return tl::unexpected(r.error());
+  }
+  return std::optional<ResourceType>(*r);
+}
+
+Expected<ResourceType> Client::resolve(const std::string& plural,
+                                       const std::string& group,
+                                       const std::string& version) {
+  std::string v = version;
+  if (v.empty()) {
+    if (group.empty()) {
+      v = "v1";
+    } else {
+      auto found = SNAP_TRY(resolve_if_served(plural, group));
+      if (!found) {
+        return fail(ErrorKind::not_found,
+                    fmt::format("fabric: the server has no API group '{}' "
+                                "(is its CRD installed? kubectl api-resources "
+                                "lists what it serves)",
+                                group));
+      }
+      return *found;
+    }
+  }
+  const json* resources = SNAP_TRY(resources_of(group, v));
+  for (const auto& r : *resources) {
+    std::string name = r.value("name", "");
+    if (name == plural || r.value("singularName", "") == plural) {
+      return ResourceType{group, v, name, r.value("kind", ""),
+                          r.value("namespaced", true)};
+    }
+  }
+  std::string spelled = group.empty() ? plural : plural + "." + group;
+  return fail(ErrorKind::not_found,
+              fmt::format("fabric: the server does not serve '{}' in {} "
+                          "(kubectl api-resources lists what it serves)",
+                          spelled, group.empty() ? v : group + "/" + v));
+}
+
+Expected<ResourceType> Client::type_of(const std::string& api_version,
+                                       const std::string& kind) {
+  auto slash = api_version.find('/');
+  std::string group =
+      slash == std::string::npos ? "" : api_version.substr(0, slash);
+  std::string version =
+      slash == std::string::npos ? api_version : api_version.substr(slash + 1);
+  const json* resources = SNAP_TRY(resources_of(group, version));
+  for (const auto& r : *resources) {
+    std::string name = r.value("name", "");
+    if (r.value("kind", "") == kind && name.find('/') == std::string::npos) {
+      return ResourceType{group, version, name, kind,
+                          r.value("namespaced", true)};
+    }
+  }
+  return fail(ErrorKind::not_found,
+              fmt::format("fabric: the server does not serve kind {} in {}",
+                          kind, api_version));
+}
+
+std::string Client::path(const ResourceType& t, const std::string& ns,
+                         const std::string& name) const {
+  std::string p = t.group.empty() ? "/api/" + t.version
+                                  : "/apis/" + t.group + "/" + t.version;
+  if (t.namespaced) {
+    p += "/namespaces/" + url_escape(ns);
+  }
+  p += "/" + t.plural;
+  if (!name.empty()) {
+    p += "/" + url_escape(name);
+  }
+  return p;
+}
+
+Expected<json> Client::get(const ResourceType& t, const std::string& ns,
+                           const std::string& name) {
+  return call("GET", path(t, ns, name), json());
+}
+
+Expected<std::optional<json>> Client::get_if(const ResourceType& t,
+                                             const std::string& ns,
+                                             const std::string& name) {
+  bool missing = false;
+  json j =
+      SNAP_TRY(call("GET", path(t, ns, name), json(), {}, {}, false, &missing));
+  if (missing) {
+    return std::optional<json>();
+  }
+  return std::optional<json>(std::move(j));
+}
+
+Expected<std::vector<json>> Client::list(const ResourceType& t,
+                                         const std::string& ns,
+                                         const std::string& label_selector) {
+  std::vector<json> items;
+  std::string cont;
+  bool restarted = false;
+  for (;;) {
+    std::string query = "limit=500";
+    if (!label_selector.empty()) {
+      query += "&labelSelector=" + url_escape(label_selector);
+    }
+    if (!cont.empty()) {
+      query += "&continue=" + url_escape(cont);
+    }
+    auto page = call("GET", path(t, ns), json(), query);
+    if (!page) {
+      // An expired continue token (410 Gone): start the list again, once.
+      if (!cont.empty() && !restarted &&
+          page.error().message.find(" 410 ") != std::string::npos) {
+        restarted = true;
+        items.clear();
+        cont.clear();
+        continue;
+      }
+      return tl::unexpected(page.error());
+    }
+    for (auto& item : (*page)["items"]) {
+      item["kind"] = t.kind;
+      item["apiVersion"] = t.api_version();
+      items.push_back(std::move(item));
+    }
+    cont = (*page)["metadata"].value("continue", "");
+    if (cont.empty()) {
+      return items;
+    }
+  }
+}
+
+Expected<json> Client::create(const ResourceType& t, const std::string& ns,
+                              const json& object) {
+  return call("POST", path(t, ns), object);
+}
+
+Expected<json> Client::merge_patch(const ResourceType& t, const std::string& ns,
+                                   const std::string& name, const json& patch) {
+  return call("PATCH", path(t, ns, name), patch, {},
+              "application/merge-patch+json");
+}
+
+Expected<void> Client::remove(const ResourceType& t, const std::string& ns,
+                              const std::string& name, Propagation p,
+                              bool cleanup) {
+  const char* policy = p == Propagation::orphan       ? "Orphan"
+                       : p == Propagation::foreground ? "Foreground"
+                                                      : "Background";
+  json options = {{"kind", "DeleteOptions"},
+                  {"apiVersion", "v1"},
+                  {"propagationPolicy", policy}};
+  bool missing = false;
+  SNAP_TRY(call("DELETE", path(t, ns, name), options, {}, "application/json",
+                cleanup, &missing));
+  return {};
+}
+
+Expected<void> Client::wait_gone(const ResourceType& t, const std::string& ns,
+                                 const std::string& name, double timeout_s) {
+  return poll_until(
+      timeout_s,
+      [&]() -> Expected<bool> {
+        auto obj = SNAP_TRY(get_if(t, ns, name));
+        return !obj.has_value();
+      },
+      [&] {
+        return fmt::format("fabric: {} {}/{} is still being deleted after "
+                           "{:.0f} s (finalizers?); check kubectl describe",
+                           t.name(), ns, name, timeout_s);
+      },
+      100, 1000);
+}
+
+} // namespace snap::adapters::kube

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+// The Kubernetes API as the fabric adapter needs it, without kubectl: API
+// discovery (resource names as kubectl spells them), and get, list, create,
+// merge-patch and delete of any kind, with the server's Status errors turned
+// into one line. Paths follow client-go's dynamic client.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "snap/adapter.hpp"
+
+namespace snap::adapters::kube {
+
+using nlohmann::json;
+
+// One kind the server serves, as discovery describes it.
+struct ResourceType {
+  std::string group; // "" for the core group
+  std::string version;
+  std::string plural;
+  std::string kind;
+  bool namespaced = true;
+
+  // "v1" or "ibp.com/v1beta1", an object's apiVersion.
+  std::string api_version() const;
+  // "secrets" or "ibppeers.ibp.com", as kubectl names the resource.
+  std::string name() const;
+};
+
+// The parts of "<plural>[.<version>].<group>/<name>" (group and version may
+// be empty). Errors: `usage` for text without a '/' or an empty part.
+struct ResourceId {
+  std::string plural, version, group, name;
+};
+Expected<ResourceId> parse_resource_id(std::string_view text);
+
+// Delete propagation (apimachinery DeletionPropagation).
+enum class Propagation { background, orphan, foreground };
+
+class Client {
+public:
+  Client(HttpClient& http, Reporter& reporter)
+      : m_http(http), m_reporter(reporter) {}
+
+  // The type `plural` names in `group` (preferred version unless `version`
+  // is given). Errors: `not_found` when the server does not serve it, any
+  // kind.
+  Expected<ResourceType> resolve(const std::string& plural,
+                                 const std::string& group,
+                                 const std::string& version = {});
+  // Like resolve, but nothing when the group or kind is not served (say,
+  // OpenShift routes on a plain cluster).
+  Expected<std::optional<ResourceType>>
+  resolve_if_served(const std::string& plural, const std::string& group);
+  // The type of an object's apiVersion and kind (for ownerReferences).
+  Expected<ResourceType> type_of(const std::string& api_version,
+                                 const std::string& kind);
+
+  // The collection or object path: /api/v1/namespaces/ns/secrets/name.
+  std::string path(const ResourceType& t, const std::string& ns,
+                   const std::string& name = {}) const;
+
+  Expected<json> get(const ResourceType& t, const std::string& ns,
+                     const std::string& name);
+  // Nothing for a 404.
+  Expected<std::optional<json>>
+  get_if(const ResourceType& t, const std::string& ns, const std::string& name);
+  // Every item, page by page (limit/continue, restarted once on 410), with
+  // kind and apiVersion filled in as the list omits them for built-in kinds.
+  Expected<std::vector<json>> list(const ResourceType& t, const std::string& ns,
+                                   const std::string& label_selector = {});
+  // POST; the created object. Errors: `conflict` for AlreadyExists, any.
+  Expected<json> create(const ResourceType& t, const std::string& ns,
+                        const json& object);
+  // PATCH with application/merge-patch+json.
+  Expected<json> merge_patch(const ResourceType& t, const std::string& ns,
+                             const std::string& name, const json& patch);
+  // DELETE with DeleteOptions; a 404 counts as done.
+  Expected<void> remove(const ResourceType& t, const std::string& ns,
+                        const std::string& name, Propagation p,
+                        bool cleanup = false);
+  // Polls GET until the object is gone (it may linger while finalizers
+  // run). Errors: `timeout` after `timeout_s`.
+  Expected<void> wait_gone(const ResourceType& t, const std::string& ns,
+                           const std::string& name, double timeout_s);
+
+  HttpClient& http() { return m_http; }
+
+private:
+  Expected<json> call(const std::string& method, const std::string& path,
+                      const json& body, const std::string& query = {},
+                      const std::string& content_type = "application/json",
+                      bool cleanup = false, bool* not_found = nullptr);
+  Expected<const json*> resources_of(const std::string& group,
+                                     const std::string& version);
+  HttpClient& m_http;
+  Reporter& m_reporter;
+  std::map<std::string, std::string> m_preferred; // group -> version
+  std::map<std::string, json> m_resource_lists;   // "g/v" -> resources
+};
+
+// "reason: message" from a Status body, or the body's first line.
+std::string status_text(const std::string& body);
+
+} // namespace snap::adapters::kube

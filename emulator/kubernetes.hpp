@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+// A Kubernetes API server subset, in memory (SPEC §7): discovery, namespaced
+// and cluster-scoped CRUD of core kinds and of CRDs loaded from their YAML,
+// Status errors, resourceVersion checks, merge patches, ownerReferences with
+// garbage collection (background and orphan), bearer-token and
+// client-certificate auth, PVCs bound to CSI volumes by their StorageClass,
+// and a CSI snapshot controller whose VolumeSnapshots become ready after a
+// delay, never, or with an error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "emulator/faults.hpp"
+
+namespace snap::emulator {
+
+struct KubernetesOptions {
+  std::vector<std::string> crd_files;     // CustomResourceDefinition YAML
+  long snapshot_ms = 300;                 // until a VolumeSnapshot is ready
+  std::string snapshot_outcome = "ready"; // ready | never | error
+  std::vector<std::string> reject_create; // names whose create answers 422
+  bool client_ca = false; // a verified client certificate authenticates
+};
+
+// Errors: a CRD file that cannot be read; the message says which.
+bool register_kubernetes(httplib::Server& server, FaultInjector& faults,
+                         const KubernetesOptions& options, std::string& error);
+
+} // namespace snap::emulator

@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: MIT
+// The fabric adapter against snap-emulator kubernetes, which serves
+// fabric-operator's and external-snapshotter's CRDs from shared/specs: a
+// peer saved with what it owns and refers to, its PVCs snapshotted (state DB
+// first), restored into an emptied namespace with its data back; conflict
+// policies; a snapshot that never becomes ready; kubeconfig auth over TLS.
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/adapters/suite.hpp"
+#include "tests/support/pki.hpp"
+#include "tests/support/process.hpp"
+
+namespace snap::test {
+namespace {
+
+using nlohmann::json;
+
+const std::string k_ns = "fab";
+
+std::vector<std::string> crd_flags() {
+  fs::path specs = fs::path(SNAP_SHARED_DIR) / "specs" / "kubernetes";
+  std::vector<std::string> flags;
+  for (const char* f :
+       {"fabric-operator/ibp.com_ibppeers.yaml",
+        "fabric-operator/ibp.com_ibporderers.yaml",
+        "fabric-operator/ibp.com_ibpcas.yaml",
+        "fabric-operator/ibp.com_ibpconsoles.yaml",
+        "external-snapshotter/snapshot.storage.k8s.io_volumesnapshots.yaml",
+        "external-snapshotter/"
+        "snapshot.storage.k8s.io_volumesnapshotcontents.yaml",
+        "external-snapshotter/"
+        "snapshot.storage.k8s.io_volumesnapshotclasses.yaml"}) {
+    flags.push_back("--crd");
+    flags.push_back((specs / f).string());
+  }
+  return flags;
+}
+
+json call(const std::string& method, const std::string& url,
+          const json& body = json()) {
+  std::string out = http(method, url, body.is_null() ? "" : body.dump());
+  return json::parse(out, nullptr, false);
+}
+
+std::string ns_url(const std::string& base, const std::string& api,
+                   const std::string& plural, const std::string& name = "") {
+  return base + api + "/namespaces/" + k_ns + "/" + plural +
+         (name.empty() ? "" : "/" + name);
+}
+
+const std::string k_core = "/api/v1";
+const std::string k_ibp = "/apis/ibp.com/v1beta1";
+const std::string k_apps = "/apis/apps/v1";
+const std::string k_vs = "/apis/snapshot.storage.k8s.io/v1";
+
+json owner_ref(const json& peer) {
+  return json::array({{{"apiVersion", "ibp.com/v1beta1"},
+                       {"kind", "IBPPeer"},
+                       {"name", peer["metadata"]["name"]},
+                       {"uid", peer["metadata"]["uid"]},
+                       {"controller", true},
+                       {"blockOwnerDeletion", true}}});
+}
+
+json named(const std::string& kind, const std::string& name,
+           const json& owners = json()) {
+  json o = {{"apiVersion", "v1"},
+            {"kind", kind},
+            {"metadata", {{"name", name}, {"labels", {{"app", "peer1"}}}}}};
+  if (!owners.is_null()) {
+    o["metadata"]["ownerReferences"] = owners;
+  }
+  return o;
+}
+
+// A namespace with what fabric-operator makes for IBPPeer peer1, plus the
+// user's MSP secret and registry secret it refers to, and an unrelated
+// configmap. The PVs' data is marked so a restore can be told apart.
+void seed(const std::string& url) {
+  call("POST", url + k_core + "/namespaces",
+       {{"apiVersion", "v1"},
+        {"kind", "Namespace"},
+        {"metadata", {{"name", k_ns}}}});
+  call("POST", url + "/apis/storage.k8s.io/v1/storageclasses",
+       {{"apiVersion", "storage.k8s.io/v1"},
+        {"kind", "StorageClass"},
+        {"metadata", {{"name", "csi-hostpath-sc"}}},
+        {"provisioner", "hostpath.csi.k8s.io"}});
+  call("POST", url + k_vs + "/volumesnapshotclasses",
+       {{"apiVersion", "snapshot.storage.k8s.io/v1"},
+        {"kind", "VolumeSnapshotClass"},
+        {"metadata",
+         {{"name", "csi-hostpath-snapclass"},
+          {"annotations",
+           {{"snapshot.storage.kubernetes.io/is-default-class", "true"}}}}},
+        {"driver", "hostpath.csi.k8s.io"},
+        {"deletionPolicy", "Delete"}});
+  json peer = call("POST", ns_url(url, k_ibp, "ibppeers"),
+                   {{"apiVersion", "ibp.com/v1beta1"},
+                    {"kind", "IBPPeer"},
+                    {"metadata", {{"name", "peer1"}}},
+                    {"spec",
+                     {{"license", {{"accept", true}}},
+                      {"mspID", "Org1MSP"},
+                      {"stateDb", "couchdb"},
+                      {"mspSecret", "peer1-msp-user"},
+                      {"version", "2.5.4"}}}});
+  REQUIRE(peer["metadata"].contains("uid"));
+  json owners = owner_ref(peer);
+  json s1 = named("Secret", "ecert-peer1-signcert", owners);
+  s1["data"] = {{"cert.pem", "LS0tLS1CRUdJTiBDRVJU"}};
+  json s2 = named("Secret", "tls-peer1-keystore", owners);
+  s2["data"] = {{"key.pem", "LS0tLS1CRUdJTiBLRVk="}};
+  json user = named("Secret", "peer1-msp-user");
+  user["data"] = {{"secret.json", "e30="}};
+  json reg = named("Secret", "regcred");
+  reg["type"] = "kubernetes.io/dockerconfigjson";
+  reg["data"] = {{".dockerconfigjson", "e30="}};
+  for (const auto& s : {s1, s2, user, reg}) {
+    call("POST", ns_url(url, k_core, "secrets"), s);
+  }
+  json cm = named("ConfigMap", "peer1-config", owners);
+  cm["data"] = {{"core.yaml", "peer:\n  id: peer1\n"}};
+  call("POST", ns_url(url, k_core, "configmaps"), cm);
+  json other = named("ConfigMap", "unrelated");
+  other["metadata"].erase("labels");
+  call("POST", ns_url(url, k_core, "configmaps"), other);
+  for (const char* pvc : {"peer1-pvc", "peer1-statedb-pvc"}) {
+    json p = named("PersistentVolumeClaim", pvc, owners);
+    p["spec"] = {{"accessModes", {"ReadWriteOnce"}},
+                 {"storageClassName", "csi-hostpath-sc"},
+                 {"resources", {{"requests", {{"storage", "10Gi"}}}}}};
+    call("POST", ns_url(url, k_core, "persistentvolumeclaims"), p);
+  }
+  call("POST", ns_url(url, k_core, "serviceaccounts"),
+       named("ServiceAccount", "peer1", owners));
+  json svc = named("Service", "peer1", owners);
+  svc["spec"] = {{"type", "ClusterIP"},
+                 {"selector", {{"app", "peer1"}}},
+                 {"ports", {{{"name", "peer-api"}, {"port", 7051}}}}};
+  call("POST", ns_url(url, k_core, "services"), svc);
+  json dep = named("Deployment", "peer1", owners);
+  dep["apiVersion"] = "apps/v1";
+  json volumes = json::array();
+  volumes.push_back({{"name", "ecert"},
+                     {"secret", {{"secretName", "ecert-peer1-signcert"}}}});
+  for (const char* pvc : {"peer1-pvc", "peer1-statedb-pvc"}) {
+    volumes.push_back(
+        {{"name", pvc}, {"persistentVolumeClaim", {{"claimName", pvc}}}});
+  }
+  json container = {{"name", "peer"},
+                    {"image", "hyperledger/fabric-peer:2.5.4"}};
+  container["envFrom"] =
+      json::array({{{"configMapRef", {{"name", "peer1-config"}}}}});
+  json pod = {{"containers", json::array({container})}, {"volumes", volumes}};
+  pod["imagePullSecrets"] = json::array({{{"name", "regcred"}}});
+  dep["spec"] = {
+      {"replicas", 1},
+      {"selector", {{"matchLabels", {{"app", "peer1"}}}}},
+      {"template",
+       {{"metadata", {{"labels", {{"app", "peer1"}}}}}, {"spec", pod}}}};
+  call("POST", ns_url(url, k_apps, "deployments"), dep);
+  // The volumes bind within the emulator's controller loop (50 ms).
+  for (int i = 0; i < 100; ++i) {
+    json pvc = call("GET", ns_url(url, k_core, "persistentvolumeclaims",
+                                  "peer1-statedb-pvc"));
+    if (pvc["status"].value("phase", "") == "Bound") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (const char* pvc : {"peer1-pvc", "peer1-statedb-pvc"}) {
+    json p = call("GET", ns_url(url, k_core, "persistentvolumeclaims", pvc));
+    std::string pv = p["spec"].value("volumeName", "");
+    REQUIRE_FALSE(pv.empty());
+    call("PATCH", url + k_core + "/persistentvolumes/" + pv,
+         {{"metadata",
+           {{"annotations",
+             {{"snap-emulator/data", std::string("data of ") + pvc}}}}}});
+  }
+}
+
+// The fields a user compares after a restore: what the object says, not
+// what the server set.
+json comparable(json o) {
+  for (const char* f : {"uid", "resourceVersion", "creationTimestamp",
+                        "generation", "managedFields", "ownerReferences"}) {
+    o["metadata"].erase(f);
+  }
+  o.erase("status");
+  if (o.contains("spec")) {
+    for (const char* f :
+         {"clusterIP", "clusterIPs", "volumeName", "dataSource"}) {
+      o["spec"].erase(f);
+    }
+  }
+  return o;
+}
+
+std::string state(const std::string& url) {
+  json cm = call("GET", ns_url(url, k_core, "configmaps", "peer1-config"));
+  json secrets = call("GET", ns_url(url, k_core, "secrets"));
+  std::string out = cm.value("data", json::object()).dump();
+  for (const auto& s : secrets.value("items", json::array())) {
+    out += " " + s["metadata"].value("name", "");
+  }
+  return out;
+}
+
+void mutate(const std::string& url) {
+  call("PATCH", ns_url(url, k_core, "configmaps", "peer1-config"),
+       {{"data", {{"core.yaml", "changed"}}}});
+}
+
+// Every object of the peer as the test reads it, by "plural/name".
+std::map<std::string, json> peer_objects(const std::string& url) {
+  std::map<std::string, json> out;
+  for (const auto& [api, plural] :
+       std::vector<std::pair<std::string, std::string>>{
+           {k_core, "secrets"},
+           {k_core, "configmaps"},
+           {k_core, "persistentvolumeclaims"},
+           {k_core, "serviceaccounts"},
+           {k_core, "services"},
+           {k_apps, "deployments"},
+           {k_ibp, "ibppeers"}}) {
+    json list = call("GET", ns_url(url, api, plural));
+    for (auto& item : list.value("items", json::array())) {
+      out[plural + "/" + item["metadata"].value("name", "")] = item;
+    }
+  }
+  return out;
+}
+
+// Deletes the peer (its operator-made objects go with it, PVCs and their
+// volumes included) and the secrets it refers to.
+void empty_namespace(const std::string& url) {
+  call("DELETE", ns_url(url, k_ibp, "ibppeers", "peer1"),
+       {{"kind", "DeleteOptions"},
+        {"apiVersion", "v1"},
+        {"propagationPolicy", "Background"}});
+  call("DELETE", ns_url(url, k_core, "secrets", "peer1-msp-user"));
+  call("DELETE", ns_url(url, k_core, "secrets", "regcred"));
+  REQUIRE(peer_objects(url).size() == 1); // configmaps/unrelated
+}
+
+std::string only_archive(const TempDir& dir) {
+  auto files = dir.list();
+  REQUIRE(files.size() == 1);
+  return (dir.path() / files[0]).string();
+}
+
+std::vector<std::string> target(const Emulator& emu) {
+  return {"--addr", emu.url(), "--namespace", k_ns};
+}
+
+} // namespace
+
+TEST_CASE("fabric: the adapter conformance suite", "[e2e][fabric]") {
+  AdapterFixture f;
+  f.adapter = "fabric";
+  f.emulator = "kubernetes";
+  f.unsupported_verbs = {"download", "upload"};
+  f.target_flags = {"--namespace", k_ns};
+  f.save_flags = {"ibppeers.ibp.com/peer1"};
+  f.restore_flags = {"--conflict", "replace"};
+  f.emulator_flags = [] { return crd_flags(); };
+  f.token_flag_env = "SNAP_FABRIC_TOKEN";
+  f.seed = seed;
+  f.state = state;
+  f.mutate = mutate;
+  run_conformance(f);
+}
+
+TEST_CASE("fabric: a peer saved and restored into an emptied namespace",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed(emu.url());
+  auto before = peer_objects(emu.url());
+  TempDir dir;
+  auto saved = snap(with(
+      {"save", "fabric", "ibppeers.ibp.com/peer1", "-o", dir.path().string()},
+      target(emu)));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  CHECK(saved.out.find("ibppeers.ibp.com/peer1 in fab") != std::string::npos);
+  CHECK(saved.out.find("2 volume snapshots") != std::string::npos);
+  std::string archive = only_archive(dir);
+
+  // The state DB's snapshot is cut before the ledger's is asked for.
+  auto reqs = emu.requests();
+  auto first = [&](const std::string& needle) {
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      if (reqs[i].find(needle) != std::string::npos) {
+        return i;
+      }
+    }
+    return reqs.size();
+  };
+  CHECK(first("volumesnapshots/snap-peer1-statedb-pvc-") <
+        first("volumesnapshots/snap-peer1-pvc-"));
+  CHECK(first("volumesnapshots/snap-peer1-pvc-") < reqs.size());
+
+  auto inspected = snap({"inspect", archive});
+  INFO(inspected.err);
+  REQUIRE(inspected.exit_code == 0);
+  CHECK(inspected.out.find("snap-peer1-statedb-pvc-") != std::string::npos);
+  CHECK(inspected.out.find("unencrypted") != std::string::npos);
+
+  auto status = snap(with({"status", "fabric", archive}, target(emu)));
+  INFO(status.err);
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("2 of 2") != std::string::npos);
+
+  empty_namespace(emu.url());
+  auto restored =
+      snap(with({"restore", "fabric", archive, "--yes"}, target(emu)));
+  INFO(restored.out << restored.err);
+  REQUIRE(restored.exit_code == 0);
+
+  // Every object is back as it was, minus what the server sets; the
+  // unrelated configmap was never part of it.
+  auto after = peer_objects(emu.url());
+  CHECK(after.size() == before.size());
+  for (const auto& [id, obj] : before) {
+    INFO(id);
+    REQUIRE(after.contains(id));
+    CHECK(comparable(after[id]) == comparable(obj));
+  }
+  // Owned objects point at the new peer, so GC works as before.
+  std::string new_uid = after["ibppeers/peer1"]["metadata"]["uid"];
+  CHECK(new_uid != before["ibppeers/peer1"]["metadata"]["uid"]);
+  CHECK(after["secrets/ecert-peer1-signcert"]["metadata"]["ownerReferences"][0]
+             ["uid"] == new_uid);
+  CHECK_FALSE(
+      after["secrets/peer1-msp-user"]["metadata"].contains("ownerReferences"));
+  // The PVCs come from the snapshots, with the data they held.
+  for (const char* pvc : {"peer1-pvc", "peer1-statedb-pvc"}) {
+    INFO(pvc);
+    json p = after[std::string("persistentvolumeclaims/") + pvc];
+    CHECK(p["spec"]["dataSource"]["kind"] == "VolumeSnapshot");
+    json bound;
+    for (int i = 0; i < 100; ++i) {
+      bound =
+          call("GET", ns_url(emu.url(), k_core, "persistentvolumeclaims", pvc));
+      if (bound["status"].value("phase", "") == "Bound") {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(bound["status"]["phase"] == "Bound");
+    json pv = call("GET", emu.url() + k_core + "/persistentvolumes/" +
+                              bound["spec"].value("volumeName", ""));
+    CHECK(pv["metadata"]["annotations"]["snap-emulator/data"] ==
+          std::string("data of ") + pvc);
+  }
+}
+
+TEST_CASE("fabric: restore conflicts fail, skip or replace", "[e2e][fabric]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed(emu.url());
+  TempDir dir;
+  auto saved = snap(with(
+      {"save", "fabric", "ibppeers.ibp.com/peer1", "-o", dir.path().string()},
+      target(emu)));
+  REQUIRE(saved.exit_code == 0);
+  std::string archive = only_archive(dir);
+  std::string cm_url = ns_url(emu.url(), k_core, "configmaps", "peer1-config");
+
+  SECTION("identical objects are left as they are") {
+    auto r = snap(with({"restore", "fabric", archive, "--yes"}, target(emu)));
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("skip configmaps/peer1-config (exists, identical)") !=
+          std::string::npos);
+  }
+  mutate(emu.url());
+  std::string old_uid = call("GET", cm_url)["metadata"]["uid"];
+
+  SECTION("fail (the default) changes nothing and names the object") {
+    auto posts_before = emu.requests().size();
+    auto r = snap(with({"restore", "fabric", archive, "--yes"}, target(emu)));
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("configmaps/peer1-config") != std::string::npos);
+    CHECK(r.err.find("nothing was changed") != std::string::npos);
+    auto reqs = emu.requests();
+    for (std::size_t i = posts_before; i < reqs.size(); ++i) {
+      CHECK(reqs[i].rfind("GET ", 0) == 0);
+    }
+    CHECK(call("GET", cm_url)["data"]["core.yaml"] == "changed");
+  }
+  SECTION("skip leaves the live object") {
+    auto r =
+        snap(with({"restore", "fabric", archive, "--yes", "--conflict", "skip"},
+                  target(emu)));
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(
+        r.out.find("skip configmaps/peer1-config (exists, --conflict skip)") !=
+        std::string::npos);
+    CHECK(call("GET", cm_url)["data"]["core.yaml"] == "changed");
+  }
+  SECTION("replace recreates it, owned by the live peer") {
+    auto dry = snap(with(
+        {"restore", "fabric", archive, "--dry-run", "--conflict", "replace"},
+        target(emu)));
+    INFO(dry.err);
+    CHECK(dry.exit_code == 0);
+    CHECK(dry.out.find("replace configmaps/peer1-config") != std::string::npos);
+    CHECK(call("GET", cm_url)["data"]["core.yaml"] == "changed");
+
+    auto r = snap(
+        with({"restore", "fabric", archive, "--yes", "--conflict", "replace"},
+             target(emu)));
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    json cm = call("GET", cm_url);
+    CHECK(cm["data"]["core.yaml"] == "peer:\n  id: peer1\n");
+    CHECK(cm["metadata"]["uid"] != old_uid);
+    json peer = call("GET", ns_url(emu.url(), k_ibp, "ibppeers", "peer1"));
+    CHECK(cm["metadata"]["ownerReferences"][0]["uid"] ==
+          peer["metadata"]["uid"]);
+  }
+}
+
+TEST_CASE("fabric: manifests restored into another cluster; objects that "
+          "fail are named and exit 3",
+          "[e2e][fabric]") {
+  Emulator source("kubernetes", crd_flags());
+  seed(source.url());
+  TempDir dir;
+  auto saved = snap(with({"save", "fabric", "ibppeers.ibp.com/peer1", "-o",
+                          dir.path().string(), "--no-volume-snapshots"},
+                         target(source)));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  CHECK(saved.out.find("0 volume snapshots") != std::string::npos);
+
+  Emulator other("kubernetes",
+                 with(crd_flags(), {"--reject-create", "tls-peer1-keystore"}));
+  auto r = snap(
+      with({"restore", "fabric", only_archive(dir), "--yes"}, target(other)));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.out.find("failed secrets/tls-peer1-keystore: ") != std::string::npos);
+  CHECK(r.out.find("created configmaps/peer1-config") != std::string::npos);
+  CHECK(r.err.find("1 of ") != std::string::npos);
+  // The namespace was made; everything else arrived.
+  CHECK(call("GET", ns_url(other.url(), k_ibp, "ibppeers", "peer1"))["kind"] ==
+        "IBPPeer");
+  auto restored = peer_objects(other.url());
+  CHECK(restored.size() == peer_objects(source.url()).size() - 2);
+  CHECK_FALSE(restored.contains("configmaps/unrelated"));
+}
+
+TEST_CASE("fabric: a snapshot that never becomes ready times out and leaves "
+          "nothing",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes",
+               with(crd_flags(), {"--volume-snapshot-outcome", "never"}));
+  seed(emu.url());
+  TempDir dir;
+  auto r = snap(with({"save", "fabric", "ibppeers.ibp.com/peer1", "-o",
+                      dir.path().string(), "--snapshot-timeout", "2"},
+                     target(emu)));
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("--snapshot-timeout") != std::string::npos);
+  CHECK(dir.list().empty());
+  json left = call("GET", ns_url(emu.url(), k_vs, "volumesnapshots"));
+  CHECK(left["items"].empty());
+}
+
+TEST_CASE("fabric: kubeconfig with CA and client certificate data over TLS",
+          "[e2e][fabric][tls]") {
+  Pki pki;
+  Emulator emu("kubernetes",
+               with(crd_flags(),
+                    {"--tls-cert", pki.path("server.pem"), "--tls-key",
+                     pki.path("server.key"), "--tls-client-ca",
+                     pki.path("ca.pem"), "--require-token", "right-token"}));
+  auto b64 = [&](const std::string& file) {
+    auto r = run({"/usr/bin/base64", "-w0", pki.path(file)});
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  auto kubeconfig = [&](const std::string& user) {
+    return "apiVersion: v1\nkind: Config\ncurrent-context: lab\n"
+           "clusters:\n- name: lab\n  cluster:\n    server: " +
+           emu.https_url() +
+           "\n    certificate-authority-data: " + b64("ca.pem") +
+           "\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n"
+           "    user: me\n    namespace: fab\n"
+           "users:\n- name: me\n  user:\n" +
+           user;
+  };
+  TempDir dir;
+  fs::path cert_cfg = dir.path() / "cert.yaml";
+  write_file(cert_cfg,
+             kubeconfig("    client-certificate-data: " + b64("client.pem") +
+                        "\n    client-key-data: " + b64("client.key") + "\n"));
+  fs::path wrong_cfg = dir.path() / "wrong.yaml";
+  write_file(wrong_cfg, kubeconfig("    token: wrong-token\n"));
+  fs::path token_cfg = dir.path() / "token.yaml";
+  write_file(token_cfg, kubeconfig("    token: right-token\n"));
+
+  auto by_cert = snap({"status", "fabric", "--kubeconfig", cert_cfg.string()});
+  INFO(by_cert.err);
+  CHECK(by_cert.exit_code == 0);
+  CHECK(by_cert.out.find("v1.29") != std::string::npos);
+
+  auto by_token =
+      snap({"status", "fabric"}, {.env = {{"KUBECONFIG", token_cfg.string()}}});
+  INFO(by_token.err);
+  CHECK(by_token.exit_code == 0);
+
+  auto wrong = snap({"status", "fabric", "--kubeconfig", wrong_cfg.string()});
+  CHECK(wrong.exit_code == 5);
+  CHECK(wrong.err.find("wrong-token") == std::string::npos);
+  CHECK(wrong.err.find("401") != std::string::npos);
+
+  auto no_ca = snap({"status", "fabric", "--addr", emu.https_url(),
+                     "--token-file", (dir.path() / "none").string()});
+  CHECK(no_ca.exit_code != 0);
+}
+
+} // namespace snap::test
