@@ -90,7 +90,20 @@ public:
     SNAP_TRY(collect_referenced());
     json snapshots = json::array();
     if (flag_value(m_ctx.flags, "no-volume-snapshots").empty()) {
-      snapshots = SNAP_TRY(snapshot_volumes(id));
+      bool quiesce = !flag_value(m_ctx.flags, "quiesce").empty();
+      std::vector<Scaled> scaled;
+      auto stopped = quiesce ? scale_down(scaled) : Expected<void>();
+      auto taken = stopped ? snapshot_volumes(id)
+                           : Expected<json>(tl::unexpected(stopped.error()));
+      // Whatever happened, the workloads run again as they did.
+      auto resumed = scale_back(scaled);
+      if (!taken) {
+        return tl::unexpected(taken.error());
+      }
+      if (!resumed) {
+        return tl::unexpected(resumed.error());
+      }
+      snapshots = std::move(*taken);
     }
     json genesis = SNAP_TRY(write_genesis(out));
     json objects = json::array();
@@ -252,7 +265,12 @@ public:
     StatusResult r;
     r.fields["server"] = m_server_version;
     r.fields["namespace"] = m_ns;
-    ResourceType vs = SNAP_TRY(snapshot_type());
+    auto served = snapshot_type();
+    if (!served && id.empty() && served.error().kind == ErrorKind::not_found) {
+      r.fields["volume_snapshots"] = "not served by this cluster";
+      return r;
+    }
+    ResourceType vs = SNAP_TRY(std::move(served));
     std::string selector = id.empty()
                                ? std::string(k_backup_label)
                                : fmt::format("{}={}", k_backup_label, id);
@@ -448,7 +466,19 @@ private:
   }
 
   Expected<ResourceType> snapshot_type() {
-    return m_kube->resolve("volumesnapshots", "snapshot.storage.k8s.io");
+    auto t =
+        m_kube->resolve_if_served("volumesnapshots", "snapshot.storage.k8s.io");
+    if (t && !*t) {
+      return fail(ErrorKind::not_found,
+                  "fabric: the cluster serves no VolumeSnapshots "
+                  "(snapshot.storage.k8s.io/v1): install the CSI "
+                  "external-snapshotter CRDs and controller, or save with "
+                  "--no-volume-snapshots");
+    }
+    if (!t) {
+      return tl::unexpected(t.error());
+    }
+    return **t;
   }
 
   bool have(const std::string& uid) const { return m_uids.contains(uid); }
@@ -685,6 +715,76 @@ private:
                             "and none is the default; pass "
                             "--volume-snapshot-class NAME",
                             matching.empty() ? "no" : "several", driver));
+  }
+
+  // A workload scaled down for the snapshots, and its replicas before.
+  struct Scaled {
+    ResourceType type;
+    std::string name;
+    int replicas = 0;
+  };
+
+  // Scales every collected Deployment and StatefulSet that runs to 0 and
+  // waits until none of their pods is left, so the volumes are snapshotted
+  // at rest. What was scaled is in `scaled` even when this fails.
+  Expected<void> scale_down(std::vector<Scaled>& scaled) {
+    double timeout_s = seconds_flag(m_ctx.flags, "snapshot-timeout",
+                                    k_default_snapshot_timeout_s);
+    for (const auto& item : m_items) {
+      bool workload =
+          item.type.group == "apps" && (item.type.plural == "deployments" ||
+                                        item.type.plural == "statefulsets");
+      json spec = item.object.value("spec", json::object());
+      int replicas = spec.is_object() ? spec.value("replicas", 1) : 0;
+      if (!workload || replicas == 0) {
+        continue;
+      }
+      SNAP_TRY(m_kube->merge_patch(item.type, m_ns, item.name(),
+                                   {{"spec", {{"replicas", 0}}}}));
+      scaled.push_back({item.type, item.name(), replicas});
+      note(fmt::format("scaled {} down from {} replicas", item.id(), replicas));
+    }
+    for (const auto& s : scaled) {
+      m_ctx.reporter.progress(
+          fmt::format("waiting for {}/{} to stop", s.type.name(), s.name), 0,
+          0);
+      SNAP_TRY(poll_until(
+          timeout_s,
+          [&]() -> Expected<bool> {
+            json o = SNAP_TRY(m_kube->get(s.type, m_ns, s.name));
+            json st = o.value("status", json::object());
+            return !st.is_object() || st.value("replicas", 0) == 0;
+          },
+          [&] {
+            return fmt::format("fabric: {}/{} still has pods after {:.0f} s "
+                               "(does its operator scale it back up?); it was "
+                               "scaled back",
+                               s.type.name(), s.name, timeout_s);
+          },
+          250, 5000));
+    }
+    return {};
+  }
+
+  // Gives every scaled workload its replicas back; sent even after SIGINT.
+  Expected<void> scale_back(const std::vector<Scaled>& scaled) {
+    std::optional<Error> first;
+    for (const auto& s : scaled) {
+      auto r = m_kube->merge_patch(
+          s.type, m_ns, s.name, {{"spec", {{"replicas", s.replicas}}}}, true);
+      if (!r && !first) {
+        first = Error{r.error().kind,
+                      fmt::format("fabric: could not scale {}/{} back to {} "
+                                  "replicas: {} (do it by hand: kubectl scale "
+                                  "--replicas={})",
+                                  s.type.name(), s.name, s.replicas,
+                                  r.error().message, s.replicas)};
+      }
+    }
+    if (first) {
+      return tl::unexpected(*first);
+    }
+    return {};
   }
 
   // Takes a VolumeSnapshot of every collected PVC on a CSI volume, state
@@ -1058,6 +1158,7 @@ private:
     double timeout_s = seconds_flag(m_ctx.flags, "snapshot-timeout",
                                     k_default_snapshot_timeout_s);
     std::map<std::string, std::string> new_uid; // saved uid -> live uid
+    std::set<std::string> renewed; // saved uids of objects made in this run
     Fields report = Fields::array();
     std::vector<std::string> failed;
     std::size_t n = 0;
@@ -1082,6 +1183,7 @@ private:
         continue;
       }
       new_uid[p.old_uid] = *done;
+      renewed.insert(p.old_uid);
       report.push_back(fmt::format(
           "{} {}{}", p.action == "replace" ? "replaced" : "created", id,
           p.snapshot.is_null()
@@ -1090,20 +1192,24 @@ private:
     }
     // Owner references point at the owners' new uids, so deleting an
     // owner later garbage-collects as it did before.
+    // An object left in place is re-linked too when its owner was made
+    // anew (a replaced CR orphans what it owned).
     for (const auto& p : plan) {
-      if (p.owner_refs.empty() || p.action == "skip" ||
-          p.action == "identical" || !new_uid.contains(p.old_uid)) {
+      if (p.owner_refs.empty() || !new_uid.contains(p.old_uid)) {
         continue;
       }
+      bool kept = p.action == "skip" || p.action == "identical";
+      bool owner_renewed = false;
       json refs = json::array();
       for (auto ref : p.owner_refs) {
         auto it = new_uid.find(str(ref, "uid"));
         if (it != new_uid.end() && !it->second.empty()) {
+          owner_renewed = owner_renewed || renewed.contains(it->first);
           ref["uid"] = it->second;
           refs.push_back(ref);
         }
       }
-      if (refs.empty()) {
+      if (refs.empty() || (kept && !owner_renewed)) {
         continue;
       }
       auto patched = m_kube->merge_patch(
@@ -1195,6 +1301,11 @@ const AdapterInfo& fabric_info() {
                  {C::save}},
                 {"no-volume-snapshots",
                  "save manifests only, no VolumeSnapshots",
+                 false,
+                 {C::save}},
+                {"quiesce",
+                 "scale the saved Deployments and StatefulSets to 0 while "
+                 "the volumes are snapshotted, then back",
                  false,
                  {C::save}},
                 {"snapshot-timeout",

@@ -288,9 +288,10 @@ Expected<json> Client::create(const ResourceType& t, const std::string& ns,
 }
 
 Expected<json> Client::merge_patch(const ResourceType& t, const std::string& ns,
-                                   const std::string& name, const json& patch) {
+                                   const std::string& name, const json& patch,
+                                   bool cleanup) {
   return call("PATCH", path(t, ns, name), patch, {},
-              "application/merge-patch+json");
+              "application/merge-patch+json", cleanup);
 }
 
 Expected<void> Client::remove(const ResourceType& t, const std::string& ns,

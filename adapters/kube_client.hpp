@@ -78,8 +78,10 @@ public:
   Expected<json> create(const ResourceType& t, const std::string& ns,
                         const json& object);
   // PATCH with application/merge-patch+json.
+  // With `cleanup`, it goes out even after SIGINT (undoing a scale-down).
   Expected<json> merge_patch(const ResourceType& t, const std::string& ns,
-                             const std::string& name, const json& patch);
+                             const std::string& name, const json& patch,
+                             bool cleanup = false);
   // DELETE with DeleteOptions; a 404 counts as done.
   Expected<void> remove(const ResourceType& t, const std::string& ns,
                         const std::string& name, Propagation p,

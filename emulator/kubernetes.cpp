@@ -902,6 +902,21 @@ private:
     for (json* vs : snaps) {
       reconcile_snapshot(*vs, pvc_k, pv_k, vsc_k, cls_k);
     }
+    // Workload controllers: the pods follow spec.replicas.
+    for (auto& [k, o] : m_objects) {
+      if (!k.starts_with("apps/v1|deployments|") &&
+          !k.starts_with("apps/v1|statefulsets|")) {
+        continue;
+      }
+      int want = o.value("spec", json::object()).value("replicas", 1);
+      json& st = o["status"];
+      if (!st.is_object() || st.value("replicas", -1) != want) {
+        st = {{"replicas", want},
+              {"readyReplicas", want},
+              {"availableReplicas", want}};
+        o["metadata"]["resourceVersion"] = next_rv();
+      }
+    }
   }
 
   void reconcile_snapshot(json& vs, const Kind* pvc_k, const Kind* pv_k,

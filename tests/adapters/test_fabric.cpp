@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "snap/text.hpp"
 #include "tests/adapters/suite.hpp"
 #include "tests/support/pki.hpp"
 #include "tests/support/process.hpp"
@@ -78,7 +79,7 @@ json named(const std::string& kind, const std::string& name,
 // A namespace with what fabric-operator makes for IBPPeer peer1, plus the
 // user's MSP secret and registry secret it refers to, and an unrelated
 // configmap. The PVs' data is marked so a restore can be told apart.
-void seed(const std::string& url) {
+void seed_cluster(const std::string& url) {
   call("POST", url + k_core + "/namespaces",
        {{"apiVersion", "v1"},
         {"kind", "Namespace"},
@@ -97,6 +98,10 @@ void seed(const std::string& url) {
            {{"snapshot.storage.kubernetes.io/is-default-class", "true"}}}}},
         {"driver", "hostpath.csi.k8s.io"},
         {"deletionPolicy", "Delete"}});
+}
+
+void seed(const std::string& url) {
+  seed_cluster(url);
   json peer = call("POST", ns_url(url, k_ibp, "ibppeers"),
                    {{"apiVersion", "ibp.com/v1beta1"},
                     {"kind", "IBPPeer"},
@@ -358,6 +363,71 @@ TEST_CASE("fabric: a peer saved and restored into an emptied namespace",
   }
 }
 
+TEST_CASE("fabric: an orderer with its node and genesis block",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes", crd_flags());
+  std::string url = emu.url();
+  seed_cluster(url);
+  json spec = {{"license", {{"accept", true}}}, {"mspID", "OrdererMSP"}};
+  json parent = call("POST", ns_url(url, k_ibp, "ibporderers"),
+                     {{"apiVersion", "ibp.com/v1beta1"},
+                      {"kind", "IBPOrderer"},
+                      {"metadata", {{"name", "orderer"}}},
+                      {"spec", spec}});
+  REQUIRE(parent["metadata"].contains("uid"));
+  json node =
+      call("POST", ns_url(url, k_ibp, "ibporderers"),
+           {{"apiVersion", "ibp.com/v1beta1"},
+            {"kind", "IBPOrderer"},
+            {"metadata",
+             {{"name", "orderernode1"}, {"labels", {{"parent", "orderer"}}}}},
+            {"spec", spec}});
+  json owners = json::array({{{"apiVersion", "ibp.com/v1beta1"},
+                              {"kind", "IBPOrderer"},
+                              {"name", "orderernode1"},
+                              {"uid", node["metadata"]["uid"]},
+                              {"controller", true}}});
+  std::string block("GENESIS\x00\x01\x02block", 16);
+  json genesis = named("Secret", "orderernode1-genesis", owners);
+  genesis["data"] = {{"orderer.block", base64_encode(block)}};
+  call("POST", ns_url(url, k_core, "secrets"), genesis);
+  call("POST", ns_url(url, k_core, "configmaps"),
+       named("ConfigMap", "orderernode1-config", owners));
+
+  TempDir dir;
+  auto saved = snap(with({"save", "fabric", "ibporderers.ibp.com/orderer", "-o",
+                          dir.path().string()},
+                         target(emu)));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  CHECK(saved.out.find("4 objects") != std::string::npos);
+  std::string archive = only_archive(dir);
+  auto unzipped = run(
+      {"/usr/bin/unzip", "-p", archive, "payload/genesis/orderernode1.block"});
+  CHECK(unzipped.out == block);
+  auto inspected = snap({"inspect", archive});
+  CHECK(inspected.out.find("orderernode1 (16 bytes)") != std::string::npos);
+
+  for (const char* name : {"orderer", "orderernode1"}) {
+    call("DELETE", ns_url(url, k_ibp, "ibporderers", name));
+  }
+  REQUIRE(call("GET", ns_url(url, k_core, "secrets"))["items"].empty());
+  auto restored =
+      snap(with({"restore", "fabric", archive, "--yes"}, target(emu)));
+  INFO(restored.out << restored.err);
+  REQUIRE(restored.exit_code == 0);
+  // Secrets first, then the node, then its parent (which would otherwise
+  // make a node and a genesis block anew).
+  auto at = [&](const std::string& s) { return restored.out.find(s); };
+  CHECK(at("created secrets/orderernode1-genesis") <
+        at("created ibporderers.ibp.com/orderernode1"));
+  CHECK(at("created ibporderers.ibp.com/orderernode1") <
+        at("created ibporderers.ibp.com/orderer\n"));
+  json back =
+      call("GET", ns_url(url, k_core, "secrets", "orderernode1-genesis"));
+  CHECK(base64_decode(back["data"].value("orderer.block", "")) == block);
+}
+
 TEST_CASE("fabric: restore conflicts fail, skip or replace", "[e2e][fabric]") {
   Emulator emu("kubernetes", crd_flags());
   seed(emu.url());
@@ -423,6 +493,28 @@ TEST_CASE("fabric: restore conflicts fail, skip or replace", "[e2e][fabric]") {
     CHECK(cm["metadata"]["ownerReferences"][0]["uid"] ==
           peer["metadata"]["uid"]);
   }
+  SECTION("replacing the peer orphans what it owns, then re-links it") {
+    std::string peer_url = ns_url(emu.url(), k_ibp, "ibppeers", "peer1");
+    std::string old_peer = call("GET", peer_url)["metadata"]["uid"];
+    call("PATCH", peer_url, {{"spec", {{"version", "2.5.9"}}}});
+    std::string pvc_url = ns_url(emu.url(), k_core, "persistentvolumeclaims",
+                                 "peer1-statedb-pvc");
+    std::string old_pvc = call("GET", pvc_url)["metadata"]["uid"];
+    auto r = snap(
+        with({"restore", "fabric", archive, "--yes", "--conflict", "replace"},
+             target(emu)));
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    json peer = call("GET", peer_url);
+    CHECK(peer["spec"]["version"] == "2.5.4");
+    CHECK(peer["metadata"]["uid"] != old_peer);
+    // The state DB's PVC was neither garbage-collected nor replaced, and
+    // belongs to the new peer.
+    json pvc = call("GET", pvc_url);
+    CHECK(pvc["metadata"]["uid"] == old_pvc);
+    CHECK(pvc["metadata"]["ownerReferences"][0]["uid"] ==
+          peer["metadata"]["uid"]);
+  }
 }
 
 TEST_CASE("fabric: manifests restored into another cluster; objects that "
@@ -470,6 +562,53 @@ TEST_CASE("fabric: a snapshot that never becomes ready times out and leaves "
   CHECK(dir.list().empty());
   json left = call("GET", ns_url(emu.url(), k_vs, "volumesnapshots"));
   CHECK(left["items"].empty());
+}
+
+TEST_CASE("fabric: --quiesce scales the peer down for the snapshots and "
+          "always back",
+          "[e2e][fabric]") {
+  std::string outcome = GENERATE("ready", "never", "interrupted");
+  Emulator emu("kubernetes",
+               with(crd_flags(), {"--volume-snapshot-outcome",
+                                  outcome == "never" ? "never" : "ready",
+                                  "--volume-snapshot-ms",
+                                  outcome == "interrupted" ? "60000" : "300"}));
+  seed(emu.url());
+  TempDir dir;
+  RunOptions opts;
+  if (outcome == "interrupted") {
+    opts.signal_when = [&] {
+      return emu.received("POST " + k_vs + "/namespaces/fab/volumesnapshots");
+    };
+  }
+  auto r =
+      snap(with({"save", "fabric", "ibppeers.ibp.com/peer1", "-o",
+                 dir.path().string(), "--quiesce", "--snapshot-timeout", "2"},
+                target(emu)),
+           opts);
+  INFO(outcome << ": " << r.err);
+  CHECK(r.exit_code == (outcome == "ready" ? 0 : outcome == "never" ? 4 : 130));
+  CHECK(dir.list().size() == (outcome == "ready" ? 1u : 0u));
+  auto reqs = emu.requests();
+  std::string scale = "PATCH " + k_apps + "/namespaces/fab/deployments/peer1";
+  std::vector<std::size_t> patches;
+  std::size_t first_snapshot = reqs.size();
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    if (reqs[i].rfind(scale, 0) == 0) {
+      patches.push_back(i);
+    } else if (reqs[i].rfind("POST " + k_vs + "/namespaces/", 0) == 0) {
+      first_snapshot = std::min(first_snapshot, i);
+    }
+  }
+  REQUIRE(patches.size() == 2);
+  CHECK(patches[0] < first_snapshot);
+  CHECK(patches[1] > first_snapshot);
+  json dep = call("GET", ns_url(emu.url(), k_apps, "deployments", "peer1"));
+  CHECK(dep["spec"]["replicas"] == 1);
+  if (outcome != "ready") {
+    CHECK(call("GET", ns_url(emu.url(), k_vs, "volumesnapshots"))["items"]
+              .empty());
+  }
 }
 
 TEST_CASE("fabric: kubeconfig with CA and client certificate data over TLS",

@@ -58,8 +58,19 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& opts) {
   auto env = make_env(opts.env);
   auto cargv = c_args(argv);
   auto cenv = c_args(env);
+  // The child must not run the test's own signal handlers (Catch's) if a
+  // signal for it comes before execve: it starts with them blocked, resets
+  // them to the default, then takes what is pending.
+  sigset_t block, old_mask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigprocmask(SIG_BLOCK, &block, &old_mask);
   pid_t pid = fork();
   if (pid == 0) {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
     dup2(out_pipe[1], 1);
@@ -72,6 +83,7 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& opts) {
     execve(cargv[0], cargv.data(), cenv.data());
     _exit(127);
   }
+  sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   close(out_pipe[1]);
   close(err_pipe[1]);
   RunResult r;
