@@ -1207,6 +1207,14 @@ private:
           owner_renewed = owner_renewed || renewed.contains(it->first);
           ref["uid"] = it->second;
           refs.push_back(ref);
+        } else if (!kept) {
+          // An owner outside what was restored: the live one of that
+          // name, if there is one.
+          std::string live = SNAP_TRY(live_owner_uid(ref, ns));
+          if (!live.empty()) {
+            ref["uid"] = live;
+            refs.push_back(ref);
+          }
         }
       }
       if (refs.empty() || (kept && !owner_renewed)) {
@@ -1232,6 +1240,17 @@ private:
           failed.size(), plan.size(), join_list(failed, ", "));
     }
     return out;
+  }
+
+  // The uid of the live object an owner reference names (by kind and
+  // name), or "" when there is none.
+  Expected<std::string> live_owner_uid(const json& ref, const std::string& ns) {
+    auto type = m_kube->type_of(str(ref, "apiVersion"), str(ref, "kind"));
+    if (!type) {
+      return std::string();
+    }
+    auto live = SNAP_TRY(m_kube->get_if(*type, ns, str(ref, "name")));
+    return live ? str(meta(*live), "uid") : std::string();
   }
 
   // Creates one object (after deleting the live one for replace); returns

@@ -408,6 +408,17 @@ TEST_CASE("fabric: an orderer with its node and genesis block",
   auto inspected = snap({"inspect", archive});
   CHECK(inspected.out.find("orderernode1 (16 bytes)") != std::string::npos);
 
+  // Everything of the preset in the namespace is the same set here.
+  TempDir all;
+  auto everything = snap(
+      with({"save", "fabric", "--all-in-namespace", "-o", all.path().string()},
+           target(emu)));
+  INFO(everything.err);
+  CHECK(everything.exit_code == 0);
+  CHECK(everything.out.find("4 objects") != std::string::npos);
+  CHECK(everything.out.find("ibporderers.ibp.com/orderernode1") !=
+        std::string::npos);
+
   for (const char* name : {"orderer", "orderernode1"}) {
     call("DELETE", ns_url(url, k_ibp, "ibporderers", name));
   }
@@ -460,6 +471,26 @@ TEST_CASE("fabric: restore conflicts fail, skip or replace", "[e2e][fabric]") {
       CHECK(reqs[i].rfind("GET ", 0) == 0);
     }
     CHECK(call("GET", cm_url)["data"]["core.yaml"] == "changed");
+  }
+  SECTION("named objects alone are restored") {
+    auto r = snap(with({"restore", "fabric", archive, "configmaps/peer1-config",
+                        "--yes", "--conflict", "replace"},
+                       target(emu)));
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("replaced configmaps/peer1-config") != std::string::npos);
+    CHECK(r.out.find("secrets/") == std::string::npos);
+    // It belongs to the live peer, as before.
+    json peer = call("GET", ns_url(emu.url(), k_ibp, "ibppeers", "peer1"));
+    CHECK(call("GET", cm_url)["metadata"]["ownerReferences"][0]["uid"] ==
+          peer["metadata"]["uid"]);
+    CHECK(call("GET", cm_url)["data"]["core.yaml"] == "peer:\n  id: peer1\n");
+    auto missing =
+        snap(with({"restore", "fabric", archive, "configmaps/nope", "--yes"},
+                  target(emu)));
+    CHECK(missing.exit_code == 2);
+    CHECK(missing.err.find("configmaps/nope is not in the archive") !=
+          std::string::npos);
   }
   SECTION("skip leaves the live object") {
     auto r =
