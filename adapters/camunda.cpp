@@ -32,6 +32,17 @@
 // --tasklist, --optimize (port 8092) and --elasticsearch (port 9200);
 // --skip leaves out a web app a cluster does not run.
 //
+// Camunda 8.8 (found by GET /actuator listing backupRuntime) runs Zeebe,
+// Operate and Tasklist as one orchestration cluster: its management API
+// (--zeebe) backs up Operate and Tasklist together at
+// /actuator/backupHistory (snapshots camunda_webapps_…), and the 8.8
+// procedure soft-pauses exporting FIRST, before the web apps' backups:
+//   1 soft pause; 2–3 start the web apps' and Optimize's backups; 4–5 wait
+//   for both; 6–7 the zeebe-record snapshot; 8–9 Zeebe (backupRuntime);
+//   10 resume.
+// From 8.8 the exporting endpoints answer 200 with the endpoint's own
+// response as JSON ({"status":204,…}); that status is checked too.
+//
 // Docs:
 // https://docs.camunda.io/docs/self-managed/operational-guides/backup-restore/backup/
 #include <set>
@@ -89,9 +100,16 @@ private:
     }
     return false;
   }
-  // The web apps taking part, each with its management address.
-  Expected<std::vector<camunda::Actuator>> webapps() const {
-    std::vector<camunda::Actuator> apps;
+  // A web app taking part: its management API and backup endpoint.
+  struct Webapp {
+    camunda::Actuator api;
+    std::string path; // /actuator/backups, or 8.8's /actuator/backupHistory
+  };
+
+  // The web apps taking part. From 8.8 (`unified`) Operate and Tasklist are
+  // one backup of the orchestration cluster, labelled "webapps".
+  Expected<std::vector<Webapp>> webapps(bool unified) const {
+    std::vector<Webapp> apps;
     for (const auto& s : split_list(flag("skip"))) {
       if (std::find(k_webapps.begin(), k_webapps.end(), s) == k_webapps.end()) {
         return fail(ErrorKind::usage,
@@ -99,6 +117,31 @@ private:
                                 "tasklist can be left out",
                                 s));
       }
+    }
+    if (unified) {
+      if (skipped("operate") != skipped("tasklist")) {
+        return fail(ErrorKind::usage,
+                    "camunda: from 8.8 Operate and Tasklist are backed up "
+                    "together by the orchestration cluster; --skip both or "
+                    "neither");
+      }
+      if (!flag("operate").empty() || !flag("tasklist").empty()) {
+        m_ctx.reporter.note("camunda: from 8.8 the orchestration cluster "
+                            "(--zeebe) backs up Operate and Tasklist; "
+                            "--operate and --tasklist are not used");
+      }
+      if (!skipped("operate")) {
+        apps.push_back({{m_ctx.http, flag("zeebe"), "webapps"},
+                        "/actuator/backupHistory"});
+      }
+      if (!skipped("optimize")) {
+        std::string addr = flag("optimize");
+        apps.push_back(
+            {{m_ctx.http, addr.empty() ? "http://127.0.0.1:8092" : addr,
+              "optimize"},
+             "/actuator/backups"});
+      }
+      return apps;
     }
     for (const auto& app : k_webapps) {
       if (skipped(app)) {
@@ -115,7 +158,7 @@ private:
                                 "without it",
                                 app, app));
       }
-      apps.push_back({m_ctx.http, addr, app});
+      apps.push_back({{m_ctx.http, addr, app}, "/actuator/backups"});
     }
     return apps;
   }
@@ -135,17 +178,68 @@ private:
     }
     return r;
   }
-  // The procedure's steps 7 and 12 for the camunda version in use.
+  // Zeebe's backup endpoint for the version in use; backupRuntime means
+  // 8.8's orchestration cluster.
   Expected<std::string> check_version() {
-    std::string path =
-        SNAP_TRY(camunda::zeebe_backup_path(m_zeebe, flag("camunda-version")));
-    if (path == "/actuator/backupRuntime") {
-      return fail(ErrorKind::unsupported,
-                  "camunda: 8.8's unified backup (backupRuntime and the web "
-                  "apps' backupHistory) is not supported yet; back up Zeebe "
-                  "with snap save zeebe and the web apps by hand");
+    return camunda::zeebe_backup_path(m_zeebe, flag("camunda-version"));
+  }
+  static bool unified(const std::string& zeebe_path) {
+    return zeebe_path == "/actuator/backupRuntime";
+  }
+  // POSTs an exporting call; from 8.8 a 200 carries the endpoint's own
+  // status, which must say success too.
+  Expected<void> exporting(const std::string& path, bool cleanup) {
+    json r = SNAP_TRY(
+        m_zeebe.call("POST", path, json(), {204, 200}, false, cleanup));
+    if (r.is_object() && r.contains("status") &&
+        r["status"].is_number_integer()) {
+      int status = r["status"].get<int>();
+      if (status < 200 || status >= 300) {
+        return fail(ErrorKind::remote,
+                    fmt::format("zeebe: POST {} answered status {} in its "
+                                "body",
+                                path, status));
+      }
     }
-    return path;
+    return {};
+  }
+  // Resumes exporting when it goes out of scope unless now() did already:
+  // every way out after a pause, SIGINT and SIGTERM included.
+  struct ExportingGuard {
+    explicit ExportingGuard(CamundaAdapter* adapter) : self(adapter) {}
+    ExportingGuard(const ExportingGuard&) = delete;
+    ExportingGuard& operator=(const ExportingGuard&) = delete;
+    CamundaAdapter* self;
+    bool armed = true;
+    Expected<void> now() {
+      armed = false;
+      auto r = self->exporting("/actuator/exporting/resume", true);
+      if (!r) {
+        return fail(r.error().kind,
+                    fmt::format("{} — exporting is still paused: resume it "
+                                "now (POST /actuator/exporting/resume on the "
+                                "gateway)",
+                                r.error().message));
+      }
+      return {};
+    }
+    ~ExportingGuard() {
+      if (armed) {
+        if (auto r = now(); !r) {
+          self->m_ctx.reporter.note(r.error().message);
+          std::fprintf(stderr, "snap: %s\n", r.error().message.c_str());
+        }
+      }
+    }
+  };
+  // Pauses exporting (softly where the version can) and arms `guard`, even
+  // when the pause fails, which may have paused some partitions (docs).
+  Expected<void> pause(std::optional<ExportingGuard>& guard) {
+    std::string path = soft_pause() ? "/actuator/exporting/pause?soft=true"
+                                    : "/actuator/exporting/pause";
+    auto paused = exporting(path, false);
+    guard.emplace(this);
+    return paused;
   }
   bool soft_pause() const {
     // ?soft exists from 8.2.27, 8.3.11, 8.4.7 and 8.5.1; older gateways
@@ -162,7 +256,7 @@ private:
     return mi >= 2 && pa >= since[mi];
   }
 
-  Expected<json> wait_webapp(const camunda::Actuator& app, std::int64_t id);
+  Expected<json> wait_webapp(const Webapp& app, std::int64_t id);
 
   AdapterContext m_ctx;
   camunda::Actuator m_zeebe;
@@ -170,14 +264,15 @@ private:
   es::Client m_es;
 };
 
-Expected<json> CamundaAdapter::wait_webapp(const camunda::Actuator& app,
+Expected<json> CamundaAdapter::wait_webapp(const Webapp& webapp,
                                            std::int64_t id) {
+  const camunda::Actuator& app = webapp.api;
   json info;
   int settled = 0;
   SNAP_TRY(poll_until(
       wait_timeout(),
       [&]() -> Expected<bool> {
-        auto got = app.call("GET", fmt::format("/actuator/backups/{}", id));
+        auto got = app.call("GET", fmt::format("{}/{}", webapp.path, id));
         if (!got && got.error().kind == ErrorKind::not_found) {
           return false; // the first snapshot is not there yet
         }
@@ -220,8 +315,9 @@ Expected<json> CamundaAdapter::wait_webapp(const camunda::Actuator& app,
 Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
   std::int64_t id = SNAP_TRY(backup_id());
   std::string repo = SNAP_TRY(repository());
-  std::vector<camunda::Actuator> apps = SNAP_TRY(webapps());
   std::string zeebe_path = SNAP_TRY(check_version());
+  bool one_cluster = unified(zeebe_path);
+  std::vector<Webapp> apps = SNAP_TRY(webapps(one_cluster));
   es::Version es_version = SNAP_TRY(m_es.version());
   // Zeebe would refuse the id only at step 10, after the web apps' backups
   // and the pause: ask first, before anything starts.
@@ -242,49 +338,24 @@ Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
   json record = {{"backup_id", id}, {"components", json::object()}};
   json& parts = record["components"];
 
-  // Steps 1–6: the web apps, started together, then waited for.
+  // From the pause on, exporting is resumed on every way out. 8.8 pauses
+  // first (its step 1); 8.2–8.7 after the web apps (step 7).
+  std::optional<ExportingGuard> guard;
+  if (one_cluster) {
+    SNAP_TRY(pause(guard));
+  }
+  // The web apps, started together, then waited for.
   for (const auto& app : apps) {
-    m_ctx.reporter.note(fmt::format("{}: starting backup {}", app.label, id));
-    SNAP_TRY(app.call("POST", "/actuator/backups", json{{"backupId", id}},
-                      {200, 202}, false));
+    m_ctx.reporter.note(
+        fmt::format("{}: starting backup {}", app.api.label, id));
+    SNAP_TRY(app.api.call("POST", app.path, json{{"backupId", id}}, {200, 202},
+                          false));
   }
   for (const auto& app : apps) {
-    parts[app.label] = SNAP_TRY(wait_webapp(app, id));
+    parts[app.api.label] = SNAP_TRY(wait_webapp(app, id));
   }
-
-  // Step 7: from here exporting is resumed on every way out.
-  std::string pause = soft_pause() ? "/actuator/exporting/pause?soft=true"
-                                   : "/actuator/exporting/pause";
-  auto paused = m_zeebe.call("POST", pause, json(), {204, 200}, false);
-  struct Resume {
-    CamundaAdapter* self;
-    bool armed = true;
-    std::optional<Error> error;
-    Expected<void> now() {
-      armed = false;
-      auto r = self->m_zeebe.call("POST", "/actuator/exporting/resume", json(),
-                                  {204, 200}, true, true);
-      if (!r) {
-        return fail(r.error().kind,
-                    fmt::format("{} — exporting is still paused: resume it "
-                                "now (POST /actuator/exporting/resume on the "
-                                "gateway)",
-                                r.error().message));
-      }
-      return {};
-    }
-    ~Resume() {
-      if (armed) {
-        if (auto r = now(); !r) {
-          self->m_ctx.reporter.note(r.error().message);
-          std::fprintf(stderr, "snap: %s\n", r.error().message.c_str());
-        }
-      }
-    }
-  } resume{this};
-  if (!paused) {
-    // A failed pause may have paused some partitions (docs): resume anyway.
-    return tl::unexpected(paused.error());
+  if (!one_cluster) {
+    SNAP_TRY(pause(guard));
   }
   // Steps 8–9: the exported records.
   std::string prefix =
@@ -308,13 +379,14 @@ Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
     return tl::unexpected(*v);
   }
   parts["zeebe"] = zeebe;
-  // Step 12.
-  SNAP_TRY(resume.now());
+  // The last step.
+  SNAP_TRY(guard->now());
 
   record["repository"] = repo;
   record["records_prefix"] = prefix;
   record["skipped"] = split_list(flag("skip"));
   record["elasticsearch_version"] = es_version.number;
+  record["orchestration_cluster"] = one_cluster;
   SNAP_TRY(out.add_json("camunda.json", record));
   std::string zeebe_version = camunda::broker_version(zeebe);
   SaveResult r;
@@ -362,11 +434,12 @@ Expected<StatusResult> CamundaAdapter::status(const std::string& id) {
                 "camunda: status needs a backup id (snap list camunda shows "
                 "them)");
   }
-  std::vector<camunda::Actuator> apps = SNAP_TRY(webapps());
   std::string path = SNAP_TRY(check_version());
+  std::vector<Webapp> apps = SNAP_TRY(webapps(unified(path)));
   bool running = false;
-  for (const auto& app : apps) {
-    auto got = app.call("GET", "/actuator/backups/" + url_escape(id));
+  for (const auto& webapp : apps) {
+    const camunda::Actuator& app = webapp.api;
+    auto got = app.call("GET", webapp.path + "/" + url_escape(id));
     std::string st = got ? got->value("state", "")
                      : got.error().kind == ErrorKind::not_found
                          ? "DOES_NOT_EXIST"
@@ -401,8 +474,8 @@ Expected<StatusResult> CamundaAdapter::status(const std::string& id) {
 }
 
 Expected<Fields> CamundaAdapter::list() {
-  std::vector<camunda::Actuator> apps = SNAP_TRY(webapps());
   std::string path = SNAP_TRY(check_version());
+  std::vector<Webapp> apps = SNAP_TRY(webapps(unified(path)));
   std::map<std::int64_t, std::map<std::string, std::string>> by_id;
   auto collect = [&](const camunda::Actuator& a,
                      const std::string& p) -> Expected<void> {
@@ -413,7 +486,7 @@ Expected<Fields> CamundaAdapter::list() {
     return {};
   };
   for (const auto& app : apps) {
-    SNAP_TRY(collect(app, "/actuator/backups"));
+    SNAP_TRY(collect(app.api, app.path));
   }
   SNAP_TRY(collect(m_zeebe, path));
   Fields rows = Fields::array();
@@ -438,9 +511,10 @@ Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
   std::string repo = flag("repository").empty() ? record.value("repository", "")
                                                 : flag("repository");
   SNAP_TRY(m_es.version());
-  // The documented order: Operate, Tasklist, Optimize, then the records.
+  // The documented order: Operate and Tasklist (8.8: the web apps),
+  // Optimize, then the records.
   std::vector<std::string> names;
-  for (const std::string app : {"operate", "tasklist", "optimize"}) {
+  for (const std::string app : {"webapps", "operate", "tasklist", "optimize"}) {
     const json& c = record["components"].value(app, json::object());
     for (const auto& d : c.value("details", json::array())) {
       names.push_back(d.value("snapshotName", ""));

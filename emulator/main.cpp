@@ -132,8 +132,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"completed", "failed", "incomplete"}));
   WebappOptions webapp;
   app.add_option("--elasticsearch", webapp.elasticsearch,
-                 "operate, tasklist, optimize: the Elasticsearch their "
-                 "backups are snapshots in (http://127.0.0.1:PORT)");
+                 "operate, tasklist, optimize, and zeebe from 8.8 (the "
+                 "orchestration cluster's /actuator/backupHistory): the "
+                 "Elasticsearch their backups are snapshots in "
+                 "(http://127.0.0.1:PORT)");
   app.add_option("--repository", webapp.repository,
                  "operate, tasklist, optimize: their backup repository "
                  "(default camunda)");
@@ -238,7 +240,19 @@ int main(int argc, char** argv) {
       return 2;
     }
   } else if (system == "zeebe") {
+    // From 8.8 the orchestration cluster also backs up Operate and
+    // Tasklist, given the Elasticsearch they keep their data in.
+    int major = 0, minor = 0;
+    std::sscanf(zeebe.version.c_str(), "%d.%d", &major, &minor);
+    zeebe.webapps = !webapp.elasticsearch.empty() &&
+                    (major > 8 || (major == 8 && minor >= 8));
     register_zeebe(*server, injector, zeebe);
+    if (zeebe.webapps) {
+      WebappOptions unified = webapp;
+      unified.app = "webapps";
+      unified.base = "/actuator/backupHistory";
+      register_webapp(*server, injector, unified);
+    }
   } else if (system == "operate" || system == "tasklist" ||
              system == "optimize") {
     if (webapp.elasticsearch.empty()) {

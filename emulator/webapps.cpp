@@ -99,8 +99,10 @@ void message(httplib::Response& res, const Webapp& w, int status,
 void register_webapp(httplib::Server& server, FaultInjector&,
                      const WebappOptions& options) {
   static Webapp w{options};
-  w.parts = options.app == "optimize" ? 2 : 6;
-  server.Post("/actuator/backups", [](const auto& req, auto& res) {
+  // Optimize takes 2 parts; 8.8's docs show the web apps' backup in 5.
+  w.parts = options.app == "optimize" ? 2 : options.app == "webapps" ? 5 : 6;
+  const std::string& base = w.opts.base;
+  server.Post(base, [](const auto& req, auto& res) {
     json body = json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body["backupId"].is_number_integer() ||
         body["backupId"].get<std::int64_t>() < 0) {
@@ -176,7 +178,7 @@ void register_webapp(httplib::Server& server, FaultInjector&,
     res.set_content(json{{"scheduledSnapshots", names}}.dump(),
                     "application/json");
   });
-  server.Get(R"(/actuator/backups/(\d+))", [](const auto& req, auto& res) {
+  server.Get(base + R"(/(\d+))", [](const auto& req, auto& res) {
     std::int64_t id = std::atoll(std::string(req.matches[1]).c_str());
     auto snaps = w.snapshots(id);
     if (!snaps) {
@@ -194,7 +196,7 @@ void register_webapp(httplib::Server& server, FaultInjector&,
     }
     res.set_content(w.state(id, *snaps).dump(), "application/json");
   });
-  server.Get("/actuator/backups", [](const auto&, auto& res) {
+  server.Get(base, [](const auto&, auto& res) {
     auto r = w.es().Get("/_snapshot/" + w.opts.repository + "/camunda_" +
                         w.opts.app + "_*");
     json all = r && r->status == 200 ? json::parse(r->body, nullptr, false)
@@ -216,7 +218,7 @@ void register_webapp(httplib::Server& server, FaultInjector&,
     }
     res.set_content(list.dump(), "application/json");
   });
-  server.Delete(R"(/actuator/backups/(\d+))", [](const auto& req, auto& res) {
+  server.Delete(base + R"(/(\d+))", [](const auto& req, auto& res) {
     std::int64_t id = std::atoll(std::string(req.matches[1]).c_str());
     auto snaps = w.snapshots(id);
     if (!snaps || snaps->empty()) {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Operate, Tasklist and Optimize's backup actuator (Camunda 8.2–8.7,
-// /actuator/backups): each backup is a series of Elasticsearch snapshots
-// the app takes one after the other in the shared Elasticsearch (the
-// elasticsearch emulator at --elasticsearch), named
+// /actuator/backups; from 8.8 Operate and Tasklist as one, at the
+// orchestration cluster's /actuator/backupHistory): each backup is a series of
+// Elasticsearch snapshots the app takes one after the other in the shared
+// Elasticsearch (the elasticsearch emulator at --elasticsearch), named
 // camunda_<app>_<id>_<version>_part_<k>_of_<n>, and its state is read back
 // from those snapshots as the apps do.
 #pragma once
@@ -14,7 +15,10 @@
 namespace snap::emulator {
 
 struct WebappOptions {
-  std::string app; // operate | tasklist | optimize
+  std::string app; // operate | tasklist | optimize | webapps (8.8)
+  // The endpoint: 8.8's orchestration cluster serves Operate and Tasklist
+  // together as /actuator/backupHistory, snapshots camunda_webapps_….
+  std::string base = "/actuator/backups";
   std::string version = "8.7.2";
   std::string elasticsearch; // http://127.0.0.1:PORT
   std::string repository = "camunda";

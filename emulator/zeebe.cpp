@@ -47,6 +47,21 @@ struct Zeebe {
   std::int64_t latest = 0; // survives deletes: ids must keep growing
   std::string phase = "EXPORTING";
 
+  // Up to 8.7 exporting answers 204; from 8.8 the orchestration cluster
+  // answers 200 with the endpoint's response as JSON, as the 8.8 backup
+  // procedure's example output shows.
+  void exporting_done(httplib::Response& res) const {
+    if (major > 8 || minor >= 8) {
+      res.status = 200;
+      res.set_content(
+          json{{"body", nullptr}, {"status", 204}, {"contentType", nullptr}}
+              .dump(),
+          "application/json");
+    } else {
+      res.status = 204;
+    }
+  }
+
   bool soft_pause_supported() const {
     // ExportingEndpoint gained ?soft in 8.2.27, 8.3.11, 8.4.7 and 8.5.1.
     if (major > 8 || minor >= 6) {
@@ -131,9 +146,12 @@ void register_zeebe(httplib::Server& server, FaultInjector&,
                          : "/actuator/backups";
   server.Get("/actuator", [base](const auto&, auto& res) {
     json links = json::object();
-    for (const std::string& id : std::vector<std::string>{
-             "health", "partitions", "exporting",
-             base.substr(std::string("/actuator/").size())}) {
+    std::vector<std::string> ids{"health", "partitions", "exporting",
+                                 base.substr(std::string("/actuator/").size())};
+    if (z.opts.webapps) {
+      ids.push_back("backupHistory");
+    }
+    for (const std::string& id : ids) {
       links[id] = {{"href", "http://localhost:9600/actuator/" + id},
                    {"templated", false}};
     }
@@ -199,12 +217,12 @@ void register_zeebe(httplib::Server& server, FaultInjector&,
     std::lock_guard lock(z.mu);
     bool soft = req.get_param_value("soft") == "true";
     z.phase = soft && z.soft_pause_supported() ? "SOFT_PAUSED" : "PAUSED";
-    res.status = 204;
+    z.exporting_done(res);
   });
   server.Post("/actuator/exporting/resume", [](const auto&, auto& res) {
     std::lock_guard lock(z.mu);
     z.phase = "EXPORTING";
-    res.status = 204;
+    z.exporting_done(res);
   });
   server.Get("/actuator/partitions", [](const auto&, auto& res) {
     std::lock_guard lock(z.mu);

@@ -16,6 +16,7 @@ struct ZeebeOptions {
   int partitions = 3;
   long backup_ms = 500;              // until every partition is done
   std::string outcome = "completed"; // completed | failed | incomplete
+  bool webapps = false; // 8.8+: /actuator/backupHistory is served too
 };
 
 void register_zeebe(httplib::Server& server, FaultInjector& faults,

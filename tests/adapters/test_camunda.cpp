@@ -210,9 +210,130 @@ TEST_CASE("a backup id not above Zeebe's latest is refused before anything",
   CHECK(r.err.find("not above Zeebe's latest backup 500") != std::string::npos);
   CHECK_FALSE(c.operate.received("POST /actuator/backups"));
   CHECK_FALSE(c.zeebe.received("POST /actuator/exporting/pause"));
-  auto skipless = snap({"save", "camunda", "--repository", "camunda"});
+  auto skipless = snap({"save", "camunda", "--repository", "camunda",
+                        "--camunda-version", "8.7.2"});
   CHECK(skipless.exit_code == 2);
   CHECK(skipless.err.find("--operate is required") != std::string::npos);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+namespace {
+
+// Camunda 8.8: one orchestration cluster (Zeebe, Operate and Tasklist)
+// whose management API also backs up the web apps, plus Optimize.
+struct Cluster88 {
+  explicit Cluster88(std::vector<std::string> zeebe_flags = {})
+      : es("elasticsearch", {"--snapshot-ms", "150"}),
+        orchestration("zeebe",
+                      with({"--camunda-version", "8.8.0", "--backup-ms", "300",
+                            "--elasticsearch", es.url()},
+                           zeebe_flags)),
+        optimize("optimize",
+                 {"--elasticsearch", es.url(), "--camunda-version", "8.8.0"}) {
+    http("PUT", es.url() + "/_snapshot/camunda",
+         R"({"type":"fs","settings":{"location":"camunda"}})");
+    for (std::string index :
+         {"webapps-list-view", "optimize-report", "zeebe-record-job"}) {
+      http("PUT", es.url() + "/" + index + "/_doc/1?refresh=true",
+           R"({"seen":true})");
+    }
+  }
+  std::vector<std::string> flags() const {
+    return {"--zeebe",         orchestration.url(),
+            "--optimize",      optimize.url(),
+            "--elasticsearch", es.url(),
+            "--repository",    "camunda"};
+  }
+  std::set<std::string> phases() const {
+    std::set<std::string> out;
+    const json parts =
+        json::parse(http("GET", orchestration.url() + "/actuator/partitions"));
+    for (const auto& [p, st] : parts.items()) {
+      out.insert(st["exporterPhase"].get<std::string>());
+    }
+    return out;
+  }
+  Emulator es, orchestration, optimize;
+};
+
+} // namespace
+
+TEST_CASE("Camunda 8.8: the orchestration cluster's procedure, pause first",
+          "[e2e][camunda]") {
+  Cluster88 c;
+  TempDir dir;
+  auto r = snap(with({"-v", "save", "camunda", "--backup-id", "2000", "-o",
+                      dir.path().string()},
+                     c.flags()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("backup 2000 of 4 components, all COMPLETED") !=
+        std::string::npos);
+  const std::string& log = r.err;
+  const std::string& oc = c.orchestration.url();
+  std::size_t pause =
+      at(log, "POST " + oc + "/actuator/exporting/pause", "soft=true");
+  std::size_t take_webapps = at(log, "POST " + oc + "/actuator/backupHistory");
+  std::size_t take_optimize =
+      at(log, "POST " + c.optimize.url() + "/actuator/backups");
+  std::size_t webapps_done =
+      log.rfind("GET " + oc + "/actuator/backupHistory/2000");
+  std::size_t optimize_done =
+      log.rfind("GET " + c.optimize.url() + "/actuator/backups/2000");
+  std::size_t records = at(log, "PUT " + c.es.url() +
+                                    "/_snapshot/camunda/"
+                                    "camunda_zeebe_records_backup_2000");
+  std::size_t take_zeebe = at(log, "POST " + oc + "/actuator/backupRuntime");
+  std::size_t resume = at(log, "exporting/resume");
+  REQUIRE(resume != std::string::npos);
+  CHECK(pause < take_webapps);
+  CHECK(take_webapps < take_optimize);
+  CHECK(take_optimize < webapps_done);
+  CHECK(webapps_done < records);
+  CHECK(optimize_done < records);
+  CHECK(records < take_zeebe);
+  CHECK(take_zeebe < resume);
+  CHECK(c.phases() == k_exporting);
+  CHECK_FALSE(c.orchestration.received("POST /actuator/backups"));
+
+  auto files = dir.list();
+  REQUIRE(files.size() == 1);
+  std::string archive = (dir.path() / files[0]).string();
+  auto inspected = snap({"inspect", archive});
+  CHECK(inspected.out.find("webapps: COMPLETED") != std::string::npos);
+  auto listed = snap(with({"list", "camunda", "--json"}, c.flags()));
+  INFO(listed.err);
+  CHECK(json::parse(listed.out)["backups"][0]["complete"] == true);
+  auto plan = snap(with(
+      {"restore", "camunda", archive, "--dry-run", "--replace"}, c.flags()));
+  INFO(plan.err);
+  CHECK(plan.exit_code == 0);
+  CHECK(plan.out.find("camunda_webapps_2000_8.8.0_part_1_of_5/_restore") <
+        plan.out.find("camunda_optimize_2000_8.8.0_part_1_of_2/_restore"));
+}
+
+TEST_CASE("Camunda 8.8: a failing web-app backup after the pause resumes "
+          "exporting",
+          "[e2e][camunda]") {
+  Cluster88 c({"--webapp-outcome", "failed"});
+  TempDir dir;
+  auto r = snap(
+      with({"save", "camunda", "--backup-id", "21", "-o", dir.path().string()},
+           c.flags()));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("webapps: backup 21 FAILED") != std::string::npos);
+  CHECK(c.orchestration.received("POST /actuator/exporting/pause"));
+  CHECK(c.orchestration.received("POST /actuator/exporting/resume"));
+  CHECK(c.phases() == k_exporting);
+  CHECK_FALSE(c.orchestration.received("POST /actuator/backupRuntime"));
+  CHECK(dir.list().empty());
+  auto half = snap(
+      with({"save", "camunda", "--skip", "operate", "-o", dir.path().string()},
+           c.flags()));
+  CHECK(half.exit_code == 2);
+  CHECK(half.err.find("--skip both or neither") != std::string::npos);
 }
 
 } // namespace snap::test
