@@ -21,9 +21,7 @@
 //
 // Facts: shared/api/fabric.md (fabric-operator, Velero, external-snapshotter).
 
-#include <chrono>
 #include <set>
-#include <thread>
 
 #include "adapters/fabric_objects.hpp"
 #include "adapters/factories.hpp"
@@ -31,7 +29,6 @@
 #include "adapters/kube_config.hpp"
 #include "snap/options.hpp"
 #include "snap/poll.hpp"
-#include "snap/signals.hpp"
 #include "snap/text.hpp"
 
 namespace snap::adapters {
@@ -257,7 +254,7 @@ public:
                               existing.size() == 1 ? "s" : "",
                               join_list(existing, ", ")));
     }
-    return apply_restore(b, plan, ns);
+    return apply_restore(plan, ns);
   }
 
   Expected<StatusResult> status(const std::string& id) override {
@@ -1151,9 +1148,8 @@ private:
            e.kind == ErrorKind::interrupted;
   }
 
-  Expected<Fields> apply_restore(const json& b, std::vector<Planned>& plan,
+  Expected<Fields> apply_restore(std::vector<Planned>& plan,
                                  const std::string& ns) {
-    (void)b;
     SNAP_TRY(ensure_namespace(ns));
     double timeout_s = seconds_flag(m_ctx.flags, "snapshot-timeout",
                                     k_default_snapshot_timeout_s);

@@ -176,6 +176,23 @@ TEST_CASE("a failing web app is named and Zeebe is never paused",
   CHECK(dir.list().empty());
 }
 
+TEST_CASE("--skip leaves out a web app the cluster does not run",
+          "[e2e][camunda]") {
+  Cluster c;
+  TempDir dir;
+  auto r = snap(with({"save", "camunda", "--backup-id", "12", "--skip",
+                      "optimize", "-o", dir.path().string()},
+                     c.flags()));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("backup 12 of 4 components, all COMPLETED") !=
+        std::string::npos);
+  CHECK_FALSE(c.optimize.received("POST /actuator/backups"));
+  auto listed = snap(
+      with({"list", "camunda", "--json", "--skip", "optimize"}, c.flags()));
+  CHECK(json::parse(listed.out)["backups"][0]["complete"] == true);
+}
+
 TEST_CASE("SIGINT or SIGTERM during the Zeebe backup leaves exporting resumed",
           "[e2e][camunda]") {
   for (int sig : {SIGINT, SIGTERM}) {

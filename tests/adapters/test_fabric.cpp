@@ -363,6 +363,39 @@ TEST_CASE("fabric: a peer saved and restored into an emptied namespace",
   }
 }
 
+TEST_CASE("kubernetes emulator: updates need the current resourceVersion",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed(emu.url());
+  std::string peer_url = ns_url(emu.url(), k_ibp, "ibppeers", "peer1");
+  json peer = call("GET", peer_url);
+  json stale = peer;
+  peer["spec"]["version"] = "2.5.5";
+  json updated = call("PUT", peer_url, peer);
+  CHECK(updated["spec"]["version"] == "2.5.5");
+  CHECK(updated["metadata"]["resourceVersion"] !=
+        stale["metadata"]["resourceVersion"]);
+  // An old resourceVersion is a 409 Conflict; none at all, on a custom
+  // resource, a 422.
+  json conflict = call("PUT", peer_url, stale);
+  CHECK(conflict["code"] == 409);
+  CHECK(conflict["reason"] == "Conflict");
+  stale["metadata"].erase("resourceVersion");
+  json invalid = call("PUT", peer_url, stale);
+  CHECK(invalid["code"] == 422);
+  json exists = call("POST", ns_url(emu.url(), k_ibp, "ibppeers"),
+                     {{"apiVersion", "ibp.com/v1beta1"},
+                      {"kind", "IBPPeer"},
+                      {"metadata", {{"name", "peer1"}}}});
+  CHECK(exists["reason"] == "AlreadyExists");
+  CHECK(exists["details"]["group"] == "ibp.com");
+  // A strategic merge patch is refused on custom resources (415).
+  auto r = run({"/usr/bin/curl", "-s", "-X", "PATCH", "-H",
+                "Content-Type: application/strategic-merge-patch+json",
+                "--data-binary", "{}", peer_url});
+  CHECK(json::parse(r.out)["code"] == 415);
+}
+
 TEST_CASE("fabric: an orderer with its node and genesis block",
           "[e2e][fabric]") {
   Emulator emu("kubernetes", crd_flags());
