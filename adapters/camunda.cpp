@@ -108,7 +108,11 @@ private:
 
   // The web apps taking part. From 8.8 (`unified`) Operate and Tasklist are
   // one backup of the orchestration cluster, labelled "webapps".
-  Expected<std::vector<Webapp>> webapps(bool unified) const {
+  Expected<std::vector<Webapp>>
+  webapps(const camunda::ZeebeEndpoint& ep) const {
+    bool unified = CamundaAdapter::unified(ep);
+    // 8.1: each app at /actuator/backup (singular).
+    std::string path = ep.v81 ? "/actuator/backup" : "/actuator/backups";
     std::vector<Webapp> apps;
     for (const auto& s : split_list(flag("skip"))) {
       if (std::find(k_webapps.begin(), k_webapps.end(), s) == k_webapps.end()) {
@@ -139,7 +143,7 @@ private:
         apps.push_back(
             {{m_ctx.http, addr.empty() ? "http://127.0.0.1:8092" : addr,
               "optimize"},
-             "/actuator/backups"});
+             path});
       }
       return apps;
     }
@@ -158,7 +162,7 @@ private:
                                 "without it",
                                 app, app));
       }
-      apps.push_back({{m_ctx.http, addr, app}, "/actuator/backups"});
+      apps.push_back({{m_ctx.http, addr, app}, path});
     }
     return apps;
   }
@@ -180,11 +184,11 @@ private:
   }
   // Zeebe's backup endpoint for the version in use; backupRuntime means
   // 8.8's orchestration cluster.
-  Expected<std::string> check_version() {
+  Expected<camunda::ZeebeEndpoint> check_version() {
     return camunda::zeebe_backup_path(m_zeebe, flag("camunda-version"));
   }
-  static bool unified(const std::string& zeebe_path) {
-    return zeebe_path == "/actuator/backupRuntime";
+  static bool unified(const camunda::ZeebeEndpoint& ep) {
+    return ep.path == "/actuator/backupRuntime";
   }
   // POSTs an exporting call; from 8.8 a 200 carries the endpoint's own
   // status, which must say success too.
@@ -277,6 +281,10 @@ Expected<json> CamundaAdapter::wait_webapp(const Webapp& webapp,
           return false; // the first snapshot is not there yet
         }
         info = SNAP_TRY(std::move(got));
+        // 8.1 answers {"State": …} alone.
+        if (info.contains("State") && !info.contains("state")) {
+          info["state"] = info["State"];
+        }
         std::string state = info.value("state", "");
         m_ctx.reporter.progress(
             fmt::format("{} backup {}: {}", app.label, id, state), 0, 0);
@@ -315,13 +323,14 @@ Expected<json> CamundaAdapter::wait_webapp(const Webapp& webapp,
 Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
   std::int64_t id = SNAP_TRY(backup_id());
   std::string repo = SNAP_TRY(repository());
-  std::string zeebe_path = SNAP_TRY(check_version());
-  bool one_cluster = unified(zeebe_path);
-  std::vector<Webapp> apps = SNAP_TRY(webapps(one_cluster));
+  camunda::ZeebeEndpoint zeebe_ep = SNAP_TRY(check_version());
+  bool one_cluster = unified(zeebe_ep);
+  std::vector<Webapp> apps = SNAP_TRY(webapps(zeebe_ep));
   es::Version es_version = SNAP_TRY(m_es.version());
   // Zeebe would refuse the id only at step 10, after the web apps' backups
-  // and the pause: ask first, before anything starts.
-  json earlier = SNAP_TRY(m_zeebe.call("GET", zeebe_path));
+  // and the pause: ask first, before anything starts (8.1 cannot list).
+  json earlier = zeebe_ep.v81 ? json::array()
+                              : SNAP_TRY(m_zeebe.call("GET", zeebe_ep.path));
   std::int64_t latest = 0;
   for (const auto& b : earlier) {
     latest = std::max(latest, b.value("backupId", std::int64_t{0}));
@@ -345,14 +354,25 @@ Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
     SNAP_TRY(pause(guard));
   }
   // The web apps, started together, then waited for.
+  std::map<std::string, json> scheduled;
   for (const auto& app : apps) {
     m_ctx.reporter.note(
         fmt::format("{}: starting backup {}", app.api.label, id));
-    SNAP_TRY(app.api.call("POST", app.path, json{{"backupId", id}}, {200, 202},
-                          false));
+    json taken = SNAP_TRY(app.api.call("POST", app.path, json{{"backupId", id}},
+                                       {200, 202}, false));
+    scheduled[app.api.label] = taken.value("scheduledSnapshots", json::array());
   }
   for (const auto& app : apps) {
-    parts[app.api.label] = SNAP_TRY(wait_webapp(app, id));
+    json info = SNAP_TRY(wait_webapp(app, id));
+    // 8.1's state has no details: the names the take scheduled are what a
+    // restore needs.
+    if (!info.contains("details")) {
+      info["details"] = json::array();
+      for (const auto& name : scheduled[app.api.label]) {
+        info["details"].push_back({{"snapshotName", name}});
+      }
+    }
+    parts[app.api.label] = std::move(info);
   }
   if (!one_cluster) {
     SNAP_TRY(pause(guard));
@@ -372,8 +392,8 @@ Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
   }
   parts["elasticsearch"] = records;
   // Steps 10–11: Zeebe.
-  SNAP_TRY(camunda::zeebe_take(m_zeebe, zeebe_path, id));
-  json zeebe = SNAP_TRY(camunda::zeebe_wait(m_zeebe, m_ctx.reporter, zeebe_path,
+  SNAP_TRY(camunda::zeebe_take(m_zeebe, zeebe_ep, id));
+  json zeebe = SNAP_TRY(camunda::zeebe_wait(m_zeebe, m_ctx.reporter, zeebe_ep,
                                             id, wait_timeout()));
   if (auto v = camunda::zeebe_verdict(zeebe, "zeebe")) {
     return tl::unexpected(*v);
@@ -434,13 +454,13 @@ Expected<StatusResult> CamundaAdapter::status(const std::string& id) {
                 "camunda: status needs a backup id (snap list camunda shows "
                 "them)");
   }
-  std::string path = SNAP_TRY(check_version());
-  std::vector<Webapp> apps = SNAP_TRY(webapps(unified(path)));
+  camunda::ZeebeEndpoint ep = SNAP_TRY(check_version());
+  std::vector<Webapp> apps = SNAP_TRY(webapps(ep));
   bool running = false;
   for (const auto& webapp : apps) {
     const camunda::Actuator& app = webapp.api;
     auto got = app.call("GET", webapp.path + "/" + url_escape(id));
-    std::string st = got ? got->value("state", "")
+    std::string st = got ? got->value("state", got->value("State", ""))
                      : got.error().kind == ErrorKind::not_found
                          ? "DOES_NOT_EXIST"
                          : "unreachable: " + got.error().message;
@@ -457,7 +477,7 @@ Expected<StatusResult> CamundaAdapter::status(const std::string& id) {
                                     : s.error().message;
     running |= r.fields["elasticsearch"] == "IN_PROGRESS";
   }
-  auto z = m_zeebe.call("GET", path + "/" + url_escape(id));
+  auto z = camunda::zeebe_get(m_zeebe, ep, id);
   r.fields["zeebe"] = z ? z->value("state", "")
                       : z.error().kind == ErrorKind::not_found
                           ? "DOES_NOT_EXIST"
@@ -474,8 +494,13 @@ Expected<StatusResult> CamundaAdapter::status(const std::string& id) {
 }
 
 Expected<Fields> CamundaAdapter::list() {
-  std::string path = SNAP_TRY(check_version());
-  std::vector<Webapp> apps = SNAP_TRY(webapps(unified(path)));
+  camunda::ZeebeEndpoint ep = SNAP_TRY(check_version());
+  if (ep.v81) {
+    return fail(ErrorKind::unsupported,
+                "camunda: Camunda 8.1's backup APIs cannot list backups (it "
+                "arrived in 8.2); ask for one with snap status camunda ID");
+  }
+  std::vector<Webapp> apps = SNAP_TRY(webapps(ep));
   std::map<std::int64_t, std::map<std::string, std::string>> by_id;
   auto collect = [&](const camunda::Actuator& a,
                      const std::string& p) -> Expected<void> {
@@ -488,7 +513,7 @@ Expected<Fields> CamundaAdapter::list() {
   for (const auto& app : apps) {
     SNAP_TRY(collect(app.api, app.path));
   }
-  SNAP_TRY(collect(m_zeebe, path));
+  SNAP_TRY(collect(m_zeebe, ep.path));
   Fields rows = Fields::array();
   std::size_t wanted = apps.size() + 1;
   for (auto it = by_id.rbegin(); it != by_id.rend(); ++it) {

@@ -46,25 +46,25 @@ public:
 
   Expected<SaveResult> save(ArchiveWriter& out) override {
     std::int64_t id = SNAP_TRY(backup_id());
-    std::string path = SNAP_TRY(endpoint());
-    SNAP_TRY(camunda::zeebe_take(m_zeebe, path, id));
+    camunda::ZeebeEndpoint ep = SNAP_TRY(endpoint());
+    SNAP_TRY(camunda::zeebe_take(m_zeebe, ep, id));
     m_ctx.reporter.note(fmt::format("zeebe backup {} scheduled", id));
     json info = SNAP_TRY(
-        camunda::zeebe_wait(m_zeebe, m_ctx.reporter, path, id, wait_timeout()));
-    return pack(out, info, path);
+        camunda::zeebe_wait(m_zeebe, m_ctx.reporter, ep, id, wait_timeout()));
+    return pack(out, info, ep.path);
   }
 
   Expected<SaveResult> download(const std::string& id,
                                 ArchiveWriter& out) override {
-    std::string path = SNAP_TRY(endpoint());
-    json info = SNAP_TRY(m_zeebe.call("GET", path + "/" + url_escape(id)));
+    camunda::ZeebeEndpoint ep = SNAP_TRY(endpoint());
+    json info = SNAP_TRY(camunda::zeebe_get(m_zeebe, ep, id));
     if (info.value("state", "") == "IN_PROGRESS") {
       return fail(ErrorKind::remote,
                   fmt::format("zeebe: backup {} is still IN_PROGRESS; "
                               "download it when it has ended",
                               id));
     }
-    return pack(out, info, path);
+    return pack(out, info, ep.path);
   }
 
   Expected<Fields> describe(ArchiveReader& in, bool) override {
@@ -104,7 +104,7 @@ public:
   }
 
   Expected<StatusResult> status(const std::string& id) override {
-    std::string path = SNAP_TRY(endpoint());
+    camunda::ZeebeEndpoint ep = SNAP_TRY(endpoint());
     StatusResult r;
     json parts = SNAP_TRY(m_zeebe.call("GET", "/actuator/partitions"));
     Fields exporting = Fields::array();
@@ -113,7 +113,7 @@ public:
           fmt::format("partition {}: {}", p, st.value("exporterPhase", "?")));
     }
     if (!id.empty()) {
-      json info = SNAP_TRY(m_zeebe.call("GET", path + "/" + url_escape(id)));
+      json info = SNAP_TRY(camunda::zeebe_get(m_zeebe, ep, id));
       r.fields["backup_id"] = info.value("backupId", 0L);
       r.fields["state"] = info.value("state", "");
       if (!info.value("failureReason", "").empty()) {
@@ -121,8 +121,10 @@ public:
       }
       r.fields["partitions"] = partitions(info);
       r.terminal = info.value("state", "") != "IN_PROGRESS";
+    } else if (ep.v81) {
+      r.fields["backups"] = "Camunda 8.1 cannot list backups; name an id";
     } else {
-      json list = SNAP_TRY(m_zeebe.call("GET", path));
+      json list = SNAP_TRY(m_zeebe.call("GET", ep.path));
       bool running = false;
       for (const auto& b : list) {
         running |= b.value("state", "") == "IN_PROGRESS";
@@ -139,8 +141,9 @@ public:
   }
 
   Expected<Fields> list() override {
-    std::string path = SNAP_TRY(endpoint());
-    json list = SNAP_TRY(m_zeebe.call("GET", path));
+    camunda::ZeebeEndpoint ep = SNAP_TRY(endpoint());
+    SNAP_TRY(not_in_81(ep, "list"));
+    json list = SNAP_TRY(m_zeebe.call("GET", ep.path));
     Fields rows = Fields::array();
     for (const auto& b : list) {
       std::string created;
@@ -156,8 +159,9 @@ public:
   }
 
   Expected<Fields> remove(const std::string& id) override {
-    std::string path = SNAP_TRY(endpoint());
-    SNAP_TRY(m_zeebe.call("DELETE", path + "/" + url_escape(id), json(),
+    camunda::ZeebeEndpoint ep = SNAP_TRY(endpoint());
+    SNAP_TRY(not_in_81(ep, "delete"));
+    SNAP_TRY(m_zeebe.call("DELETE", ep.path + "/" + url_escape(id), json(),
                           {204, 200}, false));
     return Fields{{"deleted", id}};
   }
@@ -172,12 +176,22 @@ private:
   Expected<std::int64_t> backup_id() const {
     return camunda::backup_id_from(flag("backup-id"));
   }
-  Expected<std::string> endpoint() {
-    if (m_path.empty()) {
-      m_path = SNAP_TRY(
+  Expected<camunda::ZeebeEndpoint> endpoint() {
+    if (!m_endpoint) {
+      m_endpoint = SNAP_TRY(
           camunda::zeebe_backup_path(m_zeebe, flag("camunda-version")));
     }
-    return m_path;
+    return *m_endpoint;
+  }
+  static Expected<void> not_in_81(const camunda::ZeebeEndpoint& ep,
+                                  std::string_view verb) {
+    if (ep.v81) {
+      return fail(ErrorKind::unsupported,
+                  fmt::format("zeebe: Camunda 8.1's backup API has no {} "
+                              "(it arrived in 8.2)",
+                              verb));
+    }
+    return {};
   }
   static Fields partitions(const json& info) {
     Fields out = Fields::array();
@@ -225,7 +239,7 @@ private:
 
   AdapterContext m_ctx;
   camunda::Actuator m_zeebe;
-  std::string m_path;
+  std::optional<camunda::ZeebeEndpoint> m_endpoint;
 };
 
 } // namespace
@@ -244,8 +258,9 @@ const AdapterInfo& zeebe_info() {
                  true,
                  {C::save}},
                 {"camunda-version",
-                 "8.2 to 8.7 use /actuator/backups, 8.8 /actuator/"
-                 "backupRuntime (default: asked from GET /actuator)",
+                 "8.1 (named only: its experimental API), 8.2 to 8.7 use "
+                 "/actuator/backups, 8.8 /actuator/backupRuntime (default: "
+                 "asked from GET /actuator)",
                  true,
                  {C::save, C::restore, C::download, C::status, C::list,
                   C::remove}},

@@ -69,8 +69,8 @@ Expected<std::int64_t> backup_id_from(const std::string& v) {
   return n;
 }
 
-Expected<std::string> zeebe_backup_path(const Actuator& zeebe,
-                                        const std::string& version) {
+Expected<ZeebeEndpoint> zeebe_backup_path(const Actuator& zeebe,
+                                          const std::string& version) {
   if (!version.empty()) {
     int major = 0, minor = 0;
     if (std::sscanf(version.c_str(), "%d.%d", &major, &minor) != 2) {
@@ -79,21 +79,25 @@ Expected<std::string> zeebe_backup_path(const Actuator& zeebe,
                               "such as 8.7 or 8.8.2",
                               version));
     }
-    if (major == 8 && minor < 2) {
+    if (major < 8 || (major == 8 && minor < 1)) {
       return fail(ErrorKind::unsupported,
-                  "zeebe: Camunda 8.1's experimental backup endpoint is not "
-                  "supported; snap speaks to 8.2 and later");
+                  fmt::format("zeebe: Camunda {} has no backup API; it "
+                              "arrived in 8.1",
+                              version));
     }
-    return major > 8 || minor >= 8 ? "/actuator/backupRuntime"
-                                   : "/actuator/backups";
+    if (major == 8 && minor == 1) {
+      return ZeebeEndpoint{"/actuator/backups", true};
+    }
+    return ZeebeEndpoint{major > 8 || minor >= 8 ? "/actuator/backupRuntime"
+                                                 : "/actuator/backups"};
   }
   json index = SNAP_TRY(zeebe.call("GET", "/actuator"));
   const json& links = index.value("_links", json::object());
   if (links.contains("backupRuntime")) {
-    return std::string("/actuator/backupRuntime");
+    return ZeebeEndpoint{"/actuator/backupRuntime"};
   }
   if (links.contains("backups")) {
-    return std::string("/actuator/backups");
+    return ZeebeEndpoint{"/actuator/backups"};
   }
   return fail(ErrorKind::unsupported,
               "zeebe: the gateway exposes no backup endpoint (GET /actuator "
@@ -102,10 +106,12 @@ Expected<std::string> zeebe_backup_path(const Actuator& zeebe,
               "backup store on the brokers");
 }
 
-Expected<void> zeebe_take(const Actuator& zeebe, const std::string& path,
+Expected<void> zeebe_take(const Actuator& zeebe, const ZeebeEndpoint& ep,
                           std::int64_t id) {
-  auto taken =
-      zeebe.call("POST", path, json{{"backupId", id}}, {202, 200}, false);
+  auto taken = ep.v81 ? zeebe.call("POST", fmt::format("{}/{}", ep.path, id),
+                                   json(), {200}, false)
+                      : zeebe.call("POST", ep.path, json{{"backupId", id}},
+                                   {202, 200}, false);
   if (!taken && taken.error().kind == ErrorKind::conflict) {
     return fail(ErrorKind::conflict,
                 fmt::format("{} (Zeebe needs each backup id above every "
@@ -120,15 +126,59 @@ Expected<void> zeebe_take(const Actuator& zeebe, const std::string& path,
   return {};
 }
 
+Expected<json> zeebe_get(const Actuator& zeebe, const ZeebeEndpoint& ep,
+                         const std::string& id) {
+  json info = SNAP_TRY(
+      zeebe.call("GET", fmt::format("{}/{}", ep.path, url_escape(id))));
+  if (!ep.v81) {
+    return info;
+  }
+  // 8.1: {"backupId","status","failureReason","partitions":[{"partitionId",
+  // "status","description":{"brokerVersion",…},…}]}, and DOES_NOT_EXIST
+  // with a 200 where later versions answer 404.
+  std::string status = info.value("status", "");
+  if (status == "DOES_NOT_EXIST") {
+    return fail(ErrorKind::not_found,
+                fmt::format("{}: backup {} does not exist", zeebe.label, id));
+  }
+  json details = json::array();
+  for (const auto& p : info.value("partitions", json::array())) {
+    json d = {{"partitionId", p.value("partitionId", 0)},
+              {"state", p.value("status", "")},
+              {"createdAt", p.value("createdAt", "")},
+              {"lastUpdatedAt", p.value("lastUpdatedAt", "")}};
+    if (p.contains("failureReason") && p["failureReason"].is_string()) {
+      d["failureReason"] = p["failureReason"];
+    }
+    json desc = p.value("description", json::object());
+    if (desc.is_object()) {
+      for (const char* k :
+           {"snapshotId", "checkpointPosition", "brokerId", "brokerVersion"}) {
+        if (desc.contains(k)) {
+          d[k] = desc[k];
+        }
+      }
+    }
+    details.push_back(std::move(d));
+  }
+  json out = {{"backupId", info.value("backupId", std::int64_t{0})},
+              {"state", status},
+              {"details", details}};
+  if (info.contains("failureReason") && info["failureReason"].is_string()) {
+    out["failureReason"] = info["failureReason"];
+  }
+  return out;
+}
+
 Expected<json> zeebe_wait(const Actuator& zeebe, Reporter& reporter,
-                          const std::string& path, std::int64_t id,
+                          const ZeebeEndpoint& ep, std::int64_t id,
                           double timeout_s) {
   json info;
   int settled = 0;
   SNAP_TRY(poll_until(
       timeout_s,
       [&]() -> Expected<bool> {
-        auto got = zeebe.call("GET", fmt::format("{}/{}", path, id));
+        auto got = zeebe_get(zeebe, ep, std::to_string(id));
         // Right after the take, partitions may not know the backup yet.
         if (!got && got.error().kind == ErrorKind::not_found) {
           return false;

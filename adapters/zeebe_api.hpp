@@ -31,21 +31,37 @@ struct Actuator {
 // seconds (above every earlier one, as Zeebe needs). Errors: `usage`.
 Expected<std::int64_t> backup_id_from(const std::string& flag_value);
 
-// The Zeebe backup endpoint's path for `version` ("8.7", "8.8.1"), or when
-// it is empty, as GET /actuator lists it.
-Expected<std::string> zeebe_backup_path(const Actuator& zeebe,
-                                        const std::string& version);
+// A cluster's Zeebe backup API: its endpoint, and whether it is Camunda
+// 8.1's experimental one (a take is POST <path>/<id> without a body
+// answering 200; the state is in "status" and "partitions"; no list or
+// delete).
+struct ZeebeEndpoint {
+  std::string path;
+  bool v81 = false;
+};
 
-// Takes Zeebe backup `id` (202). A 409 (an id not above the latest) is a
-// `conflict` naming the latest id.
-Expected<void> zeebe_take(const Actuator& zeebe, const std::string& path,
+// The Zeebe backup endpoint for `version` ("8.1", "8.7", "8.8.1"), or when
+// it is empty, as GET /actuator lists it (8.1 must be named: its gateway
+// lists the same "backups" as 8.2–8.7).
+Expected<ZeebeEndpoint> zeebe_backup_path(const Actuator& zeebe,
+                                          const std::string& version);
+
+// Takes Zeebe backup `id` (202; 8.1: 200). A 409 (an id not above the
+// latest) is a `conflict` naming the latest id.
+Expected<void> zeebe_take(const Actuator& zeebe, const ZeebeEndpoint& ep,
                           std::int64_t id);
+
+// GET of backup `id` as a BackupInfo of 8.2 and later ("state", "details"
+// per partition, "brokerVersion"), 8.1's answer translated. Errors:
+// `not_found` (8.1: status DOES_NOT_EXIST), any kind.
+Expected<json> zeebe_get(const Actuator& zeebe, const ZeebeEndpoint& ep,
+                         const std::string& id);
 
 // Follows backup `id` until COMPLETED or FAILED, or INCOMPLETE with no
 // partition still in progress over several polls; returns the last
 // BackupInfo. Errors: any kind, `timeout`.
 Expected<json> zeebe_wait(const Actuator& zeebe, Reporter& reporter,
-                          const std::string& path, std::int64_t id,
+                          const ZeebeEndpoint& ep, std::int64_t id,
                           double timeout_s);
 
 // The Zeebe version the partitions of a BackupInfo report, or "".

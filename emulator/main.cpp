@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   webapp.app = system;
   webapp.version = zeebe.version;
+  webapp.v81 = zeebe.version.starts_with("8.1.") || zeebe.version == "8.1";
   for (std::size_t start = 0; start < es_reject.size();) {
     auto comma = es_reject.find(',', start);
     if (comma == std::string::npos) {

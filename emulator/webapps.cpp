@@ -101,6 +101,9 @@ void register_webapp(httplib::Server& server, FaultInjector&,
   static Webapp w{options};
   // Optimize takes 2 parts; 8.8's docs show the web apps' backup in 5.
   w.parts = options.app == "optimize" ? 2 : options.app == "webapps" ? 5 : 6;
+  if (w.opts.v81) {
+    w.opts.base = "/actuator/backup";
+  }
   const std::string& base = w.opts.base;
   server.Post(base, [](const auto& req, auto& res) {
     json body = json::parse(req.body, nullptr, false);
@@ -165,7 +168,7 @@ void register_webapp(httplib::Server& server, FaultInjector&,
       std::lock_guard lock(w.mu);
       w.running = false;
     }).detach();
-    if (w.opts.app == "optimize") {
+    if (w.opts.app == "optimize" && !w.opts.v81) {
       res.status = 202;
       res.set_content(
           json{{"message", "Backup creation for ID " + std::to_string(id) +
@@ -194,8 +197,15 @@ void register_webapp(httplib::Server& server, FaultInjector&,
                   : "No backup with id [" + std::to_string(id) + "] found.");
       return;
     }
-    res.set_content(w.state(id, *snaps).dump(), "application/json");
+    json state = w.state(id, *snaps);
+    if (w.opts.v81) {
+      state = json{{"State", state["state"]}};
+    }
+    res.set_content(state.dump(), "application/json");
   });
+  if (w.opts.v81) {
+    return;
+  }
   server.Get(base, [](const auto&, auto& res) {
     auto r = w.es().Get("/_snapshot/" + w.opts.repository + "/camunda_" +
                         w.opts.app + "_*");

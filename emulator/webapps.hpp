@@ -19,6 +19,10 @@ struct WebappOptions {
   // The endpoint: 8.8's orchestration cluster serves Operate and Tasklist
   // together as /actuator/backupHistory, snapshots camunda_webapps_….
   std::string base = "/actuator/backups";
+  // 8.1: /actuator/backup (singular), a take answers 200 with the
+  // scheduled snapshots (Optimize too), a state is {"State": …} alone, and
+  // there is no list or delete.
+  bool v81 = false;
   std::string version = "8.7.2";
   std::string elasticsearch; // http://127.0.0.1:PORT
   std::string repository = "camunda";

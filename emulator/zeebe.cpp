@@ -122,6 +122,38 @@ struct Zeebe {
     return out;
   }
 
+  // 8.1's experimental API answers in its own shape: "status" and
+  // "partitions" with a "description", and DOES_NOT_EXIST rather than 404
+  // (no INCOMPLETE: a partition without the backup makes it DOES_NOT_EXIST).
+  json info_81(std::int64_t id, const Backup* b) const {
+    if (b == nullptr) {
+      return {{"backupId", id},
+              {"status", "DOES_NOT_EXIST"},
+              {"failureReason", nullptr},
+              {"partitions", json::array()}};
+    }
+    json later = info(*b, true);
+    json parts = json::array();
+    for (const auto& d : later["details"]) {
+      parts.push_back(
+          {{"partitionId", d["partitionId"]},
+           {"status", d["state"]},
+           {"description",
+            {{"snapshotId", d.value("snapshotId", "")},
+             {"checkpointPosition", d.value("checkpointPosition", 0)},
+             {"brokerId", 0},
+             {"brokerVersion", opts.version}}},
+           {"failureReason", d.value("failureReason", json())},
+           {"createdAt", d.value("createdAt", "")},
+           {"lastUpdatedAt", d.value("lastUpdatedAt", "")}});
+    }
+    std::string status = later["state"];
+    return {{"backupId", id},
+            {"status", status == "INCOMPLETE" ? "DOES_NOT_EXIST" : status},
+            {"failureReason", later.value("failureReason", json())},
+            {"partitions", parts}};
+  }
+
   static std::string fmt_snapshot(int p, const Backup& b) {
     return std::to_string(p) + "-1-" + std::to_string(b.id % 100000) + "-2";
   }
@@ -157,6 +189,54 @@ void register_zeebe(httplib::Server& server, FaultInjector&,
     }
     res.set_content(json{{"_links", links}}.dump(), "application/json");
   });
+  server.Post("/actuator/exporting/pause", [](const auto& req, auto& res) {
+    std::lock_guard lock(z.mu);
+    bool soft = req.get_param_value("soft") == "true";
+    z.phase = soft && z.soft_pause_supported() ? "SOFT_PAUSED" : "PAUSED";
+    z.exporting_done(res);
+  });
+  server.Post("/actuator/exporting/resume", [](const auto&, auto& res) {
+    std::lock_guard lock(z.mu);
+    z.phase = "EXPORTING";
+    z.exporting_done(res);
+  });
+  server.Get("/actuator/partitions", [](const auto&, auto& res) {
+    std::lock_guard lock(z.mu);
+    json out = json::object();
+    for (int p = 1; p <= z.opts.partitions; ++p) {
+      out[std::to_string(p)] = {{"role", "LEADER"},
+                                {"exporterPhase", z.phase},
+                                {"health", "healthy"}};
+    }
+    res.set_content(out.dump(), "application/json");
+  });
+  if (z.major == 8 && z.minor == 1) {
+    // 8.1: POST /actuator/backups/{id} without a body answers 200 {"id"};
+    // GET answers 200 whatever the id; no list or delete.
+    server.Post(R"(/actuator/backups/(\d+))", [](const auto& req, auto& res) {
+      std::int64_t id = std::atoll(std::string(req.matches[1]).c_str());
+      std::lock_guard lock(z.mu);
+      if (id <= z.latest) {
+        message(res, 500,
+                "Backup with id " + std::to_string(id) +
+                    " cannot be taken: a backup with a higher or equal id "
+                    "exists");
+        return;
+      }
+      z.latest = id;
+      z.backups[id] = Backup{id, now_ms()};
+      res.set_content(json{{"id", id}}.dump(), "application/json");
+    });
+    server.Get(R"(/actuator/backups/(\d+))", [](const auto& req, auto& res) {
+      std::lock_guard lock(z.mu);
+      std::int64_t id = std::atoll(std::string(req.matches[1]).c_str());
+      auto it = z.backups.find(id);
+      res.set_content(
+          z.info_81(id, it == z.backups.end() ? nullptr : &it->second).dump(),
+          "application/json");
+    });
+    return;
+  }
   server.Post(base, [](const httplib::Request& req, httplib::Response& res) {
     json body = json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("backupId") ||
@@ -212,27 +292,6 @@ void register_zeebe(httplib::Server& server, FaultInjector&,
     std::lock_guard lock(z.mu);
     z.backups.erase(std::atoll(std::string(req.matches[1]).c_str()));
     res.status = 204;
-  });
-  server.Post("/actuator/exporting/pause", [](const auto& req, auto& res) {
-    std::lock_guard lock(z.mu);
-    bool soft = req.get_param_value("soft") == "true";
-    z.phase = soft && z.soft_pause_supported() ? "SOFT_PAUSED" : "PAUSED";
-    z.exporting_done(res);
-  });
-  server.Post("/actuator/exporting/resume", [](const auto&, auto& res) {
-    std::lock_guard lock(z.mu);
-    z.phase = "EXPORTING";
-    z.exporting_done(res);
-  });
-  server.Get("/actuator/partitions", [](const auto&, auto& res) {
-    std::lock_guard lock(z.mu);
-    json out = json::object();
-    for (int p = 1; p <= z.opts.partitions; ++p) {
-      out[std::to_string(p)] = {{"role", "LEADER"},
-                                {"exporterPhase", z.phase},
-                                {"health", "healthy"}};
-    }
-    res.set_content(out.dump(), "application/json");
   });
 }
 

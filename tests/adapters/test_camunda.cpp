@@ -176,7 +176,7 @@ TEST_CASE("a failing web app is named and Zeebe is never paused",
   CHECK(dir.list().empty());
 }
 
-TEST_CASE("--skip leaves out a web app the cluster does not run",
+TEST_CASE("camunda --skip leaves out a web app the cluster does not run",
           "[e2e][camunda]") {
   Cluster c;
   TempDir dir;
@@ -351,6 +351,91 @@ TEST_CASE("Camunda 8.8: a failing web-app backup after the pause resumes "
            c.flags()));
   CHECK(half.exit_code == 2);
   CHECK(half.err.find("--skip both or neither") != std::string::npos);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+namespace {
+
+// Camunda 8.1: the experimental APIs (Zeebe POST /actuator/backups/{id},
+// the web apps' /actuator/backup with {"State"}), hard pause only.
+struct Cluster81 {
+  Cluster81()
+      : es("elasticsearch", {"--snapshot-ms", "150"}),
+        zeebe("zeebe", {"--camunda-version", "8.1.0", "--backup-ms", "300"}),
+        operate("operate", web()), tasklist("tasklist", web()),
+        optimize("optimize", web()) {
+    http("PUT", es.url() + "/_snapshot/camunda",
+         R"({"type":"fs","settings":{"location":"camunda"}})");
+    http("PUT", es.url() + "/zeebe-record-job/_doc/1?refresh=true",
+         R"({"seen":true})");
+  }
+  std::vector<std::string> web() const {
+    return {"--elasticsearch", es.url(), "--camunda-version", "8.1.0"};
+  }
+  std::vector<std::string> flags() const {
+    return {"--zeebe",           zeebe.url(),    "--operate",    operate.url(),
+            "--tasklist",        tasklist.url(), "--optimize",   optimize.url(),
+            "--elasticsearch",   es.url(),       "--repository", "camunda",
+            "--camunda-version", "8.1.0"};
+  }
+  Emulator es, zeebe, operate, tasklist, optimize;
+};
+
+} // namespace
+
+TEST_CASE("Camunda 8.1: the experimental APIs, named by --camunda-version",
+          "[e2e][camunda]") {
+  Cluster81 c;
+  TempDir dir;
+  auto r = snap(with({"-v", "save", "camunda", "--backup-id", "3000", "-o",
+                      dir.path().string()},
+                     c.flags()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("backup 3000 of 5 components, all COMPLETED") !=
+        std::string::npos);
+  const std::string& log = r.err;
+  std::size_t take_operate =
+      at(log, "POST " + c.operate.url() + "/actuator/backup ");
+  std::size_t pause =
+      at(log, "POST " + c.zeebe.url() + "/actuator/exporting/pause ");
+  std::size_t take_zeebe =
+      at(log, "POST " + c.zeebe.url() + "/actuator/backups/3000");
+  std::size_t resume = at(log, "exporting/resume");
+  CHECK(take_operate < pause);
+  CHECK(pause < take_zeebe);
+  CHECK(take_zeebe < resume);
+  CHECK(resume != std::string::npos);
+  CHECK_FALSE(c.zeebe.received("POST /actuator/exporting/pause?soft"));
+
+  std::string archive = (dir.path() / dir.list()[0]).string();
+  auto plan = snap(with(
+      {"restore", "camunda", archive, "--dry-run", "--replace"}, c.flags()));
+  INFO(plan.err);
+  CHECK(plan.exit_code == 0);
+  CHECK(plan.out.find("camunda_operate_3000_8.1.0_part_6_of_6/_restore") !=
+        std::string::npos);
+  auto status = snap(with({"status", "camunda", "3000"}, c.flags()));
+  INFO(status.err);
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("Zeebe:          COMPLETED") != std::string::npos);
+  CHECK(status.out.find("Operate:        COMPLETED") != std::string::npos);
+  auto listed = snap(with({"list", "camunda"}, c.flags()));
+  CHECK(listed.exit_code == 8);
+  CHECK(listed.err.find("8.1") != std::string::npos);
+
+  auto zeebe =
+      snap({"save", "zeebe", "--addr", c.zeebe.url(), "--camunda-version",
+            "8.1", "--backup-id", "3001", "-o", dir.path().string()});
+  INFO(zeebe.err);
+  CHECK(zeebe.exit_code == 0);
+  CHECK(zeebe.out.find("COMPLETED") != std::string::npos);
+  auto old =
+      snap({"save", "zeebe", "--addr", c.zeebe.url(), "--camunda-version",
+            "8.1", "--backup-id", "5", "-o", dir.path().string()});
+  CHECK(old.exit_code == 1);
 }
 
 } // namespace snap::test
