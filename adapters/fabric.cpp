@@ -226,7 +226,7 @@ public:
         continue;
       }
       p.live_uid = str(meta(*live), "uid");
-      bool same = fabric::strip_for_create(*live, ns) == p.saved;
+      bool same = fabric::comparable(*live, ns) == p.saved;
       if (policy == "replace" && !same) {
         p.action = "replace";
       } else if (policy == "fail" && !same) {
@@ -1020,8 +1020,8 @@ private:
                      o.value("namespaced", true)};
       Planned p{t, o.value("name", ""), o.value("uid", "")};
       p.owner_refs = meta(obj).value("ownerReferences", json::array());
-      p.saved = fabric::strip_for_create(obj, ns);
-      p.object = p.saved;
+      p.object = fabric::strip_for_create(obj, ns);
+      p.saved = fabric::comparable(obj, ns);
       bool fabric_kind = o.value("fabric", false);
       p.rank = fabric::restore_rank(t.name(), fabric_kind);
       // Orderer nodes before their parent, which would otherwise make

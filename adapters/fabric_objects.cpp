@@ -132,6 +132,15 @@ json strip_for_create(json object, const std::string& ns) {
   return object;
 }
 
+json comparable(json object, const std::string& ns) {
+  json out = strip_for_create(std::move(object), ns);
+  if (str(out, "kind") == "PersistentVolumeClaim" && out.contains("spec")) {
+    out["spec"].erase("dataSource");
+    out["spec"].erase("dataSourceRef");
+  }
+  return out;
+}
+
 bool server_generated(const json& object) {
   return str(object, "kind") == "Secret" &&
          str(object, "type") == "kubernetes.io/service-account-token";

@@ -42,6 +42,10 @@ std::vector<NameRef> references_of(const json& object);
 // (Service clusterIP, PVC binding annotations and volumeName).
 json strip_for_create(json object, const std::string& ns);
 
+// `object` as a restore compares it with the live one: stripped as for a
+// create, and for a PVC without the dataSource a restore gave it.
+json comparable(json object, const std::string& ns);
+
 // True for objects the API server makes itself and a restore must skip
 // (service-account token secrets).
 bool server_generated(const json& object);

@@ -325,6 +325,13 @@ TEST_CASE("fabric: a peer saved and restored into an emptied namespace",
   INFO(restored.out << restored.err);
   REQUIRE(restored.exit_code == 0);
 
+  // A second restore finds everything identical, PVCs made from their
+  // snapshots included.
+  auto again = snap(with({"restore", "fabric", archive, "--yes"}, target(emu)));
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.find("skip persistentvolumeclaims/peer1-pvc (exists, "
+                       "identical)") != std::string::npos);
   // Every object is back as it was, minus what the server sets; the
   // unrelated configmap was never part of it.
   auto after = peer_objects(emu.url());
