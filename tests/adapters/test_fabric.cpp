@@ -479,6 +479,51 @@ TEST_CASE("fabric: an orderer with its node and genesis block",
   CHECK(base64_decode(back["data"].value("orderer.block", "")) == block);
 }
 
+TEST_CASE("fabric: restored into another namespace, the snapshots are "
+          "imported from their storage handles",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed(emu.url());
+  TempDir dir;
+  auto saved = snap(with(
+      {"save", "fabric", "ibppeers.ibp.com/peer1", "-o", dir.path().string()},
+      target(emu)));
+  REQUIRE(saved.exit_code == 0);
+  // VolumeSnapshots are namespaced: fab2 has none, so the restore makes
+  // each again from the storage snapshot its content names.
+  auto r = snap({"-v", "restore", "fabric", only_archive(dir), "--yes",
+                 "--addr", emu.url(), "--namespace", "fab2"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("created namespace fab2") != std::string::npos);
+  CHECK(r.err.find("imported VolumeSnapshot snap-peer1-pvc-") !=
+        std::string::npos);
+  std::string base = emu.url() + k_core + "/namespaces/fab2/";
+  for (const char* pvc : {"peer1-pvc", "peer1-statedb-pvc"}) {
+    INFO(pvc);
+    json bound;
+    for (int i = 0; i < 100; ++i) {
+      bound = call("GET", base + "persistentvolumeclaims/" + pvc);
+      if (bound["status"].value("phase", "") == "Bound") {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(bound["status"]["phase"] == "Bound");
+    json vs =
+        call("GET", emu.url() + k_vs + "/namespaces/fab2/volumesnapshots/" +
+                        bound["spec"]["dataSource"].value("name", ""));
+    CHECK(vs["spec"]["source"].contains("volumeSnapshotContentName"));
+    json pv = call("GET", emu.url() + k_core + "/persistentvolumes/" +
+                              bound["spec"].value("volumeName", ""));
+    CHECK(pv["metadata"]["annotations"]["snap-emulator/data"] ==
+          std::string("data of ") + pvc);
+  }
+  json peer =
+      call("GET", emu.url() + k_ibp + "/namespaces/fab2/ibppeers/peer1");
+  CHECK(peer["kind"] == "IBPPeer");
+}
+
 TEST_CASE("fabric: restore conflicts fail, skip or replace", "[e2e][fabric]") {
   Emulator emu("kubernetes", crd_flags());
   seed(emu.url());
