@@ -85,6 +85,7 @@ public:
     SNAP_TRY(collect_roots());
     SNAP_TRY(collect_owned());
     SNAP_TRY(collect_referenced());
+    SNAP_TRY(collect_crds());
     json snapshots = json::array();
     if (flag_value(m_ctx.flags, "no-volume-snapshots").empty()) {
       bool quiesce = !flag_value(m_ctx.flags, "quiesce").empty();
@@ -227,7 +228,11 @@ public:
       }
       p.live_uid = str(meta(*live), "uid");
       bool same = fabric::comparable(*live, ns) == p.saved;
-      if (policy == "replace" && !same) {
+      if (is_crd(p.type)) {
+        // Replacing a CRD would delete every object of its kind in the
+        // cluster: an installed one is always left as it is.
+        p.action = same ? "identical" : "skip";
+      } else if (policy == "replace" && !same) {
         p.action = "replace";
       } else if (policy == "fail" && !same) {
         p.action = "conflict";
@@ -642,6 +647,38 @@ private:
 
   // Secrets, configmaps and PVCs the collected workloads and CRs name but
   // do not own (a user-made MSP secret, a registry secret).
+  // The CustomResourceDefinitions of the Fabric kinds saved, so a restore
+  // into a fresh cluster can serve them. Without RBAC to read them the
+  // save goes on, and says so.
+  Expected<void> collect_crds() {
+    std::set<std::string> kinds;
+    for (const auto& item : m_items) {
+      if (is_fabric(item.type)) {
+        kinds.insert(item.type.name());
+      }
+    }
+    if (kinds.empty()) {
+      return {};
+    }
+    ResourceType crd = SNAP_TRY(
+        m_kube->resolve("customresourcedefinitions", "apiextensions.k8s.io"));
+    for (const auto& name : kinds) {
+      auto got = m_kube->get(crd, "", name);
+      if (!got) {
+        if (got.error().kind == ErrorKind::auth ||
+            got.error().kind == ErrorKind::not_found) {
+          note(fmt::format("the CRD {} was not saved ({}); a restore needs it "
+                           "installed already",
+                           name, got.error().message));
+          continue;
+        }
+        return tl::unexpected(got.error());
+      }
+      add(crd, std::move(*got), "crd");
+    }
+    return {};
+  }
+
   Expected<void> collect_referenced() {
     for (std::size_t i = 0; i < m_items.size(); ++i) {
       const Item item = m_items[i];
@@ -1261,7 +1298,40 @@ private:
       SNAP_TRY(m_kube->wait_gone(p.type, ns, p.name, 60));
     }
     json created = SNAP_TRY(m_kube->create(p.type, ns, p.object));
+    if (is_crd(p.type)) {
+      SNAP_TRY(wait_established(p.type, p.name));
+      m_kube->forget_discovery();
+    }
     return str(meta(created), "uid");
+  }
+
+  static bool is_crd(const ResourceType& t) {
+    return t.group == "apiextensions.k8s.io" &&
+           t.plural == "customresourcedefinitions";
+  }
+
+  // Waits until a created CRD is served (condition Established), as
+  // objects of its kind cannot be created before.
+  Expected<void> wait_established(const ResourceType& t,
+                                  const std::string& name) {
+    return poll_until(
+        60,
+        [&]() -> Expected<bool> {
+          json crd = SNAP_TRY(m_kube->get(t, "", name));
+          json st = crd.value("status", json::object());
+          for (const auto& c : st.value("conditions", json::array())) {
+            if (str(c, "type") == "Established" && str(c, "status") == "True") {
+              return true;
+            }
+          }
+          return false;
+        },
+        [&] {
+          return fmt::format("fabric: the CRD {} is not Established after "
+                             "60 s (kubectl describe crd {})",
+                             name, name);
+        },
+        100, 2000);
   }
 
   AdapterContext m_ctx;

@@ -148,6 +148,7 @@ bool server_generated(const json& object) {
 
 int restore_rank(const std::string& resource, bool is_fabric) {
   static const std::vector<std::string> first = {
+      "customresourcedefinitions.apiextensions.k8s.io",
       "volumesnapshotcontents.snapshot.storage.k8s.io",
       "volumesnapshots.snapshot.storage.k8s.io",
       "persistentvolumeclaims",

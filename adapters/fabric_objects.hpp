@@ -51,7 +51,7 @@ json comparable(json object, const std::string& ns);
 bool server_generated(const json& object);
 
 // The rank of `resource` ("secrets", "ibppeers.ibp.com") in the restore
-// order: volume snapshots, PVCs, service accounts, RBAC, secrets,
+// order: CRDs, volume snapshots, PVCs, service accounts, RBAC, secrets,
 // configmaps, then Fabric CRs (`is_fabric`), then everything else.
 int restore_rank(const std::string& resource, bool is_fabric);
 

@@ -91,6 +91,12 @@ public:
   Expected<void> wait_gone(const ResourceType& t, const std::string& ns,
                            const std::string& name, double timeout_s);
 
+  // Drops what discovery learnt, after a CRD was created.
+  void forget_discovery() {
+    m_preferred.clear();
+    m_resource_lists.clear();
+  }
+
   HttpClient& http() { return m_http; }
 
 private:

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -33,6 +34,7 @@ struct Kind {
   bool namespaced = true;
   bool has_status = false; // status is a subresource: create drops it
   bool custom = false;     // a CRD's kind
+  bool served = true;      // false once its CRD is deleted
   std::string gv() const {
     return group.empty() ? version : group + "/" + version;
   }
@@ -222,19 +224,6 @@ public:
           crd.value("kind", "") != "CustomResourceDefinition") {
         continue;
       }
-      const json& spec = crd["spec"];
-      const json& names = spec["names"];
-      for (const auto& v : spec.value("versions", json::array())) {
-        if (!v.value("served", false) || !v.value("storage", false)) {
-          continue;
-        }
-        m_kinds.push_back(
-            {spec.value("group", ""), v.value("name", ""),
-             names.value("plural", ""), names.value("singular", ""),
-             names.value("kind", ""), spec.value("scope", "") == "Namespaced",
-             v.contains("subresources") && v["subresources"].contains("status"),
-             true});
-      }
       std::string ignored;
       std::lock_guard lock(m_mutex);
       create_locked(
@@ -338,7 +327,7 @@ private:
 
   const Kind* find_kind(const std::string& group, const std::string& plural) {
     for (const auto& k : m_kinds) {
-      if (k.group == group && k.plural == plural) {
+      if (k.served && k.group == group && k.plural == plural) {
         return &k;
       }
     }
@@ -348,7 +337,7 @@ private:
   json resource_list(const std::string& gv) {
     json resources = json::array();
     for (const auto& k : m_kinds) {
-      if (k.gv() != gv) {
+      if (!k.served || k.gv() != gv) {
         continue;
       }
       json verbs = {"create", "delete", "get", "list", "patch", "update"};
@@ -374,7 +363,7 @@ private:
   json api_group(const std::string& group) {
     json versions = json::array();
     for (const auto& k : m_kinds) {
-      if (k.group != group) {
+      if (!k.served || k.group != group) {
         continue;
       }
       json v = {{"groupVersion", k.gv()}, {"version", k.version}};
@@ -416,7 +405,7 @@ private:
       std::set<std::string> groups;
       json list = json::array();
       for (const auto& k : m_kinds) {
-        if (!k.group.empty() && groups.insert(k.group).second) {
+        if (k.served && !k.group.empty() && groups.insert(k.group).second) {
           list.push_back(api_group(k.group));
         }
       }
@@ -678,6 +667,34 @@ private:
 
   std::string next_rv() { return std::to_string(++m_rv); }
 
+  void register_crd_locked(const json& crd) {
+    const json spec = crd.value("spec", json::object());
+    const json names = spec.value("names", json::object());
+    for (const auto& v : spec.value("versions", json::array())) {
+      if (!v.value("served", false) || !v.value("storage", false)) {
+        continue;
+      }
+      Kind k{spec.value("group", ""),
+             v.value("name", ""),
+             names.value("plural", ""),
+             names.value("singular", ""),
+             names.value("kind", ""),
+             spec.value("scope", "") == "Namespaced",
+             v.contains("subresources") && v["subresources"].contains("status"),
+             true};
+      bool revived = false;
+      for (auto& old : m_kinds) {
+        if (!old.served && old.group == k.group && old.plural == k.plural) {
+          old = k;
+          revived = true;
+        }
+      }
+      if (!revived) {
+        m_kinds.push_back(k);
+      }
+    }
+  }
+
   json create_locked(const Kind& k, const std::string& ns, json obj,
                      std::string&) {
     json& md = obj["metadata"];
@@ -700,7 +717,15 @@ private:
     if (k.has_status) {
       obj.erase("status");
     }
-    if (k.plural == "namespaces") {
+    if (k.plural == "customresourcedefinitions") {
+      // apiextensions-apiserver serves the kind and reports it Established.
+      register_crd_locked(obj);
+      obj["status"] = {
+          {"conditions",
+           {{{"type", "NamesAccepted"}, {"status", "True"}},
+            {{"type", "Established"}, {"status", "True"}}}},
+          {"acceptedNames", obj["spec"].value("names", json::object())}};
+    } else if (k.plural == "namespaces") {
       obj["status"] = {{"phase", "Active"}};
     } else if (k.plural == "persistentvolumeclaims") {
       obj["status"] = {{"phase", "Pending"}};
@@ -726,6 +751,22 @@ private:
     json gone = it->second;
     m_objects.erase(it);
     std::string uid = gone["metadata"].value("uid", "");
+    if (k.plural == "customresourcedefinitions") {
+      const json spec = gone.value("spec", json::object());
+      std::string group = spec.value("group", "");
+      std::string plural =
+          spec.value("names", json::object()).value("plural", "");
+      for (auto& kind : m_kinds) {
+        if (kind.group == group && kind.plural == plural && kind.served) {
+          std::string pre = kind.gv() + "|" + kind.plural + "|";
+          for (auto o = m_objects.lower_bound(pre);
+               o != m_objects.end() && o->first.starts_with(pre);) {
+            o = m_objects.erase(o);
+          }
+          kind.served = false;
+        }
+      }
+    }
     if (k.plural == "persistentvolumeclaims") {
       std::string pv =
           gone.value("spec", json::object()).value("volumeName", "");
@@ -799,7 +840,7 @@ private:
     auto slash = av.find('/');
     std::string group = slash == std::string::npos ? "" : av.substr(0, slash);
     for (const auto& k : m_kinds) {
-      if (k.group == group && k.kind == o.value("kind", "")) {
+      if (k.served && k.group == group && k.kind == o.value("kind", "")) {
         return &k;
       }
     }
@@ -1044,7 +1085,7 @@ private:
 
   FaultInjector& m_faults;
   KubernetesOptions m_options;
-  std::vector<Kind> m_kinds;
+  std::deque<Kind> m_kinds; // grows with CRDs; references stay valid
   std::map<std::string, json> m_objects;
   std::map<std::string, std::string> m_handles; // storage snapshots -> data
   std::map<std::string, std::int64_t> m_cut_ms; // VolumeSnapshot uid -> cut

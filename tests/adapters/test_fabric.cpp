@@ -440,7 +440,8 @@ TEST_CASE("fabric: an orderer with its node and genesis block",
                          target(emu)));
   INFO(saved.err);
   REQUIRE(saved.exit_code == 0);
-  CHECK(saved.out.find("4 objects") != std::string::npos);
+  // The node, its two objects, the parent, and the IBPOrderer CRD.
+  CHECK(saved.out.find("5 objects") != std::string::npos);
   std::string archive = only_archive(dir);
   auto unzipped = run(
       {"/usr/bin/unzip", "-p", archive, "payload/genesis/orderernode1.block"});
@@ -455,7 +456,7 @@ TEST_CASE("fabric: an orderer with its node and genesis block",
            target(emu)));
   INFO(everything.err);
   CHECK(everything.exit_code == 0);
-  CHECK(everything.out.find("4 objects") != std::string::npos);
+  CHECK(everything.out.find("5 objects") != std::string::npos);
   CHECK(everything.out.find("ibporderers.ibp.com/orderernode1") !=
         std::string::npos);
 
@@ -661,6 +662,36 @@ TEST_CASE("fabric: manifests restored into another cluster; objects that "
   auto restored = peer_objects(other.url());
   CHECK(restored.size() == peer_objects(source.url()).size() - 2);
   CHECK_FALSE(restored.contains("configmaps/unrelated"));
+}
+
+TEST_CASE("fabric: a fresh cluster gets the CRD first, then the peer",
+          "[e2e][fabric]") {
+  Emulator source("kubernetes", crd_flags());
+  seed(source.url());
+  TempDir dir;
+  REQUIRE(snap(with({"save", "fabric", "ibppeers.ibp.com/peer1", "-o",
+                     dir.path().string(), "--no-volume-snapshots"},
+                    target(source)))
+              .exit_code == 0);
+  // A cluster that has never seen fabric-operator's CRDs.
+  Emulator fresh("kubernetes");
+  auto r = snap(
+      with({"restore", "fabric", only_archive(dir), "--yes"}, target(fresh)));
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string crd = "created customresourcedefinitions.apiextensions.k8s.io/"
+                    "ibppeers.ibp.com";
+  CHECK(r.out.find(crd) < r.out.find("created ibppeers.ibp.com/peer1"));
+  CHECK(call("GET", ns_url(fresh.url(), k_ibp, "ibppeers", "peer1"))["kind"] ==
+        "IBPPeer");
+  // In a cluster that has the CRD, it is left alone whatever --conflict.
+  auto again = snap(with({"restore", "fabric", only_archive(dir), "--yes",
+                          "--conflict", "replace"},
+                         target(fresh)));
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.find("skip customresourcedefinitions.apiextensions.k8s.io/"
+                       "ibppeers.ibp.com") != std::string::npos);
 }
 
 TEST_CASE("fabric: a snapshot that never becomes ready times out and leaves "
