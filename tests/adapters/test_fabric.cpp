@@ -694,6 +694,39 @@ TEST_CASE("fabric: a fresh cluster gets the CRD first, then the peer",
                        "ibppeers.ibp.com") != std::string::npos);
 }
 
+TEST_CASE("fabric: list and delete work on a backup's VolumeSnapshots",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed(emu.url());
+  TempDir dir;
+  auto saved = snap(with({"save", "fabric", "ibppeers.ibp.com/peer1", "-o",
+                          dir.path().string(), "--json"},
+                         target(emu)));
+  REQUIRE(saved.exit_code == 0);
+  std::string id = json::parse(saved.out)["backup_id"];
+  auto listed = snap(with({"list", "fabric", "--json"}, target(emu)));
+  INFO(listed.err);
+  REQUIRE(listed.exit_code == 0);
+  json rows = json::parse(listed.out)["backups"];
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["backup_id"] == id);
+  CHECK(rows[0]["volume_snapshots"] == 2);
+  CHECK(rows[0]["ready"] == true);
+
+  auto refused = snap(with({"delete", "fabric", id}, target(emu)));
+  CHECK(refused.exit_code == 2);
+  auto deleted = snap(with({"delete", "fabric", id, "--yes"}, target(emu)));
+  INFO(deleted.err);
+  CHECK(deleted.exit_code == 0);
+  CHECK(
+      call("GET", ns_url(emu.url(), k_vs, "volumesnapshots"))["items"].empty());
+  // Their contents and storage snapshots went with them.
+  CHECK(call("GET", emu.url() + k_vs + "/volumesnapshotcontents")["items"]
+            .empty());
+  auto again = snap(with({"delete", "fabric", id, "--yes"}, target(emu)));
+  CHECK(again.exit_code == 6);
+}
+
 TEST_CASE("fabric: a snapshot that never becomes ready times out and leaves "
           "nothing",
           "[e2e][fabric]") {
