@@ -12,10 +12,15 @@ void add_adapters_command(CLI::App& app, Context& ctx) {
     ctx.runner = []() -> Expected<CommandResult> {
       CommandResult r;
       r.json = nlohmann::ordered_json::array();
+      std::size_t name_width = 0, verbs_width = 0;
+      for (const auto& e : all_adapters()) {
+        name_width = std::max(name_width, e.info().name.size());
+        verbs_width = std::max(verbs_width, e.info().caps.names().size());
+      }
       for (const auto& e : all_adapters()) {
         const AdapterInfo& info = e.info();
-        r.text += fmt::format("{:<10} {:<54} {}\n", info.name,
-                              info.caps.names(), info.summary);
+        r.text += fmt::format("{:<{}}  {:<{}}  {}\n", info.name, name_width,
+                              info.caps.names(), verbs_width, info.summary);
         nlohmann::ordered_json verbs = nlohmann::ordered_json::array();
         for (Capability c : k_all_capabilities) {
           if (info.caps.has(c)) {
