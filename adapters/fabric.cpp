@@ -1403,7 +1403,8 @@ const AdapterInfo& fabric_info() {
                  "changed), skip, or replace",
                  true,
                  {C::restore}}},
-      .native_env = {},
+      // flag > SNAP_FABRIC_KUBECONFIG > KUBECONFIG > profile (SPEC §3).
+      .native_env = {{"kubeconfig", "KUBECONFIG"}},
       .operands = "RESOURCE",
   };
   return info;

@@ -336,9 +336,10 @@ Expected<Target> in_cluster(const EnvLookup& env) {
 Expected<Target> load_target(const std::string& path,
                              const std::string& context, const EnvLookup& env) {
   std::vector<fs::path> files;
-  if (!path.empty()) {
-    files.emplace_back(path);
-  } else if (auto list = env("KUBECONFIG")) {
+  auto list = path.empty() ? env("KUBECONFIG") : std::optional(path);
+  if (list) {
+    // A ':'-separated list, merged (KUBECONFIG's form; one file is a
+    // list of one).
     for (std::size_t start = 0; start <= list->size();) {
       auto colon = list->find(':', start);
       if (colon == std::string::npos) {
@@ -362,7 +363,7 @@ Expected<Target> load_target(const std::string& path,
   Merged m;
   for (const auto& f : files) {
     // client-go skips files of a KUBECONFIG list that do not exist.
-    if (path.empty() && files.size() > 1 && !fs::exists(f)) {
+    if (files.size() > 1 && !fs::exists(f)) {
       continue;
     }
     SNAP_TRY(merge_file(f, m));

@@ -22,7 +22,8 @@ struct Target {
   std::string source;   // "kubeconfig /path, context ctx", for messages
 };
 
-// Reads the kubeconfig named by `path` (or found as above) and resolves
+// Reads the kubeconfig `path` names (a ':'-separated list, like
+// KUBECONFIG; or when empty, found as above) and resolves
 // `context` (default: current-context). `home` is $HOME. Errors: `config`
 // for a missing or unreadable file, an unknown context, cluster or user,
 // bad base64, or an auth method snap cannot use (exec plugins,
