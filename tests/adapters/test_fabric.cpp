@@ -694,6 +694,57 @@ TEST_CASE("fabric: a fresh cluster gets the CRD first, then the peer",
                        "ibppeers.ibp.com") != std::string::npos);
 }
 
+TEST_CASE("fabric: --preset catalyx finds CatalyX's kinds by discovery",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes");
+  std::string url = emu.url();
+  seed_cluster(url);
+  // CatalyX's schemas are not public; a minimal CRD in its group and a
+  // version discovery has to find.
+  call("POST", url + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+       {{"apiVersion", "apiextensions.k8s.io/v1"},
+        {"kind", "CustomResourceDefinition"},
+        {"metadata", {{"name", "peers.peerset.hyperledger.fabric"}}},
+        {"spec",
+         {{"group", "peerset.hyperledger.fabric"},
+          {"scope", "Namespaced"},
+          {"names",
+           {{"plural", "peers"}, {"singular", "peer"}, {"kind", "Peer"}}},
+          {"versions",
+           {{{"name", "v1alpha2"},
+             {"served", true},
+             {"storage", true},
+             {"subresources", {{"status", json::object()}}}}}}}}});
+  std::string peers = url + "/apis/peerset.hyperledger.fabric/v1alpha2/"
+                            "namespaces/fab/peers";
+  json peer = call("POST", peers,
+                   {{"apiVersion", "peerset.hyperledger.fabric/v1alpha2"},
+                    {"kind", "Peer"},
+                    {"metadata", {{"name", "org1-peer0"}}},
+                    {"spec", {{"mspID", "Org1MSP"}}}});
+  REQUIRE(peer["metadata"].contains("uid"));
+  json cm =
+      named("ConfigMap", "org1-peer0-core",
+            json::array({{{"apiVersion", "peerset.hyperledger.fabric/v1alpha2"},
+                          {"kind", "Peer"},
+                          {"name", "org1-peer0"},
+                          {"uid", peer["metadata"]["uid"]}}}));
+  call("POST", ns_url(url, k_core, "configmaps"), cm);
+  TempDir dir;
+  auto saved = snap(with({"save", "fabric", "--preset", "catalyx",
+                          "--all-in-namespace", "-o", dir.path().string()},
+                         target(emu)));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  CHECK(saved.out.find("peers.peerset.hyperledger.fabric/org1-peer0 in fab: "
+                       "3 objects") != std::string::npos);
+  auto unknown = snap(with({"save", "fabric", "--preset", "hlf",
+                            "--all-in-namespace", "-o", dir.path().string()},
+                           target(emu)));
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("fabric-operator or catalyx") != std::string::npos);
+}
+
 TEST_CASE("fabric: list and delete work on a backup's VolumeSnapshots",
           "[e2e][fabric]") {
   Emulator emu("kubernetes", crd_flags());
