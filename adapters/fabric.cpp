@@ -35,18 +35,12 @@ namespace snap::adapters {
 namespace {
 
 using fabric::json;
+using fabric::str;
 using kube::ResourceType;
 
 constexpr std::string_view k_backup_entry = "payload/backup.json";
 constexpr std::string_view k_backup_label = "snap/backup";
 constexpr double k_default_snapshot_timeout_s = 600; // Velero's default
-
-std::string str(const json& j, const char* key) {
-  if (j.is_object() && j.contains(key) && j[key].is_string()) {
-    return j[key].get<std::string>();
-  }
-  return {};
-}
 
 const json& meta(const json& o) {
   static const json empty = json::object();

@@ -11,13 +11,6 @@
 namespace snap::adapters::fabric {
 namespace {
 
-std::string str(const json& j, const char* key) {
-  if (j.is_object() && j.contains(key) && j[key].is_string()) {
-    return j[key].get<std::string>();
-  }
-  return {};
-}
-
 struct RefCollector {
   std::vector<NameRef> out;
   std::set<std::pair<std::string, std::string>> seen;
@@ -45,6 +38,13 @@ struct RefCollector {
 };
 
 } // namespace
+
+std::string str(const json& j, const char* key) {
+  if (j.is_object() && j.contains(key) && j[key].is_string()) {
+    return j[key].get<std::string>();
+  }
+  return {};
+}
 
 std::vector<PresetKind> preset_kinds(const std::string& name) {
   if (name == "fabric-operator") {

@@ -14,6 +14,10 @@ namespace snap::adapters::fabric {
 
 using nlohmann::json;
 
+// The string `j[key]`, or "" when `j` is not an object or it is absent or
+// not a string.
+std::string str(const json& j, const char* key);
+
 // A Fabric kind of a preset: `<plural>.<group>` and its role.
 struct PresetKind {
   std::string plural;
