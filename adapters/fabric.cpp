@@ -21,6 +21,7 @@
 //
 // Facts: shared/api/fabric.md (fabric-operator, Velero, external-snapshotter).
 
+#include <random>
 #include <set>
 
 #include "adapters/fabric_objects.hpp"
@@ -75,7 +76,7 @@ public:
 
   Expected<SaveResult> save(ArchiveWriter& out) override {
     SNAP_TRY(connect());
-    std::string id = to_lower(rfc3339_to_compact(utc_now_rfc3339()));
+    std::string id = backup_id();
     SNAP_TRY(collect_roots());
     SNAP_TRY(collect_owned());
     SNAP_TRY(collect_referenced());
@@ -141,6 +142,8 @@ public:
                 {"resources", roots},
                 {"objects", objects.size()},
                 {"volume_snapshots", snapshots.size()}};
+    r.subject = fmt::format(
+        "{}: {}", m_ns, join_list(roots.get<std::vector<std::string>>(), " "));
     r.summary =
         fmt::format("{} in {}: {} objects, {} volume snapshots",
                     join_list(roots.get<std::vector<std::string>>(), ", "),
@@ -370,6 +373,16 @@ private:
     std::string live_uid;
     json snapshot; // the PVC's volume snapshot record, or null
   };
+
+  // "20261121t101500z-3f9a": the time, and four hex digits so two saves
+  // in one second never share VolumeSnapshot names. Lower case, as
+  // Kubernetes names must be.
+  static std::string backup_id() {
+    std::random_device rd;
+    return fmt::format("{}-{:04x}",
+                       to_lower(rfc3339_to_compact(utc_now_rfc3339())),
+                       rd() & 0xffff);
+  }
 
   std::string preset() const {
     std::string p = flag_value(m_ctx.flags, "preset");
@@ -1400,6 +1413,7 @@ const AdapterInfo& fabric_info() {
       // flag > SNAP_FABRIC_KUBECONFIG > KUBECONFIG > profile (SPEC §3).
       .native_env = {{"kubeconfig", "KUBECONFIG"}},
       .operands = "RESOURCE",
+      .prune_with_target = true,
   };
   return info;
 }

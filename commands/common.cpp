@@ -371,6 +371,9 @@ finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
   m.backup_id = result.backup_id;
   m.created_at = utc_now_rfc3339();
   m.target = {{"url", session.target_url}};
+  if (!result.subject.empty()) {
+    m.target["subject"] = result.subject;
+  }
   if (!result.server_version.empty()) {
     m.target["version"] = result.server_version;
   }

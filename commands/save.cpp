@@ -31,10 +31,14 @@ parse_labels(const std::vector<std::string>& given) {
 
 // Deletes archives in `dir` of the same adapter and target as the archive
 // just written (`mine`) beyond the newest `keep`, never that one; returns
-// the removed paths.
+// the removed paths. For an adapter whose backups live on the target too,
+// that backup is deleted first, and the archive kept when it cannot be.
 std::vector<std::string> keep_newest(const std::filesystem::path& dir,
                                      const ArchiveRecord& mine, int keep,
-                                     Output& out) {
+                                     Adapter& adapter, Output& out) {
+  const AdapterInfo& info = adapter.info();
+  bool with_target =
+      info.prune_with_target && info.caps.has(Capability::remove);
   std::vector<std::string> removed;
   const std::filesystem::path& just_written = mine.path;
   auto all = scan_archives(dir);
@@ -50,6 +54,15 @@ std::vector<std::string> keep_newest(const std::filesystem::path& dir,
   for (const auto& d : apply_retention(group, {.last = keep})) {
     if (d.keep || std::filesystem::equivalent(d.archive.path, just_written)) {
       continue;
+    }
+    if (with_target) {
+      auto gone = adapter.remove(d.archive.backup_id);
+      if (!gone && gone.error().kind != ErrorKind::not_found) {
+        out.warn(fmt::format("--keep: kept {}, as its backup on the target "
+                             "could not be deleted: {}",
+                             d.archive.path.string(), gone.error().message));
+        continue;
+      }
     }
     std::error_code ec;
     if (std::filesystem::remove(d.archive.path, ec)) {
@@ -85,13 +98,21 @@ Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
       finish_archive(*writer, target, *session, std::move(result), labels));
   SNAP_TRY(ship_archive(r, target, ctx));
   if (opts.keep > 0) {
+    std::string group = r.json["target"].value("url", "");
+    if (std::string subject = r.json["target"].value("subject", "");
+        !subject.empty()) {
+      group += " " + subject;
+    }
     ArchiveRecord mine{r.json["archive"].get<std::string>(),
-                       r.json["adapter"].get<std::string>(),
-                       r.json["target"].value("url", ""),
+                       r.json["adapter"].get<std::string>(), group,
                        r.json["created_at"].get<std::string>()};
-    auto removed = keep_newest(target.dir, mine, opts.keep, *ctx.output);
+    auto removed = keep_newest(target.dir, mine, opts.keep, *session->adapter,
+                               *ctx.output);
+    const AdapterInfo& info = session->adapter->info();
     for (const auto& path : removed) {
-      r.text += fmt::format("\nRemoved {} (--keep {})", path, opts.keep);
+      r.text += fmt::format(
+          "\nRemoved {} (--keep {}){}", path, opts.keep,
+          info.prune_with_target ? " and its backup on the target" : "");
     }
     r.json["removed"] = removed;
   }

@@ -28,8 +28,11 @@ Expected<std::vector<ArchiveRecord>> scan_archives(const fs::path& dir) {
       continue; // not a snap archive, or damaged: never ours to delete
     }
     const Manifest& m = (*reader)->manifest();
-    out.push_back(
-        {de.path(), m.adapter, m.target.value("url", ""), m.created_at});
+    std::string target = m.target.value("url", "");
+    if (std::string subject = m.target.value("subject", ""); !subject.empty()) {
+      target += " " + subject;
+    }
+    out.push_back({de.path(), m.adapter, target, m.created_at, m.backup_id});
   }
   return out;
 }

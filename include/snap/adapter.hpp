@@ -86,6 +86,10 @@ struct AdapterInfo {
   // ("RESOURCE"), or "" for none. They reach the adapter comma-joined as
   // flag "operands".
   std::string_view operands;
+  // The backup an archive names lives on the target too (the fabric
+  // adapter's VolumeSnapshots): when `save --keep` removes an archive, it
+  // deletes that backup first, so nothing is left behind to pay for.
+  bool prune_with_target = false;
 };
 
 // Adapter flag values by name; switches hold "true".
@@ -121,6 +125,9 @@ struct SaveResult {
   nlohmann::json source = nlohmann::json::object();
   std::string server_version;
   std::string summary; // e.g. "index 1068188"
+  // What on the target this backup is of, when one target holds several
+  // ("fab: ibppeers.ibp.com/peer1"); retention keeps each apart.
+  std::string subject;
   // Set when the target finished the backup but reports it incomplete: the
   // archive is still written, and the command exits with this error.
   std::optional<Error> partial;

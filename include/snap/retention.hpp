@@ -23,8 +23,9 @@ struct RetentionPolicy {
 struct ArchiveRecord {
   std::filesystem::path path;
   std::string adapter;
-  std::string target;
+  std::string target;     // the target's URL, and its subject when it has one
   std::string created_at; // RFC 3339 UTC
+  std::string backup_id;
 };
 
 struct RetentionDecision {

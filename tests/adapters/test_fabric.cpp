@@ -4,6 +4,7 @@
 // peer saved with what it owns and refers to, its PVCs snapshotted (state DB
 // first), restored into an emptied namespace with its data back; conflict
 // policies; a snapshot that never becomes ready; kubeconfig auth over TLS.
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -776,6 +777,37 @@ TEST_CASE("fabric: list and delete work on a backup's VolumeSnapshots",
             .empty());
   auto again = snap(with({"delete", "fabric", id, "--yes"}, target(emu)));
   CHECK(again.exit_code == 6);
+}
+
+TEST_CASE("fabric: save --keep prunes older archives of the same resources "
+          "with their VolumeSnapshots",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed(emu.url());
+  TempDir dir;
+  auto save = [&](const std::string& what) {
+    auto r = snap(
+        with({"save", "fabric", what, "-o", dir.path().string(), "--keep", "1"},
+             target(emu)));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  // Another subject in the same directory is a group of its own.
+  save("configmaps/unrelated");
+  save("ibppeers.ibp.com/peer1");
+  std::string second = save("ibppeers.ibp.com/peer1");
+  CHECK(second.find("and its backup on the target") != std::string::npos);
+  auto files = dir.list();
+  CHECK(files.size() == 2);
+  // Only the newest peer backup's two snapshots are left.
+  json left = call("GET", ns_url(emu.url(), k_vs, "volumesnapshots"));
+  REQUIRE(left["items"].size() == 2);
+  std::set<std::string> ids;
+  for (const auto& vs : left["items"]) {
+    ids.insert(vs["metadata"]["labels"]["snap/backup"].get<std::string>());
+  }
+  CHECK(ids.size() == 1);
 }
 
 TEST_CASE("fabric: a snapshot that never becomes ready times out and leaves "
