@@ -4,6 +4,7 @@
 // --snapshot-ms and end SUCCESS, PARTIAL or FAILED, _status with per-shard
 // stages, restores with their refusals, and _recovery while restored
 // indices recover.
+#include "emulator/clock.hpp"
 #include "emulator/es_cluster.hpp"
 
 #include <fnmatch.h>
@@ -58,17 +59,6 @@ std::vector<std::string> names_of(const json& v) {
 
 bool glob(const std::string& pattern, const std::string& name) {
   return pattern == "_all" || ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
-}
-
-std::string iso_time(std::int64_t ms) {
-  std::time_t t = ms / 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
-  return out;
 }
 
 std::string where(const std::string& repo, const std::string& snap) {
@@ -137,13 +127,13 @@ json snapshot_info(const Cluster& c, const std::string& repo,
                {"data_streams", json::array()},
                {"include_global_state", s.include_global_state},
                {"state", s.state},
-               {"start_time", iso_time(s.start_ms)},
+               {"start_time", rfc3339(s.start_ms, 3)},
                {"start_time_in_millis", s.start_ms}});
   if (!s.metadata.is_null()) {
     info["metadata"] = s.metadata;
   }
   if (!running) {
-    info["end_time"] = iso_time(s.end_ms);
+    info["end_time"] = rfc3339(s.end_ms, 3);
     info["end_time_in_millis"] = s.end_ms;
     info["duration_in_millis"] = s.end_ms - s.start_ms;
   }

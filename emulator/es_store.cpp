@@ -1,16 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "emulator/es_store.hpp"
 
-#include <chrono>
 #include <random>
 
 namespace snap::emulator::es {
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string random_id(std::size_t length) {
   static const char k_chars[] =

@@ -14,11 +14,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "emulator/clock.hpp"
+
 namespace snap::emulator::es {
 
 using nlohmann::json;
-
-std::int64_t now_ms();
 
 struct Doc {
   std::string id;

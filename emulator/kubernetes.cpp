@@ -8,6 +8,7 @@
 // VolumeSnapshot is bound to a VolumeSnapshotContent, gets creationTime when
 // cut and readyToUse later.
 #include "emulator/kubernetes.hpp"
+#include "emulator/clock.hpp"
 
 #include <openssl/ssl.h>
 
@@ -43,21 +44,6 @@ struct Kind {
     return group.empty() ? plural : plural + "." + group;
   }
 };
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string rfc3339(std::int64_t ms) {
-  std::time_t t = ms / 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 json yaml_to_json(const YAML::Node& n) {
   switch (n.Type()) {
@@ -708,7 +694,7 @@ private:
                   static_cast<unsigned>(m_uid & 0xffff), m_uid);
     md["uid"] = uid;
     md["resourceVersion"] = next_rv();
-    md["creationTimestamp"] = rfc3339(now_ms());
+    md["creationTimestamp"] = rfc3339(now_ms(), 0);
     if (k.custom || k.plural == "deployments") {
       md["generation"] = 1;
     }
@@ -985,7 +971,7 @@ private:
                                .value("snapshotHandle", "");
       if (!m_handles.contains(handle)) {
         st["error"] = {{"message", "snapshot handle " + handle + " not found"},
-                       {"time", rfc3339(now_ms())}};
+                       {"time", rfc3339(now_ms(), 0)}};
         return;
       }
       (*c)["status"] = {{"snapshotHandle", handle},
@@ -994,7 +980,7 @@ private:
       st = {{"boundVolumeSnapshotContentName",
              source.value("volumeSnapshotContentName", "")},
             {"readyToUse", true},
-            {"creationTime", rfc3339(now_ms())},
+            {"creationTime", rfc3339(now_ms(), 0)},
             {"restoreSize", "1Gi"}};
       md["resourceVersion"] = next_rv();
       return;
@@ -1019,7 +1005,7 @@ private:
                   "take snapshot of the volume: rpc error: code = Internal"
                 : "the source PVC is not bound yet";
         if (st.value("error", json::object()).value("message", "") != why) {
-          st["error"] = {{"message", why}, {"time", rfc3339(now_ms())}};
+          st["error"] = {{"message", why}, {"time", rfc3339(now_ms(), 0)}};
           st["readyToUse"] = false;
           md["resourceVersion"] = next_rv();
         }
@@ -1061,7 +1047,7 @@ private:
           {"restoreSize", quantity_bytes(size)},
           {"readyToUse", false}};
       st = {{"boundVolumeSnapshotContentName", content_name},
-            {"creationTime", rfc3339(now_ms())},
+            {"creationTime", rfc3339(now_ms(), 0)},
             {"readyToUse", false},
             {"restoreSize", size}};
       m_cut_ms[uid] = now_ms();

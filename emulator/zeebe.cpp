@@ -4,8 +4,8 @@
 // deleted ones), the {"message"} error body, 202/204 answers, and the
 // exporter phase per partition.
 #include "emulator/zeebe.hpp"
+#include "emulator/clock.hpp"
 
-#include <chrono>
 #include <map>
 #include <mutex>
 
@@ -15,24 +15,6 @@ namespace snap::emulator {
 namespace {
 
 using nlohmann::json;
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string rfc3339(std::int64_t ms) {
-  std::time_t t = ms / 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%s.%03d000000Z", buf,
-                static_cast<int>(ms % 1000));
-  return out;
-}
 
 struct Backup {
   std::int64_t id = 0;
@@ -96,10 +78,10 @@ struct Zeebe {
       running += st == "IN_PROGRESS";
       json d = {{"partitionId", p},
                 {"state", st},
-                {"createdAt", rfc3339(b.start_ms)},
+                {"createdAt", rfc3339(b.start_ms, 9)},
                 {"brokerVersion", opts.version}};
       if (detailed) {
-        d["lastUpdatedAt"] = rfc3339(now_ms());
+        d["lastUpdatedAt"] = rfc3339(now_ms(), 9);
         d["snapshotId"] = fmt_snapshot(p, b);
         d["checkpointPosition"] = 1000 * p + b.id % 1000;
         d["brokerId"] = (p - 1) % 3;
