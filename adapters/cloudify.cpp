@@ -256,14 +256,8 @@ private:
     if (text.empty()) {
       return json::object();
     }
-    json parsed = json::parse(text, nullptr, false);
-    if (parsed.is_discarded()) {
-      return fail(ErrorKind::remote,
-                  fmt::format("cloudify: {} {} answered something that is "
-                              "not JSON (is --addr a Cloudify manager?)",
-                              req.method, m_ctx.http.display_url(req)));
-    }
-    return parsed;
+    return parse_json_answer(m_ctx.http, req, text, "cloudify",
+                             "is --addr a Cloudify manager?");
   }
 
   double wait_timeout() const {

@@ -120,14 +120,8 @@ Expected<json> Client::send(Request& req, const std::string* text,
   if (answer.empty()) {
     return json::object();
   }
-  json parsed = json::parse(answer, nullptr, false);
-  if (parsed.is_discarded()) {
-    return fail(ErrorKind::remote,
-                fmt::format("elasticsearch: {} {} answered something that is "
-                            "not JSON (is --addr an Elasticsearch node?)",
-                            req.method, m_http.display_url(req)));
-  }
-  return parsed;
+  return parse_json_answer(m_http, req, answer, "elasticsearch",
+                           "is --addr an Elasticsearch node?");
 }
 
 Expected<std::string> Client::call_raw(std::string method, std::string path,

@@ -104,14 +104,8 @@ Expected<json> Client::call(const std::string& method, const std::string& path,
     return tl::unexpected(
         m_http.status_error(req, resp, hint_for(resp.status)));
   }
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) {
-    return fail(ErrorKind::remote,
-                fmt::format("fabric: {} {} answered something that is not "
-                            "JSON (is the address a Kubernetes API server?)",
-                            method, m_http.display_url(req)));
-  }
-  return j;
+  return parse_json_answer(m_http, req, text, "fabric",
+                           "is the address a Kubernetes API server?");
 }
 
 Expected<const json*> Client::resources_of(const std::string& group,

@@ -42,14 +42,8 @@ Expected<json> Actuator::call(const std::string& method,
   if (trim_copy(text).empty()) {
     return json::object();
   }
-  json parsed = json::parse(text, nullptr, false);
-  if (parsed.is_discarded()) {
-    return fail(ErrorKind::remote,
-                fmt::format("{}: {} {} answered something that is not JSON "
-                            "(is the address its management port?)",
-                            label, method, http.display_url(req)));
-  }
-  return parsed;
+  return parse_json_answer(http, req, text, label,
+                           "is the address its management port?");
 }
 
 Expected<std::int64_t> backup_id_from(const std::string& v) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <curl/curl.h>
+#include <nlohmann/json.hpp>
 
 #include "snap/signals.hpp"
 #include "snap/text.hpp"
@@ -477,6 +478,21 @@ std::string url_escape(std::string_view s) {
     }
   }
   return out;
+}
+
+Expected<nlohmann::json> parse_json_answer(const HttpClient& http,
+                                           const Request& req,
+                                           const std::string& text,
+                                           std::string_view who,
+                                           std::string_view hint) {
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  if (parsed.is_discarded()) {
+    return fail(ErrorKind::remote,
+                fmt::format("{}: {} {} answered something that is not JSON "
+                            "({})",
+                            who, req.method, http.display_url(req), hint));
+  }
+  return parsed;
 }
 
 } // namespace snap

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "snap/io.hpp"
 
 namespace snap {
@@ -103,6 +105,14 @@ private:
   HttpConfig m_config;
   std::unique_ptr<Impl> m_impl;
 };
+
+// `text`, a 2xx answer to `req`, parsed as JSON. Errors: `remote`, "<who>:
+// <METHOD> <url> answered something that is not JSON (<hint>)".
+Expected<nlohmann::json> parse_json_answer(const HttpClient& http,
+                                           const Request& req,
+                                           const std::string& text,
+                                           std::string_view who,
+                                           std::string_view hint);
 
 // `url` with any user:password@ and token= query value masked as ***.
 std::string redact_url(std::string_view url);
