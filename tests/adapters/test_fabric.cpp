@@ -57,6 +57,20 @@ const std::string k_ibp = "/apis/ibp.com/v1beta1";
 const std::string k_apps = "/apis/apps/v1";
 const std::string k_vs = "/apis/snapshot.storage.k8s.io/v1";
 
+// The PVC at `url` once the emulator's controller has bound it (it polls
+// every 50 ms), or as it last was after 5 s.
+json when_bound(const std::string& url) {
+  json pvc;
+  for (int i = 0; i < 100; ++i) {
+    pvc = call("GET", url);
+    if (pvc["status"].value("phase", "") == "Bound") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pvc;
+}
+
 json owner_ref(const json& peer) {
   return json::array({{{"apiVersion", "ibp.com/v1beta1"},
                        {"kind", "IBPPeer"},
@@ -168,17 +182,8 @@ void seed(const std::string& url) {
       {"template",
        {{"metadata", {{"labels", {{"app", "peer1"}}}}}, {"spec", pod}}}};
   call("POST", ns_url(url, k_apps, "deployments"), dep);
-  // The volumes bind within the emulator's controller loop (50 ms).
-  for (int i = 0; i < 100; ++i) {
-    json pvc = call("GET", ns_url(url, k_core, "persistentvolumeclaims",
-                                  "peer1-statedb-pvc"));
-    if (pvc["status"].value("phase", "") == "Bound") {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
   for (const char* pvc : {"peer1-pvc", "peer1-statedb-pvc"}) {
-    json p = call("GET", ns_url(url, k_core, "persistentvolumeclaims", pvc));
+    json p = when_bound(ns_url(url, k_core, "persistentvolumeclaims", pvc));
     std::string pv = p["spec"].value("volumeName", "");
     REQUIRE_FALSE(pv.empty());
     call("PATCH", url + k_core + "/persistentvolumes/" + pv,
@@ -260,6 +265,19 @@ std::string only_archive(const TempDir& dir) {
 
 std::vector<std::string> target(const Emulator& emu) {
   return {"--addr", emu.url(), "--namespace", k_ns};
+}
+
+// Saves peer1 from `emu` into `dir` with `flags`, which must succeed, and
+// returns the archive's path.
+std::string save_peer(const Emulator& emu, const TempDir& dir,
+                      const std::vector<std::string>& flags = {}) {
+  auto r = snap(with(with({"save", "fabric", "ibppeers.ibp.com/peer1", "-o",
+                           dir.path().string()},
+                          flags),
+                     target(emu)));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return only_archive(dir);
 }
 
 } // namespace
@@ -354,15 +372,8 @@ TEST_CASE("fabric: a peer saved and restored into an emptied namespace",
     INFO(pvc);
     json p = after[std::string("persistentvolumeclaims/") + pvc];
     CHECK(p["spec"]["dataSource"]["kind"] == "VolumeSnapshot");
-    json bound;
-    for (int i = 0; i < 100; ++i) {
-      bound =
-          call("GET", ns_url(emu.url(), k_core, "persistentvolumeclaims", pvc));
-      if (bound["status"].value("phase", "") == "Bound") {
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    json bound =
+        when_bound(ns_url(emu.url(), k_core, "persistentvolumeclaims", pvc));
     REQUIRE(bound["status"]["phase"] == "Bound");
     json pv = call("GET", emu.url() + k_core + "/persistentvolumes/" +
                               bound["spec"].value("volumeName", ""));
@@ -487,14 +498,11 @@ TEST_CASE("fabric: restored into another namespace, the snapshots are "
   Emulator emu("kubernetes", crd_flags());
   seed(emu.url());
   TempDir dir;
-  auto saved = snap(with(
-      {"save", "fabric", "ibppeers.ibp.com/peer1", "-o", dir.path().string()},
-      target(emu)));
-  REQUIRE(saved.exit_code == 0);
+  std::string archive = save_peer(emu, dir);
   // VolumeSnapshots are namespaced: fab2 has none, so the restore makes
   // each again from the storage snapshot its content names.
-  auto r = snap({"-v", "restore", "fabric", only_archive(dir), "--yes",
-                 "--addr", emu.url(), "--namespace", "fab2"});
+  auto r = snap({"-v", "restore", "fabric", archive, "--yes", "--addr",
+                 emu.url(), "--namespace", "fab2"});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.err.find("created namespace fab2") != std::string::npos);
@@ -503,14 +511,7 @@ TEST_CASE("fabric: restored into another namespace, the snapshots are "
   std::string base = emu.url() + k_core + "/namespaces/fab2/";
   for (const char* pvc : {"peer1-pvc", "peer1-statedb-pvc"}) {
     INFO(pvc);
-    json bound;
-    for (int i = 0; i < 100; ++i) {
-      bound = call("GET", base + "persistentvolumeclaims/" + pvc);
-      if (bound["status"].value("phase", "") == "Bound") {
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    json bound = when_bound(base + "persistentvolumeclaims/" + pvc);
     REQUIRE(bound["status"]["phase"] == "Bound");
     json vs =
         call("GET", emu.url() + k_vs + "/namespaces/fab2/volumesnapshots/" +
@@ -530,11 +531,7 @@ TEST_CASE("fabric: restore conflicts fail, skip or replace", "[e2e][fabric]") {
   Emulator emu("kubernetes", crd_flags());
   seed(emu.url());
   TempDir dir;
-  auto saved = snap(with(
-      {"save", "fabric", "ibppeers.ibp.com/peer1", "-o", dir.path().string()},
-      target(emu)));
-  REQUIRE(saved.exit_code == 0);
-  std::string archive = only_archive(dir);
+  std::string archive = save_peer(emu, dir);
   std::string cm_url = ns_url(emu.url(), k_core, "configmaps", "peer1-config");
 
   SECTION("identical objects are left as they are") {
@@ -670,14 +667,10 @@ TEST_CASE("fabric: a fresh cluster gets the CRD first, then the peer",
   Emulator source("kubernetes", crd_flags());
   seed(source.url());
   TempDir dir;
-  REQUIRE(snap(with({"save", "fabric", "ibppeers.ibp.com/peer1", "-o",
-                     dir.path().string(), "--no-volume-snapshots"},
-                    target(source)))
-              .exit_code == 0);
+  std::string archive = save_peer(source, dir, {"--no-volume-snapshots"});
   // A cluster that has never seen fabric-operator's CRDs.
   Emulator fresh("kubernetes");
-  auto r = snap(
-      with({"restore", "fabric", only_archive(dir), "--yes"}, target(fresh)));
+  auto r = snap(with({"restore", "fabric", archive, "--yes"}, target(fresh)));
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   std::string crd = "created customresourcedefinitions.apiextensions.k8s.io/"
@@ -686,9 +679,9 @@ TEST_CASE("fabric: a fresh cluster gets the CRD first, then the peer",
   CHECK(call("GET", ns_url(fresh.url(), k_ibp, "ibppeers", "peer1"))["kind"] ==
         "IBPPeer");
   // In a cluster that has the CRD, it is left alone whatever --conflict.
-  auto again = snap(with({"restore", "fabric", only_archive(dir), "--yes",
-                          "--conflict", "replace"},
-                         target(fresh)));
+  auto again = snap(
+      with({"restore", "fabric", archive, "--yes", "--conflict", "replace"},
+           target(fresh)));
   INFO(again.err);
   CHECK(again.exit_code == 0);
   CHECK(again.out.find("skip customresourcedefinitions.apiextensions.k8s.io/"
