@@ -75,7 +75,6 @@ public:
   const AdapterInfo& info() const override { return fabric_info(); }
 
   Expected<SaveResult> save(ArchiveWriter& out) override {
-    SNAP_TRY(connect());
     std::string id = backup_id();
     SNAP_TRY(collect_roots());
     SNAP_TRY(collect_owned());
@@ -199,7 +198,6 @@ public:
   }
 
   Expected<Fields> restore(ArchiveReader& in, bool dry_run) override {
-    SNAP_TRY(connect());
     json b = SNAP_TRY(in.read_json(k_backup_entry));
     std::string ns = flag_value(m_ctx.flags, "namespace").empty()
                          ? b.value("namespace", "")
@@ -260,7 +258,6 @@ public:
   }
 
   Expected<StatusResult> status(const std::string& id) override {
-    SNAP_TRY(connect());
     StatusResult r;
     r.fields["server"] = m_server_version;
     r.fields["namespace"] = m_ns;
@@ -309,7 +306,6 @@ public:
   }
 
   Expected<Fields> list() override {
-    SNAP_TRY(connect());
     ResourceType vs = SNAP_TRY(snapshot_type());
     auto items = SNAP_TRY(m_kube->list(vs, m_ns, std::string(k_backup_label)));
     std::map<std::string, std::pair<int, int>> by_id; // id -> ready, total
@@ -330,7 +326,6 @@ public:
   }
 
   Expected<Fields> remove(const std::string& id) override {
-    SNAP_TRY(connect());
     ResourceType vs = SNAP_TRY(snapshot_type());
     ResourceType vsc = SNAP_TRY(
         m_kube->resolve("volumesnapshotcontents", "snapshot.storage.k8s.io"));
@@ -407,20 +402,20 @@ private:
     return false;
   }
 
+  std::string target_url() const override {
+    return m_http ? redact_url(m_http->config().base_url) : std::string();
+  }
+
   // Builds the API client from the kubeconfig, with snap's connection flags
   // taking precedence (kubectl's --server, --token, --certificate-authority).
-  Expected<void> connect() {
-    if (m_kube) {
-      return {};
-    }
+  Expected<void> open() override {
     if (fabric::preset_kinds(preset()).empty()) {
       return fail(
           ErrorKind::usage,
           fmt::format("--preset {}: use fabric-operator or catalyx", preset()));
     }
     HttpConfig cfg = m_ctx.http.config();
-    const std::string& url = cfg.base_url;
-    bool addr_given = url.size() > url.find("://") + 3;
+    bool addr_given = !cfg.base_url.empty();
     auto target =
         kube::load_target(flag_value(m_ctx.flags, "kubeconfig"),
                           flag_value(m_ctx.flags, "context"), process_env());

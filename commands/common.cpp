@@ -157,6 +157,10 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   s->target_url = redact_url(conn.base_url);
   s->http = std::make_unique<HttpClient>(std::move(cfg));
   s->adapter = args.adapter->make({*s->http, s->flags, *ctx.output});
+  SNAP_TRY(s->adapter->open());
+  if (std::string url = s->adapter->target_url(); !url.empty()) {
+    s->target_url = url;
+  }
   return s;
 }
 

@@ -67,6 +67,9 @@ Expected<std::string> read_secret(const std::string& path,
 
 Expected<std::string> normalise_addr(std::string addr, bool force_tls,
                                      std::string_view adapter) {
+  if (addr.empty()) {
+    return addr; // no default: the adapter finds its address (a kubeconfig)
+  }
   if (addr.starts_with("unix://")) {
     return fail(ErrorKind::config,
                 fmt::format("{}: unix socket addresses are not supported "

@@ -142,6 +142,13 @@ struct Adapter {
   virtual ~Adapter() = default;
   virtual const AdapterInfo& info() const = 0;
 
+  // Prepares what every verb needs before the first one runs, where the
+  // adapter finds its own target (a kubeconfig). Errors: any kind.
+  virtual Expected<void> open() { return {}; }
+  // The address the adapter talks to when it found it itself, redacted;
+  // "" when it is the session's --addr.
+  virtual std::string target_url() const { return {}; }
+
   // Takes a new backup into `out`. Errors: any kind; never leaves success
   // when the target reported failure.
   virtual Expected<SaveResult> save(ArchiveWriter& out);

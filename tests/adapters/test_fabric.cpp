@@ -904,6 +904,8 @@ TEST_CASE("fabric: kubeconfig with CA and client certificate data over TLS",
   INFO(by_cert.err);
   CHECK(by_cert.exit_code == 0);
   CHECK(by_cert.out.find("v1.29") != std::string::npos);
+  // The target is the kubeconfig's server.
+  CHECK(by_cert.out.find(emu.https_url()) != std::string::npos);
 
   auto by_token =
       snap({"status", "fabric"}, {.env = {{"KUBECONFIG", token_cfg.string()}}});
