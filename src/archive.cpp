@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Writing snap archives with libzip (the archive module: archive.cpp,
-// archive_reader.cpp and archive_io.cpp are the only files with zip.h).
-// libzip reads its sources at zip_close(), so entries spool to files first
-// and the zip is written once, at the end, into a temporary file that is
-// verified with ArchiveReader before it is renamed into place.
+// Writing snap archives (the archive module: archive.cpp, archive_reader.cpp,
+// archive_io.cpp and zip_writer.cpp). The first payload entry, when it is
+// already compressed, streams straight into the archive file; the others
+// spool to files and are appended at commit (zip_writer.hpp). Encrypted
+// archives are written by libzip, which reads its sources at zip_close(), so
+// there every entry spools. Either way the zip is verified with
+// ArchiveReader before it is renamed into place.
 #include "snap/archive.hpp"
 
 #include "src/archive_io.hpp"
@@ -17,9 +19,11 @@
 #include <unistd.h>
 
 #include <zip.h>
+#include <zlib.h>
 
 #include "snap/sha256.hpp"
 #include "snap/signals.hpp"
+#include "src/zip_writer.hpp"
 
 namespace snap {
 namespace fs = std::filesystem;
@@ -47,20 +51,53 @@ Expected<void> fsync_path(const fs::path& path) {
   return {};
 }
 
+// An entry streamed in place smaller than this is copied into a compact
+// archive at commit instead, so that small archives carry no reserved region.
+constexpr std::uint64_t k_in_place_min = 16 << 20;
+
+// The manifest's sha256 and the zip's CRC-32, computed in one pass.
+struct Checksums : Sink {
+  Sha256 sha;
+  uLong crc = crc32_z(0, nullptr, 0);
+  Expected<void> write(Bytes data) override {
+    sha.update(data);
+    crc =
+        crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size());
+    return {};
+  }
+  bool reset() override {
+    crc = crc32_z(0, nullptr, 0);
+    return sha.reset();
+  }
+};
+
 } // namespace
 
-// An entry being received: bytes go to a temporary file while the hash is
-// computed on another core. The file is scratch, so it is never fsynced;
-// only the finished archive is.
+// An entry being received: bytes go to a file while the checksums are
+// computed on another core. The file is either a scratch spool (never
+// fsynced; only the finished archive is) or, for an entry streamed in place,
+// the archive itself, whose first `offset` bytes are kept for the manifest
+// and the entry's local header.
 struct ArchiveWriter::Spool : Sink {
   std::string name;
   std::string media_type;
   fs::path file;
+  std::uint64_t offset = 0;
   std::optional<FileSink> out;
-  Sha256 hash;
-  ThreadedSink hashing{hash};
+  Checksums sums;
+  ThreadedSink hashing{sums};
   std::uint64_t size = 0;
+  std::string sha256;
 
+  Expected<void> start() {
+    static const std::vector<std::byte> zeros(4096);
+    for (std::uint64_t left = offset; left > 0;) {
+      auto n = std::min<std::uint64_t>(left, zeros.size());
+      SNAP_TRY(out->write(Bytes(zeros.data(), n)));
+      left -= n;
+    }
+    return {};
+  }
   Expected<void> write(Bytes data) override {
     SNAP_TRY(out->write(data));
     SNAP_TRY(hashing.write(data));
@@ -69,13 +106,14 @@ struct ArchiveWriter::Spool : Sink {
   }
   bool reset() override {
     size = 0;
-    return out->reset() && hashing.reset();
+    return out->reset() && hashing.reset() && start();
   }
   Expected<void> flush() { return out->flush(); }
-  Expected<std::string> finish() {
+  Expected<void> finish() {
     SNAP_TRY(out->close(false));
     SNAP_TRY(hashing.finish());
-    return hash.hex();
+    sha256 = sums.sha.hex();
+    return {};
   }
 };
 
@@ -115,8 +153,16 @@ Expected<Sink*> ArchiveWriter::add_entry(std::string_view name,
                 fmt::format("unsafe entry name {}", spool->name));
   }
   spool->media_type = std::move(media_type);
-  spool->file = m_tmp / fmt::format("entry-{}", m_spools.size());
+  if (m_spools.empty() && m_passphrase.empty() &&
+      is_precompressed(spool->media_type)) {
+    spool->file = m_tmp / "stream.zip";
+    spool->offset =
+        detail::k_manifest_region + detail::local_header_size(spool->name);
+  } else {
+    spool->file = m_tmp / fmt::format("entry-{}", m_spools.size());
+  }
   spool->out.emplace(SNAP_TRY(FileSink::create(spool->file)));
+  SNAP_TRY(spool->start());
   m_spools.push_back(std::move(spool));
   return m_spools.back().get();
 }
@@ -127,7 +173,7 @@ ArchiveWriter::entry_source(std::string_view name) {
   for (auto& s : m_spools) {
     if (s->name == full) {
       SNAP_TRY(s->flush());
-      auto src = SNAP_TRY(FileSource::open(s->file));
+      auto src = SNAP_TRY(FileSource::open(s->file, s->offset, s->size));
       return std::unique_ptr<Source>(new FileSource(std::move(src)));
     }
   }
@@ -143,9 +189,18 @@ Expected<std::string> ArchiveWriter::read_zip_member(std::string_view name,
       continue;
     }
     SNAP_TRY(s->flush());
-    int zerr = 0;
-    zip_t* za = zip_open(s->file.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+    zip_error_t zerr;
+    zip_error_init(&zerr);
+    zip_source_t* src = zip_source_file_create(
+        s->file.c_str(), s->offset, static_cast<zip_int64_t>(s->size), &zerr);
+    zip_t* za =
+        src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr)
+            : nullptr;
+    zip_error_fini(&zerr);
     if (za == nullptr) {
+      if (src != nullptr) {
+        zip_source_free(src);
+      }
       return fail(ErrorKind::archive,
                   fmt::format("{} is not a readable zip (truncated or not a "
                               "zip at all)",
@@ -174,14 +229,104 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
     manifest.encryption = "aes-256";
   }
   for (auto& s : m_spools) {
-    std::string sha = SNAP_TRY(s->finish());
-    manifest.entries.push_back({s->name, s->size, sha, s->media_type});
+    SNAP_TRY(s->finish());
+    manifest.entries.push_back({s->name, s->size, s->sha256, s->media_type});
   }
   const std::string manifest_text = manifest_to_text(manifest);
   const std::string manifest_sha = sha256_hex(manifest_text);
   const std::string comment = format_header(manifest, manifest_sha);
-  const fs::path tmp_zip = m_tmp / "archive.zip";
+  const fs::path tmp_zip =
+      SNAP_TRY(m_passphrase.empty()
+                   ? write_zip(manifest_text, comment)
+                   : write_encrypted_zip(manifest_text, comment, final_path));
+  ::chmod(tmp_zip.c_str(), 0600);
+  {
+    // The flush to disk and the read-back check overlap; the rename waits
+    // for both.
+    Expected<void> synced;
+    std::jthread syncer([&] { synced = fsync_path(tmp_zip); });
+    auto reader = ArchiveReader::open(tmp_zip);
+    if (reader && !m_passphrase.empty()) {
+      (*reader)->set_passphrase(m_passphrase);
+    }
+    auto verified = reader ? (*reader)->verify()
+                           : Expected<void>(tl::unexpected(reader.error()));
+    syncer.join();
+    SNAP_TRY(verified);
+    SNAP_TRY(synced);
+  }
+  for (auto& s : m_spools) {
+    std::error_code ec;
+    if (s->file != tmp_zip) {
+      fs::remove(s->file, ec);
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp_zip, final_path, ec);
+  if (ec) {
+    return fail(ErrorKind::internal,
+                fmt::format("cannot rename into {}: {}", final_path.string(),
+                            ec.message()));
+  }
+  SNAP_TRY(fsync_path(final_path.parent_path().empty()
+                          ? fs::path(".")
+                          : final_path.parent_path()));
+  return WrittenArchive{final_path, fs::file_size(final_path, ec),
+                        manifest_sha};
+}
 
+Expected<fs::path> ArchiveWriter::write_zip(const std::string& manifest_text,
+                                            const std::string& comment) {
+  const std::time_t now = std::time(nullptr);
+  std::vector<detail::ZipRecord> records;
+  Spool* in_place = nullptr;
+  std::optional<detail::SmallEntry> region;
+  if (!m_spools.empty() && m_spools.front()->offset > 0 &&
+      m_spools.front()->size >= k_in_place_min) {
+    region = detail::region_entry(k_manifest_name, manifest_text, now);
+    in_place = region ? m_spools.front().get() : nullptr;
+  }
+  fs::path path;
+  std::optional<detail::ZipFile> out;
+  if (in_place != nullptr) {
+    // The payload is in place: fill the region before it and append.
+    path = in_place->file;
+    out.emplace(SNAP_TRY(
+        detail::ZipFile::reopen(path, in_place->offset + in_place->size)));
+    SNAP_TRY(out->write_at(0, region->bytes));
+    records.push_back(std::move(region->record));
+    detail::ZipRecord r{.name = in_place->name,
+                        .crc = static_cast<std::uint32_t>(in_place->sums.crc),
+                        .compressed = in_place->size,
+                        .size = in_place->size,
+                        .offset = detail::k_manifest_region};
+    SNAP_TRY(out->write_at(r.offset, detail::local_header(r, now)));
+    records.push_back(std::move(r));
+  } else {
+    path = m_tmp / "archive.zip";
+    out.emplace(SNAP_TRY(detail::ZipFile::create(path)));
+    auto manifest = detail::first_entry(k_manifest_name, manifest_text, now);
+    SNAP_TRY(out->append(manifest.bytes));
+    records.push_back(std::move(manifest.record));
+  }
+  for (auto& s : m_spools) {
+    if (s.get() == in_place) {
+      continue;
+    }
+    records.push_back(
+        SNAP_TRY(out->append_entry(s->name, s->file, s->offset, s->size,
+                                   static_cast<std::uint32_t>(s->sums.crc),
+                                   !is_precompressed(s->media_type), now)));
+  }
+  SNAP_TRY(out->finish(records, comment, now));
+  return path;
+}
+
+Expected<fs::path>
+ArchiveWriter::write_encrypted_zip(const std::string& manifest_text,
+                                   const std::string& comment,
+                                   const fs::path& final_path) {
+  const fs::path tmp_zip = m_tmp / "archive.zip";
   zip_error_t zerr;
   zip_error_init(&zerr);
   zip_source_t* target = detail::make_output_source(tmp_zip, &zerr);
@@ -232,7 +377,8 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
     return abandon("cannot add manifest.json");
   }
   for (auto& s : m_spools) {
-    zip_source_t* src = detail::make_spool_source(za, s->file, s->size);
+    zip_source_t* src =
+        detail::make_spool_source(za, s->file, s->offset, s->size);
     if (!add(src, s->name, is_precompressed(s->media_type),
              !m_passphrase.empty())) {
       return abandon(fmt::format("cannot add {}", s->name));
@@ -245,38 +391,7 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
   if (zip_close(za) != 0) {
     return abandon(fmt::format("cannot write {}", final_path.string()));
   }
-  ::chmod(tmp_zip.c_str(), 0600);
-  {
-    // The flush to disk and the read-back check overlap; the rename waits
-    // for both.
-    Expected<void> synced;
-    std::jthread syncer([&] { synced = fsync_path(tmp_zip); });
-    auto reader = ArchiveReader::open(tmp_zip);
-    if (reader && !m_passphrase.empty()) {
-      (*reader)->set_passphrase(m_passphrase);
-    }
-    auto verified = reader ? (*reader)->verify()
-                           : Expected<void>(tl::unexpected(reader.error()));
-    syncer.join();
-    SNAP_TRY(verified);
-    SNAP_TRY(synced);
-  }
-  for (auto& s : m_spools) {
-    std::error_code ec;
-    fs::remove(s->file, ec);
-  }
-  std::error_code ec;
-  fs::rename(tmp_zip, final_path, ec);
-  if (ec) {
-    return fail(ErrorKind::internal,
-                fmt::format("cannot rename into {}: {}", final_path.string(),
-                            ec.message()));
-  }
-  SNAP_TRY(fsync_path(final_path.parent_path().empty()
-                          ? fs::path(".")
-                          : final_path.parent_path()));
-  return WrittenArchive{final_path, fs::file_size(final_path, ec),
-                        manifest_sha};
+  return tmp_zip;
 }
 
 } // namespace snap

@@ -166,6 +166,7 @@ extern "C" zip_int64_t output_callback(void* user, void* data, zip_uint64_t len,
 // (it stores an entry whose deflated form would be larger).
 struct SpoolInput {
   fs::path path;
+  zip_uint64_t offset = 0;
   zip_uint64_t size = 0;
   int fd = -1;
   zip_uint64_t pos = 0;
@@ -173,7 +174,8 @@ struct SpoolInput {
   std::size_t buf_pos = 0;
   zip_error_t error;
 
-  SpoolInput(fs::path p, zip_uint64_t n) : path(std::move(p)), size(n) {
+  SpoolInput(fs::path p, zip_uint64_t at, zip_uint64_t n)
+      : path(std::move(p)), offset(at), size(n) {
     zip_error_init(&error);
   }
   ~SpoolInput() {
@@ -212,11 +214,14 @@ extern "C" zip_int64_t spool_callback(void* user, void* data, zip_uint64_t len,
     return 0;
   case ZIP_SOURCE_READ: {
     if (s->buf_pos == s->buf.size()) {
-      s->buf.resize(k_io_buffer);
-      ssize_t n;
+      s->buf.resize(std::min<zip_uint64_t>(k_io_buffer, s->size - s->pos));
+      ssize_t n = 0;
       do {
+        if (s->buf.empty()) {
+          break;
+        }
         n = ::pread(s->fd, s->buf.data(), s->buf.size(),
-                    static_cast<off_t>(s->pos));
+                    static_cast<off_t>(s->offset + s->pos));
       } while (n < 0 && errno == EINTR && !is_interrupted());
       if (n < 0) {
         zip_error_set(&s->error, ZIP_ER_READ, errno);
@@ -311,8 +316,8 @@ zip_source_t* make_output_source(const fs::path& path, zip_error_t* error) {
 }
 
 zip_source_t* make_spool_source(zip_t* za, const fs::path& path,
-                                std::uint64_t size) {
-  auto* in = new SpoolInput(path, size);
+                                std::uint64_t offset, std::uint64_t size) {
+  auto* in = new SpoolInput(path, offset, size);
   zip_source_t* src = zip_source_function(za, spool_callback, in);
   if (src == nullptr) {
     delete in;

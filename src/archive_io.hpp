@@ -21,10 +21,10 @@ namespace snap::detail {
 zip_source_t* make_output_source(const std::filesystem::path& path,
                                  zip_error_t* error);
 
-// A seekable source over the spooled entry file `path` of `size` bytes,
-// read in large blocks.
+// A seekable source over the `size` bytes at `offset` in the spooled entry
+// file `path`, read in large blocks.
 zip_source_t* make_spool_source(zip_t* za, const std::filesystem::path& path,
-                                std::uint64_t size);
+                                std::uint64_t offset, std::uint64_t size);
 
 // libzip's text for the last error on `za`.
 std::string zip_error_text(zip_t* za);

@@ -113,7 +113,9 @@ Expected<void> FileSink::close(bool durable) {
   return {};
 }
 
-Expected<FileSource> FileSource::open(const std::filesystem::path& path) {
+Expected<FileSource> FileSource::open(const std::filesystem::path& path,
+                                      std::uint64_t offset,
+                                      std::optional<std::uint64_t> length) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) {
@@ -124,13 +126,18 @@ Expected<FileSource> FileSource::open(const std::filesystem::path& path) {
   }
   struct stat st {};
   ::fstat(fd, &st);
-  return FileSource(fd, static_cast<std::uint64_t>(st.st_size));
+  auto file_size = static_cast<std::uint64_t>(st.st_size);
+  offset = std::min(offset, file_size);
+  return FileSource(fd, offset,
+                    std::min(length.value_or(file_size), file_size - offset));
 }
 
-FileSource::FileSource(int fd, std::uint64_t size) : m_fd(fd), m_size(size) {}
+FileSource::FileSource(int fd, std::uint64_t offset, std::uint64_t size)
+    : m_fd(fd), m_offset(offset), m_size(size) {}
 
 FileSource::FileSource(FileSource&& other) noexcept
-    : m_fd(other.m_fd), m_size(other.m_size) {
+    : m_fd(other.m_fd), m_offset(other.m_offset), m_size(other.m_size),
+      m_pos(other.m_pos) {
   other.m_fd = -1;
 }
 
@@ -141,9 +148,15 @@ FileSource::~FileSource() {
 }
 
 Expected<std::size_t> FileSource::read(std::span<std::byte> buf) {
+  std::size_t want = std::min<std::uint64_t>(buf.size(), m_size - m_pos);
+  if (want == 0) {
+    return 0;
+  }
   for (;;) {
-    ssize_t n = ::read(m_fd, buf.data(), buf.size());
+    ssize_t n =
+        ::pread(m_fd, buf.data(), want, static_cast<off_t>(m_offset + m_pos));
     if (n >= 0) {
+      m_pos += static_cast<std::uint64_t>(n);
       return static_cast<std::size_t>(n);
     }
     if (errno != EINTR || is_interrupted()) {
@@ -153,9 +166,7 @@ Expected<std::size_t> FileSource::read(std::span<std::byte> buf) {
 }
 
 Expected<void> FileSource::rewind() {
-  if (::lseek(m_fd, 0, SEEK_SET) != 0) {
-    return tl::unexpected(io_error("cannot rewind", "file"));
-  }
+  m_pos = 0;
   return {};
 }
 

@@ -55,7 +55,8 @@ public:
   const std::filesystem::path& dir() const { return m_dir; }
 
   // Encrypts every payload entry with AES-256 under `passphrase` (the
-  // manifest stays readable); the archive is then format 2.
+  // manifest stays readable); the archive is then format 2. Call it before
+  // the first add_entry().
   void encrypt_with(std::string passphrase) {
     m_passphrase = std::move(passphrase);
   }
@@ -64,6 +65,14 @@ public:
 
 private:
   explicit ArchiveWriter(std::filesystem::path dir, std::filesystem::path tmp);
+  // Write the finished zip into the temporary folder and return its path:
+  // with our own zip writer, or with libzip when encrypting.
+  Expected<std::filesystem::path> write_zip(const std::string& manifest_text,
+                                            const std::string& comment);
+  Expected<std::filesystem::path>
+  write_encrypted_zip(const std::string& manifest_text,
+                      const std::string& comment,
+                      const std::filesystem::path& final_path);
   std::filesystem::path m_dir;
   std::filesystem::path m_tmp;
   std::vector<std::unique_ptr<Spool>> m_spools;

@@ -61,10 +61,13 @@ private:
   std::vector<std::byte> m_buffer;
 };
 
-// Reads a whole file; errors: `not_found` when it is missing.
+// Reads a whole file, or the `length` bytes at `offset` in it; errors:
+// `not_found` when it is missing.
 class FileSource : public Source {
 public:
-  static Expected<FileSource> open(const std::filesystem::path& path);
+  static Expected<FileSource>
+  open(const std::filesystem::path& path, std::uint64_t offset = 0,
+       std::optional<std::uint64_t> length = std::nullopt);
   FileSource(FileSource&& other) noexcept;
   FileSource& operator=(FileSource&&) = delete;
   ~FileSource() override;
@@ -73,9 +76,11 @@ public:
   std::optional<std::uint64_t> size() const override { return m_size; }
 
 private:
-  FileSource(int fd, std::uint64_t size);
+  FileSource(int fd, std::uint64_t offset, std::uint64_t size);
   int m_fd;
+  std::uint64_t m_offset;
   std::uint64_t m_size;
+  std::uint64_t m_pos = 0;
 };
 
 // Collects bytes in memory, up to `limit` (then `remote`): for tests and for

@@ -272,6 +272,29 @@ TEST_CASE("consul with no leader: save fails with a hint, --stale works",
   CHECK(nlohmann::json::parse(st.out)["leader"] == "none");
 }
 
+TEST_CASE("a large snapshot is written once in place and restores",
+          "[e2e][consul]") {
+  // Past 16 MiB the snapshot streams into the archive file itself, after the
+  // region the manifest fills at commit.
+  Emulator emu("consul", {"--snapshot-bytes", "20000000", "--snapshot-content",
+                          "random"});
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  std::string bytes = read_file(archive);
+  CHECK(bytes.substr(65536, 4) == std::string("PK\x03\x04", 4));
+  CHECK(bytes.substr(65536 + 30, 19) == "payload/consul.snap");
+  CHECK(run({"/usr/bin/unzip", "-tq", archive}).exit_code == 0);
+  auto i = snap({"inspect", archive});
+  INFO(i.err);
+  CHECK(i.exit_code == 0);
+  std::string before = kv_state(emu.url());
+  consul_fixture().mutate(emu.url());
+  auto r = snap({"restore", "consul", archive, "--addr", emu.url(), "--yes"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(kv_state(emu.url()) == before);
+}
+
 TEST_CASE("a flipped byte is caught by inspect and restore, before any PUT",
           "[e2e][consul][verify]") {
   Emulator emu("consul");

@@ -5,6 +5,7 @@
 
 #include "snap/archive.hpp"
 #include "snap/sha256.hpp"
+#include "src/zip_writer.hpp"
 #include "tests/support/process.hpp"
 
 using namespace snap;
@@ -20,6 +21,29 @@ Manifest base_manifest() {
   m.backup_id = "7";
   m.created_at = "2026-11-21T10:15:00Z";
   return m;
+}
+
+// `n` bytes that do not compress.
+std::string noise(std::size_t n, std::uint64_t seed = 88172645463325252ull) {
+  std::string out;
+  out.reserve(n);
+  std::uint64_t x = seed;
+  for (std::size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    out.push_back(static_cast<char>(x & 0xff));
+  }
+  return out;
+}
+
+// The 32-bit little-endian number at `at` in `bytes`.
+std::uint32_t le32(const std::string& bytes, std::size_t at) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) {
+    v = (v << 8) | static_cast<unsigned char>(bytes.at(at + i));
+  }
+  return v;
 }
 
 std::filesystem::path write_archive(const TempDir& dir,
@@ -64,17 +88,10 @@ TEST_CASE("an archive is written, renamed into place and reads back",
 
 TEST_CASE("an incompressible entry meant for deflate round-trips",
           "[unit][archive]") {
-  // libzip deflates it, finds the result larger, and re-reads the spool to
-  // store it instead; the bytes must come back the same.
+  // The writer deflates it, finds the result larger, and copies the spool
+  // again to store it instead; the bytes must come back the same.
   TempDir dir;
-  std::string payload;
-  std::uint64_t x = 88172645463325252ull;
-  for (int i = 0; i < 3'000'000; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    payload.push_back(static_cast<char>(x & 0xff));
-  }
+  std::string payload = noise(3'000'000);
   auto path = write_archive(dir, payload);
   auto r = ArchiveReader::open(path);
   REQUIRE(r);
@@ -84,6 +101,118 @@ TEST_CASE("an incompressible entry meant for deflate round-trips",
   CHECK(back.str() == payload);
   CHECK(snap::test::run({"/usr/bin/unzip", "-tq", path.string()}).exit_code ==
         0);
+}
+
+TEST_CASE("a large compressed first payload is written once in place",
+          "[unit][archive]") {
+  // The payload streams into the archive file itself, after the region kept
+  // for the manifest; the other entries are appended at commit.
+  TempDir dir;
+  const std::string payload = noise(20 << 20);
+  auto w = ArchiveWriter::create(dir.path());
+  REQUIRE(w);
+  auto sink = (*w)->add_entry("big.snap", "application/gzip");
+  REQUIRE(sink);
+  // A retried download starts over: what came before must not remain.
+  REQUIRE((*sink)->write(as_bytes(std::string(3 << 20, 'a'))));
+  REQUIRE((*sink)->reset());
+  for (std::size_t at = 0; at < payload.size(); at += 100'000) {
+    REQUIRE((*sink)->write(
+        as_bytes(std::string_view(payload).substr(at, 100'000))));
+  }
+  auto early = (*w)->entry_source("big.snap");
+  REQUIRE(early);
+  MemorySink seen;
+  REQUIRE(copy_stream(**early, seen));
+  CHECK(seen.str() == payload);
+  REQUIRE((*w)->add_json("notes.json", {{"note", std::string(5000, 'n')}}));
+  auto out = (*w)->commit(base_manifest(), dir.path() / "a.zip");
+  REQUIRE(out);
+  w->reset();
+  CHECK(dir.list() == std::vector<std::string>{"a.zip"});
+
+  const std::string bytes = snap::test::read_file(out->path);
+  CHECK(le32(bytes, 0) == 0x04034b50);
+  CHECK(bytes.substr(30, 13) == "manifest.json");
+  CHECK(le32(bytes, detail::k_manifest_region) == 0x04034b50);
+  CHECK(bytes.find(payload.substr(0, 4096)) ==
+        detail::k_manifest_region +
+            detail::local_header_size("payload/big.snap"));
+  CHECK(bytes.size() < payload.size() + detail::k_manifest_region + 4096);
+
+  auto r = ArchiveReader::open(out->path);
+  REQUIRE(r);
+  REQUIRE((*r)->verify());
+  MemorySink back;
+  REQUIRE((*r)->read_entry("payload/big.snap", back));
+  CHECK(back.str() == payload);
+  auto notes = (*r)->read_json("payload/notes.json");
+  REQUIRE(notes);
+  CHECK((*notes)["note"] == std::string(5000, 'n'));
+  CHECK(snap::test::run({"/usr/bin/unzip", "-tq", out->path.string()})
+            .exit_code == 0);
+}
+
+TEST_CASE("a small first payload makes a compact archive", "[unit][archive]") {
+  TempDir dir;
+  auto w = ArchiveWriter::create(dir.path());
+  REQUIRE(w);
+  auto sink = (*w)->add_entry("small.snap", "application/gzip");
+  REQUIRE((*sink)->write(as_bytes("tiny")));
+  auto out = (*w)->commit(base_manifest(), dir.path() / "a.zip");
+  REQUIRE(out);
+  CHECK(out->size < 4096);
+  auto r = ArchiveReader::open(out->path);
+  REQUIRE(r);
+  CHECK((*r)->verify());
+}
+
+TEST_CASE("a manifest too large for its region is written compactly",
+          "[unit][archive]") {
+  TempDir dir;
+  const std::string payload = noise(17 << 20);
+  auto w = ArchiveWriter::create(dir.path());
+  REQUIRE(w);
+  auto sink = (*w)->add_entry("big.snap", "application/gzip");
+  REQUIRE((*sink)->write(as_bytes(payload)));
+  Manifest m = base_manifest();
+  // Hex of noise deflates to about half: still larger than the region.
+  std::string hex;
+  for (unsigned char c : noise(90'000, 7)) {
+    hex += fmt::format("{:02x}", c);
+  }
+  m.source = {{"blob", hex}};
+  auto out = (*w)->commit(m, dir.path() / "a.zip");
+  REQUIRE(out);
+  auto r = ArchiveReader::open(out->path);
+  REQUIRE(r);
+  CHECK((*r)->manifest().source["blob"] == hex);
+  REQUIRE((*r)->verify());
+  CHECK(snap::test::run({"/usr/bin/unzip", "-tq", out->path.string()})
+            .exit_code == 0);
+}
+
+TEST_CASE("the manifest region is filled exactly or not at all",
+          "[unit][archive]") {
+  // Around the region's size, deflate stops fitting first, then a padding
+  // field of 1 to 3 bytes cannot exist, then nothing fits.
+  const std::uint64_t room =
+      detail::k_manifest_region - detail::local_header_size("manifest.json");
+  int deflated = 0, stored = 0, none = 0;
+  for (std::uint64_t n = room - 40; n <= room + 2; ++n) {
+    std::string text = noise(n, n);
+    auto e = detail::region_entry("manifest.json", text, 0);
+    if (!e) {
+      ++none;
+      continue;
+    }
+    CHECK(e->bytes.size() == detail::k_manifest_region);
+    CHECK(e->record.size == n);
+    (e->record.deflated ? deflated : stored)++;
+  }
+  CHECK(deflated > 0);
+  CHECK(stored > 0);
+  CHECK(none >= 3 + 2);
 }
 
 TEST_CASE("a zip payload can be checked while saving and after",
