@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // A push-driven gunzip + tar reader, so the snapshot is checked in the same
-// pass that downloads it (zlib directly: libarchive only reads by pulling).
+// pass that downloads it (libarchive only reads by pulling). Decompression is
+// ISA-L's igzip: on a compressible snapshot it is most of the work of a save,
+// and igzip inflates about twice as fast as zlib.
 // Tar handling follows Go's archive/tar as Consul uses it: ustar headers,
 // PAX 'x' records for long names or sizes, two zero blocks at the end.
 #include "adapters/consul_snapshot.hpp"
@@ -9,8 +11,8 @@
 #include <cstring>
 #include <map>
 
+#include <isa-l/igzip_lib.h>
 #include <nlohmann/json.hpp>
-#include <zlib.h>
 
 #include "snap/sha256.hpp"
 
@@ -76,10 +78,23 @@ Expected<ConsulSnapshotMeta> parse_meta(const std::string& text) {
 
 } // namespace
 
+// Go's compress/gzip words for what igzip reports.
+std::string_view gzip_failure(int rc) {
+  switch (rc) {
+  case ISAL_INVALID_WRAPPER:
+  case ISAL_UNSUPPORTED_METHOD:
+    return "invalid header";
+  case ISAL_INCORRECT_CHECKSUM:
+    return "invalid checksum";
+  default:
+    return "corrupt deflate data";
+  }
+}
+
 struct ConsulSnapshotVerifier::State {
-  z_stream z{};
-  bool z_ready = false;
+  inflate_state z{};
   bool gzip_ended = false; // the current member ended
+  std::vector<unsigned char> out = std::vector<unsigned char>(256 * 1024);
   std::optional<Error> error;
 
   // tar state
@@ -111,19 +126,18 @@ struct ConsulSnapshotVerifier::State {
   File* current = nullptr;
 
   State() { init(); }
-  ~State() {
-    if (z_ready) {
-      inflateEnd(&z);
-    }
+
+  // Starts reading a gzip member at `in`.
+  void start_member(const unsigned char* in, std::size_t n) {
+    isal_inflate_init(&z);
+    z.crc_flag = ISAL_GZIP; // parse the header, check the trailer's CRC
+    z.next_in = const_cast<unsigned char*>(in);
+    z.avail_in = static_cast<std::uint32_t>(n);
+    gzip_ended = false;
   }
 
   void init() {
-    if (z_ready) {
-      inflateEnd(&z);
-    }
-    z = z_stream{};
-    z_ready = inflateInit2(&z, 16 + MAX_WBITS) == Z_OK;
-    gzip_ended = false;
+    start_member(nullptr, 0);
     error.reset();
     header_fill = 0;
     phase = Phase::header;
@@ -298,51 +312,37 @@ struct ConsulSnapshotVerifier::State {
   }
 
   void feed(Bytes data) {
-    if (!z_ready) {
-      set_error("cannot start gzip decompression");
-      return;
-    }
-    std::array<unsigned char, 64 * 1024> out{};
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(data.data()));
-    z.avail_in = static_cast<uInt>(data.size());
-    while (z.avail_in > 0 && !error) {
+    // A chunk is at most a few MiB (ThreadedSink hands over 1 MiB).
+    z.next_in =
+        reinterpret_cast<unsigned char*>(const_cast<std::byte*>(data.data()));
+    z.avail_in = static_cast<std::uint32_t>(data.size());
+    while (!error) {
       if (gzip_ended) {
+        if (z.avail_in == 0) {
+          return;
+        }
         // Go's gzip reader accepts concatenated members; anything else
         // after the end is an error.
         if (z.next_in[0] != 0x1f) {
           set_error("gzip: invalid header");
           return;
         }
-        inflateReset(&z);
-        gzip_ended = false;
+        start_member(z.next_in, z.avail_in);
       }
       z.next_out = out.data();
-      z.avail_out = out.size();
-      int rc = inflate(&z, Z_NO_FLUSH);
-      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+      z.avail_out = static_cast<std::uint32_t>(out.size());
+      int rc = isal_inflate(&z);
+      if (rc < 0) {
         set_error(fmt::format("failed to decompress snapshot: gzip: {}",
-                              z.msg ? z.msg : "invalid data"));
+                              gzip_failure(rc)));
         return;
       }
-      tar_bytes(out.data(), out.size() - z.avail_out);
-      if (rc == Z_STREAM_END) {
-        gzip_ended = true;
-      } else if (rc == Z_BUF_ERROR && z.avail_out != 0) {
-        break;
-      }
-    }
-    // Drain any output still buffered for this input.
-    while (!error && !gzip_ended) {
-      z.next_out = out.data();
-      z.avail_out = out.size();
-      int rc = inflate(&z, Z_NO_FLUSH);
       std::size_t produced = out.size() - z.avail_out;
-      if (produced == 0) {
-        break;
-      }
       tar_bytes(out.data(), produced);
-      if (rc == Z_STREAM_END) {
+      if (z.block_state == ISAL_BLOCK_FINISH) {
         gzip_ended = true;
+      } else if (z.avail_in == 0 && produced < out.size()) {
+        return; // everything buffered is out: wait for more input
       }
     }
   }
@@ -354,6 +354,13 @@ ConsulSnapshotVerifier::ConsulSnapshotVerifier()
 ConsulSnapshotVerifier::~ConsulSnapshotVerifier() = default;
 
 Expected<void> ConsulSnapshotVerifier::write(Bytes data) {
+  if (data.size() > UINT32_MAX) {
+    for (std::size_t at = 0; at < data.size(); at += UINT32_MAX) {
+      SNAP_TRY(write(data.subspan(
+          at, std::min<std::size_t>(UINT32_MAX, data.size() - at))));
+    }
+    return {};
+  }
   if (!m_state->error) {
     m_state->feed(data);
   }

@@ -159,8 +159,25 @@ TEST_CASE("broken snapshots are refused with Consul's reasons",
     CHECK_THAT(r.error().message, Catch::Contains("gzip: invalid header"));
   }
   SECTION("a second gzip member is read as Go's reader does") {
-    auto r = verify(targz(files) + gzip(""));
-    CHECK(r);
+    for (std::size_t chunk : {1u, 3u, 65536u}) {
+      CHECK(verify(targz(files) + gzip("") + gzip(""), chunk));
+    }
+  }
+  SECTION("a gzip trailer whose CRC does not match") {
+    auto data = targz(files);
+    data[data.size() - 6] ^= 0x01; // in the trailer's CRC-32
+    auto r = verify(data);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::Contains("gzip: invalid checksum"));
+  }
+  SECTION("damaged deflate data") {
+    auto data = targz(files);
+    for (std::size_t i = 20; i < 60; ++i) {
+      data[i] = static_cast<char>(0xff);
+    }
+    auto r = verify(data);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::archive);
   }
   SECTION("a truncated stream") {
     auto data = targz(files);
