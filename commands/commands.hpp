@@ -57,6 +57,11 @@ struct Session {
 Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
                                                 Capability cap, Context& ctx);
 
+// Opens `path` as an archive of `adapter`: structure, header and manifest
+// checked, payload not read. Errors: `archive`, `not_found`.
+Expected<std::unique_ptr<ArchiveReader>>
+open_for(const std::filesystem::path& path, Adapter& adapter, Context& ctx);
+
 // Opens and fully verifies `path` as an archive of `adapter` (manifest,
 // every checksum, then the adapter's own payload checks). Errors: `archive`,
 // `not_found`.

@@ -191,7 +191,7 @@ Expected<std::string> encryption_passphrase(const Context& ctx) {
 }
 
 Expected<std::unique_ptr<ArchiveReader>>
-open_verified(const fs::path& given, Adapter& adapter, Context& ctx) {
+open_for(const fs::path& given, Adapter& adapter, Context& ctx) {
   // An s3:// archive is fetched first; the open reader keeps the file.
   auto local = SNAP_TRY(local_archive(given.string(), ctx));
   const fs::path& path = local->path;
@@ -217,6 +217,12 @@ open_verified(const fs::path& given, Adapter& adapter, Context& ctx) {
                             m.adapter_payload_version,
                             adapter.info().payload_version));
   }
+  return reader;
+}
+
+Expected<std::unique_ptr<ArchiveReader>>
+open_verified(const fs::path& given, Adapter& adapter, Context& ctx) {
+  auto reader = SNAP_TRY(open_for(given, adapter, ctx));
   SNAP_TRY(reader->verify([&](std::uint64_t done, std::uint64_t total) {
     ctx.output->progress("verify", done, total);
   }));

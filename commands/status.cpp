@@ -16,11 +16,12 @@ struct StatusOptions {
 
 Expected<CommandResult> run_status(const StatusOptions& opts, Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::status, ctx));
-  // An archive stands for the backup it holds.
+  // An archive stands for the backup it holds: only its manifest is read
+  // (checked against the header), not its payload.
   std::string id = opts.id;
   if (id.ends_with(".zip") &&
       (is_s3_url(id) || std::filesystem::is_regular_file(id))) {
-    auto reader = SNAP_TRY(open_verified(id, *session->adapter, ctx));
+    auto reader = SNAP_TRY(open_for(id, *session->adapter, ctx));
     id = reader->manifest().backup_id;
   }
   for (;;) {

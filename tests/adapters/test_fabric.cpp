@@ -337,6 +337,22 @@ TEST_CASE("fabric: a peer saved and restored into an emptied namespace",
   INFO(status.err);
   CHECK(status.exit_code == 0);
   CHECK(status.out.find("2 of 2") != std::string::npos);
+  {
+    // status needs the backup id, not the payload: a damaged payload does
+    // not stop it, while inspect refuses the archive.
+    TempDir other;
+    std::string damaged = (other.path() / "damaged.zip").string();
+    std::string bytes = read_file(archive);
+    auto cd = bytes.find("PK\x01\x02");
+    REQUIRE(cd != std::string::npos);
+    bytes[cd - 10] = static_cast<char>(bytes[cd - 10] ^ 0x01);
+    write_file(damaged, bytes);
+    CHECK(snap({"inspect", damaged}).exit_code == 7);
+    auto quick = snap(with({"status", "fabric", damaged}, target(emu)));
+    INFO(quick.err);
+    CHECK(quick.exit_code == 0);
+    CHECK(quick.out.find("2 of 2") != std::string::npos);
+  }
 
   empty_namespace(emu.url());
   auto restored =
