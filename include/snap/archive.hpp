@@ -65,7 +65,7 @@ public:
 
 private:
   explicit ArchiveWriter(std::filesystem::path dir, std::filesystem::path tmp);
-  // Write the finished zip into the temporary folder and return its path:
+  // Writes the finished zip into the temporary folder and returns its path:
   // with our own zip writer, or with libzip when encrypting.
   Expected<std::filesystem::path> write_zip(const std::string& manifest_text,
                                             const std::string& comment);
