@@ -101,6 +101,8 @@ TEST_CASE("an incompressible entry meant for deflate round-trips",
   CHECK(back.str() == payload);
   CHECK(snap::test::run({"/usr/bin/unzip", "-tq", path.string()}).exit_code ==
         0);
+  auto listing = snap::test::run({"/usr/bin/zipinfo", path.string()}).out;
+  CHECK_THAT(listing, Catch::Contains("3000000 bx stor"));
 }
 
 TEST_CASE("a large compressed first payload is written once in place",
