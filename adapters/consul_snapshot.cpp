@@ -76,8 +76,6 @@ Expected<ConsulSnapshotMeta> parse_meta(const std::string& text) {
   return meta;
 }
 
-} // namespace
-
 // Go's compress/gzip words for what igzip reports.
 std::string_view gzip_failure(int rc) {
   switch (rc) {
@@ -90,6 +88,8 @@ std::string_view gzip_failure(int rc) {
     return "corrupt deflate data";
   }
 }
+
+} // namespace
 
 struct ConsulSnapshotVerifier::State {
   inflate_state z{};
@@ -331,6 +331,7 @@ struct ConsulSnapshotVerifier::State {
       }
       z.next_out = out.data();
       z.avail_out = static_cast<std::uint32_t>(out.size());
+      const std::uint32_t before = z.avail_in;
       int rc = isal_inflate(&z);
       if (rc < 0) {
         set_error(fmt::format("failed to decompress snapshot: gzip: {}",
@@ -343,6 +344,10 @@ struct ConsulSnapshotVerifier::State {
         gzip_ended = true;
       } else if (z.avail_in == 0 && produced < out.size()) {
         return; // everything buffered is out: wait for more input
+      } else if (produced == 0 && z.avail_in == before) {
+        // Never seen; without it, input left unread would be dropped.
+        set_error("failed to decompress snapshot: gzip: no progress");
+        return;
       }
     }
   }
