@@ -32,6 +32,7 @@
 // REST reference at
 // https://docs.cloudify.co/latest/developer/apis/rest-service/
 #include "adapters/factories.hpp"
+#include "snap/json.hpp"
 #include "snap/options.hpp"
 #include "snap/poll.hpp"
 #include "snap/text.hpp"
@@ -112,7 +113,7 @@ public:
 
   Expected<Fields> describe(ArchiveReader& in, bool) override {
     std::string text = SNAP_TRY(in.read_zip_member(k_payload, "metadata.json"));
-    json meta = json::parse(text, nullptr, false);
+    json meta = parse_untrusted_json(text);
     if (!meta.is_object()) {
       return fail(ErrorKind::archive,
                   fmt::format("{}: metadata.json of the Cloudify snapshot is "
@@ -218,7 +219,7 @@ private:
 
   // The error for a non-2xx answer, with the manager's own message.
   Error answer_error(const Request& req, Response resp) const {
-    json body = json::parse(resp.error_body, nullptr, false);
+    json body = parse_untrusted_json(resp.error_body);
     if (body.is_object() && body.contains("message")) {
       resp.error_body = fmt::format("{} ({})", body.value("message", ""),
                                     body.value("error_code", ""));
@@ -331,7 +332,7 @@ private:
                               "verification: {} (nothing was saved)",
                               id, text.error().message));
     }
-    json meta = json::parse(*text, nullptr, false);
+    json meta = parse_untrusted_json(*text);
     SaveResult r;
     r.backup_id = id;
     r.kind = "full";

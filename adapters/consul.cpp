@@ -31,6 +31,7 @@
 // https://developer.hashicorp.com/consul/commands/snapshot
 #include "adapters/consul_snapshot.hpp"
 #include "adapters/factories.hpp"
+#include "snap/json.hpp"
 
 namespace snap::adapters {
 namespace {
@@ -241,7 +242,7 @@ private:
       return tl::unexpected(m_ctx.http.status_error(req, resp, hint(resp)));
     }
     try {
-      return nlohmann::json::parse(body).get<std::string>();
+      return parse_untrusted_json(body).get<std::string>();
     } catch (const nlohmann::json::exception&) {
       return fail(ErrorKind::remote,
                   fmt::format("consul: {} answered something that is not a "
@@ -260,7 +261,7 @@ private:
       return "";
     }
     try {
-      auto j = nlohmann::json::parse(body);
+      auto j = parse_untrusted_json(body);
       return j.at("Config").at("Version").get<std::string>();
     } catch (const nlohmann::json::exception&) {
       return "";

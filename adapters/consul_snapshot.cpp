@@ -14,6 +14,7 @@
 #include <isa-l/igzip_lib.h>
 #include <nlohmann/json.hpp>
 
+#include "snap/json.hpp"
 #include "snap/sha256.hpp"
 
 namespace snap::adapters {
@@ -63,7 +64,10 @@ std::string field(const unsigned char* p, std::size_t len) {
 Expected<ConsulSnapshotMeta> parse_meta(const std::string& text) {
   ConsulSnapshotMeta meta;
   try {
-    auto j = nlohmann::json::parse(text);
+    auto j = parse_untrusted_json(text);
+    if (j.is_discarded()) {
+      return tl::unexpected(broken("meta.json is not JSON"));
+    }
     meta.id = j.at("ID").get<std::string>();
     meta.index = j.at("Index").get<std::uint64_t>();
     meta.term = j.at("Term").get<std::uint64_t>();

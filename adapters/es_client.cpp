@@ -3,6 +3,7 @@
 
 #include <fnmatch.h>
 
+#include "snap/json.hpp"
 #include "snap/poll.hpp"
 #include "snap/text.hpp"
 
@@ -36,7 +37,7 @@ std::string hint_for(long status, const std::string& type) {
 } // namespace
 
 std::string error_text(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
+  json j = parse_untrusted_json(body);
   if (j.is_object() && j.contains("error")) {
     const json& e = j["error"];
     if (e.is_object()) {
@@ -103,7 +104,7 @@ Expected<std::string> Client::send_text(Request& req, const std::string* text,
   Response resp = SNAP_TRY(m_http.send_small(req, answer, k_max_answer));
   if (std::find(o.ok.begin(), o.ok.end(), resp.status) == o.ok.end()) {
     std::string type;
-    json e = json::parse(resp.error_body, nullptr, false);
+    json e = parse_untrusted_json(resp.error_body);
     if (e.is_object() && e.contains("error") && e["error"].is_object()) {
       type = e["error"].value("type", "");
     }

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <regex>
 
+#include "snap/json.hpp"
 #include "snap/signals.hpp"
 #include "snap/text.hpp"
 
@@ -88,7 +89,15 @@ Expected<std::size_t> write_hits(const SearchPage& page,
     // A source indexed pretty-printed comes back so; one line each.
     if (std::memchr(h.source.data(), '\n', h.source.size()) != nullptr ||
         std::memchr(h.source.data(), '\r', h.source.size()) != nullptr) {
-      out += json::parse(h.source).dump();
+      json doc = parse_untrusted_json(h.source);
+      if (!doc.is_object()) {
+        return fail(ErrorKind::remote,
+                    fmt::format("elasticsearch: a document of index {} came "
+                                "back as something that is not a JSON "
+                                "object; cannot export it",
+                                index));
+      }
+      out += doc.dump();
     } else {
       out += h.source;
     }
@@ -108,8 +117,16 @@ Expected<SearchPage> page_of(const std::string& text) {
   return scan_search_page(text);
 }
 
-std::string unquote(std::string_view token) {
-  return json::parse(token).get<std::string>();
+// The text of a JSON string token. Errors: `remote` when it is not one.
+Expected<std::string> unquote(std::string_view token) {
+  json j = parse_untrusted_json(token);
+  if (!j.is_string()) {
+    return fail(ErrorKind::remote,
+                fmt::format("elasticsearch: the search answer holds a "
+                            "malformed string ({})",
+                            token.substr(0, 40)));
+  }
+  return j.get<std::string>();
 }
 
 void report(Client& c, const std::string& index, const IndexExport& r) {
@@ -147,7 +164,7 @@ Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
     std::string text = SNAP_TRY(c.call_raw("POST", "/_search", body));
     SearchPage page = SNAP_TRY(page_of(text));
     if (!page.pit_id.empty()) {
-      pit = unquote(page.pit_id);
+      pit = SNAP_TRY(unquote(page.pit_id));
     }
     if (first) {
       r.expected = page.total.value_or(0);
@@ -163,7 +180,13 @@ Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
                               "without sort values; cannot go on",
                               index));
     }
-    after = json::parse(page.hits.back().sort);
+    after = parse_untrusted_json(page.hits.back().sort);
+    if (!after.is_array()) {
+      return fail(ErrorKind::remote,
+                  fmt::format("elasticsearch: a search page of {} came "
+                              "with malformed sort values; cannot go on",
+                              index));
+    }
   }
 }
 
@@ -177,7 +200,8 @@ Expected<IndexExport> export_scroll(Client& c, const std::string& index,
       SNAP_TRY(c.call_raw("POST", "/" + url_escape(index) + "/_search", body,
                           {.query = fmt::format("scroll={}", k_keep_alive)}));
   SearchPage page = SNAP_TRY(page_of(text));
-  std::string scroll = page.scroll_id.empty() ? "" : unquote(page.scroll_id);
+  std::string scroll =
+      page.scroll_id.empty() ? "" : SNAP_TRY(unquote(page.scroll_id));
   struct Clear {
     Client& c;
     std::string& id;
@@ -200,7 +224,7 @@ Expected<IndexExport> export_scroll(Client& c, const std::string& index,
                    json{{"scroll", k_keep_alive}, {"scroll_id", scroll}}));
     page = SNAP_TRY(page_of(text));
     if (!page.scroll_id.empty()) {
-      scroll = unquote(page.scroll_id);
+      scroll = SNAP_TRY(unquote(page.scroll_id));
     }
   }
 }
@@ -339,7 +363,7 @@ public:
 private:
   Expected<void> add_line() {
     if (m_action.empty()) {
-      json action = json::parse(m_carry, nullptr, false);
+      json action = parse_untrusted_json(m_carry);
       if (!action.is_object() || !action.contains("index")) {
         return fail(ErrorKind::archive,
                     fmt::format("a documents line of {} is not a _bulk "

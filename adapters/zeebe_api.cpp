@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "snap/json.hpp"
 #include "snap/poll.hpp"
 #include "snap/text.hpp"
 
@@ -26,7 +27,7 @@ Expected<json> Actuator::call(const std::string& method,
   std::string text;
   Response resp = SNAP_TRY(http.send_small(req, text, 16 << 20));
   if (std::find(ok.begin(), ok.end(), resp.status) == ok.end()) {
-    json e = json::parse(resp.error_body, nullptr, false);
+    json e = parse_untrusted_json(resp.error_body);
     if (e.is_object()) {
       std::string m = e.value("message", e.value("errorMessage", ""));
       if (!m.empty()) {

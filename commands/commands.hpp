@@ -100,13 +100,18 @@ void add_completion_command(CLI::App& app, Context& ctx);
 // <adapter>-<id>-<yyyymmddTHHMMSSZ>.zip. Shared by save and download.
 // For s3:// the archive is written in a private local directory first, then
 // uploaded by ship_archive and removed.
+// A generated name never replaces a file (a second save in the same second
+// gets "-2"); `-o FILE` onto an existing file is refused before anything
+// starts, unless `force`.
 struct ArchiveTarget {
   std::filesystem::path dir;
   std::optional<std::filesystem::path> file;
   std::optional<S3Url> s3;
+  bool force = false;
   ~ArchiveTarget();
 };
-Expected<std::unique_ptr<ArchiveTarget>> archive_target(const std::string& out);
+Expected<std::unique_ptr<ArchiveTarget>> archive_target(const std::string& out,
+                                                        bool force);
 
 // Uploads an archive written for an s3:// target (nothing otherwise) and
 // names the object in `r`. Errors: any kind; the object is then absent.

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "commands/commands.hpp"
+#include "snap/json.hpp"
 #include "snap/text.hpp"
 
 namespace snap::commands {
@@ -100,9 +101,9 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   auto env = process_env();
   std::optional<Profile> profile;
   if (!args.conn.profile.empty()) {
-    std::vector<std::string> flag_names;
+    std::vector<ProfileFlag> flag_names;
     for (const auto& f : info.flags) {
-      flag_names.push_back(f.name);
+      flag_names.push_back({f.name, f.takes_value});
     }
     Output* out = ctx.output.get();
     profile = SNAP_TRY(load_profile(
@@ -226,7 +227,10 @@ open_verified(const fs::path& given, Adapter& adapter, Context& ctx) {
   SNAP_TRY(reader->verify([&](std::uint64_t done, std::uint64_t total) {
     ctx.output->progress("verify", done, total);
   }));
-  SNAP_TRY(adapter.describe(*reader, true));
+  SNAP_TRY(guard_json(ErrorKind::archive,
+                      fmt::format("{}: a payload document has the wrong shape",
+                                  given.filename().string()),
+                      [&] { return adapter.describe(*reader, true); }));
   ctx.output->end_progress();
   return reader;
 }
@@ -294,9 +298,10 @@ LocalArchive::~LocalArchive() {
   }
 }
 
-Expected<std::unique_ptr<ArchiveTarget>>
-archive_target(const std::string& out) {
+Expected<std::unique_ptr<ArchiveTarget>> archive_target(const std::string& out,
+                                                        bool force) {
   auto t = std::make_unique<ArchiveTarget>();
+  t->force = force;
   std::error_code ec;
   if (is_s3_url(out)) {
     t->s3 = SNAP_TRY(parse_s3_url(out));
@@ -318,6 +323,13 @@ archive_target(const std::string& out) {
   }
   t->dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   t->file = p;
+  if (!force && fs::exists(fs::symlink_status(p, ec))) {
+    return fail(ErrorKind::usage,
+                fmt::format("{} exists already; nothing was saved (pass "
+                            "--force to replace it, or name another file "
+                            "with -o)",
+                            out));
+  }
   return t;
 }
 
@@ -394,7 +406,10 @@ finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
                   : target.dir / fmt::format("{}-{}-{}.zip", info.name,
                                              safe_token(result.backup_id),
                                              rfc3339_to_compact(m.created_at));
-  WrittenArchive w = SNAP_TRY(writer.commit(m, final_path));
+  OnExisting existing = !target.file   ? OnExisting::rename
+                        : target.force ? OnExisting::replace
+                                       : OnExisting::refuse;
+  WrittenArchive w = SNAP_TRY(writer.commit(m, final_path, existing));
   CommandResult r;
   r.text = fmt::format("Saved and verified {} ({}, {}, {}, sha256 {}…)",
                        w.path.filename().string(), info.name, result.summary,

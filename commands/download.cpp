@@ -11,12 +11,14 @@ struct DownloadOptions {
   std::string id;
   std::string out;
   bool encrypt = false;
+  bool force = false;
 };
 
 Expected<CommandResult> run_download(const DownloadOptions& opts,
                                      Context& ctx) {
+  // The output is checked before the target is asked anything.
+  auto target_ptr = SNAP_TRY(archive_target(opts.out, opts.force));
   auto session = SNAP_TRY(open_session(opts.args, Capability::download, ctx));
-  auto target_ptr = SNAP_TRY(archive_target(opts.out));
   const ArchiveTarget& target = *target_ptr;
   auto writer = SNAP_TRY(ArchiveWriter::create(target.dir));
   if (opts.encrypt) {
@@ -44,6 +46,8 @@ void add_download_command(CLI::App& app, Context& ctx) {
             ->required();
         sub.add_option("-o,--output", opts->out,
                        "archive file, or directory (default: .)");
+        sub.add_flag("--force", opts->force,
+                     "replace the file -o names if it exists");
         sub.add_flag("--encrypt", opts->encrypt,
                      "encrypt the payload with AES-256 (passphrase from "
                      "--passphrase-file or SNAP_PASSPHRASE)");

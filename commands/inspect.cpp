@@ -3,6 +3,8 @@
 // payload, re-verifying every checksum unless --no-verify. Offline. Every
 // archive is reported before the command fails once.
 #include "commands/commands.hpp"
+#include "snap/json.hpp"
+#include "snap/text.hpp"
 
 namespace snap::commands {
 namespace {
@@ -53,7 +55,7 @@ Expected<Fields> inspect_one(const std::string& path, bool verify,
   f["kind"] = kind_words(m.kind);
   f["backup_id"] = m.backup_id;
   f["created"] = m.created_at;
-  f["target"] = m.target.value("url", "");
+  f["target"] = redact_url(m.target.value("url", ""));
   if (m.target.contains("version")) {
     f["target_version"] = m.target["version"];
   }
@@ -83,7 +85,11 @@ Expected<Fields> inspect_one(const std::string& path, bool verify,
     AdapterFlags none;
     HttpClient offline(HttpConfig{});
     auto adapter = a->make({offline, none, *ctx.output});
-    Fields view = SNAP_TRY(adapter->describe(*reader, verify));
+    Fields view = SNAP_TRY(
+        guard_json(ErrorKind::archive,
+                   fmt::format("{}: a payload document has the wrong shape",
+                               local->path.filename().string()),
+                   [&] { return adapter->describe(*reader, verify); }));
     if (!view.empty()) {
       f[m.adapter] = view;
     }
@@ -121,7 +127,9 @@ Expected<CommandResult> run_inspect(const InspectOptions& opts, Context& ctx) {
   if (!errors.empty()) {
     std::string message;
     for (const auto& e : errors) {
-      message += (message.empty() ? "" : "\nsnap: ") + e.message;
+      // One line per archive: each message is made safe on its own, so
+      // only these joins are line breaks.
+      message += (message.empty() ? "" : "\nsnap: ") + terminal_safe(e.message);
     }
     r.error = Error{errors.front().kind, message};
   }

@@ -87,10 +87,22 @@ Expected<CommandResult> run_prune(const PruneOptions& opts, Context& ctx) {
         fmt::format("{} {}\n", opts.dry_run ? "would remove" : "remove ", name);
     removed.push_back(d.archive.path.string());
   }
+  // Temporary folders of saves that were killed outright hold no lock.
+  std::vector<std::string> swept;
+  if (!s3) {
+    swept = sweep_stale_temp_dirs(opts.dir, opts.dry_run);
+  }
+  for (const auto& name : swept) {
+    r.text += fmt::format("{} {} (left by a snap that was killed)\n",
+                          opts.dry_run ? "would remove" : "remove ", name);
+  }
   if (r.text.empty()) {
     r.text = fmt::format("No snap archives in {}.", opts.dir);
   }
-  r.json = {{"dry_run", opts.dry_run}, {"kept", kept}, {"removed", removed}};
+  r.json = {{"dry_run", opts.dry_run},
+            {"kept", kept},
+            {"removed", removed},
+            {"stale_temp_dirs", swept}};
   return r;
 }
 

@@ -3,6 +3,7 @@
 // archive; --keep N then prunes older archives of the same target.
 #include "commands/commands.hpp"
 #include "snap/retention.hpp"
+#include "snap/text.hpp"
 
 namespace snap::commands {
 namespace {
@@ -11,8 +12,10 @@ struct SaveOptions {
   AdapterArgs args;
   std::string out;
   int keep = 0;
+  bool keep_given = false;
   std::vector<std::string> labels;
   bool encrypt = false;
+  bool force = false;
 };
 
 Expected<std::map<std::string, std::string>>
@@ -23,6 +26,12 @@ parse_labels(const std::vector<std::string>& given) {
     if (eq == 0 || eq == std::string::npos) {
       return fail(ErrorKind::usage,
                   fmt::format("--label {}: expected key=value", l));
+    }
+    if (!is_utf8(l)) {
+      return fail(ErrorKind::usage,
+                  fmt::format("--label {}: is not UTF-8 text (the manifest is "
+                              "JSON, which holds UTF-8 only)",
+                              terminal_safe(l)));
     }
     out[l.substr(0, eq)] = l.substr(eq + 1);
   }
@@ -77,16 +86,20 @@ std::vector<std::string> keep_newest(const std::filesystem::path& dir,
 
 Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
   auto labels = SNAP_TRY(parse_labels(opts.labels));
-  if (opts.keep < 0) {
-    return fail(ErrorKind::usage, "--keep must be 1 or more");
+  if (opts.keep_given && opts.keep < 1) {
+    return fail(ErrorKind::usage,
+                fmt::format("--keep {}: keep at least 1 archive (leave --keep "
+                            "out to keep them all)",
+                            opts.keep));
   }
   if (opts.keep > 0 && is_s3_url(opts.out)) {
     return fail(ErrorKind::usage,
                 "--keep works on a local directory; for s3:// use the "
                 "bucket's lifecycle rules");
   }
+  // The output is checked before the target is asked anything.
+  auto target_ptr = SNAP_TRY(archive_target(opts.out, opts.force));
   auto session = SNAP_TRY(open_session(opts.args, Capability::save, ctx));
-  auto target_ptr = SNAP_TRY(archive_target(opts.out));
   const ArchiveTarget& target = *target_ptr;
   auto writer = SNAP_TRY(ArchiveWriter::create(target.dir));
   if (opts.encrypt) {
@@ -134,9 +147,12 @@ void add_save_command(CLI::App& app, Context& ctx) {
                        "<adapter>-<id>-<time>.zip (default: .)");
         sub.add_option("--keep", opts->keep,
                        "then keep only the newest N archives of this adapter "
-                       "and target in that directory");
+                       "and target in that directory")
+            ->each([opts](const std::string&) { opts->keep_given = true; });
         sub.add_option("--label", opts->labels,
                        "key=value recorded in the manifest (repeatable)");
+        sub.add_flag("--force", opts->force,
+                     "replace the file -o names if it exists");
         sub.add_flag("--encrypt", opts->encrypt,
                      "encrypt the payload with AES-256 (passphrase from "
                      "--passphrase-file or SNAP_PASSPHRASE)");

@@ -93,6 +93,16 @@ bool FaultInjector::intercept(const httplib::Request& req,
   if (m_faults.delay_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(m_faults.delay_ms));
   }
+  for (const auto& [path, file] : m_faults.answers) {
+    if (req.method == "GET" && req.path == path) {
+      std::ifstream in(file, std::ios::binary);
+      std::stringstream body;
+      body << in.rdbuf();
+      res.status = 200;
+      res.set_content(body.str(), "application/json");
+      return true;
+    }
+  }
   if (scripted == 200) {
     return false;
   }

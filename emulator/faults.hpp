@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Fault switches shared by every emulated system (SPEC §7), applied before
-// routing: a delay, a scripted sequence of statuses, a request log.
+// routing: a delay, a scripted sequence of statuses, a request log, and
+// crafted answers for chosen paths.
 #pragma once
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <httplib.h>
@@ -21,6 +23,9 @@ struct Faults {
   std::int64_t fail_after_bytes = -1;
   std::string require_token;
   std::string request_log;
+  // "/v1/status/leader=FILE": answer GET of that path with the file's
+  // bytes, 200, as a hostile or broken server would (--answer).
+  std::vector<std::pair<std::string, std::string>> answers;
 };
 
 class FaultInjector {

@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
                  "drop the connection after N bytes of a payload body");
   app.add_option("--require-token", faults.require_token,
                  "refuse requests without this token (403)");
+  std::vector<std::string> answers;
+  app.add_option("--answer", answers,
+                 "PATH=FILE: answer GET PATH with FILE's bytes (a hostile "
+                 "server); repeatable");
   app.add_option("--request-log", faults.request_log,
                  "append 'METHOD /path?query' for every request to FILE");
   app.add_option("--data-dir", data_dir,
@@ -177,6 +181,14 @@ int main(int argc, char** argv) {
   }
   consul.random_content = content == "random";
   faults.status_sequence = parse_status_sequence(statuses);
+  for (const auto& a : answers) {
+    auto eq = a.find('=');
+    if (eq == std::string::npos) {
+      std::fprintf(stderr, "--answer %s: expected PATH=FILE\n", a.c_str());
+      return 2;
+    }
+    faults.answers.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+  }
 
   bool own_dir = data_dir.empty();
   if (own_dir) {

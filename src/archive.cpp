@@ -10,10 +10,12 @@
 
 #include "src/archive_io.hpp"
 
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
 #include <set>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -72,7 +74,95 @@ struct Checksums : Sink {
   }
 };
 
+constexpr std::string_view k_temp_prefix = ".snap-tmp-";
+// A folder younger than this may be one a snap has made but not yet
+// locked, so a sweep leaves it.
+constexpr std::time_t k_temp_grace_s = 2;
+
+std::string with_suffix(const fs::path& path, int n) {
+  return (path.parent_path() / fmt::format("{}-{}{}", path.stem().string(), n,
+                                           path.extension().string()))
+      .string();
+}
+
+// Moves `tmp` to `final_path` without ever replacing a file there, unless
+// `existing` says replace; returns the name it got.
+Expected<fs::path> place(const fs::path& tmp, const fs::path& final_path,
+                         OnExisting existing) {
+  if (existing == OnExisting::replace) {
+    if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+      return fail(ErrorKind::internal,
+                  fmt::format("cannot rename into {}: {}", final_path.string(),
+                              std::strerror(errno)));
+    }
+    return final_path;
+  }
+  for (int n = 1;; ++n) {
+    fs::path name = n == 1 ? final_path : fs::path(with_suffix(final_path, n));
+    int rc = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, name.c_str(),
+                         RENAME_NOREPLACE);
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+      // A file system without RENAME_NOREPLACE: a hard link fails on an
+      // existing name just the same.
+      rc = ::link(tmp.c_str(), name.c_str());
+      if (rc == 0) {
+        ::unlink(tmp.c_str());
+      }
+    }
+    if (rc == 0) {
+      return name;
+    }
+    if (errno == EEXIST && existing == OnExisting::rename && n < 1000) {
+      continue;
+    }
+    if (errno == EEXIST) {
+      return fail(ErrorKind::usage,
+                  fmt::format("{} exists already and was left as it is (pass "
+                              "--force to replace it, or name another file "
+                              "with -o)",
+                              name.string()));
+    }
+    return fail(ErrorKind::internal,
+                fmt::format("cannot rename into {}: {}", name.string(),
+                            std::strerror(errno)));
+  }
+}
+
 } // namespace
+
+std::vector<std::string> sweep_stale_temp_dirs(const fs::path& dir,
+                                               bool dry_run) {
+  std::vector<std::string> swept;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!name.starts_with(k_temp_prefix)) {
+      continue;
+    }
+    int fd = ::open(it->path().c_str(),
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      continue;
+    }
+    struct stat st {};
+    bool stale = ::fstat(fd, &st) == 0 && st.st_uid == ::geteuid() &&
+                 std::time(nullptr) - std::max(st.st_mtime, st.st_ctime) >=
+                     k_temp_grace_s &&
+                 ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (stale) {
+      std::error_code rm;
+      if (!dry_run) {
+        fs::remove_all(it->path(), rm);
+      }
+      if (!rm) {
+        swept.push_back(name);
+      }
+    }
+    ::close(fd);
+  }
+  return swept;
+}
 
 // An entry being received: bytes go to a file while the checksums are
 // computed on another core. The file is either a scratch spool (never
@@ -125,24 +215,39 @@ ArchiveWriter::~ArchiveWriter() {
   m_spools.clear();
   std::error_code ec;
   fs::remove_all(m_tmp, ec);
+  if (m_lock_fd >= 0) {
+    ::close(m_lock_fd);
+  }
 }
 
 Expected<std::unique_ptr<ArchiveWriter>>
 ArchiveWriter::create(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
+    bool exists = fs::exists(dir, ec);
     return fail(ErrorKind::usage,
-                fmt::format("output directory {} does not exist (create it, "
-                            "or pass another -o)",
-                            dir.string()));
+                fmt::format("output directory {} {} (pass another -o{})",
+                            dir.string(),
+                            exists ? "is not a directory" : "does not exist",
+                            exists ? "" : ", or create it"));
   }
-  std::string pattern = (dir / ".snap-tmp-XXXXXX").string();
+  sweep_stale_temp_dirs(dir);
+  std::string pattern =
+      (dir / (std::string(k_temp_prefix) + "XXXXXX")).string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     return fail(ErrorKind::usage,
                 fmt::format("cannot write in {}: {} (pass another -o)",
                             dir.string(), std::strerror(errno)));
   }
-  return std::unique_ptr<ArchiveWriter>(new ArchiveWriter(dir, pattern));
+  std::unique_ptr<ArchiveWriter> w(new ArchiveWriter(dir, pattern));
+  // Held until the writer is gone, so no sweep takes the folder from a
+  // running snap; the kernel drops it when a killed one exits.
+  w->m_lock_fd = ::open(pattern.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (w->m_lock_fd < 0 || ::flock(w->m_lock_fd, LOCK_EX) != 0) {
+    return fail(ErrorKind::internal, fmt::format("cannot lock {}: {}", pattern,
+                                                 std::strerror(errno)));
+  }
+  return w;
 }
 
 Expected<Sink*> ArchiveWriter::add_entry(std::string_view name,
@@ -223,7 +328,8 @@ Expected<void> ArchiveWriter::add_json(std::string_view name,
 }
 
 Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
-                                               const fs::path& final_path) {
+                                               const fs::path& final_path,
+                                               OnExisting existing) {
   manifest.entries.clear();
   if (!m_passphrase.empty()) {
     manifest.format_version = k_encrypted_format_version;
@@ -262,18 +368,11 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
       fs::remove(s->file, ec);
     }
   }
+  fs::path placed = SNAP_TRY(place(tmp_zip, final_path, existing));
+  SNAP_TRY(fsync_path(placed.parent_path().empty() ? fs::path(".")
+                                                   : placed.parent_path()));
   std::error_code ec;
-  fs::rename(tmp_zip, final_path, ec);
-  if (ec) {
-    return fail(ErrorKind::internal,
-                fmt::format("cannot rename into {}: {}", final_path.string(),
-                            ec.message()));
-  }
-  SNAP_TRY(fsync_path(final_path.parent_path().empty()
-                          ? fs::path(".")
-                          : final_path.parent_path()));
-  return WrittenArchive{final_path, fs::file_size(final_path, ec),
-                        manifest_sha};
+  return WrittenArchive{placed, fs::file_size(placed, ec), manifest_sha};
 }
 
 Expected<fs::path> ArchiveWriter::write_zip(const std::string& manifest_text,

@@ -9,6 +9,7 @@
 
 #include <zip.h>
 
+#include "snap/json.hpp"
 #include "snap/sha256.hpp"
 #include "snap/signals.hpp"
 
@@ -148,9 +149,27 @@ ArchiveReader::open(const fs::path& path) {
   if (first == nullptr || std::string_view(first) != k_manifest_name) {
     return tl::unexpected(bad(path, "manifest.json is not the first entry"));
   }
-  MemorySink manifest_text(4 << 20);
+  // A manifest of a million objects is a few hundred KiB; more is no
+  // manifest snap wrote.
+  constexpr std::size_t k_manifest_max = 4 << 20;
+  zip_stat_t st;
+  if (zip_stat_index(za, 0, 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) ||
+      st.size > k_manifest_max) {
+    return tl::unexpected(
+        bad(path, fmt::format("manifest.json is larger than {} MiB (not a "
+                              "manifest snap wrote)",
+                              k_manifest_max >> 20)));
+  }
+  MemorySink manifest_text(k_manifest_max);
   std::string sha =
-      SNAP_TRY(stream_entry(za, 0, k_manifest_name, &manifest_text, path, {}));
+      SNAP_TRY(stream_entry(za, 0, k_manifest_name, &manifest_text, path, {})
+                   .map_error([&](Error e) {
+                     // The size in the directory can lie; the sink still stops.
+                     return e.kind == ErrorKind::remote
+                                ? bad(path, "manifest.json is larger than its "
+                                            "directory entry says")
+                                : e;
+                   }));
   if (sha != r->m_header.manifest_sha256) {
     return tl::unexpected(
         bad(path, "manifest.json does not match the checksum in the header"));
@@ -160,10 +179,9 @@ ArchiveReader::open(const fs::path& path) {
         return bad(path, e.message);
       }));
   const Manifest& m = r->m_manifest;
-  if (m.adapter != r->m_header.adapter) {
-    return tl::unexpected(
-        bad(path, "the header and the manifest name different adapters"));
-  }
+  SNAP_TRY(check_header_matches(r->m_header, m).map_error([&](Error e) {
+    return bad(path, e.message);
+  }));
   std::set<std::string, std::less<>> listed{std::string(k_manifest_name)};
   for (const auto& e : m.entries) {
     auto it = r->m_impl->index.find(e.path);
@@ -326,12 +344,19 @@ Expected<std::string> ArchiveReader::read_zip_member(std::string_view path,
 }
 
 Expected<nlohmann::json> ArchiveReader::read_json(std::string_view path) {
-  MemorySink sink(64 << 20);
-  SNAP_TRY(read_entry(path, sink));
-  auto j = nlohmann::json::parse(sink.str(), nullptr, false);
+  constexpr std::size_t k_json_max = 64 << 20;
+  MemorySink sink(k_json_max);
+  SNAP_TRY(read_entry(path, sink).map_error([&](Error e) {
+    return e.kind == ErrorKind::remote
+               ? bad(m_path, fmt::format("{} is larger than {} MiB", path,
+                                         k_json_max >> 20))
+               : e;
+  }));
+  std::string why = "not an object";
+  auto j = parse_untrusted_json(sink.str(), &why);
   if (!j.is_object()) {
     return tl::unexpected(
-        bad(m_path, fmt::format("{} is not a JSON object", path)));
+        bad(m_path, fmt::format("{} is not a JSON object: {}", path, why)));
   }
   return j;
 }

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include "snap/json.hpp"
 #include "snap/signals.hpp"
 #include "snap/text.hpp"
 
@@ -335,7 +336,10 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
     }
     if (rc != CURLE_OK) {
       std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-      if (!why.empty()) {
+      // "Failed to connect…" reads lower case mid-sentence; an acronym
+      // ("SSL certificate problem") keeps its capitals.
+      if (why.size() > 1 &&
+          std::islower(static_cast<unsigned char>(why[1])) != 0) {
         why[0] = static_cast<char>(std::tolower(why[0]));
       }
       while (!why.empty() && (why.back() == '\n' || why.back() == '.')) {
@@ -399,6 +403,37 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
                   fmt::format("{}: interrupted", m_config.label));
     }
   }
+}
+
+Expected<void> check_url(std::string_view url, std::string_view what) {
+  CURLU* h = curl_url();
+  if (h == nullptr) {
+    return fail(ErrorKind::internal, "out of memory");
+  }
+  std::string text(url);
+  CURLUcode rc = curl_url_set(h, CURLUPART_URL, text.c_str(), 0);
+  std::string why;
+  if (rc != CURLUE_OK) {
+    why = curl_url_strerror(rc);
+  } else {
+    char* port = nullptr;
+    if (curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+            CURLUE_OK &&
+        port != nullptr && std::string_view(port) == "0") {
+      why = "port 0 cannot be connected to";
+    }
+    curl_free(port);
+  }
+  curl_url_cleanup(h);
+  if (!why.empty()) {
+    // curl says "Port number was not a decimal number between 0 and
+    // 65535"; its words keep their capital, the sentence is ours.
+    return fail(ErrorKind::config,
+                fmt::format("{} {} is not a usable URL: {} (write it as "
+                            "https://host:port)",
+                            what, redact_url(url), why));
+  }
+  return {};
 }
 
 std::string redact_url(std::string_view url) {
@@ -485,7 +520,7 @@ Expected<nlohmann::json> parse_json_answer(const HttpClient& http,
                                            const std::string& text,
                                            std::string_view who,
                                            std::string_view hint) {
-  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  auto parsed = parse_untrusted_json(text);
   if (parsed.is_discarded()) {
     return fail(ErrorKind::remote,
                 fmt::format("{}: {} {} answered something that is not JSON "

@@ -332,6 +332,12 @@ Expected<std::string> read_small_file(const std::filesystem::path& path,
                 fmt::format("cannot read {} {}: {}", what, path.string(),
                             src.error().message));
   }
+  if (src->size() && *src->size() > limit) {
+    return fail(ErrorKind::config,
+                fmt::format("{} {} is larger than {} KiB, more than any {} "
+                            "needs",
+                            what, path.string(), limit >> 10, what));
+  }
   MemorySink sink(limit);
   auto copied = copy_stream(*src, sink);
   if (!copied) {

@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: MIT
 // Entry point: parses the command line, runs the chosen command, prints its
 // result or its one-line error, and exits with the code of SPEC §4.
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 
 #include "commands/commands.hpp"
+#include "snap/json.hpp"
 #include "snap/signals.hpp"
 #include "snap/text.hpp"
 
@@ -79,7 +85,59 @@ std::string version_text() {
   return out;
 }
 
-int report(snap::commands::Context& ctx, const snap::Error& err) {
+// The values given after secret-looking flags (--token S, --password=S),
+// which snap takes from no flag: a mistyped command line must not echo them
+// in its usage error.
+std::vector<std::string> g_secret_values;
+
+bool is_secret_flag(std::string_view flag) {
+  if (!flag.starts_with("-") || flag.ends_with("-file")) {
+    return false;
+  }
+  for (std::string_view word :
+       {"token", "password", "passwd", "passphrase", "secret", "auth",
+        "credential", "apikey", "api-key"}) {
+    if (snap::to_lower(flag).find(word) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void collect_secret_values(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto eq = a.find('=');
+    std::string_view flag = a.substr(0, eq);
+    if (!is_secret_flag(flag)) {
+      continue;
+    }
+    if (eq != std::string_view::npos) {
+      g_secret_values.emplace_back(a.substr(eq + 1));
+    } else if (i + 1 < argc) {
+      g_secret_values.emplace_back(argv[++i]);
+    }
+  }
+  // Longest first, so a secret that holds another is masked whole.
+  std::sort(g_secret_values.begin(), g_secret_values.end(),
+            [](const auto& a, const auto& b) { return a.size() > b.size(); });
+}
+
+std::string without_secrets(std::string text) {
+  for (const auto& secret : g_secret_values) {
+    if (secret.empty()) {
+      continue;
+    }
+    for (auto at = text.find(secret); at != std::string::npos;
+         at = text.find(secret, at + 3)) {
+      text.replace(at, secret.size(), "***");
+    }
+  }
+  return text;
+}
+
+int report(snap::commands::Context& ctx, snap::Error err) {
+  err.message = without_secrets(std::move(err.message));
   ctx.output->print_error(err);
   return snap::exit_code(err.kind);
 }
@@ -168,13 +226,33 @@ int run(int argc, char** argv) {
     std::fputs(app.help().c_str(), stdout);
     return 0;
   }
-  if (ctx.global.retries < 0 || ctx.global.timeout_s < 0) {
-    return report(ctx, {ErrorKind::usage,
-                        "--retries and --timeout must not be negative"});
+  if (ctx.global.retries < 0 || ctx.global.retries > 100) {
+    return report(
+        ctx, {ErrorKind::usage,
+              fmt::format("--retries {}: give 0 to 100", ctx.global.retries)});
   }
-  auto result = ctx.runner();
+  // NaN, infinity (1e400 reads as that) and the absurd are refused: the
+  // value becomes milliseconds for curl.
+  if (!std::isfinite(ctx.global.timeout_s) || ctx.global.timeout_s < 0 ||
+      ctx.global.timeout_s > snap::k_max_timeout_s) {
+    return report(ctx,
+                  {ErrorKind::usage,
+                   fmt::format("--timeout {}: give seconds from 0 (no "
+                               "limit) to {}",
+                               ctx.global.timeout_s, snap::k_max_timeout_s)});
+  }
+  // A server answer of the wrong shape (a number where a string belongs)
+  // that an adapter did not check ends here, as the target's failure.
+  auto result = snap::guard_json(
+      ErrorKind::remote,
+      "the target answered with a document of an unexpected shape (run with "
+      "-v to see the requests)",
+      [&] { return ctx.runner(); });
   if (!result) {
     return report(ctx, result.error());
+  }
+  if (result->error) {
+    result->error->message = without_secrets(result->error->message);
   }
   if (result->error && ctx.global.json) {
     result->json["error"] = {{"kind", snap::kind_name(result->error->kind)},
@@ -183,7 +261,9 @@ int run(int argc, char** argv) {
   ctx.output->print(*result);
   if (result->error) {
     if (!ctx.global.json) {
-      std::fprintf(stderr, "snap: %s\n", result->error->message.c_str());
+      // inspect reports one archive per line (each already made safe).
+      std::fprintf(stderr, "snap: %s\n",
+                   snap::terminal_safe(result->error->message, true).c_str());
     }
     return snap::exit_code(result->error->kind);
   }
@@ -193,6 +273,12 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // snap holds tokens, passwords and passphrases in memory: no core file
+  // may keep them, whatever `ulimit -c` says.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  struct rlimit no_core {};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  collect_secret_values(argc, argv);
   snap::install_signal_handlers();
   try {
     int code = run(argc, argv);

@@ -3,12 +3,17 @@
 // never read the environment or files themselves.
 #include "snap/options.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
+#include "snap/json.hpp"
 #include "snap/text.hpp"
 
 namespace snap {
@@ -62,7 +67,28 @@ Expected<std::string> read_secret(const std::string& path,
   if (!text) {
     return tl::unexpected(text.error());
   }
-  return trim_copy(*text);
+  std::string secret = trim_copy(*text);
+  if (secret.empty()) {
+    return fail(
+        ErrorKind::config,
+        fmt::format("{} {} is empty (write the secret into it)", what, path));
+  }
+  return secret;
+}
+
+// A TLS file must be there when it is named: a missing CA file would
+// otherwise surface later as a TLS failure (exit 4), not as the typo it is.
+Expected<void> check_readable(const std::string& path, std::string_view flag,
+                              std::string_view adapter) {
+  if (path.empty()) {
+    return {};
+  }
+  if (::access(path.c_str(), R_OK) != 0) {
+    return fail(ErrorKind::config,
+                fmt::format("{}: {} {}: {} (check the path)", adapter, flag,
+                            path, std::strerror(errno)));
+  }
+  return {};
 }
 
 Expected<std::string> normalise_addr(std::string addr, bool force_tls,
@@ -87,6 +113,7 @@ Expected<std::string> normalise_addr(std::string addr, bool force_tls,
   while (addr.size() > 8 && addr.back() == '/') {
     addr.pop_back();
   }
+  SNAP_TRY(check_url(addr, fmt::format("{}: --addr", adapter)));
   return addr;
 }
 
@@ -153,7 +180,10 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
   // A token goes into a header: line breaks would end it early. A login
   // JSON (Flux's zelidauth) may be pretty-printed, so it is compacted.
   if (c.token.find_first_of("\r\n") != std::string::npos) {
-    auto j = nlohmann::ordered_json::parse(c.token, nullptr, false);
+    auto j = json_depth_within(c.token)
+                 ? nlohmann::ordered_json::parse(c.token, nullptr, false)
+                 : nlohmann::ordered_json(
+                       nlohmann::ordered_json::value_t::discarded);
     if (j.is_discarded()) {
       return fail(ErrorKind::config,
                   fmt::format("{}: the token holds several lines; a token file "
@@ -202,6 +232,9 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
     c.tls.key_file =
         r.native("key_file").value_or(r.from_profile("key_file").value_or(""));
   }
+  SNAP_TRY(check_readable(c.tls.ca_file, "--ca-file", info.name));
+  SNAP_TRY(check_readable(c.tls.cert_file, "--cert-file", info.name));
+  SNAP_TRY(check_readable(c.tls.key_file, "--key-file", info.name));
   if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {
     return fail(ErrorKind::config,
                 fmt::format("{}: a client certificate needs both --cert-file "

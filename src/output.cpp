@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <unistd.h>
 
+#include "snap/json.hpp"
+#include "snap/text.hpp"
+
 namespace snap {
 
 std::string human_bytes(std::uint64_t bytes) {
@@ -25,7 +28,7 @@ namespace {
 
 std::string value_text(const Fields& v) {
   if (v.is_string()) {
-    return v.get<std::string>();
+    return terminal_safe(v.get<std::string>());
   }
   if (v.is_null()) {
     return "-";
@@ -43,11 +46,13 @@ std::string value_text(const Fields& v) {
     }
     return out;
   }
-  return v.dump();
+  return terminal_safe(dump_json(v));
 }
 
 // "backup_id" -> "Backup ID": JSON keys stay stable, people get words.
-std::string label(std::string_view key) {
+std::string label(std::string_view raw) {
+  const std::string safe = terminal_safe(raw);
+  std::string_view key = safe;
   std::string out;
   std::size_t start = 0;
   while (start <= key.size()) {
@@ -109,10 +114,13 @@ Output::Output(const GlobalOptions& global) : m_global(global) {
 void Output::print(const CommandResult& result) {
   end_progress();
   if (m_global.json) {
-    std::fputs((result.json.dump(2) + "\n").c_str(), stdout);
+    std::fputs((dump_json(result.json, 2) + "\n").c_str(), stdout);
   } else if (!result.text.empty() && !(m_global.quiet && !result.error)) {
-    std::fputs(result.text.c_str(), stdout);
-    if (result.text.back() != '\n') {
+    // Values were made safe where they were put in; this catches any
+    // escape sequence that came in another way.
+    std::string text = terminal_safe(result.text, true);
+    std::fputs(text.c_str(), stdout);
+    if (text.back() != '\n') {
       std::fputc('\n', stdout);
     }
   }
@@ -124,24 +132,22 @@ void Output::print_error(const Error& err) {
   if (m_global.json) {
     nlohmann::ordered_json doc = {
         {"error", {{"kind", kind_name(err.kind)}, {"message", err.message}}}};
-    std::fputs((doc.dump(2) + "\n").c_str(), stdout);
+    std::fputs((dump_json(doc, 2) + "\n").c_str(), stdout);
     std::fflush(stdout);
     return;
   }
-  std::fprintf(stderr, "snap: %s\n", err.message.c_str());
+  std::fprintf(stderr, "snap: %s\n", terminal_safe(err.message).c_str());
 }
 
 void Output::warn(std::string_view text) {
   end_progress();
-  std::fprintf(stderr, "snap: warning: %.*s\n", static_cast<int>(text.size()),
-               text.data());
+  std::fprintf(stderr, "snap: warning: %s\n", terminal_safe(text).c_str());
 }
 
 void Output::note(std::string_view text) {
   if (m_global.verbose) {
     end_progress();
-    std::fprintf(stderr, "snap: %.*s\n", static_cast<int>(text.size()),
-                 text.data());
+    std::fprintf(stderr, "snap: %s\n", terminal_safe(text).c_str());
   }
 }
 
@@ -154,9 +160,9 @@ void Output::progress(std::string_view label, std::uint64_t done,
   }
   using namespace std::chrono;
   auto now = steady_clock::now();
-  if (label != m_label) {
+  if (std::string safe = terminal_safe(label); safe != m_label) {
     end_progress();
-    m_label = label;
+    m_label = std::move(safe);
     m_start = now;
   }
   if (m_bar_drawn && now - m_last_draw < milliseconds(100) &&

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "snap/io.hpp"
+#include "snap/json.hpp"
 
 namespace snap {
 namespace {
@@ -61,7 +62,7 @@ std::string config_path(const std::string& explicit_path, const EnvFn& env) {
 
 Expected<Profile> load_profile(const std::string& path, const std::string& name,
                                std::string_view adapter,
-                               const std::vector<std::string>& flag_names,
+                               const std::vector<ProfileFlag>& flags,
                                const std::function<void(std::string)>& warn) {
   auto text = read_small_file(path, "config file", 1 << 20);
   if (!text) {
@@ -76,8 +77,13 @@ Expected<Profile> load_profile(const std::string& path, const std::string& name,
                      "{:04o}); run: chmod 600 {}",
                      path, st.st_mode & 0777, path));
   }
-  json doc = json::parse(*text, nullptr, false);
-  if (!doc.is_object() || !doc.value("profiles", json()).is_object()) {
+  std::string why;
+  json doc = parse_untrusted_json(*text, &why);
+  if (doc.is_discarded()) {
+    return fail(ErrorKind::config, fmt::format("{}: not JSON: {}", path, why));
+  }
+  if (!doc.is_object() || !doc.contains("profiles") ||
+      !doc["profiles"].is_object()) {
     return fail(ErrorKind::config,
                 fmt::format("{}: expected a JSON object with a \"profiles\" "
                             "object",
@@ -100,6 +106,20 @@ Expected<Profile> load_profile(const std::string& path, const std::string& name,
                   fmt::format("{}: profile '{}' has an unknown key '{}'", path,
                               name, key));
     }
+    // "insecure": "yes" must not turn verification off, nor "addr": 5 send
+    // a request to host "5": each key has one type.
+    bool ok = key == "insecure" ? value.is_boolean()
+              : key == "flags"  ? value.is_object()
+                                : value.is_string();
+    if (!ok) {
+      return fail(ErrorKind::config,
+                  fmt::format("{}: profile '{}': \"{}\" must be {}, not {}",
+                              path, name, key,
+                              key == "insecure" ? "true or false"
+                              : key == "flags"  ? "an object"
+                                                : "a string",
+                              value.type_name()));
+    }
   }
   if (auto a = p.get("adapter"); a && *a != adapter) {
     return fail(ErrorKind::config,
@@ -113,12 +133,24 @@ Expected<Profile> load_profile(const std::string& path, const std::string& name,
                               path, name));
     }
     for (const auto& [flag, value] : p.values["flags"].items()) {
-      if (std::find(flag_names.begin(), flag_names.end(), flag) ==
-          flag_names.end()) {
+      auto spec = std::find_if(flags.begin(), flags.end(),
+                               [&](const auto& f) { return f.name == flag; });
+      if (spec == flags.end()) {
         return fail(ErrorKind::config,
                     fmt::format("{}: profile '{}' sets '{}', which is not a "
                                 "flag of {}",
                                 path, name, flag, adapter));
+      }
+      bool ok = spec->takes_value ? value.is_string() || value.is_number()
+                                  : value.is_boolean();
+      if (!ok) {
+        return fail(ErrorKind::config,
+                    fmt::format("{}: profile '{}': flag \"{}\" must be {}, "
+                                "not {}",
+                                path, name, flag,
+                                spec->takes_value ? "a string or a number"
+                                                  : "true or false",
+                                value.type_name()));
       }
     }
   }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "snap/http.hpp"
 #include "snap/manifest.hpp"
@@ -18,11 +19,26 @@ struct WrittenArchive {
   std::string manifest_sha256;
 };
 
+// What commit() does when the final name is taken.
+enum class OnExisting {
+  refuse,  // fail with `usage`: -o FILE named a file that exists
+  replace, // -o FILE --force
+  rename,  // a generated name: take the next free "<stem>-N.zip"
+};
+
+// Removes the temporary folders (".snap-tmp-*") that snaps killed before
+// they could clean up left in `dir`: those no running snap holds (each
+// holds an advisory lock on its own while it writes) and older than a few
+// seconds. With `dry_run`, only names them. Returns their names.
+std::vector<std::string> sweep_stale_temp_dirs(const std::filesystem::path& dir,
+                                               bool dry_run = false);
+
 class ArchiveWriter {
 public:
   // Prepares an archive to be written in `dir`; its entries spool into a
-  // private temporary folder there. Errors: `usage` when `dir` is not a
-  // writable directory.
+  // private temporary folder there, locked while it is in use, after
+  // stale folders of killed runs are swept. Errors: `usage` when `dir` is
+  // not a writable directory.
   static Expected<std::unique_ptr<ArchiveWriter>>
   create(const std::filesystem::path& dir);
   // Removes every temporary file unless commit() succeeded.
@@ -36,10 +52,13 @@ public:
 
   // Fills the manifest's entries, writes the zip to a temporary file, flushes
   // and verifies it, then renames it to `final_path` (in the same directory)
-  // with mode 0600. Errors: `internal` on I/O, `archive` if verification fails,
-  // `interrupted` on a signal.
+  // with mode 0600, never over an existing file unless `existing` says
+  // replace. Errors: `internal` on I/O, `archive` if verification fails,
+  // `interrupted` on a signal, `usage` when the name is taken and
+  // `existing` says refuse.
   Expected<WrittenArchive> commit(Manifest manifest,
-                                  const std::filesystem::path& final_path);
+                                  const std::filesystem::path& final_path,
+                                  OnExisting existing = OnExisting::refuse);
 
   // A source over what entry `name` has received so far, to check a payload
   // before commit. Errors: `internal`.
@@ -75,6 +94,7 @@ private:
                       const std::filesystem::path& final_path);
   std::filesystem::path m_dir;
   std::filesystem::path m_tmp;
+  int m_lock_fd = -1; // the temporary folder, flock()ed while in use
   std::vector<std::unique_ptr<Spool>> m_spools;
   std::string m_passphrase;
 };

@@ -114,6 +114,11 @@ Expected<nlohmann::json> parse_json_answer(const HttpClient& http,
                                            std::string_view who,
                                            std::string_view hint);
 
+// Checks that `url` is one curl can send to: http or https, a host, a port
+// from 1 to 65535. Errors: `config` saying what is wrong, "<what> <url>:
+// …" (the URL redacted).
+Expected<void> check_url(std::string_view url, std::string_view what);
+
 // `url` with any user:password@ and token= query value masked as ***.
 std::string redact_url(std::string_view url);
 

@@ -53,9 +53,12 @@ struct ArchiveHeader {
 // The manifest as pretty JSON text ending in a newline.
 std::string manifest_to_text(const Manifest& manifest);
 
-// Parses manifest text; unknown fields are ignored. Errors: `archive` when it
-// is not a snap manifest, a field is missing, or format_version is newer than
-// this snap reads (the message names the version and the snap that wrote it).
+// Parses manifest text; unknown fields are ignored, known ones must have
+// their type. Errors: `archive` when it is not a snap manifest, a field is
+// missing or of the wrong type, an entry is listed twice, `kind` is unknown,
+// or format_version is not a whole number from 1 to the newest this snap
+// reads (a newer one's message names the version and the snap that wrote
+// it).
 Expected<Manifest> parse_manifest(std::string_view text);
 
 // The zip comment: "snap-archive/1 adapter=… id=… created=… manifest-sha256=…".
@@ -65,6 +68,10 @@ std::string format_header(const Manifest& manifest,
 // Parses a zip comment; errors: `archive` when it is not a snap header or
 // names a newer format version.
 Expected<ArchiveHeader> parse_header(std::string_view comment);
+
+// Checks that the header `h` agrees with manifest `m` on format version,
+// adapter, backup id and creation time. Errors: `archive`.
+Expected<void> check_header_matches(const ArchiveHeader& h, const Manifest& m);
 
 // True when `name` is relative and has no "..", "." or empty component.
 bool is_safe_entry_name(std::string_view name);

@@ -13,6 +13,9 @@
 
 namespace snap {
 
+// The longest --timeout taken: a week and a half, far past any backup.
+inline constexpr double k_max_timeout_s = 1e6;
+
 struct GlobalOptions {
   bool json = false;
   bool quiet = false;

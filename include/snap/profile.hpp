@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -31,13 +32,21 @@ using EnvFn = std::function<std::optional<std::string>(std::string_view)>;
 // $XDG_CONFIG_HOME (default ~/.config)/snap/config.json.
 std::string config_path(const std::string& explicit_path, const EnvFn& env);
 
-// Loads profile `name` for `adapter` with flag names `flag_names`. A config
+// An adapter flag a profile may set: a switch takes true or false, a flag
+// with a value a string or a number.
+struct ProfileFlag {
+  std::string name;
+  bool takes_value = true;
+};
+
+// Loads profile `name` for `adapter`, whose flags are `flags`. A config
 // file others can read, or a profile holding a secret inline, is reported
 // through `warn`. Errors: `config` for a missing file or profile, bad JSON,
-// an unknown key, or a profile meant for another adapter.
+// an unknown key, a value of the wrong type ("addr": 5, "insecure": "yes"),
+// or a profile meant for another adapter.
 Expected<Profile> load_profile(const std::string& path, const std::string& name,
                                std::string_view adapter,
-                               const std::vector<std::string>& flag_names,
+                               const std::vector<ProfileFlag>& flags,
                                const std::function<void(std::string)>& warn);
 
 } // namespace snap

@@ -30,6 +30,15 @@ std::vector<std::string> split_list(std::string_view s);
 std::string join_list(const std::vector<std::string>& items,
                       std::string_view sep = ",");
 
+// `s` fit to print on a terminal: control characters (C0, DEL and C1, the
+// newline too unless `keep_newlines`) and bytes that are not UTF-8 become
+// visible escapes (\x1b), so text from an archive or a server can neither
+// send terminal sequences nor forge a line of output.
+std::string terminal_safe(std::string_view s, bool keep_newlines = false);
+
+// True when `s` is well-formed UTF-8.
+bool is_utf8(std::string_view s);
+
 // Standard base64 (RFC 4648 §4) decoded, white space ignored; nothing when
 // the text is not base64.
 std::optional<std::string> base64_decode(std::string_view text);

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <ctime>
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 
 namespace snap {
@@ -120,6 +121,72 @@ std::string join_list(const std::vector<std::string>& items,
       out += sep;
     }
     out += item;
+  }
+  return out;
+}
+
+namespace {
+
+// The length of the UTF-8 sequence starting at `s[i]`, or 0 when the bytes
+// there are not one (RFC 3629: no overlong forms, no surrogates, at most
+// U+10FFFF).
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) {
+    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u;
+  };
+  auto cont = [&](std::size_t k) { return (byte(k) & 0xC0u) == 0x80u; };
+  unsigned c = byte(0);
+  if (c < 0x80) {
+    return 1;
+  }
+  if (c >= 0xC2 && c <= 0xDF) {
+    return cont(1) ? 2 : 0;
+  }
+  if (c >= 0xE0 && c <= 0xEF) {
+    unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    return byte(1) >= lo && byte(1) <= hi && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    return byte(1) >= lo && byte(1) <= hi && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+} // namespace
+
+bool is_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t n = utf8_length(s, i);
+    if (n == 0) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+std::string terminal_safe(std::string_view s, bool keep_newlines) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = utf8_length(s, i);
+    // C1 controls are U+0080 to U+009F: C2 80 to C2 9F in UTF-8.
+    bool c1 =
+        n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0;
+    bool control =
+        n == 1 && (c < 0x20 || c == 0x7F) && !(keep_newlines && c == '\n');
+    if (n == 0 || control || c1) {
+      std::size_t bytes = n == 0 ? 1 : n;
+      for (std::size_t k = 0; k < bytes; ++k) {
+        out += fmt::format("\\x{:02x}", static_cast<unsigned char>(s[i + k]));
+      }
+      i += bytes;
+      continue;
+    }
+    out.append(s.substr(i, n));
+    i += n;
   }
   return out;
 }

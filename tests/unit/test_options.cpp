@@ -114,18 +114,26 @@ TEST_CASE("an unreadable token file is a config error without the token",
 
 TEST_CASE("TLS settings come from Consul's variables", "[unit][options]") {
   ConnectionFlags flags;
+  // The files must exist: a TLS file that is named but missing is refused.
+  test::TempDir dir;
+  std::string ca = (dir.path() / "ca.pem").string();
+  std::string cert = (dir.path() / "c.pem").string();
+  std::string key = (dir.path() / "k.pem").string();
+  for (const auto& f : {ca, cert, key}) {
+    test::write_file(f, "pem");
+  }
   auto c = resolve_connection(consul(), flags,
-                              env_of({{"CONSUL_CACERT", "/ca.pem"},
-                                      {"CONSUL_CLIENT_CERT", "/c.pem"},
-                                      {"CONSUL_CLIENT_KEY", "/k.pem"},
+                              env_of({{"CONSUL_CACERT", ca},
+                                      {"CONSUL_CLIENT_CERT", cert},
+                                      {"CONSUL_CLIENT_KEY", key},
                                       {"CONSUL_HTTP_SSL_VERIFY", "false"}}));
   REQUIRE(c);
-  CHECK(c->tls.ca_file == "/ca.pem");
-  CHECK(c->tls.cert_file == "/c.pem");
-  CHECK(c->tls.key_file == "/k.pem");
+  CHECK(c->tls.ca_file == ca);
+  CHECK(c->tls.cert_file == cert);
+  CHECK(c->tls.key_file == key);
   CHECK(c->tls.insecure);
   auto half = resolve_connection(consul(), flags,
-                                 env_of({{"CONSUL_CLIENT_CERT", "/c.pem"}}));
+                                 env_of({{"CONSUL_CLIENT_CERT", cert}}));
   REQUIRE_FALSE(half);
   CHECK(half.error().kind == ErrorKind::config);
 }
