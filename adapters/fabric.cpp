@@ -28,6 +28,7 @@
 #include "adapters/factories.hpp"
 #include "adapters/kube_client.hpp"
 #include "adapters/kube_config.hpp"
+#include "snap/json.hpp"
 #include "snap/options.hpp"
 #include "snap/poll.hpp"
 #include "snap/text.hpp"
@@ -202,6 +203,15 @@ public:
     std::string ns = flag_value(m_ctx.flags, "namespace").empty()
                          ? b.value("namespace", "")
                          : m_ns;
+    if (!kube::is_dns_label(ns)) {
+      return fail(flag_value(m_ctx.flags, "namespace").empty()
+                      ? ErrorKind::archive
+                      : ErrorKind::usage,
+                  fmt::format("fabric: '{}' cannot be a namespace (a DNS "
+                              "label: lower-case letters, digits and '-'); "
+                              "nothing was changed",
+                              ns));
+    }
     std::string policy = flag_value(m_ctx.flags, "conflict");
     if (policy.empty()) {
       policy = "fail";
@@ -464,7 +474,7 @@ private:
               : "";
       return tl::unexpected(m_http->status_error(req, resp, hint));
     }
-    auto v = json::parse(body, nullptr, false);
+    auto v = parse_untrusted_json(body);
     m_server_version = v.is_object() ? str(v, "gitVersion") : "";
     return {};
   }
@@ -1038,30 +1048,54 @@ private:
     for (const auto& s : b.value("volume_snapshots", json::array())) {
       snapshot_of[s.value("pvc", "")] = s;
     }
+    const json objects = b.value("objects", json::array());
+    if (!objects.is_array()) {
+      return fail(ErrorKind::archive,
+                  "fabric: backup.json has no list of objects");
+    }
+    // Kinds the archive's CRDs define, for objects whose kind the cluster
+    // does not serve yet.
+    std::vector<ResourceType> archived_kinds;
+    for (const auto& o : objects) {
+      if (str(o, "resource") ==
+          "customresourcedefinitions.apiextensions.k8s.io") {
+        json crd = SNAP_TRY(in.read_json(str(o, "file")));
+        for (auto& t : kube::types_of_crd(crd)) {
+          archived_kinds.push_back(std::move(t));
+        }
+      }
+    }
+    bool allow_cluster =
+        !flag_value(m_ctx.flags, "allow-cluster-scoped").empty();
     std::vector<Planned> plan;
-    for (const auto& o : b.value("objects", json::array())) {
-      std::string id = o.value("resource", "") + "/" + o.value("name", "");
+    for (const auto& o : objects) {
+      std::string id = str(o, "resource") + "/" + str(o, "name");
       if (!wanted.empty()) {
         if (std::find(wanted.begin(), wanted.end(), id) == wanted.end()) {
           continue;
         }
         matched.insert(id);
       }
-      json obj = SNAP_TRY(in.read_json(o.value("file", "")));
+      json obj = SNAP_TRY(in.read_json(str(o, "file")));
       if (fabric::server_generated(obj)) {
         continue;
       }
-      std::string av = o.value("api_version", "");
-      auto slash = av.find('/');
-      ResourceType t{slash == std::string::npos ? "" : av.substr(0, slash),
-                     slash == std::string::npos ? av : av.substr(slash + 1),
-                     o.value("plural", ""), o.value("kind", ""),
-                     o.value("namespaced", true)};
-      Planned p{t, o.value("name", ""), o.value("uid", "")};
+      ResourceType t = SNAP_TRY(resolve_saved(o, obj, archived_kinds));
+      if (!t.namespaced && !is_crd(t) && !allow_cluster) {
+        return fail(ErrorKind::archive,
+                    fmt::format("fabric: the archive holds {}, which is "
+                                "cluster-scoped; a restore creates only CRDs "
+                                "outside the namespace unless "
+                                "--allow-cluster-scoped is given; nothing was "
+                                "changed",
+                                id));
+      }
+      Planned p{t, str(o, "name"), str(o, "uid")};
       p.owner_refs = meta(obj).value("ownerReferences", json::array());
       p.object = fabric::strip_for_create(obj, ns);
       p.saved = fabric::comparable(obj, ns);
-      bool fabric_kind = o.value("fabric", false);
+      json fabric_flag = o.value("fabric", json());
+      bool fabric_kind = fabric_flag.is_boolean() && fabric_flag.get<bool>();
       p.rank = fabric::restore_rank(t.name(), fabric_kind);
       // Orderer nodes before their parent, which would otherwise make
       // them anew.
@@ -1072,6 +1106,13 @@ private:
       if (t.name() == "persistentvolumeclaims" &&
           snapshot_of.contains(p.name)) {
         p.snapshot = snapshot_of[p.name];
+        if (!kube::is_dns_subdomain(str(p.snapshot, "name"))) {
+          return fail(ErrorKind::archive,
+                      fmt::format("fabric: the volume snapshot of pvc {} is "
+                                  "named '{}', which no VolumeSnapshot can be; "
+                                  "nothing was changed",
+                                  p.name, str(p.snapshot, "name")));
+        }
         p.object["spec"]["dataSource"] = {
             {"apiGroup", "snapshot.storage.k8s.io"},
             {"kind", "VolumeSnapshot"},
@@ -1094,14 +1135,81 @@ private:
     return plan;
   }
 
+  // The type an archived object is restored as: the one the server's
+  // discovery names for its apiVersion and kind, or one a CRD in the
+  // archive defines, and only when that agrees with what the backup list
+  // says; the request path is built from that type, never from the
+  // archive's words. Errors: `archive` (nothing was changed), any kind
+  // discovery returns.
+  Expected<ResourceType>
+  resolve_saved(const json& o, const json& obj,
+                const std::vector<ResourceType>& archived_kinds) {
+    std::string file = str(o, "file");
+    auto refuse = [&](std::string why) {
+      return fail(ErrorKind::archive,
+                  fmt::format("fabric: {}: {}; nothing was changed (the "
+                              "archive was altered, or is not one snap "
+                              "wrote)",
+                              file, why));
+    };
+    std::string av = str(obj, "apiVersion"), kind = str(obj, "kind");
+    std::string name = str(meta(obj), "name");
+    if (av != str(o, "api_version") || kind != str(o, "kind") ||
+        name != str(o, "name")) {
+      return refuse(fmt::format("it holds {} {} of {}, the backup list says "
+                                "{} {} of {}",
+                                kind, name, av, str(o, "kind"), str(o, "name"),
+                                str(o, "api_version")));
+    }
+    if (!kube::is_path_segment_name(name)) {
+      return refuse(
+          fmt::format("'{}' cannot be the name of a Kubernetes object", name));
+    }
+    auto served = m_kube->type_of(av, kind);
+    if (!served && served.error().kind != ErrorKind::not_found) {
+      return tl::unexpected(served.error());
+    }
+    std::optional<ResourceType> t;
+    if (served) {
+      t = *served;
+    } else {
+      for (const auto& k : archived_kinds) {
+        if (k.api_version() == av && k.kind == kind) {
+          t = k;
+        }
+      }
+    }
+    if (!t) {
+      return refuse(fmt::format("kind {} of {} is neither served by the "
+                                "cluster nor defined by a CRD in the archive "
+                                "(install its CRD first)",
+                                kind, av));
+    }
+    json namespaced = o.value("namespaced", json());
+    if (t->plural != str(o, "plural") ||
+        (namespaced.is_boolean() && namespaced.get<bool>() != t->namespaced)) {
+      return refuse(fmt::format(
+          "it names the resource '{}'{}, but the cluster serves {} as '{}'{}",
+          str(o, "plural"),
+          namespaced.is_boolean() && !namespaced.get<bool>()
+              ? " (cluster-scoped)"
+              : "",
+          kind, t->plural, t->namespaced ? "" : " (cluster-scoped)"));
+    }
+    return *t;
+  }
+
   static std::string describe_step(const Planned& p, const std::string& ns) {
     std::string id = p.type.name() + "/" + p.name;
     std::string from;
     if (!p.snapshot.is_null()) {
       from = " from volume snapshot " + p.snapshot.value("name", "");
     }
+    std::string where = p.type.namespaced
+                            ? "in namespace " + ns
+                            : std::string("cluster-wide (not namespaced)");
     if (p.action == "create") {
-      return fmt::format("create {} in {}{}", id, ns, from);
+      return fmt::format("create {} {}{}", id, where, from);
     }
     if (p.action == "replace") {
       return fmt::format("replace {} (delete, orphaning what it owns, then "
@@ -1404,6 +1512,11 @@ const AdapterInfo& fabric_info() {
                  "objects that exist already: fail (default; nothing is "
                  "changed), skip, or replace",
                  true,
+                 {C::restore}},
+                {"allow-cluster-scoped",
+                 "let the restore create cluster-scoped objects other than "
+                 "CRDs that the archive holds (refused by default)",
+                 false,
                  {C::restore}}},
       // flag > SNAP_FABRIC_KUBECONFIG > KUBECONFIG > profile (SPEC §3).
       .native_env = {{"kubeconfig", "KUBECONFIG"}},

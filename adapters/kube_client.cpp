@@ -4,8 +4,11 @@
 // "Response Status Kind").
 #include "adapters/kube_client.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <regex>
 
+#include "snap/json.hpp"
 #include "snap/poll.hpp"
 
 namespace snap::adapters::kube {
@@ -29,7 +32,88 @@ std::string hint_for(long status) {
   }
 }
 
+bool in_charset(std::string_view s, bool dots) {
+  return std::all_of(s.begin(), s.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           (dots && c == '.');
+  });
+}
+
 } // namespace
+
+bool is_dns_label(std::string_view s) {
+  return !s.empty() && s.size() <= 63 && in_charset(s, false) &&
+         s.front() != '-' && s.back() != '-';
+}
+
+bool is_dns_subdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253 || !in_charset(s, true)) {
+    return false;
+  }
+  for (std::size_t start = 0; start <= s.size();) {
+    auto dot = s.find('.', start);
+    auto part = s.substr(start, dot == s.npos ? s.npos : dot - start);
+    if (!is_dns_label(part)) {
+      return false;
+    }
+    if (dot == s.npos) {
+      break;
+    }
+    start = dot + 1;
+  }
+  return true;
+}
+
+bool is_path_segment_name(std::string_view s) {
+  return !s.empty() && s.size() <= 253 && s != "." && s != ".." &&
+         std::none_of(s.begin(), s.end(), [](char c) {
+           return c == '/' || c == '%' ||
+                  static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+         });
+}
+
+bool is_kind_name(std::string_view s) {
+  return !s.empty() && s.size() <= 63 &&
+         std::isalpha(static_cast<unsigned char>(s[0])) &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) != 0;
+         });
+}
+
+std::vector<ResourceType> types_of_crd(const json& crd) {
+  std::vector<ResourceType> out;
+  const json spec = crd.value("spec", json::object());
+  if (!spec.is_object() || !spec.contains("names") ||
+      !spec["names"].is_object()) {
+    return out;
+  }
+  auto text = [](const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>()
+                                            : std::string();
+  };
+  std::string group = text(spec, "group");
+  std::string plural = text(spec["names"], "plural");
+  std::string kind = text(spec["names"], "kind");
+  std::string scope = text(spec, "scope");
+  if (!is_dns_subdomain(group) || !is_dns_label(plural) ||
+      !is_kind_name(kind) || (scope != "Namespaced" && scope != "Cluster")) {
+    return out;
+  }
+  auto versions = spec.find("versions");
+  if (versions == spec.end() || !versions->is_array()) {
+    return out;
+  }
+  for (const auto& v : *versions) {
+    std::string name = v.is_object() ? text(v, "name") : "";
+    bool served = v.is_object() && v.contains("served") &&
+                  v["served"].is_boolean() && v["served"].get<bool>();
+    if (served && is_dns_label(name)) {
+      out.push_back({group, name, plural, kind, scope == "Namespaced"});
+    }
+  }
+  return out;
+}
 
 std::string ResourceType::api_version() const {
   return group.empty() ? version : group + "/" + version;
@@ -68,7 +152,7 @@ Expected<ResourceId> parse_resource_id(std::string_view text) {
 }
 
 std::string status_text(const std::string& body) {
-  auto j = json::parse(body, nullptr, false);
+  auto j = parse_untrusted_json(body);
   if (j.is_object() && j.value("kind", "") == "Status") {
     std::string reason = j.value("reason", "");
     std::string message = j.value("message", "");
@@ -113,7 +197,9 @@ Expected<const json*> Client::resources_of(const std::string& group,
   std::string gv = group.empty() ? version : group + "/" + version;
   auto it = m_resource_lists.find(gv);
   if (it == m_resource_lists.end()) {
-    std::string p = group.empty() ? "/api/" + version : "/apis/" + gv;
+    std::string p = group.empty() ? "/api/" + url_escape(version)
+                                  : "/apis/" + url_escape(group) + "/" +
+                                        url_escape(version);
     bool missing = false;
     json list = SNAP_TRY(call("GET", p, json(), {}, {}, false, &missing));
     json resources =
@@ -194,6 +280,15 @@ Expected<ResourceType> Client::type_of(const std::string& api_version,
       slash == std::string::npos ? "" : api_version.substr(0, slash);
   std::string version =
       slash == std::string::npos ? api_version : api_version.substr(slash + 1);
+  // Words from an archive or an ownerReference never become a path unless
+  // they can be a group, a version and a kind.
+  if ((!group.empty() && !is_dns_subdomain(group)) || !is_dns_label(version) ||
+      !is_kind_name(kind)) {
+    return fail(ErrorKind::not_found,
+                fmt::format("fabric: '{}' of '{}' cannot name a Kubernetes "
+                            "kind",
+                            kind, api_version));
+  }
   const json* resources = SNAP_TRY(resources_of(group, version));
   for (const auto& r : *resources) {
     std::string name = r.value("name", "");
@@ -209,12 +304,14 @@ Expected<ResourceType> Client::type_of(const std::string& api_version,
 
 std::string Client::path(const ResourceType& t, const std::string& ns,
                          const std::string& name) const {
-  std::string p = t.group.empty() ? "/api/" + t.version
-                                  : "/apis/" + t.group + "/" + t.version;
+  // Every segment is escaped: a '/' in any of them stays inside it.
+  std::string p = t.group.empty() ? "/api/" + url_escape(t.version)
+                                  : "/apis/" + url_escape(t.group) + "/" +
+                                        url_escape(t.version);
   if (t.namespaced) {
     p += "/namespaces/" + url_escape(ns);
   }
-  p += "/" + t.plural;
+  p += "/" + url_escape(t.plural);
   if (!name.empty()) {
     p += "/" + url_escape(name);
   }

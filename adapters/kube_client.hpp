@@ -39,6 +39,21 @@ struct ResourceId {
 };
 Expected<ResourceId> parse_resource_id(std::string_view text);
 
+// The name rules of apimachinery (pkg/util/validation): a DNS-1123 label
+// ("fab", "v1beta1", a plural), a DNS-1123 subdomain ("ibp.com"), and the
+// rule every object name must meet to be a path segment (not "." or "..",
+// no '/' or '%'; path.ValidatePathSegmentName).
+bool is_dns_label(std::string_view s);
+bool is_dns_subdomain(std::string_view s);
+bool is_path_segment_name(std::string_view s);
+// A kind as Kubernetes spells one ("IBPPeer"): a letter, then letters and
+// digits.
+bool is_kind_name(std::string_view s);
+
+// The types a CustomResourceDefinition object defines: one per served
+// version of spec.versions, or nothing when its names are not valid.
+std::vector<ResourceType> types_of_crd(const json& crd);
+
 // Delete propagation (apimachinery DeletionPropagation).
 enum class Propagation { background, orphan, foreground };
 
@@ -57,7 +72,8 @@ public:
   // OpenShift routes on a plain cluster).
   Expected<std::optional<ResourceType>>
   resolve_if_served(const std::string& plural, const std::string& group);
-  // The type of an object's apiVersion and kind (for ownerReferences).
+  // The type of an object's apiVersion and kind (for ownerReferences);
+  // `not_found` without a request when the words cannot name a type.
   Expected<ResourceType> type_of(const std::string& api_version,
                                  const std::string& kind);
 

@@ -11,6 +11,7 @@
 
 #include "snap/text.hpp"
 #include "tests/adapters/suite.hpp"
+#include "tests/support/archive_edit.hpp"
 #include "tests/support/pki.hpp"
 #include "tests/support/process.hpp"
 
@@ -936,6 +937,164 @@ TEST_CASE("fabric: kubeconfig with CA and client certificate data over TLS",
   auto no_ca = snap({"status", "fabric", "--addr", emu.https_url(),
                      "--token-file", (dir.path() / "none").string()});
   CHECK(no_ca.exit_code != 0);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+namespace {
+
+// `archive` with `edit` applied to its backup list and object files, then
+// resealed: every checksum matches, only the content is hostile.
+std::string
+tampered(const std::string& archive, const TempDir& dir,
+         const std::function<void(json& backup, ArchiveParts& parts)>& edit) {
+  ArchiveParts parts = unpack(archive);
+  json backup = json::parse(parts.files.at("payload/backup.json"));
+  edit(backup, parts);
+  parts.files["payload/backup.json"] = backup.dump(2);
+  reseal(parts, parts.manifest());
+  fs::path out = dir.path() / "tampered.zip";
+  pack(parts, out);
+  return out.string();
+}
+
+json& record_of(json& backup, const std::string& resource) {
+  for (auto& o : backup["objects"]) {
+    if (o["resource"] == resource) {
+      return o;
+    }
+  }
+  FAIL("no " << resource << " in the archive");
+  throw;
+}
+
+// True when a request after the first `since` was not a GET.
+bool changed_anything(const Emulator& emu, std::size_t since) {
+  auto reqs = emu.requests();
+  for (std::size_t i = since; i < reqs.size(); ++i) {
+    if (!reqs[i].starts_with("GET ")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("fabric: an archive's words never become a request path",
+          "[e2e][fabric][hostile]") {
+  Emulator source("kubernetes", crd_flags());
+  seed(source.url());
+  TempDir dir;
+  std::string archive = save_peer(source, dir);
+  struct Case {
+    std::string name;
+    std::function<void(json&, ArchiveParts&)> edit;
+  };
+  std::vector<Case> cases = {
+      {"a plural that climbs out of the namespace",
+       [](json& b, ArchiveParts&) {
+         record_of(b, "configmaps")["plural"] = "../kube-system/secrets";
+       }},
+      {"an apiVersion that names another namespace",
+       [](json& b, ArchiveParts& parts) {
+         json& rec = record_of(b, "deployments.apps");
+         rec["api_version"] = "apps/v1/namespaces/kube-system";
+         std::string file = rec["file"];
+         json obj = json::parse(parts.files.at(file));
+         obj["apiVersion"] = "apps/v1/namespaces/kube-system";
+         parts.files[file] = obj.dump();
+       }},
+      {"an object name with a slash",
+       [](json& b, ArchiveParts& parts) {
+         json& rec = record_of(b, "configmaps");
+         rec["name"] = "../../kube-system/configmaps/x";
+         std::string file = rec["file"];
+         json obj = json::parse(parts.files.at(file));
+         obj["metadata"]["name"] = "../../kube-system/configmaps/x";
+         parts.files[file] = obj.dump();
+       }},
+      {"a namespace that is no DNS label",
+       [](json& b, ArchiveParts&) { b["namespace"] = "../kube-system"; }},
+  };
+  for (const auto& c : cases) {
+    Emulator emu("kubernetes", crd_flags());
+    seed_cluster(emu.url());
+    std::size_t seeded = emu.requests().size();
+    TempDir out;
+    auto zip = tampered(archive, out, c.edit);
+    auto plan = snap(
+        with({"restore", "fabric", zip, "--dry-run"}, {"--addr", emu.url()}));
+    auto r =
+        snap(with({"restore", "fabric", zip, "--yes"}, {"--addr", emu.url()}));
+    INFO(c.name << ": " << r.err);
+    CHECK(plan.exit_code == 7);
+    CHECK(r.exit_code == 7);
+    CHECK(r.err.find("nothing was changed") != std::string::npos);
+    CHECK_FALSE(changed_anything(emu, seeded));
+    CHECK(call("GET", emu.url() + k_core + "/namespaces/kube-system/secrets")
+              .value("items", json::array())
+              .empty());
+  }
+}
+
+TEST_CASE("fabric: cluster-scoped objects other than CRDs need a flag",
+          "[e2e][fabric][hostile]") {
+  Emulator source("kubernetes", crd_flags());
+  seed(source.url());
+  TempDir dir;
+  std::string archive = save_peer(source, dir);
+  auto zip = tampered(archive, dir, [](json& b, ArchiveParts& parts) {
+    json pv = {{"apiVersion", "v1"},
+               {"kind", "PersistentVolume"},
+               {"metadata", {{"name", "root-of-the-node"}}},
+               {"spec",
+                {{"capacity", {{"storage", "1Gi"}}},
+                 {"accessModes", {"ReadWriteOnce"}},
+                 {"hostPath", {{"path", "/"}}}}}};
+    std::string file =
+        "payload/resources/persistentvolumes/cluster/root-of-the-node.json";
+    parts.files[file] = pv.dump();
+    b["objects"].push_back({{"resource", "persistentvolumes"},
+                            {"api_version", "v1"},
+                            {"kind", "PersistentVolume"},
+                            {"plural", "persistentvolumes"},
+                            {"namespaced", false},
+                            {"name", "root-of-the-node"},
+                            {"uid", "u-pv"},
+                            {"role", "referenced"},
+                            {"fabric", false},
+                            {"owners", json::array()},
+                            {"file", file}});
+  });
+  Emulator& emu = source;
+  empty_namespace(emu.url());
+  std::size_t seeded = emu.requests().size();
+  auto refused = snap(with({"restore", "fabric", zip, "--yes"}, target(emu)));
+  INFO(refused.err);
+  CHECK(refused.exit_code == 7);
+  CHECK(refused.err.find("persistentvolumes/root-of-the-node, which is "
+                         "cluster-scoped") != std::string::npos);
+  CHECK(refused.err.find("--allow-cluster-scoped") != std::string::npos);
+  CHECK_FALSE(changed_anything(emu, seeded));
+
+  auto plan = snap(
+      with({"restore", "fabric", zip, "--dry-run", "--allow-cluster-scoped"},
+           target(emu)));
+  INFO(plan.out);
+  CHECK(plan.exit_code == 0);
+  CHECK(plan.out.find("create persistentvolumes/root-of-the-node "
+                      "cluster-wide (not namespaced)") != std::string::npos);
+  CHECK(plan.out.find("create configmaps/peer1-config in namespace fab") !=
+        std::string::npos);
+  auto allowed =
+      snap(with({"restore", "fabric", zip, "--yes", "--allow-cluster-scoped"},
+                target(emu)));
+  INFO(allowed.err);
+  CHECK(allowed.exit_code == 0);
+  CHECK(call("GET", emu.url() + k_core + "/persistentvolumes/root-of-the-node")
+            .value("kind", "") == "PersistentVolume");
 }
 
 } // namespace snap::test
