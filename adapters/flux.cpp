@@ -29,6 +29,7 @@
 //
 // Docs: https://github.com/RunOnFlux/flux (ZelBack routes, advancedWorkflows)
 #include "adapters/factories.hpp"
+#include "snap/json.hpp"
 #include "snap/targz.hpp"
 #include "snap/text.hpp"
 
@@ -169,6 +170,10 @@ public:
       if (verify) {
         auto src = SNAP_TRY(in.open_entry(e.path));
         TarSummary t = SNAP_TRY(check_tar_gz(*src, e.path));
+        // The node empties the component's folder before it unpacks: a
+        // member that escapes it, or a link or device, is refused before
+        // the first request.
+        SNAP_TRY(refuse_unsafe_members(t, e.path));
         c["entries"] = t.entries;
         c["data_bytes"] = t.bytes;
       }
@@ -301,7 +306,7 @@ private:
     if (!resp.ok()) {
       return tl::unexpected(m_ctx.http.status_error(req, resp, ""));
     }
-    json j = json::parse(text, nullptr, false);
+    json j = parse_untrusted_json(text);
     if (!j.is_object() || !j.contains("status")) {
       return fail(ErrorKind::remote,
                   fmt::format("flux: {} answered something that is not a "
@@ -426,7 +431,7 @@ private:
   }
 
   Expected<void> envelope_text(const Request& req, const std::string& text) {
-    json j = json::parse(text, nullptr, false);
+    json j = parse_untrusted_json(text);
     if (j.is_object() && j.value("status", "") == "error") {
       bool auth = j["data"].is_object() && j["data"].value("code", 0) == 401;
       return fail(auth ? ErrorKind::auth : ErrorKind::remote,
@@ -475,6 +480,12 @@ private:
                        {"node_path", path},
                        {"entries", checked->entries},
                        {"data_bytes", checked->bytes}});
+      if (checked->unsafe_count > 0) {
+        // Kept, since it is the node's backup; a restore refuses it.
+        parts.back()["unsafe_members"] = checked->unsafe_count;
+        m_ctx.reporter.note(
+            refuse_unsafe_members(*checked, archive_name(c)).error().message);
+      }
       total += checked->bytes;
     }
     SaveResult r;

@@ -6,7 +6,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "tests/adapters/suite.hpp"
+#include "tests/support/archive_edit.hpp"
 
 namespace snap::test {
 namespace {
@@ -189,6 +193,111 @@ TEST_CASE("flux upload, list, delete and --node", "[e2e][flux]") {
                    dir.path().string()});
   REQUIRE(two.exit_code == 0);
   CHECK(nlohmann::json::parse(two.out)["source"]["components"].size() == 2);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+namespace {
+
+struct Member {
+  std::string name;
+  unsigned type = AE_IFREG;
+  std::string data; // a file's bytes
+  std::string link; // a symbolic or hard link's target
+  bool hard = false;
+};
+
+// A tar.gz of `members`, written with libarchive as any tar could be.
+std::string tar_gz(const std::vector<Member>& members) {
+  std::vector<char> buf(1 << 20);
+  std::size_t used = 0;
+  struct archive* a = archive_write_new();
+  archive_write_add_filter_gzip(a);
+  archive_write_set_format_pax_restricted(a);
+  REQUIRE(archive_write_open_memory(a, buf.data(), buf.size(), &used) ==
+          ARCHIVE_OK);
+  for (const auto& m : members) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, m.name.c_str());
+    archive_entry_set_filetype(e, m.type);
+    archive_entry_set_perm(e, 0644);
+    if (m.hard) {
+      archive_entry_set_hardlink(e, m.link.c_str());
+    } else if (m.type == AE_IFLNK) {
+      archive_entry_set_symlink(e, m.link.c_str());
+    }
+    if (m.type == AE_IFCHR) {
+      archive_entry_set_rdev(e, 0x0101);
+    }
+    archive_entry_set_size(e, static_cast<la_int64_t>(m.data.size()));
+    REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+    if (!m.data.empty()) {
+      archive_write_data(a, m.data.data(), m.data.size());
+    }
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return std::string(buf.data(), used);
+}
+
+} // namespace
+
+TEST_CASE("a component tar.gz whose members escape is refused before any "
+          "request",
+          "[e2e][flux][hostile]") {
+  FluxWorld w;
+  flux_fixture(w).seed("");
+  TempDir dir;
+  std::string archive;
+  {
+    Emulator emu("flux", {"--data-dir", w.apps->path().string()});
+    auto r = snap({"save", "flux", "--addr", emu.url(), "--app", "myapp", "-o",
+                   dir.path().string()});
+    REQUIRE(r.exit_code == 0);
+    archive = (dir.path() / dir.list().at(0)).string();
+  }
+  Member ok{"index.html", AE_IFREG, "<html>"};
+  std::vector<std::pair<Member, std::string>> cases = {
+      {{"../outside.txt", AE_IFREG, "x"}, "leaves the folder"},
+      {{"a/../../outside.txt", AE_IFREG, "x"}, "leaves the folder"},
+      {{"/etc/cron.d/evil", AE_IFREG, "x"}, "an absolute name"},
+      {{"etc", AE_IFLNK, "", "/etc"}, "a symbolic link"},
+      {{"passwd", AE_IFREG, "", "/etc/passwd", true}, "a hard link"},
+      {{"null", AE_IFCHR}, "a device node"},
+      {{"pipe", AE_IFIFO}, "a FIFO or socket"},
+  };
+  for (const auto& [bad, says] : cases) {
+    ArchiveParts parts = unpack(archive);
+    parts.files["payload/web.tar.gz"] = tar_gz({ok, bad});
+    reseal(parts, parts.manifest());
+    fs::path crafted = dir.path() / "crafted.zip";
+    pack(parts, crafted);
+    Emulator emu("flux", {"--data-dir", w.apps->path().string()});
+    auto before = app_files(w.apps->path());
+    auto r = snap(
+        {"restore", "flux", crafted.string(), "--addr", emu.url(), "--yes"});
+    INFO(bad.name << ": " << r.err);
+    CHECK(r.exit_code == 7);
+    CHECK(r.err.find(says) != std::string::npos);
+    CHECK(r.err.find("snap does not restore it") != std::string::npos);
+    CHECK(emu.requests().empty());
+    CHECK(app_files(w.apps->path()) == before);
+  }
+  // The same archive with only plain files restores.
+  ArchiveParts parts = unpack(archive);
+  parts.files["payload/web.tar.gz"] =
+      tar_gz({{"uploads", AE_IFDIR}, {"uploads/logo.png", AE_IFREG, "png"}});
+  reseal(parts, parts.manifest());
+  fs::path clean = dir.path() / "clean.zip";
+  pack(parts, clean);
+  Emulator emu("flux", {"--data-dir", w.apps->path().string()});
+  auto r =
+      snap({"restore", "flux", clean.string(), "--addr", emu.url(), "--yes"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(read_file(w.data("web") / "uploads" / "logo.png") == "png");
 }
 
 } // namespace snap::test
