@@ -21,6 +21,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "snap/json.hpp"
 #include "snap/text.hpp"
 
 namespace snap::adapters::kube {
@@ -283,7 +284,7 @@ Expected<void> exec_credentials(const Named& user, const std::string& name,
                             argv[0], r.status,
                             r.err.empty() ? "" : ": " + r.err));
   }
-  auto cred = nlohmann::json::parse(r.out, nullptr, false);
+  auto cred = parse_untrusted_json(r.out);
   nlohmann::json status = nlohmann::json::object();
   if (cred.is_object() && cred.contains("status") &&
       cred["status"].is_object()) {
@@ -333,8 +334,32 @@ Expected<Target> in_cluster(const EnvLookup& env) {
 
 } // namespace
 
+namespace {
+
+Expected<Target> resolve_target(const std::string& path,
+                                const std::string& context,
+                                const EnvLookup& env, bool run_plugins);
+
+} // namespace
+
 Expected<Target> load_target(const std::string& path,
-                             const std::string& context, const EnvLookup& env) {
+                             const std::string& context, const EnvLookup& env,
+                             bool run_plugins) {
+  // yaml-cpp throws on a node of an unexpected shape (a map where a list
+  // belongs) wherever it is walked: every such file is a config error.
+  try {
+    return resolve_target(path, context, env, run_plugins);
+  } catch (const YAML::Exception& e) {
+    return tl::unexpected(config_error(fmt::format(
+        "the kubeconfig is not one kubectl could read: {}", e.what())));
+  }
+}
+
+namespace {
+
+Expected<Target> resolve_target(const std::string& path,
+                                const std::string& context,
+                                const EnvLookup& env, bool run_plugins) {
   std::vector<fs::path> files;
   auto list = path.empty() ? env("KUBECONFIG") : std::optional(path);
   if (list) {
@@ -437,6 +462,11 @@ Expected<Target> load_target(const std::string& path,
                     user_name)});
   }
   if (u.body && u.body.IsMap() && u.body["exec"]) {
+    if (!run_plugins) {
+      return tl::unexpected(config_error(fmt::format(
+          "user '{}' needs an exec plugin, which this caller does not run",
+          user_name)));
+    }
     SNAP_TRY(exec_credentials(u, user_name, t));
     return t;
   }
@@ -460,5 +490,7 @@ Expected<Target> load_target(const std::string& path,
   t.password = scalar(u.body, "password");
   return t;
 }
+
+} // namespace
 
 } // namespace snap::adapters::kube

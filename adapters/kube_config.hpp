@@ -26,9 +26,11 @@ struct Target {
 // KUBECONFIG; or when empty, found as above) and resolves
 // `context` (default: current-context). `home` is $HOME. Errors: `config`
 // for a missing or unreadable file, an unknown context, cluster or user,
-// bad base64, or an auth method snap cannot use (exec plugins,
-// auth-provider).
+// bad base64, or an auth method snap cannot use (auth-provider). A user's
+// exec credential plugin is run unless `run_plugins` is false (a fuzzer
+// reading crafted files), when it is refused like an unknown method.
 Expected<Target> load_target(const std::string& path,
-                             const std::string& context, const EnvLookup& env);
+                             const std::string& context, const EnvLookup& env,
+                             bool run_plugins = true);
 
 } // namespace snap::adapters::kube

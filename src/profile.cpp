@@ -133,8 +133,10 @@ Expected<Profile> load_profile(const std::string& path, const std::string& name,
                               path, name));
     }
     for (const auto& [flag, value] : p.values["flags"].items()) {
-      auto spec = std::find_if(flags.begin(), flags.end(),
-                               [&](const auto& f) { return f.name == flag; });
+      const std::string& name_of_flag = flag; // clang 14 cannot capture
+      auto spec = std::find_if(flags.begin(), flags.end(), [&](const auto& f) {
+        return f.name == name_of_flag;
+      });
       if (spec == flags.end()) {
         return fail(ErrorKind::config,
                     fmt::format("{}: profile '{}' sets '{}', which is not a "
