@@ -412,8 +412,9 @@ finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
   WrittenArchive w = SNAP_TRY(writer.commit(m, final_path, existing));
   CommandResult r;
   r.text = fmt::format("Saved and verified {} ({}, {}, {}, sha256 {}…)",
-                       w.path.filename().string(), info.name, result.summary,
-                       human_bytes(w.size), w.manifest_sha256.substr(0, 12));
+                       w.path.filename().string(), info.name,
+                       terminal_safe(result.summary), human_bytes(w.size),
+                       w.manifest_sha256.substr(0, 12));
   r.json = {{"archive", w.path.string()},
             {"adapter", info.name},
             {"backup_id", result.backup_id},

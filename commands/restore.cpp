@@ -3,6 +3,7 @@
 // confirmation) put it back. Nothing that changes the target is sent before
 // the archive has passed every check.
 #include "commands/commands.hpp"
+#include "snap/text.hpp"
 
 namespace snap::commands {
 namespace {
@@ -28,7 +29,7 @@ Expected<CommandResult> offline_plan(const RestoreOptions& opts,
   int n = 0;
   for (const auto& step : steps) {
     r.text += (n == 0 ? "" : fmt::format("  {}. ", n)) +
-              step.get<std::string>() + "\n";
+              terminal_safe(step.get<std::string>()) + "\n";
     ++n;
   }
   r.text.pop_back();
@@ -60,7 +61,7 @@ Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
     r.text = fmt::format("Dry run: restoring {} (verified) into {} would:\n",
                          opts.archive, session->target_url);
     for (const auto& step : plan.value("plan", Fields::array())) {
-      r.text += "  - " + step.get<std::string>() + "\n";
+      r.text += "  - " + terminal_safe(step.get<std::string>()) + "\n";
     }
     r.text += "Nothing was changed.";
     r.json = {{"dry_run", true},
@@ -69,11 +70,12 @@ Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
               {"plan", plan.value("plan", Fields::array())}};
     return r;
   }
-  SNAP_TRY(confirm(fmt::format("Restore {} backup {} (taken {}) into {}? "
-                               "This replaces the target's state.",
-                               m.adapter, m.backup_id, m.created_at,
-                               session->target_url),
-                   opts.yes));
+  SNAP_TRY(
+      confirm(fmt::format("Restore {} backup {} (taken {}) into {}? "
+                          "This replaces the target's state.",
+                          m.adapter, terminal_safe(m.backup_id),
+                          terminal_safe(m.created_at), session->target_url),
+              opts.yes));
   Fields done = SNAP_TRY(adapter.restore(*reader, false));
   ctx.output->end_progress();
   // An adapter that restores object by object reports each one; when some
@@ -81,16 +83,16 @@ Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
   bool partial = done.contains("partial");
   r.text = fmt::format("Restored {}{} into {} ({}, backup {})", opts.archive,
                        partial ? " in part" : "", session->target_url,
-                       m.adapter, m.backup_id);
+                       m.adapter, terminal_safe(m.backup_id));
   for (const auto& line : done.value("report", Fields::array())) {
-    r.text += "\n  " + line.get<std::string>();
+    r.text += "\n  " + terminal_safe(line.get<std::string>());
   }
   if (partial) {
     r.error = Error{ErrorKind::partial, done["partial"].get<std::string>()};
   }
   // What the target needs done by hand afterwards (Zeebe's offline step).
   for (const auto& step : done.value("next_steps", Fields::array())) {
-    r.text += "\nNext: " + step.get<std::string>();
+    r.text += "\nNext: " + terminal_safe(step.get<std::string>());
   }
   r.json = {{"restored", true},
             {"archive", opts.archive},

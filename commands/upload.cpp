@@ -2,6 +2,7 @@
 // snap upload <adapter> <archive>: push a verified archive's payload into the
 // target's backup store without restoring it.
 #include "commands/commands.hpp"
+#include "snap/text.hpp"
 
 namespace snap::commands {
 namespace {
@@ -20,7 +21,7 @@ Expected<CommandResult> run_upload(const UploadOptions& opts, Context& ctx) {
   ctx.output->end_progress();
   CommandResult r;
   r.text = fmt::format("Uploaded {} to {} as {}", opts.archive,
-                       session->target_url, id);
+                       session->target_url, terminal_safe(id));
   r.json = {{"uploaded", true},
             {"archive", opts.archive},
             {"backup_id", id},
