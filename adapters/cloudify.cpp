@@ -38,6 +38,7 @@
 #include "snap/text.hpp"
 
 #include <functional>
+#include <random>
 
 namespace snap::adapters {
 namespace {
@@ -47,6 +48,7 @@ using nlohmann::json;
 constexpr std::string_view k_api = "/api/v3.1";
 constexpr std::string_view k_payload_name = "cloudify.zip";
 constexpr std::string_view k_payload = "payload/cloudify.zip";
+constexpr int k_page_size = 1000; // rest-service's default_page_size
 
 bool is_legacy(const json& metadata) {
   return metadata.contains("schema_revision") &&
@@ -83,18 +85,23 @@ public:
         body[key] = is_truthy(v);
       }
     }
+    // A manager entering maintenance mode refuses new snapshots (503
+    // entering_maintenance_mode): say so before anything is created. In
+    // maintenance mode snapshots are served, executions are not; the
+    // snapshot itself is followed, so a save works there too.
+    std::string maintenance = SNAP_TRY(maintenance_status());
+    if (maintenance == "activating") {
+      return fail(ErrorKind::conflict,
+                  "cloudify: the manager is entering maintenance mode and "
+                  "takes no new snapshot until it is activated; nothing was "
+                  "created (try again once snap status cloudify shows "
+                  "maintenance activated or deactivated)");
+    }
     json exec = SNAP_TRY(call("PUT", "/snapshots/" + url_escape(id), body,
                               {.idempotent = false}));
     m_ctx.reporter.note(fmt::format("snapshot {}: execution {} started", id,
                                     exec.value("id", "")));
-    SNAP_TRY(wait_execution(exec, false));
-    json snapshot = SNAP_TRY(call("GET", "/snapshots/" + url_escape(id)));
-    if (snapshot.value("status", "") != "created") {
-      return fail(ErrorKind::remote,
-                  fmt::format("cloudify: snapshot {} ended as '{}': {}", id,
-                              snapshot.value("status", ""),
-                              snapshot.value("error", "")));
-    }
+    json snapshot = SNAP_TRY(wait_created(id, exec.value("id", "")));
     return fetch(snapshot, out, exec.value("id", ""));
   }
 
@@ -111,7 +118,7 @@ public:
     return fetch(snapshot, out, "");
   }
 
-  Expected<Fields> describe(ArchiveReader& in, bool) override {
+  Expected<Fields> describe(ArchiveReader& in, bool verify) override {
     std::string text = SNAP_TRY(in.read_zip_member(k_payload, "metadata.json"));
     json meta = parse_untrusted_json(text);
     if (!meta.is_object()) {
@@ -126,54 +133,107 @@ public:
     if (meta.contains("execution_id")) {
       f["execution_id"] = meta["execution_id"];
     }
+    if (verify) {
+      // Every member read through, so each one's CRC-32 is checked.
+      ZipSummary z = SNAP_TRY(in.check_zip(k_payload));
+      f["members"] = z.members;
+      f["data_bytes"] = z.bytes;
+    }
     return f;
   }
 
   Expected<Fields> list() override {
-    json page = SNAP_TRY(
-        call("GET", "/snapshots", json(), {.query = "_sort=-created_at"}));
     Fields out = Fields::array();
-    for (const auto& s : page.value("items", json::array())) {
-      Fields row = Fields::object();
-      row["id"] = s.value("id", "");
-      row["status"] = s.value("status", "");
-      row["created_at"] = s.value("created_at", "");
-      if (!s.value("error", "").empty()) {
-        row["error"] = s.value("error", "");
+    // A page holds at most the manager's default_page_size (1000): follow
+    // the pagination metadata to the end.
+    for (std::uint64_t offset = 0;;) {
+      json page = SNAP_TRY(
+          call("GET", "/snapshots", json(),
+               {.query = fmt::format("_sort=-created_at&_size={}&_offset={}",
+                                     k_page_size, offset)}));
+      json items = page.value("items", json::array());
+      for (const auto& s : items) {
+        Fields row = Fields::object();
+        row["id"] = s.value("id", "");
+        row["status"] = s.value("status", "");
+        row["created_at"] = s.value("created_at", "");
+        if (!s.value("error", "").empty()) {
+          row["error"] = s.value("error", "");
+        }
+        out.push_back(row);
       }
-      out.push_back(row);
+      offset += items.size();
+      json total = page.value("metadata", json::object())
+                       .value("pagination", json::object())
+                       .value("total", json());
+      if (items.empty() || !total.is_number_unsigned() ||
+          offset >= total.get<std::uint64_t>()) {
+        return out;
+      }
     }
-    return out;
   }
 
   Expected<StatusResult> status(const std::string& id) override {
     StatusResult r;
-    json restore = SNAP_TRY(call("GET", "/snapshot-status"));
-    r.fields["restore"] = restore.value("status", "unknown");
-    json maintenance = SNAP_TRY(call("GET", "/maintenance"));
-    r.fields["maintenance"] = maintenance.value("status", "unknown");
-    bool running = r.fields["restore"] == "running";
+    // /snapshot-status needs no login and answers all through a restore;
+    // the rest may be refused then (the manager restarts, or its users
+    // are being replaced), and maintenance mode hides executions from
+    // users who may not bypass it. Each is said, not failed on.
+    auto restore = call("GET", "/snapshot-status");
+    if (!restore && restore.error().kind != ErrorKind::remote) {
+      return tl::unexpected(restore.error()); // down, not restarting: exit 4
+    }
+    std::string restore_state =
+        restore ? restore->value("status", "unknown")
+                : std::string("unknown: the manager is restarting");
+    r.fields["restore"] = restore_state;
+    bool running = restore_state != "not-running";
+    auto maintenance = call("GET", "/maintenance", json(), {.bypass = true});
+    if (!maintenance && !restarting(maintenance.error(), running)) {
+      return tl::unexpected(maintenance.error());
+    }
+    r.fields["maintenance"] =
+        maintenance ? maintenance->value("status", "unknown")
+                    : std::string("unknown: the manager is restarting");
+    if (!maintenance) {
+      r.terminal = false;
+      return r;
+    }
     if (!id.empty()) {
-      json snapshot = SNAP_TRY(call("GET", "/snapshots/" + url_escape(id)));
+      json snapshot = SNAP_TRY(call("GET", "/snapshots/" + url_escape(id),
+                                    json(), {.bypass = true}));
       r.fields["snapshot"] = snapshot.value("id", id);
       r.fields["snapshot_status"] = snapshot.value("status", "");
       running |= r.fields["snapshot_status"] == "creating";
     }
-    json execs = SNAP_TRY(
+    auto execs =
         call("GET", "/executions", json(),
-             {.query = "_include_system_workflows=true&_sort=-created_at"}));
+             {.query = "_include_system_workflows=true&_sort=-created_at",
+              .bypass = true});
+    if (!execs) {
+      if (execs.error().message.find(" 503 ") == std::string::npos) {
+        return tl::unexpected(execs.error());
+      }
+      r.fields["executions"] = "not shown in maintenance mode to a user "
+                               "who may not bypass it";
+      r.terminal = !running;
+      return r;
+    }
     Fields recent = Fields::array();
-    for (const auto& e : execs.value("items", json::array())) {
+    for (const auto& e : execs->value("items", json::array())) {
       std::string wf = e.value("workflow_id", "");
       if ((wf != "create_snapshot" && wf != "restore_snapshot") ||
           recent.size() >= 5) {
         continue;
       }
-      recent.push_back({{"id", e.value("id", "")},
-                        {"workflow", wf},
-                        {"snapshot", e["parameters"].value("snapshot_id", "")},
-                        {"status", e.value("status", "")},
-                        {"created_at", e.value("created_at", "")}});
+      json params = e.value("parameters", json::object());
+      recent.push_back(
+          {{"id", e.value("id", "")},
+           {"workflow", wf},
+           {"snapshot", params.is_object() ? params.value("snapshot_id", "")
+                                           : std::string()},
+           {"status", e.value("status", "")},
+           {"created_at", e.value("created_at", "")}});
       std::string st = e.value("status", "");
       running |= st == "pending" || st == "started" || st == "queued";
     }
@@ -274,42 +334,181 @@ private:
              e.message.find(" 401 ") != std::string::npos));
   }
 
-  // Polls an execution until it ends, up to --wait-timeout.
-  Expected<json> wait_execution(json exec, bool restoring) {
-    const std::string id = exec.value("id", "");
-    bool first = true;
-    auto step = [&]() -> Expected<bool> {
-      if (!first) {
-        auto next = call("GET", "/executions/" + url_escape(id), json(),
-                         {.bypass = restoring});
-        if (!next) {
-          if (!restarting(next.error(), restoring)) {
-            return tl::unexpected(next.error());
-          }
-          m_ctx.reporter.note("the manager is restarting; waiting");
-          return false;
-        }
-        exec = *next;
-        m_ctx.reporter.note(
-            fmt::format("execution {}: {}", id, exec.value("status", "")));
+  // What a restore has done so far, for the way out.
+  struct RestoreRun {
+    std::string snapshot;          // the id the archive was uploaded as
+    bool activated = false;        // snap turned maintenance mode on
+    std::string exec_id;           // the restore_snapshot execution
+    bool ended = false;            // the manager says it is over
+    bool credentials_lost = false; // over, but its users are now others
+  };
+
+  // Follows the restore until the manager says it is over: its execution
+  // (through the window where the manager restarts), then the unauthenticated
+  // /snapshot-status. When the execution can no longer be read because the
+  // restored users do not know snap's credentials, /snapshot-status decides.
+  Expected<void> follow_restore(RestoreRun& run) {
+    std::string status = "started";
+    auto over = [&]() -> Expected<bool> {
+      auto st = call("GET", "/snapshot-status", json(), {.bypass = true});
+      if (!st && !restarting(st.error(), true)) {
+        return tl::unexpected(st.error());
       }
-      first = false;
-      std::string status = exec.value("status", "");
+      return st && st->value("status", "") == "not-running";
+    };
+    auto step = [&]() -> Expected<bool> {
+      auto next = call("GET", "/executions/" + url_escape(run.exec_id), json(),
+                       {.bypass = true});
+      if (!next) {
+        bool unauthorized = next.error().kind == ErrorKind::auth;
+        if (!restarting(next.error(), true)) {
+          return tl::unexpected(next.error());
+        }
+        if (unauthorized && SNAP_TRY(over())) {
+          run.credentials_lost = true;
+          return true;
+        }
+        m_ctx.reporter.note("the manager is restarting; waiting");
+        return false;
+      }
+      status = next->value("status", "");
+      m_ctx.reporter.note(fmt::format("execution {}: {}", run.exec_id, status));
       if (status == "failed" || status == "cancelled") {
+        run.ended = true;
         return fail(ErrorKind::remote,
-                    fmt::format("cloudify: {} execution {} {}: {}",
-                                exec.value("workflow_id", "workflow"), id,
-                                status, exec.value("error", "no error text")));
+                    fmt::format("cloudify: restore_snapshot execution {} {}: "
+                                "{}",
+                                run.exec_id, status,
+                                next->value("error", "no error text")));
       }
       return status == "terminated";
     };
+    auto late = [&] {
+      return fmt::format("cloudify: the restore (execution {}) is still '{}' "
+                         "after {:.0f} s (raise --wait-timeout)",
+                         run.exec_id, status, wait_timeout());
+    };
+    SNAP_TRY(poll_until(wait_timeout(), step, late));
+    if (!run.credentials_lost) {
+      // The flag file goes away when the manager has finished restarting.
+      status = "restarting";
+      SNAP_TRY(poll_until(wait_timeout(), over, late));
+    }
+    run.ended = true;
+    return {};
+  }
+
+  // Activates maintenance mode unless it is on, waits for 'activated',
+  // starts the restore and follows it.
+  Expected<void> drive_restore(RestoreRun& run, const json& body, bool was_on) {
+    if (!was_on) {
+      SNAP_TRY(call("POST", "/maintenance/activate", json(),
+                    {.bypass = true, .ok = {200, 304}}));
+      run.activated = true;
+    }
+    SNAP_TRY(wait_maintenance());
+    // The answer is the execution marshalled with the Snapshot's fields
+    // (resources_v2/snapshots.py SnapshotsIdRestore: marshal_with
+    // models.Snapshot): its id and status, no workflow_id.
+    json exec = SNAP_TRY(
+        call("POST", "/snapshots/" + url_escape(run.snapshot) + "/restore",
+             body, {.idempotent = false, .bypass = true}));
+    run.exec_id = exec.value("id", "");
+    return follow_restore(run);
+  }
+
+  // The way out of a restore, whatever happened: the uploaded snapshot is
+  // deleted and maintenance mode is left as the operator had it, but never
+  // while the manager may still be restoring. Returns what could not be
+  // done, each told as a warning with the step that finishes it.
+  std::vector<std::string> finish_restore(const RestoreRun& run, bool keep) {
+    std::vector<std::string> left;
+    bool running = !run.ended && !run.exec_id.empty();
+    if (running) {
+      auto st = call("GET", "/snapshot-status", json(),
+                     {.bypass = true, .cleanup = true});
+      running = !st || st->value("status", "") != "not-running";
+    }
+    if (running) {
+      left.push_back(fmt::format(
+          "the restore is still running on the manager (execution {}), so "
+          "maintenance mode stays on and snapshot {} stays there: once snap "
+          "status cloudify shows no restore running, run cfy "
+          "maintenance-mode deactivate and snap delete cloudify {}",
+          run.exec_id, run.snapshot, run.snapshot));
+    } else {
+      auto gone = call("DELETE", "/snapshots/" + url_escape(run.snapshot),
+                       json(), {.bypass = true, .cleanup = true});
+      if (!gone && gone.error().kind != ErrorKind::not_found) {
+        left.push_back(fmt::format("the uploaded snapshot {} stays on the "
+                                   "manager: {} (snap delete cloudify {})",
+                                   run.snapshot, gone.error().message,
+                                   run.snapshot));
+      }
+      if (run.activated && !keep) {
+        auto off = call("POST", "/maintenance/deactivate", json(),
+                        {.bypass = true, .cleanup = true, .ok = {200, 304}});
+        if (!off) {
+          left.push_back(fmt::format(
+              "maintenance mode is still on: {} (run cfy maintenance-mode "
+              "deactivate{})",
+              off.error().message,
+              run.credentials_lost ? " as a user of the restored manager"
+                                   : ""));
+        }
+      }
+    }
+    for (const auto& l : left) {
+      m_ctx.reporter.warn("cloudify: " + l);
+    }
+    return left;
+  }
+
+  // The manager's maintenance mode: deactivated, activating or activated.
+  Expected<std::string> maintenance_status() {
+    json m = SNAP_TRY(call("GET", "/maintenance", json(), {.bypass = true}));
+    return m.value("status", "unknown");
+  }
+
+  // Follows a new snapshot until it is created: by the snapshot itself,
+  // which every mode serves, and by its execution where that is served (not
+  // in maintenance mode), whose error says why a create failed. Errors:
+  // `remote` for a failed snapshot or execution, `timeout`, any kind.
+  Expected<json> wait_created(const std::string& id,
+                              const std::string& exec_id) {
+    json snapshot;
+    auto step = [&]() -> Expected<bool> {
+      auto exec = call("GET", "/executions/" + url_escape(exec_id));
+      if (exec) {
+        std::string st = exec->value("status", "");
+        if (st == "failed" || st == "cancelled") {
+          return fail(ErrorKind::remote,
+                      fmt::format("cloudify: create_snapshot execution {} {}: "
+                                  "{}",
+                                  exec_id, st,
+                                  exec->value("error", "no error text")));
+        }
+      } else if (exec.error().message.find(" 503 ") == std::string::npos) {
+        return tl::unexpected(exec.error());
+      }
+      snapshot = SNAP_TRY(call("GET", "/snapshots/" + url_escape(id)));
+      std::string status = snapshot.value("status", "");
+      m_ctx.reporter.note(fmt::format("snapshot {}: {}", id, status));
+      if (status == "failed") {
+        return fail(ErrorKind::remote,
+                    fmt::format("cloudify: snapshot {} failed: {}", id,
+                                snapshot.value("error", "no error text")));
+      }
+      return status == "created";
+    };
     SNAP_TRY(poll_until(wait_timeout(), step, [&] {
-      return fmt::format("cloudify: execution {} is still '{}' after {:.0f} s "
+      return fmt::format("cloudify: snapshot {} is still '{}' after {:.0f} s "
                          "(raise --wait-timeout; the workflow goes on on the "
-                         "manager)",
-                         id, exec.value("status", ""), wait_timeout());
+                         "manager, and snap download cloudify {} fetches it "
+                         "once it is created)",
+                         id, snapshot.value("status", ""), wait_timeout(), id);
     }));
-    return exec;
+    return snapshot;
   }
 
   Expected<SaveResult> fetch(const json& snapshot, ArchiveWriter& out,
@@ -332,6 +531,16 @@ private:
                               "verification: {} (nothing was saved)",
                               id, text.error().message));
     }
+    // Every member read through, so a damaged one fails the save here
+    // rather than the restore later.
+    auto members = out.check_zip(k_payload_name);
+    if (!members) {
+      return fail(ErrorKind::remote,
+                  fmt::format("cloudify: the archive of snapshot {} failed "
+                              "verification: {} (nothing was saved; the "
+                              "snapshot stays on the manager)",
+                              id, members.error().message));
+    }
     json meta = parse_untrusted_json(*text);
     SaveResult r;
     r.backup_id = id;
@@ -344,6 +553,7 @@ private:
         {"snapshot_created_at", snapshot.value("created_at", "")},
         {"snapshot_version", meta.value("snapshot_version", "")},
         {"format", is_legacy(meta) ? "legacy" : "new"},
+        {"members", members->members},
         {"tenant", flag("tenant").empty() ? "default_tenant" : flag("tenant")}};
     if (!exec_id.empty()) {
       r.source["execution_id"] = exec_id;
@@ -371,6 +581,15 @@ private:
     return {};
   }
 
+  // "snap-restore-20261204t101500z-3f9a": valid as a snapshot id (a
+  // letter first), and two restores never share one.
+  static std::string restore_id() {
+    std::random_device rd;
+    return fmt::format("snap-restore-{}-{:04x}",
+                       to_lower(rfc3339_to_compact(utc_now_rfc3339())),
+                       rd() & 0xffff);
+  }
+
   Expected<void> wait_maintenance() {
     return poll_until(
         600,
@@ -388,83 +607,64 @@ private:
 };
 
 Expected<Fields> CloudifyAdapter::restore(ArchiveReader& in, bool dry_run) {
-  const std::string id = in.manifest().backup_id;
-  auto existing = call("GET", "/snapshots/" + url_escape(id));
-  if (!existing && existing.error().kind != ErrorKind::not_found) {
-    return tl::unexpected(existing.error());
-  }
   if (!flag("no-reboot").empty() && flag("restore-certificates").empty()) {
     return fail(ErrorKind::usage, "cloudify: --no-reboot applies only with "
                                   "--restore-certificates (add it, or drop "
                                   "--no-reboot)");
   }
-  bool keep = !flag("keep-maintenance").empty();
+  // The operator's maintenance mode is left as it was found.
+  std::string maintenance = SNAP_TRY(maintenance_status());
+  bool was_on = maintenance != "deactivated";
+  bool keep = !flag("keep-maintenance").empty() || was_on;
+  // The archive goes up under an id of its own: a snapshot the manager
+  // already holds under the archive's id may be another one, or failed,
+  // and restoring it would put back the wrong state.
+  RestoreRun run;
+  run.snapshot = restore_id();
   json body = {{"force", !flag("force").empty()},
                {"restore_certificates", !flag("restore-certificates").empty()},
                {"no_reboot", !flag("no-reboot").empty()},
                {"recreate_deployments_envs", false}};
   if (dry_run) {
     Fields plan = Fields::array();
-    plan.push_back(
-        existing ? fmt::format("use snapshot {} already on the "
-                               "manager",
-                               id)
-                 : fmt::format("upload {} as snapshot {}", k_payload, id));
-    plan.push_back("activate maintenance mode and wait until it is "
-                   "'activated'");
-    plan.push_back(
-        fmt::format("POST {}/snapshots/{}/restore {}", k_api, id, body.dump()));
+    plan.push_back(fmt::format("upload {} as snapshot {}, a new id, so the "
+                               "manager restores exactly the archive",
+                               k_payload, run.snapshot));
+    plan.push_back(was_on ? "maintenance mode is on already: use it"
+                          : "activate maintenance mode and wait until it is "
+                            "'activated'");
+    plan.push_back(fmt::format("POST {}/snapshots/{}/restore {}", k_api,
+                               run.snapshot, body.dump()));
     plan.push_back("follow the restore execution and /snapshot-status until "
                    "the manager is back");
-    plan.push_back(keep ? "leave maintenance mode on (--keep-maintenance)"
-                        : "deactivate maintenance mode");
+    plan.push_back(fmt::format("delete snapshot {}", run.snapshot));
+    plan.push_back(was_on ? "leave maintenance mode on, as it was found"
+                   : keep ? "leave maintenance mode on (--keep-maintenance)"
+                          : "deactivate maintenance mode");
     return Fields{{"plan", plan}};
   }
-  if (!existing) {
-    SNAP_TRY(push_archive(in, id));
+  SNAP_TRY(push_archive(in, run.snapshot));
+  auto driven = drive_restore(run, body, was_on);
+  std::vector<std::string> left = finish_restore(run, keep);
+  if (!driven) {
+    return tl::unexpected(driven.error());
   }
-  SNAP_TRY(call("POST", "/maintenance/activate", json(), {.ok = {200}}));
-  // From here on, maintenance mode is undone on every way out.
-  struct Deactivate {
-    CloudifyAdapter* self;
-    bool keep;
-    ~Deactivate() {
-      if (keep) {
-        return;
-      }
-      auto r = self->call("POST", "/maintenance/deactivate", json(),
-                          {.bypass = true, .cleanup = true, .ok = {200}});
-      if (!r) {
-        self->m_ctx.reporter.note(
-            fmt::format("could not leave maintenance mode: {} (run: curl -X "
-                        "POST …/api/v3.1/maintenance/deactivate)",
-                        r.error().message));
-      }
-    }
-  } deactivate{this, keep};
-  SNAP_TRY(wait_maintenance());
-  json exec = SNAP_TRY(call("POST", "/snapshots/" + url_escape(id) + "/restore",
-                            body, {.idempotent = false, .bypass = true}));
-  exec = SNAP_TRY(wait_execution(exec, true));
-  // The flag file goes away when the manager has finished restarting.
-  SNAP_TRY(poll_until(
-      wait_timeout(),
-      [&]() -> Expected<bool> {
-        auto st = call("GET", "/snapshot-status", json(), {.bypass = true});
-        if (!st && !restarting(st.error(), true)) {
-          return tl::unexpected(st.error());
-        }
-        return st && st->value("status", "") == "not-running";
-      },
-      [&] {
-        return fmt::format("cloudify: the manager still reports a restore "
-                           "running after {:.0f} s (raise --wait-timeout; "
-                           "see snap status cloudify)",
-                           wait_timeout());
-      }));
-  return Fields{{"snapshot", id},
-                {"execution", exec.value("id", "")},
-                {"maintenance", keep ? "kept on" : "deactivated"}};
+  Fields out{{"snapshot", in.manifest().backup_id},
+             {"uploaded_as", run.snapshot},
+             {"execution", run.exec_id},
+             {"maintenance", keep ? "kept on" : "deactivated"}};
+  if (run.credentials_lost) {
+    left.insert(left.begin(),
+                fmt::format("the restore has ended, but the manager no "
+                            "longer accepts these credentials, as its users "
+                            "are now the snapshot's: check execution {} as "
+                            "one of them (cfy executions get {})",
+                            run.exec_id, run.exec_id));
+  }
+  if (!left.empty()) {
+    out["partial"] = "cloudify: " + join_list(left, "; ");
+  }
+  return out;
 }
 
 } // namespace

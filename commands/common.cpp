@@ -409,7 +409,14 @@ finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
   OnExisting existing = !target.file   ? OnExisting::rename
                         : target.force ? OnExisting::replace
                                        : OnExisting::refuse;
-  WrittenArchive w = SNAP_TRY(writer.commit(m, final_path, existing));
+  Adapter& adapter = *session.adapter;
+  auto read_back = [&](ArchiveReader& reader) -> Expected<void> {
+    SNAP_TRY(guard_json(ErrorKind::archive, "the written archive",
+                        [&] { return adapter.describe(reader, true); }));
+    return {};
+  };
+  WrittenArchive w =
+      SNAP_TRY(writer.commit(m, final_path, existing, read_back));
   CommandResult r;
   r.text = fmt::format("Saved and verified {} ({}, {}, {}, sha256 {}…)",
                        w.path.filename().string(), info.name,

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <variant>
 
@@ -57,6 +58,17 @@ std::string base64_decode(const std::string& in) {
   return out;
 }
 
+std::string sha256_hex(const std::string& text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(text.data(), text.size(), md, &n, EVP_sha256(), nullptr);
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) {
+    out += fmt::format("{:02x}", md[i]);
+  }
+  return out;
+}
+
 struct Snapshot {
   std::string id;
   std::string created_at;
@@ -79,7 +91,12 @@ struct Execution {
 class Cloudify {
 public:
   Cloudify(FaultInjector& faults, CloudifyOptions opts)
-      : m_faults(faults), m_opts(std::move(opts)) {}
+      : m_faults(faults), m_opts(std::move(opts)) {
+    for (int i = 0; i < m_opts.seed_snapshots; ++i) {
+      std::string id = fmt::format("seed-{:05d}", i);
+      m_snapshots[id] = {id, now_iso(), "uploaded", "", {}};
+    }
+  }
 
   void routes(httplib::Server& server) {
     std::string p(k_prefix);
@@ -124,24 +141,13 @@ public:
                     .dump(),
                 "application/json");
           });
-    s.Get(p + "/snapshots", [this](const httplib::Request& rq,
-                                   httplib::Response& rs) {
-      if (!guard(rq, rs)) {
-        return;
-      }
-      json items = json::array();
-      for (const auto& [id, snap] : m_snapshots) {
-        items.push_back(snapshot_json(snap));
-      }
-      rs.set_content(
-          json{{"items", items},
-               {"metadata",
-                {{"pagination",
-                  {{"total", items.size()}, {"size", 1000}, {"offset", 0}}},
-                 {"filtered", nullptr}}}}
-              .dump(),
-          "application/json");
-    });
+    s.Get(p + "/snapshots",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            if (!guard(rq, rs)) {
+              return;
+            }
+            list_snapshots(rq, rs);
+          });
     s.Get(p + R"(/snapshots/([^/]+))",
           [this](const httplib::Request& rq, httplib::Response& rs) {
             if (auto* snap = find(rq, rs)) {
@@ -252,6 +258,23 @@ public:
       rs.set_content(json{{"key", it->first}, {"value", it->second}}.dump(),
                      "application/json");
     });
+    // POST /users/<name> {"password": …} changes a user's password
+    // (resources_v3/users.py UsersId.post); the emulator has one user.
+    s.Post(p + R"(/users/([^/]+))", [this](const httplib::Request& rq,
+                                           httplib::Response& rs) {
+      if (!guard(rq, rs) || !json_body(rq, rs)) {
+        return;
+      }
+      auto body = json::parse(rq.body, nullptr, false);
+      if (rq.matches[1] != "admin" || !body.contains("password")) {
+        error(rs, 400, "bad_parameters_error",
+              "Only the admin user's password can be changed here");
+        return;
+      }
+      m_admin_password_sha256 = sha256_hex(body.value("password", ""));
+      rs.set_content(json{{"username", "admin"}, {"role", "sys_admin"}}.dump(),
+                     "application/json");
+    });
     s.Delete(p + R"(/secrets/([^/]+))",
              [this](const httplib::Request& rq, httplib::Response& rs) {
                if (guard(rq, rs)) {
@@ -300,7 +323,8 @@ private:
       bool basic_ok = false;
       if (auth.starts_with("Basic ")) {
         std::string decoded = base64_decode(auth.substr(6));
-        basic_ok = decoded.substr(decoded.find(':') + 1) == want;
+        basic_ok = sha256_hex(decoded.substr(decoded.find(':') + 1)) ==
+                   admin_password_sha256();
       }
       if (token.empty() && auth.empty()) {
         error(rs, 401, "unauthorized_error",
@@ -377,6 +401,65 @@ private:
       return nullptr;
     }
     return &it->second;
+  }
+
+  // GET /snapshots, as rest_decorators.py paginate, sortable, search and
+  // all_tenants shape it: _sort=[-]field (repeatable), _size (default
+  // default_page_size, 1000), _offset, _search (id substring); one tenant
+  // here, so _all_tenants lists the same. Bad numbers are 400s.
+  void list_snapshots(const httplib::Request& rq, httplib::Response& rs) {
+    auto number = [&](const char* key, long fallback) -> long {
+      if (!rq.has_param(key)) {
+        return fallback;
+      }
+      std::string v = rq.get_param_value(key);
+      if (v.empty() || v.find_first_not_of("0123456789") != v.npos) {
+        error(rs, 400, "bad_parameters_error",
+              fmt::format("`{}` is expected to be a positive integer", key));
+        return -1;
+      }
+      return std::stol(v);
+    };
+    long size = number("_size", 1000), offset = number("_offset", 0);
+    if (size < 0 || offset < 0) {
+      return;
+    }
+    std::vector<json> items;
+    std::string search = rq.get_param_value("_search");
+    for (const auto& [id, snap] : m_snapshots) {
+      if (search.empty() || id.find(search) != std::string::npos) {
+        items.push_back(snapshot_json(snap));
+      }
+    }
+    for (std::size_t i = rq.get_param_value_count("_sort"); i-- > 0;) {
+      std::string key = rq.get_param_value("_sort", i);
+      bool desc = key.starts_with("-");
+      key = desc ? key.substr(1) : key;
+      if (!snapshot_json(Snapshot{}).contains(key)) {
+        error(rs, 400, "bad_parameters_error",
+              fmt::format("Unknown field to sort by: {}", key));
+        return;
+      }
+      std::stable_sort(items.begin(), items.end(),
+                       [&](const json& a, const json& b) {
+                         return desc ? b[key].dump() < a[key].dump()
+                                     : a[key].dump() < b[key].dump();
+                       });
+    }
+    json page = json::array();
+    for (auto i = static_cast<std::size_t>(offset);
+         i < items.size() && page.size() < static_cast<std::size_t>(size);
+         ++i) {
+      page.push_back(items[i]);
+    }
+    rs.set_content(
+        json{{"items", page},
+             {"metadata",
+              {{"pagination",
+                {{"total", items.size()}, {"size", size}, {"offset", offset}}},
+               {"filtered", nullptr}}}}
+            .dump(),
+        "application/json");
   }
 
   json snapshot_json(const Snapshot& s) const {
@@ -483,13 +566,22 @@ private:
     }
   }
 
+  // The admin's password hash: the one --require-token set, until a
+  // password change or a restore replaced it.
+  std::string admin_password_sha256() const {
+    return m_admin_password_sha256
+               ? *m_admin_password_sha256
+               : sha256_hex(m_faults.faults().require_token);
+  }
+
   std::string finish_create(Execution& e) {
     Snapshot& s = m_snapshots[e.snapshot_id];
     s.file = m_opts.data_dir / (s.id + ".zip");
     std::string err = write_snapshot_zip(
         s.file, m_opts.sample_dir,
         {{"snapshot_version", k_version}, {"execution_id", e.id}},
-        std::string(k_tenant), m_secrets);
+        std::string(k_tenant), {m_secrets, admin_password_sha256()},
+        m_opts.corrupt_member);
     s.status = err.empty() ? "created" : "failed";
     s.error = err;
     return err;
@@ -504,7 +596,13 @@ private:
     if (auto* err = std::get_if<std::string>(&restored)) {
       return *err;
     }
-    m_secrets = std::get<Secrets>(std::move(restored)); // state replaced
+    // The manager's state is the snapshot's now, its users included: a
+    // password changed since the snapshot no longer logs in.
+    auto& state = std::get<ManagerState>(restored);
+    m_secrets = std::move(state.secrets);
+    if (!state.admin_password_sha256.empty()) {
+      m_admin_password_sha256 = state.admin_password_sha256;
+    }
     return "";
   }
 
@@ -594,8 +692,29 @@ private:
             "set");
       return;
     }
+    // A restore is a blocking system workflow: it is refused while another
+    // execution runs (resource_manager.py prepare_executions ->
+    // ExistingRunningExecutionError).
+    if (busy()) {
+      error(rs, 400, "existing_running_execution_error",
+            "You cannot start a system-workflow while there are running "
+            "executions.");
+      return;
+    }
     std::string id = snap->id;
-    rs.set_content(execution_json(start("restore_snapshot", id, body)).dump(),
+    // SnapshotsIdRestore.post is @marshal_with(models.Snapshot): the
+    // execution goes out with the Snapshot's fields alone (id, status,
+    // error, created_at, …), without workflow_id or parameters.
+    const Execution& e = start("restore_snapshot", id, body);
+    rs.set_content(json{{"id", e.id},
+                        {"created_at", e.created_at},
+                        {"created_by", "admin"},
+                        {"status", e.status},
+                        {"error", e.error},
+                        {"visibility", "private"},
+                        {"tenant_name", k_tenant},
+                        {"private_resource", true}}
+                       .dump(),
                    "application/json");
     if (m_opts.restore_window_ms > 0) {
       m_window_until =
@@ -609,6 +728,7 @@ private:
   std::map<std::string, Snapshot> m_snapshots;
   std::map<std::string, Execution> m_executions;
   Secrets m_secrets;
+  std::optional<std::string> m_admin_password_sha256;
   std::string m_maintenance = "deactivated";
   std::string m_maintenance_at;
   Clock::time_point m_window_until;

@@ -15,6 +15,8 @@ struct CloudifyOptions {
   long restore_window_ms = 0;       // 502 for everything but
                                     // snapshot-status while a restore runs
   std::filesystem::path sample_dir; // extra files for created snapshots
+  bool corrupt_member = false;      // created archives have a bad member
+  int seed_snapshots = 0;           // uploaded records at start (list)
   std::filesystem::path data_dir;   // the file server
 };
 

@@ -14,19 +14,30 @@ namespace snap::emulator {
 
 using Secrets = std::map<std::string, std::string>;
 
+// What a snapshot carries of the manager's state: the secrets of a tenant,
+// and the admin user's password hash (the mgmt/ users dump: a restore puts
+// the snapshot's users back, so a password changed since no longer works).
+struct ManagerState {
+  Secrets secrets;
+  std::string admin_password_sha256; // "" when the dump has none
+};
+
 // Writes a snapshot zip at `path`: every file under `sample_dir` (when set),
-// metadata.json, and tenants/<tenant>/secrets/0.json. Returns "" or the
-// error the workflow would report.
+// metadata.json, mgmt/users/0.json and tenants/<tenant>/secrets/0.json.
+// With `corrupt_member`, the secrets dump is stored and one of its bytes
+// flipped after the CRC was computed (a damaged archive on the file
+// server). Returns "" or the error the workflow would report.
 std::string write_snapshot_zip(const std::filesystem::path& path,
                                const std::filesystem::path& sample_dir,
                                const nlohmann::json& metadata,
                                const std::string& tenant,
-                               const Secrets& secrets);
+                               const ManagerState& state,
+                               bool corrupt_member = false);
 
-// Reads the secrets of `tenant` back from a snapshot zip, as a restore
-// does; a zip without metadata.json fails as Cloudify's does. A legacy
-// archive restores with no secrets (they live in its SQL dump).
-std::variant<Secrets, std::string>
+// Reads the state of `tenant` back from a snapshot zip, as a restore does;
+// a zip without metadata.json fails as Cloudify's does. A legacy archive
+// restores with no secrets (they live in its SQL dump).
+std::variant<ManagerState, std::string>
 read_snapshot_zip(const std::filesystem::path& path, const std::string& tenant);
 
 } // namespace snap::emulator

@@ -83,6 +83,12 @@ int main(int argc, char** argv) {
   app.add_option("--restore-window-ms", cloudify.restore_window_ms,
                  "cloudify: answer 502 to all but /snapshot-status for this "
                  "long after a restore starts, as while services restart");
+  app.add_flag("--corrupt-archive", cloudify.corrupt_member,
+               "cloudify: created snapshot archives have one member whose "
+               "bytes no longer match its CRC");
+  app.add_option("--seed-snapshots", cloudify.seed_snapshots,
+                 "cloudify: start with N uploaded snapshots seed-00000… (to "
+                 "list)");
   app.add_option("--sample-dir", cloudify.sample_dir,
                  "cloudify: files every created snapshot also holds");
   FluxOptions flux;

@@ -306,6 +306,37 @@ Expected<std::string> read_member(zip_t* za, std::string_view what,
   return out;
 }
 
+Expected<ZipSummary> check_members(zip_t* za, std::string_view what) {
+  ZipSummary summary;
+  std::vector<char> buf(256 * 1024);
+  zip_int64_t count = zip_get_num_entries(za, 0);
+  for (zip_int64_t i = 0; i < count; ++i) {
+    if (is_interrupted()) {
+      return fail(ErrorKind::interrupted, "interrupted");
+    }
+    const char* raw = zip_get_name(za, static_cast<zip_uint64_t>(i), 0);
+    std::string name = raw != nullptr ? raw : "?";
+    zip_file_t* zf = zip_fopen_index(za, static_cast<zip_uint64_t>(i), 0);
+    if (zf == nullptr) {
+      return fail(ErrorKind::archive,
+                  fmt::format("{}: cannot open member {}: {}", what, name,
+                              zip_error_text(za)));
+    }
+    zip_int64_t n;
+    while ((n = zip_fread(zf, buf.data(), buf.size())) > 0) {
+      summary.bytes += static_cast<std::uint64_t>(n);
+    }
+    std::string why = n < 0 ? zip_error_strerror(zip_file_get_error(zf)) : "";
+    zip_fclose(zf);
+    if (n < 0) {
+      return fail(ErrorKind::archive,
+                  fmt::format("{}: member {} is damaged: {}", what, name, why));
+    }
+    ++summary.members;
+  }
+  return summary;
+}
+
 zip_source_t* make_output_source(const fs::path& path, zip_error_t* error) {
   auto* out = new OutputFile(path);
   zip_source_t* src = zip_source_function_create(output_callback, out, error);

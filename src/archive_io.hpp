@@ -11,6 +11,7 @@
 
 #include <zip.h>
 
+#include "snap/archive.hpp"
 #include "snap/error.hpp"
 
 namespace snap::detail {
@@ -34,5 +35,10 @@ std::string zip_error_text(zip_t* za);
 Expected<std::string> read_member(zip_t* za, std::string_view what,
                                   std::string_view member,
                                   std::size_t max_bytes);
+
+// Reads every member of the open zip `za` to its end, so libzip checks each
+// one's CRC-32 (and decompresses it whole); `what` names the zip in
+// messages. Memory stays at one buffer. Errors: `archive` naming the member.
+Expected<ZipSummary> check_members(zip_t* za, std::string_view what);
 
 } // namespace snap::detail

@@ -6,6 +6,7 @@
 #include "src/archive_io.hpp"
 
 #include <set>
+#include <unistd.h>
 
 #include <zip.h>
 
@@ -311,6 +312,68 @@ private:
 
 } // namespace
 
+namespace {
+
+// A zip opened from an entry of another zip; removes its spool file, if it
+// needed one, when it goes.
+struct InnerZip {
+  zip_t* za = nullptr;
+  fs::path spool;
+  ~InnerZip() {
+    if (za != nullptr) {
+      zip_discard(za);
+    }
+    if (!spool.empty()) {
+      std::error_code ec;
+      fs::remove(spool, ec);
+    }
+  }
+};
+
+// A stored, unencrypted entry is a seekable window on the file, so libzip
+// opens the inner zip in place. An encrypted one is only a stream of
+// decrypted bytes: it is copied, checksum checked, into a private file
+// under TMPDIR first (memory stays bounded whatever its size).
+Expected<std::unique_ptr<InnerZip>>
+open_inner_zip(ArchiveReader& reader, zip_t* za, zip_uint64_t index,
+               std::string_view path, const std::string& what) {
+  auto inner = std::make_unique<InnerZip>();
+  zip_error_t zerr;
+  zip_error_init(&zerr);
+  if (!reader.encrypted()) {
+    zip_source_t* src = zip_source_zip(za, za, index, 0, 0, -1);
+    inner->za = src ? zip_open_from_source(src, ZIP_RDONLY, &zerr) : nullptr;
+    if (inner->za == nullptr && src != nullptr) {
+      zip_source_free(src);
+    }
+  } else {
+    std::string pattern =
+        (fs::temp_directory_path() / "snap-inner-XXXXXX").string();
+    int fd = ::mkstemp(pattern.data());
+    if (fd < 0) {
+      zip_error_fini(&zerr);
+      return fail(ErrorKind::internal,
+                  fmt::format("cannot create a file in {} (set TMPDIR)",
+                              fs::temp_directory_path().string()));
+    }
+    ::close(fd);
+    inner->spool = pattern;
+    auto sink = SNAP_TRY(FileSink::create(inner->spool));
+    SNAP_TRY(reader.read_entry(path, sink));
+    SNAP_TRY(sink.close(false));
+    int err = 0;
+    inner->za = zip_open(inner->spool.c_str(), ZIP_RDONLY, &err);
+  }
+  zip_error_fini(&zerr);
+  if (inner->za == nullptr) {
+    return fail(ErrorKind::archive,
+                fmt::format("{} is not a readable zip", what));
+  }
+  return inner;
+}
+
+} // namespace
+
 Expected<std::string> ArchiveReader::read_zip_member(std::string_view path,
                                                      std::string_view member,
                                                      std::size_t max_bytes) {
@@ -322,25 +385,23 @@ Expected<std::string> ArchiveReader::read_zip_member(std::string_view path,
         fmt::format("{}: no entry {}", m_path.filename().string(), path));
   }
   std::string what = fmt::format("{}: {}", m_path.filename().string(), path);
-  zip_error_t zerr;
-  zip_error_init(&zerr);
-  // A stored entry is a seekable window on the file, so libzip can open
-  // the inner zip in place.
-  zip_source_t* src =
-      zip_source_zip(m_impl->za, m_impl->za, it->second, 0, 0, -1);
-  zip_t* inner = src ? zip_open_from_source(src, ZIP_RDONLY, &zerr) : nullptr;
-  if (inner == nullptr) {
-    if (src != nullptr) {
-      zip_source_free(src);
-    }
-    zip_error_fini(&zerr);
-    return fail(ErrorKind::archive,
-                fmt::format("{} is not a readable zip", what));
+  auto inner =
+      SNAP_TRY(open_inner_zip(*this, m_impl->za, it->second, path, what));
+  return detail::read_member(inner->za, what, member, max_bytes);
+}
+
+Expected<ZipSummary> ArchiveReader::check_zip(std::string_view path) {
+  SNAP_TRY(need_passphrase());
+  auto it = m_impl->index.find(path);
+  if (it == m_impl->index.end()) {
+    return fail(
+        ErrorKind::archive,
+        fmt::format("{}: no entry {}", m_path.filename().string(), path));
   }
-  zip_error_fini(&zerr);
-  auto r = detail::read_member(inner, what, member, max_bytes);
-  zip_discard(inner);
-  return r;
+  std::string what = fmt::format("{}: {}", m_path.filename().string(), path);
+  auto inner =
+      SNAP_TRY(open_inner_zip(*this, m_impl->za, it->second, path, what));
+  return detail::check_members(inner->za, what);
 }
 
 Expected<nlohmann::json> ArchiveReader::read_json(std::string_view path) {

@@ -520,12 +520,14 @@ Expected<nlohmann::json> parse_json_answer(const HttpClient& http,
                                            const std::string& text,
                                            std::string_view who,
                                            std::string_view hint) {
-  auto parsed = parse_untrusted_json(text);
+  std::string why;
+  auto parsed = parse_untrusted_json(text, &why);
   if (parsed.is_discarded()) {
     return fail(ErrorKind::remote,
-                fmt::format("{}: {} {} answered something that is not JSON "
-                            "({})",
-                            who, req.method, http.display_url(req), hint));
+                fmt::format("{}: {} {} answered something snap does not read "
+                            "as JSON: {} ({})",
+                            who, req.method, http.display_url(req),
+                            terminal_safe(why), hint));
   }
   return parsed;
 }

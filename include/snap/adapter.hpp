@@ -111,6 +111,9 @@ struct Reporter {
   virtual void progress(std::string_view label, std::uint64_t done,
                         std::uint64_t total) = 0;
   virtual void note(std::string_view text) = 0;
+  // Something the operator must know even without -v (a change snap could
+  // not undo, and how to undo it by hand).
+  virtual void warn(std::string_view text) = 0;
 };
 
 struct AdapterContext {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,12 @@
 #include "snap/manifest.hpp"
 
 namespace snap {
+
+// What a zip payload (a Cloudify snapshot) holds, read through to its end.
+struct ZipSummary {
+  std::uint64_t members = 0;
+  std::uint64_t bytes = 0; // uncompressed
+};
 
 struct WrittenArchive {
   std::filesystem::path path;
@@ -32,6 +39,8 @@ enum class OnExisting {
 // seconds. With `dry_run`, only names them. Returns their names.
 std::vector<std::string> sweep_stale_temp_dirs(const std::filesystem::path& dir,
                                                bool dry_run = false);
+
+class ArchiveReader;
 
 class ArchiveWriter {
 public:
@@ -56,9 +65,14 @@ public:
   // replace. Errors: `internal` on I/O, `archive` if verification fails,
   // `interrupted` on a signal, `usage` when the name is taken and
   // `existing` says refuse.
+  // When the payload is encrypted, `read_back` (the adapter's describe
+  // with verify) then reads the written archive as a user would, before
+  // the rename.
+  using ReadBack = std::function<Expected<void>(ArchiveReader&)>;
   Expected<WrittenArchive> commit(Manifest manifest,
                                   const std::filesystem::path& final_path,
-                                  OnExisting existing = OnExisting::refuse);
+                                  OnExisting existing = OnExisting::refuse,
+                                  const ReadBack& read_back = {});
 
   // A source over what entry `name` has received so far, to check a payload
   // before commit. Errors: `internal`.
@@ -70,6 +84,10 @@ public:
   Expected<std::string> read_zip_member(std::string_view name,
                                         std::string_view member,
                                         std::size_t max_bytes = 16 << 20);
+  // Reads every member of the zip received so far as entry `name` to its
+  // end, so each one's CRC-32 is checked. Errors: `archive` naming the
+  // damaged member, `interrupted`.
+  Expected<ZipSummary> check_zip(std::string_view name);
 
   const std::filesystem::path& dir() const { return m_dir; }
 
@@ -139,6 +157,9 @@ public:
   Expected<std::string> read_zip_member(std::string_view path,
                                         std::string_view member,
                                         std::size_t max_bytes = 16 << 20);
+  // Reads every member of entry `path`, a zip, to its end, so each one's
+  // CRC-32 is checked. Errors: `archive` naming the damaged member.
+  Expected<ZipSummary> check_zip(std::string_view path);
 
   struct Impl;
 

@@ -29,7 +29,7 @@ public:
   // --json.
   void print_error(const Error& err);
   // A warning on stderr (even with --quiet: it is about safety).
-  void warn(std::string_view text);
+  void warn(std::string_view text) override;
   // Reporter: a note on stderr with --verbose; a progress bar on a TTY.
   void note(std::string_view text) override;
   void progress(std::string_view label, std::uint64_t done,

@@ -46,16 +46,24 @@ inline std::vector<std::string> with(std::vector<std::string> a,
   return a;
 }
 
+// With `encrypted`, the save is --encrypt under SNAP_PASSPHRASE, which
+// inspect and restore then need too.
 inline void round_trip(const AdapterFixture& f, const std::string& url,
-                       const std::map<std::string, std::string>& env = {}) {
+                       std::map<std::string, std::string> env = {},
+                       bool encrypted = false) {
   TempDir dir;
   f.seed(url);
   std::string before = f.state(url);
   REQUIRE_FALSE(before.empty());
+  std::vector<std::string> save_flags = f.save_flags;
+  if (encrypted) {
+    save_flags.push_back("--encrypt");
+    env["SNAP_PASSPHRASE"] = "round trip passphrase";
+  }
   auto saved = snap(
       with(with({"save", f.adapter, "--addr", url, "-o", dir.path().string()},
                 f.target_flags),
-           f.save_flags),
+           save_flags),
       {.env = env});
   INFO(saved.err);
   REQUIRE(saved.exit_code == 0);
@@ -64,10 +72,17 @@ inline void round_trip(const AdapterFixture& f, const std::string& url,
   REQUIRE(files.size() == 1);
   auto archive = (dir.path() / files[0]).string();
 
-  auto inspected = snap({"inspect", archive});
+  auto inspected = snap({"inspect", archive}, {.env = env});
   INFO(inspected.err);
   REQUIRE(inspected.exit_code == 0);
   REQUIRE(inspected.out.find("every checksum matches") != std::string::npos);
+  if (encrypted) {
+    auto locked =
+        snap(with({"restore", f.adapter, archive, "--addr", url, "--yes"},
+                  f.restore_flags));
+    CHECK(locked.exit_code == 2);
+    CHECK(locked.err.find("SNAP_PASSPHRASE") != std::string::npos);
+  }
 
   f.mutate(url);
   REQUIRE(f.state(url) != before);
@@ -84,6 +99,10 @@ inline void run_conformance(const AdapterFixture& f) {
   SECTION("save, inspect and restore bring the state back") {
     Emulator emu(f.system(), f.emulator_flags());
     round_trip(f, emu.url());
+  }
+  SECTION("an encrypted save reads back and restores with its passphrase") {
+    Emulator emu(f.system(), f.emulator_flags());
+    round_trip(f, emu.url(), {}, true);
   }
   SECTION("a real server, when SNAP_E2E_<ADAPTER>_URL names one") {
     std::string var = "SNAP_E2E_" + f.adapter + "_URL";

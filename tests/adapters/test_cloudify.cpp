@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Cloudify end to end: the built snap against snap-emulator cloudify.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <csignal>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tests/adapters/suite.hpp"
 
@@ -130,7 +132,8 @@ TEST_CASE("a workflow that never ends gives up after --wait-timeout",
   CHECK(dir.list().empty());
 }
 
-TEST_CASE("restore uploads a snapshot the manager lacks, then restores it",
+TEST_CASE("restore uploads the archive under a new id, restores and "
+          "deletes it",
           "[e2e][cloudify]") {
   TempDir dir;
   std::string archive;
@@ -153,12 +156,19 @@ TEST_CASE("restore uploads a snapshot the manager lacks, then restores it",
                [&](const std::string& l) { return l.starts_with(prefix); }) -
            log.begin();
   };
-  CHECK(at("PUT /api/v3.1/snapshots/nightly/archive") <
-        at("POST /api/v3.1/maintenance/activate"));
+  // The archive's snapshot goes up as snap-restore-<time>-<hex>.
+  auto upload = at("PUT /api/v3.1/snapshots/snap-restore-");
+  REQUIRE(upload < static_cast<long>(log.size()));
+  std::string id = log[upload].substr(24, log[upload].find("/archive") - 24);
+  CHECK(upload < at("POST /api/v3.1/maintenance/activate"));
   CHECK(at("POST /api/v3.1/maintenance/activate") <
-        at("POST /api/v3.1/snapshots/nightly/restore"));
-  CHECK(at("POST /api/v3.1/snapshots/nightly/restore") <
+        at("POST /api/v3.1/snapshots/" + id + "/restore"));
+  CHECK(at("POST /api/v3.1/snapshots/" + id + "/restore") <
+        at("DELETE /api/v3.1/snapshots/" + id));
+  CHECK(at("DELETE /api/v3.1/snapshots/" + id) <
         at("POST /api/v3.1/maintenance/deactivate"));
+  CHECK(http("GET", api(fresh.url()) + "/snapshots").find(id) ==
+        std::string::npos);
 }
 
 TEST_CASE("restore waits while maintenance mode is still activating",
@@ -208,7 +218,8 @@ TEST_CASE("a failed restore exits 1 and leaves maintenance mode off",
   CHECK(maintenance(emu.url()) == "deactivated");
 }
 
-TEST_CASE("SIGINT during a restore leaves maintenance mode off, exit 130",
+TEST_CASE("SIGINT while the manager restores leaves maintenance mode on and "
+          "says how to finish, exit 130",
           "[e2e][cloudify][safety][signal]") {
   Emulator emu("cloudify", {"--hang-workflow", "restore"});
   TempDir dir;
@@ -216,7 +227,27 @@ TEST_CASE("SIGINT during a restore leaves maintenance mode off, exit 130",
   auto r = snap({"restore", "cloudify", archive, "--addr", emu.url(), "--yes"},
                 {.signal_after_ms = 1200});
   CHECK(r.exit_code == 130);
-  CHECK(emu.received("POST /api/v3.1/snapshots/nightly/restore"));
+  CHECK(emu.received("POST /api/v3.1/snapshots/snap-restore-"));
+  // The manager is still restoring: leaving maintenance mode now would let
+  // work in while its database is being replaced.
+  CHECK(maintenance(emu.url()) == "activated");
+  CHECK(r.err.find("the restore is still running on the manager") !=
+        std::string::npos);
+  CHECK(r.err.find("cfy maintenance-mode deactivate") != std::string::npos);
+}
+
+TEST_CASE("SIGINT before the restore starts leaves maintenance mode as it was",
+          "[e2e][cloudify][safety][signal]") {
+  Emulator emu("cloudify", {"--job-ms", "4000"});
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  // A create runs: maintenance mode stays 'activating' until it ends, and
+  // snap is interrupted while it waits.
+  http("PUT", api(emu.url()) + "/snapshots/busy", "{}");
+  auto r = snap({"restore", "cloudify", archive, "--addr", emu.url(), "--yes"},
+                {.signal_after_ms = 1500});
+  CHECK(r.exit_code == 130);
+  CHECK_FALSE(emu.received("POST /api/v3.1/snapshots/snap-restore-"));
   CHECK(maintenance(emu.url()) == "deactivated");
 }
 
@@ -311,6 +342,186 @@ TEST_CASE("an unknown tenant is refused with exit 5", "[e2e][cloudify]") {
   auto env = snap({"list", "cloudify", "--addr", emu.url()},
                   {.env = {{"CLOUDIFY_TENANT", "other"}}});
   CHECK(env.exit_code == 5);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("restore puts back the archive's state, not the manager's snapshot "
+          "of the same id",
+          "[e2e][cloudify][target-truth]") {
+  Emulator emu("cloudify");
+  TempDir dir;
+  auto archive = save_one(emu, dir); // snapshot "nightly", state A
+  // The manager's "nightly" becomes another snapshot, of state B.
+  http("DELETE", api(emu.url()) + "/snapshots/nightly");
+  put_secret(emu.url(), "db-password", "state B");
+  auto r = snap({"save", "cloudify", "--addr", emu.url(), "--snapshot-id",
+                 "nightly", "-o", (dir.path() / "b.zip").string()});
+  REQUIRE(r.exit_code == 0);
+  put_secret(emu.url(), "db-password", "state C");
+  auto restored =
+      snap({"restore", "cloudify", archive, "--addr", emu.url(), "--yes"});
+  INFO(restored.err);
+  REQUIRE(restored.exit_code == 0);
+  CHECK(secret(emu.url(), "db-password") == "original");
+  // The manager's own "nightly" is left as it was.
+  CHECK(nlohmann::json::parse(
+            http("GET", api(emu.url()) + "/snapshots/nightly"))["status"] ==
+        "created");
+}
+
+TEST_CASE("a snapshot zip with one damaged member is not saved",
+          "[e2e][cloudify][verify]") {
+  Emulator emu("cloudify", {"--corrupt-archive"});
+  TempDir dir;
+  cloudify_fixture().seed(emu.url());
+  auto r = snap({"save", "cloudify", "--addr", emu.url(), "--snapshot-id",
+                 "nightly", "-o", dir.path().string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("member tenants/default_tenant/secrets/0.json is damaged") !=
+        std::string::npos);
+  CHECK(r.err.find("nothing was saved") != std::string::npos);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("status and save work in maintenance mode; a save is refused "
+          "while it activates",
+          "[e2e][cloudify][maintenance]") {
+  Emulator emu("cloudify", {"--job-ms", "2000"});
+  TempDir dir;
+  cloudify_fixture().seed(emu.url());
+  http("POST", api(emu.url()) + "/maintenance/activate");
+  REQUIRE(maintenance(emu.url()) == "activated");
+  auto status = snap({"status", "cloudify", "--addr", emu.url()});
+  INFO(status.err);
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("activated") != std::string::npos);
+  auto saved = snap({"save", "cloudify", "--addr", emu.url(), "--snapshot-id",
+                     "in-maintenance", "-o", dir.path().string()});
+  INFO(saved.err);
+  CHECK(saved.exit_code == 0);
+  CHECK(dir.list().size() == 1);
+  // Maintenance mode that waits for a running create: a save now is refused
+  // before anything is created.
+  http("POST", api(emu.url()) + "/maintenance/deactivate");
+  http("PUT", api(emu.url()) + "/snapshots/long", "{}");
+  http("POST", api(emu.url()) + "/maintenance/activate");
+  REQUIRE(maintenance(emu.url()) == "activating");
+  auto refused = snap({"save", "cloudify", "--addr", emu.url(), "--snapshot-id",
+                       "while-activating", "-o", dir.path().string()});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("entering maintenance mode") != std::string::npos);
+  CHECK(http("GET", api(emu.url()) + "/snapshots/while-activating")
+            .find("not_found_error") != std::string::npos);
+}
+
+TEST_CASE("restore leaves the operator's maintenance mode on",
+          "[e2e][cloudify][maintenance]") {
+  Emulator emu("cloudify");
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  http("POST", api(emu.url()) + "/maintenance/activate");
+  auto r = snap({"restore", "cloudify", archive, "--addr", emu.url(), "--yes"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_FALSE(emu.received("POST /api/v3.1/maintenance/deactivate"));
+  CHECK(maintenance(emu.url()) == "activated");
+}
+
+TEST_CASE("a restore past --wait-timeout keeps maintenance mode on while "
+          "the manager restores",
+          "[e2e][cloudify][maintenance]") {
+  Emulator emu("cloudify", {"--hang-workflow", "restore"});
+  TempDir dir;
+  auto archive = save_one(emu, dir);
+  auto r = snap({"restore", "cloudify", archive, "--addr", emu.url(), "--yes",
+                 "--wait-timeout", "1"});
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("raise --wait-timeout") != std::string::npos);
+  CHECK(r.err.find("the restore is still running on the manager") !=
+        std::string::npos);
+  CHECK(maintenance(emu.url()) == "activated");
+}
+
+TEST_CASE("credentials that changed with the restore are said, exit 3",
+          "[e2e][cloudify][maintenance]") {
+  Emulator emu("cloudify", {"--require-token", "first-password"});
+  TempDir dir;
+  write_file(dir.path() / "first", "first-password\n");
+  write_file(dir.path() / "second", "second-password\n");
+  fs::create_directories(dir.path() / "out");
+  auto auth = [&](const std::string& file) {
+    return std::vector<std::string>{
+        "--addr", emu.url(),         "--user",
+        "admin",  "--password-file", (dir.path() / file).string()};
+  };
+  REQUIRE(
+      run({"/usr/bin/curl", "-s", "-u", "admin:first-password", "-X", "PUT",
+           "-H", "Content-Type: application/json", "--data",
+           R"({"value":"original"})", api(emu.url()) + "/secrets/db-password"})
+          .out.find("\"key\"") != std::string::npos);
+  auto saved = snap(with({"save", "cloudify", "--snapshot-id", "nightly", "-o",
+                          (dir.path() / "out").string()},
+                         auth("first")));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  // The admin's password changes after the backup; the restore brings the
+  // old one back with the snapshot's users.
+  REQUIRE(run({"/usr/bin/curl", "-s", "-u", "admin:first-password", "-X",
+               "POST", "-H", "Content-Type: application/json", "--data",
+               R"({"password":"second-password"})",
+               api(emu.url()) + "/users/admin"})
+              .out.find("sys_admin") != std::string::npos);
+  std::string archive =
+      fs::directory_iterator(dir.path() / "out")->path().string();
+  auto r =
+      snap(with({"restore", "cloudify", archive, "--yes"}, auth("second")));
+  INFO(r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("no longer accepts these credentials") != std::string::npos);
+  CHECK(r.err.find("as a user of the restored manager") != std::string::npos);
+  CHECK(snap(with({"status", "cloudify"}, auth("first"))).exit_code == 0);
+}
+
+TEST_CASE("cloudify emulator: a restore answers with the Snapshot's fields, "
+          "and a busy manager refuses it",
+          "[emulator][cloudify]") {
+  Emulator emu("cloudify", {"--job-ms", "1500"});
+  TempDir dir;
+  save_one(emu, dir);
+  http("PUT", api(emu.url()) + "/snapshots/long", "{}");
+  auto busy = nlohmann::json::parse(
+      http("POST", api(emu.url()) + "/snapshots/nightly/restore",
+           R"({"force":false,"recreate_deployments_envs":false})"));
+  CHECK(busy["error_code"] == "existing_running_execution_error");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+  auto answer = nlohmann::json::parse(
+      http("POST", api(emu.url()) + "/snapshots/nightly/restore",
+           R"({"force":false,"recreate_deployments_envs":false})"));
+  CHECK(answer.contains("id"));
+  CHECK(answer.contains("status"));
+  CHECK_FALSE(answer.contains("workflow_id"));
+  CHECK_FALSE(answer.contains("parameters"));
+}
+
+TEST_CASE("list pages through more than 1,000 snapshots",
+          "[e2e][cloudify][list]") {
+  Emulator emu("cloudify", {"--seed-snapshots", "1234"});
+  auto page = nlohmann::json::parse(
+      http("GET", api(emu.url()) + "/snapshots?_sort=-id&_size=10&_offset=5"));
+  CHECK(page["items"].size() == 10);
+  CHECK(page["items"][0]["id"] == "seed-01228");
+  CHECK(page["metadata"]["pagination"]["total"] == 1234);
+  CHECK(http("GET", api(emu.url()) + "/snapshots?_size=x")
+            .find("bad_parameters_error") != std::string::npos);
+  auto r = snap({"--json", "list", "cloudify", "--addr", emu.url()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto ids = nlohmann::json::parse(r.out)["backups"];
+  CHECK(ids.size() == 1234);
 }
 
 } // namespace snap::test

@@ -110,11 +110,16 @@ TEST_CASE("a kubeconfig nested 100,000 deep is refused with exit 2",
 TEST_CASE("a server answer nested 100,000 deep fails with exit 1, no crash",
           "[cli][hostile]") {
   TempDir dir;
-  write_file(dir.path() / "deep.json", nested(100'000));
-  Emulator emu("consul", {"--answer", "/v1/status/leader=" +
-                                          (dir.path() / "deep.json").string()});
-  auto r = snap({"status", "consul", "--addr", emu.url()});
+  // The running snapshots of Elasticsearch's _snapshot/_status, which
+  // status copies from: 0.2 MB that overflowed the stack when copied.
+  write_file(dir.path() / "deep.json",
+             R"({"snapshots":)" + nested(100'000) + "}");
+  Emulator emu("elasticsearch",
+               {"--answer",
+                "/_snapshot/_status=" + (dir.path() / "deep.json").string()});
+  auto r = snap({"status", "elasticsearch", "--addr", emu.url()});
   CHECK(r.exit_code == 1);
+  CHECK(r.err.find("nested deeper than 512 levels") != std::string::npos);
   CHECK(one_line(r.err));
 }
 

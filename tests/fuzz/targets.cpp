@@ -46,6 +46,7 @@ fs::path write_scratch(std::string_view name, std::string_view bytes) {
 struct Quiet : Reporter {
   void progress(std::string_view, std::uint64_t, std::uint64_t) override {}
   void note(std::string_view) override {}
+  void warn(std::string_view) override {}
 };
 
 void fuzz_archive(const std::uint8_t* data, std::size_t size) {
