@@ -586,9 +586,8 @@ Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
     plan.push_back(zeebe_steps[0]);
     return Fields{{"plan", plan}};
   }
-  if (!overwritten.empty()) {
-    SNAP_TRY(m_es.call("DELETE", "/" + es::join_names(overwritten), json(),
-                       {.idempotent = false}));
+  for (const auto& batch : es::name_batches(overwritten)) {
+    SNAP_TRY(m_es.call("DELETE", "/" + batch, json(), {.idempotent = false}));
   }
   for (const auto& name : names) {
     m_ctx.reporter.note(fmt::format("restoring snapshot {}", name));

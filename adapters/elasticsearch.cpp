@@ -234,11 +234,12 @@ private:
       names.push_back(i.get<std::string>());
     }
     json defs = json::object();
-    if (!names.empty()) {
-      defs = SNAP_TRY(
-          m_es.call("GET", "/" + es::join_names(names), json(),
+    for (const auto& batch : es::name_batches(names)) {
+      json part = SNAP_TRY(
+          m_es.call("GET", "/" + batch, json(),
                     {.query = "flat_settings=true&ignore_unavailable=true&"
                               "expand_wildcards=all"}));
+      defs.update(part);
     }
     SNAP_TRY(out.add_json("snapshot.json", snap_info));
     SNAP_TRY(out.add_json("repository.json", repo_def));
@@ -444,8 +445,8 @@ Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
                                targets.size(), fmt::join(targets, ", ")));
     return Fields{{"plan", plan}};
   }
-  if (!open.empty()) {
-    SNAP_TRY(m_es.call("POST", "/" + es::join_names(open) + "/_close"));
+  for (const auto& batch : es::name_batches(open)) {
+    SNAP_TRY(m_es.call("POST", "/" + batch + "/_close"));
   }
   auto started = m_es.call(
       "POST",
@@ -454,13 +455,13 @@ Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
       body, {.query = "wait_for_completion=false", .idempotent = false});
   if (!started) {
     // Nothing was restored: the indices closed for it open again.
-    if (!open.empty()) {
-      auto reopened = m_es.call("POST", "/" + es::join_names(open) + "/_open",
-                                json(), {.cleanup = true});
+    for (const auto& batch : es::name_batches(open)) {
+      auto reopened =
+          m_es.call("POST", "/" + batch + "/_open", json(), {.cleanup = true});
       if (!reopened) {
-        m_ctx.reporter.note(fmt::format("could not reopen {}: {}",
-                                        fmt::join(open, ", "),
-                                        reopened.error().message));
+        m_ctx.reporter.warn(fmt::format(
+            "elasticsearch: could not open {} again: {} (POST /{}/_open)",
+            batch, reopened.error().message, batch));
       }
     }
     return tl::unexpected(started.error());

@@ -52,10 +52,16 @@ std::string error_text(const std::string& body) {
   return trim_copy(body.substr(0, nl));
 }
 
-std::string join_names(const std::vector<std::string>& names) {
-  std::string out;
+std::vector<std::string> name_batches(const std::vector<std::string>& names) {
+  std::vector<std::string> out;
   for (const auto& n : names) {
-    out += (out.empty() ? "" : ",") + url_escape(n);
+    std::string escaped = url_escape(n);
+    if (out.empty() ||
+        out.back().size() + 1 + escaped.size() > k_names_per_line) {
+      out.push_back(escaped);
+    } else {
+      out.back() += "," + escaped;
+    }
   }
   return out;
 }
@@ -307,9 +313,11 @@ Expected<void> wait_recovery(Client& c, const std::vector<std::string>& indices,
   if (indices.empty()) {
     return {};
   }
-  std::string joined = join_names(indices);
+  // One list that fits the request line, or every recovery of the cluster
+  // (the answer is keyed by index, and only these are read).
+  auto batches = name_batches(indices);
   std::string path =
-      joined.size() > 2000 ? "/_recovery" : "/" + joined + "/_recovery";
+      batches.size() > 1 ? "/_recovery" : "/" + batches[0] + "/_recovery";
   std::size_t done_shards = 0, total_shards = 0;
   return poll_until(
       timeout_s,

@@ -77,8 +77,15 @@ private:
 // or the body's first line when it is not that shape.
 std::string error_text(const std::string& body);
 
-// Joins names with ',' for a multi-target path segment, escaping each.
-std::string join_names(const std::vector<std::string>& names);
+// Elasticsearch refuses a request line longer than
+// http.max_initial_line_length, 4 KB by default (400
+// too_long_http_line_exception): a list of names in a path stays within
+// this, leaving room for the method, the rest of the path and the query.
+inline constexpr std::size_t k_names_per_line = 3072;
+
+// `names`, each escaped, joined with ',' into multi-target path segments
+// of at most k_names_per_line bytes each: one request per segment.
+std::vector<std::string> name_batches(const std::vector<std::string>& names);
 
 // True when `name` matches one of the comma-separated `patterns` (`*`
 // wildcards, a leading `-` excludes); an empty list matches everything.

@@ -569,8 +569,9 @@ Expected<Fields> import_indices(Client& c, ArchiveReader& in,
                                 made.error().message, from));
       }
     }
-    SNAP_TRY(c.call("DELETE", "/" + join_names(existing), json(),
-                    {.idempotent = false}));
+    for (const auto& batch : name_batches(existing)) {
+      SNAP_TRY(c.call("DELETE", "/" + batch, json(), {.idempotent = false}));
+    }
   }
   LoadStats stats;
   std::vector<std::string> targets;
@@ -589,7 +590,9 @@ Expected<Fields> import_indices(Client& c, ArchiveReader& in,
     c.reporter().progress(
         fmt::format("import {}: {} documents loaded", to, stats.loaded), 0, 0);
   }
-  SNAP_TRY(c.call("POST", "/" + join_names(targets) + "/_refresh"));
+  for (const auto& batch : name_batches(targets)) {
+    SNAP_TRY(c.call("POST", "/" + batch + "/_refresh"));
+  }
   Fields counts = Fields::object();
   std::vector<std::string> short_counts;
   std::uint64_t expected_total = 0;

@@ -808,6 +808,19 @@ void register_elasticsearch(httplib::Server& server, FaultInjector& faults,
         if (c.faults.intercept(req, res) || !es::authenticated(c, req, res)) {
           return httplib::Server::HandlerResponse::Handled;
         }
+        // Netty's HttpObjectDecoder refuses a request line longer than
+        // http.max_initial_line_length (4kb by default; HttpTransportSettings
+        // SETTING_HTTP_MAX_INITIAL_LINE_LENGTH), and Elasticsearch answers
+        // the decoder's failure with a 400 (too_long_http_line_exception
+        // from 7.x, too_long_frame_exception before).
+        std::size_t line =
+            req.method.size() + 1 + req.target.size() + 1 + req.version.size();
+        if (line > 4096) {
+          es::send_error(res, 400, "too_long_http_line_exception",
+                         "An HTTP line is larger than 4096 bytes.");
+          res.set_header("Connection", "close");
+          return httplib::Server::HandlerResponse::Handled;
+        }
         // Elasticsearch reads a GET's body (GET _search {…}); cpp-httplib
         // never does, so say so rather than answer as if it were empty.
         std::string length = req.get_header_value("Content-Length");
