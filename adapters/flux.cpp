@@ -44,6 +44,53 @@ std::string archive_name(const std::string& component) {
   return fmt::format("backup_{}.tar.gz", to_lower(component));
 }
 
+// A backup file on the node, as `list` names it: "<component>/<folder>/
+// <file>", folder one of local, upload and remote. "<component>" alone is
+// its local backup, "<component>/<folder>" that folder's backup_<c>.tar.gz.
+struct BackupId {
+  std::string component;
+  std::string folder = "local";
+  std::string file;
+  std::string text() const {
+    return fmt::format("{}/{}/{}", component, folder, file);
+  }
+};
+
+Expected<BackupId> parse_backup_id(std::string_view text) {
+  BackupId id;
+  std::vector<std::string> parts;
+  for (std::size_t start = 0; start <= text.size();) {
+    auto slash = text.find('/', start);
+    parts.emplace_back(text.substr(
+        start, slash == text.npos ? text.npos : slash - start));
+    if (slash == text.npos) {
+      break;
+    }
+    start = slash + 1;
+  }
+  bool ok = !parts.empty() && parts.size() <= 3;
+  for (const auto& p : parts) {
+    ok = ok && !p.empty() && p != "." && p != ".." &&
+         p.find_first_of("\\%") == std::string::npos;
+  }
+  if (ok) {
+    id.component = parts[0];
+    id.folder = parts.size() > 1 ? parts[1] : "local";
+    id.file = parts.size() > 2 ? parts[2] : archive_name(id.component);
+    ok = id.folder == "local" || id.folder == "upload" ||
+         id.folder == "remote";
+  }
+  if (!ok) {
+    return fail(ErrorKind::usage,
+                fmt::format("flux: '{}' is not a backup id: write it as snap "
+                            "list flux prints it, <component>/<folder>/<file> "
+                            "(web/local/backup_web.tar.gz), or <component> "
+                            "for its local backup",
+                            text));
+  }
+  return id;
+}
+
 // Collects a task's streamed lines and shows each as progress.
 class TaskLines : public Sink {
 public:
@@ -150,14 +197,40 @@ public:
       body["backup"].push_back({{"component", c}, {"backup", true}});
     }
     SNAP_TRY(run_task("/apps/appendbackuptask", body, "backup"));
-    return fetch(app, comps, out);
+    std::vector<BackupId> ids;
+    for (const auto& c : comps) {
+      ids.push_back({c, "local", archive_name(c)});
+    }
+    return fetch(app, ids, out);
   }
 
-  Expected<SaveResult> download(const std::string& id,
+  // `ids`: one or more backup ids as list prints them, comma-separated
+  // (web/local/backup_web.tar.gz,db), of the app --app names.
+  Expected<SaveResult> download(const std::string& ids,
                                 ArchiveWriter& out) override {
-    std::string app = id.empty() ? SNAP_TRY(app_name()) : id;
-    auto comps = SNAP_TRY(components(app));
-    return fetch(app, comps, out);
+    std::string app = SNAP_TRY(app_name());
+    if (std::string node = flag("node"); !node.empty()) {
+      SNAP_TRY(pick_node(app, node));
+    }
+    std::vector<BackupId> wanted;
+    for (const auto& text : split_list(ids)) {
+      BackupId id = SNAP_TRY(parse_backup_id(text));
+      for (const auto& w : wanted) {
+        if (w.component == id.component) {
+          return fail(ErrorKind::usage,
+                      fmt::format("flux: {} and {} are both of component "
+                                  "{}; an archive holds one backup a "
+                                  "component (download them one by one)",
+                                  w.text(), id.text(), id.component));
+        }
+      }
+      wanted.push_back(id);
+    }
+    if (wanted.empty()) {
+      return fail(ErrorKind::usage, "flux: name the backups to download as "
+                                    "snap list flux prints them");
+    }
+    return fetch(app, wanted, out);
   }
 
   Expected<Fields> describe(ArchiveReader& in, bool verify) override {
@@ -196,9 +269,11 @@ public:
           continue; // an empty folder is reported as an error
         }
         for (const auto& file : r["data"]) {
-          rows.push_back({{"component", c},
+          BackupId id{c, folder, file.value("name", "")};
+          rows.push_back({{"id", id.text()},
+                          {"component", c},
                           {"folder", folder},
-                          {"name", file.value("name", "")},
+                          {"name", id.file},
                           {"size", file.value("size", json(0))},
                           {"created_ms", file.value("create", "")}});
         }
@@ -217,10 +292,12 @@ public:
     return r;
   }
 
-  Expected<Fields> remove(const std::string& component) override {
+  Expected<Fields> remove(const std::string& text) override {
     std::string app = SNAP_TRY(app_name());
-    std::string mount = SNAP_TRY(mount_of(app, component));
-    std::string path = mount + "/backup/local/" + archive_name(component);
+    BackupId id = SNAP_TRY(parse_backup_id(text));
+    std::string mount = SNAP_TRY(mount_of(app, id.component));
+    std::string path =
+        fmt::format("{}/backup/{}/{}", mount, id.folder, id.file);
     json r = SNAP_TRY(envelope(get("/backup/removebackupfile/" +
                                    url_escape(path) + "/" + url_escape(app))));
     if (r.value("status", "") != "success" ||
@@ -230,11 +307,11 @@ public:
                               "(is there a local backup? snap list flux)",
                               path));
     }
-    return Fields{{"removed", path}};
+    return Fields{{"removed", id.text()}, {"node_path", path}};
   }
 
   Expected<Fields> upload(ArchiveReader& in, const std::string&) override {
-    std::string app = in.manifest().source.value("app", "");
+    std::string app = SNAP_TRY(target_app(in));
     Fields done = Fields::array();
     for (const auto& e : in.manifest().entries) {
       std::string comp = component_of(e.path);
@@ -245,10 +322,7 @@ public:
   }
 
   Expected<Fields> restore(ArchiveReader& in, bool dry_run) override {
-    std::string app = in.manifest().source.value("app", "");
-    if (app.empty()) {
-      return fail(ErrorKind::archive, "the archive names no Flux app");
-    }
+    std::string app = SNAP_TRY(target_app(in));
     json body = {
         {"appname", app}, {"type", "upload"}, {"restore", json::array()}};
     Fields plan = Fields::array();
@@ -281,6 +355,28 @@ private:
     // payload/<component>.tar.gz
     std::string name = entry.substr(entry.rfind('/') + 1);
     return name.substr(0, name.size() - 7);
+  }
+
+  // The app an archive goes into: --app when given (the archive's
+  // components must be the app's), else the one it was saved from.
+  Expected<std::string> target_app(ArchiveReader& in) {
+    std::string saved = in.manifest().source.value("app", "");
+    std::string app = flag("app").empty() ? saved : flag("app");
+    if (app.empty()) {
+      return fail(ErrorKind::archive, "the archive names no Flux app; give "
+                                      "--app");
+    }
+    if (app != saved) {
+      for (const auto& e : in.manifest().entries) {
+        // A component the app lacks has no volume: refused before any
+        // change.
+        SNAP_TRY(mount_of(app, component_of(e.path)));
+      }
+      m_ctx.reporter.warn(fmt::format("flux: restoring app {}'s backup into "
+                                      "app {} (--app)",
+                                      saved, app));
+    }
+    return app;
   }
 
   Expected<std::string> app_name() const {
@@ -443,13 +539,15 @@ private:
   }
 
   Expected<SaveResult> fetch(const std::string& app,
-                             const std::vector<std::string>& comps,
+                             const std::vector<BackupId>& ids,
                              ArchiveWriter& out) {
     json parts = json::array();
     std::uint64_t total = 0;
-    for (const auto& c : comps) {
+    for (const auto& id : ids) {
+      const std::string& c = id.component;
       std::string mount = SNAP_TRY(mount_of(app, c));
-      std::string path = mount + "/backup/local/" + archive_name(c);
+      std::string path =
+          fmt::format("{}/backup/{}/{}", mount, id.folder, id.file);
       Request req = get("/backup/downloadlocalfile/" + url_escape(path) + "/" +
                         url_escape(app));
       std::string entry_name = c + ".tar.gz";
@@ -477,6 +575,7 @@ private:
                                 path, checked.error().message));
       }
       parts.push_back({{"component", c},
+                       {"id", id.text()},
                        {"node_path", path},
                        {"entries", checked->entries},
                        {"data_bytes", checked->bytes}});
@@ -491,8 +590,8 @@ private:
     SaveResult r;
     r.backup_id = app;
     r.kind = "full";
-    r.summary = fmt::format("app {}, {} component{}", app, comps.size(),
-                            comps.size() == 1 ? "" : "s");
+    r.summary = fmt::format("app {}, {} component{}", app, ids.size(),
+                            ids.size() == 1 ? "" : "s");
     r.source = {
         {"app", app},
         {"node",

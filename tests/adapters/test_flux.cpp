@@ -301,3 +301,83 @@ TEST_CASE("a component tar.gz whose members escape is refused before any "
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("the ids list prints are the ids download and delete take",
+          "[e2e][flux][target-truth]") {
+  FluxWorld w;
+  Emulator emu("flux", {"--data-dir", w.apps->path().string()});
+  flux_fixture(w).seed("");
+  TempDir dir;
+  auto saved = snap({"save", "flux", "--addr", emu.url(), "--app", "myapp",
+                     "-o", dir.path().string()});
+  REQUIRE(saved.exit_code == 0);
+  auto archive = (dir.path() / dir.list().at(0)).string();
+  REQUIRE(snap({"upload", "flux", archive, "--addr", emu.url()}).exit_code ==
+          0);
+  auto listed =
+      snap({"--json", "list", "flux", "--addr", emu.url(), "--app", "myapp"});
+  REQUIRE(listed.exit_code == 0);
+  auto rows = nlohmann::json::parse(listed.out)["backups"];
+  REQUIRE(rows.size() == 4); // web and db, each local and upload
+  for (const auto& row : rows) {
+    std::string id = row["id"];
+    INFO(id);
+    std::string parts = row["component"].get<std::string>() + "/" +
+                        row["folder"].get<std::string>() + "/" +
+                        row["name"].get<std::string>();
+    CHECK(id == parts);
+    TempDir out;
+    auto got = snap({"--json", "download", "flux", id, "--addr", emu.url(),
+                     "--app", "myapp", "-o", out.path().string()});
+    INFO(got.err);
+    REQUIRE(got.exit_code == 0);
+    auto doc = nlohmann::json::parse(got.out);
+    CHECK(doc["source"]["components"][0]["id"] == id);
+    CHECK(snap({"inspect", doc["archive"].get<std::string>()}).exit_code == 0);
+    auto gone = snap({"delete", "flux", id, "--addr", emu.url(), "--app",
+                      "myapp", "--yes"});
+    CHECK(gone.exit_code == 0);
+  }
+  auto after =
+      snap({"--json", "list", "flux", "--addr", emu.url(), "--app", "myapp"});
+  CHECK(nlohmann::json::parse(after.out)["backups"].empty());
+  auto bad = snap({"download", "flux", "web/elsewhere/x", "--addr", emu.url(),
+                   "--app", "myapp"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("is not a backup id") != std::string::npos);
+  auto no_app = snap({"download", "flux", "web", "--addr", emu.url()});
+  CHECK(no_app.exit_code == 2);
+}
+
+TEST_CASE("restore honours --app, and refuses an app without the archive's "
+          "components before any change",
+          "[e2e][flux][target-truth]") {
+  FluxWorld w;
+  Emulator emu("flux", {"--data-dir", w.apps->path().string(), "--app",
+                        "myapp:web,db", "--app", "otherapp:web,db"});
+  flux_fixture(w).seed("");
+  TempDir dir;
+  auto saved = snap({"save", "flux", "--addr", emu.url(), "--app", "myapp",
+                     "-o", dir.path().string()});
+  REQUIRE(saved.exit_code == 0);
+  auto archive = (dir.path() / dir.list().at(0)).string();
+  auto r = snap({"restore", "flux", archive, "--addr", emu.url(), "--app",
+                 "otherapp", "--yes"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("into app otherapp (--app)") != std::string::npos);
+  CHECK(read_file(w.apps->path() / "fluxdb_otherapp" / "appdata" /
+                  "data.txt") == "rows: 42\n");
+  auto unknown = snap({"restore", "flux", archive, "--addr", emu.url(),
+                       "--app", "nosuchapp", "--yes"});
+  CHECK(unknown.exit_code == 6);
+  for (const auto& req : emu.requests()) {
+    bool changed = req.find("nosuchapp") != std::string::npos &&
+                   !req.starts_with("GET ");
+    CHECK_FALSE(changed);
+  }
+}
+
+} // namespace snap::test
