@@ -79,6 +79,7 @@ public:
     std::string id = backup_id();
     SNAP_TRY(collect_roots());
     SNAP_TRY(collect_owned());
+    warn_unowned();
     SNAP_TRY(collect_referenced());
     SNAP_TRY(collect_crds());
     json snapshots = json::array();
@@ -394,6 +395,16 @@ private:
     return p.empty() ? "fabric-operator" : p;
   }
 
+  // The API groups of the preset's kinds: a bare name that two groups
+  // serve means the preset's.
+  std::vector<std::string> preset_groups() const {
+    std::vector<std::string> out;
+    for (const auto& k : fabric::preset_kinds(preset())) {
+      out.push_back(k.group);
+    }
+    return out;
+  }
+
   bool is_fabric(const ResourceType& t) const {
     for (const auto& k : fabric::preset_kinds(preset())) {
       if (k.plural == t.plural && k.group == t.group) {
@@ -534,8 +545,7 @@ private:
     }
     for (const auto& text : names) {
       kube::ResourceId rid = SNAP_TRY(kube::parse_resource_id(text));
-      ResourceType type =
-          SNAP_TRY(m_kube->resolve(rid.plural, rid.group, rid.version));
+      ResourceType type = SNAP_TRY(m_kube->resolve_name(rid, preset_groups()));
       auto obj = SNAP_TRY(m_kube->get_if(type, m_ns, rid.name));
       if (!obj) {
         return fail(ErrorKind::not_found,
@@ -716,6 +726,36 @@ private:
   void note(std::string text) {
     m_ctx.reporter.note("fabric: " + text);
     m_notes.push_back(std::move(text));
+  }
+
+  // An operator's resource normally owns its workloads, PVCs and secrets;
+  // one that owns nothing is saved as its manifest alone, which the
+  // operator must hear about (objects an orphaning delete left behind, or a
+  // resource its operator has not reconciled yet).
+  void warn_unowned() {
+    for (const auto& root : m_items) {
+      if (root.role != "root" || !is_fabric(root.type)) {
+        continue;
+      }
+      bool owns = false;
+      for (const auto& item : m_items) {
+        for (const auto& ref :
+             meta(item.object).value("ownerReferences", json::array())) {
+          owns = owns || str(ref, "uid") == root.uid();
+        }
+      }
+      if (!owns) {
+        std::string text = fmt::format(
+            "{} owns no objects in {}: no Deployment, PVC, Secret or "
+            "ConfigMap has an ownerReference to it, so its volumes are not "
+            "snapshotted; the archive holds its manifest and what it names "
+            "(its operator has not reconciled it, or a delete orphaned what "
+            "it owned)",
+            root.id(), m_ns);
+        m_ctx.reporter.warn("fabric: " + text);
+        m_notes.push_back(std::move(text));
+      }
+    }
   }
 
   // The owner a PVC belongs to (for its role), or null.
@@ -1069,13 +1109,16 @@ private:
         !flag_value(m_ctx.flags, "allow-cluster-scoped").empty();
     std::vector<Planned> plan;
     for (const auto& o : objects) {
-      std::string id = str(o, "resource") + "/" + str(o, "name");
       if (!wanted.empty()) {
-        if (std::find(wanted.begin(), wanted.end(), id) == wanted.end()) {
+        auto w = std::find_if(
+            wanted.begin(), wanted.end(),
+            [&](const std::string& text) { return names_record(text, o); });
+        if (w == wanted.end()) {
           continue;
         }
-        matched.insert(id);
+        matched.insert(*w);
       }
+      std::string id = str(o, "resource") + "/" + str(o, "name");
       json obj = SNAP_TRY(in.read_json(str(o, "file")));
       if (fabric::server_generated(obj)) {
         continue;
@@ -1133,6 +1176,31 @@ private:
         plan.begin(), plan.end(),
         [](const Planned& a, const Planned& b) { return a.rank < b.rank; });
     return plan;
+  }
+
+  // True when `text`, a resource as kubectl names it (configmaps/x,
+  // cm/x, ibppeer/p1, IBPPeer.ibp.com/p1), is archived object `o`, by
+  // the plural, kind and group the archive records (a short name only
+  // through the cluster's discovery, when it serves the kind).
+  bool names_record(const std::string& text, const json& o) {
+    auto rid = kube::parse_resource_id(text);
+    if (!rid || rid->name != str(o, "name")) {
+      return false;
+    }
+    std::string av = str(o, "api_version");
+    std::string group = av.find('/') == std::string::npos
+                            ? std::string()
+                            : av.substr(0, av.find('/'));
+    if (!rid->group.empty() && rid->group != group) {
+      return false;
+    }
+    std::string word = to_lower(rid->plural);
+    if (word == str(o, "plural") || word == to_lower(str(o, "kind"))) {
+      return true;
+    }
+    auto served = m_kube->resolve_name(*rid, preset_groups());
+    return served && served->plural == str(o, "plural") &&
+           served->group == group;
   }
 
   // The type an archived object is restored as: the one the server's
@@ -1315,7 +1383,12 @@ private:
         report.push_back(describe_step(p, ns));
         continue;
       }
-      auto done = restore_one(p, ns, timeout_s);
+      std::vector<std::string> unlinked;
+      auto done = restore_one(p, ns, timeout_s, unlinked);
+      for (const auto& u : unlinked) {
+        failed.push_back(u.substr(0, u.find(':')));
+        report.push_back("failed to re-link the owner of " + u);
+      }
       if (!done) {
         if (fatal(done.error())) {
           return tl::unexpected(done.error());
@@ -1398,12 +1471,82 @@ private:
 
   // Creates one object (after deleting the live one for replace); returns
   // its new uid.
+  // An object that pointed to a replaced one: the owner reference it had,
+  // which deleting with orphaning strips.
+  struct Dependent {
+    ResourceType type;
+    std::string name;
+    json ref;
+  };
+
+  // Everything in `ns` (of the kinds an owner can own) whose owner
+  // references name `uid`, in the restore set or not.
+  Expected<std::vector<Dependent>> dependents_of(const std::string& uid,
+                                                 const std::string& ns) {
+    std::vector<Dependent> out;
+    for (const auto& t : SNAP_TRY(owned_kinds())) {
+      for (const auto& o : SNAP_TRY(m_kube->list(t, ns))) {
+        for (const auto& ref :
+             meta(o).value("ownerReferences", json::array())) {
+          if (str(ref, "uid") == uid) {
+            out.push_back({t, str(meta(o), "name"), ref});
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  // Points each dependent's owner reference at the owner's new `uid`.
+  // Returns what could not be re-linked.
+  std::vector<std::string> relink(const std::vector<Dependent>& dependents,
+                                  const std::string& uid,
+                                  const std::string& ns) {
+    std::vector<std::string> failed;
+    for (const auto& d : dependents) {
+      auto live = m_kube->get_if(d.type, ns, d.name);
+      if (live && !*live) {
+        continue; // gone meanwhile
+      }
+      json refs = json::array();
+      if (live) {
+        for (const auto& r :
+             meta(**live).value("ownerReferences", json::array())) {
+          if (str(r, "uid") != uid && str(r, "uid") != str(d.ref, "uid")) {
+            refs.push_back(r);
+          }
+        }
+      }
+      json ref = d.ref;
+      ref["uid"] = uid;
+      refs.push_back(ref);
+      auto patched =
+          live
+              ? m_kube->merge_patch(d.type, ns, d.name,
+                                    {{"metadata", {{"ownerReferences", refs}}}})
+              : Expected<json>(tl::unexpected(live.error()));
+      if (!patched) {
+        failed.push_back(fmt::format("{}/{}: {}", d.type.name(), d.name,
+                                     patched.error().message));
+      }
+    }
+    return failed;
+  }
+
+  // Creates one object (after deleting the live one for replace, whose
+  // dependents are re-linked to it); returns its new uid. Dependents that
+  // could not be re-linked are added to `unlinked`.
   Expected<std::string> restore_one(Planned& p, const std::string& ns,
-                                    double timeout_s) {
+                                    double timeout_s,
+                                    std::vector<std::string>& unlinked) {
     if (!p.snapshot.is_null()) {
       SNAP_TRY(ensure_snapshot(p.snapshot, ns, timeout_s));
     }
+    std::vector<Dependent> dependents;
     if (p.action == "replace") {
+      // Deleting with orphaning keeps what the object owns but strips its
+      // owner reference: found first, re-linked to the new object after.
+      dependents = SNAP_TRY(dependents_of(p.live_uid, ns));
       SNAP_TRY(m_kube->remove(p.type, ns, p.name, kube::Propagation::orphan));
       SNAP_TRY(m_kube->wait_gone(p.type, ns, p.name, 60));
     }
@@ -1412,7 +1555,11 @@ private:
       SNAP_TRY(wait_established(p.type, p.name));
       m_kube->forget_discovery();
     }
-    return str(meta(created), "uid");
+    std::string uid = str(meta(created), "uid");
+    for (auto& f : relink(dependents, uid, ns)) {
+      unlinked.push_back(std::move(f));
+    }
+    return uid;
   }
 
   static bool is_crd(const ResourceType& t) {

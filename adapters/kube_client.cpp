@@ -10,6 +10,7 @@
 
 #include "snap/json.hpp"
 #include "snap/poll.hpp"
+#include "snap/text.hpp"
 
 namespace snap::adapters::kube {
 namespace {
@@ -213,21 +214,10 @@ Expected<std::optional<ResourceType>>
 Client::resolve_if_served(const std::string& plural, const std::string& group) {
   std::string version = "v1";
   if (!group.empty()) {
-    auto pref = m_preferred.find(group);
-    if (pref == m_preferred.end()) {
-      bool missing = false;
-      json g = SNAP_TRY(call("GET", "/apis/" + url_escape(group), json(), {},
-                             {}, false, &missing));
-      std::string v;
-      if (!missing && g.contains("preferredVersion")) {
-        v = g["preferredVersion"].value("version", "");
-      }
-      pref = m_preferred.emplace(group, v).first;
-    }
-    if (pref->second.empty()) {
+    version = SNAP_TRY(preferred_version(group));
+    if (version.empty()) {
       return std::optional<ResourceType>();
     }
-    version = pref->second;
   }
   auto r = resolve(plural, group, version);
   if (!r) {
@@ -271,6 +261,132 @@ Expected<ResourceType> Client::resolve(const std::string& plural,
               fmt::format("fabric: the server does not serve '{}' in {} "
                           "(kubectl api-resources lists what it serves)",
                           spelled, group.empty() ? v : group + "/" + v));
+}
+
+Expected<std::string> Client::preferred_version(const std::string& group) {
+  auto pref = m_preferred.find(group);
+  if (pref == m_preferred.end()) {
+    bool missing = false;
+    json g = SNAP_TRY(call("GET", "/apis/" + url_escape(group), json(), {}, {},
+                           false, &missing));
+    std::string v;
+    if (!missing && g.contains("preferredVersion")) {
+      v = g["preferredVersion"].value("version", "");
+    }
+    pref = m_preferred.emplace(group, v).first;
+  }
+  return pref->second;
+}
+
+Expected<const std::vector<std::pair<std::string, std::string>>*>
+Client::served_groups() {
+  if (!m_groups) {
+    json list = SNAP_TRY(call("GET", "/apis", json()));
+    std::vector<std::pair<std::string, std::string>> groups;
+    for (const auto& g : list.value("groups", json::array())) {
+      std::string name = g.value("name", "");
+      std::string version =
+          g.value("preferredVersion", json::object()).value("version", "");
+      if (is_dns_subdomain(name) && is_dns_label(version)) {
+        groups.emplace_back(name, version);
+        m_preferred.emplace(name, version);
+      }
+    }
+    m_groups = std::move(groups);
+  }
+  return &*m_groups;
+}
+
+namespace {
+
+// True when discovery entry `r` is what `word` names: its plural, its
+// singular, one of its short names, or its kind in any case (kubectl
+// lower-cases what it is given and matches plural and singular, and
+// expands short names).
+bool names_resource(const json& r, const std::string& word) {
+  std::string name = r.value("name", "");
+  if (name.empty() || name.find('/') != std::string::npos) {
+    return false; // a subresource
+  }
+  std::string lower = to_lower(word);
+  if (name == lower || r.value("singularName", "") == lower ||
+      to_lower(r.value("kind", "")) == lower) {
+    return true;
+  }
+  for (const auto& s : r.value("shortNames", json::array())) {
+    if (s.is_string() && s.get<std::string>() == lower) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+Expected<ResourceType>
+Client::resolve_name(const ResourceId& id,
+                     const std::vector<std::string>& preferred) {
+  std::vector<std::pair<std::string, std::string>> where; // group, version
+  if (!id.group.empty()) {
+    if (!is_dns_subdomain(id.group)) {
+      return fail(ErrorKind::usage,
+                  fmt::format("fabric: '{}' is not an API group", id.group));
+    }
+    std::string v =
+        id.version.empty() ? SNAP_TRY(preferred_version(id.group)) : id.version;
+    if (!v.empty()) {
+      where.emplace_back(id.group, v);
+    }
+  } else {
+    where.emplace_back("", "v1");
+    for (const auto& g : *SNAP_TRY(served_groups())) {
+      where.push_back(g);
+    }
+  }
+  std::vector<ResourceType> matches;
+  for (const auto& [group, version] : where) {
+    for (const auto& r : *SNAP_TRY(resources_of(group, version))) {
+      if (names_resource(r, id.plural)) {
+        matches.push_back({group, version, r.value("name", ""),
+                           r.value("kind", ""), r.value("namespaced", true)});
+        break;
+      }
+    }
+  }
+  std::string spelled =
+      id.group.empty() ? id.plural : id.plural + "." + id.group;
+  if (matches.empty()) {
+    return fail(ErrorKind::not_found,
+                fmt::format("fabric: the server has no resource type '{}' "
+                            "(kubectl api-resources lists what it serves)",
+                            spelled));
+  }
+  if (matches.size() > 1) {
+    auto pick = [&](auto&& pred) -> std::optional<ResourceType> {
+      std::vector<ResourceType> picked;
+      std::copy_if(matches.begin(), matches.end(), std::back_inserter(picked),
+                   pred);
+      return picked.size() == 1 ? std::optional(picked[0]) : std::nullopt;
+    };
+    if (auto core = pick([](const auto& t) { return t.group.empty(); })) {
+      return *core;
+    }
+    if (auto mine = pick([&](const auto& t) {
+          return std::find(preferred.begin(), preferred.end(), t.group) !=
+                 preferred.end();
+        })) {
+      return *mine;
+    }
+    std::vector<std::string> names;
+    for (const auto& t : matches) {
+      names.push_back(t.name());
+    }
+    return fail(ErrorKind::usage,
+                fmt::format("fabric: '{}' is ambiguous: the server serves {} "
+                            "(name one with its group, as {}/NAME)",
+                            spelled, join_list(names, " and "), names[0]));
+  }
+  return matches[0];
 }
 
 Expected<ResourceType> Client::type_of(const std::string& api_version,

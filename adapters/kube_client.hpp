@@ -68,6 +68,16 @@ public:
   Expected<ResourceType> resolve(const std::string& plural,
                                  const std::string& group,
                                  const std::string& version = {});
+  // The type a user's name for it means, as kubectl resolves it: `id`'s
+  // resource part may be a plural, a singular, a kind (any case) or a
+  // short name, with or without its group (and version). Without a group,
+  // every served group is searched; the core group wins, then a group of
+  // `preferred` (say, the preset's); any other tie is an error naming the
+  // candidates. Errors: `not_found` when nothing matches, `usage` when the
+  // name is ambiguous, any kind.
+  Expected<ResourceType>
+  resolve_name(const ResourceId& id, const std::vector<std::string>& preferred);
+
   // Like resolve, but nothing when the group or kind is not served (say,
   // OpenShift routes on a plain cluster).
   Expected<std::optional<ResourceType>>
@@ -111,6 +121,7 @@ public:
   void forget_discovery() {
     m_preferred.clear();
     m_resource_lists.clear();
+    m_groups.reset();
   }
 
   HttpClient& http() { return m_http; }
@@ -124,8 +135,14 @@ private:
                                      const std::string& version);
   HttpClient& m_http;
   Reporter& m_reporter;
+  // The preferred version of `group`, or "" when it is not served.
+  Expected<std::string> preferred_version(const std::string& group);
+  // The served groups with their preferred versions (GET /apis), once.
+  Expected<const std::vector<std::pair<std::string, std::string>>*>
+  served_groups();
   std::map<std::string, std::string> m_preferred; // group -> version
   std::map<std::string, json> m_resource_lists;   // "g/v" -> resources
+  std::optional<std::vector<std::pair<std::string, std::string>>> m_groups;
 };
 
 // "reason: message" from a Status body, or the body's first line.

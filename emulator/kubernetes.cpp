@@ -36,6 +36,7 @@ struct Kind {
   bool has_status = false; // status is a subresource: create drops it
   bool custom = false;     // a CRD's kind
   bool served = true;      // false once its CRD is deleted
+  std::vector<std::string> short_names;
   std::string gv() const {
     return group.empty() ? version : group + "/" + version;
   }
@@ -182,6 +183,27 @@ public:
     m_kinds.push_back({"apiextensions.k8s.io", "v1",
                        "customresourcedefinitions", "customresourcedefinition",
                        "CustomResourceDefinition", false, true, false});
+    // The short names discovery gives built-in kinds (each registry's
+    // ShortNames(), kubernetes pkg/registry/*/*/storage/storage.go).
+    const std::map<std::string, std::vector<std::string>> short_names = {
+        {"namespaces", {"ns"}},
+        {"configmaps", {"cm"}},
+        {"persistentvolumeclaims", {"pvc"}},
+        {"persistentvolumes", {"pv"}},
+        {"services", {"svc"}},
+        {"serviceaccounts", {"sa"}},
+        {"pods", {"po"}},
+        {"deployments", {"deploy"}},
+        {"statefulsets", {"sts"}},
+        {"replicasets", {"rs"}},
+        {"ingresses", {"ing"}},
+        {"storageclasses", {"sc"}},
+        {"customresourcedefinitions", {"crd", "crds"}}};
+    for (auto& k : m_kinds) {
+      if (auto it = short_names.find(k.plural); it != short_names.end()) {
+        k.short_names = it->second;
+      }
+    }
     json ns = {{"apiVersion", "v1"},
                {"kind", "Namespace"},
                {"metadata", {{"name", "default"}}}};
@@ -327,11 +349,15 @@ private:
         continue;
       }
       json verbs = {"create", "delete", "get", "list", "patch", "update"};
-      resources.push_back({{"name", k.plural},
-                           {"singularName", k.singular},
-                           {"namespaced", k.namespaced},
-                           {"kind", k.kind},
-                           {"verbs", verbs}});
+      json entry = {{"name", k.plural},
+                    {"singularName", k.singular},
+                    {"namespaced", k.namespaced},
+                    {"kind", k.kind},
+                    {"verbs", verbs}};
+      if (!k.short_names.empty()) {
+        entry["shortNames"] = k.short_names;
+      }
+      resources.push_back(entry);
       if (k.has_status) {
         resources.push_back({{"name", k.plural + "/status"},
                              {"singularName", ""},
@@ -668,6 +694,11 @@ private:
              spec.value("scope", "") == "Namespaced",
              v.contains("subresources") && v["subresources"].contains("status"),
              true};
+      for (const auto& n : names.value("shortNames", json::array())) {
+        if (n.is_string()) {
+          k.short_names.push_back(n.get<std::string>());
+        }
+      }
       bool revived = false;
       for (auto& old : m_kinds) {
         if (!old.served && old.group == k.group && old.plural == k.plural) {

@@ -1098,3 +1098,114 @@ TEST_CASE("fabric: cluster-scoped objects other than CRDs need a flag",
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("fabric: resources are named as kubectl takes them",
+          "[e2e][fabric][target-truth]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed(emu.url());
+  for (std::string name : {"ibppeers/peer1", "ibppeer/peer1", "IBPPeer/peer1",
+                           "ibppeer.ibp.com/peer1"}) {
+    TempDir dir;
+    auto r = snap(with({"save", "fabric", name, "-o", dir.path().string(),
+                        "--preset", "fabric-operator"},
+                       target(emu)));
+    INFO(name << ": " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("ibppeers.ibp.com/peer1 in fab") != std::string::npos);
+  }
+  TempDir dir;
+  auto cm = snap(with({"save", "fabric", "cm/unrelated",
+                       "--no-volume-"
+                       "snapshots",
+                       "-o", dir.path().string()},
+                      target(emu)));
+  INFO(cm.err);
+  CHECK(cm.exit_code == 0);
+  CHECK(cm.out.find("configmaps/unrelated") != std::string::npos);
+  // Two groups serving one plural: a bare name is ambiguous.
+  for (std::string group : {"a.example.com", "b.example.com"}) {
+    call("POST",
+         emu.url() + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+         {{"apiVersion", "apiextensions.k8s.io/v1"},
+          {"kind", "CustomResourceDefinition"},
+          {"metadata", {{"name", "widgets." + group}}},
+          {"spec",
+           {{"group", group},
+            {"scope", "Namespaced"},
+            {"names",
+             {{"plural", "widgets"},
+              {"singular", "widget"},
+              {"kind", "Widget"}}},
+            {"versions",
+             {{{"name", "v1"}, {"served", true}, {"storage", true}}}}}}});
+  }
+  auto ambiguous =
+      snap(with({"save", "fabric", "widgets/w1", "-o", dir.path().string()},
+                target(emu)));
+  CHECK(ambiguous.exit_code == 2);
+  CHECK(ambiguous.err.find("'widgets' is ambiguous") != std::string::npos);
+  CHECK(ambiguous.err.find("widgets.a.example.com") != std::string::npos);
+  CHECK(ambiguous.err.find("widgets.b.example.com") != std::string::npos);
+  auto unknown =
+      snap(with({"save", "fabric", "gadgets/g1", "-o", dir.path().string()},
+                target(emu)));
+  CHECK(unknown.exit_code == 6);
+}
+
+TEST_CASE("fabric: replacing one resource re-links everything it owned",
+          "[e2e][fabric][target-truth]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed(emu.url());
+  TempDir dir;
+  std::string archive = save_peer(emu, dir);
+  std::string peer_url = ns_url(emu.url(), k_ibp, "ibppeers", "peer1");
+  call("PATCH", peer_url, {{"spec", {{"version", "2.5.9"}}}});
+  auto r = snap(with({"restore", "fabric", archive, "ibppeers/peer1", "--yes",
+                      "--conflict", "replace"},
+                     target(emu)));
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  json peer = call("GET", peer_url);
+  CHECK(peer["spec"]["version"] == "2.5.4");
+  std::string uid = peer["metadata"]["uid"];
+  // Not in the restore set, yet owned by the new peer.
+  for (const auto& [plural, object] : peer_objects(emu.url())) {
+    if (plural == "ibppeers/peer1" || plural == "configmaps/unrelated" ||
+        plural == "secrets/peer1-msp-user" || plural == "secrets/regcred") {
+      continue;
+    }
+    INFO(plural);
+    CHECK(object["metadata"]["ownerReferences"][0]["uid"] == uid);
+  }
+  TempDir again;
+  auto resaved = snap(with(
+      {"save", "fabric", "ibppeers.ibp.com/peer1", "-o", again.path().string()},
+      target(emu)));
+  INFO(resaved.err);
+  CHECK(resaved.exit_code == 0);
+  CHECK(resaved.out.find("2 volume snapshots") != std::string::npos);
+  CHECK(resaved.err.find("owns no objects") == std::string::npos);
+}
+
+TEST_CASE("fabric: a save of a resource that owns nothing says so",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed_cluster(emu.url());
+  call("POST", ns_url(emu.url(), k_ibp, "ibppeers"),
+       {{"apiVersion", "ibp.com/v1beta1"},
+        {"kind", "IBPPeer"},
+        {"metadata", {{"name", "lonely"}}},
+        {"spec", {{"license", {{"accept", true}}}, {"version", "2.5.4"}}}});
+  TempDir dir;
+  auto r = snap(with(
+      {"save", "fabric", "ibppeers.ibp.com/lonely", "-o", dir.path().string()},
+      target(emu)));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("warning: fabric: ibppeers.ibp.com/lonely owns no objects "
+                   "in fab") != std::string::npos);
+}
+
+} // namespace snap::test
