@@ -336,8 +336,8 @@ TEST_CASE("the ids list prints are the ids download and delete take",
     auto doc = nlohmann::json::parse(got.out);
     CHECK(doc["source"]["components"][0]["id"] == id);
     CHECK(snap({"inspect", doc["archive"].get<std::string>()}).exit_code == 0);
-    auto gone = snap({"delete", "flux", id, "--addr", emu.url(), "--app",
-                      "myapp", "--yes"});
+    auto gone = snap(
+        {"delete", "flux", id, "--addr", emu.url(), "--app", "myapp", "--yes"});
     CHECK(gone.exit_code == 0);
   }
   auto after =
@@ -370,12 +370,12 @@ TEST_CASE("restore honours --app, and refuses an app without the archive's "
   CHECK(r.err.find("into app otherapp (--app)") != std::string::npos);
   CHECK(read_file(w.apps->path() / "fluxdb_otherapp" / "appdata" /
                   "data.txt") == "rows: 42\n");
-  auto unknown = snap({"restore", "flux", archive, "--addr", emu.url(),
-                       "--app", "nosuchapp", "--yes"});
+  auto unknown = snap({"restore", "flux", archive, "--addr", emu.url(), "--app",
+                       "nosuchapp", "--yes"});
   CHECK(unknown.exit_code == 6);
   for (const auto& req : emu.requests()) {
-    bool changed = req.find("nosuchapp") != std::string::npos &&
-                   !req.starts_with("GET ");
+    bool changed =
+        req.find("nosuchapp") != std::string::npos && !req.starts_with("GET ");
     CHECK_FALSE(changed);
   }
 }
