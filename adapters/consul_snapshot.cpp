@@ -221,7 +221,11 @@ struct ConsulSnapshotVerifier::State {
         auto sp = pax_text.find(' ', pos);
         auto eq = pax_text.find('=', sp);
         auto len = std::strtoull(pax_text.c_str() + pos, nullptr, 10);
-        if (sp == std::string::npos || eq == std::string::npos || len == 0) {
+        // A record's length must cover its key and value and stay inside
+        // the text: a length near 2^64 once wrapped `pos` around for ever
+        // (a fuzzer's find).
+        if (sp == std::string::npos || eq == std::string::npos || len == 0 ||
+            len > pax_text.size() - pos || eq + 1 >= pos + len) {
           break;
         }
         std::string key = pax_text.substr(sp + 1, eq - sp - 1);
