@@ -483,12 +483,15 @@ Expected<StatusResult> CamundaAdapter::status(const std::string& id) {
                           ? "DOES_NOT_EXIST"
                           : z.error().message;
   running |= r.fields["zeebe"] == "IN_PROGRESS";
-  json parts = SNAP_TRY(m_zeebe.call("GET", "/actuator/partitions"));
-  std::set<std::string> phases;
-  for (const auto& [p, st] : parts.items()) {
-    phases.insert(st.value("exporterPhase", "?"));
+  if (auto phases = SNAP_TRY(camunda::exporter_phases(m_zeebe))) {
+    std::set<std::string> distinct;
+    for (const auto& p : *phases) {
+      distinct.insert(p.substr(p.find(": ") + 2));
+    }
+    r.fields["exporting"] = fmt::format("{}", fmt::join(distinct, ", "));
+  } else {
+    r.fields["exporting"] = std::string(camunda::k_phases_unknown);
   }
-  r.fields["exporting"] = fmt::format("{}", fmt::join(phases, ", "));
   r.terminal = !running;
   return r;
 }

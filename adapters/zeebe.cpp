@@ -106,11 +106,13 @@ public:
   Expected<StatusResult> status(const std::string& id) override {
     camunda::ZeebeEndpoint ep = SNAP_TRY(endpoint());
     StatusResult r;
-    json parts = SNAP_TRY(m_zeebe.call("GET", "/actuator/partitions"));
     Fields exporting = Fields::array();
-    for (const auto& [p, st] : parts.items()) {
-      exporting.push_back(
-          fmt::format("partition {}: {}", p, st.value("exporterPhase", "?")));
+    if (auto phases = SNAP_TRY(camunda::exporter_phases(m_zeebe))) {
+      for (const auto& p : *phases) {
+        exporting.push_back("partition " + p);
+      }
+    } else {
+      exporting = std::string(camunda::k_phases_unknown);
     }
     if (!id.empty()) {
       json info = SNAP_TRY(camunda::zeebe_get(m_zeebe, ep, id));

@@ -243,4 +243,24 @@ std::optional<Error> zeebe_verdict(const json& info, const std::string& who) {
                            fmt::join(parts, "; "))};
 }
 
+Expected<std::optional<std::vector<std::string>>>
+exporter_phases(const Actuator& zeebe) {
+  auto parts = zeebe.call("GET", "/actuator/partitions");
+  if (!parts) {
+    if (parts.error().kind == ErrorKind::not_found) {
+      return std::optional<std::vector<std::string>>();
+    }
+    return tl::unexpected(parts.error());
+  }
+  std::vector<std::string> out;
+  if (parts->is_object()) {
+    for (const auto& [p, st] : parts->items()) {
+      out.push_back(fmt::format("{}: {}", p,
+                                st.is_object() ? st.value("exporterPhase", "?")
+                                               : std::string("?")));
+    }
+  }
+  return std::optional(out);
+}
+
 } // namespace snap::adapters::camunda

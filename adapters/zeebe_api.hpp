@@ -5,6 +5,7 @@
 // a backup and following it, and exporting pause and resume.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,5 +71,17 @@ std::string broker_version(const json& info);
 // The verdict on a finished BackupInfo: nothing for COMPLETED, `partial`
 // for INCOMPLETE, `remote` for FAILED, each naming the partitions.
 std::optional<Error> zeebe_verdict(const json& info, const std::string& who);
+
+// Each partition's exporter phase ("1: EXPORTING"), from the broker's
+// /actuator/partitions; nothing where a standalone gateway answers (it has
+// no such endpoint: 8.2–8.7's usual deployment). Errors: any kind but
+// `not_found`.
+Expected<std::optional<std::vector<std::string>>>
+exporter_phases(const Actuator& zeebe);
+
+// What status shows for exporting when exporter_phases gave nothing.
+inline constexpr std::string_view k_phases_unknown =
+    "not shown by a standalone gateway (each broker's /actuator/partitions "
+    "shows it)";
 
 } // namespace snap::adapters::camunda

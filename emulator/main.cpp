@@ -132,6 +132,10 @@ int main(int argc, char** argv) {
   app.add_option("--camunda-version", zeebe.version,
                  "zeebe: the version it reports (default 8.7.2; from 8.8 the "
                  "backup endpoint is /actuator/backupRuntime)");
+  app.add_option("--zeebe-role", zeebe.role,
+                 "zeebe: gateway (standalone, no /actuator/partitions) or "
+                 "broker (with its embedded gateway) (default: gateway before "
+                 "8.8, the orchestration cluster from 8.8)");
   app.add_option("--partitions", zeebe.partitions,
                  "zeebe: number of partitions (default 3)");
   app.add_option("--backup-ms", zeebe.backup_ms,

@@ -160,8 +160,12 @@ void register_zeebe(httplib::Server& server, FaultInjector&,
                          : "/actuator/backups";
   server.Get("/actuator", [base](const auto&, auto& res) {
     json links = json::object();
-    std::vector<std::string> ids{"health", "partitions", "exporting",
+    std::vector<std::string> ids{"health", "exporting",
                                  base.substr(std::string("/actuator/").size())};
+    if (z.opts.role == "broker" ||
+        (z.opts.role.empty() && (z.major > 8 || z.minor >= 8))) {
+      ids.push_back("partitions");
+    }
     if (z.opts.webapps) {
       ids.push_back("backupHistory");
     }
@@ -182,16 +186,24 @@ void register_zeebe(httplib::Server& server, FaultInjector&,
     z.phase = "EXPORTING";
     z.exporting_done(res);
   });
-  server.Get("/actuator/partitions", [](const auto&, auto& res) {
-    std::lock_guard lock(z.mu);
-    json out = json::object();
-    for (int p = 1; p <= z.opts.partitions; ++p) {
-      out[std::to_string(p)] = {{"role", "LEADER"},
-                                {"exporterPhase", z.phase},
-                                {"health", "healthy"}};
-    }
-    res.set_content(out.dump(), "application/json");
-  });
+  // /actuator/partitions is the broker's PartitionEndpoint
+  // (zeebe/broker/.../broker/system/management/PartitionEndpoint.java): a
+  // standalone gateway, 8.2–8.7's usual deployment, answers it 404; the
+  // 8.8 orchestration cluster runs a broker and serves it.
+  bool broker = z.opts.role == "broker" ||
+                (z.opts.role.empty() && (z.major > 8 || z.minor >= 8));
+  if (broker) {
+    server.Get("/actuator/partitions", [](const auto&, auto& res) {
+      std::lock_guard lock(z.mu);
+      json out = json::object();
+      for (int p = 1; p <= z.opts.partitions; ++p) {
+        out[std::to_string(p)] = {{"role", "LEADER"},
+                                  {"exporterPhase", z.phase},
+                                  {"health", "healthy"}};
+      }
+      res.set_content(out.dump(), "application/json");
+    });
+  }
   if (z.major == 8 && z.minor == 1) {
     // 8.1: POST /actuator/backups/{id} without a body answers 200 {"id"};
     // GET answers 200 whatever the id; no list or delete.

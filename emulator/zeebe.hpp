@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The Zeebe gateway's management API subset snap needs (SPEC §7): the backup
 // endpoint (/actuator/backups for 8.2–8.7, /actuator/backupRuntime from
-// 8.8), exporting pause (hard or soft) and resume, and /actuator/partitions
-// whose exporterPhase tests read.
+// 8.8), exporting pause (hard or soft) and resume, and, where a broker
+// answers, /actuator/partitions whose exporterPhase tests read.
 #pragma once
 
 #include <string>
@@ -17,6 +17,10 @@ struct ZeebeOptions {
   long backup_ms = 500;              // until every partition is done
   std::string outcome = "completed"; // completed | failed | incomplete
   bool webapps = false; // 8.8+: /actuator/backupHistory is served too
+  // What answers: "gateway" (a standalone gateway, 8.2–8.7's Helm default),
+  // "broker" (a broker with its embedded gateway) or "" for the version's
+  // usual one (the gateway before 8.8, the orchestration cluster after).
+  std::string role;
 };
 
 void register_zeebe(httplib::Server& server, FaultInjector& faults,

@@ -17,9 +17,16 @@ struct Cluster {
   explicit Cluster(std::vector<std::string> zeebe_flags = {},
                    std::vector<std::string> operate_flags = {})
       : es("elasticsearch", {"--snapshot-ms", "150"}),
-        zeebe("zeebe", zeebe_flags.empty() || zeebe_flags[0] != "--backup-ms"
-                           ? with({"--backup-ms", "300"}, zeebe_flags)
-                           : zeebe_flags),
+        // A broker with its embedded gateway, whose partitions show the
+        // exporter phase the tests check.
+        zeebe("zeebe",
+              with(std::find(zeebe_flags.begin(), zeebe_flags.end(),
+                             "--zeebe-role") == zeebe_flags.end()
+                       ? std::vector<std::string>{"--zeebe-role", "broker"}
+                       : std::vector<std::string>{},
+                   zeebe_flags.empty() || zeebe_flags[0] != "--backup-ms"
+                       ? with({"--backup-ms", "300"}, zeebe_flags)
+                       : zeebe_flags)),
         operate("operate", with({"--elasticsearch", es.url()}, operate_flags)),
         tasklist("tasklist", {"--elasticsearch", es.url()}),
         optimize("optimize", {"--elasticsearch", es.url()}) {
@@ -363,7 +370,8 @@ namespace {
 struct Cluster81 {
   Cluster81()
       : es("elasticsearch", {"--snapshot-ms", "150"}),
-        zeebe("zeebe", {"--camunda-version", "8.1.0", "--backup-ms", "300"}),
+        zeebe("zeebe", {"--camunda-version", "8.1.0", "--backup-ms", "300",
+                        "--zeebe-role", "broker"}),
         operate("operate", web()), tasklist("tasklist", web()),
         optimize("optimize", web()) {
     http("PUT", es.url() + "/_snapshot/camunda",
@@ -436,6 +444,26 @@ TEST_CASE("Camunda 8.1: the experimental APIs, named by --camunda-version",
       snap({"save", "zeebe", "--addr", c.zeebe.url(), "--camunda-version",
             "8.1", "--backup-id", "5", "-o", dir.path().string()});
   CHECK(old.exit_code == 1);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("camunda status works through a standalone 8.7 gateway",
+          "[e2e][camunda][target-truth]") {
+  Cluster c({"--zeebe-role", "gateway"});
+  auto saved = snap(with({"save", "camunda", "--backup-id", "42"}, c.flags()));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  CHECK(http("GET", c.zeebe.url() + "/actuator/partitions").find("LEADER") ==
+        std::string::npos);
+  auto status = snap(with({"status", "camunda", "42"}, c.flags()));
+  INFO(status.err);
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("COMPLETED") != std::string::npos);
+  CHECK(status.out.find("not shown by a standalone gateway") !=
+        std::string::npos);
 }
 
 } // namespace snap::test

@@ -140,3 +140,31 @@ TEST_CASE("zeebe lacks upload and says which verbs it has", "[e2e][zeebe]") {
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("zeebe status works through a standalone 8.2-8.7 gateway",
+          "[e2e][zeebe][target-truth]") {
+  for (std::string version : {"8.2.10", "8.7.2"}) {
+    Emulator emu("zeebe", {"--camunda-version", version, "--backup-ms", "100"});
+    TempDir dir;
+    auto saved = snap({"save", "zeebe", "--addr", emu.url(), "--backup-id", "7",
+                       "-o", dir.path().string()});
+    INFO(version << ": " << saved.err);
+    REQUIRE(saved.exit_code == 0);
+    auto all = snap({"status", "zeebe", "--addr", emu.url()});
+    INFO(all.err);
+    CHECK(all.exit_code == 0);
+    CHECK(all.out.find("not shown by a standalone gateway") !=
+          std::string::npos);
+    auto one = snap({"status", "zeebe", "7", "--addr", emu.url()});
+    CHECK(one.exit_code == 0);
+    CHECK(one.out.find("COMPLETED") != std::string::npos);
+    // The gateway has no partitions endpoint, as the real one.
+    CHECK(
+        http("GET", emu.url() + "/actuator/partitions").find("exporterPhase") ==
+        std::string::npos);
+  }
+}
+
+} // namespace snap::test
