@@ -549,26 +549,29 @@ Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
     }
   }
   names.push_back(records_snapshot(id));
-  std::vector<std::string> overwritten;
-  auto states = SNAP_TRY(es::index_states(m_es));
-  for (const auto& name : names) {
-    json s = SNAP_TRY(es::get_snapshot(m_es, repo, name));
-    for (const auto& i : s.value("indices", json::array())) {
-      if (states.contains(i.get<std::string>())) {
-        overwritten.push_back(i.get<std::string>());
+  // Camunda's restore procedure deletes every index of its applications
+  // first (restore.md: "delete all operate|tasklist|optimize|zeebe
+  // indices"), not only those in the snapshots: one made after the backup
+  // would survive the restore and disagree with it.
+  std::vector<std::string> prefixes = {
+      "operate-", "tasklist-", "optimize-",
+      record.value("records_prefix", std::string("zeebe-record"))};
+  if (record["components"].contains("webapps")) {
+    prefixes.push_back("camunda-"); // 8.8's harmonized indices
+  }
+  std::vector<std::string> deleted;
+  for (const auto& [index, state] : SNAP_TRY(es::index_states(m_es))) {
+    for (const auto& p : prefixes) {
+      if (index.starts_with(p)) {
+        deleted.push_back(index);
+        break;
       }
     }
   }
-  bool replace = !flag("replace").empty();
-  if (!overwritten.empty() && !replace) {
-    return fail(ErrorKind::conflict,
-                fmt::format("camunda: these indices exist and the snapshots "
-                            "would overwrite them: {} (stop Operate, "
-                            "Tasklist, Optimize and Zeebe, then add "
-                            "--replace to delete them, as Camunda's restore "
-                            "procedure does)",
-                            fmt::join(overwritten, ", ")));
+  for (const auto& name : names) {
+    SNAP_TRY(es::get_snapshot(m_es, repo, name)); // each must be there
   }
+  bool replace = !flag("replace").empty();
   Fields zeebe_steps = Fields::array();
   zeebe_steps.push_back(
       fmt::format("restore Zeebe offline: stop every broker, empty their "
@@ -578,9 +581,14 @@ Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
                   id));
   if (dry_run) {
     Fields plan = Fields::array();
-    if (!overwritten.empty()) {
-      plan.push_back(
-          fmt::format("delete indices {}", fmt::join(overwritten, ", ")));
+    if (!deleted.empty()) {
+      plan.push_back(fmt::format(
+          "delete every Operate, Tasklist, Optimize and Zeebe record index: "
+          "{}{}",
+          fmt::join(deleted, ", "),
+          replace ? ""
+                  : " (needs --replace: without it the restore stops "
+                    "here and changes nothing)"));
     }
     for (const auto& name : names) {
       plan.push_back(
@@ -589,21 +597,49 @@ Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
     plan.push_back(zeebe_steps[0]);
     return Fields{{"plan", plan}};
   }
-  for (const auto& batch : es::name_batches(overwritten)) {
-    SNAP_TRY(m_es.call("DELETE", "/" + batch, json(), {.idempotent = false}));
+  if (!deleted.empty() && !replace) {
+    return fail(ErrorKind::conflict,
+                fmt::format("camunda: the cluster holds indices of Operate, "
+                            "Tasklist, Optimize or Zeebe records: {}; "
+                            "nothing was changed (stop those applications "
+                            "and Zeebe, then add --replace to delete them "
+                            "all, as Camunda's restore procedure does)",
+                            fmt::join(deleted, ", ")));
   }
+  for (const auto& batch : es::name_batches(deleted)) {
+    SNAP_TRY(m_es.call("DELETE", "/" + batch, json(),
+                       {.query = "expand_wildcards=all", .idempotent = false}));
+  }
+  std::vector<std::string> short_of;
   for (const auto& name : names) {
     m_ctx.reporter.note(fmt::format("restoring snapshot {}", name));
-    SNAP_TRY(
+    json done = SNAP_TRY(
         m_es.call("POST",
                   fmt::format("/_snapshot/{}/{}/_restore", url_escape(repo),
                               url_escape(name)),
                   json{{"include_global_state", false}},
                   {.query = "wait_for_completion=true", .idempotent = false}));
+    // The answer's RestoreInfo counts shards that could not be recovered:
+    // the restore finished, but not whole.
+    json shards =
+        done.value("snapshot", json::object()).value("shards", json::object());
+    std::uint64_t failed = shards.value("failed", std::uint64_t{0});
+    if (failed > 0) {
+      short_of.push_back(fmt::format("{} ({} of {} shards failed)", name,
+                                     failed,
+                                     shards.value("total", std::uint64_t{0})));
+    }
   }
-  return Fields{{"restored_snapshots", names},
-                {"deleted_indices", overwritten},
-                {"next_steps", zeebe_steps}};
+  Fields out{{"restored_snapshots", names},
+             {"deleted_indices", deleted},
+             {"next_steps", zeebe_steps}};
+  if (!short_of.empty()) {
+    out["partial"] = fmt::format(
+        "camunda: not every shard was restored: {} (see GET _cat/shards; "
+        "restore those snapshots again before Zeebe)",
+        fmt::join(short_of, "; "));
+  }
+  return out;
 }
 
 } // namespace

@@ -20,9 +20,10 @@ struct ElasticsearchOptions {
   long recovery_ms = 400;              // how long a restored index recovers
   std::string outcome = "success";     // snapshots end success|partial|failed
   std::vector<std::string> reject_ids; // _bulk items failing to parse
-  int reject_429 = 0;          // the first N _bulk items are rejected with 429
-  std::string require_user;    // "user:password" for basic auth
-  std::string require_api_key; // the encoded key of Authorization: ApiKey
+  int reject_429 = 0; // the first N _bulk items are rejected with 429
+  int restore_failed_shards = 0;   // each restore: N shards fail to recover
+  std::string require_user;        // "user:password" for basic auth
+  std::string require_api_key;     // the encoded key of Authorization: ApiKey
   std::filesystem::path path_repo; // path.repo: where fs locations may live
 };
 

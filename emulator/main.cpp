@@ -120,6 +120,9 @@ int main(int argc, char** argv) {
   app.add_option("--reject-doc-ids", es_reject,
                  "elasticsearch: _bulk items with these ids (comma-separated) "
                  "fail to parse (400)");
+  app.add_option("--restore-failed-shards", es.restore_failed_shards,
+                 "elasticsearch: in every restore N shards fail to recover "
+                 "(counted in the answer's shards.failed)");
   app.add_option("--reject-429", es.reject_429,
                  "elasticsearch: reject the first N _bulk items with 429");
   app.add_option("--require-user", es.require_user,

@@ -15,8 +15,9 @@ using nlohmann::json;
 
 struct Cluster {
   explicit Cluster(std::vector<std::string> zeebe_flags = {},
-                   std::vector<std::string> operate_flags = {})
-      : es("elasticsearch", {"--snapshot-ms", "150"}),
+                   std::vector<std::string> operate_flags = {},
+                   std::vector<std::string> es_flags = {})
+      : es("elasticsearch", with({"--snapshot-ms", "150"}, es_flags)),
         // A broker with its embedded gateway, whose partitions show the
         // exporter phase the tests check.
         zeebe("zeebe",
@@ -464,6 +465,65 @@ TEST_CASE("camunda status works through a standalone 8.7 gateway",
   CHECK(status.out.find("COMPLETED") != std::string::npos);
   CHECK(status.out.find("not shown by a standalone gateway") !=
         std::string::npos);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("camunda restore deletes every application index, as the "
+          "documented procedure does",
+          "[e2e][camunda][target-truth]") {
+  Cluster c;
+  TempDir dir;
+  REQUIRE(snap(with({"save", "camunda", "--backup-id", "1200", "-o",
+                     dir.path().string()},
+                    c.flags()))
+              .exit_code == 0);
+  std::string archive = (dir.path() / dir.list().at(0)).string();
+  // Made after the backup: a restore that kept it would leave Operate with
+  // data the rest of the cluster does not know.
+  http("PUT", c.es.url() + "/operate-incident-after/_doc/1?refresh=true",
+       R"({"late":true})");
+  http("PUT", c.es.url() + "/unrelated-app/_doc/1?refresh=true", R"({})");
+  auto plan =
+      snap(with({"restore", "camunda", archive, "--dry-run"}, c.flags()));
+  INFO(plan.err);
+  CHECK(plan.exit_code == 0);
+  CHECK(plan.out.find("operate-incident-after") != std::string::npos);
+  CHECK(plan.out.find("needs --replace") != std::string::npos);
+  CHECK(plan.out.find("unrelated-app") == std::string::npos);
+  auto refused =
+      snap(with({"restore", "camunda", archive, "--yes"}, c.flags()));
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("nothing was changed") != std::string::npos);
+  auto restored = snap(
+      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()));
+  INFO(restored.err);
+  CHECK(restored.exit_code == 0);
+  CHECK(http("GET", c.es.url() + "/operate-incident-after")
+            .find("index_not_found_exception") != std::string::npos);
+  CHECK(http("GET", c.es.url() + "/unrelated-app/_count").find("\"count\":1") !=
+        std::string::npos);
+  CHECK(http("GET", c.es.url() + "/operate-list-view/_count")
+            .find("\"count\":1") != std::string::npos);
+}
+
+TEST_CASE("camunda restore with failed shards is partial, exit 3",
+          "[e2e][camunda][target-truth]") {
+  Cluster c({}, {}, {"--restore-failed-shards", "1"});
+  TempDir dir;
+  REQUIRE(snap(with({"save", "camunda", "--backup-id", "1300", "-o",
+                     dir.path().string()},
+                    c.flags()))
+              .exit_code == 0);
+  std::string archive = (dir.path() / dir.list().at(0)).string();
+  auto r = snap(
+      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()));
+  INFO(r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("not every shard was restored") != std::string::npos);
+  CHECK(r.err.find("1 of") != std::string::npos);
 }
 
 } // namespace snap::test
