@@ -34,6 +34,8 @@
 #include "snap/options.hpp"
 #include "snap/text.hpp"
 
+#include <set>
+
 namespace snap::adapters {
 namespace {
 
@@ -270,6 +272,18 @@ private:
   Expected<StatusResult> snapshot_status(const std::string& name);
   Expected<Fields> restore_snapshot(ArchiveReader& in, bool dry_run);
 
+  // What a restore asks for, from the snapshot's info and the flags.
+  struct RestoreSet {
+    std::vector<std::string> request;  // data stream and index names
+    std::vector<std::string> streams;  // the data streams among them
+    std::vector<std::string> features; // feature states restored
+    std::set<std::string> system;      // their system indices
+    std::set<std::string> backing;     // the streams' backing indices
+    std::vector<std::string> targets;  // every index the restore makes
+    std::vector<std::string> left_out; // plan lines: not restored
+  };
+  Expected<RestoreSet> restore_set(const json& info);
+
   AdapterContext m_ctx;
   es::Client m_es;
 };
@@ -359,6 +373,92 @@ ElasticsearchAdapter::snapshot_status(const std::string& name) {
   return r;
 }
 
+Expected<ElasticsearchAdapter::RestoreSet>
+ElasticsearchAdapter::restore_set(const json& info) {
+  RestoreSet set;
+  std::map<std::string, std::vector<std::string>> feature_indices;
+  for (const auto& f : info.value("feature_states", json::array())) {
+    auto& list = feature_indices[f.value("feature_name", "")];
+    for (const auto& i : f.value("indices", json::array())) {
+      list.push_back(i.get<std::string>());
+    }
+  }
+  std::vector<std::string> wanted_features = split_list(flag("feature-states"));
+  std::vector<std::string> held;
+  for (const auto& [feature, indices] : feature_indices) {
+    held.push_back(feature);
+  }
+  for (const auto& f : wanted_features) {
+    if (f != "none" && !feature_indices.contains(f)) {
+      return fail(ErrorKind::usage,
+                  fmt::format("--feature-states {}: the snapshot holds no "
+                              "such feature state (it holds: {})",
+                              f,
+                              held.empty() ? "none" : join_list(held, ", ")));
+    }
+  }
+  for (const auto& [feature, indices] : feature_indices) {
+    bool take = std::find(wanted_features.begin(), wanted_features.end(),
+                          feature) != wanted_features.end() ||
+                (wanted_features.empty() && has("include-global-state"));
+    if (take) {
+      set.features.push_back(feature);
+      for (const auto& i : indices) {
+        set.targets.push_back(i);
+      }
+    } else {
+      set.left_out.push_back(fmt::format(
+          "leave out feature state {} (system indices {}): --feature-states "
+          "{} restores it",
+          feature, fmt::join(indices, ", "), feature));
+    }
+    for (const auto& i : indices) {
+      set.system.insert(i);
+    }
+  }
+  const std::string patterns = flag("indices");
+  std::vector<std::string> streams;
+  for (const auto& d : info.value("data_streams", json::array())) {
+    streams.push_back(d.get<std::string>());
+  }
+  // Backing indices are .ds-<stream>-… (and failure-store .fs-<stream>-…).
+  auto stream_of = [&](const std::string& index) -> std::string {
+    for (const auto& d : streams) {
+      if (index.starts_with(".ds-" + d + "-") ||
+          index.starts_with(".fs-" + d + "-")) {
+        return d;
+      }
+    }
+    return "";
+  };
+  for (const auto& d : streams) {
+    if (es::matches_patterns(d, patterns)) {
+      set.request.push_back(d);
+      set.streams.push_back(d);
+    }
+  }
+  for (const auto& i : info.value("indices", json::array())) {
+    std::string index = i.get<std::string>();
+    if (set.system.contains(index)) {
+      continue;
+    }
+    std::string d = stream_of(index);
+    bool with_stream =
+        !d.empty() && std::find(set.streams.begin(), set.streams.end(), d) !=
+                          set.streams.end();
+    if (with_stream) {
+      set.backing.insert(index);
+    } else if (d.empty() && es::matches_patterns(index, patterns)) {
+      set.request.push_back(index);
+    } else {
+      continue;
+    }
+    set.targets.push_back(SNAP_TRY(es::rename_index(
+        index, flag("rename-pattern"), flag("rename-replacement"))));
+  }
+  return set;
+}
+
 Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
                                                         bool dry_run) {
   SNAP_TRY(m_es.version());
@@ -388,37 +488,60 @@ Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
                             "SUCCESS and PARTIAL snapshots can be restored",
                             repo, name, state));
   }
-  std::vector<std::string> chosen, targets;
-  for (const auto& i : live->value("indices", json::array())) {
-    std::string index = i.get<std::string>();
-    if (es::matches_patterns(index, flag("indices"))) {
-      chosen.push_back(index);
-      targets.push_back(SNAP_TRY(es::rename_index(index, flag("rename-pattern"),
-                                                  flag("rename-replacement"))));
-    }
-  }
-  if (chosen.empty()) {
+  // As RestoreService reads a request: a data stream is restored by its
+  // name (its backing indices come with it, and it is a data stream
+  // again), system indices only through their feature state (naming one
+  // is refused), everything else by index name.
+  RestoreSet set = SNAP_TRY(restore_set(*live));
+  if (set.request.empty() && set.features.empty()) {
     return fail(ErrorKind::usage,
-                fmt::format("no index of snapshot {} matches --indices '{}'",
+                fmt::format("no index or data stream of snapshot {} matches "
+                            "--indices '{}'",
                             name, flag("indices")));
   }
+  const std::vector<std::string>& chosen = set.request;
+  const std::vector<std::string>& targets = set.targets;
   auto states = SNAP_TRY(es::index_states(m_es));
-  std::vector<std::string> open, closed;
+  std::vector<std::string> open, closed, live_streams;
   for (const auto& t : targets) {
-    if (states.contains(t)) {
+    if (states.contains(t) && !set.system.contains(t)) {
       (states[t] == "open" ? open : closed).push_back(t);
     }
   }
-  if (!open.empty() && !has("replace")) {
+  if (!set.streams.empty()) {
+    json have = SNAP_TRY(m_es.call("GET", "/_data_stream"));
+    for (const auto& ds : have.value("data_streams", json::array())) {
+      std::string n = ds.value("name", "");
+      if (std::find(set.streams.begin(), set.streams.end(), n) !=
+          set.streams.end()) {
+        live_streams.push_back(n);
+      }
+    }
+    // Their backing indices go with them; they are not closed one by one.
+    std::erase_if(
+        open, [&](const std::string& i) { return set.backing.contains(i); });
+  }
+  if ((!open.empty() || !live_streams.empty()) && !has("replace")) {
+    std::vector<std::string> what;
+    if (!open.empty()) {
+      what.push_back(fmt::format("open indices: {}", fmt::join(open, ", ")));
+    }
+    if (!live_streams.empty()) {
+      what.push_back(
+          fmt::format("data streams: {}", fmt::join(live_streams, ", ")));
+    }
     return fail(ErrorKind::conflict,
-                fmt::format("elasticsearch: the restore would overwrite open "
-                            "indices: {} (add --replace to close them first, "
-                            "or restore under other names with "
-                            "--rename-pattern/--rename-replacement)",
-                            fmt::join(open, ", ")));
+                fmt::format("elasticsearch: the restore would overwrite {} "
+                            "(add --replace to close open indices and delete "
+                            "those data streams first, or restore under other "
+                            "names with --rename-pattern/--rename-replacement)",
+                            fmt::join(what, "; ")));
   }
   bool renamed = !flag("rename-pattern").empty();
-  json body = {{"indices", fmt::format("{}", fmt::join(chosen, ","))},
+  // "-*": no index, only the feature states asked for.
+  json body = {{"indices", chosen.empty()
+                               ? std::string("-*")
+                               : fmt::format("{}", fmt::join(chosen, ","))},
                {"include_global_state", has("include-global-state")},
                {"include_aliases", has("include-aliases") || !renamed}};
   if (renamed) {
@@ -430,6 +553,11 @@ Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
   }
   if (dry_run) {
     Fields plan = Fields::array();
+    for (const auto& d : live_streams) {
+      plan.push_back(fmt::format("delete data stream {} (it exists; "
+                                 "--replace)",
+                                 d));
+    }
     for (const auto& i : open) {
       plan.push_back(fmt::format("close index {} (open, would be overwritten; "
                                  "--replace)",
@@ -443,7 +571,14 @@ Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
     plan.push_back(fmt::format("wait until the {} restored indices have "
                                "recovered: {}",
                                targets.size(), fmt::join(targets, ", ")));
+    for (const auto& f : set.left_out) {
+      plan.push_back(f);
+    }
     return Fields{{"plan", plan}};
+  }
+  for (const auto& d : live_streams) {
+    SNAP_TRY(m_es.call("DELETE", "/_data_stream/" + url_escape(d), json(),
+                       {.idempotent = false}));
   }
   for (const auto& batch : es::name_batches(open)) {
     SNAP_TRY(m_es.call("POST", "/" + batch + "/_close"));

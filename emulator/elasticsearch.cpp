@@ -122,6 +122,15 @@ bool resolve(Cluster& c, const std::string& expr, const httplib::Request& req,
     }
     if (part == "_all" || part.find('*') != std::string::npos) {
       std::string glob = part == "_all" ? "*" : part;
+      // A data stream a wildcard matches stands for its backing indices,
+      // hidden as they are (IndexNameExpressionResolver).
+      for (const auto& [name, ds] : c.data_streams) {
+        if (::fnmatch(glob.c_str(), name.c_str(), 0) == 0 && ex.open) {
+          for (const auto& i : ds.indices) {
+            add(i);
+          }
+        }
+      }
       for (const auto& [name, idx] : c.indices) {
         bool hit = ::fnmatch(glob.c_str(), name.c_str(), 0) == 0;
         for (const auto& [alias, def] : idx.aliases.items()) {
@@ -135,6 +144,12 @@ bool resolve(Cluster& c, const std::string& expr, const httplib::Request& req,
     }
     if (c.indices.contains(part)) {
       add(part);
+      continue;
+    }
+    if (auto ds = c.data_streams.find(part); ds != c.data_streams.end()) {
+      for (const auto& i : ds->second.indices) {
+        add(i);
+      }
       continue;
     }
     bool alias = false;
@@ -397,8 +412,28 @@ void bulk(Cluster& c, const httplib::Request& req, httplib::Response& res,
       int status = 200;
       std::string result;
       json error;
+      // A data stream takes `create` alone, into its write index, and is
+      // made on the first write a data stream template matches.
+      if (auto ds = c.data_streams.find(it.index);
+          ds == c.data_streams.end() && it.op == "create" &&
+          !c.indices.contains(it.index)) {
+        json ignored;
+        create_data_stream(c, it.index, ignored);
+      }
+      if (auto ds = c.data_streams.find(it.index); ds != c.data_streams.end()) {
+        if (it.op != "create") {
+          error = {{"type", "illegal_argument_exception"},
+                   {"reason", "only write ops with an op_type of create are "
+                              "allowed in data streams"}};
+        } else {
+          it.index = ds->second.indices.back();
+          if (it.id.empty()) {
+            it.id = random_id(20);
+          }
+        }
+      }
       auto found = c.indices.find(it.index);
-      if (found == c.indices.end() && it.op != "delete") {
+      if (found == c.indices.end() && it.op != "delete" && error.is_null()) {
         std::string why;
         if (!valid_index_name(it.index, why)) {
           error = {{"type", "invalid_index_name_exception"},
@@ -783,6 +818,18 @@ void register_index_routes(httplib::Server& s, Cluster& c) {
       return;
     }
     for (const auto& n : names) {
+      std::string ds = stream_of(c, n);
+      if (!ds.empty() && c.data_streams[ds].indices.back() == n) {
+        send_error(res, 400, "illegal_argument_exception",
+                   "index [" + n + "] is the write index for data stream [" +
+                       ds + "] and cannot be deleted");
+        return;
+      }
+    }
+    for (const auto& n : names) {
+      if (std::string ds = stream_of(c, n); !ds.empty()) {
+        std::erase(c.data_streams[ds].indices, n);
+      }
       c.indices.erase(n);
     }
     send_json(res, {{"acknowledged", true}});
@@ -847,6 +894,7 @@ void register_elasticsearch(httplib::Server& server, FaultInjector& faults,
       });
   es::register_search_routes(server, c);
   es::register_snapshot_routes(server, c);
+  es::register_stream_routes(server, c);
   es::register_index_routes(server, c);
 }
 

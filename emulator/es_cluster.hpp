@@ -24,6 +24,8 @@ struct Cluster {
   std::mutex mu;
   std::map<std::string, Index> indices;
   std::map<std::string, Repository> repos;
+  std::map<std::string, DataStream> data_streams;
+  std::map<std::string, json> index_templates;   // composable (_index_template)
   std::map<std::string, SearchContext> contexts; // PIT and scroll ids
   std::set<std::string> reject_ids;
   int reject_429_left = 0;
@@ -56,5 +58,19 @@ bool valid_index_name(const std::string& name, std::string& why);
 
 void register_search_routes(httplib::Server& server, Cluster& c);
 void register_snapshot_routes(httplib::Server& server, Cluster& c);
+void register_stream_routes(httplib::Server& server, Cluster& c);
+
+// The system feature owning index `name` (Elasticsearch's SystemIndices:
+// tasks owns .tasks, geoip .geoip_databases), or "".
+std::string feature_of(const std::string& name);
+
+// Creates data stream `name` from the composable template whose
+// index_patterns match it and that has a data_stream section, with its
+// first backing index. Lock held. Returns false with `error` (an error
+// object) when no such template exists or the name is taken.
+bool create_data_stream(Cluster& c, const std::string& name, json& error);
+
+// The data stream `index` backs, or "".
+std::string stream_of(const Cluster& c, const std::string& index);
 
 } // namespace snap::emulator::es

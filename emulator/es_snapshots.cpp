@@ -101,6 +101,10 @@ json snapshot_info(const Cluster& c, const std::string& repo,
   for (const auto& [name, i] : s.indices) {
     indices.push_back(name);
   }
+  json streams = json::array();
+  for (const auto& [name, ds] : s.data_streams) {
+    streams.push_back(name);
+  }
   bool running = s.state == "IN_PROGRESS";
   int total = running ? 0 : total_shards(s);
   int failed = failed_shards(s);
@@ -124,7 +128,7 @@ json snapshot_info(const Cluster& c, const std::string& repo,
   info.update({{"version_id", c.major >= 8 ? 8536000 : 7172599},
                {"version", c.opts.version},
                {"indices", indices},
-               {"data_streams", json::array()},
+               {"data_streams", streams},
                {"include_global_state", s.include_global_state},
                {"state", s.state},
                {"start_time", rfc3339(s.start_ms, 3)},
@@ -362,6 +366,33 @@ void create_snapshot(Cluster& c, const httplib::Request& req,
   s.include_global_state = body.value("include_global_state", true);
   s.metadata = body.value("metadata", json());
   s.start_ms = now_ms();
+  // Feature states (SnapshotsService): those named, or with no
+  // feature_states every feature when include_global_state is true (its
+  // default); ["none"] for none. Their system indices go in with them.
+  std::vector<std::string> features;
+  json wanted = body.value("feature_states", json());
+  for (const auto& [index, idx] : c.indices) {
+    std::string f = feature_of(index);
+    bool take = f.empty()          ? false
+                : wanted.is_null() ? s.include_global_state
+                                   : std::find(wanted.begin(), wanted.end(),
+                                               f) != wanted.end();
+    if (take) {
+      s.feature_states.push_back(
+          {{"feature_name", f}, {"indices", json::array({index})}});
+      names.push_back(index);
+    }
+  }
+  // A data stream is in the snapshot when its backing indices are.
+  for (const auto& [ds_name, ds] : c.data_streams) {
+    bool all = !ds.indices.empty();
+    for (const auto& i : ds.indices) {
+      all = all && std::find(names.begin(), names.end(), i) != names.end();
+    }
+    if (all) {
+      s.data_streams[ds_name] = ds;
+    }
+  }
   for (const auto& n : names) {
     const Index& idx = c.indices[n];
     SnapshotIndex si{idx.settings,
@@ -490,21 +521,93 @@ void restore(Cluster& c, const httplib::Request& req, httplib::Response& res,
   std::string rename_to = body.value("rename_replacement", "");
   bool aliases = body.value("include_aliases", true);
   bool partial = body.value("partial", false);
-  std::vector<std::pair<std::string, std::string>> plan; // from, to
-  for (const auto& [index, si] : s.indices) {
+  auto matches = [&](const std::string& name) {
     bool in = false;
     for (const auto& p : patterns) {
       if (p[0] == '-') {
-        in &= !glob(p.substr(1), index);
+        in &= !glob(p.substr(1), name);
       } else {
-        in |= glob(p, index);
+        in |= glob(p, name);
       }
     }
+    return in;
+  };
+  // RestoreService.startRestore: system indices come back only with their
+  // feature state; naming one is refused. A data stream named (or matched)
+  // brings its backing indices and comes back as a data stream; a backing
+  // index named alone comes back as a plain index.
+  std::map<std::string, std::string> system; // index -> feature
+  for (const auto& f : s.feature_states) {
+    for (const auto& i : f.value("indices", json::array())) {
+      system[i.get<std::string>()] = f.value("feature_name", "");
+    }
+  }
+  std::vector<std::string> named_system;
+  for (const auto& p : patterns) {
+    if (system.contains(p)) {
+      named_system.push_back(p);
+    }
+  }
+  if (!named_system.empty()) {
+    std::string list;
+    for (const auto& n : named_system) {
+      list += (list.empty() ? "" : ", ") + n;
+    }
+    send_error(res, 400, "illegal_argument_exception",
+               "requested system indices [" + list +
+                   "], but system indices can only be restored as part of a "
+                   "feature state");
+    return;
+  }
+  json wanted_features = body.value("feature_states", json());
+  std::set<std::string> features;
+  for (const auto& f : s.feature_states) {
+    std::string name = f.value("feature_name", "");
+    bool take = wanted_features.is_null()
+                    ? body.value("include_global_state", false)
+                    : std::find(wanted_features.begin(), wanted_features.end(),
+                                name) != wanted_features.end();
+    if (take) {
+      features.insert(name);
+    }
+  }
+  if (wanted_features.is_array()) {
+    for (const auto& f : wanted_features) {
+      bool known = false;
+      for (const auto& have : s.feature_states) {
+        known = known || have.value("feature_name", "") == f;
+      }
+      if (f.is_string() && f != "none" && !known) {
+        send_error(res, 400, "snapshot_restore_exception",
+                   where(repo, name) + " requested feature states [" +
+                       f.get<std::string>() + "] are not present in snapshot");
+        return;
+      }
+    }
+  }
+  std::map<std::string, std::string> from_stream; // backing index -> stream
+  std::set<std::string> streams;
+  for (const auto& [ds_name, ds] : s.data_streams) {
+    if (matches(ds_name)) {
+      streams.insert(ds_name);
+      for (const auto& i : ds.indices) {
+        from_stream[i] = ds_name;
+      }
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> plan; // from, to
+  for (const auto& [index, si] : s.indices) {
+    bool in = system.contains(index)
+                  ? features.contains(system[index])
+                  : from_stream.contains(index) || matches(index);
     if (!in) {
       continue;
     }
     std::string to = index;
-    if (!rename_pattern.empty()) {
+    // System indices are never renamed, and a feature state replaces the
+    // feature's live indices (testSystemIndicesCannotBeRenamed).
+    bool from_feature = system.contains(index);
+    if (!rename_pattern.empty() && !from_feature) {
       try {
         to = std::regex_replace(index, std::regex(rename_pattern), rename_to);
       } catch (const std::regex_error&) {
@@ -520,7 +623,8 @@ void restore(Cluster& c, const httplib::Request& req, httplib::Response& res,
       return;
     }
     auto existing = c.indices.find(to);
-    if (existing != c.indices.end() && !existing->second.closed) {
+    if (existing != c.indices.end() && !existing->second.closed &&
+        !from_feature) {
       refuse("cannot restore index [" + to +
              "] because an open index with same name already exists in the "
              "cluster. Either close or delete the existing index or restore "
@@ -529,6 +633,14 @@ void restore(Cluster& c, const httplib::Request& req, httplib::Response& res,
       return;
     }
     plan.emplace_back(index, to);
+  }
+  for (const auto& ds_name : streams) {
+    if (c.data_streams.contains(ds_name)) {
+      refuse("cannot restore data stream [" + ds_name +
+             "] because a data stream with the same name already exists in "
+             "the cluster");
+      return;
+    }
   }
   int shards = 0;
   json restored = json::array();
@@ -554,6 +666,9 @@ void restore(Cluster& c, const httplib::Request& req, httplib::Response& res,
     shards += idx.shards();
     c.indices[to] = std::move(idx);
     restored.push_back(to);
+  }
+  for (const auto& ds_name : streams) {
+    c.data_streams[ds_name] = s.data_streams[ds_name];
   }
   if (!flag_param(req, "wait_for_completion", false)) {
     send_json(res, {{"accepted", true}});

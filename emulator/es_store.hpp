@@ -66,6 +66,14 @@ struct Index {
   bool remove(const std::string& id);
 };
 
+// A data stream: its backing indices, oldest first (the last one takes
+// writes), and the composable template it came from.
+struct DataStream {
+  std::vector<std::string> indices;
+  std::string template_name;
+  int generation = 1;
+};
+
 // A copy of an index as a snapshot holds it.
 struct SnapshotIndex {
   json settings, mappings, aliases;
@@ -85,6 +93,7 @@ struct Snapshot {
   json feature_states = json::array();
   std::int64_t start_ms = 0, end_ms = 0;
   std::map<std::string, SnapshotIndex> indices;
+  std::map<std::string, DataStream> data_streams;
 };
 
 struct Repository {
