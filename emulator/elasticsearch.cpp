@@ -11,6 +11,25 @@
 
 namespace snap::emulator::es {
 
+Index new_index(const Cluster& c, const std::string& name, const json& given) {
+  Index idx;
+  idx.uuid = random_id();
+  idx.created_ms = now_ms();
+  json settings = {{"index.number_of_shards", "1"},
+                   {"index.number_of_replicas", "1"}};
+  if (c.major >= 8) {
+    settings["index.routing.allocation.include._tier_preference"] =
+        "data_content";
+  }
+  settings.update(given);
+  settings["index.uuid"] = idx.uuid;
+  settings["index.creation_date"] = std::to_string(idx.created_ms);
+  settings["index.provided_name"] = name;
+  settings["index.version.created"] = c.major >= 8 ? "8536000" : "7172599";
+  idx.settings = settings;
+  return idx;
+}
+
 Cluster::Cluster(const ElasticsearchOptions& o, FaultInjector& f)
     : opts(o), faults(f), reject_ids(o.reject_ids.begin(), o.reject_ids.end()),
       reject_429_left(o.reject_429) {
@@ -265,21 +284,7 @@ void create_index(Cluster& c, const std::string& name, const json& body,
       return;
     }
   }
-  Index idx;
-  idx.uuid = random_id();
-  idx.created_ms = now_ms();
-  json settings = {{"index.number_of_shards", "1"},
-                   {"index.number_of_replicas", "1"}};
-  if (c.major >= 8) {
-    settings["index.routing.allocation.include._tier_preference"] =
-        "data_content";
-  }
-  settings.update(flat);
-  settings["index.uuid"] = idx.uuid;
-  settings["index.creation_date"] = std::to_string(idx.created_ms);
-  settings["index.provided_name"] = name;
-  settings["index.version.created"] = c.major >= 8 ? "8536000" : "7172599";
-  idx.settings = settings;
+  Index idx = new_index(c, name, flat);
   idx.mappings = body.value("mappings", json::object());
   if (c.major >= 8 && idx.mappings.size() == 1 &&
       idx.mappings.begin().value().is_object() &&
@@ -439,16 +444,7 @@ void bulk(Cluster& c, const httplib::Request& req, httplib::Response& res,
           error = {{"type", "invalid_index_name_exception"},
                    {"reason", "Invalid index name [" + it.index + "], " + why}};
         } else {
-          Index idx;
-          idx.uuid = random_id();
-          idx.created_ms = now_ms();
-          idx.settings = {
-              {"index.number_of_shards", "1"},
-              {"index.number_of_replicas", "1"},
-              {"index.uuid", idx.uuid},
-              {"index.creation_date", std::to_string(idx.created_ms)},
-              {"index.provided_name", it.index},
-              {"index.version.created", c.major >= 8 ? "8536000" : "7172599"}};
+          Index idx = new_index(c, it.index);
           found = c.indices.emplace(it.index, std::move(idx)).first;
         }
       }

@@ -56,6 +56,12 @@ bool resolve(Cluster& c, const std::string& expr, const httplib::Request& req,
 
 bool valid_index_name(const std::string& name, std::string& why);
 
+// A new empty index `name` with the settings Elasticsearch gives every
+// index (one shard, one replica, uuid, creation date, version; from 8.x
+// the data_content tier preference), `given` (flat) over the defaults.
+Index new_index(const Cluster& c, const std::string& name,
+                const json& given = json::object());
+
 void register_search_routes(httplib::Server& server, Cluster& c);
 void register_snapshot_routes(httplib::Server& server, Cluster& c);
 void register_stream_routes(httplib::Server& server, Cluster& c);

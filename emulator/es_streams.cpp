@@ -93,17 +93,7 @@ bool create_data_stream(Cluster& c, const std::string& name, json& error) {
     return false;
   }
   std::string backing = backing_name(name, 1);
-  Index idx;
-  idx.uuid = random_id();
-  idx.created_ms = now_ms();
-  idx.settings = {
-      {"index.number_of_shards", "1"},
-      {"index.number_of_replicas", "1"},
-      {"index.hidden", "true"},
-      {"index.uuid", idx.uuid},
-      {"index.creation_date", std::to_string(idx.created_ms)},
-      {"index.provided_name", backing},
-      {"index.version.created", c.major >= 8 ? "8536000" : "7172599"}};
+  Index idx = new_index(c, backing, {{"index.hidden", "true"}});
   json tmpl = c.index_templates[chosen].value("template", json::object());
   idx.mappings = tmpl.value("mappings", json::object());
   c.indices[backing] = std::move(idx);

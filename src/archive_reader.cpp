@@ -334,9 +334,19 @@ struct InnerZip {
 // opens the inner zip in place. An encrypted one is only a stream of
 // decrypted bytes: it is copied, checksum checked, into a private file
 // under TMPDIR first (memory stays bounded whatever its size).
-Expected<std::unique_ptr<InnerZip>>
-open_inner_zip(ArchiveReader& reader, zip_t* za, zip_uint64_t index,
-               std::string_view path, const std::string& what) {
+Expected<std::unique_ptr<InnerZip>> open_inner_zip(ArchiveReader& reader,
+                                                   ArchiveReader::Impl& impl,
+                                                   std::string_view path,
+                                                   std::string& what) {
+  zip_t* za = impl.za;
+  auto it = impl.index.find(path);
+  what = fmt::format("{}: {}", reader.path().filename().string(), path);
+  if (it == impl.index.end()) {
+    return fail(ErrorKind::archive,
+                fmt::format("{}: no entry {}",
+                            reader.path().filename().string(), path));
+  }
+  zip_uint64_t index = it->second;
   auto inner = std::make_unique<InnerZip>();
   zip_error_t zerr;
   zip_error_init(&zerr);
@@ -378,29 +388,15 @@ Expected<std::string> ArchiveReader::read_zip_member(std::string_view path,
                                                      std::string_view member,
                                                      std::size_t max_bytes) {
   SNAP_TRY(need_passphrase());
-  auto it = m_impl->index.find(path);
-  if (it == m_impl->index.end()) {
-    return fail(
-        ErrorKind::archive,
-        fmt::format("{}: no entry {}", m_path.filename().string(), path));
-  }
-  std::string what = fmt::format("{}: {}", m_path.filename().string(), path);
-  auto inner =
-      SNAP_TRY(open_inner_zip(*this, m_impl->za, it->second, path, what));
+  std::string what;
+  auto inner = SNAP_TRY(open_inner_zip(*this, *m_impl, path, what));
   return detail::read_member(inner->za, what, member, max_bytes);
 }
 
 Expected<ZipSummary> ArchiveReader::check_zip(std::string_view path) {
   SNAP_TRY(need_passphrase());
-  auto it = m_impl->index.find(path);
-  if (it == m_impl->index.end()) {
-    return fail(
-        ErrorKind::archive,
-        fmt::format("{}: no entry {}", m_path.filename().string(), path));
-  }
-  std::string what = fmt::format("{}: {}", m_path.filename().string(), path);
-  auto inner =
-      SNAP_TRY(open_inner_zip(*this, m_impl->za, it->second, path, what));
+  std::string what;
+  auto inner = SNAP_TRY(open_inner_zip(*this, *m_impl, path, what));
   return detail::check_members(inner->za, what);
 }
 
