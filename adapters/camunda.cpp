@@ -70,6 +70,13 @@ public:
 
   const AdapterInfo& info() const override { return camunda_info(); }
 
+  // The cluster is known by its Zeebe address (--zeebe, else --addr): what
+  // the manifest records and a run's lock is taken on.
+  std::string target_url() const override {
+    std::string zeebe = flag("zeebe");
+    return zeebe.empty() ? std::string() : redact_url(zeebe);
+  }
+
   Expected<SaveResult> save(ArchiveWriter& out) override;
   Expected<Fields> describe(ArchiveReader& in, bool) override;
   Expected<Fields> restore(ArchiveReader& in, bool dry_run) override;
@@ -493,6 +500,21 @@ Expected<StatusResult> CamundaAdapter::status(const std::string& id) {
     r.fields["exporting"] = std::string(camunda::k_phases_unknown);
   }
   r.terminal = !running;
+  std::vector<std::string> short_of;
+  for (const auto& [component, state] : r.fields.items()) {
+    bool done = state == "COMPLETED" || state == "COMPLETE" ||
+                state == "SUCCESS" || component == "exporting";
+    if (!done) {
+      short_of.push_back(fmt::format(
+          "{} {}", component,
+          state.is_string() ? state.get<std::string>() : state.dump()));
+    }
+  }
+  if (!short_of.empty()) {
+    r.not_ready = fmt::format("camunda: backup {} is not complete everywhere: "
+                              "{}",
+                              id, join_list(short_of, ", "));
+  }
   return r;
 }
 

@@ -174,6 +174,24 @@ public:
   }
 
   Expected<StatusResult> status(const std::string& id) override {
+    StatusResult r = SNAP_TRY(status_fields(id));
+    // What keeps a save from working now, or the snapshot asked about
+    // from being whole.
+    std::string restore = r.fields.value("restore", "");
+    std::string maintenance = r.fields.value("maintenance", "");
+    std::string snapshot = r.fields.value("snapshot_status", "");
+    if (restore != "not-running") {
+      r.not_ready = "cloudify: a restore is running on the manager";
+    } else if (maintenance == "activating") {
+      r.not_ready = "cloudify: the manager is entering maintenance mode and "
+                    "takes no new snapshot";
+    } else if (!id.empty() && snapshot != "created" && snapshot != "uploaded") {
+      r.not_ready = fmt::format("cloudify: snapshot {} is '{}'", id, snapshot);
+    }
+    return r;
+  }
+
+  Expected<StatusResult> status_fields(const std::string& id) {
     StatusResult r;
     // /snapshot-status needs no login and answers all through a restore;
     // the rest may be refused then (the manager restarts, or its users

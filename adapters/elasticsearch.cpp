@@ -328,6 +328,10 @@ Expected<StatusResult> ElasticsearchAdapter::cluster_status() {
   r.fields["running_snapshots"] = snaps;
   r.fields["running_restores"] = restores;
   r.terminal = snaps.empty() && restores.empty();
+  if (health.value("status", "") == "red") {
+    r.not_ready = "elasticsearch: the cluster's health is red: some primary "
+                  "shards are not allocated, and a snapshot would be partial";
+  }
   return r;
 }
 
@@ -339,6 +343,10 @@ ElasticsearchAdapter::snapshot_status(const std::string& name) {
   r.fields["snapshot"] = name;
   r.fields["repository"] = repo;
   r.fields["state"] = info.value("state", "");
+  if (info.value("state", "") != "SUCCESS") {
+    r.not_ready = fmt::format("elasticsearch: snapshot {} is {}", name,
+                              info.value("state", ""));
+  }
   if (info.value("state", "") != "IN_PROGRESS") {
     const json& shards = info.value("shards", json::object());
     r.fields["shards"] = fmt::format(

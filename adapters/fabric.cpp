@@ -313,6 +313,11 @@ public:
         fmt::format("{} of {}", ready, items.size());
     r.fields["volume_snapshots"] = snaps;
     r.terminal = all_settled;
+    if (ready < static_cast<int>(items.size())) {
+      r.not_ready = fmt::format("fabric: {} of {} VolumeSnapshots are ready "
+                                "to use",
+                                ready, items.size());
+    }
     return r;
   }
 

@@ -61,8 +61,8 @@ Expected<BackupId> parse_backup_id(std::string_view text) {
   std::vector<std::string> parts;
   for (std::size_t start = 0; start <= text.size();) {
     auto slash = text.find('/', start);
-    parts.emplace_back(text.substr(
-        start, slash == text.npos ? text.npos : slash - start));
+    parts.emplace_back(
+        text.substr(start, slash == text.npos ? text.npos : slash - start));
     if (slash == text.npos) {
       break;
     }
@@ -77,8 +77,7 @@ Expected<BackupId> parse_backup_id(std::string_view text) {
     id.component = parts[0];
     id.folder = parts.size() > 1 ? parts[1] : "local";
     id.file = parts.size() > 2 ? parts[2] : archive_name(id.component);
-    ok = id.folder == "local" || id.folder == "upload" ||
-         id.folder == "remote";
+    ok = id.folder == "local" || id.folder == "upload" || id.folder == "remote";
   }
   if (!ok) {
     return fail(ErrorKind::usage,

@@ -123,6 +123,10 @@ public:
       }
       r.fields["partitions"] = partitions(info);
       r.terminal = info.value("state", "") != "IN_PROGRESS";
+      if (info.value("state", "") != "COMPLETED") {
+        r.not_ready =
+            fmt::format("zeebe: backup {} is {}", id, info.value("state", ""));
+      }
     } else if (ep.v81) {
       r.fields["backups"] = "Camunda 8.1 cannot list backups; name an id";
     } else {

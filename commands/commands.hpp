@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "snap/adapter.hpp"
+#include "snap/lock.hpp"
 #include "snap/options.hpp"
 #include "snap/output.hpp"
 #include "snap/registry.hpp"
@@ -50,7 +51,14 @@ struct Session {
   AdapterFlags flags;
   std::unique_ptr<Adapter> adapter;
   std::string target_url; // redacted
+  std::unique_ptr<RunLock> lock;
 };
+
+// Takes the session's target lock for `verb`, so no other save or restore
+// of that target runs meanwhile (--wait-lock). Errors: `locked`,
+// `interrupted`, `internal`.
+Expected<void> lock_target(Session& session, std::string_view verb,
+                           Context& ctx);
 
 // Checks that the adapter supports `cap`, resolves the connection (SPEC §3)
 // and builds the adapter. Errors: `unsupported`, `config`.

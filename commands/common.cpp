@@ -140,6 +140,7 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   cfg.basic_user = conn.user;
   cfg.basic_password = conn.password;
   cfg.timeout_s = ctx.global.timeout_s;
+  cfg.stall_timeout_s = ctx.global.stall_timeout_s;
   cfg.retries = ctx.global.retries;
   if (!conn.token.empty()) {
     cfg.headers.emplace_back(std::string(info.token_header),
@@ -163,6 +164,16 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
     s->target_url = url;
   }
   return s;
+}
+
+Expected<void> lock_target(Session& session, std::string_view verb,
+                           Context& ctx) {
+  std::string name(session.adapter->info().name);
+  session.lock = SNAP_TRY(RunLock::acquire(
+      fmt::format("{} {}", name, session.target_url),
+      fmt::format("snap {} {} {}", verb, name, session.target_url),
+      ctx.global.wait_lock_s));
+  return {};
 }
 
 Expected<std::optional<std::string>> passphrase(const Context& ctx) {
@@ -280,7 +291,8 @@ Expected<std::unique_ptr<S3Store>> s3_store(const S3Url& url, Context& ctx) {
   return S3Store::connect(url.bucket,
                           {ctx.global.s3_endpoint, ctx.global.timeout_s,
                            ctx.global.retries,
-                           [out](const std::string& line) { out->note(line); }},
+                           [out](const std::string& line) { out->note(line); },
+                           ctx.global.stall_timeout_s},
                           process_env());
 }
 

@@ -52,6 +52,12 @@ Expected<CommandResult> run_prune(const PruneOptions& opts, Context& ctx) {
     s3 = SNAP_TRY(parse_s3_url(opts.dir));
     store = SNAP_TRY(s3_store(*s3, ctx));
   }
+  // Two prunes of one place never interleave their deletions.
+  std::error_code ec;
+  std::string place =
+      s3 ? opts.dir : std::filesystem::weakly_canonical(opts.dir, ec).string();
+  auto lock = SNAP_TRY(RunLock::acquire("prune " + place, "snap prune " + place,
+                                        ctx.global.wait_lock_s));
   auto archives =
       s3 ? SNAP_TRY(scan_s3(*s3, *store)) : SNAP_TRY(scan_archives(opts.dir));
   std::erase_if(archives, [&](const ArchiveRecord& a) {

@@ -51,6 +51,7 @@ Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
   }
   if (!opts.dry_run) {
     SNAP_TRY(require_yes_or_terminal("restore", opts.yes));
+    SNAP_TRY(lock_target(*session, "restore", ctx));
   }
   Adapter& adapter = *session->adapter;
   auto reader = SNAP_TRY(open_verified(opts.archive, adapter, ctx));

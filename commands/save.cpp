@@ -100,6 +100,7 @@ Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
   // The output is checked before the target is asked anything.
   auto target_ptr = SNAP_TRY(archive_target(opts.out, opts.force));
   auto session = SNAP_TRY(open_session(opts.args, Capability::save, ctx));
+  SNAP_TRY(lock_target(*session, "save", ctx));
   const ArchiveTarget& target = *target_ptr;
   auto writer = SNAP_TRY(ArchiveWriter::create(target.dir));
   if (opts.encrypt) {

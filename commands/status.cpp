@@ -31,6 +31,9 @@ Expected<CommandResult> run_status(const StatusOptions& opts, Context& ctx) {
       r.json = s.fields;
       r.json["target"] = session->target_url;
       r.text = fields_to_text(r.json);
+      if (!s.not_ready.empty()) {
+        r.error = Error{ErrorKind::not_ready, s.not_ready};
+      }
       return r;
     }
     if (!ctx.global.json) {

@@ -24,6 +24,10 @@ int exit_code(ErrorKind kind) {
     return 8;
   case ErrorKind::interrupted:
     return 130;
+  case ErrorKind::locked:
+    return 9;
+  case ErrorKind::not_ready:
+    return 10;
   case ErrorKind::conflict:
   case ErrorKind::remote:
   case ErrorKind::internal:
@@ -58,6 +62,10 @@ std::string_view kind_name(ErrorKind kind) {
     return "partial";
   case ErrorKind::interrupted:
     return "interrupted";
+  case ErrorKind::locked:
+    return "locked";
+  case ErrorKind::not_ready:
+    return "not_ready";
   case ErrorKind::internal:
     return "internal";
   }

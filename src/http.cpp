@@ -23,6 +23,12 @@ using Clock = std::chrono::steady_clock;
 
 struct Transfer {
   Sink* sink = nullptr;
+  // No byte in either direction for this long ends the request (0: never).
+  double stall_s = 0;
+  std::chrono::steady_clock::time_point last_move =
+      std::chrono::steady_clock::now();
+  curl_off_t last_dl = 0, last_ul = 0;
+  bool stalled = false;
   Source* body = nullptr;
   CURL* curl = nullptr;
   Response resp;
@@ -82,6 +88,17 @@ extern "C" int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow,
                            curl_off_t ultotal, curl_off_t ulnow) {
   auto* t = static_cast<Transfer*>(user);
   if (is_interrupted() && !t->cleanup) {
+    return 1;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (dlnow != t->last_dl || ulnow != t->last_ul) {
+    t->last_dl = dlnow;
+    t->last_ul = ulnow;
+    t->last_move = now;
+  } else if (t->stall_s > 0 &&
+             std::chrono::duration<double>(now - t->last_move).count() >
+                 t->stall_s) {
+    t->stalled = true;
     return 1;
   }
   if (t->progress && *t->progress) {
@@ -202,6 +219,7 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
     t.curl = curl;
     t.progress = &progress;
     t.cleanup = req.cleanup;
+    t.stall_s = m_config.stall_timeout_s;
     if (attempt > 0 && req.body) {
       SNAP_TRY(req.body->rewind());
     }
@@ -320,6 +338,14 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
     std::optional<Error> err;
     if (t.sink_error) {
       return tl::unexpected(*t.sink_error);
+    }
+    if (t.stalled) {
+      return fail(ErrorKind::timeout,
+                  fmt::format("{}: {} {}: no byte came or went for {:.0f} s "
+                              "(the server stalled; --stall-timeout sets how "
+                              "long snap waits, 0 for ever)",
+                              m_config.label, req.method, shown,
+                              m_config.stall_timeout_s));
     }
     if (rc == CURLE_ABORTED_BY_CALLBACK || (is_interrupted() && !req.cleanup)) {
       return fail(ErrorKind::interrupted,

@@ -24,7 +24,8 @@ constexpr std::string_view k_other_verbs[] = {"inspect", "prune", "adapters",
                                               "completion"};
 
 bool takes_value(std::string_view opt) {
-  return opt == "--timeout" || opt == "--retries" || opt == "--config" ||
+  return opt == "--timeout" || opt == "--stall-timeout" ||
+         opt == "--wait-lock" || opt == "--retries" || opt == "--config" ||
          opt == "--passphrase-file" || opt == "--s3-endpoint";
 }
 
@@ -150,7 +151,8 @@ int run(int argc, char** argv) {
                "snap"};
   app.footer("Exit status: 0 ok, 1 failed, 2 usage, 3 partial, 4 cannot "
              "reach target, 5 auth refused, 6 not found, 7 archive invalid, "
-             "8 verb not supported, 130 interrupted. See snap(1).");
+             "8 verb not supported, 9 target locked by another snap, 10 "
+             "status: not ready, 130 interrupted. See snap(1).");
   app.require_subcommand(0, 1);
   bool version = false;
   app.add_flag("--json", ctx.global.json, "print one JSON document on stdout");
@@ -162,6 +164,12 @@ int run(int argc, char** argv) {
   app.add_option("--timeout", ctx.global.timeout_s,
                  "give up on each request after SECONDS, retries included "
                  "(default: no limit)");
+  app.add_option("--stall-timeout", ctx.global.stall_timeout_s,
+                 "give up on a request in which no byte moves for SECONDS "
+                 "(default 600; 0: never)");
+  app.add_option("--wait-lock", ctx.global.wait_lock_s,
+                 "when another snap works on the same target, wait up to "
+                 "SECONDS for it (default 0: exit 9 at once)");
   app.add_option("--retries", ctx.global.retries,
                  "retries of a safe request after a connection error or "
                  "429/502/503/504 (default 3)");
@@ -233,13 +241,16 @@ int run(int argc, char** argv) {
   }
   // NaN, infinity (1e400 reads as that) and the absurd are refused: the
   // value becomes milliseconds for curl.
-  if (!std::isfinite(ctx.global.timeout_s) || ctx.global.timeout_s < 0 ||
-      ctx.global.timeout_s > snap::k_max_timeout_s) {
-    return report(ctx,
-                  {ErrorKind::usage,
-                   fmt::format("--timeout {}: give seconds from 0 (no "
-                               "limit) to {}",
-                               ctx.global.timeout_s, snap::k_max_timeout_s)});
+  for (auto [flag, value] :
+       {std::pair{"--timeout", ctx.global.timeout_s},
+        std::pair{"--stall-timeout", ctx.global.stall_timeout_s},
+        std::pair{"--wait-lock", ctx.global.wait_lock_s}}) {
+    if (!std::isfinite(value) || value < 0 || value > snap::k_max_timeout_s) {
+      return report(ctx, {ErrorKind::usage,
+                          fmt::format("{} {}: give seconds from 0 (no limit) "
+                                      "to {}",
+                                      flag, value, snap::k_max_timeout_s)});
+    }
   }
   // A server answer of the wrong shape (a number where a string belongs)
   // that an adapter did not check ends here, as the target's failure.

@@ -115,7 +115,7 @@ void Output::print(const CommandResult& result) {
   end_progress();
   if (m_global.json) {
     std::fputs((dump_json(result.json, 2) + "\n").c_str(), stdout);
-  } else if (!result.text.empty() && !(m_global.quiet && !result.error)) {
+  } else if (!result.text.empty() && !m_global.quiet) {
     // Values were made safe where they were put in; this catches any
     // escape sequence that came in another way.
     std::string text = terminal_safe(result.text, true);

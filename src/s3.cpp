@@ -145,6 +145,7 @@ Expected<std::unique_ptr<S3Store>> S3Store::connect(const std::string& bucket,
   HttpConfig c;
   c.label = "s3";
   c.timeout_s = s.timeout_s;
+  c.stall_timeout_s = s.stall_timeout_s;
   c.retries = s.retries;
   c.log = s.log;
   c.basic_user = *id;

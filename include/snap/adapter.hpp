@@ -139,6 +139,10 @@ struct SaveResult {
 struct StatusResult {
   Fields fields = Fields::object();
   bool terminal = true; // nothing left running that --watch should follow
+  // Why the target cannot be backed up now, or the backup asked about is
+  // not complete ("consul: no leader …"); "" when it is ready. status then
+  // exits 10, so `snap status … && upgrade` gates.
+  std::string not_ready;
 };
 
 struct Adapter {

@@ -26,6 +26,8 @@ enum class ErrorKind {
   unsupported,
   partial,
   interrupted,
+  locked,    // another snap holds the target's lock
+  not_ready, // status: not ready for a backup, or the backup not complete
   internal,
 };
 

@@ -44,6 +44,9 @@ struct HttpConfig {
   std::string aws_sigv4;
   double timeout_s = 0; // whole call, retries included; 0 = no limit
   double connect_timeout_s = 10;
+  // A request in which no byte moves for this long fails with `timeout`
+  // (0: no limit); --stall-timeout.
+  double stall_timeout_s = 0;
   int retries = 3;
   // Told one line per attempt and retry (URLs redacted), for --verbose.
   std::function<void(const std::string&)> log;

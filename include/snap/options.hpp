@@ -15,6 +15,9 @@ namespace snap {
 
 // The longest --timeout taken: a week and a half, far past any backup.
 inline constexpr double k_max_timeout_s = 1e6;
+// How long a request may move no byte before it fails: long enough for a
+// Consul restore of a large snapshot to be applied before its answer.
+inline constexpr double k_default_stall_s = 600;
 
 struct GlobalOptions {
   bool json = false;
@@ -22,9 +25,11 @@ struct GlobalOptions {
   bool verbose = false;
   bool no_progress = false;
   double timeout_s = 0;
+  double stall_timeout_s = k_default_stall_s; // --stall-timeout
   int retries = 3;
   std::string config;          // --config
   std::string passphrase_file; // --passphrase-file
+  double wait_lock_s = 0;      // --wait-lock
   std::string s3_endpoint;     // --s3-endpoint
 };
 

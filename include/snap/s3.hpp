@@ -29,6 +29,7 @@ struct S3Settings {
   double timeout_s = 0;
   int retries = 3;
   std::function<void(const std::string&)> log;
+  double stall_timeout_s = 0;
 };
 
 using EnvFunc = std::function<std::optional<std::string>(std::string_view)>;

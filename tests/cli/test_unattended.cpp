@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// snap as cron and CI run it, with nobody watching: a server that stalls
+// ends the run, two runs of one target never interleave, and status gates
+// with its exit code.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+
+#include "tests/support/process.hpp"
+
+namespace snap::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A private lock folder, so parallel tests never share locks.
+std::map<std::string, std::string> locks_in(const TempDir& dir) {
+  return {{"XDG_RUNTIME_DIR", dir.path().string()}};
+}
+
+} // namespace
+
+TEST_CASE("a server that never answers ends the run at --stall-timeout",
+          "[cli][unattended]") {
+  Emulator emu("consul", {"--delay-ms", "20000"});
+  TempDir dir;
+  auto start = std::chrono::steady_clock::now();
+  auto r = snap({"--stall-timeout", "1", "--retries", "0", "save", "consul",
+                 "--addr", emu.url(), "-o", dir.path().string()});
+  double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("no byte came or went for 1 s") != std::string::npos);
+  CHECK(took < 10);
+  CHECK(dir.list().empty());
+  CHECK(snap({"--stall-timeout", "nan", "status", "consul"}).exit_code == 2);
+}
+
+TEST_CASE("a second run for the same target exits 9 naming the first, or "
+          "waits with --wait-lock",
+          "[cli][unattended]") {
+  Emulator emu("consul", {"--delay-ms", "1500"});
+  TempDir locks, out;
+  http("PUT", emu.url() + "/v1/kv/a", "1");
+  std::string save = std::string(SNAP_BIN) + " save consul --addr " +
+                     emu.url() + " -o " + out.path().string();
+  // The first holds the lock while the emulator delays its answers.
+  auto r = run({"/bin/sh", "-c",
+                save + " & first=$!; sleep 0.7; " + save +
+                    "; echo \"second=$?\"; wait $first; echo \"first=$?\""},
+               {.env = locks_in(locks)});
+  INFO(r.out << r.err);
+  CHECK(r.out.find("second=9") != std::string::npos);
+  CHECK(r.out.find("first=0") != std::string::npos);
+  CHECK(r.err.find("another snap is working on this target (pid ") !=
+        std::string::npos);
+  CHECK(r.err.find("snap save consul") != std::string::npos);
+  auto waited =
+      run({"/bin/sh", "-c",
+           save + " & first=$!; sleep 0.7; " + std::string(SNAP_BIN) +
+               " --wait-lock 30 save consul --addr " + emu.url() + " -o " +
+               out.path().string() +
+               "; echo \"second=$?\"; wait $first; echo \"first=$?\""},
+          {.env = locks_in(locks)});
+  INFO(waited.out << waited.err);
+  CHECK(waited.out.find("second=0") != std::string::npos);
+  CHECK(waited.out.find("first=0") != std::string::npos);
+}
+
+TEST_CASE("status exits 10 when the target is not ready, -q keeps the code",
+          "[cli][unattended]") {
+  Emulator leaderless("consul", {"--no-leader"});
+  auto r = snap({"status", "consul", "--addr", leaderless.url()});
+  CHECK(r.exit_code == 10);
+  CHECK(r.out.find("no leader") != std::string::npos);
+  CHECK(r.err.find("consul: the cluster has no leader") != std::string::npos);
+  auto quiet = snap({"-q", "status", "consul", "--addr", leaderless.url()});
+  CHECK(quiet.exit_code == 10);
+  CHECK(quiet.out.empty());
+  auto j = snap({"--json", "status", "consul", "--addr", leaderless.url()});
+  CHECK(nlohmann::json::parse(j.out)["error"]["kind"] == "not_ready");
+  Emulator healthy("consul");
+  CHECK(snap({"status", "consul", "--addr", healthy.url()}).exit_code == 0);
+}
+
+TEST_CASE("status of a backup that is not complete exits 10",
+          "[cli][unattended]") {
+  Emulator emu("zeebe",
+               {"--backup-ms", "100", "--backup-outcome", "incomplete"});
+  TempDir dir;
+  auto saved = snap({"save", "zeebe", "--addr", emu.url(), "--backup-id", "5",
+                     "-o", dir.path().string()});
+  CHECK(saved.exit_code == 3);
+  auto r = snap({"status", "zeebe", "5", "--addr", emu.url()});
+  CHECK(r.exit_code == 10);
+  CHECK(r.err.find("zeebe: backup 5 is INCOMPLETE") != std::string::npos);
+}
+
+} // namespace snap::test
