@@ -706,16 +706,10 @@ private:
     // execution goes out with the Snapshot's fields alone (id, status,
     // error, created_at, …), without workflow_id or parameters.
     const Execution& e = start("restore_snapshot", id, body);
-    rs.set_content(json{{"id", e.id},
-                        {"created_at", e.created_at},
-                        {"created_by", "admin"},
-                        {"status", e.status},
-                        {"error", e.error},
-                        {"visibility", "private"},
-                        {"tenant_name", k_tenant},
-                        {"private_resource", true}}
-                       .dump(),
-                   "application/json");
+    rs.set_content(
+        snapshot_json(Snapshot{e.id, e.created_at, e.status, e.error, {}})
+            .dump(),
+        "application/json");
     if (m_opts.restore_window_ms > 0) {
       m_window_until =
           Clock::now() + std::chrono::milliseconds(m_opts.restore_window_ms);
