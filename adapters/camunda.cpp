@@ -316,7 +316,11 @@ Expected<json> CamundaAdapter::wait_webapp(const Webapp& webapp,
                            app.label, id, info.value("state", "unknown"),
                            wait_timeout());
       },
-      200, 2000));
+      200, 2000,
+      [&] {
+        return fmt::format("{} backup {} goes on in the cluster", app.label,
+                           id);
+      }));
   if (info.value("state", "") == "INCOMPLETE") {
     return fail(ErrorKind::partial,
                 fmt::format("{}: backup {} stays INCOMPLETE: not every "

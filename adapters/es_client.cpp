@@ -266,6 +266,14 @@ Expected<json> take_snapshot(Client& c, const std::string& repo,
                            "{:.0f} s (raise --wait-timeout; it goes on in "
                            "the cluster: snap status elasticsearch {})",
                            repo, name, state, timeout_s, name);
+      },
+      200, 5000,
+      [&] {
+        return fmt::format("snapshot {}:{} goes on in the cluster: follow it "
+                           "with snap status elasticsearch {}, then snap "
+                           "download elasticsearch {} (or snap delete "
+                           "elasticsearch {})",
+                           repo, name, name, name, name);
       }));
   // _status says SUCCESS for a PARTIAL snapshot; GET tells them apart.
   return get_snapshot(c, repo, name);
@@ -356,6 +364,13 @@ Expected<void> wait_recovery(Client& c, const std::vector<std::string>& indices,
                            "raise --wait-timeout, or follow it with snap "
                            "status elasticsearch)",
                            timeout_s, done_shards, total_shards);
+      },
+      200, 5000,
+      [&] {
+        return fmt::format("the restored indices go on recovering in the "
+                           "cluster ({} of {} shards done): follow them with "
+                           "snap status elasticsearch",
+                           done_shards, total_shards);
       });
 }
 

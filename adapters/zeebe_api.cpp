@@ -202,7 +202,12 @@ Expected<json> zeebe_wait(const Actuator& zeebe, Reporter& reporter,
                            zeebe.label, id, info.value("state", "unknown"),
                            timeout_s);
       },
-      200, 2000));
+      200, 2000,
+      [&] {
+        return fmt::format("{} backup {} goes on in the cluster: follow it "
+                           "with snap status zeebe {}",
+                           zeebe.label, id, id);
+      }));
   return info;
 }
 

@@ -36,12 +36,20 @@ struct Transfer {
   bool wrote_any = false;
   bool cleanup = false;
   const ProgressFn* progress = nullptr;
+  // HttpConfig::waiting, and what this request is, for its messages.
+  const std::function<void(const std::string&)>* waiting = nullptr;
+  std::string what;
+  std::chrono::steady_clock::time_point started =
+      std::chrono::steady_clock::now();
+  bool answered = false; // a status line came
+  long waited_s = 0;     // the last whole second told
 };
 
 extern "C" size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * n);
   if (line.starts_with("HTTP/")) {
+    t->answered = true;
     t->resp.headers.clear(); // a new response (after 100 Continue)
     return size * n;
   }
@@ -100,6 +108,19 @@ extern "C" int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow,
                  t->stall_s) {
     t->stalled = true;
     return 1;
+  }
+  bool sent = ultotal <= 0 || ulnow >= ultotal;
+  if (!t->answered && sent && t->waiting && *t->waiting) {
+    auto waited =
+        std::chrono::duration_cast<std::chrono::seconds>(now - t->started)
+            .count();
+    if (waited >= 2) {
+      if (waited != t->waited_s) {
+        t->waited_s = waited;
+        (*t->waiting)(fmt::format("waiting for {}: {} s", t->what, waited));
+      }
+      return 0;
+    }
   }
   if (t->progress && *t->progress) {
     if (ultotal > 0 && ulnow < ultotal) {
@@ -220,6 +241,9 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
     t.progress = &progress;
     t.cleanup = req.cleanup;
     t.stall_s = m_config.stall_timeout_s;
+    t.waiting = &m_config.waiting;
+    t.what = fmt::format("{} to answer {} {}", m_config.label, req.method,
+                         req.path.empty() ? "/" : req.path);
     if (attempt > 0 && req.body) {
       SNAP_TRY(req.body->rewind());
     }

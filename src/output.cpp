@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "snap/json.hpp"
@@ -151,6 +152,46 @@ void Output::note(std::string_view text) {
   }
 }
 
+namespace {
+
+// The width of the terminal on stderr, or 0 when unknown.
+int terminal_columns() {
+  struct winsize ws {};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+    return ws.ws_col;
+  }
+  return 0;
+}
+
+} // namespace
+
+std::string fit_width(const std::string& line, int columns) {
+  if (columns <= 0) {
+    return line;
+  }
+  // The last column stays free: some terminals wrap on writing into it.
+  auto room = static_cast<std::size_t>(std::max(columns - 1, 1));
+  std::size_t count = 0, cut = line.size();
+  std::size_t before_last = 0; // where the room-th code point starts
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80) {
+      continue; // a UTF-8 continuation byte
+    }
+    if (count == room - 1) {
+      before_last = i;
+    }
+    if (count == room) {
+      cut = i;
+      break;
+    }
+    ++count;
+  }
+  if (cut == line.size()) {
+    return line;
+  }
+  return line.substr(0, before_last) + "…";
+}
+
 void Output::progress(std::string_view label, std::uint64_t done,
                       std::uint64_t total) {
   // The flags are read here, not at construction: Output exists before the
@@ -190,6 +231,9 @@ void Output::progress(std::string_view label, std::uint64_t done,
     line = fmt::format("{} {} {}/s", m_label, human_bytes(done),
                        human_bytes(static_cast<std::uint64_t>(rate)));
   }
+  // One line, never wrapped: a line wider than the terminal would leave a
+  // stale copy behind at every redraw.
+  line = fit_width(line, terminal_columns());
   std::fprintf(stderr, "\r\033[K%s", line.c_str());
   std::fflush(stderr);
   m_bar_drawn = true;

@@ -11,7 +11,8 @@ namespace snap {
 Expected<void> poll_until(double seconds,
                           const std::function<Expected<bool>()>& step,
                           const std::function<std::string()>& late,
-                          long first_ms, long max_ms) {
+                          long first_ms, long max_ms,
+                          const std::function<std::string()>& left_running) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::milliseconds(
                                            static_cast<long>(seconds * 1000));
@@ -24,7 +25,9 @@ Expected<void> poll_until(double seconds,
       return fail(ErrorKind::timeout, late());
     }
     if (!sleep_unless_interrupted(delay)) {
-      return fail(ErrorKind::interrupted, "interrupted");
+      return fail(ErrorKind::interrupted, left_running
+                                              ? "interrupted; " + left_running()
+                                              : std::string("interrupted"));
     }
   }
 }

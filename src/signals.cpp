@@ -12,8 +12,13 @@ namespace snap {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0}; // the first signal that arrived
 
-extern "C" void on_signal(int) { g_interrupted.store(true); }
+extern "C" void on_signal(int sig) {
+  int none = 0;
+  g_signal.compare_exchange_strong(none, sig);
+  g_interrupted.store(true);
+}
 
 } // namespace
 
@@ -28,6 +33,11 @@ void install_signal_handlers() {
 }
 
 bool is_interrupted() { return g_interrupted.load(); }
+
+int interrupt_exit_code() {
+  int sig = g_signal.load();
+  return 128 + (sig == 0 ? SIGINT : sig);
+}
 
 bool sleep_unless_interrupted(long ms) {
   using namespace std::chrono;

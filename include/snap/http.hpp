@@ -50,6 +50,10 @@ struct HttpConfig {
   int retries = 3;
   // Told one line per attempt and retry (URLs redacted), for --verbose.
   std::function<void(const std::string&)> log;
+  // Told, about once a second, what a request waits for once the server has
+  // sent nothing for 2 s ("waiting for consul to answer GET …: 5 s"), so a
+  // long first wait is never a silent one.
+  std::function<void(const std::string&)> waiting;
 };
 
 struct Request {

@@ -46,6 +46,10 @@ private:
   std::chrono::steady_clock::time_point m_last_draw;
 };
 
+// `line` cut to fit `columns` terminal columns (one left free), ending in
+// "…" when cut; unchanged when `columns` is 0 (unknown).
+std::string fit_width(const std::string& line, int columns);
+
 // "4.1 MiB"
 std::string human_bytes(std::uint64_t bytes);
 

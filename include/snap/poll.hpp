@@ -12,10 +12,14 @@ namespace snap {
 
 // Calls `step` until it reports done, pausing `first_ms` (doubling up to
 // `max_ms`) in between; after `seconds` gives up with a `timeout` error whose
-// message is `late()`. Errors: `step`'s, `timeout`, `interrupted`.
-Expected<void> poll_until(double seconds,
-                          const std::function<Expected<bool>()>& step,
-                          const std::function<std::string()>& late,
-                          long first_ms = 200, long max_ms = 5000);
+// message is `late()`. Interrupted (SIGINT, SIGTERM), it says what goes on
+// on the target without snap: `left_running()` ("the snapshot goes on in the
+// cluster: snap status elasticsearch NAME"). Errors: `step`'s, `timeout`,
+// `interrupted`.
+Expected<void>
+poll_until(double seconds, const std::function<Expected<bool>()>& step,
+           const std::function<std::string()>& late, long first_ms = 200,
+           long max_ms = 5000,
+           const std::function<std::string()>& left_running = {});
 
 } // namespace snap

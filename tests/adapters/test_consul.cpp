@@ -204,14 +204,14 @@ TEST_CASE("consul save interrupted by SIGINT exits 130 and leaves nothing",
   CHECK(dir.list().empty());
 }
 
-TEST_CASE("consul save under SIGTERM exits 130 and leaves nothing",
+TEST_CASE("consul save under SIGTERM exits 143 and leaves nothing",
           "[e2e][consul][signal]") {
   Emulator emu("consul", {"--delay-ms", "3000"});
   TempDir dir;
   auto r =
       snap({"save", "consul", "--addr", emu.url(), "-o", dir.path().string()},
            {.signal_after_ms = 500, .signal = SIGTERM});
-  CHECK(r.exit_code == 130);
+  CHECK(r.exit_code == 143);
   CHECK(dir.list().empty());
 }
 

@@ -61,4 +61,52 @@ TEST_CASE("restore on a terminal asks, and anything but yes changes nothing",
   CHECK(http("GET", emu.url() + "/v1/kv/app/key?raw") == "original");
 }
 
+TEST_CASE("the progress line fits a 50-column terminal", "[cli][terminal]") {
+  Emulator emu("consul",
+               {"--snapshot-bytes", "20000000", "--delay-ms", "2500"});
+  TempDir dir;
+  auto tty = on_terminal("stty cols 50; " + std::string(SNAP_BIN) +
+                             " save consul --addr " + emu.url() + " -o " +
+                             dir.path().string(),
+                         "");
+  CHECK(tty.exit_code == 0);
+  // A long first wait says what it waits for.
+  CHECK(tty.out.find("waiting for consul to answer GET /v1/snapshot") !=
+        std::string::npos);
+  // Every drawn line fits in 49 columns, so none wraps.
+  int drawn = 0;
+  for (std::size_t at = tty.out.find("\r\033[K"); at != std::string::npos;
+       at = tty.out.find("\r\033[K", at + 1)) {
+    auto end = tty.out.find_first_of("\r\n", at + 4);
+    // A drawn line is followed by the next redraw or the clearing; the
+    // result printed after the clearing ends in a newline (\r\n on a pty).
+    if (end == std::string::npos || tty.out.compare(end, 4, "\r\033[K") != 0) {
+      continue;
+    }
+    std::string line = tty.out.substr(at + 4, end - at - 4);
+    std::size_t columns = 0;
+    for (unsigned char c : line) {
+      columns += (c & 0xC0) != 0x80;
+    }
+    INFO(line);
+    CHECK(columns <= 49);
+    drawn += !line.empty();
+  }
+  CHECK(drawn > 0);
+}
+
+TEST_CASE("declining the prompt exits 2 on a line of its own",
+          "[cli][terminal]") {
+  Emulator emu("consul");
+  TempDir dir;
+  auto archive = save_archive(emu, dir);
+  // Ctrl-D at the prompt: the error still starts on a new line.
+  auto eof = on_terminal(std::string(SNAP_BIN) + " restore consul " + archive +
+                             " --addr " + emu.url(),
+                         "");
+  CHECK(eof.exit_code == 2);
+  CHECK(eof.out.find("continue: \r\nsnap: not confirmed") != std::string::npos);
+  CHECK_FALSE(emu.received("PUT /v1/snapshot"));
+}
+
 } // namespace snap::test

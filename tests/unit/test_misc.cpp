@@ -4,6 +4,7 @@
 
 #include "snap/error.hpp"
 #include "snap/http.hpp"
+#include "snap/output.hpp"
 #include "snap/sha256.hpp"
 #include "snap/text.hpp"
 
@@ -64,4 +65,13 @@ TEST_CASE("a capped memory sink refuses more than its limit", "[unit][io]") {
   MemorySink s(4);
   CHECK(s.write(as_bytes("1234")));
   CHECK_FALSE(s.write(as_bytes("5")));
+}
+
+TEST_CASE("a progress line is cut to the terminal's width", "[unit][output]") {
+  using snap::fit_width;
+  CHECK(fit_width("download 12%", 0) == "download 12%");
+  CHECK(fit_width("download 12%", 13) == "download 12%");
+  CHECK(fit_width("download 12%", 12) == "download 1…");
+  CHECK(fit_width("é très long", 6) == "é tr…");
+  CHECK(fit_width("abc", 1) == "…");
 }
