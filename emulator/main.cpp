@@ -16,6 +16,7 @@
 #include "emulator/elasticsearch.hpp"
 #include "emulator/faults.hpp"
 #include "emulator/flux.hpp"
+#include "emulator/healthchecks.hpp"
 #include "emulator/kubernetes.hpp"
 #include "emulator/webapps.hpp"
 #include "emulator/zeebe.hpp"
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
   ConsulOptions consul;
   app.add_option("system", system,
                  "system to emulate: consul, cloudify, elasticsearch, flux, "
-                 "kubernetes, zeebe, operate, tasklist, optimize")
+                 "kubernetes, zeebe, operate, tasklist, optimize, healthchecks")
       ->required();
   app.add_option("--port", port, "port on 127.0.0.1 (0: any free port)");
   app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate");
@@ -174,6 +175,11 @@ int main(int argc, char** argv) {
   app.add_option("--reject-create", kube.reject_create,
                  "kubernetes: creating an object of this name answers 422 "
                  "Invalid (repeatable)");
+  HealthchecksOptions healthchecks;
+  app.add_option("--check", healthchecks.checks,
+                 "healthchecks: the UUID of a check that exists (repeatable)");
+  app.add_option("--api-key", healthchecks.api_key,
+                 "healthchecks: the X-Api-Key of the Management API");
   CLI11_PARSE(app, argc, argv);
   webapp.app = system;
   webapp.version = zeebe.version;
@@ -279,6 +285,8 @@ int main(int argc, char** argv) {
       unified.base = "/actuator/backupHistory";
       register_webapp(*server, injector, unified);
     }
+  } else if (system == "healthchecks") {
+    register_healthchecks(*server, injector, healthchecks);
   } else if (system == "operate" || system == "tasklist" ||
              system == "optimize") {
     if (webapp.elasticsearch.empty()) {
@@ -291,7 +299,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "snap-emulator: unknown system '%s' (emulated: consul, "
                  "cloudify, elasticsearch, flux, kubernetes, zeebe, operate, "
-                 "tasklist, optimize)\n",
+                 "tasklist, optimize, healthchecks)\n",
                  system.c_str());
     return 2;
   }

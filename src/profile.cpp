@@ -13,10 +13,10 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string> k_keys = {"adapter",  "addr",     "token_file",
-                                      "token",    "user",     "password_file",
-                                      "password", "ca_file",  "cert_file",
-                                      "key_file", "insecure", "flags"};
+const std::set<std::string> k_keys = {
+    "adapter",       "addr",     "token_file",   "token",     "user",
+    "password_file", "password", "ca_file",      "cert_file", "key_file",
+    "insecure",      "flags",    "metrics_file", "notify_url"};
 
 std::optional<std::string> as_text(const json& v) {
   if (v.is_string()) {
@@ -60,10 +60,11 @@ std::string config_path(const std::string& explicit_path, const EnvFn& env) {
   return env("HOME").value_or(".") + "/.config/snap/config.json";
 }
 
-Expected<Profile> load_profile(const std::string& path, const std::string& name,
-                               std::string_view adapter,
-                               const std::vector<ProfileFlag>& flags,
-                               const std::function<void(std::string)>& warn) {
+namespace {
+
+// The config file's document, checked to hold a "profiles" object.
+Expected<json> load_config(const std::string& path, const std::string& name,
+                           const std::function<void(std::string)>& warn) {
   auto text = read_small_file(path, "config file", 1 << 20);
   if (!text) {
     return fail(ErrorKind::config,
@@ -89,6 +90,25 @@ Expected<Profile> load_profile(const std::string& path, const std::string& name,
                             "object",
                             path));
   }
+  return doc;
+}
+
+} // namespace
+
+Expected<std::vector<std::string>> profile_names(const std::string& path) {
+  json doc = SNAP_TRY(load_config(path, "", [](const std::string&) {}));
+  std::vector<std::string> names;
+  for (const auto& [k, v] : doc["profiles"].items()) {
+    names.push_back(k);
+  }
+  return names;
+}
+
+Expected<Profile> load_profile(const std::string& path, const std::string& name,
+                               std::string_view adapter,
+                               const std::vector<ProfileFlag>& flags,
+                               const std::function<void(std::string)>& warn) {
+  json doc = SNAP_TRY(load_config(path, name, warn));
   const json& profiles = doc["profiles"];
   if (!profiles.contains(name) || !profiles[name].is_object()) {
     std::string known;

@@ -31,6 +31,8 @@ struct GlobalOptions {
   std::string passphrase_file; // --passphrase-file
   double wait_lock_s = 0;      // --wait-lock
   std::string s3_endpoint;     // --s3-endpoint
+  std::string metrics_file;    // --metrics-file, else the profile's
+  std::string notify_url;      // --notify-url, else the profile's
 };
 
 // Connection flags as typed; empty means "not given".

@@ -49,4 +49,8 @@ Expected<Profile> load_profile(const std::string& path, const std::string& name,
                                const std::vector<ProfileFlag>& flags,
                                const std::function<void(std::string)>& warn);
 
+// The names of the profiles in the config file at `path` (for completion).
+// Errors: `config`, as load_profile.
+Expected<std::vector<std::string>> profile_names(const std::string& path);
+
 } // namespace snap

@@ -33,12 +33,12 @@ std::vector<char*> c_args(const std::vector<std::string>& v) {
   return out;
 }
 
-// A minimal environment: PATH, HOME and the test's own variables, so the
-// developer's CONSUL_HTTP_* never leak into a test.
+// A minimal environment: PATH, HOME and the test's own variables (which
+// win), so the developer's CONSUL_HTTP_* never leak into a test.
 std::vector<std::string> make_env(const std::map<std::string, std::string>& e) {
   std::vector<std::string> out;
   for (const char* keep : {"PATH", "HOME", "TMPDIR", "LANG"}) {
-    if (const char* v = std::getenv(keep)) {
+    if (const char* v = std::getenv(keep); v != nullptr && !e.contains(keep)) {
       out.push_back(std::string(keep) + "=" + v);
     }
   }
@@ -276,7 +276,7 @@ void write_file(const fs::path& path, const std::string& data) {
 }
 
 std::string http(const std::string& method, const std::string& url,
-                 const std::string& body) {
+                 const std::string& body, const Headers& headers) {
   TempDir dir;
   write_file(dir.path() / "body", body);
   std::vector<std::string> argv{"/usr/bin/curl", "-s", "-X", method};
@@ -290,6 +290,10 @@ std::string http(const std::string& method, const std::string& url,
     argv.push_back(method == "PATCH"
                        ? "Content-Type: application/merge-patch+json"
                        : "Content-Type: application/json");
+  }
+  for (const auto& [name, value] : headers) {
+    argv.push_back("-H");
+    argv.push_back(name + ": " + value);
   }
   argv.push_back(url);
   return run(argv).out;

@@ -84,7 +84,8 @@ std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& data);
 
 // Small HTTP helper for tests to set up and read target state (curl CLI).
+using Headers = std::vector<std::pair<std::string, std::string>>;
 std::string http(const std::string& method, const std::string& url,
-                 const std::string& body = "");
+                 const std::string& body = "", const Headers& headers = {});
 
 } // namespace snap::test
