@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: MIT
-// Each verb lives in its own file: add_<verb>_command() declares flags and
-// help, run_<verb>() does the work without CLI11 and returns a result for
-// main to print. Commands never include an adapter; they go through the
-// registry.
+// Each verb lives in its own file: run_<verb>() does the work from its typed
+// options and returns a result for main to print. The command tree that
+// fills those options (flags, help, completion) is commands/cli.cpp, the one
+// file that includes CLI11. Commands never include an adapter; they go
+// through the registry.
 #pragma once
 
 #include <functional>
 #include <memory>
 
-#include <CLI/CLI.hpp>
-
 #include "snap/adapter.hpp"
 #include "snap/lock.hpp"
+#include "snap/monitor.hpp"
 #include "snap/options.hpp"
 #include "snap/output.hpp"
 #include "snap/registry.hpp"
+#include "snap/retention.hpp"
 #include "snap/s3.hpp"
 
 namespace snap::commands {
@@ -26,6 +27,10 @@ struct Context {
   GlobalOptions global;
   std::unique_ptr<Output> output;
   Runner runner;
+  // The run as monitoring sees it (--metrics-file, --notify-url): the verb
+  // when it is one that changes or copies a target, then the adapter and
+  // target once open_session knows them.
+  RunRecord run;
 };
 
 // Flags shared by every `<verb> <adapter>`: connection and adapter flags.
@@ -38,13 +43,6 @@ struct AdapterArgs {
   std::vector<std::string> operands; // AdapterInfo::operands
 };
 
-// Adds one subcommand per adapter under `verb`, with the connection flags and
-// the adapter's own flags for `cap`; `extra` adds the verb's positionals. When
-// one is chosen, `on_chosen` is called with it.
-void add_adapter_subcommands(CLI::App& verb, Capability cap, AdapterArgs& args,
-                             const std::function<void(CLI::App&)>& extra,
-                             const std::function<void()>& on_chosen);
-
 // An adapter ready to talk to its target, with the client it owns.
 struct Session {
   std::unique_ptr<HttpClient> http;
@@ -52,6 +50,7 @@ struct Session {
   std::unique_ptr<Adapter> adapter;
   std::string target_url; // redacted
   std::unique_ptr<RunLock> lock;
+  RunRecord* run = nullptr; // the context's, for finish_archive
 };
 
 // Takes the session's target lock for `verb`, so no other save or restore
@@ -91,17 +90,81 @@ Expected<void> confirm(std::string_view question, bool yes);
 // Fails with `usage` when stdin is not a terminal and --yes is absent.
 Expected<void> require_yes_or_terminal(std::string_view verb, bool yes);
 
-void add_save_command(CLI::App& app, Context& ctx);
-void add_inspect_command(CLI::App& app, Context& ctx);
-void add_restore_command(CLI::App& app, Context& ctx);
-void add_download_command(CLI::App& app, Context& ctx);
-void add_upload_command(CLI::App& app, Context& ctx);
-void add_status_command(CLI::App& app, Context& ctx);
-void add_list_command(CLI::App& app, Context& ctx);
-void add_delete_command(CLI::App& app, Context& ctx);
-void add_prune_command(CLI::App& app, Context& ctx);
-void add_adapters_command(CLI::App& app, Context& ctx);
-void add_completion_command(CLI::App& app, Context& ctx);
+// Builds the command tree and parses `argv` into `ctx`, whose runner is then
+// the chosen verb. Returns an exit code when parsing alone ended the run
+// (help, --version or a completion script printed: 0). Errors: `usage`.
+Expected<std::optional<int>> parse_command_line(int argc, char** argv,
+                                                Context& ctx);
+
+// The verbs, each with the options the command tree fills.
+struct SaveOptions {
+  AdapterArgs args;
+  std::string out;
+  int keep = 0;
+  bool keep_given = false;
+  std::vector<std::string> labels;
+  bool encrypt = false;
+  bool force = false;
+};
+Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx);
+
+struct RestoreOptions {
+  AdapterArgs args;
+  std::string archive;
+  bool yes = false;
+  bool dry_run = false;
+};
+Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx);
+
+struct DownloadOptions {
+  AdapterArgs args;
+  std::string id;
+  std::string out;
+  bool encrypt = false;
+  bool force = false;
+};
+Expected<CommandResult> run_download(const DownloadOptions& opts, Context& ctx);
+
+struct UploadOptions {
+  AdapterArgs args;
+  std::string archive;
+  std::string id;
+};
+Expected<CommandResult> run_upload(const UploadOptions& opts, Context& ctx);
+
+struct StatusOptions {
+  AdapterArgs args;
+  std::string id;
+  bool watch = false;
+  double interval_s = 2;
+};
+Expected<CommandResult> run_status(const StatusOptions& opts, Context& ctx);
+
+Expected<CommandResult> run_list(const AdapterArgs& args, Context& ctx);
+
+struct DeleteOptions {
+  AdapterArgs args;
+  std::string id;
+  bool yes = false;
+};
+Expected<CommandResult> run_delete(const DeleteOptions& opts, Context& ctx);
+
+struct InspectOptions {
+  std::vector<std::string> paths;
+  bool no_verify = false;
+};
+Expected<CommandResult> run_inspect(const InspectOptions& opts, Context& ctx);
+
+struct PruneOptions {
+  std::string dir;
+  RetentionPolicy policy;
+  std::string adapter;
+  bool dry_run = false;
+};
+Expected<CommandResult> run_prune(const PruneOptions& opts, Context& ctx);
+
+// The adapters this build has and the verbs each supports.
+CommandResult run_adapters();
 
 // Names the archive for `manifest` and commits it: into `out` when it names
 // a file, else into that directory (default ".") as

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
-// What every `<verb> <adapter>` shares: the per-adapter subcommands and their
-// flags, opening a session, verifying an archive, confirming a destructive
-// step, and writing an archive.
+// What every `<verb> <adapter>` shares: opening a session, verifying an
+// archive, confirming a destructive step, and writing an archive.
 #include <unistd.h>
 
 #include <iostream>
@@ -12,83 +11,6 @@
 
 namespace snap::commands {
 namespace fs = std::filesystem;
-
-void add_adapter_subcommands(CLI::App& verb, Capability cap, AdapterArgs& args,
-                             const std::function<void(CLI::App&)>& extra,
-                             const std::function<void()>& on_chosen) {
-  for (const auto& entry : all_adapters()) {
-    const AdapterInfo& info = entry.info();
-    bool supported = info.caps.has(cap);
-    std::string summary(info.summary);
-    if (!supported) {
-      summary += fmt::format(" [{} not supported]", verb_name(cap));
-    }
-    CLI::App* sub = verb.add_subcommand(std::string(info.name), summary);
-    if (!entry.alias.empty()) {
-      sub->alias(std::string(entry.alias));
-    }
-    // An adapter that lacks the verb takes the same arguments, so the
-    // answer is always exit 8 naming the verbs it has, not a usage error.
-    sub->fallthrough();
-    extra(*sub);
-    if (!info.operands.empty() &&
-        (cap == Capability::save || cap == Capability::restore)) {
-      std::string name(info.operands);
-      sub->add_option(name, args.operands,
-                      fmt::format("{}s to act on (see man snap)", name));
-    }
-    {
-      auto* g = sub->add_option_group("Connection");
-      g->add_option("--addr", args.conn.addr,
-                    info.default_addr.empty()
-                        ? std::string("address of the target (default: from "
-                                      "the kubeconfig)")
-                        : fmt::format("address of the target (default {})",
-                                      info.default_addr));
-      std::string names = "--token-file";
-      if (!info.token_file_alias.empty()) {
-        names += fmt::format(",--{}", info.token_file_alias);
-      }
-      g->add_option(names, args.conn.token_file,
-                    "file holding the access token");
-      g->add_option("--user", args.conn.user, "user name for basic auth");
-      g->add_option("--password-file", args.conn.password_file,
-                    "file holding the password for --user");
-      g->add_option("--ca-file", args.conn.ca_file,
-                    "CA bundle to verify the server's TLS certificate");
-      g->add_option("--cert-file", args.conn.cert_file,
-                    "client certificate for mutual TLS");
-      g->add_option("--key-file", args.conn.key_file,
-                    "client key for mutual TLS");
-      g->add_flag("--insecure", args.conn.insecure,
-                  "do not verify the server's TLS certificate");
-      g->add_option("--profile", args.conn.profile,
-                    "take unset connection settings and flags from this "
-                    "profile of the config file");
-    }
-    if (supported) {
-      for (const auto& flag : info.flags) {
-        if (std::find(flag.verbs.begin(), flag.verbs.end(), cap) ==
-            flag.verbs.end()) {
-          continue;
-        }
-        if (flag.repeatable) {
-          sub->add_option("--" + flag.name, args.lists[flag.name],
-                          flag.help + " (repeatable)");
-        } else if (flag.takes_value) {
-          sub->add_option("--" + flag.name, args.values[flag.name], flag.help);
-        } else {
-          sub->add_flag("--" + flag.name, args.switches[flag.name], flag.help);
-        }
-      }
-    }
-    const AdapterEntry* chosen = &entry;
-    sub->callback([&args, chosen, on_chosen] {
-      args.adapter = chosen;
-      on_chosen();
-    });
-  }
-}
 
 Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
                                                 Capability cap, Context& ctx) {
@@ -112,7 +34,30 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   }
   const Profile* chosen = profile ? &*profile : nullptr;
   Connection conn = SNAP_TRY(resolve_connection(info, args.conn, env, chosen));
+  // Monitoring knows the target from here on, under the address the run
+  // was given (the same whether the run then fails or not).
+  ctx.run.adapter = std::string(info.name);
+  ctx.run.target = redact_url(conn.base_url);
+  if (chosen != nullptr) {
+    if (auto f = chosen->get("metrics_file");
+        f && ctx.global.metrics_file.empty()) {
+      ctx.global.metrics_file = *f;
+    }
+    if (auto u = chosen->get("notify_url");
+        u && ctx.global.notify_url.empty()) {
+      ctx.global.notify_url = *u;
+    }
+  }
+  if (!ctx.run.verb.empty() && !ctx.global.notify_url.empty()) {
+    if (auto sent =
+            notify(ctx.global.notify_url, Ping::start, ctx.run, HttpConfig{});
+        !sent) {
+      ctx.output->warn(
+          fmt::format("could not notify the start: {}", sent.error().message));
+    }
+  }
   auto s = std::make_unique<Session>();
+  s->run = &ctx.run;
   AdapterFlags given;
   for (const auto& [k, v] : args.values) {
     if (!v.empty()) {
@@ -156,6 +101,7 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   }
   Output* out = ctx.output.get();
   cfg.log = [out](const std::string& line) { out->note(line); };
+  cfg.waiting = [out](const std::string& what) { out->progress(what, 0, 0); };
   s->target_url = redact_url(conn.base_url);
   s->http = std::make_unique<HttpClient>(std::move(cfg));
   s->adapter = args.adapter->make({*s->http, s->flags, *ctx.output});
@@ -265,9 +211,14 @@ Expected<void> confirm(std::string_view question, bool yes) {
                static_cast<int>(question.size()), question.data());
   std::fflush(stderr);
   std::string answer;
-  std::getline(std::cin, answer);
+  if (!std::getline(std::cin, answer)) {
+    // Ctrl-D: the prompt's line is ended, so the message starts its own.
+    std::fputc('\n', stderr);
+  }
   if (trim_copy(answer) != "yes") {
-    return fail(ErrorKind::usage, "not confirmed; nothing was changed");
+    return fail(ErrorKind::usage,
+                "not confirmed (the answer was not 'yes'); nothing was "
+                "changed");
   }
   return {};
 }
@@ -429,6 +380,10 @@ finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
   };
   WrittenArchive w =
       SNAP_TRY(writer.commit(m, final_path, existing, read_back));
+  if (session.run != nullptr) {
+    session.run->archive = w.path.string();
+    session.run->archive_bytes = w.size;
+  }
   CommandResult r;
   r.text = fmt::format("Saved and verified {} ({}, {}, {}, sha256 {}…)",
                        w.path.filename().string(), info.name,

@@ -9,11 +9,6 @@
 namespace snap::commands {
 namespace {
 
-struct InspectOptions {
-  std::vector<std::string> paths;
-  bool no_verify = false;
-};
-
 std::string kind_words(const std::string& kind) {
   if (kind == "full") {
     return "full: the archive holds the data itself";
@@ -106,6 +101,8 @@ Expected<Fields> inspect_one(const std::string& path, bool verify,
   return f;
 }
 
+} // namespace
+
 Expected<CommandResult> run_inspect(const InspectOptions& opts, Context& ctx) {
   CommandResult r;
   nlohmann::ordered_json archives = nlohmann::ordered_json::array();
@@ -134,21 +131,6 @@ Expected<CommandResult> run_inspect(const InspectOptions& opts, Context& ctx) {
     r.error = Error{errors.front().kind, message};
   }
   return r;
-}
-
-} // namespace
-
-void add_inspect_command(CLI::App& app, Context& ctx) {
-  auto opts = std::make_shared<InspectOptions>();
-  CLI::App* verb = app.add_subcommand(
-      "inspect", "show an archive's manifest and payload, verifying it");
-  verb->fallthrough();
-  verb->add_option("archive", opts->paths, "archive files")->required();
-  verb->add_flag("--no-verify", opts->no_verify,
-                 "skip re-hashing the payload (structure is still checked)");
-  verb->callback([opts, &ctx] {
-    ctx.runner = [opts, &ctx] { return run_inspect(*opts, ctx); };
-  });
 }
 
 } // namespace snap::commands

@@ -7,13 +7,6 @@
 namespace snap::commands {
 namespace {
 
-struct PruneOptions {
-  std::string dir;
-  RetentionPolicy policy;
-  std::string adapter;
-  bool dry_run = false;
-};
-
 // The snap archives directly under an s3:// prefix, known by the metadata
 // snap gives its uploads; other objects are ignored.
 Expected<std::vector<ArchiveRecord>> scan_s3(const S3Url& url, S3Store& store) {
@@ -35,6 +28,8 @@ Expected<std::vector<ArchiveRecord>> scan_s3(const S3Url& url, S3Store& store) {
   }
   return out;
 }
+
+} // namespace
 
 Expected<CommandResult> run_prune(const PruneOptions& opts, Context& ctx) {
   const RetentionPolicy& p = opts.policy;
@@ -110,30 +105,6 @@ Expected<CommandResult> run_prune(const PruneOptions& opts, Context& ctx) {
             {"removed", removed},
             {"stale_temp_dirs", swept}};
   return r;
-}
-
-} // namespace
-
-void add_prune_command(CLI::App& app, Context& ctx) {
-  auto opts = std::make_shared<PruneOptions>();
-  CLI::App* verb = app.add_subcommand(
-      "prune", "delete old archives in a directory by retention rules");
-  verb->fallthrough();
-  verb->add_option("dir", opts->dir,
-                   "directory of archives, or s3://bucket/prefix/")
-      ->required();
-  verb->add_option("--keep-last", opts->policy.last, "keep the newest N");
-  verb->add_option("--keep-daily", opts->policy.daily,
-                   "keep the newest of each of the last N days");
-  verb->add_option("--keep-weekly", opts->policy.weekly,
-                   "keep the newest of each of the last N ISO weeks");
-  verb->add_option("--keep-monthly", opts->policy.monthly,
-                   "keep the newest of each of the last N months");
-  verb->add_option("--adapter", opts->adapter, "only archives of this adapter");
-  verb->add_flag("--dry-run", opts->dry_run, "print the decisions only");
-  verb->callback([opts, &ctx] {
-    ctx.runner = [opts, &ctx] { return run_prune(*opts, ctx); };
-  });
 }
 
 } // namespace snap::commands

@@ -8,13 +8,6 @@
 namespace snap::commands {
 namespace {
 
-struct RestoreOptions {
-  AdapterArgs args;
-  std::string archive;
-  bool yes = false;
-  bool dry_run = false;
-};
-
 // A restore the target cannot take over its API: the verified archive's
 // procedure is printed, and the exit says nothing was restored (8) unless
 // the plan was all that was asked for (--print-plan).
@@ -43,6 +36,8 @@ Expected<CommandResult> offline_plan(const RestoreOptions& opts,
   }
   return r;
 }
+
+} // namespace
 
 Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::restore, ctx));
@@ -101,28 +96,6 @@ Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
             {"backup_id", m.backup_id},
             {"details", done}};
   return r;
-}
-
-} // namespace
-
-void add_restore_command(CLI::App& app, Context& ctx) {
-  auto opts = std::make_shared<RestoreOptions>();
-  CLI::App* verb = app.add_subcommand(
-      "restore", "verify an archive, then restore it into the target");
-  verb->fallthrough();
-  add_adapter_subcommands(
-      *verb, Capability::restore, opts->args,
-      [opts](CLI::App& sub) {
-        sub.add_option("archive", opts->archive, "archive to restore")
-            ->required();
-        sub.add_flag("-y,--yes", opts->yes,
-                     "do not ask; required when not on a terminal");
-        sub.add_flag("--dry-run", opts->dry_run,
-                     "verify and print the plan; change nothing");
-      },
-      [opts, &ctx] {
-        ctx.runner = [opts, &ctx] { return run_restore(*opts, ctx); };
-      });
 }
 
 } // namespace snap::commands

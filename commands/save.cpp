@@ -8,16 +8,6 @@
 namespace snap::commands {
 namespace {
 
-struct SaveOptions {
-  AdapterArgs args;
-  std::string out;
-  int keep = 0;
-  bool keep_given = false;
-  std::vector<std::string> labels;
-  bool encrypt = false;
-  bool force = false;
-};
-
 Expected<std::map<std::string, std::string>>
 parse_labels(const std::vector<std::string>& given) {
   std::map<std::string, std::string> out;
@@ -84,6 +74,8 @@ std::vector<std::string> keep_newest(const std::filesystem::path& dir,
   return removed;
 }
 
+} // namespace
+
 Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
   auto labels = SNAP_TRY(parse_labels(opts.labels));
   if (opts.keep_given && opts.keep < 1) {
@@ -131,36 +123,6 @@ Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
     r.json["removed"] = removed;
   }
   return r;
-}
-
-} // namespace
-
-void add_save_command(CLI::App& app, Context& ctx) {
-  auto opts = std::make_shared<SaveOptions>();
-  CLI::App* verb = app.add_subcommand(
-      "save", "take a new backup now and write a verified archive");
-  verb->fallthrough();
-  add_adapter_subcommands(
-      *verb, Capability::save, opts->args,
-      [opts](CLI::App& sub) {
-        sub.add_option("-o,--output", opts->out,
-                       "archive file, or directory for "
-                       "<adapter>-<id>-<time>.zip (default: .)");
-        sub.add_option("--keep", opts->keep,
-                       "then keep only the newest N archives of this adapter "
-                       "and target in that directory")
-            ->each([opts](const std::string&) { opts->keep_given = true; });
-        sub.add_option("--label", opts->labels,
-                       "key=value recorded in the manifest (repeatable)");
-        sub.add_flag("--force", opts->force,
-                     "replace the file -o names if it exists");
-        sub.add_flag("--encrypt", opts->encrypt,
-                     "encrypt the payload with AES-256 (passphrase from "
-                     "--passphrase-file or SNAP_PASSPHRASE)");
-      },
-      [opts, &ctx] {
-        ctx.runner = [opts, &ctx] { return run_save(*opts, ctx); };
-      });
 }
 
 } // namespace snap::commands

@@ -5,15 +5,6 @@
 #include "snap/signals.hpp"
 
 namespace snap::commands {
-namespace {
-
-struct StatusOptions {
-  AdapterArgs args;
-  std::string id;
-  bool watch = false;
-  double interval_s = 2;
-};
-
 Expected<CommandResult> run_status(const StatusOptions& opts, Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::status, ctx));
   // An archive stands for the backup it holds: only its manifest is read
@@ -44,28 +35,6 @@ Expected<CommandResult> run_status(const StatusOptions& opts, Context& ctx) {
       return fail(ErrorKind::interrupted, "interrupted");
     }
   }
-}
-
-} // namespace
-
-void add_status_command(CLI::App& app, Context& ctx) {
-  auto opts = std::make_shared<StatusOptions>();
-  CLI::App* verb = app.add_subcommand(
-      "status", "show what the target is doing, or whether it is ready");
-  verb->fallthrough();
-  add_adapter_subcommands(
-      *verb, Capability::status, opts->args,
-      [opts](CLI::App& sub) {
-        sub.add_option("backup-id", opts->id,
-                       "a backup to report on, by id or by its archive");
-        sub.add_flag("--watch", opts->watch,
-                     "repeat until the operation reaches a terminal state");
-        sub.add_option("--interval", opts->interval_s,
-                       "seconds between --watch polls (default 2)");
-      },
-      [opts, &ctx] {
-        ctx.runner = [opts, &ctx] { return run_status(*opts, ctx); };
-      });
 }
 
 } // namespace snap::commands

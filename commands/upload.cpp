@@ -5,14 +5,6 @@
 #include "snap/text.hpp"
 
 namespace snap::commands {
-namespace {
-
-struct UploadOptions {
-  AdapterArgs args;
-  std::string archive;
-  std::string id;
-};
-
 Expected<CommandResult> run_upload(const UploadOptions& opts, Context& ctx) {
   auto session = SNAP_TRY(open_session(opts.args, Capability::upload, ctx));
   auto reader = SNAP_TRY(open_verified(opts.archive, *session->adapter, ctx));
@@ -27,26 +19,6 @@ Expected<CommandResult> run_upload(const UploadOptions& opts, Context& ctx) {
             {"backup_id", id},
             {"details", done}};
   return r;
-}
-
-} // namespace
-
-void add_upload_command(CLI::App& app, Context& ctx) {
-  auto opts = std::make_shared<UploadOptions>();
-  CLI::App* verb = app.add_subcommand(
-      "upload", "push an archive's payload to the target without restoring");
-  verb->fallthrough();
-  add_adapter_subcommands(
-      *verb, Capability::upload, opts->args,
-      [opts](CLI::App& sub) {
-        sub.add_option("archive", opts->archive, "archive to upload")
-            ->required();
-        sub.add_option("--id", opts->id,
-                       "backup id on the target (default: the archive's)");
-      },
-      [opts, &ctx] {
-        ctx.runner = [opts, &ctx] { return run_upload(*opts, ctx); };
-      });
 }
 
 } // namespace snap::commands

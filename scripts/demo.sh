@@ -3,7 +3,7 @@
 # inspect the archive, change the keys, restore, and show the keys back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh snap snap-emulator
 
 snap=$PWD/build/snap
 work=$(mktemp -d)

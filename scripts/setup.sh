@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs snap's build and test dependencies from Debian's packages when any is
-# missing (apt-get update first), then configures and builds into ./build.
+# missing (apt-get update first), then configures and builds into ./build:
+# the targets named as arguments (the demo: snap snap-emulator), else all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +25,8 @@ if ((${#missing[@]})); then
 fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)"
+if (($#)); then
+  cmake --build build -j "$(nproc)" --target "$@"
+else
+  cmake --build build -j "$(nproc)"
+fi

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite with ctest.
 # The object-storage tests run against s3rver, installed here from the npm
-# registry (with Debian's nodejs and npm when the machine has no npm).
+# registry (with Debian's nodejs and npm when the machine has no npm); the
+# completion tests drive fish (Debian's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-if ! command -v npm >/dev/null 2>&1; then
-  echo "test: installing nodejs and npm" >&2
+# Tools only the tests use: npm for s3rver, fish to drive its completion.
+wanted=()
+command -v npm >/dev/null 2>&1 || wanted+=(nodejs npm)
+command -v fish >/dev/null 2>&1 || wanted+=(fish)
+if ((${#wanted[@]})); then
+  echo "test: installing ${wanted[*]}" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q nodejs npm
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${wanted[@]}"
 fi
 if [ ! -x build/npm/node_modules/.bin/s3rver ]; then
   echo "test: installing s3rver from the npm registry" >&2
