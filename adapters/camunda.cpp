@@ -82,6 +82,18 @@ public:
   Expected<Fields> restore(ArchiveReader& in, bool dry_run) override;
   Expected<StatusResult> status(const std::string& id) override;
   Expected<Fields> list() override;
+  Expected<Fields> remove(const std::string& id) override;
+
+  // A save leaves its backup in every component and the records snapshot.
+  std::optional<std::string> target_backup(const Manifest& m) const override {
+    return fmt::format("backup {} in every component, and snapshot {} in "
+                       "repository {}",
+                       m.backup_id, m.source.value("records_snapshot", ""),
+                       m.source.value("repository", ""));
+  }
+  Expected<Fields> remove_target_backup(const Manifest& m) override {
+    return remove_backup(m.backup_id, m.source.value("repository", ""));
+  }
 
 private:
   static HttpConfig es_config(const AdapterContext& ctx) {
@@ -194,6 +206,8 @@ private:
   Expected<camunda::ZeebeEndpoint> check_version() {
     return camunda::zeebe_backup_path(m_zeebe, flag("camunda-version"));
   }
+  Expected<Fields> remove_backup(const std::string& id,
+                                 const std::string& repo);
   static bool unified(const camunda::ZeebeEndpoint& ep) {
     return ep.path == "/actuator/backupRuntime";
   }
@@ -559,6 +573,70 @@ Expected<Fields> CamundaAdapter::list() {
   return rows;
 }
 
+Expected<Fields> CamundaAdapter::remove(const std::string& id) {
+  return remove_backup(id, flag("repository"));
+}
+
+// Deletes backup `id` in every component, web apps first (each deletes its
+// own snapshots: DELETE <backups>/<id>, answered 204), then the zeebe-record
+// snapshot in `repo` when one is named, then Zeebe's (8.2+: DELETE
+// /actuator/backups/<id>). A component that no longer holds it is skipped;
+// one that fails is named, and the rest still tried, so a second run
+// finishes the job. Docs: the backup-restore "Delete backup API" of each
+// component (docs.camunda.io, self-managed/operational-guides/
+// backup-restore/{operate-tasklist,optimize,zeebe}-backup).
+Expected<Fields> CamundaAdapter::remove_backup(const std::string& id,
+                                               const std::string& repo) {
+  std::int64_t n = SNAP_TRY(camunda::backup_id_from(id));
+  camunda::ZeebeEndpoint ep = SNAP_TRY(check_version());
+  if (ep.v81) {
+    return fail(ErrorKind::unsupported,
+                "camunda: Camunda 8.1's backup APIs cannot delete a backup "
+                "(it arrived in 8.2)");
+  }
+  std::vector<Webapp> apps = SNAP_TRY(webapps(ep));
+  Fields deleted = Fields::array();
+  std::vector<std::string> failed;
+  auto tally = [&](const std::string& what, Expected<json> got) {
+    if (got) {
+      deleted.push_back(what);
+    } else if (got.error().kind != ErrorKind::not_found) {
+      failed.push_back(fmt::format("{} ({})", what, got.error().message));
+    }
+  };
+  std::string path_id = "/" + url_escape(std::to_string(n));
+  for (const auto& app : apps) {
+    tally(app.api.label, app.api.call("DELETE", app.path + path_id, json(),
+                                      {204, 200}, false));
+  }
+  if (!repo.empty()) {
+    tally("elasticsearch",
+          m_es.call("DELETE",
+                    fmt::format("/_snapshot/{}/{}", url_escape(repo),
+                                url_escape(records_snapshot(n))),
+                    json(), {.idempotent = false}));
+  }
+  // Zeebe answers a delete with 204 whether or not it held the backup
+  // (BackupEndpoint.delete), so ask first.
+  auto held = camunda::zeebe_get(m_zeebe, ep, std::to_string(n));
+  tally("zeebe", held ? m_zeebe.call("DELETE", ep.path + path_id, json(),
+                                     {204, 200}, false)
+                      : held);
+  if (!failed.empty()) {
+    return fail(ErrorKind::remote,
+                fmt::format("camunda: backup {} could not be deleted "
+                            "everywhere: {}; deleted: {} (run the delete "
+                            "again once they answer)",
+                            n, join_list(failed, "; "),
+                            deleted.empty() ? "nothing" : deleted.dump()));
+  }
+  if (deleted.empty()) {
+    return fail(ErrorKind::not_found,
+                fmt::format("camunda: no component holds backup {}", n));
+  }
+  return Fields{{"deleted", n}, {"components", deleted}};
+}
+
 Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
   json record = SNAP_TRY(in.read_json(k_entry));
   std::int64_t id = record.value("backup_id", 0L);
@@ -672,12 +750,13 @@ Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
 
 const AdapterInfo& camunda_info() {
   using C = Capability;
-  std::vector<Capability> all = {C::save, C::restore, C::status, C::list};
+  std::vector<Capability> all = {C::save, C::restore, C::status, C::list,
+                                 C::remove};
   static const AdapterInfo info{
       .name = "camunda",
       .summary = "Camunda 8: the whole-cluster backup (Optimize, Operate, "
                  "Tasklist, zeebe-record snapshot, Zeebe) with one id",
-      .caps = {C::save, C::restore, C::status, C::list},
+      .caps = {C::save, C::restore, C::status, C::list, C::remove},
       .payload_version = 1,
       .default_addr = "http://127.0.0.1:9600",
       .flags = {{"zeebe", "Zeebe gateway management address (default --addr)",

@@ -266,6 +266,11 @@ public:
     return Fields{{"id", s.value("id", id)}};
   }
 
+  // A save's snapshot stays on the manager after it is downloaded.
+  std::optional<std::string> target_backup(const Manifest& m) const override {
+    return fmt::format("snapshot {} on the manager", m.backup_id);
+  }
+
   Expected<Fields> upload(ArchiveReader& in, const std::string& id) override {
     SNAP_TRY(push_archive(in, id));
     return Fields{{"id", id}};

@@ -165,7 +165,53 @@ public:
   }
 
   Expected<Fields> remove(const std::string& name) override {
-    std::string repo = SNAP_TRY(repository());
+    return delete_snapshot(SNAP_TRY(repository()), name);
+  }
+
+  // A save's snapshot stays in the repository (the archive is a reference
+  // to it); an export leaves nothing on the cluster.
+  std::optional<std::string> target_backup(const Manifest& m) const override {
+    if (is_export(m)) {
+      return std::nullopt;
+    }
+    return fmt::format("snapshot {} in repository {}",
+                       m.source.value("snapshot", m.backup_id),
+                       m.source.value("repository", ""));
+  }
+
+  // Deletes the snapshot from the repository the archive names, on the
+  // cluster it was taken of only: a snapshot of the same name in another
+  // cluster's repository is not snap's to delete.
+  Expected<Fields> remove_target_backup(const Manifest& m) override {
+    SNAP_TRY(m_es.version());
+    std::string was = m.source.value("cluster_uuid", "");
+    std::string is = m_es.info().value("cluster_uuid", "");
+    if (!was.empty() && !is.empty() && was != is) {
+      return fail(ErrorKind::config,
+                  fmt::format("elasticsearch: the archive's snapshot was "
+                              "taken of cluster {}, this is cluster {}",
+                              was, is));
+    }
+    std::string repo = m.source.value("repository", "");
+    auto gone = delete_snapshot(repo, m.source.value("snapshot", m.backup_id));
+    // Not found is "already gone" only when the snapshot is missing: with
+    // the repository unregistered nobody can tell (snapshot_missing_exception
+    // against repository_missing_exception, both 404).
+    if (!gone && gone.error().kind == ErrorKind::not_found &&
+        gone.error().message.find("repository_missing_exception") !=
+            std::string::npos) {
+      return fail(ErrorKind::config,
+                  fmt::format("elasticsearch: repository {} is not registered "
+                              "on this cluster, so its snapshot cannot be "
+                              "deleted (register it again, then prune)",
+                              repo));
+    }
+    return gone;
+  }
+
+private:
+  Expected<Fields> delete_snapshot(const std::string& repo,
+                                   const std::string& name) {
     SNAP_TRY(m_es.call(
         "DELETE",
         fmt::format("/_snapshot/{}/{}", url_escape(repo), url_escape(name)),
@@ -173,7 +219,6 @@ public:
     return Fields{{"deleted", name}, {"repository", repo}};
   }
 
-private:
   std::string flag(std::string_view name) const {
     return flag_value(m_ctx.flags, name);
   }

@@ -370,6 +370,28 @@ public:
     return Fields{{"deleted", id}, {"volume_snapshots", deleted}};
   }
 
+  // A save leaves the VolumeSnapshots it took, labelled with its id.
+  std::optional<std::string> target_backup(const Manifest& m) const override {
+    const json& n = m.source.value("volume_snapshots", json(0));
+    if (!n.is_number_unsigned() || n.get<std::uint64_t>() == 0) {
+      return std::nullopt;
+    }
+    return fmt::format("{} VolumeSnapshots {}={} in namespace {}",
+                       n.get<std::uint64_t>(), k_backup_label, m.backup_id,
+                       m.source.value("namespace", ""));
+  }
+
+  Expected<Fields> remove_target_backup(const Manifest& m) override {
+    std::string ns = m.source.value("namespace", "");
+    if (ns != m_ns) {
+      return fail(ErrorKind::config,
+                  fmt::format("fabric: the archive's VolumeSnapshots are in "
+                              "namespace {}, not {} (give --namespace {})",
+                              ns, m_ns, ns));
+    }
+    return remove(m.backup_id);
+  }
+
 private:
   // One object a restore handles.
   struct Planned {
@@ -1673,7 +1695,6 @@ const AdapterInfo& fabric_info() {
       // flag > SNAP_FABRIC_KUBECONFIG > KUBECONFIG > profile (SPEC §3).
       .native_env = {{"kubeconfig", "KUBECONFIG"}},
       .operands = "RESOURCE",
-      .prune_with_target = true,
   };
   return info;
 }

@@ -164,6 +164,11 @@ public:
     return rows;
   }
 
+  // A save's backup stays in the brokers' backup store.
+  std::optional<std::string> target_backup(const Manifest& m) const override {
+    return fmt::format("backup {} in the brokers' backup store", m.backup_id);
+  }
+
   Expected<Fields> remove(const std::string& id) override {
     camunda::ZeebeEndpoint ep = SNAP_TRY(endpoint());
     SNAP_TRY(not_in_81(ep, "delete"));

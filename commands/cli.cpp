@@ -344,9 +344,12 @@ void add_save_command(CLI::App& app, Context& ctx) {
                        "archive file, or directory for "
                        "<adapter>-<id>-<time>.zip (default: .)");
         sub.add_option("--keep", opts->keep,
-                       "then keep only the newest N archives of this adapter "
-                       "and target in that directory")
+                       "then keep only the newest N archives of this adapter, "
+                       "target, kind and labels in that directory")
             ->each([opts](const std::string&) { opts->keep_given = true; });
+        sub.add_flag("--prune-target", opts->prune_target,
+                     "with --keep, also delete on the target the backups "
+                     "snap's saves left there for the archives removed");
         sub.add_option("--label", opts->labels,
                        "key=value recorded in the manifest (repeatable)");
         sub.add_flag("--force", opts->force,
@@ -490,20 +493,42 @@ void add_prune_command(CLI::App& app, Context& ctx) {
       "prune", "delete old archives in a directory by retention rules");
   verb->fallthrough();
   verb->add_option("dir", opts->dir,
-                   "directory of archives, or s3://bucket/prefix/")
-      ->required();
+                   "directory of archives, or s3://bucket/prefix/");
   verb->add_option("--keep-last", opts->policy.last, "keep the newest N");
+  verb->add_option("--keep-hourly", opts->policy.hourly,
+                   "keep the newest of each of the last N hours");
   verb->add_option("--keep-daily", opts->policy.daily,
                    "keep the newest of each of the last N days");
   verb->add_option("--keep-weekly", opts->policy.weekly,
                    "keep the newest of each of the last N ISO weeks");
   verb->add_option("--keep-monthly", opts->policy.monthly,
                    "keep the newest of each of the last N months");
+  verb->add_option("--keep-yearly", opts->policy.yearly,
+                   "keep the newest of each of the last N years");
+  verb->add_option("--keep-within", opts->keep_within,
+                   "keep all made within this span of a group's newest "
+                   "(e.g. 7d, 36h, 1y6m)");
+  verb->add_option("--group-by", opts->group_by,
+                   "also group by labels, or label:KEY (repeatable)");
   verb->add_option("--adapter", opts->adapter, "only archives of this adapter");
   verb->add_flag("--dry-run", opts->dry_run, "print the decisions only");
-  verb->callback([opts, &ctx] {
+  // Given without an adapter: run_prune says how to name one.
+  verb->add_flag("--prune-target", opts->prune_target)->group("");
+  auto chosen = [opts, &ctx] {
     ctx.runner = [opts, &ctx] { return run_prune(*opts, ctx); };
-  });
+  };
+  verb->callback(chosen);
+  // snap prune <adapter> DIR --prune-target: the delete verb's connection
+  // and flags reach the target.
+  add_adapter_subcommands(
+      *verb, Capability::remove, opts->args,
+      [opts](CLI::App& sub) {
+        sub.add_option("dir", opts->dir, "directory of archives")->required();
+        sub.add_flag("--prune-target", opts->prune_target,
+                     "also delete on the target the backups snap's saves "
+                     "left there for the archives removed");
+      },
+      chosen);
 }
 
 void add_completion_command(CLI::App& app, Context& ctx) {
@@ -549,10 +574,17 @@ void add_completion_command(CLI::App& app, Context& ctx) {
 }
 
 // The verbs of the tree, and whether each one takes an adapter.
+// The verbs, each with whether its next word must be an adapter (prune's
+// may be its directory instead).
 std::vector<std::pair<std::string, bool>> verbs_of(const CLI::App& app) {
   std::vector<std::pair<std::string, bool>> out;
   for (const CLI::App* verb : commands_of(app)) {
-    out.emplace_back(verb->get_name(), !commands_of(*verb).empty());
+    bool own_operands = !verb->get_options([](const CLI::Option* o) {
+                               return o->get_positional();
+                             })
+                             .empty();
+    out.emplace_back(verb->get_name(),
+                     !commands_of(*verb).empty() && !own_operands);
   }
   return out;
 }
@@ -694,10 +726,9 @@ Expected<std::optional<int>> parse_command_line(int argc, char** argv,
   add_prune_command(app, ctx);
   add_adapters_command(app, ctx);
   add_completion_command(app, ctx);
-  for (CLI::App* verb : app.get_subcommands({})) {
-    if (!commands_of(*verb).empty()) {
-      verb->require_subcommand(1);
-    }
+  for (const auto& [name, needs_adapter] : verbs_of(app)) {
+    app.get_subcommand(name)->require_subcommand(needs_adapter ? 1 : 0,
+                                                 needs_adapter ? 1 : 1);
   }
 
   if (auto err = precheck(app, argc, argv)) {

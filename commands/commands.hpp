@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 
 #include "snap/adapter.hpp"
 #include "snap/lock.hpp"
@@ -102,6 +103,7 @@ struct SaveOptions {
   std::string out;
   int keep = 0;
   bool keep_given = false;
+  bool prune_target = false; // --prune-target
   std::vector<std::string> labels;
   bool encrypt = false;
   bool force = false;
@@ -158,10 +160,38 @@ Expected<CommandResult> run_inspect(const InspectOptions& opts, Context& ctx);
 struct PruneOptions {
   std::string dir;
   RetentionPolicy policy;
+  std::string keep_within;
+  std::vector<std::string> group_by;
   std::string adapter;
+  // `snap prune <adapter> DIR`: only that adapter's archives, and with
+  // --prune-target the connection that deletes their target backups.
+  AdapterArgs args;
+  bool prune_target = false;
   bool dry_run = false;
 };
 Expected<CommandResult> run_prune(const PruneOptions& opts, Context& ctx);
+
+// What removing one archive did, for save --keep and prune.
+struct Removal {
+  bool removed = false;      // the archive is gone (or would be, dry run)
+  std::string target;        // what went on the target with it; "" nothing
+  std::string left;          // what stays on the target, and why
+  std::optional<Error> kept; // kept: its target backup could not be deleted
+};
+
+// Removes the local archive `a`. With `prune_target` (--prune-target),
+// first deletes, through `session`, the backup a `save` left on the target
+// for it, when that is the session's target; an archive made by `download`
+// (or before snap recorded origins) never deletes anything there. Without
+// it, `left` names what stays on the target. A backup that an archive in
+// `referenced` (backup_key) still refers to, one `download` made of it
+// say, stays too. With `dry_run`, says what would go and changes nothing.
+Removal remove_archive(const ArchiveRecord& a, Session* session,
+                       bool prune_target, bool dry_run,
+                       const std::set<std::string>& referenced);
+
+// What an archive refers to on its target: adapter, target URL, backup id.
+std::string backup_key(const ArchiveRecord& a);
 
 // The adapters this build has and the verbs each supports.
 CommandResult run_adapters();
@@ -204,10 +234,12 @@ Expected<std::unique_ptr<LocalArchive>> local_archive(const std::string& path,
                                                       Context& ctx);
 
 // Builds the manifest for a SaveResult and commits the archive; returns the
-// printed line and JSON. Shared by save and download.
+// printed line and JSON. Shared by save and download, which name themselves
+// as the archive's `origin`.
 Expected<CommandResult>
 finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
                Session& session, SaveResult result,
-               const std::map<std::string, std::string>& labels);
+               const std::map<std::string, std::string>& labels,
+               std::string_view origin);
 
 } // namespace snap::commands

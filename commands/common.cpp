@@ -346,9 +346,11 @@ Expected<std::unique_ptr<LocalArchive>> local_archive(const std::string& path,
 Expected<CommandResult>
 finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
                Session& session, SaveResult result,
-               const std::map<std::string, std::string>& labels) {
+               const std::map<std::string, std::string>& labels,
+               std::string_view origin) {
   const AdapterInfo& info = session.adapter->info();
   Manifest m;
+  m.origin = origin;
   m.snap_version = SNAP_VERSION;
   m.adapter = std::string(info.name);
   m.adapter_payload_version = info.payload_version;
@@ -397,6 +399,8 @@ finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
             {"manifest_sha256", w.manifest_sha256},
             {"created_at", m.created_at},
             {"target", m.target},
+            {"labels", m.labels},
+            {"origin", m.origin},
             {"source", m.source}};
   // The backup exists but is incomplete (an Elasticsearch PARTIAL snapshot):
   // the archive is kept, and the exit status says so.

@@ -28,50 +28,60 @@ parse_labels(const std::vector<std::string>& given) {
   return out;
 }
 
-// Deletes archives in `dir` of the same adapter and target as the archive
-// just written (`mine`) beyond the newest `keep`, never that one; returns
-// the removed paths. For an adapter whose backups live on the target too,
-// that backup is deleted first, and the archive kept when it cannot be.
-std::vector<std::string> keep_newest(const std::filesystem::path& dir,
-                                     const ArchiveRecord& mine, int keep,
-                                     Adapter& adapter, Output& out) {
-  const AdapterInfo& info = adapter.info();
-  bool with_target =
-      info.prune_with_target && info.caps.has(Capability::remove);
-  std::vector<std::string> removed;
-  const std::filesystem::path& just_written = mine.path;
+// Deletes archives in `dir` of the same series as the archive just written
+// (`mine`: adapter, target, kind and labels) beyond the newest `keep`,
+// never that one. With `prune_target`, the backup each one's save left on
+// the target goes first, and the archive stays when it cannot. Returns the
+// archives removed, each with its line for the operator.
+std::vector<std::pair<std::string, std::string>>
+keep_newest(const std::filesystem::path& dir, const ArchiveRecord& mine,
+            int keep, bool prune_target, Session& session, Output& out) {
+  std::vector<std::pair<std::string, std::string>> lines;
   auto all = scan_archives(dir);
   if (!all) {
-    return removed;
+    return lines;
   }
+  RetentionPolicy policy{.last = keep, .group_by_labels = true};
   std::vector<ArchiveRecord> group;
+  // What every archive that stays refers to on its target stays there.
+  std::set<std::string> referenced;
   for (auto& a : *all) {
-    if (a.adapter == mine.adapter && a.target == mine.target) {
+    if (a.target == mine.target && a.adapter == mine.adapter &&
+        a.shape == mine.shape && a.labels == mine.labels) {
       group.push_back(std::move(a));
+    } else {
+      referenced.insert(backup_key(a));
     }
   }
-  for (const auto& d : apply_retention(group, {.last = keep})) {
-    if (d.keep || std::filesystem::equivalent(d.archive.path, just_written)) {
+  auto decisions = apply_retention(std::move(group), policy);
+  auto going = [&](const RetentionDecision& d) {
+    return !d.keep && !std::filesystem::equivalent(d.archive.path, mine.path);
+  };
+  for (const auto& d : decisions) {
+    if (!going(d)) {
+      referenced.insert(backup_key(d.archive));
+    }
+  }
+  for (const auto& d : decisions) {
+    if (!going(d)) {
       continue;
     }
-    if (with_target) {
-      auto gone = adapter.remove(d.archive.backup_id);
-      if (!gone && gone.error().kind != ErrorKind::not_found) {
-        out.warn(fmt::format("--keep: kept {}, as its backup on the target "
-                             "could not be deleted: {}",
-                             d.archive.path.string(), gone.error().message));
-        continue;
-      }
+    Removal gone =
+        remove_archive(d.archive, &session, prune_target, false, referenced);
+    if (gone.kept) {
+      out.warn(fmt::format("--keep: {}", gone.kept->message));
+      continue;
     }
-    std::error_code ec;
-    if (std::filesystem::remove(d.archive.path, ec)) {
-      removed.push_back(d.archive.path.string());
-    } else {
-      out.warn(fmt::format("--keep: cannot remove {}: {}",
-                           d.archive.path.string(), ec.message()));
+    std::string line =
+        fmt::format("Removed {} (--keep {})", d.archive.path.string(), keep);
+    if (!gone.target.empty()) {
+      line += fmt::format(" and its {}", gone.target);
+    } else if (!gone.left.empty()) {
+      line += fmt::format("; {}", gone.left);
     }
+    lines.emplace_back(d.archive.path.string(), line);
   }
-  return removed;
+  return lines;
 }
 
 } // namespace
@@ -83,6 +93,11 @@ Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
                 fmt::format("--keep {}: keep at least 1 archive (leave --keep "
                             "out to keep them all)",
                             opts.keep));
+  }
+  if (opts.prune_target && opts.keep == 0) {
+    return fail(ErrorKind::usage,
+                "--prune-target goes with --keep N: it deletes on the target "
+                "the backups of the archives --keep removes");
   }
   if (opts.keep > 0 && is_s3_url(opts.out)) {
     return fail(ErrorKind::usage,
@@ -100,27 +115,20 @@ Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
   }
   SaveResult result = SNAP_TRY(session->adapter->save(*writer));
   ctx.output->end_progress();
-  CommandResult r = SNAP_TRY(
-      finish_archive(*writer, target, *session, std::move(result), labels));
+  CommandResult r = SNAP_TRY(finish_archive(*writer, target, *session,
+                                            std::move(result), labels, "save"));
   SNAP_TRY(ship_archive(r, target, ctx));
   if (opts.keep > 0) {
-    std::string group = r.json["target"].value("url", "");
-    if (std::string subject = r.json["target"].value("subject", "");
-        !subject.empty()) {
-      group += " " + subject;
+    std::filesystem::path written = r.json["archive"].get<std::string>();
+    auto reader = SNAP_TRY(ArchiveReader::open(written));
+    ArchiveRecord mine = archive_record(written, reader->manifest());
+    auto removed = keep_newest(target.dir, mine, opts.keep, opts.prune_target,
+                               *session, *ctx.output);
+    r.json["removed"] = nlohmann::json::array();
+    for (const auto& [path, line] : removed) {
+      r.text += "\n" + line;
+      r.json["removed"].push_back(path);
     }
-    ArchiveRecord mine{r.json["archive"].get<std::string>(),
-                       r.json["adapter"].get<std::string>(), group,
-                       r.json["created_at"].get<std::string>()};
-    auto removed = keep_newest(target.dir, mine, opts.keep, *session->adapter,
-                               *ctx.output);
-    const AdapterInfo& info = session->adapter->info();
-    for (const auto& path : removed) {
-      r.text += fmt::format(
-          "\nRemoved {} (--keep {}){}", path, opts.keep,
-          info.prune_with_target ? " and its backup on the target" : "");
-    }
-    r.json["removed"] = removed;
   }
   return r;
 }

@@ -76,6 +76,14 @@ Expected<Fields> Adapter::remove(const std::string&) {
   return tl::unexpected(unsupported(Capability::remove));
 }
 
+std::optional<std::string> Adapter::target_backup(const Manifest&) const {
+  return std::nullopt;
+}
+
+Expected<Fields> Adapter::remove_target_backup(const Manifest& m) {
+  return remove(m.backup_id);
+}
+
 std::string flag_value(const AdapterFlags& flags, std::string_view name) {
   auto it = flags.find(std::string(name));
   return it == flags.end() ? "" : it->second;

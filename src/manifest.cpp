@@ -48,6 +48,9 @@ nlohmann::json manifest_to_json(const Manifest& m) {
   if (!m.encryption.empty()) {
     j["encryption"] = {{"method", m.encryption}, {"applies_to", "payload/"}};
   }
+  if (!m.origin.empty()) {
+    j["origin"] = m.origin;
+  }
   return j;
 }
 
@@ -203,6 +206,7 @@ Expected<Manifest> parse_manifest(std::string_view text) {
     m.labels[k] = v.get<std::string>();
   }
   m.source = SNAP_TRY(object_at(j, "source"));
+  m.origin = SNAP_TRY(string_at(j, "origin", false));
   if (j.contains("encryption")) {
     const json encryption = SNAP_TRY(object_at(j, "encryption"));
     m.encryption = SNAP_TRY(string_at(encryption, "method"));

@@ -86,10 +86,6 @@ struct AdapterInfo {
   // ("RESOURCE"), or "" for none. They reach the adapter comma-joined as
   // flag "operands".
   std::string_view operands;
-  // The backup an archive names lives on the target too (the fabric
-  // adapter's VolumeSnapshots): when `save --keep` removes an archive, it
-  // deletes that backup first, so nothing is left behind to pay for.
-  bool prune_with_target = false;
 };
 
 // Adapter flag values by name; switches hold "true".
@@ -171,6 +167,17 @@ struct Adapter {
   virtual Expected<Fields> upload(ArchiveReader& in, const std::string& id);
   virtual Expected<Fields> list();
   virtual Expected<Fields> remove(const std::string& backup_id);
+
+  // Retention on the target (save --keep and prune with --prune-target):
+  // the backup a `save` of this adapter left on the target for the archive
+  // whose manifest is `m`, in words ("snapshot snap-1 in repository
+  // backups"), or nullopt when such an archive leaves nothing there (a
+  // Consul snapshot, an Elasticsearch export). The default: nothing.
+  virtual std::optional<std::string> target_backup(const Manifest& m) const;
+  // Deletes that backup. Errors: `not_found` when it is gone already;
+  // `config` when the archive is of another cluster than this one; any
+  // kind. The default deletes `m.backup_id` through remove().
+  virtual Expected<Fields> remove_target_backup(const Manifest& m);
 
 protected:
   // The `unsupported` error naming the verbs this adapter has.

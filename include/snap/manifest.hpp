@@ -40,6 +40,10 @@ struct Manifest {
   nlohmann::json source = nlohmann::json::object();
   std::vector<ManifestEntry> entries;
   std::string encryption; // "" or "aes-256": every payload entry (format 2)
+  // How the archive came to be: "save" (snap took the backup on the target,
+  // so retention may delete it there), "download" (it packed a backup made
+  // by someone else), or "" in archives older than the field.
+  std::string origin;
 };
 
 struct ArchiveHeader {

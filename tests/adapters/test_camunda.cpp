@@ -526,4 +526,56 @@ TEST_CASE("camunda restore with failed shards is partial, exit 3",
   CHECK(r.err.find("1 of") != std::string::npos);
 }
 
+TEST_CASE("camunda retention deletes a backup in every component, and "
+          "delete does too",
+          "[e2e][camunda][retention]") {
+  Cluster c;
+  TempDir dir;
+  auto save = [&](const std::string& id, std::vector<std::string> extra) {
+    auto r = snap(with(
+        with({"save", "camunda", "--backup-id", id, "-o", dir.path().string()},
+             extra),
+        c.flags()));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  // Which components still hold backup `id`.
+  auto holders = [&](const std::string& id) {
+    std::set<std::string> out;
+    auto listed = snap(with({"list", "camunda", "--json"}, c.flags()));
+    const json doc = json::parse(listed.out);
+    for (const auto& b : doc["backups"]) {
+      if (std::to_string(b["backup_id"].get<long long>()) == id) {
+        for (const auto& [comp, st] : b["components"].items()) {
+          out.insert(comp);
+        }
+      }
+    }
+    if (http("GET", c.es.url() + "/_snapshot/camunda/_all")
+            .find("camunda_zeebe_records_backup_" + id) != std::string::npos) {
+      out.insert("records");
+    }
+    return out;
+  };
+  const std::set<std::string> everywhere = {"optimize", "operate", "tasklist",
+                                            "zeebe", "records"};
+  save("1000", {});
+  REQUIRE(holders("1000") == everywhere);
+  std::string second = save("1001", {"--keep", "1", "--prune-target"});
+  CHECK(second.find("and its backup 1000 in every component") !=
+        std::string::npos);
+  CHECK(holders("1000").empty());
+  CHECK(holders("1001") == everywhere);
+  CHECK(dir.list().size() == 1);
+
+  auto deleted = snap(with({"delete", "camunda", "1001", "--yes"}, c.flags()));
+  INFO(deleted.err);
+  CHECK(deleted.exit_code == 0);
+  CHECK(holders("1001").empty());
+  auto again = snap(with({"delete", "camunda", "1001", "--yes"}, c.flags()));
+  CHECK(again.exit_code == 6);
+  CHECK(c.phases() == k_exporting);
+}
+
 } // namespace snap::test

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "tests/adapters/suite.hpp"
@@ -522,6 +523,52 @@ TEST_CASE("list pages through more than 1,000 snapshots",
   REQUIRE(r.exit_code == 0);
   auto ids = nlohmann::json::parse(r.out)["backups"];
   CHECK(ids.size() == 1234);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("cloudify save --keep --prune-target deletes the older snapshot on "
+          "the manager, never one it did not make",
+          "[e2e][cloudify][retention]") {
+  Emulator emu("cloudify");
+  TempDir dir;
+  cloudify_fixture().seed(emu.url());
+  auto ids = [&] {
+    std::set<std::string> out;
+    auto listed = snap({"--json", "list", "cloudify", "--addr", emu.url()});
+    const auto doc = nlohmann::json::parse(listed.out);
+    for (const auto& b : doc["backups"]) {
+      out.insert(b["id"].get<std::string>());
+    }
+    return out;
+  };
+  auto save = [&](const std::string& id) {
+    auto r = snap({"save", "cloudify", "--addr", emu.url(), "--snapshot-id", id,
+                   "-o", dir.path().string(), "--keep", "1", "--prune-target"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  save("n1");
+  std::string second = save("n2");
+  CHECK(second.find("and its snapshot n1 on the manager") != std::string::npos);
+  CHECK(ids() == std::set<std::string>{"n2"});
+  // A snapshot made elsewhere and downloaded into the same series is pruned
+  // as an archive only: snap did not make it there.
+  TempDir elsewhere;
+  REQUIRE(snap({"save", "cloudify", "--addr", emu.url(), "--snapshot-id",
+                "theirs", "-o", elsewhere.path().string()})
+              .exit_code == 0);
+  auto made = snap({"download", "cloudify", "theirs", "--addr", emu.url(), "-o",
+                    dir.path().string()});
+  REQUIRE(made.exit_code == 0);
+  REQUIRE(dir.list().size() == 2);
+  save("n3");
+  CHECK(dir.list().size() == 1);
+  CHECK(ids() == std::set<std::string>{"theirs", "n3"});
+  CHECK(ids().contains("n3"));
 }
 
 } // namespace snap::test

@@ -3,8 +3,11 @@
 // elasticsearch. Every request snap (and the test) sends is checked against
 // Elastic's own REST API spec files.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "tests/adapters/suite.hpp"
 #include "tests/support/es_spec.hpp"
@@ -601,6 +604,116 @@ TEST_CASE("data streams come back as data streams, system indices through "
              R"({"indices":".tasks"})")
             .find("system indices can only be restored as part of a feature "
                   "state") != std::string::npos);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+namespace {
+
+std::set<std::string> snapshots_in(const std::string& url) {
+  std::set<std::string> out;
+  const json all = get_json(url + "/_snapshot/backups/_all");
+  for (const auto& s : all["snapshots"]) {
+    out.insert(s["snapshot"].get<std::string>());
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("retention reaches the repository only with --prune-target, and "
+          "only for snapshots snap's saves took",
+          "[e2e][elasticsearch][retention]") {
+  Emulator emu("elasticsearch", k_fast);
+  seed(emu.url(), 5);
+  add_repository(emu.url());
+  TempDir dir;
+  auto save = [&](const std::string& name, std::vector<std::string> extra) {
+    auto r =
+        snap(with({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                   "--snapshot", name, "-o", dir.path().string()},
+                  extra));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  save("s1", {});
+  // Without the flag the archive goes and its snapshot stays, as it says.
+  std::string second = save("s2", {"--keep", "1"});
+  CHECK(second.find("its snapshot s1 in repository backups stays on the "
+                    "target (--prune-target deletes it)") != std::string::npos);
+  CHECK(snapshots_in(emu.url()) == std::set<std::string>{"s1", "s2"});
+  std::string third = save("s3", {"--keep", "1", "--prune-target"});
+  CHECK(third.find("and its snapshot s2 in repository backups") !=
+        std::string::npos);
+  CHECK(snapshots_in(emu.url()) == std::set<std::string>{"s1", "s3"});
+  CHECK(dir.list().size() == 1);
+
+  // A snapshot someone else took (s1, downloaded) is never snap's to
+  // delete; one a kept archive still refers to (s3, downloaded last) stays
+  // too; s4, of a save and referred to by nothing kept, goes.
+  auto downloaded =
+      snap({"download", "es", "s1", "--addr", emu.url(), "--repository",
+            "backups", "-o", dir.path().string()});
+  REQUIRE(downloaded.exit_code == 0);
+  save("s4", {});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto copy = snap({"download", "es", "s3", "--addr", emu.url(), "--repository",
+                    "backups", "-o", dir.path().string()});
+  REQUIRE(copy.exit_code == 0);
+  auto pruned =
+      snap({"--json", "prune", "es", dir.path().string(), "--keep-last", "1",
+            "--prune-target", "--addr", emu.url()});
+  INFO(pruned.err);
+  REQUIRE(pruned.exit_code == 0);
+  json doc = json::parse(pruned.out);
+  CHECK(doc["removed"].size() == 3);
+  REQUIRE(doc["target_backups_removed"].size() == 1);
+  CHECK(doc["target_backups_removed"][0]["backup"] ==
+        "snapshot s4 in repository backups");
+  CHECK(snapshots_in(emu.url()) == std::set<std::string>{"s1", "s3"});
+  CHECK_FALSE(emu.received("DELETE /_snapshot/backups/s1"));
+
+  // An export leaves nothing on the cluster to delete.
+  auto exported = snap({"save", "es", "--export", "--addr", emu.url(), "-o",
+                        dir.path().string(), "--keep", "1", "--prune-target"});
+  CHECK(exported.exit_code == 0);
+  CHECK(snapshots_in(emu.url()) == std::set<std::string>{"s1", "s3"});
+}
+
+TEST_CASE("prune --prune-target needs the adapter, and keeps an archive "
+          "whose snapshot cannot be deleted",
+          "[e2e][elasticsearch][retention]") {
+  Emulator emu("elasticsearch", k_fast);
+  seed(emu.url(), 5);
+  add_repository(emu.url());
+  TempDir dir;
+  for (std::string name : {"a1", "a2"}) {
+    auto r = snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                   "--snapshot", name, "-o", dir.path().string()});
+    REQUIRE(r.exit_code == 0);
+  }
+  auto no_adapter = snap(
+      {"prune", dir.path().string(), "--keep-last", "1", "--prune-target"});
+  CHECK(no_adapter.exit_code == 2);
+  CHECK(no_adapter.err.find("name the adapter") != std::string::npos);
+  auto plan = snap({"prune", "es", dir.path().string(), "--keep-last", "1",
+                    "--prune-target", "--dry-run", "--addr", emu.url()});
+  CHECK(plan.exit_code == 0);
+  CHECK(plan.out.find("would remove") != std::string::npos);
+  CHECK(plan.out.find("and its snapshot a1 in repository backups") !=
+        std::string::npos);
+  CHECK_FALSE(emu.received("DELETE"));
+  CHECK(dir.list().size() == 2);
+
+  // The repository refuses: the archive stays and prune exits 3.
+  http("DELETE", emu.url() + "/_snapshot/backups");
+  auto refused = snap({"prune", "es", dir.path().string(), "--keep-last", "1",
+                       "--prune-target", "--addr", emu.url()});
+  CHECK(refused.exit_code == 3);
+  CHECK(refused.err.find("could not be deleted") != std::string::npos);
+  CHECK(dir.list().size() == 2);
 }
 
 } // namespace snap::test

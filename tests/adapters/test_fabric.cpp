@@ -789,35 +789,46 @@ TEST_CASE("fabric: list and delete work on a backup's VolumeSnapshots",
   CHECK(again.exit_code == 6);
 }
 
-TEST_CASE("fabric: save --keep prunes older archives of the same resources "
-          "with their VolumeSnapshots",
+TEST_CASE("fabric: save --keep --prune-target prunes older archives of the "
+          "same resources with their VolumeSnapshots",
           "[e2e][fabric]") {
   Emulator emu("kubernetes", crd_flags());
   seed(emu.url());
   TempDir dir;
-  auto save = [&](const std::string& what) {
-    auto r = snap(
-        with({"save", "fabric", what, "-o", dir.path().string(), "--keep", "1"},
-             target(emu)));
+  auto save = [&](const std::string& what, bool prune_target) {
+    std::vector<std::string> args = {
+        "save", "fabric", what, "-o", dir.path().string(), "--keep", "1"};
+    if (prune_target) {
+      args.push_back("--prune-target");
+    }
+    auto r = snap(with(args, target(emu)));
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     return r.out;
   };
+  auto backups_left = [&] {
+    json left = call("GET", ns_url(emu.url(), k_vs, "volumesnapshots"));
+    std::set<std::string> ids;
+    for (const auto& vs : left["items"]) {
+      ids.insert(vs["metadata"]["labels"]["snap/backup"].get<std::string>());
+    }
+    return std::pair{left["items"].size(), ids.size()};
+  };
   // Another subject in the same directory is a group of its own.
-  save("configmaps/unrelated");
-  save("ibppeers.ibp.com/peer1");
-  std::string second = save("ibppeers.ibp.com/peer1");
-  CHECK(second.find("and its backup on the target") != std::string::npos);
-  auto files = dir.list();
-  CHECK(files.size() == 2);
+  save("configmaps/unrelated", true);
+  save("ibppeers.ibp.com/peer1", true);
+  std::string second = save("ibppeers.ibp.com/peer1", true);
+  CHECK(second.find("and its 2 VolumeSnapshots snap/backup=") !=
+        std::string::npos);
+  CHECK(dir.list().size() == 2);
   // Only the newest peer backup's two snapshots are left.
-  json left = call("GET", ns_url(emu.url(), k_vs, "volumesnapshots"));
-  REQUIRE(left["items"].size() == 2);
-  std::set<std::string> ids;
-  for (const auto& vs : left["items"]) {
-    ids.insert(vs["metadata"]["labels"]["snap/backup"].get<std::string>());
-  }
-  CHECK(ids.size() == 1);
+  CHECK(backups_left() == std::pair<std::size_t, std::size_t>{2, 1});
+  // Without the flag the archive goes and its snapshots stay, as it says.
+  std::string third = save("ibppeers.ibp.com/peer1", false);
+  CHECK(third.find("stays on the target (--prune-target deletes it)") !=
+        std::string::npos);
+  CHECK(dir.list().size() == 2);
+  CHECK(backups_left() == std::pair<std::size_t, std::size_t>{4, 2});
 }
 
 TEST_CASE("fabric: a snapshot that never becomes ready times out and leaves "

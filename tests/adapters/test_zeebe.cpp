@@ -168,3 +168,27 @@ TEST_CASE("zeebe status works through a standalone 8.2-8.7 gateway",
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("zeebe save --keep --prune-target deletes the older backup on the "
+          "broker",
+          "[e2e][zeebe][retention]") {
+  Emulator emu("zeebe", k_fast);
+  TempDir dir;
+  for (std::string id : {"100", "101"}) {
+    auto r = snap({"save", "zeebe", "--addr", emu.url(), "--backup-id", id,
+                   "-o", dir.path().string(), "--keep", "1", "--prune-target"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  CHECK(emu.received("DELETE /actuator/backups/100"));
+  CHECK_FALSE(emu.received("DELETE /actuator/backups/101"));
+  auto listed = snap({"--json", "list", "zeebe", "--addr", emu.url()});
+  auto backups = json::parse(listed.out)["backups"];
+  REQUIRE(backups.size() == 1);
+  CHECK(backups[0]["backup_id"] == 101);
+  CHECK(dir.list().size() == 1);
+}
+
+} // namespace snap::test
