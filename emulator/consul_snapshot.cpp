@@ -42,6 +42,10 @@ write_state(const KvStore& kv, const SnapshotSpec& spec,
   msgpack::put_map(buf, 1);
   msgpack::put_str(buf, "LastIndex");
   msgpack::put_uint(buf, spec.index);
+  // The header stands alone, so a store with no keys still has one (Consul's
+  // fsm Persist writes it before any record).
+  emit(buf);
+  buf.clear();
   auto record_head = [&](const std::string& key, const KvEntry& e,
                          std::uint64_t value_size) {
     buf.push_back(static_cast<char>(k_kvs_record));
