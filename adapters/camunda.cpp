@@ -566,7 +566,7 @@ Expected<Fields> CamundaAdapter::list() {
       states[comp] = st;
       complete &= st == "COMPLETED" || st == "COMPLETE";
     }
-    rows.push_back({{"backup_id", it->first},
+    rows.push_back({{"id", std::to_string(it->first)},
                     {"complete", complete},
                     {"components", states}});
   }

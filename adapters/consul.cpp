@@ -201,8 +201,6 @@ public:
         std::strtoull(resp.header("X-Consul-LastContact").c_str(), nullptr, 10);
     r.fields["index"] =
         std::strtoull(resp.header("X-Consul-Index").c_str(), nullptr, 10);
-    r.fields["ready"] =
-        leader.empty() ? "no: no leader (save --stale still works)" : "yes";
     if (leader.empty()) {
       r.not_ready = "consul: the cluster has no leader, so a snapshot would "
                     "not be consistent (save --stale takes one anyway)";

@@ -149,13 +149,14 @@ public:
     Fields rows = Fields::array();
     for (const auto& s : snaps) {
       const json& shards = s.value("shards", json::object());
-      rows.push_back(
-          {{"snapshot", s.value("snapshot", "")},
-           {"state", s.value("state", "")},
-           {"start_time", s.value("start_time", "")},
-           {"indices", s.value("indices", json::array()).size()},
-           {"shards", fmt::format("{}/{}", shards.value("successful", 0),
-                                  shards.value("total", 0))}});
+      rows.push_back({{"id", s.value("snapshot", "")},
+                      {"state", s.value("state", "")},
+                      {"started_at", s.value("start_time", "")},
+                      {"indices", s.value("indices", json::array()).size()},
+                      {"shards",
+                       {{"total", shards.value("total", 0)},
+                        {"successful", shards.value("successful", 0)},
+                        {"failed", shards.value("failed", 0)}}}});
     }
     return rows;
   }

@@ -334,7 +334,7 @@ public:
     }
     Fields rows = Fields::array();
     for (const auto& [id, n] : by_id) {
-      rows.push_back({{"backup_id", id},
+      rows.push_back({{"id", id},
                       {"volume_snapshots", n.second},
                       {"ready", n.first == n.second}});
     }
@@ -1692,7 +1692,8 @@ const AdapterInfo& fabric_info() {
                  "CRDs that the archive holds (refused by default)",
                  false,
                  {C::restore}}},
-      // flag > SNAP_FABRIC_KUBECONFIG > KUBECONFIG > profile (SPEC §3).
+      // flag > SNAP_FABRIC_KUBECONFIG > KUBECONFIG > profile (docs/contract.md
+      // §3).
       .native_env = {{"kubeconfig", "KUBECONFIG"}},
       .operands = "RESOURCE",
   };

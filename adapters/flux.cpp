@@ -40,6 +40,28 @@ namespace {
 
 using nlohmann::json;
 
+// getlocalbackuplist's row: "size" is a number with /B/0/true (a string
+// without), "create" the file's birth time in milliseconds, as a string
+// (backupRestoreService.js).
+std::uint64_t size_of(const json& file) {
+  const json& v = file.value("size", json(0));
+  if (v.is_number_unsigned()) {
+    return v.get<std::uint64_t>();
+  }
+  return v.is_string()
+             ? std::strtoull(v.get<std::string>().c_str(), nullptr, 10)
+             : 0;
+}
+
+std::string created_at_of(const json& file) {
+  const json& v = file.value("create", json(""));
+  std::int64_t ms =
+      v.is_number_integer() ? v.get<std::int64_t>()
+      : v.is_string() ? std::strtoll(v.get<std::string>().c_str(), nullptr, 10)
+                      : 0;
+  return ms > 0 ? epoch_ms_to_rfc3339(ms) : std::string();
+}
+
 std::string archive_name(const std::string& component) {
   return fmt::format("backup_{}.tar.gz", to_lower(component));
 }
@@ -273,8 +295,8 @@ public:
                           {"component", c},
                           {"folder", folder},
                           {"name", id.file},
-                          {"size", file.value("size", json(0))},
-                          {"created_ms", file.value("create", "")}});
+                          {"size", size_of(file)},
+                          {"created_at", created_at_of(file)}});
         }
       }
     }

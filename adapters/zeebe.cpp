@@ -137,8 +137,9 @@ public:
       }
       r.fields["backups"] = list.size();
       if (!list.empty()) {
-        r.fields["latest"] = fmt::format("{} {}", list[0].value("backupId", 0L),
-                                         list[0].value("state", ""));
+        r.fields["latest"] = {
+            {"id", std::to_string(list[0].value("backupId", 0L))},
+            {"state", list[0].value("state", "")}};
       }
       r.terminal = !running;
     }
@@ -156,7 +157,7 @@ public:
       for (const auto& d : b.value("details", json::array())) {
         created = d.value("createdAt", created);
       }
-      rows.push_back({{"backup_id", b.value("backupId", 0L)},
+      rows.push_back({{"id", std::to_string(b.value("backupId", 0L))},
                       {"state", b.value("state", "")},
                       {"partitions", b.value("details", json::array()).size()},
                       {"created_at", created}});

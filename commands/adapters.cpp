@@ -32,4 +32,10 @@ CommandResult run_adapters() {
   return r;
 }
 
+nlohmann::ordered_json version_json() {
+  return {{"snap_version", SNAP_VERSION},
+          {"archive_format_version", k_format_version},
+          {"adapters", run_adapters().json["adapters"]}};
+}
+
 } // namespace snap::commands

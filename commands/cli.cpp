@@ -762,7 +762,9 @@ Expected<std::optional<int>> parse_command_line(int argc, char** argv,
     }
   }
   if (version) {
-    std::fputs(version_text().c_str(), stdout);
+    std::string text =
+        ctx.global.json ? version_json().dump(2) + "\n" : version_text();
+    std::fputs(text.c_str(), stdout);
     return std::optional<int>(0);
   }
   if (!ctx.runner) {

@@ -60,8 +60,9 @@ struct Session {
 Expected<void> lock_target(Session& session, std::string_view verb,
                            Context& ctx);
 
-// Checks that the adapter supports `cap`, resolves the connection (SPEC §3)
-// and builds the adapter. Errors: `unsupported`, `config`.
+// Checks that the adapter supports `cap`, resolves the connection
+// (docs/contract.md §3) and builds the adapter. Errors: `unsupported`,
+// `config`.
 Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
                                                 Capability cap, Context& ctx);
 
@@ -195,12 +196,15 @@ std::string backup_key(const ArchiveRecord& a);
 
 // The adapters this build has and the verbs each supports.
 CommandResult run_adapters();
+// What --json --version prints: {"snap_version", "archive_format_version",
+// "adapters"} (docs/json.md).
+nlohmann::ordered_json version_json();
 
 // Names the archive for `manifest` and commits it: into `out` when it names
 // a file, else into that directory (default ".") as
 // <adapter>-<id>-<yyyymmddTHHMMSSZ>.zip. Shared by save and download.
 // For s3:// the archive is written in a private local directory first, then
-// uploaded by ship_archive and removed.
+// uploaded by write_archive and removed.
 // A generated name never replaces a file (a second save in the same second
 // gets "-2"); `-o FILE` onto an existing file is refused before anything
 // starts, unless `force`.
@@ -213,11 +217,6 @@ struct ArchiveTarget {
 };
 Expected<std::unique_ptr<ArchiveTarget>> archive_target(const std::string& out,
                                                         bool force);
-
-// Uploads an archive written for an s3:// target (nothing otherwise) and
-// names the object in `r`. Errors: any kind; the object is then absent.
-Expected<void> ship_archive(CommandResult& r, const ArchiveTarget& target,
-                            Context& ctx);
 
 // The store an s3:// URL names, with --s3-endpoint and the AWS variables.
 // Errors: `config` without credentials.
@@ -233,13 +232,27 @@ struct LocalArchive {
 Expected<std::unique_ptr<LocalArchive>> local_archive(const std::string& path,
                                                       Context& ctx);
 
-// Builds the manifest for a SaveResult and commits the archive; returns the
-// printed line and JSON. Shared by save and download, which name themselves
-// as the archive's `origin`.
-Expected<CommandResult>
-finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
-               Session& session, SaveResult result,
-               const std::map<std::string, std::string>& labels,
-               std::string_view origin);
+// An archive save or download wrote: where it is (the local file, or the
+// s3:// URL it was uploaded to), its manifest, and what the adapter said.
+struct SavedArchive {
+  std::string location;
+  WrittenArchive written; // the local file (removed once shipped to s3)
+  Manifest manifest;
+  std::string summary;
+  std::optional<Error> partial; // the target finished but incomplete
+};
+
+// Builds the manifest for a SaveResult, commits the archive (verified by
+// reading it back) and, for s3://, uploads it. Shared by save and download,
+// which name themselves as the archive's `origin`. Errors: any kind; then
+// nothing is left behind.
+Expected<SavedArchive>
+write_archive(ArchiveWriter& writer, const ArchiveTarget& target,
+              Session& session, SaveResult result,
+              const std::map<std::string, std::string>& labels,
+              std::string_view origin, Context& ctx);
+
+// The printed line and JSON document of an archive (docs/json.md).
+CommandResult archive_result(const SavedArchive& archive);
 
 } // namespace snap::commands

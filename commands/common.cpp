@@ -296,32 +296,24 @@ Expected<std::unique_ptr<ArchiveTarget>> archive_target(const std::string& out,
   return t;
 }
 
-Expected<void> ship_archive(CommandResult& r, const ArchiveTarget& target,
-                            Context& ctx) {
-  if (!target.s3) {
-    return {};
-  }
-  fs::path local = r.json["archive"].get<std::string>();
-  S3Url dest = *target.s3;
+// Uploads an archive written for an s3:// destination; returns its URL.
+static Expected<std::string> ship_archive(const SavedArchive& a, S3Url dest,
+                                          Context& ctx) {
+  const fs::path& local = a.written.path;
   if (dest.key.empty() || dest.key.back() == '/') {
     dest.key += local.filename().string();
   }
   auto store = SNAP_TRY(s3_store(dest, ctx));
   // What prune needs to group and order archives without opening them.
-  Headers meta = {{"snap-adapter", r.json["adapter"].get<std::string>()},
-                  {"snap-target", r.json["target"].value("url", "")},
-                  {"snap-created", r.json["created_at"].get<std::string>()}};
+  Headers meta = {{"snap-adapter", a.manifest.adapter},
+                  {"snap-target", a.manifest.target.value("url", "")},
+                  {"snap-created", a.manifest.created_at}};
   SNAP_TRY(store->upload(dest.key, local, meta,
                          [&](std::uint64_t done, std::uint64_t total) {
                            ctx.output->progress("upload", done, total);
                          }));
   ctx.output->end_progress();
-  std::string name = local.filename().string();
-  if (auto at = r.text.find(name); at != std::string::npos) {
-    r.text.replace(at, name.size(), dest.str());
-  }
-  r.json["archive"] = dest.str();
-  return {};
+  return dest.str();
 }
 
 Expected<std::unique_ptr<LocalArchive>> local_archive(const std::string& path,
@@ -343,13 +335,14 @@ Expected<std::unique_ptr<LocalArchive>> local_archive(const std::string& path,
   return l;
 }
 
-Expected<CommandResult>
-finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
-               Session& session, SaveResult result,
-               const std::map<std::string, std::string>& labels,
-               std::string_view origin) {
+Expected<SavedArchive>
+write_archive(ArchiveWriter& writer, const ArchiveTarget& target,
+              Session& session, SaveResult result,
+              const std::map<std::string, std::string>& labels,
+              std::string_view origin, Context& ctx) {
   const AdapterInfo& info = session.adapter->info();
-  Manifest m;
+  SavedArchive a;
+  Manifest& m = a.manifest;
   m.origin = origin;
   m.snap_version = SNAP_VERSION;
   m.adapter = std::string(info.name);
@@ -380,31 +373,44 @@ finish_archive(ArchiveWriter& writer, const ArchiveTarget& target,
                         [&] { return adapter.describe(reader, true); }));
     return {};
   };
-  WrittenArchive w =
-      SNAP_TRY(writer.commit(m, final_path, existing, read_back));
+  a.written = SNAP_TRY(writer.commit(m, final_path, existing, read_back));
+  a.location = a.written.path.string();
   if (session.run != nullptr) {
-    session.run->archive = w.path.string();
-    session.run->archive_bytes = w.size;
+    session.run->archive = a.location;
+    session.run->archive_bytes = a.written.size;
   }
+  a.summary = std::move(result.summary);
+  // The backup exists but is incomplete (an Elasticsearch PARTIAL snapshot):
+  // the archive is kept, and the exit status says so.
+  a.partial = std::move(result.partial);
+  if (target.s3) {
+    a.location = SNAP_TRY(ship_archive(a, *target.s3, ctx));
+  }
+  return a;
+}
+
+CommandResult archive_result(const SavedArchive& a) {
+  const Manifest& m = a.manifest;
   CommandResult r;
-  r.text = fmt::format("Saved and verified {} ({}, {}, {}, sha256 {}…)",
-                       w.path.filename().string(), info.name,
-                       terminal_safe(result.summary), human_bytes(w.size),
-                       w.manifest_sha256.substr(0, 12));
-  r.json = {{"archive", w.path.string()},
-            {"adapter", info.name},
-            {"backup_id", result.backup_id},
-            {"kind", result.kind},
-            {"size", w.size},
-            {"manifest_sha256", w.manifest_sha256},
+  std::string shown = a.location == a.written.path.string()
+                          ? a.written.path.filename().string()
+                          : a.location;
+  r.text = fmt::format("Saved and verified {} ({}, {}, {}, sha256 {}…)", shown,
+                       m.adapter, terminal_safe(a.summary),
+                       human_bytes(a.written.size),
+                       a.written.manifest_sha256.substr(0, 12));
+  r.json = {{"archive", a.location},
+            {"adapter", m.adapter},
+            {"backup_id", m.backup_id},
+            {"kind", m.kind},
+            {"size", a.written.size},
+            {"manifest_sha256", a.written.manifest_sha256},
             {"created_at", m.created_at},
             {"target", m.target},
             {"labels", m.labels},
             {"origin", m.origin},
             {"source", m.source}};
-  // The backup exists but is incomplete (an Elasticsearch PARTIAL snapshot):
-  // the archive is kept, and the exit status says so.
-  r.error = std::move(result.partial);
+  r.error = a.partial;
   return r;
 }
 

@@ -16,10 +16,9 @@ Expected<CommandResult> run_download(const DownloadOptions& opts,
   }
   SaveResult result = SNAP_TRY(session->adapter->download(opts.id, *writer));
   ctx.output->end_progress();
-  CommandResult r = SNAP_TRY(finish_archive(*writer, target, *session,
-                                            std::move(result), {}, "download"));
-  SNAP_TRY(ship_archive(r, target, ctx));
-  return r;
+  SavedArchive a = SNAP_TRY(write_archive(
+      *writer, target, *session, std::move(result), {}, "download", ctx));
+  return archive_result(a);
 }
 
 } // namespace snap::commands

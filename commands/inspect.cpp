@@ -19,8 +19,16 @@ std::string kind_words(const std::string& kind) {
   return kind;
 }
 
-Expected<Fields> inspect_one(const std::string& path, bool verify,
-                             Context& ctx) {
+// One archive as the operator reads it (`text`) and as a program does
+// (`json`, docs/json.md): the same facts, words in one and codes in the
+// other.
+struct Inspected {
+  Fields text = Fields::object();
+  nlohmann::ordered_json json = nlohmann::ordered_json::object();
+};
+
+Expected<Inspected> inspect_one(const std::string& path, bool verify,
+                                Context& ctx) {
   auto local = SNAP_TRY(local_archive(path, ctx));
   auto reader = SNAP_TRY(ArchiveReader::open(local->path));
   const Manifest& m = reader->manifest();
@@ -39,7 +47,33 @@ Expected<Fields> inspect_one(const std::string& path, bool verify,
       ctx.output->progress("verify", done, total);
     }));
   }
-  Fields f = Fields::object();
+  Fields view = Fields::object();
+  std::string note;
+  if (locked) {
+  } else if (const AdapterEntry* a = find_adapter(m.adapter)) {
+    AdapterFlags none;
+    HttpClient offline(HttpConfig{});
+    auto adapter = a->make({offline, none, *ctx.output});
+    view = SNAP_TRY(
+        guard_json(ErrorKind::archive,
+                   fmt::format("{}: a payload document has the wrong shape",
+                               local->path.filename().string()),
+                   [&] { return adapter->describe(*reader, verify); }));
+  } else {
+    note = fmt::format("adapter {} is unknown to this snap; only the "
+                       "manifest was read",
+                       m.adapter);
+  }
+  Fields entries = Fields::array();
+  for (const auto& e : m.entries) {
+    entries.push_back({{"path", e.path},
+                       {"size", e.size},
+                       {"sha256", e.sha256},
+                       {"media_type", e.media_type}});
+  }
+  std::string target_url = redact_url(m.target.value("url", ""));
+  Inspected out;
+  Fields& f = out.text;
   f["archive"] = path;
   f["size"] = human_bytes(reader->file_size());
   f["size_bytes"] = reader->file_size();
@@ -50,7 +84,12 @@ Expected<Fields> inspect_one(const std::string& path, bool verify,
   f["kind"] = kind_words(m.kind);
   f["backup_id"] = m.backup_id;
   f["created"] = m.created_at;
-  f["target"] = redact_url(m.target.value("url", ""));
+  if (!m.origin.empty()) {
+    f["origin"] = m.origin == "save" ? "save: snap took this backup"
+                                     : "download: snap packed a backup that "
+                                       "was on the target";
+  }
+  f["target"] = target_url;
   if (m.target.contains("version")) {
     f["target_version"] = m.target["version"];
   }
@@ -61,13 +100,6 @@ Expected<Fields> inspect_one(const std::string& path, bool verify,
     }
     f["labels"] = labels;
   }
-  Fields entries = Fields::array();
-  for (const auto& e : m.entries) {
-    entries.push_back({{"path", e.path},
-                       {"size", e.size},
-                       {"sha256", e.sha256},
-                       {"media_type", e.media_type}});
-  }
   f["entries"] = entries;
   f["manifest_sha256"] = reader->header().manifest_sha256;
   if (reader->encrypted()) {
@@ -75,30 +107,44 @@ Expected<Fields> inspect_one(const std::string& path, bool verify,
                                   "the manifest is not",
                                   m.encryption);
   }
-  if (locked) {
-  } else if (const AdapterEntry* a = find_adapter(m.adapter)) {
-    AdapterFlags none;
-    HttpClient offline(HttpConfig{});
-    auto adapter = a->make({offline, none, *ctx.output});
-    Fields view = SNAP_TRY(
-        guard_json(ErrorKind::archive,
-                   fmt::format("{}: a payload document has the wrong shape",
-                               local->path.filename().string()),
-                   [&] { return adapter->describe(*reader, verify); }));
-    if (!view.empty()) {
-      f[m.adapter] = view;
-    }
-  } else {
-    f["note"] = fmt::format("adapter {} is unknown to this snap; only the "
-                            "manifest was read",
-                            m.adapter);
+  if (!view.empty()) {
+    f[m.adapter] = view;
+  }
+  if (!note.empty()) {
+    f["note"] = note;
   }
   f["verified"] = verify   ? "yes: every checksum matches"
                   : locked ? "no: the payload is encrypted; give "
                              "--passphrase-file or SNAP_PASSPHRASE to verify"
                            : "no (--no-verify): structure and manifest only";
+
+  auto& j = out.json;
+  nlohmann::ordered_json target = m.target;
+  target["url"] = target_url;
+  j["archive"] = path;
+  j["size"] = reader->file_size();
+  j["format_version"] = m.format_version;
+  j["snap_version"] = m.snap_version;
+  j["adapter"] = m.adapter;
+  j["adapter_payload_version"] = m.adapter_payload_version;
+  j["kind"] = m.kind;
+  j["backup_id"] = m.backup_id;
+  j["created_at"] = m.created_at;
+  using ojson = nlohmann::ordered_json;
+  j["origin"] = m.origin.empty() ? ojson() : ojson(m.origin);
+  j["target"] = target;
+  j["labels"] = m.labels;
+  j["source"] = m.source;
+  j["entries"] = entries;
+  j["manifest_sha256"] = reader->header().manifest_sha256;
+  j["encryption"] = m.encryption.empty() ? ojson() : ojson(m.encryption);
+  j["payload"] = view.empty() ? ojson() : ojson(view);
+  j["verified"] = verify;
+  j["not_verified_because"] = verify   ? ojson()
+                              : locked ? "encrypted"
+                                       : "no-verify";
   ctx.output->end_progress();
-  return f;
+  return out;
 }
 
 } // namespace
@@ -110,15 +156,12 @@ Expected<CommandResult> run_inspect(const InspectOptions& opts, Context& ctx) {
   for (const auto& path : opts.paths) {
     auto f = inspect_one(path, !opts.no_verify, ctx);
     if (!f) {
-      archives.push_back({{"archive", path},
-                          {"error",
-                           {{"kind", kind_name(f.error().kind)},
-                            {"message", f.error().message}}}});
+      archives.push_back({{"archive", path}, {"error", error_json(f.error())}});
       errors.push_back(f.error());
       continue;
     }
-    r.text += (r.text.empty() ? "" : "\n") + fields_to_text(*f);
-    archives.push_back(*f);
+    r.text += (r.text.empty() ? "" : "\n") + fields_to_text(f->text);
+    archives.push_back(f->json);
   }
   r.json = {{"archives", archives}};
   if (!errors.empty()) {

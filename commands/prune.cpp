@@ -202,8 +202,8 @@ Expected<CommandResult> run_prune(const PruneOptions& opts, Context& ctx) {
     if (gone.kept) {
       r.text += fmt::format("keep    {} ({})\n", name, gone.kept->message);
       kept.push_back({{"archive", d.archive.path.string()},
-                      {"reasons", {"target backup not deleted"}},
-                      {"error", gone.kept->message}});
+                      {"reasons", {"target-backup-not-deleted"}},
+                      {"error", error_json(*gone.kept)}});
       failures.push_back(gone.kept->message);
       continue;
     }

@@ -90,11 +90,9 @@ Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
   for (const auto& step : done.value("next_steps", Fields::array())) {
     r.text += "\nNext: " + terminal_safe(step.get<std::string>());
   }
-  r.json = {{"restored", true},
-            {"archive", opts.archive},
-            {"target", session->target_url},
-            {"backup_id", m.backup_id},
-            {"details", done}};
+  r.json = {{"restored", !partial},     {"partial", partial},
+            {"archive", opts.archive},  {"target", session->target_url},
+            {"backup_id", m.backup_id}, {"details", done}};
   return r;
 }
 

@@ -115,15 +115,16 @@ Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
   }
   SaveResult result = SNAP_TRY(session->adapter->save(*writer));
   ctx.output->end_progress();
-  CommandResult r = SNAP_TRY(finish_archive(*writer, target, *session,
-                                            std::move(result), labels, "save"));
-  SNAP_TRY(ship_archive(r, target, ctx));
+  SavedArchive a = SNAP_TRY(write_archive(
+      *writer, target, *session, std::move(result), labels, "save", ctx));
+  std::vector<std::pair<std::string, std::string>> removed;
   if (opts.keep > 0) {
-    std::filesystem::path written = r.json["archive"].get<std::string>();
-    auto reader = SNAP_TRY(ArchiveReader::open(written));
-    ArchiveRecord mine = archive_record(written, reader->manifest());
-    auto removed = keep_newest(target.dir, mine, opts.keep, opts.prune_target,
-                               *session, *ctx.output);
+    removed =
+        keep_newest(target.dir, archive_record(a.written.path, a.manifest),
+                    opts.keep, opts.prune_target, *session, *ctx.output);
+  }
+  CommandResult r = archive_result(a);
+  if (opts.keep > 0) {
     r.json["removed"] = nlohmann::json::array();
     for (const auto& [path, line] : removed) {
       r.text += "\n" + line;

@@ -21,7 +21,13 @@ Expected<CommandResult> run_status(const StatusOptions& opts, Context& ctx) {
       CommandResult r;
       r.json = s.fields;
       r.json["target"] = session->target_url;
-      r.text = fields_to_text(r.json);
+      // Whether `snap status … && upgrade` goes on; why not is the error.
+      r.json["ready"] = s.not_ready.empty();
+      Fields text = r.json;
+      if (!s.not_ready.empty()) {
+        text["ready"] = "no: " + s.not_ready;
+      }
+      r.text = fields_to_text(text);
       if (!s.not_ready.empty()) {
         r.error = Error{ErrorKind::not_ready, s.not_ready};
       }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The Cloudify Manager REST API subset snap and its tests need (SPEC §7).
+// The Cloudify Manager REST API subset snap and its tests need
+// (docs/contract.md §7).
 #pragma once
 
 #include <filesystem>

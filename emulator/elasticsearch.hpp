@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The Elasticsearch REST API subset snap and its tests need (SPEC §7),
-// faithful to Elastic's rest-api-spec 7.17 and 8.19: the same paths,
+// The Elasticsearch REST API subset snap and its tests need (docs/contract.md
+// §7), faithful to Elastic's rest-api-spec 7.17 and 8.19: the same paths,
 // parameters, status codes, error bodies ({"error":{type,reason},"status"})
 // and the X-Elastic-Product header.
 #pragma once

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Fault switches shared by every emulated system (SPEC §7), applied before
-// routing: a delay, a scripted sequence of statuses, a request log, and
+// Fault switches shared by every emulated system (docs/contract.md §7), applied
+// before routing: a delay, a scripted sequence of statuses, a request log, and
 // crafted answers for chosen paths.
 #pragma once
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The FluxOS node API subset snap and its tests need (SPEC §7).
+// The FluxOS node API subset snap and its tests need (docs/contract.md §7).
 #pragma once
 
 #include <filesystem>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-// A Kubernetes API server subset, in memory (SPEC §7): discovery, namespaced
-// and cluster-scoped CRUD of core kinds and of CRDs loaded from their YAML,
-// Status errors, resourceVersion checks, merge patches, ownerReferences with
-// garbage collection (background and orphan), bearer-token and
-// client-certificate auth, PVCs bound to CSI volumes by their StorageClass,
+// A Kubernetes API server subset, in memory (docs/contract.md §7): discovery,
+// namespaced and cluster-scoped CRUD of core kinds and of CRDs loaded from
+// their YAML, Status errors, resourceVersion checks, merge patches,
+// ownerReferences with garbage collection (background and orphan), bearer-token
+// and client-certificate auth, PVCs bound to CSI volumes by their StorageClass,
 // and a CSI snapshot controller whose VolumeSnapshots become ready after a
 // delay, never, or with an error.
 #pragma once

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // snap-emulator: test equipment that speaks a system's REST API on 127.0.0.1
-// (SPEC §7). Prints "listening on 127.0.0.1:<port>" first; SIGTERM or SIGINT
-// stops it and removes its data directory. Never installed.
+// (docs/contract.md §7). Prints "listening on 127.0.0.1:<port>" first; SIGTERM
+// or SIGINT stops it and removes its data directory. Never installed.
 #include <atomic>
 #include <csignal>
 #include <cstdio>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The Zeebe gateway's management API subset snap needs (SPEC §7): the backup
-// endpoint (/actuator/backups for 8.2–8.7, /actuator/backupRuntime from
-// 8.8), exporting pause (hard or soft) and resume, and, where a broker
+// The Zeebe gateway's management API subset snap needs (docs/contract.md §7):
+// the backup endpoint (/actuator/backups for 8.2–8.7, /actuator/backupRuntime
+// from 8.8), exporting pause (hard or soft) and resume, and, where a broker
 // answers, /actuator/partitions whose exporterPhase tests read.
 #pragma once
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The single place where an error kind becomes an exit status (SPEC §4).
+// The single place where an error kind becomes an exit status (docs/contract.md
+// §4).
 #include "snap/error.hpp"
 
 namespace snap {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Entry point: parses the command line, runs the chosen command, prints its
-// result or its one-line error, and exits with the code of SPEC §4.
+// result or its one-line error, and exits with the code of docs/contract.md §4.
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -154,8 +154,7 @@ int run_command(int argc, char** argv, snap::commands::Context& ctx,
     result->error->message = without_secrets(result->error->message);
   }
   if (result->error && ctx.global.json) {
-    result->json["error"] = {{"kind", snap::kind_name(result->error->kind)},
-                             {"message", result->error->message}};
+    result->json["error"] = snap::error_json(*result->error);
   }
   ctx.output->print(*result);
   if (result->error) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Connection settings resolved once, in the precedence of SPEC §3. Adapters
-// never read the environment or files themselves.
+// Connection settings resolved once, in the precedence of docs/contract.md §3.
+// Adapters never read the environment or files themselves.
 #include "snap/options.hpp"
 
 #include <unistd.h>

@@ -4,6 +4,7 @@
 #include "snap/output.hpp"
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -33,6 +34,9 @@ std::string value_text(const Fields& v) {
   }
   if (v.is_null()) {
     return "-";
+  }
+  if (v.is_boolean()) {
+    return v.get<bool>() ? "yes" : "no";
   }
   if (v.is_array() && v.empty()) {
     return "none";
@@ -128,11 +132,16 @@ void Output::print(const CommandResult& result) {
   std::fflush(stdout);
 }
 
+nlohmann::ordered_json error_json(const Error& err) {
+  return {{"kind", kind_name(err.kind)},
+          {"message", err.message},
+          {"exit_code", exit_code(err.kind)}};
+}
+
 void Output::print_error(const Error& err) {
   end_progress();
   if (m_global.json) {
-    nlohmann::ordered_json doc = {
-        {"error", {{"kind", kind_name(err.kind)}, {"message", err.message}}}};
+    nlohmann::ordered_json doc = {{"error", error_json(err)}};
     std::fputs((dump_json(doc, 2) + "\n").c_str(), stdout);
     std::fflush(stdout);
     return;
@@ -196,7 +205,12 @@ void Output::progress(std::string_view label, std::uint64_t done,
                       std::uint64_t total) {
   // The flags are read here, not at construction: Output exists before the
   // command line is parsed.
-  if (!m_bar_enabled || m_global.no_progress || m_global.quiet) {
+  if (m_global.json && !m_global.no_progress && !m_global.quiet) {
+    json_progress(label, done, total);
+    return;
+  }
+  if (!m_bar_enabled || m_global.no_progress || m_global.quiet ||
+      m_global.json) {
     return;
   }
   using namespace std::chrono;
@@ -239,7 +253,41 @@ void Output::progress(std::string_view label, std::uint64_t done,
   m_bar_drawn = true;
 }
 
+void Output::json_progress(std::string_view label, std::uint64_t done,
+                           std::uint64_t total) {
+  using namespace std::chrono;
+  auto now = steady_clock::now();
+  bool first = label != m_json_label;
+  if (first) {
+    end_progress();
+    m_json_label = std::string(label);
+    m_json_start = now;
+  }
+  nlohmann::ordered_json line = {{"type", "progress"}, {"label", label}};
+  if (done == 0 && total == 0) {
+    line["type"] = "step"; // a step of a task the target runs
+  } else {
+    line["done"] = done;
+    line["total"] =
+        total == 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(total);
+    line["elapsed_s"] =
+        std::round(duration<double>(now - m_json_start).count() * 10) / 10;
+  }
+  m_json_pending = dump_json(line) + "\n";
+  if (first || now - m_json_last >= seconds(1)) {
+    m_json_last = now;
+    std::fputs(m_json_pending.c_str(), stderr);
+    std::fflush(stderr);
+    m_json_pending.clear();
+  }
+}
+
 void Output::end_progress() {
+  if (!m_json_pending.empty()) {
+    std::fputs(m_json_pending.c_str(), stderr);
+    std::fflush(stderr);
+    m_json_pending.clear();
+  }
   if (m_bar_drawn) {
     std::fputs("\r\033[K", stderr);
     std::fflush(stderr);

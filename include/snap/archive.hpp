@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Writing and reading snap archives (SPEC §5). Adapters see only these two
-// classes; the zip library stays inside archive.cpp.
+// Writing and reading snap archives (docs/contract.md §5). Adapters see only
+// these two classes; the zip library stays inside archive.cpp.
 #pragma once
 
 #include <filesystem>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Error values returned across every boundary where failure is ordinary, and
-// the one mapping from an error's kind to the process exit code (SPEC §4).
+// the one mapping from an error's kind to the process exit code
+// (docs/contract.md §4).
 #pragma once
 
 #include <string>
@@ -43,7 +44,8 @@ inline tl::unexpected<Error> fail(ErrorKind kind, std::string message) {
   return tl::unexpected<Error>(Error{kind, std::move(message)});
 }
 
-// The exit status for `kind`, as the table in SPEC §4 and man/snap.1 list it.
+// The exit status for `kind`, as the table in docs/contract.md §4 and
+// man/snap.1 list it.
 int exit_code(ErrorKind kind);
 
 // The stable lowercase name of `kind` used in `--json` error documents.

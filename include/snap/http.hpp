@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The HTTP client every adapter talks through: TLS on by default, streaming
-// bodies both ways, bounded retries of what is safe to repeat (SPEC §6.4),
-// and messages that never show a credential.
+// bodies both ways, bounded retries of what is safe to repeat (docs/contract.md
+// §6.4), and messages that never show a credential.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Byte streams: every payload moves through a Sink or a Source, never a whole
-// string, so memory stays bounded whatever the backup size (SPEC §6.5).
+// string, so memory stays bounded whatever the backup size (docs/contract.md
+// §6.5).
 #pragma once
 
 #include <cstddef>

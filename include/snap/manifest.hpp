@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The archive manifest and one-line header of SPEC §5, format version 1.
+// The archive manifest and one-line header of docs/contract.md §5, format
+// version 1.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Global options and connection settings, resolved once in the precedence of
-// SPEC §3: flag > SNAP_<ADAPTER>_<NAME> > the system's own variables > default.
+// docs/contract.md §3: flag > SNAP_<ADAPTER>_<NAME> > the system's own
+// variables > default.
 #pragma once
 
 #include <functional>

@@ -20,6 +20,9 @@ struct CommandResult {
   std::optional<Error> error; // set for a partial result that still prints
 };
 
+// An error as --json shows it: {"kind", "message", "exit_code"}.
+nlohmann::ordered_json error_json(const Error& err);
+
 class Output : public Reporter {
 public:
   explicit Output(const GlobalOptions& global);
@@ -38,12 +41,21 @@ public:
   void end_progress();
 
 private:
+  // With --json: progress as JSON lines on stderr (docs/json.md), at most
+  // one a second per label; the first always, and the last one held back is
+  // written when the label changes or the progress ends.
+  void json_progress(std::string_view label, std::uint64_t done,
+                     std::uint64_t total);
   const GlobalOptions& m_global;
   bool m_bar_enabled = false;
   bool m_bar_drawn = false;
   std::string m_label;
   std::chrono::steady_clock::time_point m_start;
   std::chrono::steady_clock::time_point m_last_draw;
+  std::string m_json_label;
+  std::chrono::steady_clock::time_point m_json_start;
+  std::chrono::steady_clock::time_point m_json_last;
+  std::string m_json_pending; // the latest line held back by the rate limit
 };
 
 // `line` cut to fit `columns` terminal columns (one left free), ending in

@@ -2,7 +2,7 @@
 // Named profiles from the config file (--config, SNAP_CONFIG, else
 // $XDG_CONFIG_HOME/snap/config.json): addresses, secret file paths, TLS
 // files and adapter flags for `--profile NAME`, below flags and variables
-// in the precedence of SPEC §3.
+// in the precedence of docs/contract.md §3.
 #pragma once
 
 #include <functional>

@@ -47,6 +47,9 @@ std::string base64_encode(std::string_view bytes);
 // The current UTC time as RFC 3339 ("2026-11-21T10:15:00Z") and in the
 // compact form used in file names ("20261121T101500Z").
 std::string utc_now_rfc3339();
+// Milliseconds since the epoch as RFC 3339 UTC with milliseconds
+// ("2024-05-29T16:26:40.000Z"); "" for a negative or unrepresentable time.
+std::string epoch_ms_to_rfc3339(std::int64_t ms);
 std::string rfc3339_to_compact(std::string_view rfc3339);
 
 } // namespace snap

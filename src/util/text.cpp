@@ -86,6 +86,17 @@ std::string utc_now_rfc3339() {
   return buf;
 }
 
+std::string epoch_ms_to_rfc3339(std::int64_t ms) {
+  std::time_t s = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  if (ms < 0 || gmtime_r(&s, &tm) == nullptr) {
+    return {};
+  }
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03}Z", buf, ms % 1000);
+}
+
 std::string rfc3339_to_compact(std::string_view t) {
   std::string out;
   for (char c : t) {

@@ -546,7 +546,7 @@ TEST_CASE("camunda retention deletes a backup in every component, and "
     auto listed = snap(with({"list", "camunda", "--json"}, c.flags()));
     const json doc = json::parse(listed.out);
     for (const auto& b : doc["backups"]) {
-      if (std::to_string(b["backup_id"].get<long long>()) == id) {
+      if (b["id"] == id) {
         for (const auto& [comp, st] : b["components"].items()) {
           out.insert(comp);
         }

@@ -13,9 +13,9 @@ namespace snap::test {
 namespace {
 
 const std::string k_sample_tree =
-    SNAP_SHARED_DIR "/samples/cloudify/newformat_fixture_snapshot_contents";
+    SNAP_UPSTREAM_DIR "/cloudify/newformat_fixture_snapshot_contents";
 const std::string k_legacy_sample =
-    SNAP_SHARED_DIR "/samples/cloudify/snap_with_scheduled_execs_20200310.zip";
+    SNAP_UPSTREAM_DIR "/cloudify/snap_with_scheduled_execs_20200310.zip";
 
 std::string api(const std::string& url) { return url + "/api/v3.1"; }
 
@@ -95,9 +95,9 @@ TEST_CASE("cloudify save records the snapshot and its real layout",
   auto r = snap({"--json", "inspect", archive});
   REQUIRE(r.exit_code == 0);
   auto a = nlohmann::json::parse(r.out)["archives"][0];
-  CHECK(a["cloudify"]["snapshot_version"] == "7.1.0");
-  CHECK(a["cloudify"]["format"] == "new");
-  CHECK(a["target_version"] == "7.1.0");
+  CHECK(a["payload"]["snapshot_version"] == "7.1.0");
+  CHECK(a["payload"]["format"] == "new");
+  CHECK(a["target"]["version"] == "7.1.0");
   // The payload is the manager's own zip, with the fixture's layout in it.
   auto listing = run({"/bin/sh", "-c",
                       "unzip -p '" + archive +

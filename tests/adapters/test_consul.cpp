@@ -84,10 +84,10 @@ TEST_CASE("consul save names the archive and records the snapshot",
   auto a = doc["archives"][0];
   CHECK(a["adapter"] == "consul");
   CHECK(a["kind"].get<std::string>().starts_with("full"));
-  CHECK(a["consul"]["Index"].get<std::uint64_t>() > 0);
-  CHECK(a["consul"]["Term"] == 2);
-  CHECK(a["consul"]["Version"] == 1);
-  CHECK(a["consul"]["ID"].get<std::string>().starts_with("2-"));
+  CHECK(a["payload"]["Index"].get<std::uint64_t>() > 0);
+  CHECK(a["payload"]["Term"] == 2);
+  CHECK(a["payload"]["Version"] == 1);
+  CHECK(a["payload"]["ID"].get<std::string>().starts_with("2-"));
   // The archive is a standard zip that unzip can test.
   auto t = run({"/usr/bin/unzip", "-t", archive});
   CHECK(t.exit_code == 0);
@@ -428,7 +428,7 @@ TEST_CASE("save -o FILE writes exactly that file", "[e2e][consul]") {
   REQUIRE(r.exit_code == 0);
   CHECK(dir.list() == std::vector<std::string>{"nightly.zip"});
   auto i = snap({"--json", "inspect", target.string()});
-  CHECK(nlohmann::json::parse(i.out)["archives"][0]["labels"] == "env=test");
+  CHECK(nlohmann::json::parse(i.out)["archives"][0]["labels"]["env"] == "test");
 }
 
 TEST_CASE("CONSUL_HTTP_ADDR is honoured and --addr wins over it",
@@ -442,6 +442,25 @@ TEST_CASE("CONSUL_HTTP_ADDR is honoured and --addr wins over it",
       {"--retries", "0", "status", "consul", "--addr", "http://127.0.0.1:1"},
       {.env = {{"CONSUL_HTTP_ADDR", emu.url()}}});
   CHECK(r2.exit_code == 4);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("a cluster with no keys saves and restores", "[e2e][consul]") {
+  // Consul's snapshot of an empty store is its FSM header alone.
+  Emulator emu("consul");
+  TempDir dir;
+  auto saved =
+      snap({"save", "consul", "--addr", emu.url(), "-o", dir.path().string()});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  auto restored =
+      snap({"restore", "consul", (dir.path() / dir.list().at(0)).string(),
+            "--addr", emu.url(), "--yes"});
+  INFO(restored.err);
+  CHECK(restored.exit_code == 0);
 }
 
 } // namespace snap::test

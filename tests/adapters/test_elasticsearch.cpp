@@ -137,11 +137,13 @@ std::string manifest_entries(const std::string& archive) {
   REQUIRE(r.exit_code == 0);
   json m = json::parse(r.out);
   json out = json::object();
-  for (const auto& e : m["manifest"]["entries"]) {
+  REQUIRE(m["archives"][0]["entries"].size() > 0);
+  for (const auto& e : m["archives"][0]["entries"]) {
     if (e["path"].get<std::string>().starts_with("payload/documents/")) {
       out[e["path"].get<std::string>()] = e["sha256"];
     }
   }
+  REQUIRE_FALSE(out.empty());
   return out.dump();
 }
 
@@ -462,7 +464,7 @@ TEST_CASE("list status download and delete of snapshots",
   CHECK(d.exit_code == 0);
   auto listed = snap(
       {"list", "es", "--addr", emu.url(), "--repository", "backups", "--json"});
-  CHECK(json::parse(listed.out)["backups"][0]["snapshot"] == "first");
+  CHECK(json::parse(listed.out)["backups"][0]["id"] == "first");
   auto del = snap({"delete", "es", "--addr", emu.url(), "--repository",
                    "backups", "first", "--yes"});
   CHECK(del.exit_code == 0);
@@ -474,6 +476,9 @@ TEST_CASE("list status download and delete of snapshots",
 
 TEST_CASE("the spec check itself refuses what Elasticsearch would not route",
           "[unit][elasticsearch]") {
+  if (!es_spec_available("8.19")) {
+    return;
+  }
   CHECK(check_against_es_spec("GET /_snapshot/r/s/_status", "8.19") == "");
   CHECK(check_against_es_spec("POST /logs/_pit?keep_alive=5m", "8.19") == "");
   CHECK_FALSE(

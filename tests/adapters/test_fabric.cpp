@@ -23,7 +23,7 @@ using nlohmann::json;
 const std::string k_ns = "fab";
 
 std::vector<std::string> crd_flags() {
-  fs::path specs = fs::path(SNAP_SHARED_DIR) / "specs" / "kubernetes";
+  fs::path specs = SNAP_UPSTREAM_DIR;
   std::vector<std::string> flags;
   for (const char* f :
        {"fabric-operator/ibp.com_ibppeers.yaml",
@@ -771,7 +771,7 @@ TEST_CASE("fabric: list and delete work on a backup's VolumeSnapshots",
   REQUIRE(listed.exit_code == 0);
   json rows = json::parse(listed.out)["backups"];
   REQUIRE(rows.size() == 1);
-  CHECK(rows[0]["backup_id"] == id);
+  CHECK(rows[0]["id"] == id);
   CHECK(rows[0]["volume_snapshots"] == 2);
   CHECK(rows[0]["ready"] == true);
 

@@ -122,7 +122,7 @@ TEST_CASE("zeebe 8.8 uses backupRuntime, found through GET /actuator",
   CHECK(emu.received("GET /actuator"));
   CHECK(emu.received("POST /actuator/backupRuntime"));
   auto listed = snap({"list", "zeebe", "--addr", emu.url(), "--json"});
-  CHECK(json::parse(listed.out)["backups"][0]["backup_id"] == 5);
+  CHECK(json::parse(listed.out)["backups"][0]["id"] == "5");
   auto status = snap({"status", "zeebe", "--addr", emu.url(), "5"});
   CHECK(status.out.find("COMPLETED") != std::string::npos);
   CHECK(status.out.find("partition 1: EXPORTING") != std::string::npos);
@@ -187,7 +187,7 @@ TEST_CASE("zeebe save --keep --prune-target deletes the older backup on the "
   auto listed = snap({"--json", "list", "zeebe", "--addr", emu.url()});
   auto backups = json::parse(listed.out)["backups"];
   REQUIRE(backups.size() == 1);
-  CHECK(backups[0]["backup_id"] == 101);
+  CHECK(backups[0]["id"] == "101");
   CHECK(dir.list().size() == 1);
 }
 

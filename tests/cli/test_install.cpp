@@ -29,7 +29,7 @@ TEST_CASE("cmake --install puts binary, man pages, completions and examples "
         "share/bash-completion/completions/snap",
         "share/zsh/site-functions/_snap",
         "share/fish/vendor_completions.d/snap.fish", "share/doc/snap/LICENSE",
-        "share/doc/snap/examples/config.example.json",
+        "share/doc/snap/json.md", "share/doc/snap/examples/config.example.json",
         "share/doc/snap/examples/snap-backup@.service",
         "share/doc/snap/examples/snap-backup@.timer"}) {
     INFO(file);

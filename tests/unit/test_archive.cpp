@@ -221,8 +221,7 @@ TEST_CASE("a zip payload can be checked while saving and after",
           "[unit][archive]") {
   // The real legacy Cloudify snapshot from Cloudify's own test suite.
   std::string sample = snap::test::read_file(
-      SNAP_SHARED_DIR
-      "/samples/cloudify/snap_with_scheduled_execs_20200310.zip");
+      SNAP_UPSTREAM_DIR "/cloudify/snap_with_scheduled_execs_20200310.zip");
   REQUIRE(sample.size() == 59296);
   TempDir dir;
   auto w = ArchiveWriter::create(dir.path());

@@ -111,10 +111,10 @@ TEST_CASE("a well-formed snapshot verifies, in any chunking",
 
 TEST_CASE("the real meta.json from Consul's test data parses",
           "[unit][consul]") {
-  // shared/samples/consul/raw_meta.json: Size 5141.
+  // tests/fixtures/upstream/consul/raw_meta.json: Size 5141.
   std::string state(5141, 'z');
   std::string m =
-      snap::test::read_file(SNAP_SHARED_DIR "/samples/consul/raw_meta.json");
+      snap::test::read_file(SNAP_UPSTREAM_DIR "/consul/raw_meta.json");
   REQUIRE(m.size() == 246);
   auto data = targz({{"meta.json", m},
                      {"state.bin", state},

@@ -10,7 +10,7 @@
 
 using namespace snap;
 
-TEST_CASE("every error kind maps to the exit code of SPEC §4",
+TEST_CASE("every error kind maps to the exit code of docs/contract.md §4",
           "[unit][error]") {
   CHECK(exit_code(ErrorKind::usage) == 2);
   CHECK(exit_code(ErrorKind::config) == 2);
@@ -74,4 +74,17 @@ TEST_CASE("a progress line is cut to the terminal's width", "[unit][output]") {
   CHECK(fit_width("download 12%", 12) == "download 1…");
   CHECK(fit_width("é très long", 6) == "é tr…");
   CHECK(fit_width("abc", 1) == "…");
+}
+
+TEST_CASE("milliseconds since the epoch read as RFC 3339 UTC", "[unit][text]") {
+  CHECK(snap::epoch_ms_to_rfc3339(1717000000123) == "2024-05-29T16:26:40.123Z");
+  CHECK(snap::epoch_ms_to_rfc3339(0) == "1970-01-01T00:00:00.000Z");
+  CHECK(snap::epoch_ms_to_rfc3339(-1).empty());
+}
+
+TEST_CASE("errors in JSON carry their exit code", "[unit][json]") {
+  auto j = snap::error_json({snap::ErrorKind::not_ready, "no leader"});
+  CHECK(j["kind"] == "not_ready");
+  CHECK(j["message"] == "no leader");
+  CHECK(j["exit_code"] == 10);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// SPEC §3 precedence: flag > SNAP_<ADAPTER>_<NAME> > system variable > default.
+// docs/contract.md §3 precedence: flag > SNAP_<ADAPTER>_<NAME> > system
+// variable > default.
 #include <catch2/catch.hpp>
 
 #include "adapters/factories.hpp"
