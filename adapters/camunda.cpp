@@ -79,7 +79,7 @@ public:
 
   Expected<SaveResult> save(ArchiveWriter& out) override;
   Expected<Fields> describe(ArchiveReader& in, bool) override;
-  Expected<Fields> restore(ArchiveReader& in, bool dry_run) override;
+  Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override;
   Expected<StatusResult> status(const std::string& id) override;
   Expected<Fields> list() override;
   Expected<Fields> remove(const std::string& id) override;
@@ -637,7 +637,8 @@ Expected<Fields> CamundaAdapter::remove_backup(const std::string& id,
   return Fields{{"deleted", n}, {"components", deleted}};
 }
 
-Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
+Expected<RestoreReport> CamundaAdapter::restore(ArchiveReader& in,
+                                                bool dry_run) {
   json record = SNAP_TRY(in.read_json(k_entry));
   std::int64_t id = record.value("backup_id", 0L);
   std::string repo = flag("repository").empty() ? record.value("repository", "")
@@ -684,7 +685,7 @@ Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
                   "Zeebe, Operate, Tasklist and Optimize",
                   id));
   if (dry_run) {
-    Fields plan = Fields::array();
+    std::vector<std::string> plan;
     if (!deleted.empty()) {
       plan.push_back(fmt::format(
           "delete every Operate, Tasklist, Optimize and Zeebe record index: "
@@ -698,8 +699,8 @@ Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
       plan.push_back(
           fmt::format("POST /_snapshot/{}/{}/_restore and wait", repo, name));
     }
-    plan.push_back(zeebe_steps[0]);
-    return Fields{{"plan", plan}};
+    plan.push_back(zeebe_steps[0].get<std::string>());
+    return RestoreReport{.plan = std::move(plan)};
   }
   if (!deleted.empty() && !replace) {
     return fail(ErrorKind::conflict,
@@ -734,16 +735,17 @@ Expected<Fields> CamundaAdapter::restore(ArchiveReader& in, bool dry_run) {
                                      shards.value("total", std::uint64_t{0})));
     }
   }
-  Fields out{{"restored_snapshots", names},
-             {"deleted_indices", deleted},
-             {"next_steps", zeebe_steps}};
+  RestoreReport r;
+  r.details = {{"restored_snapshots", names}, {"deleted_indices", deleted}};
+  r.next_steps = zeebe_steps.get<std::vector<std::string>>();
   if (!short_of.empty()) {
-    out["partial"] = fmt::format(
-        "camunda: not every shard was restored: {} (see GET _cat/shards; "
-        "restore those snapshots again before Zeebe)",
-        fmt::join(short_of, "; "));
+    r.verdict = Error{
+        ErrorKind::partial,
+        fmt::format("camunda: not every shard was restored: {} (see GET "
+                    "_cat/shards; restore those snapshots again before Zeebe)",
+                    fmt::join(short_of, "; "))};
   }
-  return out;
+  return r;
 }
 
 } // namespace

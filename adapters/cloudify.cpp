@@ -276,7 +276,7 @@ public:
     return Fields{{"id", id}};
   }
 
-  Expected<Fields> restore(ArchiveReader& in, bool dry_run) override;
+  Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override;
 
 private:
   std::string flag(std::string_view name) const {
@@ -629,7 +629,8 @@ private:
   AdapterContext m_ctx;
 };
 
-Expected<Fields> CloudifyAdapter::restore(ArchiveReader& in, bool dry_run) {
+Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
+                                                 bool dry_run) {
   if (!flag("no-reboot").empty() && flag("restore-certificates").empty()) {
     return fail(ErrorKind::usage, "cloudify: --no-reboot applies only with "
                                   "--restore-certificates (add it, or drop "
@@ -649,7 +650,7 @@ Expected<Fields> CloudifyAdapter::restore(ArchiveReader& in, bool dry_run) {
                {"no_reboot", !flag("no-reboot").empty()},
                {"recreate_deployments_envs", false}};
   if (dry_run) {
-    Fields plan = Fields::array();
+    std::vector<std::string> plan;
     plan.push_back(fmt::format("upload {} as snapshot {}, a new id, so the "
                                "manager restores exactly the archive",
                                k_payload, run.snapshot));
@@ -664,7 +665,7 @@ Expected<Fields> CloudifyAdapter::restore(ArchiveReader& in, bool dry_run) {
     plan.push_back(was_on ? "leave maintenance mode on, as it was found"
                    : keep ? "leave maintenance mode on (--keep-maintenance)"
                           : "deactivate maintenance mode");
-    return Fields{{"plan", plan}};
+    return RestoreReport{.plan = std::move(plan)};
   }
   SNAP_TRY(push_archive(in, run.snapshot));
   auto driven = drive_restore(run, body, was_on);
@@ -672,10 +673,11 @@ Expected<Fields> CloudifyAdapter::restore(ArchiveReader& in, bool dry_run) {
   if (!driven) {
     return tl::unexpected(driven.error());
   }
-  Fields out{{"snapshot", in.manifest().backup_id},
-             {"uploaded_as", run.snapshot},
-             {"execution", run.exec_id},
-             {"maintenance", keep ? "kept on" : "deactivated"}};
+  RestoreReport r;
+  r.details = {{"snapshot", in.manifest().backup_id},
+               {"uploaded_as", run.snapshot},
+               {"execution", run.exec_id},
+               {"maintenance", keep ? "kept on" : "deactivated"}};
   if (run.credentials_lost) {
     left.insert(left.begin(),
                 fmt::format("the restore has ended, but the manager no "
@@ -685,9 +687,9 @@ Expected<Fields> CloudifyAdapter::restore(ArchiveReader& in, bool dry_run) {
                             run.exec_id, run.exec_id));
   }
   if (!left.empty()) {
-    out["partial"] = "cloudify: " + join_list(left, "; ");
+    r.verdict = Error{ErrorKind::partial, "cloudify: " + join_list(left, "; ")};
   }
-  return out;
+  return r;
 }
 
 } // namespace

@@ -137,7 +137,7 @@ public:
     return f;
   }
 
-  Expected<Fields> restore(ArchiveReader& in, bool dry_run) override {
+  Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override {
     const ManifestEntry* payload = nullptr;
     for (const auto& e : in.manifest().entries) {
       if (e.path == k_payload) {
@@ -155,7 +155,7 @@ public:
                 .query = query(false),
                 .content_type = "application/octet-stream"};
     if (dry_run) {
-      Fields plan = Fields::array();
+      std::vector<std::string> plan;
       plan.push_back(fmt::format("check the leader: {}",
                                  leader.empty() ? "none" : leader));
       plan.push_back(fmt::format("PUT {} with {} ({} bytes, index {})",
@@ -163,7 +163,7 @@ public:
                                  payload->size, in.manifest().backup_id));
       plan.push_back("Consul replaces its whole state (KV, catalog, sessions, "
                      "ACL tokens, config entries) with the snapshot's");
-      return Fields{{"plan", plan}};
+      return RestoreReport{.plan = std::move(plan)};
     }
     if (leader.empty()) {
       return fail(ErrorKind::remote,
@@ -182,7 +182,8 @@ public:
     if (!resp.ok()) {
       return tl::unexpected(m_ctx.http.status_error(req, resp, hint(resp)));
     }
-    return Fields{{"leader", leader}, {"bytes", payload->size}};
+    return RestoreReport{
+        .details = {{"leader", leader}, {"bytes", payload->size}}};
   }
 
   Expected<StatusResult> status(const std::string& /*id*/) override {

@@ -121,7 +121,7 @@ public:
     return f;
   }
 
-  Expected<Fields> restore(ArchiveReader& in, bool dry_run) override {
+  Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override {
     if (is_export(in.manifest())) {
       es::ImportOptions o{.indices = flag("indices"),
                           .rename_pattern = flag("rename-pattern"),
@@ -316,7 +316,7 @@ private:
 
   Expected<StatusResult> cluster_status();
   Expected<StatusResult> snapshot_status(const std::string& name);
-  Expected<Fields> restore_snapshot(ArchiveReader& in, bool dry_run);
+  Expected<RestoreReport> restore_snapshot(ArchiveReader& in, bool dry_run);
 
   // What a restore asks for, from the snapshot's info and the flags.
   struct RestoreSet {
@@ -513,8 +513,8 @@ ElasticsearchAdapter::restore_set(const json& info) {
   return set;
 }
 
-Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
-                                                        bool dry_run) {
+Expected<RestoreReport>
+ElasticsearchAdapter::restore_snapshot(ArchiveReader& in, bool dry_run) {
   SNAP_TRY(m_es.version());
   json info = SNAP_TRY(in.read_json(k_snapshot_entry));
   json repo_def = SNAP_TRY(in.read_json(k_repository_entry));
@@ -606,7 +606,7 @@ Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
     body["feature_states"] = split_list(flag("feature-states"));
   }
   if (dry_run) {
-    Fields plan = Fields::array();
+    std::vector<std::string> plan;
     for (const auto& d : live_streams) {
       plan.push_back(fmt::format("delete data stream {} (it exists; "
                                  "--replace)",
@@ -628,7 +628,7 @@ Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
     for (const auto& f : set.left_out) {
       plan.push_back(f);
     }
-    return Fields{{"plan", plan}};
+    return RestoreReport{.plan = std::move(plan)};
   }
   for (const auto& d : live_streams) {
     SNAP_TRY(m_es.call("DELETE", "/_data_stream/" + url_escape(d), json(),
@@ -656,10 +656,10 @@ Expected<Fields> ElasticsearchAdapter::restore_snapshot(ArchiveReader& in,
     return tl::unexpected(started.error());
   }
   SNAP_TRY(es::wait_recovery(m_es, targets, wait_timeout()));
-  return Fields{{"snapshot", name},
-                {"repository", repo},
-                {"indices", targets},
-                {"closed_first", open}};
+  return RestoreReport{.details = {{"snapshot", name},
+                                   {"repository", repo},
+                                   {"indices", targets},
+                                   {"closed_first", open}}};
 }
 
 } // namespace

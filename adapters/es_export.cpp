@@ -497,8 +497,8 @@ Expected<Fields> describe_export(ArchiveReader& in, bool verify) {
                 {"indices", list}};
 }
 
-Expected<Fields> import_indices(Client& c, ArchiveReader& in,
-                                const ImportOptions& o, bool dry_run) {
+Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
+                                       const ImportOptions& o, bool dry_run) {
   SNAP_TRY(c.version());
   json indices = SNAP_TRY(in.read_json(k_indices_entry));
   std::vector<std::pair<std::string, std::string>> chosen; // source, target
@@ -529,7 +529,7 @@ Expected<Fields> import_indices(Client& c, ArchiveReader& in,
                             fmt::join(existing, ", ")));
   }
   bool aliases = o.include_aliases || o.rename_pattern.empty();
-  Fields plan = Fields::array();
+  std::vector<std::string> plan;
   for (const auto& name : existing) {
     plan.push_back(fmt::format("delete index {} (it exists; --replace)", name));
   }
@@ -546,7 +546,7 @@ Expected<Fields> import_indices(Client& c, ArchiveReader& in,
   }
   plan.push_back("refresh the indices and compare their document counts");
   if (dry_run) {
-    return Fields{{"plan", plan}};
+    return RestoreReport{.plan = std::move(plan)};
   }
   if (!existing.empty()) {
     // Before anything is deleted, each definition is tried on a probe index
@@ -623,7 +623,7 @@ Expected<Fields> import_indices(Client& c, ArchiveReader& in,
                             "something else writing to these indices?)",
                             fmt::join(short_counts, "; ")));
   }
-  return done;
+  return RestoreReport{.details = std::move(done)};
 }
 
 } // namespace snap::adapters::es

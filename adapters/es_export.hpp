@@ -35,8 +35,8 @@ struct ImportOptions {
 // checking every item; then refreshes and compares the counts. With
 // `dry_run`, returns the plan and changes nothing. Errors: `conflict` when
 // an index exists and --replace is absent, `partial` when documents failed.
-Expected<Fields> import_indices(Client& c, ArchiveReader& in,
-                                const ImportOptions& o, bool dry_run);
+Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
+                                       const ImportOptions& o, bool dry_run);
 
 // Checks an export's documents offline: every file has the archived number
 // of action/source pairs. Errors: `archive`.

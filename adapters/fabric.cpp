@@ -199,7 +199,7 @@ public:
     return f;
   }
 
-  Expected<Fields> restore(ArchiveReader& in, bool dry_run) override {
+  Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override {
     json b = SNAP_TRY(in.read_json(k_backup_entry));
     std::string ns = flag_value(m_ctx.flags, "namespace").empty()
                          ? b.value("namespace", "")
@@ -248,11 +248,11 @@ public:
       }
     }
     if (dry_run) {
-      Fields steps = Fields::array();
+      std::vector<std::string> steps;
       for (const auto& p : plan) {
         steps.push_back(describe_step(p, ns));
       }
-      return Fields{{"plan", steps}};
+      return RestoreReport{.plan = std::move(steps)};
     }
     if (!existing.empty()) {
       return fail(ErrorKind::conflict,
@@ -1390,14 +1390,14 @@ private:
            e.kind == ErrorKind::interrupted;
   }
 
-  Expected<Fields> apply_restore(std::vector<Planned>& plan,
-                                 const std::string& ns) {
+  Expected<RestoreReport> apply_restore(std::vector<Planned>& plan,
+                                        const std::string& ns) {
     SNAP_TRY(ensure_namespace(ns));
     double timeout_s = seconds_flag(m_ctx.flags, "snapshot-timeout",
                                     k_default_snapshot_timeout_s);
     std::map<std::string, std::string> new_uid; // saved uid -> live uid
     std::set<std::string> renewed; // saved uids of objects made in this run
-    Fields report = Fields::array();
+    std::vector<std::string> report;
     std::vector<std::string> failed;
     std::size_t n = 0;
     for (auto& p : plan) {
@@ -1475,12 +1475,15 @@ private:
                                      id, patched.error().message));
       }
     }
-    Fields out{{"report", report}, {"namespace", ns}};
+    RestoreReport out{.done = std::move(report),
+                      .details = {{"namespace", ns}}};
     if (!failed.empty()) {
-      out["partial"] = fmt::format(
-          "fabric: {} of {} objects were not restored: {} (the others "
-          "were; see the report above)",
-          failed.size(), plan.size(), join_list(failed, ", "));
+      out.verdict = Error{
+          ErrorKind::partial,
+          fmt::format(
+              "fabric: {} of {} objects were not restored: {} (the others "
+              "were; see the report above)",
+              failed.size(), plan.size(), join_list(failed, ", "))};
     }
     return out;
   }

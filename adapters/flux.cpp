@@ -342,11 +342,11 @@ public:
     return Fields{{"app", app}, {"components", done}};
   }
 
-  Expected<Fields> restore(ArchiveReader& in, bool dry_run) override {
+  Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override {
     std::string app = SNAP_TRY(target_app(in));
     json body = {
         {"appname", app}, {"type", "upload"}, {"restore", json::array()}};
-    Fields plan = Fields::array();
+    std::vector<std::string> plan;
     for (const auto& e : in.manifest().entries) {
       std::string comp = component_of(e.path);
       body["restore"].push_back({{"component", comp}, {"restore", true}});
@@ -358,13 +358,14 @@ public:
                                "unpacks, deletes the upload, starts it)",
                                body.dump(), app));
     if (dry_run) {
-      return Fields{{"plan", plan}};
+      return RestoreReport{.plan = std::move(plan)};
     }
     for (const auto& e : in.manifest().entries) {
       SNAP_TRY(push(app, component_of(e.path), in, e.path));
     }
     SNAP_TRY(run_task("/apps/appendrestoretask", body, "restore"));
-    return Fields{{"app", app}, {"components", body["restore"]}};
+    return RestoreReport{
+        .details = {{"app", app}, {"components", body["restore"]}}};
   }
 
 private:

@@ -77,12 +77,12 @@ public:
     return f;
   }
 
-  Expected<Fields> restore(ArchiveReader& in, bool) override {
+  Expected<RestoreReport> restore(ArchiveReader& in, bool) override {
     json info = SNAP_TRY(read_backup(in));
     std::int64_t id = info.value("backupId", 0L);
     std::size_t count = info.value("details", json::array()).size();
     std::string version = camunda::broker_version(info);
-    Fields plan = Fields::array();
+    std::vector<std::string> plan;
     plan.push_back("Zeebe restores offline, on each broker, from the backup "
                    "store; snap cannot do it over the API. Steps:");
     plan.push_back("stop every broker and gateway (and Operate, Tasklist and "
@@ -100,7 +100,15 @@ public:
                                "backup {}\" on each broker, then start the "
                                "brokers and gateways",
                                id));
-    return Fields{{"plan", plan}, {"backup_id", id}};
+    RestoreReport r{.plan = std::move(plan), .details = {{"backup_id", id}}};
+    // Printing the procedure is the whole restore only when asked for.
+    if (flag("print-plan").empty()) {
+      r.verdict = Error{ErrorKind::unsupported,
+                        "zeebe: restore is offline: nothing was changed; "
+                        "follow the steps above (--print-plan prints them and "
+                        "exits 0)"};
+    }
+    return r;
   }
 
   Expected<StatusResult> status(const std::string& id) override {

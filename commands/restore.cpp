@@ -9,31 +9,24 @@ namespace snap::commands {
 namespace {
 
 // A restore the target cannot take over its API: the verified archive's
-// procedure is printed, and the exit says nothing was restored (8) unless
-// the plan was all that was asked for (--print-plan).
+// procedure is printed, with the adapter's verdict (exit 8 unless the plan
+// was all that was asked for).
 Expected<CommandResult> offline_plan(const RestoreOptions& opts,
                                      Session& session, Context& ctx) {
   Adapter& adapter = *session.adapter;
   auto reader = SNAP_TRY(open_verified(opts.archive, adapter, ctx));
-  Fields plan = SNAP_TRY(adapter.restore(*reader, true));
+  RestoreReport plan = SNAP_TRY(adapter.restore(*reader, true));
   CommandResult r;
-  const Fields steps = plan.value("plan", Fields::array());
   r.text = fmt::format("To restore {} (verified):\n", opts.archive);
   int n = 0;
-  for (const auto& step : steps) {
-    r.text += (n == 0 ? "" : fmt::format("  {}. ", n)) +
-              terminal_safe(step.get<std::string>()) + "\n";
+  for (const auto& step : plan.plan) {
+    r.text +=
+        (n == 0 ? "" : fmt::format("  {}. ", n)) + terminal_safe(step) + "\n";
     ++n;
   }
   r.text.pop_back();
-  r.json = {{"archive", opts.archive}, {"offline", true}, {"plan", steps}};
-  if (!session.flags.contains("print-plan")) {
-    r.error = Error{ErrorKind::unsupported,
-                    fmt::format("{}: restore is offline: nothing was changed; "
-                                "follow the steps above (--print-plan prints "
-                                "them and exits 0)",
-                                adapter.info().name)};
-  }
+  r.json = {{"archive", opts.archive}, {"offline", true}, {"plan", plan.plan}};
+  r.error = std::move(plan.verdict);
   return r;
 }
 
@@ -53,17 +46,17 @@ Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
   const Manifest& m = reader->manifest();
   CommandResult r;
   if (opts.dry_run) {
-    Fields plan = SNAP_TRY(adapter.restore(*reader, true));
+    RestoreReport plan = SNAP_TRY(adapter.restore(*reader, true));
     r.text = fmt::format("Dry run: restoring {} (verified) into {} would:\n",
                          opts.archive, session->target_url);
-    for (const auto& step : plan.value("plan", Fields::array())) {
-      r.text += "  - " + terminal_safe(step.get<std::string>()) + "\n";
+    for (const auto& step : plan.plan) {
+      r.text += "  - " + terminal_safe(step) + "\n";
     }
     r.text += "Nothing was changed.";
     r.json = {{"dry_run", true},
               {"archive", opts.archive},
               {"target", session->target_url},
-              {"plan", plan.value("plan", Fields::array())}};
+              {"plan", plan.plan}};
     return r;
   }
   SNAP_TRY(
@@ -72,27 +65,32 @@ Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
                           m.adapter, terminal_safe(m.backup_id),
                           terminal_safe(m.created_at), session->target_url),
               opts.yes));
-  Fields done = SNAP_TRY(adapter.restore(*reader, false));
+  RestoreReport done = SNAP_TRY(adapter.restore(*reader, false));
   ctx.output->end_progress();
   // An adapter that restores object by object reports each one; when some
-  // failed, "partial" says so and the exit is 3.
-  bool partial = done.contains("partial");
+  // failed, the verdict says so and the exit is 3.
+  bool partial = done.verdict && done.verdict->kind == ErrorKind::partial;
   r.text = fmt::format("Restored {}{} into {} ({}, backup {})", opts.archive,
                        partial ? " in part" : "", session->target_url,
                        m.adapter, terminal_safe(m.backup_id));
-  for (const auto& line : done.value("report", Fields::array())) {
-    r.text += "\n  " + terminal_safe(line.get<std::string>());
-  }
-  if (partial) {
-    r.error = Error{ErrorKind::partial, done["partial"].get<std::string>()};
+  for (const auto& line : done.done) {
+    r.text += "\n  " + terminal_safe(line);
   }
   // What the target needs done by hand afterwards (Zeebe's offline step).
-  for (const auto& step : done.value("next_steps", Fields::array())) {
-    r.text += "\nNext: " + terminal_safe(step.get<std::string>());
+  for (const auto& step : done.next_steps) {
+    r.text += "\nNext: " + terminal_safe(step);
+  }
+  Fields details = done.details;
+  if (!done.done.empty()) {
+    details["report"] = done.done;
+  }
+  if (!done.next_steps.empty()) {
+    details["next_steps"] = done.next_steps;
   }
   r.json = {{"restored", !partial},     {"partial", partial},
             {"archive", opts.archive},  {"target", session->target_url},
-            {"backup_id", m.backup_id}, {"details", done}};
+            {"backup_id", m.backup_id}, {"details", details}};
+  r.error = std::move(done.verdict);
   return r;
 }
 

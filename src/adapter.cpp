@@ -52,7 +52,7 @@ Expected<Fields> Adapter::describe(ArchiveReader&, bool) {
   return Fields::object();
 }
 
-Expected<Fields> Adapter::restore(ArchiveReader&, bool) {
+Expected<RestoreReport> Adapter::restore(ArchiveReader&, bool) {
   return tl::unexpected(unsupported(Capability::restore));
 }
 

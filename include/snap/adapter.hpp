@@ -132,6 +132,19 @@ struct SaveResult {
   std::optional<Error> partial;
 };
 
+// What a restore did, or with dry_run would do. Commands render it; they
+// read no adapter-specific key.
+struct RestoreReport {
+  std::vector<std::string> plan;       // dry run: each change, in order
+  std::vector<std::string> done;       // what was restored, one line each
+  std::vector<std::string> next_steps; // what is left to do by hand
+  // Set when the restore is not a plain success: `partial` (exit 3) with
+  // what was left out, or `unsupported` (exit 8) for an offline restore's
+  // procedure that was not asked for (zeebe without --print-plan).
+  std::optional<Error> verdict;
+  Fields details = Fields::object(); // the adapter's own account (--json)
+};
+
 struct StatusResult {
   Fields fields = Fields::object();
   bool terminal = true; // nothing left running that --watch should follow
@@ -159,8 +172,9 @@ struct Adapter {
   // payload's own integrity. Errors: `archive`.
   virtual Expected<Fields> describe(ArchiveReader& in, bool verify);
   // Restores a verified archive, or with `dry_run` returns the plan and
-  // changes nothing. Errors: any kind.
-  virtual Expected<Fields> restore(ArchiveReader& in, bool dry_run);
+  // changes nothing. An adapter whose restore is offline returns the
+  // procedure as the plan. Errors: any kind.
+  virtual Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run);
   virtual Expected<StatusResult> status(const std::string& backup_id);
   virtual Expected<SaveResult> download(const std::string& backup_id,
                                         ArchiveWriter& out);
