@@ -545,8 +545,7 @@ private:
   // parent, and parents by ownerReference or fabric-operator's `parent`
   // label.
   Expected<void> collect_roots() {
-    std::vector<std::string> names =
-        split_list(flag_value(m_ctx.flags, "operands"));
+    std::vector<std::string> names = split_list(join_list(m_ctx.operands));
     bool all = !flag_value(m_ctx.flags, "all-in-namespace").empty();
     if (names.empty() && !all) {
       return fail(ErrorKind::usage,
@@ -1108,8 +1107,7 @@ private:
 
   Expected<std::vector<Planned>> plan_restore(ArchiveReader& in, const json& b,
                                               const std::string& ns) {
-    std::vector<std::string> wanted =
-        split_list(flag_value(m_ctx.flags, "operands"));
+    std::vector<std::string> wanted = split_list(join_list(m_ctx.operands));
     std::set<std::string> matched;
     std::map<std::string, json> snapshot_of; // pvc -> record
     for (const auto& s : b.value("volume_snapshots", json::array())) {

@@ -48,6 +48,7 @@ struct AdapterArgs {
 struct Session {
   std::unique_ptr<HttpClient> http;
   AdapterFlags flags;
+  std::vector<std::string> operands;
   std::unique_ptr<Adapter> adapter;
   std::string target_url; // redacted
   std::unique_ptr<RunLock> lock;

@@ -74,9 +74,6 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
       given[k] = "true";
     }
   }
-  if (!args.operands.empty()) {
-    given["operands"] = join_list(args.operands);
-  }
   s->flags = resolve_adapter_flags(info, std::move(given), env, chosen);
   HttpConfig cfg;
   cfg.label = std::string(info.name);
@@ -104,7 +101,9 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   cfg.waiting = [out](const std::string& what) { out->progress(what, 0, 0); };
   s->target_url = redact_url(conn.base_url);
   s->http = std::make_unique<HttpClient>(std::move(cfg));
-  s->adapter = args.adapter->make({*s->http, s->flags, *ctx.output});
+  s->operands = args.operands;
+  s->adapter =
+      args.adapter->make({*s->http, s->flags, *ctx.output, s->operands});
   SNAP_TRY(s->adapter->open());
   if (std::string url = s->adapter->target_url(); !url.empty()) {
     s->target_url = url;

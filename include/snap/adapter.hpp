@@ -83,8 +83,8 @@ struct AdapterInfo {
   // archive, prints the adapter's plan, and exits 8 unless --print-plan.
   bool offline_restore = false;
   // The name of extra operands save and restore take after their own
-  // ("RESOURCE"), or "" for none. They reach the adapter comma-joined as
-  // flag "operands".
+  // ("RESOURCE"), or "" for none. They reach the adapter as
+  // AdapterContext::operands.
   std::string_view operands;
 };
 
@@ -112,10 +112,15 @@ struct Reporter {
   virtual void warn(std::string_view text) = 0;
 };
 
+inline const std::vector<std::string> k_no_operands;
+
 struct AdapterContext {
   HttpClient& http;
   const AdapterFlags& flags;
   Reporter& reporter;
+  // The operands of save and restore (AdapterInfo::operands: fabric's
+  // RESOURCEs), as given.
+  const std::vector<std::string>& operands = k_no_operands;
 };
 
 struct SaveResult {
