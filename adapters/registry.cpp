@@ -10,13 +10,18 @@ namespace snap {
 namespace {
 
 constexpr AdapterEntry k_adapters[] = {
-    {adapters::consul_info, adapters::make_consul, ""},
-    {adapters::camunda_info, adapters::make_camunda, ""},
-    {adapters::cloudify_info, adapters::make_cloudify, ""},
-    {adapters::elasticsearch_info, adapters::make_elasticsearch, "es"},
-    {adapters::fabric_info, adapters::make_fabric, ""},
-    {adapters::flux_info, adapters::make_flux, ""},
-    {adapters::zeebe_info, adapters::make_zeebe, ""},
+    {adapters::consul_info, adapters::make_consul, adapters::describe_consul,
+     ""},
+    {adapters::camunda_info, adapters::make_camunda, adapters::describe_camunda,
+     ""},
+    {adapters::cloudify_info, adapters::make_cloudify,
+     adapters::describe_cloudify, ""},
+    {adapters::elasticsearch_info, adapters::make_elasticsearch,
+     adapters::describe_elasticsearch, "es"},
+    {adapters::fabric_info, adapters::make_fabric, adapters::describe_fabric,
+     ""},
+    {adapters::flux_info, adapters::make_flux, adapters::describe_flux, ""},
+    {adapters::zeebe_info, adapters::make_zeebe, adapters::describe_zeebe, ""},
 };
 
 } // namespace

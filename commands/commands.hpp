@@ -46,6 +46,7 @@ struct AdapterArgs {
 
 // An adapter ready to talk to its target, with the client it owns.
 struct Session {
+  std::unique_ptr<Connector> connector;
   std::unique_ptr<HttpClient> http;
   AdapterFlags flags;
   std::vector<std::string> operands;

@@ -12,6 +12,48 @@
 namespace snap::commands {
 namespace fs = std::filesystem;
 
+namespace {
+
+// Opens every client of a session with its timeouts, retries and logging.
+class SessionConnector final : public Connector {
+public:
+  SessionConnector(Connection given, Context& ctx)
+      : m_given(std::move(given)), m_global(ctx.global),
+        m_out(ctx.output.get()) {}
+  const Connection& given() const override { return m_given; }
+  std::unique_ptr<HttpClient> open(HttpConfig cfg) const override {
+    cfg.timeout_s = m_global.timeout_s;
+    cfg.stall_timeout_s = m_global.stall_timeout_s;
+    cfg.retries = m_global.retries;
+    Output* out = m_out;
+    cfg.log = [out](const std::string& line) { out->note(line); };
+    cfg.waiting = [out](const std::string& what) { out->progress(what, 0, 0); };
+    return std::make_unique<HttpClient>(std::move(cfg));
+  }
+  // The given connection as adapter `info` sends it: its token in the
+  // adapter's header.
+  HttpConfig target(const AdapterInfo& info) const {
+    HttpConfig cfg;
+    cfg.label = std::string(info.name);
+    cfg.base_url = m_given.base_url;
+    cfg.tls = m_given.tls;
+    cfg.basic_user = m_given.user;
+    cfg.basic_password = m_given.password;
+    if (!m_given.token.empty()) {
+      cfg.headers.emplace_back(std::string(info.token_header),
+                               std::string(info.token_prefix) + m_given.token);
+    }
+    return cfg;
+  }
+
+private:
+  Connection m_given;
+  const GlobalOptions& m_global;
+  Output* m_out;
+};
+
+} // namespace
+
 Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
                                                 Capability cap, Context& ctx) {
   const AdapterInfo& info = args.adapter->info();
@@ -75,19 +117,6 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
     }
   }
   s->flags = resolve_adapter_flags(info, std::move(given), env, chosen);
-  HttpConfig cfg;
-  cfg.label = std::string(info.name);
-  cfg.base_url = conn.base_url;
-  cfg.tls = conn.tls;
-  cfg.basic_user = conn.user;
-  cfg.basic_password = conn.password;
-  cfg.timeout_s = ctx.global.timeout_s;
-  cfg.stall_timeout_s = ctx.global.stall_timeout_s;
-  cfg.retries = ctx.global.retries;
-  if (!conn.token.empty()) {
-    cfg.headers.emplace_back(std::string(info.token_header),
-                             std::string(info.token_prefix) + conn.token);
-  }
   if (auto at = args.conn.addr.find('@');
       at != std::string::npos && at < args.conn.addr.find('/', 8)) {
     ctx.output->warn("credentials in --addr are visible to every user of "
@@ -96,14 +125,13 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   if (conn.tls.insecure) {
     ctx.output->warn("TLS certificate verification is off (--insecure)");
   }
-  Output* out = ctx.output.get();
-  cfg.log = [out](const std::string& line) { out->note(line); };
-  cfg.waiting = [out](const std::string& what) { out->progress(what, 0, 0); };
   s->target_url = redact_url(conn.base_url);
-  s->http = std::make_unique<HttpClient>(std::move(cfg));
+  auto connector = std::make_unique<SessionConnector>(std::move(conn), ctx);
+  s->http = connector->open(connector->target(info));
+  s->connector = std::move(connector);
   s->operands = args.operands;
-  s->adapter =
-      args.adapter->make({*s->http, s->flags, *ctx.output, s->operands});
+  s->adapter = args.adapter->make(
+      {*s->http, *s->connector, s->flags, *ctx.output, s->operands});
   SNAP_TRY(s->adapter->open());
   if (std::string url = s->adapter->target_url(); !url.empty()) {
     s->target_url = url;
@@ -177,6 +205,21 @@ open_for(const fs::path& given, Adapter& adapter, Context& ctx) {
   return reader;
 }
 
+namespace {
+
+// The adapter's offline view of a payload, checked whole (the registry's
+// describe: an adapter instance is not needed for it).
+Expected<Fields> describe_payload(const Adapter& adapter,
+                                  ArchiveReader& reader) {
+  const AdapterEntry* entry = find_adapter(adapter.info().name);
+  if (entry == nullptr) {
+    return Fields::object();
+  }
+  return entry->describe(reader, true);
+}
+
+} // namespace
+
 Expected<std::unique_ptr<ArchiveReader>>
 open_verified(const fs::path& given, Adapter& adapter, Context& ctx) {
   auto reader = SNAP_TRY(open_for(given, adapter, ctx));
@@ -186,7 +229,7 @@ open_verified(const fs::path& given, Adapter& adapter, Context& ctx) {
   SNAP_TRY(guard_json(ErrorKind::archive,
                       fmt::format("{}: a payload document has the wrong shape",
                                   given.filename().string()),
-                      [&] { return adapter.describe(*reader, true); }));
+                      [&] { return describe_payload(adapter, *reader); }));
   ctx.output->end_progress();
   return reader;
 }
@@ -369,7 +412,7 @@ write_archive(ArchiveWriter& writer, const ArchiveTarget& target,
   Adapter& adapter = *session.adapter;
   auto read_back = [&](ArchiveReader& reader) -> Expected<void> {
     SNAP_TRY(guard_json(ErrorKind::archive, "the written archive",
-                        [&] { return adapter.describe(reader, true); }));
+                        [&] { return describe_payload(adapter, reader); }));
     return {};
   };
   a.written = SNAP_TRY(writer.commit(m, final_path, existing, read_back));

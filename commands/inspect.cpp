@@ -51,14 +51,11 @@ Expected<Inspected> inspect_one(const std::string& path, bool verify,
   std::string note;
   if (locked) {
   } else if (const AdapterEntry* a = find_adapter(m.adapter)) {
-    AdapterFlags none;
-    HttpClient offline(HttpConfig{});
-    auto adapter = a->make({offline, none, *ctx.output});
     view = SNAP_TRY(
         guard_json(ErrorKind::archive,
                    fmt::format("{}: a payload document has the wrong shape",
                                local->path.filename().string()),
-                   [&] { return adapter->describe(*reader, verify); }));
+                   [&] { return a->describe(*reader, verify); }));
   } else {
     note = fmt::format("adapter {} is unknown to this snap; only the "
                        "manifest was read",

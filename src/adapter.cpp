@@ -48,10 +48,6 @@ Expected<SaveResult> Adapter::save(ArchiveWriter&) {
   return tl::unexpected(unsupported(Capability::save));
 }
 
-Expected<Fields> Adapter::describe(ArchiveReader&, bool) {
-  return Fields::object();
-}
-
 Expected<RestoreReport> Adapter::restore(ArchiveReader&, bool) {
   return tl::unexpected(unsupported(Capability::restore));
 }

@@ -114,8 +114,27 @@ struct Reporter {
 
 inline const std::vector<std::string> k_no_operands;
 
+// How an adapter reaches what it talks to. The session resolves the
+// connection once; an adapter with several endpoints (Camunda's components,
+// a Kubernetes API server from a kubeconfig) opens one client per endpoint
+// through open(), and every client shares the session's timeouts, retries
+// and logging.
+class Connector {
+public:
+  virtual ~Connector() = default;
+  // The --addr and credentials as the user gave them (empty fields: not
+  // given by a flag, a variable or the profile).
+  virtual const Connection& given() const = 0;
+  // A client to `endpoint` (its label, base URL, TLS and credentials), with
+  // the session's timeout, stall timeout, retries and logging.
+  virtual std::unique_ptr<HttpClient> open(HttpConfig endpoint) const = 0;
+};
+
 struct AdapterContext {
+  // The session's client to the given connection, with the token sent as
+  // the adapter's AdapterInfo::token_header says.
   HttpClient& http;
+  const Connector& connector;
   const AdapterFlags& flags;
   Reporter& reporter;
   // The operands of save and restore (AdapterInfo::operands: fabric's
@@ -173,9 +192,6 @@ struct Adapter {
   // Takes a new backup into `out`. Errors: any kind; never leaves success
   // when the target reported failure.
   virtual Expected<SaveResult> save(ArchiveWriter& out);
-  // Describes an archive's payload offline; with `verify`, also checks the
-  // payload's own integrity. Errors: `archive`.
-  virtual Expected<Fields> describe(ArchiveReader& in, bool verify);
   // Restores a verified archive, or with `dry_run` returns the plan and
   // changes nothing. An adapter whose restore is offline returns the
   // procedure as the plan. Errors: any kind.

@@ -32,6 +32,17 @@ struct TlsOptions {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// Where a target is and how to sign in, as resolved from flags, variables
+// and the profile (docs/contract.md §3); a field is empty when none of them
+// gave it. `token` and `password` are secrets and are never printed.
+struct Connection {
+  std::string base_url;
+  std::string token;
+  std::string user;
+  std::string password;
+  TlsOptions tls;
+};
+
 struct HttpConfig {
   std::string label;    // adapter name that prefixes every message
   std::string base_url; // scheme://host:port[/prefix], may hold user:pass@

@@ -49,16 +49,6 @@ struct ConnectionFlags {
   std::string profile; // --profile
 };
 
-// Resolved connection; `token` and `password` are secrets and are never
-// printed.
-struct Connection {
-  std::string base_url;
-  std::string token;
-  std::string user;
-  std::string password;
-  TlsOptions tls;
-};
-
 using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
 
 // The process environment as an EnvLookup (empty values count as unset).

@@ -14,6 +14,10 @@ namespace snap {
 struct AdapterEntry {
   const AdapterInfo& (*info)();
   std::unique_ptr<Adapter> (*make)(AdapterContext ctx);
+  // Describes an archive's payload offline (inspect): no connection, no
+  // adapter instance. With `verify`, it also checks the payload's own
+  // integrity. Errors: `archive`.
+  Expected<Fields> (*describe)(ArchiveReader& in, bool verify);
   std::string_view alias; // "" when none
 };
 

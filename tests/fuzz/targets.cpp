@@ -7,9 +7,9 @@
 #include <fstream>
 #include <string>
 
-#include "adapters/consul_snapshot.hpp"
-#include "adapters/es_page.hpp"
-#include "adapters/kube_config.hpp"
+#include "adapters/consul/snapshot.hpp"
+#include "adapters/elasticsearch/page.hpp"
+#include "adapters/kube/config.hpp"
 #include "snap/archive.hpp"
 #include "snap/json.hpp"
 #include "snap/manifest.hpp"
@@ -67,12 +67,8 @@ void fuzz_archive(const std::uint8_t* data, std::size_t size) {
   }
   // What inspect does next: the adapter's own view of the payload.
   if (const AdapterEntry* a = find_adapter(r.manifest().adapter)) {
-    AdapterFlags none;
-    Quiet quiet;
-    HttpClient offline(HttpConfig{});
-    auto adapter = a->make({offline, none, quiet});
     (void)guard_json(ErrorKind::archive, "fuzz",
-                     [&] { return adapter->describe(r, true); });
+                     [&] { return a->describe(r, true); });
   }
 }
 

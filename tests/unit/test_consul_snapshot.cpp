@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
-#include "adapters/consul_snapshot.hpp"
+#include "adapters/consul/snapshot.hpp"
 #include "snap/sha256.hpp"
 #include "tests/support/process.hpp"
 

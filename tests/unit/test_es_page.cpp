@@ -3,7 +3,7 @@
 // string escapes, nesting, and refusal of what is not well-formed.
 #include <catch2/catch.hpp>
 
-#include "adapters/es_page.hpp"
+#include "adapters/elasticsearch/page.hpp"
 
 using snap::adapters::es::scan_search_page;
 

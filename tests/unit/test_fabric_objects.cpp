@@ -4,9 +4,9 @@
 // templates, the restore order.
 #include <catch2/catch.hpp>
 
-#include "adapters/fabric_objects.hpp"
-#include "adapters/kube_client.hpp"
-#include "adapters/kube_config.hpp"
+#include "adapters/fabric/objects.hpp"
+#include "adapters/kube/client.hpp"
+#include "adapters/kube/config.hpp"
 #include "snap/text.hpp"
 #include "tests/support/process.hpp"
 
@@ -66,7 +66,7 @@ TEST_CASE("server fields are stripped before a create", "[unit][fabric]") {
     "spec": {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"],
              "ports": [{"port": 7051, "nodePort": 30001}]},
     "status": {"loadBalancer": {}}})");
-  json out = fabric::strip_for_create(svc, "new");
+  json out = kube::strip_for_create(svc, "new");
   CHECK(out["metadata"] == json::parse(
                                R"({"name":"p1","namespace":"new",
                                    "labels":{"app":"p1"}})"));
@@ -76,7 +76,7 @@ TEST_CASE("server fields are stripped before a create", "[unit][fabric]") {
 
   json headless = svc;
   headless["spec"]["clusterIP"] = "None";
-  CHECK(fabric::strip_for_create(headless, "new")["spec"]["clusterIP"] ==
+  CHECK(kube::strip_for_create(headless, "new")["spec"]["clusterIP"] ==
         "None");
 
   json pvc = json::parse(R"({
@@ -84,7 +84,7 @@ TEST_CASE("server fields are stripped before a create", "[unit][fabric]") {
     "metadata": {"name": "p1-pvc", "annotations": {
       "pv.kubernetes.io/bind-completed": "yes", "keep": "me"}},
     "spec": {"volumeName": "pvc-1", "storageClassName": "sc"}})");
-  json p = fabric::strip_for_create(pvc, "fab");
+  json p = kube::strip_for_create(pvc, "fab");
   CHECK(p["metadata"]["annotations"] == json{{"keep", "me"}});
   CHECK_FALSE(p["spec"].contains("volumeName"));
 }
@@ -115,7 +115,7 @@ TEST_CASE("references are read from pod templates and Fabric specs",
 
 TEST_CASE("restore order and PVC roles follow Fabric's needs",
           "[unit][fabric]") {
-  using fabric::restore_rank;
+  using kube::restore_rank;
   CHECK(restore_rank("persistentvolumeclaims", false) <
         restore_rank("secrets", false));
   CHECK(restore_rank("secrets", false) <
@@ -129,7 +129,7 @@ TEST_CASE("restore order and PVC roles follow Fabric's needs",
   json custom = {
       {"spec", {{"customNames", {{"pvc", {{"statedb", "couch"}}}}}}}};
   CHECK(fabric::pvc_role("couch", custom) == "statedb");
-  CHECK(fabric::snapshot_name(std::string(300, 'a'), "id").size() == 253);
+  CHECK(kube::snapshot_name(std::string(300, 'a'), "id").size() == 253);
 }
 
 TEST_CASE("kubeconfig: context, data fields, merge order and errors",

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "adapters/es_page.hpp"
+#include "adapters/elasticsearch/page.hpp"
 
 #include <charconv>
 

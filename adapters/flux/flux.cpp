@@ -254,7 +254,7 @@ public:
     return fetch(app, wanted, out);
   }
 
-  Expected<Fields> describe(ArchiveReader& in, bool verify) override {
+  static Expected<Fields> describe(ArchiveReader& in, bool verify) {
     Fields f = Fields::object();
     f["app"] = in.manifest().source.value("app", "");
     f["node"] = in.manifest().source.value("node", "");
@@ -695,6 +695,10 @@ const AdapterInfo& flux_info() {
       .token_file_alias = "auth-file",
   };
   return info;
+}
+
+Expected<Fields> describe_flux(ArchiveReader& in, bool verify) {
+  return FluxAdapter::describe(in, verify);
 }
 
 std::unique_ptr<Adapter> make_flux(AdapterContext ctx) {

@@ -3,9 +3,9 @@
 // but whole or not at all: one point in time per index so the documents are
 // a consistent view, a count check per index, and an import that reads every
 // _bulk item and compares the counts after a refresh.
-#include "adapters/es_export.hpp"
+#include "adapters/elasticsearch/export.hpp"
 
-#include "adapters/es_page.hpp"
+#include "adapters/elasticsearch/page.hpp"
 
 #include <unistd.h>
 

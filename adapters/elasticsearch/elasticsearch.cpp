@@ -10,7 +10,7 @@
 // index's mappings, settings and aliases. Restore is POST …/_restore, then
 // the recovery is followed until every shard is DONE.
 //
-// A logical export (`--export`, es_export.cpp) holds the data itself: index
+// A logical export (`--export`, export.cpp) holds the data itself: index
 // definitions and every document as _bulk NDJSON, read through a point in
 // time, loaded back with _bulk.
 //
@@ -29,7 +29,7 @@
 //
 // Docs:
 // https://www.elastic.co/guide/en/elasticsearch/reference/current/snapshot-restore.html
-#include "adapters/es_export.hpp"
+#include "adapters/elasticsearch/export.hpp"
 #include "adapters/factories.hpp"
 #include "snap/options.hpp"
 #include "snap/text.hpp"
@@ -97,7 +97,7 @@ public:
     return pack(out, repo, repo_def, snap_info, v);
   }
 
-  Expected<Fields> describe(ArchiveReader& in, bool verify) override {
+  static Expected<Fields> describe(ArchiveReader& in, bool verify) {
     if (is_export(in.manifest())) {
       return es::describe_export(in, verify);
     }
@@ -736,6 +736,10 @@ const AdapterInfo& elasticsearch_info() {
       .token_file_alias = "api-key-file",
   };
   return info;
+}
+
+Expected<Fields> describe_elasticsearch(ArchiveReader& in, bool verify) {
+  return ElasticsearchAdapter::describe(in, verify);
 }
 
 std::unique_ptr<Adapter> make_elasticsearch(AdapterContext ctx) {

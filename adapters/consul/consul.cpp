@@ -21,7 +21,7 @@
 //
 // Integrity: the status code goes out before the body, so a failure mid-way
 // shows only as a truncated stream. Every download is therefore verified the
-// way `consul snapshot save` does it (consul_snapshot.cpp) before success is
+// way `consul snapshot save` does it (snapshot.cpp) before success is
 // reported, and every archive is verified again before a restore is sent.
 //
 // Not saved: agent-local state (service definitions in agent config files,
@@ -29,7 +29,7 @@
 //
 // Docs: https://developer.hashicorp.com/consul/api-docs/snapshot and
 // https://developer.hashicorp.com/consul/commands/snapshot
-#include "adapters/consul_snapshot.hpp"
+#include "adapters/consul/snapshot.hpp"
 #include "adapters/factories.hpp"
 #include "snap/json.hpp"
 
@@ -95,7 +95,7 @@ public:
     return r;
   }
 
-  Expected<Fields> describe(ArchiveReader& in, bool verify) override {
+  static Expected<Fields> describe(ArchiveReader& in, bool verify) {
     ConsulSnapshotVerifier verifier;
     std::optional<ConsulSnapshotMeta> meta;
     if (verify) {
@@ -305,6 +305,10 @@ const AdapterInfo& consul_info() {
       .token_prefix = "",
   };
   return info;
+}
+
+Expected<Fields> describe_consul(ArchiveReader& in, bool verify) {
+  return ConsulAdapter::describe(in, verify);
 }
 
 std::unique_ptr<Adapter> make_consul(AdapterContext ctx) {

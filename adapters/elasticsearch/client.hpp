@@ -46,7 +46,7 @@ public:
   Expected<json> call(std::string method, std::string path,
                       const json& body = json(), const CallOptions& o = {});
   // Like call, returning the answer's text unparsed (search pages, which
-  // es_page.hpp scans). Errors: any kind.
+  // page.hpp scans). Errors: any kind.
   Expected<std::string> call_raw(std::string method, std::string path,
                                  const json& body, const CallOptions& o = {});
   // Like call, with a body given as text (NDJSON for _bulk).

@@ -5,7 +5,7 @@
 // and igzip inflates about twice as fast as zlib.
 // Tar handling follows Go's archive/tar as Consul uses it: ustar headers,
 // PAX 'x' records for long names or sizes, two zero blocks at the end.
-#include "adapters/consul_snapshot.hpp"
+#include "adapters/consul/snapshot.hpp"
 
 #include <array>
 #include <cstring>

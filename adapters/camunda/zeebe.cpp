@@ -26,8 +26,8 @@
 // Docs:
 // https://docs.camunda.io/docs/self-managed/operational-guides/backup-restore/zeebe-backup-and-restore/
 
+#include "adapters/camunda/zeebe_api.hpp"
 #include "adapters/factories.hpp"
-#include "adapters/zeebe_api.hpp"
 #include "snap/text.hpp"
 
 namespace snap::adapters {
@@ -67,7 +67,7 @@ public:
     return pack(out, info, ep.path);
   }
 
-  Expected<Fields> describe(ArchiveReader& in, bool) override {
+  static Expected<Fields> describe(ArchiveReader& in, bool) {
     json info = SNAP_TRY(read_backup(in));
     Fields f = Fields::object();
     f["mode"] = "reference (the data stays in the brokers' backup store)";
@@ -295,6 +295,10 @@ const AdapterInfo& zeebe_info() {
       .offline_restore = true,
   };
   return info;
+}
+
+Expected<Fields> describe_zeebe(ArchiveReader& in, bool verify) {
+  return ZeebeAdapter::describe(in, verify);
 }
 
 std::unique_ptr<Adapter> make_zeebe(AdapterContext ctx) {

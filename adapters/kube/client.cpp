@@ -2,7 +2,7 @@
 // Kubernetes API calls: discovery (client-go discovery_client.go), paths
 // (dynamic/simple.go makeURLSegments) and Status errors (api-conventions.md
 // "Response Status Kind").
-#include "adapters/kube_client.hpp"
+#include "adapters/kube/client.hpp"
 
 #include <algorithm>
 #include <cctype>

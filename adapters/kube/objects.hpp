@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// What the fabric adapter knows about Kubernetes objects without talking to
-// a server: the presets' names, which objects a pod template refers to,
-// which fields the server sets (and so are stripped before a create), and
-// the order a restore creates kinds in. Pure functions, unit-tested.
+// What the Kubernetes backup engine knows about objects without talking to
+// a server: which objects a pod template refers to, which fields the server
+// sets (and so are stripped before a create), and the order a restore
+// creates kinds in. Pure functions, unit-tested.
 #pragma once
 
 #include <string>
@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace snap::adapters::fabric {
+namespace snap::adapters::kube {
 
 using nlohmann::json;
 
@@ -18,16 +18,8 @@ using nlohmann::json;
 // not a string.
 std::string str(const json& j, const char* key);
 
-// A Fabric kind of a preset: `<plural>.<group>` and its role.
-struct PresetKind {
-  std::string plural;
-  std::string group;
-  std::string role; // peer, orderer, ca, console
-};
-
-// The kinds of preset `name` ("fabric-operator" or "catalyx"); empty when
-// the name is unknown.
-std::vector<PresetKind> preset_kinds(const std::string& name);
+// An object's metadata, or an empty object when it has none.
+const json& meta(const json& object);
 
 // A reference from one object to another by name, in the same namespace.
 struct NameRef {
@@ -35,10 +27,21 @@ struct NameRef {
   std::string name;
 };
 
-// The secrets, configmaps and PVCs a workload's pod template
-// (spec.template.spec: volumes, envFrom, env valueFrom, imagePullSecrets)
-// or a Fabric CR's spec (mspSecret) refers to; each once.
-std::vector<NameRef> references_of(const json& object);
+// Collects name references once each, in the order found.
+class NameRefs {
+public:
+  void add(const std::string& resource, const std::string& name);
+  // The secrets, configmaps and PVCs a workload's pod template
+  // (spec.template.spec: volumes, envFrom, env valueFrom, imagePullSecrets)
+  // refers to.
+  void add_pod_template(const json& object);
+  std::vector<NameRef> take() { return std::move(m_out); }
+
+private:
+  void containers(const json& list);
+  std::vector<NameRef> m_out;
+  std::vector<std::pair<std::string, std::string>> m_seen;
+};
 
 // `object` ready to create in `ns`: server-set metadata (uid,
 // resourceVersion, creationTimestamp, managedFields, ownerReferences, …)
@@ -56,16 +59,12 @@ bool server_generated(const json& object);
 
 // The rank of `resource` ("secrets", "ibppeers.ibp.com") in the restore
 // order: CRDs, volume snapshots, PVCs, service accounts, RBAC, secrets,
-// configmaps, then Fabric CRs (`is_fabric`), then everything else.
-int restore_rank(const std::string& resource, bool is_fabric);
-
-// The role of a PVC of `owner_name` ("statedb" when it holds CouchDB's
-// data, else "data"), from fabric-operator's names (<p>-statedb-pvc, or
-// spec.customNames.pvc.statedb of the owning CR).
-std::string pvc_role(const std::string& pvc_name, const json& owner);
+// configmaps, then the custom resources an operator reconciles
+// (`operator_kind`), then everything else (what they own and regenerate).
+int restore_rank(const std::string& resource, bool operator_kind);
 
 // A name for a VolumeSnapshot of `pvc` in backup `id`, valid as a DNS
 // subdomain (at most 253 characters).
 std::string snapshot_name(const std::string& pvc, const std::string& id);
 
-} // namespace snap::adapters::fabric
+} // namespace snap::adapters::kube

@@ -2,7 +2,7 @@
 // kubeconfig and in-cluster configuration, after client-go's
 // tools/clientcmd (loader.go, client_config.go) and rest/config.go
 // (InClusterConfig).
-#include "adapters/kube_config.hpp"
+#include "adapters/kube/config.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

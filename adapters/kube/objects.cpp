@@ -1,43 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Object rules of the fabric adapter, after Velero's restore
+// Object rules of the Kubernetes backup engine, after Velero's restore
 // (pkg/restore/restore.go resetMetadata/resetStatus, restore/actions
-// service_action.go and pvc_action.go, config.go defaultRestorePriorities)
-// and fabric-operator's naming (pkg/offering/base/peer, orderer, ca).
-#include "adapters/fabric_objects.hpp"
+// service_action.go and pvc_action.go, config.go defaultRestorePriorities).
+#include "adapters/kube/objects.hpp"
 
 #include <algorithm>
-#include <set>
 
-namespace snap::adapters::fabric {
-namespace {
-
-struct RefCollector {
-  std::vector<NameRef> out;
-  std::set<std::pair<std::string, std::string>> seen;
-  void add(const std::string& resource, const std::string& name) {
-    if (!name.empty() && seen.emplace(resource, name).second) {
-      out.push_back({resource, name});
-    }
-  }
-  void containers(const json& list) {
-    if (!list.is_array()) {
-      return;
-    }
-    for (const auto& c : list) {
-      for (const auto& from : c.value("envFrom", json::array())) {
-        add("secrets", str(from.value("secretRef", json()), "name"));
-        add("configmaps", str(from.value("configMapRef", json()), "name"));
-      }
-      for (const auto& env : c.value("env", json::array())) {
-        json vf = env.value("valueFrom", json::object());
-        add("secrets", str(vf.value("secretKeyRef", json()), "name"));
-        add("configmaps", str(vf.value("configMapKeyRef", json()), "name"));
-      }
-    }
-  }
-};
-
-} // namespace
+namespace snap::adapters::kube {
 
 std::string str(const json& j, const char* key) {
   if (j.is_object() && j.contains(key) && j[key].is_string()) {
@@ -46,51 +15,84 @@ std::string str(const json& j, const char* key) {
   return {};
 }
 
-std::vector<PresetKind> preset_kinds(const std::string& name) {
-  if (name == "fabric-operator") {
-    return {{"ibppeers", "ibp.com", "peer"},
-            {"ibporderers", "ibp.com", "orderer"},
-            {"ibpcas", "ibp.com", "ca"},
-            {"ibpconsoles", "ibp.com", "console"}};
+const json& meta(const json& object) {
+  static const json empty = json::object();
+  if (!object.is_object()) {
+    return empty;
   }
-  if (name == "catalyx") {
-    return {{"peers", "peerset.hyperledger.fabric", "peer"},
-            {"orderers", "orderingservice.hyperledger.fabric", "orderer"},
-            {"fabriccas", "ca.hyperledger.fabric", "ca"}};
-  }
-  return {};
+  auto it = object.find("metadata");
+  return it != object.end() && it->is_object() ? *it : empty;
 }
 
-std::vector<NameRef> references_of(const json& object) {
-  RefCollector r;
-  json spec = object.value("spec", json::object());
-  if (!spec.is_object()) {
-    return {};
+void NameRefs::add(const std::string& resource, const std::string& name) {
+  std::pair<std::string, std::string> key{resource, name};
+  if (name.empty() ||
+      std::find(m_seen.begin(), m_seen.end(), key) != m_seen.end()) {
+    return;
   }
-  // fabric-operator: an IBPPeer/IBPOrderer may name a user-made MSP secret.
-  r.add("secrets", str(spec, "mspSecret"));
-  json pod = spec.value("template", json::object());
-  pod = pod.is_object() ? pod.value("spec", json::object()) : json::object();
-  if (!pod.is_object()) {
-    return r.out;
+  m_seen.push_back(key);
+  m_out.push_back({resource, name});
+}
+
+void NameRefs::containers(const json& list) {
+  if (!list.is_array()) {
+    return;
   }
-  for (const auto& v : pod.value("volumes", json::array())) {
-    r.add("secrets", str(v.value("secret", json()), "secretName"));
-    r.add("configmaps", str(v.value("configMap", json()), "name"));
-    r.add("persistentvolumeclaims",
-          str(v.value("persistentVolumeClaim", json()), "claimName"));
-    json projected = v.value("projected", json::object());
-    for (const auto& s : projected.value("sources", json::array())) {
-      r.add("secrets", str(s.value("secret", json()), "name"));
-      r.add("configmaps", str(s.value("configMap", json()), "name"));
+  for (const auto& c : list) {
+    if (!c.is_object()) {
+      continue;
+    }
+    for (const auto& from : c.value("envFrom", json::array())) {
+      if (from.is_object()) {
+        add("secrets", str(from.value("secretRef", json()), "name"));
+        add("configmaps", str(from.value("configMapRef", json()), "name"));
+      }
+    }
+    for (const auto& env : c.value("env", json::array())) {
+      if (env.is_object()) {
+        json vf = env.value("valueFrom", json::object());
+        if (vf.is_object()) {
+          add("secrets", str(vf.value("secretKeyRef", json()), "name"));
+          add("configmaps", str(vf.value("configMapKeyRef", json()), "name"));
+        }
+      }
     }
   }
-  r.containers(pod.value("initContainers", json::array()));
-  r.containers(pod.value("containers", json::array()));
-  for (const auto& s : pod.value("imagePullSecrets", json::array())) {
-    r.add("secrets", str(s, "name"));
+}
+
+void NameRefs::add_pod_template(const json& object) {
+  json spec = object.is_object() ? object.value("spec", json::object())
+                                 : json::object();
+  json pod = spec.is_object() ? spec.value("template", json::object())
+                              : json::object();
+  pod = pod.is_object() ? pod.value("spec", json::object()) : json::object();
+  if (!pod.is_object()) {
+    return;
   }
-  return r.out;
+  for (const auto& v : pod.value("volumes", json::array())) {
+    if (!v.is_object()) {
+      continue;
+    }
+    add("secrets", str(v.value("secret", json()), "secretName"));
+    add("configmaps", str(v.value("configMap", json()), "name"));
+    add("persistentvolumeclaims",
+        str(v.value("persistentVolumeClaim", json()), "claimName"));
+    json projected = v.value("projected", json::object());
+    if (!projected.is_object()) {
+      continue;
+    }
+    for (const auto& s : projected.value("sources", json::array())) {
+      if (s.is_object()) {
+        add("secrets", str(s.value("secret", json()), "name"));
+        add("configmaps", str(s.value("configMap", json()), "name"));
+      }
+    }
+  }
+  containers(pod.value("initContainers", json::array()));
+  containers(pod.value("containers", json::array()));
+  for (const auto& s : pod.value("imagePullSecrets", json::array())) {
+    add("secrets", str(s, "name"));
+  }
 }
 
 json strip_for_create(json object, const std::string& ns) {
@@ -146,7 +148,7 @@ bool server_generated(const json& object) {
          str(object, "type") == "kubernetes.io/service-account-token";
 }
 
-int restore_rank(const std::string& resource, bool is_fabric) {
+int restore_rank(const std::string& resource, bool operator_kind) {
   static const std::vector<std::string> first = {
       "customresourcedefinitions.apiextensions.k8s.io",
       "volumesnapshotcontents.snapshot.storage.k8s.io",
@@ -161,24 +163,10 @@ int restore_rank(const std::string& resource, bool is_fabric) {
   if (it != first.end()) {
     return static_cast<int>(it - first.begin());
   }
-  // The Fabric CR comes after what its operator would otherwise generate
-  // anew (crypto secrets, <name>-config), before what it owns and
+  // The custom resource comes after what its operator would otherwise
+  // generate anew (crypto secrets, <name>-config), before what it owns and
   // regenerates anyway (Deployment, Service).
-  return is_fabric ? 100 : 200;
-}
-
-std::string pvc_role(const std::string& pvc_name, const json& owner) {
-  json custom = owner.value("spec", json::object());
-  if (custom.is_object()) {
-    custom = custom.value("customNames", json::object());
-    if (custom.is_object()) {
-      custom = custom.value("pvc", json::object());
-      if (custom.is_object() && str(custom, "statedb") == pvc_name) {
-        return "statedb";
-      }
-    }
-  }
-  return pvc_name.ends_with("-statedb-pvc") ? "statedb" : "data";
+  return operator_kind ? 100 : 200;
 }
 
 std::string snapshot_name(const std::string& pvc, const std::string& id) {
@@ -190,4 +178,4 @@ std::string snapshot_name(const std::string& pvc, const std::string& id) {
   return name + suffix;
 }
 
-} // namespace snap::adapters::fabric
+} // namespace snap::adapters::kube

@@ -47,9 +47,9 @@
 // https://docs.camunda.io/docs/self-managed/operational-guides/backup-restore/backup/
 #include <set>
 
-#include "adapters/es_export.hpp"
+#include "adapters/camunda/zeebe_api.hpp"
+#include "adapters/elasticsearch/export.hpp"
 #include "adapters/factories.hpp"
-#include "adapters/zeebe_api.hpp"
 #include "snap/poll.hpp"
 #include "snap/text.hpp"
 
@@ -78,7 +78,7 @@ public:
   }
 
   Expected<SaveResult> save(ArchiveWriter& out) override;
-  Expected<Fields> describe(ArchiveReader& in, bool) override;
+  static Expected<Fields> describe(ArchiveReader& in, bool);
   Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override;
   Expected<StatusResult> status(const std::string& id) override;
   Expected<Fields> list() override;
@@ -804,6 +804,10 @@ const AdapterInfo& camunda_info() {
                  {C::restore}}},
   };
   return info;
+}
+
+Expected<Fields> describe_camunda(ArchiveReader& in, bool verify) {
+  return CamundaAdapter::describe(in, verify);
 }
 
 std::unique_ptr<Adapter> make_camunda(AdapterContext ctx) {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "adapters/zeebe_api.hpp"
+#include "adapters/camunda/zeebe_api.hpp"
 
 #include <chrono>
 

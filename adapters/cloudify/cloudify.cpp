@@ -118,7 +118,7 @@ public:
     return fetch(snapshot, out, "");
   }
 
-  Expected<Fields> describe(ArchiveReader& in, bool verify) override {
+  static Expected<Fields> describe(ArchiveReader& in, bool verify) {
     std::string text = SNAP_TRY(in.read_zip_member(k_payload, "metadata.json"));
     json meta = parse_untrusted_json(text);
     if (!meta.is_object()) {
@@ -756,6 +756,10 @@ const AdapterInfo& cloudify_info() {
       .token_prefix = "",
   };
   return info;
+}
+
+Expected<Fields> describe_cloudify(ArchiveReader& in, bool verify) {
+  return CloudifyAdapter::describe(in, verify);
 }
 
 std::unique_ptr<Adapter> make_cloudify(AdapterContext ctx) {

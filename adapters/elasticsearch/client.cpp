@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "adapters/es_client.hpp"
+#include "adapters/elasticsearch/client.hpp"
 
 #include <fnmatch.h>
 

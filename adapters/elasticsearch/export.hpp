@@ -3,7 +3,7 @@
 // definitions and every document, independent of any snapshot repository.
 #pragma once
 
-#include "adapters/es_client.hpp"
+#include "adapters/elasticsearch/client.hpp"
 
 namespace snap::adapters::es {
 

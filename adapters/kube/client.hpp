@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The Kubernetes API as the fabric adapter needs it, without kubectl: API
+// The Kubernetes API as the backup engine needs it, without kubectl: API
 // discovery (resource names as kubectl spells them), and get, list, create,
 // merge-patch and delete of any kind, with the server's Status errors turned
 // into one line. Paths follow client-go's dynamic client.

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+#include "adapters/kube/cluster.hpp"
+
+#include "adapters/kube/config.hpp"
+#include "adapters/kube/objects.hpp"
+#include "snap/json.hpp"
+
+namespace snap::adapters::kube {
+
+std::string Cluster::url() const {
+  return http ? redact_url(http->config().base_url) : std::string();
+}
+
+Expected<Cluster> connect(const AdapterContext& ctx, const std::string& label) {
+  const Connection& given = ctx.connector.given();
+  std::string kubeconfig = flag_value(ctx.flags, "kubeconfig");
+  auto target =
+      load_target(kubeconfig, flag_value(ctx.flags, "context"), process_env());
+  // --addr alone is enough when no kubeconfig was named and none is found.
+  if (!target &&
+      !(!given.base_url.empty() && target.error().kind == ErrorKind::config &&
+        kubeconfig.empty())) {
+    return tl::unexpected(target.error());
+  }
+  Target t = target ? *target : Target{};
+  HttpConfig cfg;
+  cfg.label = label;
+  cfg.base_url = given.base_url.empty() ? t.server : given.base_url;
+  cfg.tls = given.tls;
+  if (given.tls.ca_file.empty()) {
+    cfg.tls.ca_pem = t.tls.ca_pem;
+  }
+  if (given.tls.cert_file.empty()) {
+    cfg.tls.cert_pem = t.tls.cert_pem;
+    cfg.tls.key_pem = t.tls.key_pem;
+  }
+  cfg.tls.insecure = given.tls.insecure || t.tls.insecure;
+  std::string token = given.token.empty() ? t.token : given.token;
+  if (!token.empty()) {
+    cfg.headers.emplace_back("Authorization", "Bearer " + token);
+  }
+  if (!given.user.empty()) {
+    cfg.basic_user = given.user;
+    cfg.basic_password = given.password;
+  } else if (!t.user.empty()) {
+    cfg.basic_user = t.user;
+    cfg.basic_password = t.password;
+  }
+  Cluster c;
+  c.ns = flag_value(ctx.flags, "namespace");
+  if (c.ns.empty()) {
+    c.ns = t.namespace_name.empty() ? "default" : t.namespace_name;
+  }
+  c.http = ctx.connector.open(std::move(cfg));
+  c.api = std::make_unique<Client>(*c.http, ctx.reporter);
+  std::string body;
+  Request req{.path = "/version"};
+  Response resp = SNAP_TRY(c.http->send_small(req, body));
+  if (!resp.ok()) {
+    resp.error_body = status_text(resp.error_body);
+    std::string hint = resp.status == 401
+                           ? "the server did not accept the credentials: "
+                             "check the token or client certificate"
+                           : "";
+    return tl::unexpected(c.http->status_error(req, resp, hint));
+  }
+  auto v = parse_untrusted_json(body);
+  c.server_version = v.is_object() ? str(v, "gitVersion") : "";
+  return c;
+}
+
+} // namespace snap::adapters::kube
