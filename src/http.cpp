@@ -582,4 +582,35 @@ Expected<nlohmann::json> parse_json_answer(const HttpClient& http,
   return parsed;
 }
 
+Expected<JsonAnswer> call_json(HttpClient& http, JsonCall call) {
+  Request& req = call.request;
+  std::optional<MemorySource> src;
+  if (call.has_body) {
+    src.emplace(std::move(call.body));
+    req.body = &*src;
+    req.content_type = call.content_type;
+  }
+  std::string text;
+  Response resp = SNAP_TRY(http.send_small(req, text, call.max_bytes));
+  bool accepted = call.ok.empty() ? resp.ok()
+                                  : std::find(call.ok.begin(), call.ok.end(),
+                                              resp.status) != call.ok.end();
+  if (!accepted) {
+    std::string raw = resp.error_body;
+    if (call.error_text) {
+      resp.error_body = call.error_text(raw);
+    }
+    std::string hint = call.hint ? call.hint(resp, raw) : std::string();
+    return tl::unexpected(http.status_error(req, resp, hint));
+  }
+  JsonAnswer answer{.status = resp.status};
+  if (trim_copy(text).empty()) {
+    answer.body = nlohmann::json::object();
+    return answer;
+  }
+  answer.body = SNAP_TRY(
+      parse_json_answer(http, req, text, call.who, call.not_json_hint));
+  return answer;
+}
+
 } // namespace snap

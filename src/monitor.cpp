@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "snap/io.hpp"
+#include "snap/scope.hpp"
 
 namespace snap {
 
@@ -126,10 +127,7 @@ Expected<void> write_metrics(const std::string& path, const RunRecord& run) {
                 fmt::format("--metrics-file {}: cannot lock {}: {}", path,
                             lock_path, std::strerror(errno)));
   }
-  struct Unlock {
-    int fd;
-    ~Unlock() { ::close(fd); }
-  } unlock{fd};
+  ScopeExit unlock([fd] { ::close(fd); });
 
   Series series = read_series(file);
   std::string labels = labels_of(run);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "snap/scope.hpp"
 #include "snap/signals.hpp"
 #include "snap/text.hpp"
 
@@ -260,26 +261,14 @@ Expected<void> S3Store::multipart(const std::string& key,
   const std::string id_query = "uploadId=" + url_escape(upload_id);
   // Nothing is visible until the last call; on any failure or signal the
   // upload is aborted so no parts are left to pay for.
-  struct Abort {
-    S3Store* self;
-    const std::string& key;
-    const std::string& query;
-    bool armed = true;
-    ~Abort() {
-      if (armed) {
-        (void)self->call("DELETE", key, query, nullptr, nullptr, true);
-      }
-    }
-  } abort{this, key, id_query};
+  ScopeExit abort(
+      [&] { (void)call("DELETE", key, id_query, nullptr, nullptr, true); });
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return fail(ErrorKind::internal,
                 fmt::format("cannot open {}", file.string()));
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  ScopeExit closer([fd] { ::close(fd); });
   std::string parts;
   int number = 1;
   for (std::uint64_t offset = 0; offset < size; offset += m_part_size) {
@@ -307,7 +296,7 @@ Expected<void> S3Store::multipart(const std::string& key,
       "<CompleteMultipartUpload>" + parts + "</CompleteMultipartUpload>";
   MemorySource body(xml);
   SNAP_TRY(call("POST", key, id_query, &body));
-  abort.armed = false;
+  abort.release();
   return {};
 }
 

@@ -14,6 +14,7 @@
 
 #include <zlib.h>
 
+#include "snap/scope.hpp"
 #include "snap/signals.hpp"
 
 namespace snap::detail {
@@ -285,10 +286,7 @@ Expected<std::uint64_t> ZipFile::deflate_range(int from, std::uint64_t offset,
       Z_OK) {
     return fail(ErrorKind::internal, "cannot start deflate");
   }
-  struct End {
-    z_stream* z;
-    ~End() { deflateEnd(z); }
-  } end{&z};
+  ScopeExit end([&z] { deflateEnd(&z); });
   std::vector<char> in(k_block);
   std::vector<char> out(k_block);
   const std::uint64_t start = m_end;
@@ -341,10 +339,7 @@ Expected<ZipRecord> ZipFile::append_entry(std::string name,
         ErrorKind::internal,
         fmt::format("cannot open {}: {}", from.string(), std::strerror(errno)));
   }
-  struct Close {
-    int fd;
-    ~Close() { ::close(fd); }
-  } close{in};
+  ScopeExit close([in] { ::close(in); });
   ZipRecord r{.name = std::move(name),
               .deflated = deflate,
               .crc = crc,

@@ -51,6 +51,7 @@
 #include "adapters/elasticsearch/export.hpp"
 #include "adapters/factories.hpp"
 #include "snap/poll.hpp"
+#include "snap/scope.hpp"
 #include "snap/text.hpp"
 
 namespace snap::adapters {
@@ -65,7 +66,7 @@ class CamundaAdapter : public Adapter {
 public:
   explicit CamundaAdapter(AdapterContext ctx)
       : m_ctx(ctx), m_zeebe{ctx.http, flag("zeebe"), "zeebe"},
-        m_es_http(std::make_unique<HttpClient>(es_config(ctx))),
+        m_es_http(ctx.connector.open(es_endpoint(ctx))),
         m_es(*m_es_http, ctx.reporter) {}
 
   const AdapterInfo& info() const override { return camunda_info(); }
@@ -96,13 +97,22 @@ public:
   }
 
 private:
-  static HttpConfig es_config(const AdapterContext& ctx) {
-    HttpConfig c = ctx.http.config();
+  // Elasticsearch is an endpoint of its own (--elasticsearch), opened
+  // with the TLS settings and credentials given to snap: one cluster's
+  // components share its CA and its operator's login. Credentials only
+  // Elasticsearch takes go into its URL (https://user:pass@host:9200).
+  static HttpConfig es_endpoint(const AdapterContext& ctx) {
+    const Connection& given = ctx.connector.given();
+    HttpConfig c;
     c.label = "elasticsearch";
-    auto it = ctx.flags.find("elasticsearch");
-    c.base_url = it == ctx.flags.end() || it->second.empty()
-                     ? "http://127.0.0.1:9200"
-                     : it->second;
+    std::string addr = flag_value(ctx.flags, "elasticsearch");
+    c.base_url = addr.empty() ? "http://127.0.0.1:9200" : addr;
+    c.tls = given.tls;
+    c.basic_user = given.user;
+    c.basic_password = given.password;
+    if (!given.token.empty()) {
+      c.headers.emplace_back("Authorization", "Bearer " + given.token);
+    }
     return c;
   }
   std::string flag(std::string_view name) const {
@@ -228,43 +238,23 @@ private:
     }
     return {};
   }
-  // Resumes exporting when it goes out of scope unless now() did already:
-  // every way out after a pause, SIGINT and SIGTERM included.
-  struct ExportingGuard {
-    explicit ExportingGuard(CamundaAdapter* adapter) : self(adapter) {}
-    ExportingGuard(const ExportingGuard&) = delete;
-    ExportingGuard& operator=(const ExportingGuard&) = delete;
-    CamundaAdapter* self;
-    bool armed = true;
-    Expected<void> now() {
-      armed = false;
-      auto r = self->exporting("/actuator/exporting/resume", true);
-      if (!r) {
-        return fail(r.error().kind,
-                    fmt::format("{} — exporting is still paused: resume it "
-                                "now (POST /actuator/exporting/resume on the "
-                                "gateway)",
-                                r.error().message));
-      }
-      return {};
+  // Resumes exporting; a failure says how to do it by hand.
+  Expected<void> resume() {
+    auto r = exporting("/actuator/exporting/resume", true);
+    if (!r) {
+      return fail(r.error().kind,
+                  fmt::format("{} — exporting is still paused: resume it now "
+                              "(POST /actuator/exporting/resume on the "
+                              "gateway)",
+                              r.error().message));
     }
-    ~ExportingGuard() {
-      if (armed) {
-        if (auto r = now(); !r) {
-          self->m_ctx.reporter.note(r.error().message);
-          std::fprintf(stderr, "snap: %s\n", r.error().message.c_str());
-        }
-      }
-    }
-  };
-  // Pauses exporting (softly where the version can) and arms `guard`, even
-  // when the pause fails, which may have paused some partitions (docs).
-  Expected<void> pause(std::optional<ExportingGuard>& guard) {
-    std::string path = soft_pause() ? "/actuator/exporting/pause?soft=true"
-                                    : "/actuator/exporting/pause";
-    auto paused = exporting(path, false);
-    guard.emplace(this);
-    return paused;
+    return {};
+  }
+  // Pauses exporting (softly where the version can).
+  Expected<void> pause() {
+    return exporting(soft_pause() ? "/actuator/exporting/pause?soft=true"
+                                  : "/actuator/exporting/pause",
+                     false);
   }
   bool soft_pause() const {
     // ?soft exists from 8.2.27, 8.3.11, 8.4.7 and 8.5.1; older gateways
@@ -372,11 +362,22 @@ Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
   json record = {{"backup_id", id}, {"components", json::object()}};
   json& parts = record["components"];
 
-  // From the pause on, exporting is resumed on every way out. 8.8 pauses
-  // first (its step 1); 8.2–8.7 after the web apps (step 7).
-  std::optional<ExportingGuard> guard;
+  // From the pause on, exporting is resumed on every way out, SIGINT and
+  // SIGTERM included, even when the pause failed (it may have paused some
+  // partitions). 8.8 pauses first (its step 1); 8.2–8.7 after the web apps
+  // (step 7).
+  bool paused = false;
+  ScopeExit resume_on_exit([&] {
+    if (!paused) {
+      return;
+    }
+    if (auto r = resume(); !r) {
+      m_ctx.reporter.warn(r.error().message);
+    }
+  });
   if (one_cluster) {
-    SNAP_TRY(pause(guard));
+    paused = true;
+    SNAP_TRY(pause());
   }
   // The web apps, started together, then waited for.
   std::map<std::string, json> scheduled;
@@ -400,7 +401,8 @@ Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
     parts[app.api.label] = std::move(info);
   }
   if (!one_cluster) {
-    SNAP_TRY(pause(guard));
+    paused = true;
+    SNAP_TRY(pause());
   }
   // Steps 8–9: the exported records.
   std::string prefix =
@@ -425,7 +427,8 @@ Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
   }
   parts["zeebe"] = zeebe;
   // The last step.
-  SNAP_TRY(guard->now());
+  resume_on_exit.release();
+  SNAP_TRY(resume());
 
   record["repository"] = repo;
   record["records_prefix"] = prefix;

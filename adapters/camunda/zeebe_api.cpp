@@ -13,38 +13,34 @@ Expected<json> Actuator::call(const std::string& method,
                               const std::string& path, const json& body,
                               std::vector<long> ok, bool idempotent,
                               bool cleanup) const {
-  Request req{.method = method,
-              .base_url = base_url,
-              .path = path,
-              .idempotent = idempotent,
-              .cleanup = cleanup};
-  std::optional<MemorySource> src;
+  JsonCall call{.request = {.method = method,
+                            .base_url = base_url,
+                            .path = path,
+                            .idempotent = idempotent,
+                            .cleanup = cleanup},
+                .ok = std::move(ok),
+                .who = label,
+                .not_json_hint = "is the address its management port?"};
   if (!body.is_null()) {
-    src.emplace(body.dump());
-    req.body = &*src;
-    req.content_type = "application/json";
+    call.body = body.dump();
+    call.has_body = true;
   }
-  std::string text;
-  Response resp = SNAP_TRY(http.send_small(req, text, 16 << 20));
-  if (std::find(ok.begin(), ok.end(), resp.status) == ok.end()) {
-    json e = parse_untrusted_json(resp.error_body);
-    if (e.is_object()) {
-      std::string m = e.value("message", e.value("errorMessage", ""));
-      if (!m.empty()) {
-        resp.error_body = m;
-      }
-    }
-    Error err = http.status_error(req, resp, "");
+  // Errors carry the component's {"message"} (Optimize's errorMessage).
+  call.error_text = [](const std::string& text) {
+    json e = parse_untrusted_json(text);
+    std::string m =
+        e.is_object() ? e.value("message", e.value("errorMessage", "")) : "";
+    return m.empty() ? text : m;
+  };
+  auto answer = call_json(http, std::move(call));
+  if (!answer) {
+    Error err = answer.error();
     if (!label.empty() && !err.message.starts_with(label + ":")) {
       err.message = label + ": " + err.message;
     }
     return tl::unexpected(err);
   }
-  if (trim_copy(text).empty()) {
-    return json::object();
-  }
-  return parse_json_answer(http, req, text, label,
-                           "is the address its management port?");
+  return std::move(answer->body);
 }
 
 Expected<std::int64_t> backup_id_from(const std::string& v) {

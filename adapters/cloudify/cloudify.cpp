@@ -300,48 +300,54 @@ private:
     return req;
   }
 
+  // A refused answer's body as the manager's own message.
+  static std::string error_text(const std::string& text) {
+    json body = parse_untrusted_json(text);
+    if (body.is_object() && body.contains("message")) {
+      return fmt::format("{} ({})", body.value("message", ""),
+                         body.value("error_code", ""));
+    }
+    return text;
+  }
+  static std::string hint_for(long status) {
+    if (status == 401) {
+      return "check --user/--password-file or --token-file";
+    }
+    if (status == 403) {
+      return "check --tenant and the user's role";
+    }
+    if (status == 503) {
+      return "the manager is in maintenance mode; snap status cloudify";
+    }
+    return {};
+  }
   // The error for a non-2xx answer, with the manager's own message.
   Error answer_error(const Request& req, Response resp) const {
-    json body = parse_untrusted_json(resp.error_body);
-    if (body.is_object() && body.contains("message")) {
-      resp.error_body = fmt::format("{} ({})", body.value("message", ""),
-                                    body.value("error_code", ""));
-    }
-    std::string hint;
-    if (resp.status == 401) {
-      hint = "check --user/--password-file or --token-file";
-    } else if (resp.status == 403) {
-      hint = "check --tenant and the user's role";
-    } else if (resp.status == 503) {
-      hint = "the manager is in maintenance mode; snap status cloudify";
-    }
-    return m_ctx.http.status_error(req, resp, hint);
+    resp.error_body = error_text(resp.error_body);
+    return m_ctx.http.status_error(req, resp, hint_for(resp.status));
   }
 
   // Sends a JSON call and parses the JSON answer (an empty or 304 answer is
   // an empty object).
   Expected<json> call(std::string method, const std::string& path,
                       const json& body = json(), CallOptions o = {}) {
-    Request req = request(std::move(method), path, o);
-    std::optional<MemorySource> src;
+    JsonCall call{.request = request(std::move(method), path, o),
+                  .ok = o.ok,
+                  .max_bytes = 64 << 20,
+                  .who = "cloudify",
+                  .not_json_hint = "is --addr a Cloudify manager?"};
+    // A 304 (nothing changed) is an empty answer.
+    call.ok.push_back(304);
     if (!body.is_null()) {
-      src.emplace(body.dump());
-      req.body = &*src;
-      req.content_type = "application/json";
+      call.body = body.dump();
+      call.has_body = true;
     }
-    std::string text;
-    Response resp = SNAP_TRY(m_ctx.http.send_small(req, text, 64 << 20));
-    if (resp.status == 304) {
-      return json::object();
-    }
-    if (std::find(o.ok.begin(), o.ok.end(), resp.status) == o.ok.end()) {
-      return tl::unexpected(answer_error(req, resp));
-    }
-    if (text.empty()) {
-      return json::object();
-    }
-    return parse_json_answer(m_ctx.http, req, text, "cloudify",
-                             "is --addr a Cloudify manager?");
+    call.error_text = error_text;
+    call.hint = [](const Response& resp, const std::string&) {
+      return hint_for(resp.status);
+    };
+    JsonAnswer answer = SNAP_TRY(call_json(m_ctx.http, std::move(call)));
+    return answer.status == 304 ? json::object() : std::move(answer.body);
   }
 
   double wait_timeout() const {

@@ -98,6 +98,23 @@ Request request_for(std::string method, std::string path,
 
 } // namespace
 
+namespace {
+
+// The server's `type: reason` of a refused answer, and the hint for it.
+void describe_refusal(JsonCall& call) {
+  call.error_text = [](const std::string& body) { return error_text(body); };
+  call.hint = [](const Response& resp, const std::string& body) {
+    std::string type;
+    json e = parse_untrusted_json(body);
+    if (e.is_object() && e.contains("error") && e["error"].is_object()) {
+      type = e["error"].value("type", "");
+    }
+    return hint_for(resp.status, type);
+  };
+}
+
+} // namespace
+
 Expected<std::string> Client::send_text(Request& req, const std::string* text,
                                         const CallOptions& o) {
   std::optional<MemorySource> src;
@@ -109,26 +126,30 @@ Expected<std::string> Client::send_text(Request& req, const std::string* text,
   std::string answer;
   Response resp = SNAP_TRY(m_http.send_small(req, answer, k_max_answer));
   if (std::find(o.ok.begin(), o.ok.end(), resp.status) == o.ok.end()) {
-    std::string type;
-    json e = parse_untrusted_json(resp.error_body);
-    if (e.is_object() && e.contains("error") && e["error"].is_object()) {
-      type = e["error"].value("type", "");
-    }
-    resp.error_body = error_text(resp.error_body);
+    JsonCall refusal;
+    describe_refusal(refusal);
+    std::string raw = resp.error_body;
+    resp.error_body = refusal.error_text(raw);
     return tl::unexpected(
-        m_http.status_error(req, resp, hint_for(resp.status, type)));
+        m_http.status_error(req, resp, refusal.hint(resp, raw)));
   }
   return answer;
 }
 
 Expected<json> Client::send(Request& req, const std::string* text,
                             const CallOptions& o) {
-  std::string answer = SNAP_TRY(send_text(req, text, o));
-  if (answer.empty()) {
-    return json::object();
+  JsonCall call{.request = req,
+                .content_type = o.content_type,
+                .ok = o.ok,
+                .max_bytes = k_max_answer,
+                .who = "elasticsearch",
+                .not_json_hint = "is --addr an Elasticsearch node?"};
+  if (text != nullptr) {
+    call.body = *text;
+    call.has_body = true;
   }
-  return parse_json_answer(m_http, req, answer, "elasticsearch",
-                           "is --addr an Elasticsearch node?");
+  describe_refusal(call);
+  return SNAP_TRY(call_json(m_http, std::move(call))).body;
 }
 
 Expected<std::string> Client::call_raw(std::string method, std::string path,

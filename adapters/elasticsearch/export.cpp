@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "snap/json.hpp"
+#include "snap/scope.hpp"
 #include "snap/signals.hpp"
 #include "snap/text.hpp"
 
@@ -143,14 +144,10 @@ Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
                       {.query = fmt::format("keep_alive={}", k_keep_alive)}));
   std::string pit = opened.value("id", "");
   // The point in time is closed on every way out.
-  struct Close {
-    Client& c;
-    std::string& id;
-    ~Close() {
-      (void)c.call("DELETE", "/_pit", json{{"id", id}},
-                   {.idempotent = true, .cleanup = true, .ok = {200, 404}});
-    }
-  } close{c, pit};
+  ScopeExit close([&] {
+    (void)c.call("DELETE", "/_pit", json{{"id", pit}},
+                 {.idempotent = true, .cleanup = true, .ok = {200, 404}});
+  });
   IndexExport r;
   json after;
   for (bool first = true;; first = false) {
@@ -202,15 +199,11 @@ Expected<IndexExport> export_scroll(Client& c, const std::string& index,
   SearchPage page = SNAP_TRY(page_of(text));
   std::string scroll =
       page.scroll_id.empty() ? "" : SNAP_TRY(unquote(page.scroll_id));
-  struct Clear {
-    Client& c;
-    std::string& id;
-    ~Clear() {
-      (void)c.call("DELETE", "/_search/scroll",
-                   json{{"scroll_id", json::array({id})}},
-                   {.cleanup = true, .ok = {200, 404}});
-    }
-  } clear{c, scroll};
+  ScopeExit clear([&] {
+    (void)c.call("DELETE", "/_search/scroll",
+                 json{{"scroll_id", json::array({scroll})}},
+                 {.cleanup = true, .ok = {200, 404}});
+  });
   IndexExport r;
   r.expected = page.total.value_or(0);
   for (;;) {

@@ -162,35 +162,35 @@ std::string status_text(const std::string& body) {
   return body.substr(0, body.find('\n'));
 }
 
-Expected<json> Client::call(const std::string& method, const std::string& path,
-                            const json& body, const std::string& query,
-                            const std::string& content_type, bool cleanup,
-                            bool* not_found) {
-  Request req{.method = method, .path = path, .query = query};
-  req.headers.emplace_back("Accept", "application/json");
+Expected<JsonAnswer> Client::call(const std::string& method,
+                                  const std::string& path, const json& body,
+                                  const CallOptions& o) {
+  JsonCall call{.request = {.method = method, .path = path, .query = o.query},
+                .content_type = o.content_type,
+                .max_bytes = 256 << 20,
+                .who = m_http.config().label,
+                .not_json_hint = "is the address a Kubernetes API server?"};
+  call.request.headers.emplace_back("Accept", "application/json");
   // Creating is not safe to repeat blindly (a retry after a cut could meet
   // its own object); everything else here is.
-  req.idempotent = method != "POST";
-  req.cleanup = cleanup;
-  std::optional<MemorySource> src;
+  call.request.idempotent = method != "POST";
+  call.request.cleanup = o.cleanup;
   if (!body.is_null()) {
-    src.emplace(body.dump());
-    req.body = &*src;
-    req.content_type = content_type;
+    call.body = body.dump();
+    call.has_body = true;
   }
-  std::string text;
-  Response resp = SNAP_TRY(m_http.send_small(req, text, 256 << 20));
-  if (resp.status == 404 && not_found != nullptr) {
-    *not_found = true;
-    return json();
+  if (o.missing_ok) {
+    call.ok = {200, 201, 202, 404};
   }
-  if (!resp.ok()) {
-    resp.error_body = status_text(resp.error_body);
-    return tl::unexpected(
-        m_http.status_error(req, resp, hint_for(resp.status)));
+  call.error_text = [](const std::string& text) { return status_text(text); };
+  call.hint = [](const Response& resp, const std::string&) {
+    return hint_for(resp.status);
+  };
+  JsonAnswer answer = SNAP_TRY(call_json(m_http, std::move(call)));
+  if (answer.status == 404) {
+    answer.body = json();
   }
-  return parse_json_answer(m_http, req, text, "fabric",
-                           "is the address a Kubernetes API server?");
+  return answer;
 }
 
 Expected<const json*> Client::resources_of(const std::string& group,
@@ -201,10 +201,10 @@ Expected<const json*> Client::resources_of(const std::string& group,
     std::string p = group.empty() ? "/api/" + url_escape(version)
                                   : "/apis/" + url_escape(group) + "/" +
                                         url_escape(version);
-    bool missing = false;
-    json list = SNAP_TRY(call("GET", p, json(), {}, {}, false, &missing));
-    json resources =
-        missing ? json::array() : list.value("resources", json::array());
+    JsonAnswer list = SNAP_TRY(call("GET", p, json(), {.missing_ok = true}));
+    json resources = list.status == 404
+                         ? json::array()
+                         : list.body.value("resources", json::array());
     it = m_resource_lists.emplace(gv, std::move(resources)).first;
   }
   return &it->second;
@@ -266,11 +266,11 @@ Expected<ResourceType> Client::resolve(const std::string& plural,
 Expected<std::string> Client::preferred_version(const std::string& group) {
   auto pref = m_preferred.find(group);
   if (pref == m_preferred.end()) {
-    bool missing = false;
-    json g = SNAP_TRY(call("GET", "/apis/" + url_escape(group), json(), {}, {},
-                           false, &missing));
+    JsonAnswer got = SNAP_TRY(call("GET", "/apis/" + url_escape(group), json(),
+                                   {.missing_ok = true}));
+    const json& g = got.body;
     std::string v;
-    if (!missing && g.contains("preferredVersion")) {
+    if (got.status != 404 && g.contains("preferredVersion")) {
       v = g["preferredVersion"].value("version", "");
     }
     pref = m_preferred.emplace(group, v).first;
@@ -281,7 +281,7 @@ Expected<std::string> Client::preferred_version(const std::string& group) {
 Expected<const std::vector<std::pair<std::string, std::string>>*>
 Client::served_groups() {
   if (!m_groups) {
-    json list = SNAP_TRY(call("GET", "/apis", json()));
+    json list = SNAP_TRY(call("GET", "/apis", json())).body;
     std::vector<std::pair<std::string, std::string>> groups;
     for (const auto& g : list.value("groups", json::array())) {
       std::string name = g.value("name", "");
@@ -436,19 +436,18 @@ std::string Client::path(const ResourceType& t, const std::string& ns,
 
 Expected<json> Client::get(const ResourceType& t, const std::string& ns,
                            const std::string& name) {
-  return call("GET", path(t, ns, name), json());
+  return SNAP_TRY(call("GET", path(t, ns, name), json())).body;
 }
 
 Expected<std::optional<json>> Client::get_if(const ResourceType& t,
                                              const std::string& ns,
                                              const std::string& name) {
-  bool missing = false;
-  json j =
-      SNAP_TRY(call("GET", path(t, ns, name), json(), {}, {}, false, &missing));
-  if (missing) {
+  JsonAnswer got =
+      SNAP_TRY(call("GET", path(t, ns, name), json(), {.missing_ok = true}));
+  if (got.status == 404) {
     return std::optional<json>();
   }
-  return std::optional<json>(std::move(j));
+  return std::optional<json>(std::move(got.body));
 }
 
 Expected<std::vector<json>> Client::list(const ResourceType& t,
@@ -465,7 +464,7 @@ Expected<std::vector<json>> Client::list(const ResourceType& t,
     if (!cont.empty()) {
       query += "&continue=" + url_escape(cont);
     }
-    auto page = call("GET", path(t, ns), json(), query);
+    auto page = call("GET", path(t, ns), json(), {.query = query});
     if (!page) {
       // An expired continue token (410 Gone): start the list again, once.
       if (!cont.empty() && !restarted &&
@@ -477,12 +476,13 @@ Expected<std::vector<json>> Client::list(const ResourceType& t,
       }
       return tl::unexpected(page.error());
     }
-    for (auto& item : (*page)["items"]) {
+    json& list = page->body;
+    for (auto& item : list["items"]) {
       item["kind"] = t.kind;
       item["apiVersion"] = t.api_version();
       items.push_back(std::move(item));
     }
-    cont = (*page)["metadata"].value("continue", "");
+    cont = list["metadata"].value("continue", "");
     if (cont.empty()) {
       return items;
     }
@@ -491,14 +491,16 @@ Expected<std::vector<json>> Client::list(const ResourceType& t,
 
 Expected<json> Client::create(const ResourceType& t, const std::string& ns,
                               const json& object) {
-  return call("POST", path(t, ns), object);
+  return SNAP_TRY(call("POST", path(t, ns), object)).body;
 }
 
 Expected<json> Client::merge_patch(const ResourceType& t, const std::string& ns,
                                    const std::string& name, const json& patch,
                                    bool cleanup) {
-  return call("PATCH", path(t, ns, name), patch, {},
-              "application/merge-patch+json", cleanup);
+  return SNAP_TRY(call("PATCH", path(t, ns, name), patch,
+                       {.content_type = "application/merge-patch+json",
+                        .cleanup = cleanup}))
+      .body;
 }
 
 Expected<void> Client::remove(const ResourceType& t, const std::string& ns,
@@ -510,9 +512,8 @@ Expected<void> Client::remove(const ResourceType& t, const std::string& ns,
   json options = {{"kind", "DeleteOptions"},
                   {"apiVersion", "v1"},
                   {"propagationPolicy", policy}};
-  bool missing = false;
-  SNAP_TRY(call("DELETE", path(t, ns, name), options, {}, "application/json",
-                cleanup, &missing));
+  SNAP_TRY(call("DELETE", path(t, ns, name), options,
+                {.cleanup = cleanup, .missing_ok = true}));
   return {};
 }
 

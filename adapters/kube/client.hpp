@@ -57,6 +57,14 @@ std::vector<ResourceType> types_of_crd(const json& crd);
 // Delete propagation (apimachinery DeletionPropagation).
 enum class Propagation { background, orphan, foreground };
 
+// How Client::call sends one request.
+struct CallOptions {
+  std::string query;
+  std::string content_type = "application/json";
+  bool cleanup = false;    // sent even after SIGINT
+  bool missing_ok = false; // a 404 is an answer (status 404, body null)
+};
+
 class Client {
 public:
   Client(HttpClient& http, Reporter& reporter)
@@ -127,10 +135,8 @@ public:
   HttpClient& http() { return m_http; }
 
 private:
-  Expected<json> call(const std::string& method, const std::string& path,
-                      const json& body, const std::string& query = {},
-                      const std::string& content_type = "application/json",
-                      bool cleanup = false, bool* not_found = nullptr);
+  Expected<JsonAnswer> call(const std::string& method, const std::string& path,
+                            const json& body, const CallOptions& o = {});
   Expected<const json*> resources_of(const std::string& group,
                                      const std::string& version);
   HttpClient& m_http;

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "snap/io.hpp"
 
@@ -131,6 +131,36 @@ Expected<nlohmann::json> parse_json_answer(const HttpClient& http,
                                            const std::string& text,
                                            std::string_view who,
                                            std::string_view hint);
+
+// One JSON exchange: the call every adapter's API client makes.
+struct JsonCall {
+  Request request;  // method, path, query, headers, idempotent, cleanup
+  std::string body; // sent when `has_body`; JSON unless content_type says
+  bool has_body = false;
+  std::string content_type = "application/json";
+  // The statuses that count as an answer; empty means any 2xx.
+  std::vector<long> ok;
+  std::size_t max_bytes = 16 << 20;
+  // For an answer that is not JSON: "<who>: <METHOD> <url> answered
+  // something snap does not read as JSON: … (<not_json_hint>)".
+  std::string who;
+  std::string not_json_hint;
+  // A refused answer's body as the system's one line (its error shape),
+  // and the hint for its status; by default the body's start and none.
+  std::function<std::string(const std::string& body)> error_text;
+  std::function<std::string(const Response& resp, const std::string& body)>
+      hint;
+};
+
+struct JsonAnswer {
+  long status = 0;
+  nlohmann::json body; // an empty answer is {}
+};
+
+// Sends `call` with its JSON body and parses the JSON answer. A status not
+// in `ok` becomes the status error (HttpClient::status_error) with the
+// system's own message and hint. Errors: any kind.
+Expected<JsonAnswer> call_json(HttpClient& http, JsonCall call);
 
 // Checks that `url` is one curl can send to: http or https, a host, a port
 // from 1 to 65535. Errors: `config` saying what is wrong, "<what> <url>:
