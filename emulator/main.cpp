@@ -2,6 +2,11 @@
 // snap-emulator: test equipment that speaks a system's REST API on 127.0.0.1
 // (docs/contract.md §7). Prints "listening on 127.0.0.1:<port>" first; SIGTERM
 // or SIGINT stops it and removes its data directory. Never installed.
+//
+// `snap-emulator <system> [flags]`: each system is one row of k_systems, a
+// subcommand that owns its flags and starts its routes; the flags every
+// system shares (port, TLS, injected faults, the request log) belong to the
+// program and may come after the system's name.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -23,23 +28,308 @@
 
 namespace {
 
+using namespace snap::emulator;
+
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop = true; }
+
+// What the flags fill, for every system.
+struct Setup {
+  std::string system;
+  std::string data_dir;
+  bool client_ca = false;
+  Faults faults;
+  ConsulOptions consul;
+  std::string consul_content = "text";
+  CloudifyOptions cloudify;
+  FluxOptions flux;
+  std::vector<std::string> flux_apps;
+  ElasticsearchOptions es;
+  std::string es_reject;
+  ZeebeOptions zeebe;
+  WebappOptions webapp;
+  KubernetesOptions kube;
+  HealthchecksOptions healthchecks;
+};
+
+// One emulated system: its flags, and how it starts on the server. start
+// returns false with `error` set when the flags cannot work together.
+struct System {
+  const char* name;
+  const char* summary;
+  void (*flags)(CLI::App& sub, Setup& s);
+  bool (*start)(httplib::Server& server, FaultInjector& injector, Setup& s,
+                std::string& error);
+  // A client certificate is asked for but not required (the Kubernetes API
+  // server takes a token instead); elsewhere it is, as Consul's
+  // verify_incoming.
+  bool client_cert_optional = false;
+};
+
+void consul_flags(CLI::App& sub, Setup& s) {
+  sub.add_flag("--no-leader", s.consul.no_leader,
+               "no cluster leader (500 'No cluster leader' unless ?stale)");
+  sub.add_option("--snapshot-bytes", s.consul.snapshot_bytes,
+                 "add N bytes of state so snapshots are large");
+  sub.add_option("--snapshot-content", s.consul_content,
+                 "the --snapshot-bytes state as 'text' (hex, compresses "
+                 "about 2:1 like real state) or 'random' (incompressible, so "
+                 "the snapshot is as large as the state)")
+      ->check(CLI::IsMember({"text", "random"}));
+}
+
+bool consul_start(httplib::Server& server, FaultInjector& injector, Setup& s,
+                  std::string&) {
+  s.consul.random_content = s.consul_content == "random";
+  s.consul.data_dir = s.data_dir;
+  register_consul(server, injector, s.consul);
+  return true;
+}
+
+void cloudify_flags(CLI::App& sub, Setup& s) {
+  CloudifyOptions& c = s.cloudify;
+  sub.add_option("--job-ms", c.job_ms,
+                 "how long a snapshot workflow runs (default 300)");
+  sub.add_option("--fail-workflow", c.fail_workflow,
+                 "make the create or restore workflow fail")
+      ->check(CLI::IsMember({"create", "restore"}));
+  sub.add_option("--hang-workflow", c.hang_workflow,
+                 "make the create or restore workflow never end")
+      ->check(CLI::IsMember({"create", "restore"}));
+  sub.add_option("--restore-window-ms", c.restore_window_ms,
+                 "answer 502 to all but /snapshot-status for this long after "
+                 "a restore starts, as while services restart");
+  sub.add_flag("--corrupt-archive", c.corrupt_member,
+               "created snapshot archives have one member whose bytes no "
+               "longer match its CRC");
+  sub.add_option("--seed-snapshots", c.seed_snapshots,
+                 "start with N uploaded snapshots seed-00000… (to list)");
+  sub.add_option("--sample-dir", c.sample_dir,
+                 "files every created snapshot also holds");
+}
+
+bool cloudify_start(httplib::Server& server, FaultInjector& injector, Setup& s,
+                    std::string&) {
+  s.cloudify.data_dir = s.data_dir;
+  register_cloudify(server, injector, s.cloudify);
+  return true;
+}
+
+void flux_flags(CLI::App& sub, Setup& s) {
+  sub.add_option("--app", s.flux_apps,
+                 "an app and its components, NAME:comp1,comp2 (repeatable; "
+                 "default myapp:web,db)");
+  sub.add_option("--line-delay-ms", s.flux.line_delay_ms,
+                 "pause between streamed task lines (default 50)");
+  sub.add_option("--fail-task", s.flux.fail_task,
+                 "make the backup or restore task end in an error line")
+      ->check(CLI::IsMember({"backup", "restore"}));
+}
+
+bool flux_start(httplib::Server& server, FaultInjector& injector, Setup& s,
+                std::string&) {
+  if (!s.flux_apps.empty()) {
+    s.flux.apps = s.flux_apps;
+  }
+  s.flux.data_dir = s.data_dir;
+  register_flux(server, injector, s.flux);
+  return true;
+}
+
+void elasticsearch_flags(CLI::App& sub, Setup& s) {
+  ElasticsearchOptions& es = s.es;
+  sub.add_option("--es-version", es.version,
+                 "the version GET / reports (default 8.19.0; 7.x answers as "
+                 "7.x does)");
+  sub.add_option("--snapshot-ms", es.snapshot_ms,
+                 "how long a snapshot stays IN_PROGRESS (default 600)");
+  sub.add_option("--recovery-ms", es.recovery_ms,
+                 "how long a restored index recovers (default 400)");
+  sub.add_option("--snapshot-outcome", es.outcome,
+                 "how snapshots end: success, partial (the last index's "
+                 "shard fails; refused at creation without partial:true) or "
+                 "failed")
+      ->check(CLI::IsMember({"success", "partial", "failed"}));
+  sub.add_option("--reject-doc-ids", s.es_reject,
+                 "_bulk items with these ids (comma-separated) fail to parse "
+                 "(400)");
+  sub.add_option("--restore-failed-shards", es.restore_failed_shards,
+                 "in every restore N shards fail to recover (counted in the "
+                 "answer's shards.failed)");
+  sub.add_option("--reject-429", es.reject_429,
+                 "reject the first N _bulk items with 429");
+  sub.add_option("--require-user", es.require_user,
+                 "require basic auth user:password (401 otherwise); "
+                 "--require-token then names an accepted API key");
+  sub.add_option("--path-repo", es.path_repo,
+                 "path.repo, where fs repositories may live (default: the "
+                 "data directory)");
+}
+
+bool elasticsearch_start(httplib::Server& server, FaultInjector& injector,
+                         Setup& s, std::string&) {
+  for (std::size_t start = 0; start < s.es_reject.size();) {
+    auto comma = s.es_reject.find(',', start);
+    if (comma == std::string::npos) {
+      comma = s.es_reject.size();
+    }
+    if (comma > start) {
+      s.es.reject_ids.push_back(s.es_reject.substr(start, comma - start));
+    }
+    start = comma + 1;
+  }
+  s.es.require_api_key = s.faults.require_token;
+  if (s.es.path_repo.empty()) {
+    s.es.path_repo = s.data_dir;
+  }
+  register_elasticsearch(server, injector, s.es);
+  return true;
+}
+
+void camunda_version_flag(CLI::App& sub, Setup& s) {
+  sub.add_option("--camunda-version", s.zeebe.version,
+                 "the version it reports (default 8.7.2; from 8.8 Zeebe's "
+                 "backup endpoint is /actuator/backupRuntime)");
+}
+
+void backup_store_flags(CLI::App& sub, Setup& s) {
+  sub.add_option("--elasticsearch", s.webapp.elasticsearch,
+                 "the Elasticsearch the web apps' backups are snapshots in "
+                 "(http://127.0.0.1:PORT); for zeebe from 8.8, the "
+                 "orchestration cluster's /actuator/backupHistory");
+  sub.add_option("--repository", s.webapp.repository,
+                 "the web apps' backup repository (default camunda)");
+  sub.add_option("--webapp-outcome", s.webapp.outcome,
+                 "completed, or failed (the last part is never taken and the "
+                 "backup reads FAILED)")
+      ->check(CLI::IsMember({"completed", "failed"}));
+}
+
+void webapp_version(Setup& s) {
+  s.webapp.app = s.system;
+  s.webapp.version = s.zeebe.version;
+  s.webapp.v81 =
+      s.zeebe.version.starts_with("8.1.") || s.zeebe.version == "8.1";
+}
+
+void zeebe_flags(CLI::App& sub, Setup& s) {
+  camunda_version_flag(sub, s);
+  sub.add_option("--zeebe-role", s.zeebe.role,
+                 "gateway (standalone, no /actuator/partitions) or broker "
+                 "(with its embedded gateway) (default: gateway before 8.8, "
+                 "the orchestration cluster from 8.8)");
+  sub.add_option("--partitions", s.zeebe.partitions,
+                 "number of partitions (default 3)");
+  sub.add_option("--backup-ms", s.zeebe.backup_ms,
+                 "how long a backup takes (default 500)");
+  sub.add_option("--backup-outcome", s.zeebe.outcome,
+                 "how backups end: completed, failed (partition 1) or "
+                 "incomplete (the last partition never has it)")
+      ->check(CLI::IsMember({"completed", "failed", "incomplete"}));
+  backup_store_flags(sub, s);
+}
+
+bool zeebe_start(httplib::Server& server, FaultInjector& injector, Setup& s,
+                 std::string&) {
+  webapp_version(s);
+  // From 8.8 the orchestration cluster also backs up Operate and Tasklist,
+  // given the Elasticsearch they keep their data in.
+  int major = 0, minor = 0;
+  std::sscanf(s.zeebe.version.c_str(), "%d.%d", &major, &minor);
+  s.zeebe.webapps = !s.webapp.elasticsearch.empty() &&
+                    (major > 8 || (major == 8 && minor >= 8));
+  register_zeebe(server, injector, s.zeebe);
+  if (s.zeebe.webapps) {
+    WebappOptions unified = s.webapp;
+    unified.app = "webapps";
+    unified.base = "/actuator/backupHistory";
+    register_webapp(server, injector, unified);
+  }
+  return true;
+}
+
+void webapp_flags(CLI::App& sub, Setup& s) {
+  camunda_version_flag(sub, s);
+  backup_store_flags(sub, s);
+}
+
+bool webapp_start(httplib::Server& server, FaultInjector& injector, Setup& s,
+                  std::string& error) {
+  webapp_version(s);
+  if (s.webapp.elasticsearch.empty()) {
+    error = s.system + " needs --elasticsearch URL";
+    return false;
+  }
+  register_webapp(server, injector, s.webapp);
+  return true;
+}
+
+void kubernetes_flags(CLI::App& sub, Setup& s) {
+  KubernetesOptions& k = s.kube;
+  sub.add_option("--crd", k.crd_files,
+                 "serve the kinds of this CustomResourceDefinition YAML "
+                 "(repeatable)");
+  sub.add_option("--volume-snapshot-ms", k.snapshot_ms,
+                 "how long a VolumeSnapshot takes to become readyToUse after "
+                 "it is cut (default 300)");
+  sub.add_option("--volume-snapshot-outcome", k.snapshot_outcome,
+                 "ready, never (cut but never readyToUse) or error "
+                 "(status.error set, never ready)")
+      ->check(CLI::IsMember({"ready", "never", "error"}));
+  sub.add_option("--reject-create", k.reject_create,
+                 "creating an object of this name answers 422 Invalid "
+                 "(repeatable)");
+}
+
+bool kubernetes_start(httplib::Server& server, FaultInjector& injector,
+                      Setup& s, std::string& error) {
+  s.kube.client_ca = s.client_ca;
+  return register_kubernetes(server, injector, s.kube, error);
+}
+
+void healthchecks_flags(CLI::App& sub, Setup& s) {
+  sub.add_option("--check", s.healthchecks.checks,
+                 "the UUID of a check that exists (repeatable)");
+  sub.add_option("--api-key", s.healthchecks.api_key,
+                 "the X-Api-Key of the Management API");
+}
+
+bool healthchecks_start(httplib::Server& server, FaultInjector& injector,
+                        Setup& s, std::string&) {
+  register_healthchecks(server, injector, s.healthchecks);
+  return true;
+}
+
+const System k_systems[] = {
+    {"consul", "Consul's HTTP API: KV, snapshots", consul_flags, consul_start},
+    {"cloudify", "Cloudify Manager's REST API: snapshots, executions",
+     cloudify_flags, cloudify_start},
+    {"elasticsearch", "Elasticsearch: snapshots, search, _bulk",
+     elasticsearch_flags, elasticsearch_start},
+    {"flux", "a FluxOS node's app backup and restore API", flux_flags,
+     flux_start},
+    {"kubernetes",
+     "a Kubernetes API server with discovery, CRDs, a garbage collector and "
+     "the CSI snapshot controller",
+     kubernetes_flags, kubernetes_start, true},
+    {"zeebe", "a Zeebe gateway's or broker's management API", zeebe_flags,
+     zeebe_start},
+    {"operate", "Operate's backup actuator", webapp_flags, webapp_start},
+    {"tasklist", "Tasklist's backup actuator", webapp_flags, webapp_start},
+    {"optimize", "Optimize's backup actuator", webapp_flags, webapp_start},
+    {"healthchecks", "Healthchecks.io's ping and Management API",
+     healthchecks_flags, healthchecks_start},
+};
 
 } // namespace
 
 int main(int argc, char** argv) {
-  using namespace snap::emulator;
   CLI::App app{"snap-emulator: emulated system APIs for snap's tests"};
-  std::string system;
+  Setup setup;
   int port = 0;
-  std::string tls_cert, tls_key, tls_client_ca, statuses, data_dir;
-  Faults faults;
-  ConsulOptions consul;
-  app.add_option("system", system,
-                 "system to emulate: consul, cloudify, elasticsearch, flux, "
-                 "kubernetes, zeebe, operate, tasklist, optimize, healthchecks")
-      ->required();
+  std::string tls_cert, tls_key, tls_client_ca, statuses;
+  std::vector<std::string> answers;
+  Faults& faults = setup.faults;
   app.add_option("--port", port, "port on 127.0.0.1 (0: any free port)");
   app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate");
   app.add_option("--tls-key", tls_key, "key for --tls-cert");
@@ -53,152 +343,26 @@ int main(int argc, char** argv) {
                  "drop the connection after N bytes of a payload body");
   app.add_option("--require-token", faults.require_token,
                  "refuse requests without this token (403)");
-  std::vector<std::string> answers;
   app.add_option("--answer", answers,
                  "PATH=FILE: answer GET PATH with FILE's bytes (a hostile "
                  "server); repeatable");
   app.add_option("--request-log", faults.request_log,
                  "append 'METHOD /path?query' for every request to FILE");
-  app.add_option("--data-dir", data_dir,
+  app.add_option("--data-dir", setup.data_dir,
                  "where to build artifacts (default: a new temporary dir)");
-  app.add_flag("--no-leader", consul.no_leader,
-               "consul: no cluster leader (500 'No cluster leader' unless "
-               "?stale)");
-  app.add_option("--snapshot-bytes", consul.snapshot_bytes,
-                 "consul: add N bytes of state so snapshots are large");
-  std::string content = "text";
-  app.add_option("--snapshot-content", content,
-                 "consul: the --snapshot-bytes state as 'text' (hex, "
-                 "compresses about 2:1 like real state) or 'random' "
-                 "(incompressible, so the snapshot is as large as the state)")
-      ->check(CLI::IsMember({"text", "random"}));
-  CloudifyOptions cloudify;
-  app.add_option("--job-ms", cloudify.job_ms,
-                 "cloudify: how long a snapshot workflow runs (default 300)");
-  app.add_option("--fail-workflow", cloudify.fail_workflow,
-                 "cloudify: make the create or restore workflow fail")
-      ->check(CLI::IsMember({"create", "restore"}));
-  app.add_option("--hang-workflow", cloudify.hang_workflow,
-                 "cloudify: make the create or restore workflow never end")
-      ->check(CLI::IsMember({"create", "restore"}));
-  app.add_option("--restore-window-ms", cloudify.restore_window_ms,
-                 "cloudify: answer 502 to all but /snapshot-status for this "
-                 "long after a restore starts, as while services restart");
-  app.add_flag("--corrupt-archive", cloudify.corrupt_member,
-               "cloudify: created snapshot archives have one member whose "
-               "bytes no longer match its CRC");
-  app.add_option("--seed-snapshots", cloudify.seed_snapshots,
-                 "cloudify: start with N uploaded snapshots seed-00000… (to "
-                 "list)");
-  app.add_option("--sample-dir", cloudify.sample_dir,
-                 "cloudify: files every created snapshot also holds");
-  FluxOptions flux;
-  std::vector<std::string> flux_apps;
-  app.add_option("--app", flux_apps,
-                 "flux: an app and its components, NAME:comp1,comp2 "
-                 "(repeatable; default myapp:web,db)");
-  app.add_option("--line-delay-ms", flux.line_delay_ms,
-                 "flux: pause between streamed task lines (default 50)");
-  app.add_option("--fail-task", flux.fail_task,
-                 "flux: make the backup or restore task end in an error line")
-      ->check(CLI::IsMember({"backup", "restore"}));
-  ElasticsearchOptions es;
-  std::string es_reject;
-  app.add_option("--es-version", es.version,
-                 "elasticsearch: the version GET / reports (default 8.19.0; "
-                 "7.x answers as 7.x does)");
-  app.add_option("--snapshot-ms", es.snapshot_ms,
-                 "elasticsearch: how long a snapshot stays IN_PROGRESS "
-                 "(default 600)");
-  app.add_option("--recovery-ms", es.recovery_ms,
-                 "elasticsearch: how long a restored index recovers "
-                 "(default 400)");
-  app.add_option("--snapshot-outcome", es.outcome,
-                 "elasticsearch: how snapshots end: success, partial (the "
-                 "last index's shard fails; refused at creation without "
-                 "partial:true) or failed")
-      ->check(CLI::IsMember({"success", "partial", "failed"}));
-  app.add_option("--reject-doc-ids", es_reject,
-                 "elasticsearch: _bulk items with these ids (comma-separated) "
-                 "fail to parse (400)");
-  app.add_option("--restore-failed-shards", es.restore_failed_shards,
-                 "elasticsearch: in every restore N shards fail to recover "
-                 "(counted in the answer's shards.failed)");
-  app.add_option("--reject-429", es.reject_429,
-                 "elasticsearch: reject the first N _bulk items with 429");
-  app.add_option("--require-user", es.require_user,
-                 "elasticsearch: require basic auth user:password (401 "
-                 "otherwise); --require-token then names an accepted API key");
-  app.add_option("--path-repo", es.path_repo,
-                 "elasticsearch: path.repo, where fs repositories may live "
-                 "(default: the data directory)");
-  ZeebeOptions zeebe;
-  app.add_option("--camunda-version", zeebe.version,
-                 "zeebe: the version it reports (default 8.7.2; from 8.8 the "
-                 "backup endpoint is /actuator/backupRuntime)");
-  app.add_option("--zeebe-role", zeebe.role,
-                 "zeebe: gateway (standalone, no /actuator/partitions) or "
-                 "broker (with its embedded gateway) (default: gateway before "
-                 "8.8, the orchestration cluster from 8.8)");
-  app.add_option("--partitions", zeebe.partitions,
-                 "zeebe: number of partitions (default 3)");
-  app.add_option("--backup-ms", zeebe.backup_ms,
-                 "zeebe: how long a backup takes (default 500)");
-  app.add_option("--backup-outcome", zeebe.outcome,
-                 "zeebe: how backups end: completed, failed (partition 1) or "
-                 "incomplete (the last partition never has it)")
-      ->check(CLI::IsMember({"completed", "failed", "incomplete"}));
-  WebappOptions webapp;
-  app.add_option("--elasticsearch", webapp.elasticsearch,
-                 "operate, tasklist, optimize, and zeebe from 8.8 (the "
-                 "orchestration cluster's /actuator/backupHistory): the "
-                 "Elasticsearch their backups are snapshots in "
-                 "(http://127.0.0.1:PORT)");
-  app.add_option("--repository", webapp.repository,
-                 "operate, tasklist, optimize: their backup repository "
-                 "(default camunda)");
-  app.add_option("--webapp-outcome", webapp.outcome,
-                 "operate, tasklist, optimize: completed, or failed (the "
-                 "last part is never taken and the backup reads FAILED)")
-      ->check(CLI::IsMember({"completed", "failed"}));
-  KubernetesOptions kube;
-  app.add_option("--crd", kube.crd_files,
-                 "kubernetes: serve the kinds of this CustomResourceDefinition "
-                 "YAML (repeatable)");
-  app.add_option("--volume-snapshot-ms", kube.snapshot_ms,
-                 "kubernetes: how long a VolumeSnapshot takes to become "
-                 "readyToUse after it is cut (default 300)");
-  app.add_option("--volume-snapshot-outcome", kube.snapshot_outcome,
-                 "kubernetes: ready, never (cut but never readyToUse) or "
-                 "error (status.error set, never ready)")
-      ->check(CLI::IsMember({"ready", "never", "error"}));
-  app.add_option("--reject-create", kube.reject_create,
-                 "kubernetes: creating an object of this name answers 422 "
-                 "Invalid (repeatable)");
-  HealthchecksOptions healthchecks;
-  app.add_option("--check", healthchecks.checks,
-                 "healthchecks: the UUID of a check that exists (repeatable)");
-  app.add_option("--api-key", healthchecks.api_key,
-                 "healthchecks: the X-Api-Key of the Management API");
+  app.require_subcommand(1);
+  const System* chosen = nullptr;
+  for (const auto& system : k_systems) {
+    CLI::App* sub = app.add_subcommand(system.name, system.summary);
+    // The program's own flags may follow the system's name.
+    sub->fallthrough();
+    system.flags(*sub, setup);
+    sub->callback([&setup, &chosen, &system] {
+      chosen = &system;
+      setup.system = system.name;
+    });
+  }
   CLI11_PARSE(app, argc, argv);
-  webapp.app = system;
-  webapp.version = zeebe.version;
-  webapp.v81 = zeebe.version.starts_with("8.1.") || zeebe.version == "8.1";
-  for (std::size_t start = 0; start < es_reject.size();) {
-    auto comma = es_reject.find(',', start);
-    if (comma == std::string::npos) {
-      comma = es_reject.size();
-    }
-    if (comma > start) {
-      es.reject_ids.push_back(es_reject.substr(start, comma - start));
-    }
-    start = comma + 1;
-  }
-  es.require_api_key = faults.require_token;
-  if (!flux_apps.empty()) {
-    flux.apps = flux_apps;
-  }
-  consul.random_content = content == "random";
   faults.status_sequence = parse_status_sequence(statuses);
   for (const auto& a : answers) {
     auto eq = a.find('=');
@@ -208,8 +372,9 @@ int main(int argc, char** argv) {
     }
     faults.answers.emplace_back(a.substr(0, eq), a.substr(eq + 1));
   }
+  setup.client_ca = !tls_client_ca.empty();
 
-  bool own_dir = data_dir.empty();
+  bool own_dir = setup.data_dir.empty();
   if (own_dir) {
     std::string pattern =
         (std::filesystem::temp_directory_path() / "snap-emulator-XXXXXX")
@@ -218,13 +383,7 @@ int main(int argc, char** argv) {
       std::perror("snap-emulator: mkdtemp");
       return 1;
     }
-    data_dir = pattern;
-  }
-  consul.data_dir = data_dir;
-  cloudify.data_dir = data_dir;
-  flux.data_dir = data_dir;
-  if (es.path_repo.empty()) {
-    es.path_repo = data_dir;
+    setup.data_dir = pattern;
   }
 
   std::unique_ptr<httplib::Server> server;
@@ -233,10 +392,8 @@ int main(int argc, char** argv) {
         tls_cert.c_str(), tls_key.c_str(),
         tls_client_ca.empty() ? nullptr : tls_client_ca.c_str());
     if (!tls_client_ca.empty()) {
-      // As Consul's verify_incoming: no client certificate, no connection.
-      // The Kubernetes API server asks for one but takes a token instead.
       int mode = SSL_VERIFY_PEER;
-      if (system != "kubernetes") {
+      if (!chosen->client_cert_optional) {
         mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
       }
       SSL_CTX_set_verify(tls->ssl_context(), mode, nullptr);
@@ -256,51 +413,9 @@ int main(int argc, char** argv) {
                    ? httplib::Server::HandlerResponse::Handled
                    : httplib::Server::HandlerResponse::Unhandled;
       });
-  if (system == "consul") {
-    register_consul(*server, injector, consul);
-  } else if (system == "cloudify") {
-    register_cloudify(*server, injector, cloudify);
-  } else if (system == "elasticsearch") {
-    register_elasticsearch(*server, injector, es);
-  } else if (system == "flux") {
-    register_flux(*server, injector, flux);
-  } else if (system == "kubernetes") {
-    kube.client_ca = !tls_client_ca.empty();
-    std::string error;
-    if (!register_kubernetes(*server, injector, kube, error)) {
-      std::fprintf(stderr, "snap-emulator: %s\n", error.c_str());
-      return 2;
-    }
-  } else if (system == "zeebe") {
-    // From 8.8 the orchestration cluster also backs up Operate and
-    // Tasklist, given the Elasticsearch they keep their data in.
-    int major = 0, minor = 0;
-    std::sscanf(zeebe.version.c_str(), "%d.%d", &major, &minor);
-    zeebe.webapps = !webapp.elasticsearch.empty() &&
-                    (major > 8 || (major == 8 && minor >= 8));
-    register_zeebe(*server, injector, zeebe);
-    if (zeebe.webapps) {
-      WebappOptions unified = webapp;
-      unified.app = "webapps";
-      unified.base = "/actuator/backupHistory";
-      register_webapp(*server, injector, unified);
-    }
-  } else if (system == "healthchecks") {
-    register_healthchecks(*server, injector, healthchecks);
-  } else if (system == "operate" || system == "tasklist" ||
-             system == "optimize") {
-    if (webapp.elasticsearch.empty()) {
-      std::fprintf(stderr, "snap-emulator: %s needs --elasticsearch URL\n",
-                   system.c_str());
-      return 2;
-    }
-    register_webapp(*server, injector, webapp);
-  } else {
-    std::fprintf(stderr,
-                 "snap-emulator: unknown system '%s' (emulated: consul, "
-                 "cloudify, elasticsearch, flux, kubernetes, zeebe, operate, "
-                 "tasklist, optimize, healthchecks)\n",
-                 system.c_str());
+  std::string error;
+  if (!chosen->start(*server, injector, setup, error)) {
+    std::fprintf(stderr, "snap-emulator: %s\n", error.c_str());
     return 2;
   }
   int bound = port == 0 ? server->bind_to_any_port("127.0.0.1")
@@ -327,7 +442,7 @@ int main(int argc, char** argv) {
   watcher.join();
   if (own_dir) {
     std::error_code ec;
-    std::filesystem::remove_all(data_dir, ec);
+    std::filesystem::remove_all(setup.data_dir, ec);
   }
   return 0;
 }

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: MIT
+// What the emulated cluster runs in the background, every 50 ms: PVCs bound
+// to CSI volumes of their StorageClass, and the CSI snapshot controller
+// (external-snapshotter's types): a VolumeSnapshot is bound to a
+// VolumeSnapshotContent, gets creationTime when cut and readyToUse later,
+// never, or status.error.
+#include "emulator/kubernetes/cluster.hpp"
+
+#include <chrono>
+#include <set>
+
+#include "emulator/clock.hpp"
+
+namespace snap::emulator::kube {
+
+// Parses "1Gi"/"500Mi"/"1000" into bytes.
+std::int64_t quantity_bytes(const std::string& q) {
+  std::size_t i = 0;
+  while (i < q.size() && std::isdigit(static_cast<unsigned char>(q[i]))) {
+    ++i;
+  }
+  std::int64_t n = i == 0 ? 0 : std::stoll(q.substr(0, i));
+  std::string unit = q.substr(i);
+  static const std::map<std::string, std::int64_t> units = {
+      {"", 1},           {"Ki", 1LL << 10}, {"Mi", 1LL << 20},
+      {"Gi", 1LL << 30}, {"Ti", 1LL << 40}, {"k", 1000},
+      {"M", 1000000},    {"G", 1000000000}};
+  auto it = units.find(unit);
+  return it == units.end() ? n : n * it->second;
+}
+
+void Cluster::start() {
+  m_controller = std::thread([this] {
+    while (!m_stop) {
+      {
+        std::lock_guard lock(m_mutex);
+        reconcile_locked();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+}
+
+// What the cluster's controllers do: bind PVCs to CSI volumes of their
+// StorageClass (from a ready VolumeSnapshot when dataSource names one),
+// and cut and ready VolumeSnapshots.
+void Cluster::reconcile_locked() {
+  const Kind* pvc_k = find_kind("", "persistentvolumeclaims");
+  const Kind* pv_k = find_kind("", "persistentvolumes");
+  const Kind* sc_k = find_kind("storage.k8s.io", "storageclasses");
+  const Kind* vs_k = find_kind("snapshot.storage.k8s.io", "volumesnapshots");
+  const Kind* vsc_k =
+      find_kind("snapshot.storage.k8s.io", "volumesnapshotcontents");
+  const Kind* cls_k =
+      find_kind("snapshot.storage.k8s.io", "volumesnapshotclasses");
+  std::vector<json*> pvcs, snaps;
+  for (auto& [k, o] : m_objects) {
+    if (k.starts_with("v1|persistentvolumeclaims|")) {
+      pvcs.push_back(&o);
+    } else if (vs_k != nullptr &&
+               k.starts_with(vs_k->gv() + "|volumesnapshots|")) {
+      snaps.push_back(&o);
+    }
+  }
+  for (json* pvc : pvcs) {
+    json& st = (*pvc)["status"];
+    if (st.value("phase", "") == "Bound") {
+      continue;
+    }
+    json spec = pvc->value("spec", json::object());
+    std::string ns = (*pvc)["metadata"].value("namespace", "");
+    std::string cls = spec.value("storageClassName", "");
+    json* sc = cls.empty() ? nullptr : object(sc_k, "", cls);
+    if (sc == nullptr) {
+      continue;
+    }
+    std::string data;
+    json ds = spec.value("dataSource", json());
+    if (ds.is_object() && ds.value("kind", "") == "VolumeSnapshot") {
+      json* vs = object(vs_k, ns, ds.value("name", ""));
+      if (vs == nullptr ||
+          !vs->value("status", json::object()).value("readyToUse", false)) {
+        continue; // stays Pending until the snapshot is ready
+      }
+      json* content =
+          object(vsc_k, "",
+                 (*vs)["status"].value("boundVolumeSnapshotContentName", ""));
+      if (content == nullptr) {
+        continue;
+      }
+      auto h = m_handles.find(
+          content->value("status", json::object()).value("snapshotHandle", ""));
+      if (h == m_handles.end()) {
+        continue;
+      }
+      data = h->second;
+    }
+    std::string pv_name =
+        "pvc-" + (*pvc)["metadata"].value("uid", std::string("x"));
+    std::string storage = spec.value("resources", json::object())
+                              .value("requests", json::object())
+                              .value("storage", "1Gi");
+    json pv = {
+        {"apiVersion", "v1"},
+        {"kind", "PersistentVolume"},
+        {"metadata",
+         {{"name", pv_name}, {"annotations", {{"snap-emulator/data", data}}}}},
+        {"spec",
+         {{"capacity", {{"storage", storage}}},
+          {"accessModes", spec.value("accessModes", json::array())},
+          {"storageClassName", cls},
+          {"persistentVolumeReclaimPolicy", "Delete"},
+          {"claimRef",
+           {{"namespace", ns},
+            {"name", (*pvc)["metadata"].value("name", "")},
+            {"uid", (*pvc)["metadata"].value("uid", "")}}},
+          {"csi",
+           {{"driver", sc->value("provisioner", "")},
+            {"volumeHandle", "vol-" + pv_name}}}}}};
+    std::string ignored;
+    json made = create_locked(*pv_k, "", pv, ignored);
+    m_objects[key(*pv_k, "", pv_name)]["status"] = {{"phase", "Bound"}};
+    (*pvc)["spec"]["volumeName"] = pv_name;
+    st = {{"phase", "Bound"},
+          {"capacity", {{"storage", storage}}},
+          {"accessModes", spec.value("accessModes", json::array())}};
+    (*pvc)["metadata"]["resourceVersion"] = next_rv();
+  }
+  for (json* vs : snaps) {
+    reconcile_snapshot(*vs, pvc_k, pv_k, vsc_k, cls_k);
+  }
+  // Workload controllers: the pods follow spec.replicas.
+  for (auto& [k, o] : m_objects) {
+    if (!k.starts_with("apps/v1|deployments|") &&
+        !k.starts_with("apps/v1|statefulsets|")) {
+      continue;
+    }
+    int want = o.value("spec", json::object()).value("replicas", 1);
+    json& st = o["status"];
+    if (!st.is_object() || st.value("replicas", -1) != want) {
+      st = {{"replicas", want},
+            {"readyReplicas", want},
+            {"availableReplicas", want}};
+      o["metadata"]["resourceVersion"] = next_rv();
+    }
+  }
+}
+
+void Cluster::reconcile_snapshot(json& vs, const Kind* pvc_k, const Kind* pv_k,
+                                 const Kind* vsc_k, const Kind* cls_k) {
+  json& md = vs["metadata"];
+  std::string ns = md.value("namespace", "");
+  json spec = vs.value("spec", json::object());
+  json source = spec.value("source", json::object());
+  json& st = vs["status"];
+  if (!st.is_object()) {
+    st = json::object();
+  }
+  if (st.value("readyToUse", false)) {
+    return;
+  }
+  // Pre-provisioned: the content names a storage snapshot that exists.
+  if (source.contains("volumeSnapshotContentName")) {
+    json* c = object(vsc_k, "", source.value("volumeSnapshotContentName", ""));
+    if (c == nullptr) {
+      return;
+    }
+    std::string handle = (*c)["spec"]
+                             .value("source", json::object())
+                             .value("snapshotHandle", "");
+    if (!m_handles.contains(handle)) {
+      st["error"] = {{"message", "snapshot handle " + handle + " not found"},
+                     {"time", rfc3339(now_ms(), 0)}};
+      return;
+    }
+    (*c)["status"] = {{"snapshotHandle", handle},
+                      {"readyToUse", true},
+                      {"restoreSize", 1LL << 30}};
+    st = {{"boundVolumeSnapshotContentName",
+           source.value("volumeSnapshotContentName", "")},
+          {"readyToUse", true},
+          {"creationTime", rfc3339(now_ms(), 0)},
+          {"restoreSize", "1Gi"}};
+    md["resourceVersion"] = next_rv();
+    return;
+  }
+  std::string content_name = st.value("boundVolumeSnapshotContentName", "");
+  if (content_name.empty()) {
+    std::string cls = spec.value("volumeSnapshotClassName", "");
+    json* klass = cls.empty() ? nullptr : object(cls_k, "", cls);
+    json* pvc =
+        object(pvc_k, ns, source.value("persistentVolumeClaimName", ""));
+    if (klass == nullptr || pvc == nullptr ||
+        (*pvc)["status"].value("phase", "") != "Bound" ||
+        m_options.snapshot_outcome == "error") {
+      std::string why =
+          klass == nullptr ? "Failed to get snapshot class with error "
+                             "volumesnapshotclass.snapshot.storage.k8s.io \"" +
+                                 cls + "\" not found"
+          : pvc == nullptr ? "Failed to get source PVC"
+          : m_options.snapshot_outcome == "error"
+              ? "Failed to check and update snapshot content: failed to "
+                "take snapshot of the volume: rpc error: code = Internal"
+              : "the source PVC is not bound yet";
+      if (st.value("error", json::object()).value("message", "") != why) {
+        st["error"] = {{"message", why}, {"time", rfc3339(now_ms(), 0)}};
+        st["readyToUse"] = false;
+        md["resourceVersion"] = next_rv();
+      }
+      return;
+    }
+    json* pv = object(pv_k, "", (*pvc)["spec"].value("volumeName", ""));
+    std::string uid = md.value("uid", "");
+    std::string handle = "snapshot-" + uid;
+    m_handles[handle] = pv == nullptr
+                            ? ""
+                            : (*pv)["metadata"]
+                                  .value("annotations", json::object())
+                                  .value("snap-emulator/data", "");
+    content_name = "snapcontent-" + uid;
+    std::string size = (*pvc)["status"]
+                           .value("capacity", json::object())
+                           .value("storage", "1Gi");
+    json content = {
+        {"apiVersion", vsc_k->gv()},
+        {"kind", "VolumeSnapshotContent"},
+        {"metadata", {{"name", content_name}}},
+        {"spec",
+         {{"deletionPolicy", klass->value("deletionPolicy", "Delete")},
+          {"driver", klass->value("driver", "")},
+          {"volumeSnapshotClassName", cls},
+          {"source",
+           {{"volumeHandle",
+             pv == nullptr ? ""
+                           : (*pv)["spec"]["csi"].value("volumeHandle", "")}}},
+          {"volumeSnapshotRef",
+           {{"name", md.value("name", "")},
+            {"namespace", ns},
+            {"uid", uid}}}}}};
+    std::string ignored;
+    create_locked(*vsc_k, "", content, ignored);
+    m_objects[key(*vsc_k, "", content_name)]["status"] = {
+        {"snapshotHandle", handle},
+        {"creationTime", now_ms() * 1000000},
+        {"restoreSize", quantity_bytes(size)},
+        {"readyToUse", false}};
+    st = {{"boundVolumeSnapshotContentName", content_name},
+          {"creationTime", rfc3339(now_ms(), 0)},
+          {"readyToUse", false},
+          {"restoreSize", size}};
+    m_cut_ms[uid] = now_ms();
+    md["resourceVersion"] = next_rv();
+    return;
+  }
+  if (m_options.snapshot_outcome == "never") {
+    return;
+  }
+  auto cut = m_cut_ms.find(md.value("uid", ""));
+  if (cut == m_cut_ms.end() || now_ms() - cut->second < m_options.snapshot_ms) {
+    return;
+  }
+  st["readyToUse"] = true;
+  if (json* c = object(vsc_k, "", content_name)) {
+    (*c)["status"]["readyToUse"] = true;
+  }
+  md["resourceVersion"] = next_rv();
+}
+
+} // namespace snap::emulator::kube
