@@ -103,6 +103,18 @@ bool FaultInjector::intercept(const httplib::Request& req,
       return true;
     }
   }
+  if (m_faults.proxy_auth && !m_faults.require_token.empty() &&
+      req.get_header_value("Authorization") !=
+          "Bearer " + m_faults.require_token) {
+    // As ingress-nginx answers for a failed auth-url check.
+    res.status = 401;
+    res.set_content("<html>\r\n<head><title>401 Authorization "
+                    "Required</title></head>\r\n<body>\r\n<center><h1>401 "
+                    "Authorization Required</h1></center>\r\n<hr><center>"
+                    "nginx</center>\r\n</body>\r\n</html>\r\n",
+                    "text/html");
+    return true;
+  }
   if (scripted == 200) {
     return false;
   }

@@ -22,6 +22,11 @@ struct Faults {
   std::vector<int> status_sequence; // 200 = answer normally
   std::int64_t fail_after_bytes = -1;
   std::string require_token;
+  // The system has no authentication of its own (Camunda's management
+  // port): --require-token is then checked as the authenticating reverse
+  // proxy in front of it would (ingress-nginx auth: 401 without
+  // "Authorization: Bearer <token>").
+  bool proxy_auth = false;
   std::string request_log;
   // "/v1/status/leader=FILE": answer GET of that path with the file's
   // bytes, 200, as a hostile or broken server would (--answer).

@@ -64,6 +64,10 @@ struct System {
   // server takes a token instead); elsewhere it is, as Consul's
   // verify_incoming.
   bool client_cert_optional = false;
+  // No authentication of its own: Camunda's management port (9600) is not
+  // secured and its documentation asks that it not be exposed, so a token
+  // is checked by the proxy in front of it (Faults::proxy_auth).
+  bool proxied = false;
 };
 
 void consul_flags(CLI::App& sub, Setup& s) {
@@ -313,10 +317,13 @@ const System k_systems[] = {
      "the CSI snapshot controller",
      kubernetes_flags, kubernetes_start, true},
     {"zeebe", "a Zeebe gateway's or broker's management API", zeebe_flags,
-     zeebe_start},
-    {"operate", "Operate's backup actuator", webapp_flags, webapp_start},
-    {"tasklist", "Tasklist's backup actuator", webapp_flags, webapp_start},
-    {"optimize", "Optimize's backup actuator", webapp_flags, webapp_start},
+     zeebe_start, false, true},
+    {"operate", "Operate's backup actuator", webapp_flags, webapp_start, false,
+     true},
+    {"tasklist", "Tasklist's backup actuator", webapp_flags, webapp_start,
+     false, true},
+    {"optimize", "Optimize's backup actuator", webapp_flags, webapp_start,
+     false, true},
     {"healthchecks", "Healthchecks.io's ping and Management API",
      healthchecks_flags, healthchecks_start},
 };
@@ -373,6 +380,7 @@ int main(int argc, char** argv) {
     faults.answers.emplace_back(a.substr(0, eq), a.substr(eq + 1));
   }
   setup.client_ca = !tls_client_ca.empty();
+  faults.proxy_auth = chosen->proxied;
 
   bool own_dir = setup.data_dir.empty();
   if (own_dir) {

@@ -80,9 +80,11 @@ bool changed_anything(const Emulator& emu) {
 
 } // namespace
 
+AdapterFixture conformance_cloudify() { return cloudify_fixture(); }
+
 TEST_CASE("cloudify passes the adapter conformance suite",
           "[e2e][cloudify][suite]") {
-  run_conformance(cloudify_fixture());
+  run_conformance(*conformance_fixture("cloudify"));
 }
 
 TEST_CASE("cloudify save records the snapshot and its real layout",

@@ -31,7 +31,6 @@ std::string kv_state(const std::string& url) {
 AdapterFixture consul_fixture() {
   AdapterFixture f;
   f.adapter = "consul";
-  f.unsupported_verbs = {"download", "upload", "list", "delete"};
   f.token_flag_env = "CONSUL_HTTP_TOKEN";
   f.seed = [](const std::string& url) {
     put_key(url, "app/greeting", "hello");
@@ -61,9 +60,11 @@ std::string save_one(Emulator& emu, const TempDir& dir) {
 
 } // namespace
 
+AdapterFixture conformance_consul() { return consul_fixture(); }
+
 TEST_CASE("consul passes the adapter conformance suite",
           "[e2e][consul][suite]") {
-  run_conformance(consul_fixture());
+  run_conformance(*conformance_fixture("consul"));
 }
 
 TEST_CASE("consul save names the archive and records the snapshot",

@@ -149,9 +149,11 @@ std::string manifest_entries(const std::string& archive) {
 
 } // namespace
 
+AdapterFixture conformance_elasticsearch() { return export_fixture(); }
+
 TEST_CASE("elasticsearch passes the adapter conformance suite (export)",
           "[e2e][elasticsearch][suite]") {
-  run_conformance(export_fixture());
+  run_conformance(*conformance_fixture("elasticsearch"));
 }
 
 TEST_CASE("a snapshot round trip brings deleted documents back",

@@ -283,11 +283,10 @@ std::string save_peer(const Emulator& emu, const TempDir& dir,
 
 } // namespace
 
-TEST_CASE("fabric: the adapter conformance suite", "[e2e][fabric]") {
+AdapterFixture conformance_fabric() {
   AdapterFixture f;
   f.adapter = "fabric";
   f.emulator = "kubernetes";
-  f.unsupported_verbs = {"download", "upload"};
   f.target_flags = {"--namespace", k_ns};
   f.save_flags = {"ibppeers.ibp.com/peer1"};
   f.restore_flags = {"--conflict", "replace"};
@@ -296,7 +295,11 @@ TEST_CASE("fabric: the adapter conformance suite", "[e2e][fabric]") {
   f.seed = seed;
   f.state = state;
   f.mutate = mutate;
-  run_conformance(f);
+  return f;
+}
+
+TEST_CASE("fabric: the adapter conformance suite", "[e2e][fabric]") {
+  run_conformance(*conformance_fixture("fabric"));
 }
 
 TEST_CASE("fabric: a peer saved and restored into an emptied namespace",

@@ -71,9 +71,10 @@ AdapterFixture flux_fixture(const FluxWorld& w) {
 
 } // namespace
 
+AdapterFixture conformance_flux() { return flux_fixture(FluxWorld{}); }
+
 TEST_CASE("flux passes the adapter conformance suite", "[e2e][flux][suite]") {
-  FluxWorld w;
-  run_conformance(flux_fixture(w));
+  run_conformance(*conformance_fixture("flux"));
 }
 
 TEST_CASE("flux save records app, components and each tar.gz", "[e2e][flux]") {
