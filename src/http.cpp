@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// HttpClient over libcurl; the only file that includes curl. One easy handle
-// is reused so keep-alive connections survive between calls.
+// HttpClient: retries, deadlines and messages over an HttpTransport, by
+// default libcurl's (the only file that includes curl). One easy handle is
+// reused so keep-alive connections survive between calls.
 #include "snap/http.hpp"
 
 #include <algorithm>
@@ -139,10 +140,11 @@ bool is_retryable_status(long status) {
   return status == 429 || status == 502 || status == 503 || status == 504;
 }
 
-// Exponential backoff with full jitter, capped at 10 s.
-long backoff_ms(int attempt) {
+// Exponential backoff from `base_ms` with full jitter, capped at 10 s.
+long backoff_ms(int attempt, long base_ms) {
   static std::mt19937 rng{std::random_device{}()};
-  long cap = std::min<long>(10'000, 250L << std::min(attempt, 6));
+  long cap =
+      std::min<long>(10'000, std::max(base_ms, 1L) << std::min(attempt, 6));
   return std::uniform_int_distribution<long>(cap / 2, cap)(rng);
 }
 
@@ -155,15 +157,176 @@ std::string first_line(std::string_view text) {
   return line;
 }
 
-} // namespace
+class CurlTransport final : public HttpTransport {
+public:
+  CurlTransport() : m_curl(curl_easy_init()) {}
+  ~CurlTransport() override { curl_easy_cleanup(m_curl); }
+  CurlTransport(const CurlTransport&) = delete;
+  CurlTransport& operator=(const CurlTransport&) = delete;
 
-struct HttpClient::Impl {
-  CURL* curl = curl_easy_init();
-  ~Impl() { curl_easy_cleanup(curl); }
+  Attempt perform(const HttpConfig& config, const Request& req,
+                  const std::string& url, Sink& sink,
+                  const ProgressFn& progress, long timeout_ms) override {
+    CURL* curl = m_curl;
+    Transfer t;
+    t.sink = &sink;
+    t.body = req.body;
+    t.curl = curl;
+    t.progress = &progress;
+    t.cleanup = req.cleanup;
+    t.stall_s = config.stall_timeout_s;
+    t.waiting = &config.waiting;
+    t.what = fmt::format("{} to answer {} {}", config.label, req.method,
+                         req.path.empty() ? "/" : req.path);
+    curl_easy_reset(curl);
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "snap/" SNAP_VERSION);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
+    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 256L * 1024);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(config.connect_timeout_s * 1000));
+    if (timeout_ms > 0) {
+      curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    }
+    if (!config.tls.ca_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_CAINFO, config.tls.ca_file.c_str());
+    }
+    if (!config.tls.cert_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSLCERT, config.tls.cert_file.c_str());
+    }
+    if (!config.tls.key_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSLKEY, config.tls.key_file.c_str());
+    }
+    const TlsOptions& tls = config.tls;
+    auto blob = [](const std::string& pem) {
+      // CURL_BLOB_COPY: libcurl keeps its own copy for the handle's life.
+      curl_blob b{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+      return b;
+    };
+    if (!tls.ca_pem.empty()) {
+      curl_blob b = blob(tls.ca_pem);
+      curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (!tls.cert_pem.empty()) {
+      curl_blob b = blob(tls.cert_pem);
+      curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &b);
+      curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (!tls.key_pem.empty()) {
+      curl_blob b = blob(tls.key_pem);
+      curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &b);
+      curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (config.tls.insecure) {
+      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (!config.basic_user.empty()) {
+      curl_easy_setopt(curl, CURLOPT_USERNAME, config.basic_user.c_str());
+      curl_easy_setopt(curl, CURLOPT_PASSWORD, config.basic_password.c_str());
+    }
+    if (!config.aws_sigv4.empty()) {
+      curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, config.aws_sigv4.c_str());
+    }
+    struct curl_slist* hdrs = nullptr;
+    for (const auto& [k, v] : config.headers) {
+      hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
+    }
+    for (const auto& [k, v] : req.headers) {
+      hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
+    }
+    if (!req.content_type.empty()) {
+      hdrs = curl_slist_append(hdrs,
+                               ("Content-Type: " + req.content_type).c_str());
+    }
+    if (req.body) {
+      curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt(curl, CURLOPT_READDATA, &t);
+      if (auto size = req.body->size()) {
+        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
+                         static_cast<curl_off_t>(*size));
+      }
+    }
+    bool bodiless_write =
+        !req.body &&
+        (req.method == "POST" || req.method == "PUT" || req.method == "PATCH");
+    if (bodiless_write) {
+      // An explicit empty body (Content-Length: 0): servers wait for one.
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+    }
+    if (req.method == "HEAD") {
+      curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else if (req.method != "GET" && !(req.method == "PUT" && req.body)) {
+      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(curl);
+    curl_slist_free_all(hdrs);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t.resp.status);
+
+    Attempt a;
+    a.resp = std::move(t.resp);
+    a.wrote_any = t.wrote_any;
+    if (t.sink_error) {
+      a.outcome = Attempt::Outcome::sink_failed;
+      a.sink_error = std::move(t.sink_error);
+    } else if (t.stalled) {
+      a.outcome = Attempt::Outcome::stalled;
+    } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+      a.outcome = Attempt::Outcome::interrupted;
+    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+      a.outcome = Attempt::Outcome::timed_out;
+    } else if (rc != CURLE_OK) {
+      a.outcome = Attempt::Outcome::failed;
+      std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+      // "Failed to connect…" reads lower case mid-sentence; an acronym
+      // ("SSL certificate problem") keeps its capitals.
+      if (why.size() > 1 &&
+          std::islower(static_cast<unsigned char>(why[1])) != 0) {
+        why[0] = static_cast<char>(std::tolower(why[0]));
+      }
+      while (!why.empty() && (why.back() == '\n' || why.back() == '.')) {
+        why.pop_back();
+      }
+      a.why = why;
+      a.before_request = rc == CURLE_COULDNT_CONNECT ||
+                         rc == CURLE_COULDNT_RESOLVE_HOST ||
+                         rc == CURLE_COULDNT_RESOLVE_PROXY;
+      a.dns = rc == CURLE_COULDNT_RESOLVE_HOST;
+      a.tls = rc == CURLE_SSL_CONNECT_ERROR ||
+              rc == CURLE_PEER_FAILED_VERIFICATION ||
+              rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE;
+      a.cut = rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
+              rc == CURLE_GOT_NOTHING || rc == CURLE_SEND_ERROR;
+    }
+    return a;
+  }
+
+private:
+  CURL* m_curl;
 };
 
-HttpClient::HttpClient(HttpConfig config)
-    : m_config(std::move(config)), m_impl(std::make_unique<Impl>()) {}
+} // namespace
+
+std::unique_ptr<HttpTransport> curl_transport() {
+  return std::make_unique<CurlTransport>();
+}
+
+HttpClient::HttpClient(HttpConfig config,
+                       std::unique_ptr<HttpTransport> transport)
+    : m_config(std::move(config)),
+      m_transport(transport ? std::move(transport) : curl_transport()) {}
 
 HttpClient::~HttpClient() = default;
 
@@ -231,139 +394,41 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
       (req.base_url.empty() ? m_config.base_url : req.base_url) + req.path +
       (req.query.empty() ? "" : "?" + req.query);
   const std::string shown = display_url(req);
-  CURL* curl = m_impl->curl;
 
   for (int attempt = 0;; ++attempt) {
-    Transfer t;
-    t.sink = &sink;
-    t.body = req.body;
-    t.curl = curl;
-    t.progress = &progress;
-    t.cleanup = req.cleanup;
-    t.stall_s = m_config.stall_timeout_s;
-    t.waiting = &m_config.waiting;
-    t.what = fmt::format("{} to answer {} {}", m_config.label, req.method,
-                         req.path.empty() ? "/" : req.path);
     if (attempt > 0 && req.body) {
       SNAP_TRY(req.body->rewind());
     }
-    curl_easy_reset(curl);
-    char errbuf[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "snap/" SNAP_VERSION);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
-    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 256L * 1024);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(m_config.connect_timeout_s * 1000));
+    long timeout_ms = 0;
     if (req.cleanup) {
-      curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                       static_cast<long>(req.cleanup_timeout_s * 1000));
+      timeout_ms = static_cast<long>(req.cleanup_timeout_s * 1000);
     } else if (has_deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      deadline - Clock::now())
-                      .count();
-      curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, std::max<long>(left, 1));
+      timeout_ms =
+          std::max<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             deadline - Clock::now())
+                             .count(),
+                         1);
     }
-    if (!m_config.tls.ca_file.empty()) {
-      curl_easy_setopt(curl, CURLOPT_CAINFO, m_config.tls.ca_file.c_str());
-    }
-    if (!m_config.tls.cert_file.empty()) {
-      curl_easy_setopt(curl, CURLOPT_SSLCERT, m_config.tls.cert_file.c_str());
-    }
-    if (!m_config.tls.key_file.empty()) {
-      curl_easy_setopt(curl, CURLOPT_SSLKEY, m_config.tls.key_file.c_str());
-    }
-    const TlsOptions& tls = m_config.tls;
-    auto blob = [](const std::string& pem) {
-      // CURL_BLOB_COPY: libcurl keeps its own copy for the handle's life.
-      curl_blob b{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
-      return b;
-    };
-    if (!tls.ca_pem.empty()) {
-      curl_blob b = blob(tls.ca_pem);
-      curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &b);
-    }
-    if (!tls.cert_pem.empty()) {
-      curl_blob b = blob(tls.cert_pem);
-      curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &b);
-      curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
-    }
-    if (!tls.key_pem.empty()) {
-      curl_blob b = blob(tls.key_pem);
-      curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &b);
-      curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
-    }
-    if (m_config.tls.insecure) {
-      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (!m_config.basic_user.empty()) {
-      curl_easy_setopt(curl, CURLOPT_USERNAME, m_config.basic_user.c_str());
-      curl_easy_setopt(curl, CURLOPT_PASSWORD, m_config.basic_password.c_str());
-    }
-    if (!m_config.aws_sigv4.empty()) {
-      curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, m_config.aws_sigv4.c_str());
-    }
-    struct curl_slist* hdrs = nullptr;
-    for (const auto& [k, v] : m_config.headers) {
-      hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
-    }
-    for (const auto& [k, v] : req.headers) {
-      hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
-    }
-    if (!req.content_type.empty()) {
-      hdrs = curl_slist_append(hdrs,
-                               ("Content-Type: " + req.content_type).c_str());
-    }
-    if (req.body) {
-      curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
-      curl_easy_setopt(curl, CURLOPT_READDATA, &t);
-      if (auto size = req.body->size()) {
-        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
-                         static_cast<curl_off_t>(*size));
-      }
-    }
-    bool bodiless_write =
-        !req.body &&
-        (req.method == "POST" || req.method == "PUT" || req.method == "PATCH");
-    if (bodiless_write) {
-      // An explicit empty body (Content-Length: 0): servers wait for one.
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
-    }
-    if (req.method == "HEAD") {
-      curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    } else if (req.method != "GET" && !(req.method == "PUT" && req.body)) {
-      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
     const auto attempt_start = Clock::now();
-    CURLcode rc = curl_easy_perform(curl);
-    curl_slist_free_all(hdrs);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t.resp.status);
+    Attempt a =
+        m_transport->perform(m_config, req, url, sink, progress, timeout_ms);
     if (m_config.log) {
       m_config.log(fmt::format(
           "{} {} -> {} ({} bytes in {:.2f} s)", req.method, shown,
-          rc == CURLE_OK ? std::to_string(t.resp.status)
-                         : std::string(curl_easy_strerror(rc)),
-          t.resp.body_bytes,
+          a.outcome == Attempt::Outcome::answered
+              ? std::to_string(a.resp.status)
+          : a.outcome == Attempt::Outcome::failed    ? a.why
+          : a.outcome == Attempt::Outcome::timed_out ? std::string("timed out")
+                                                     : std::string("aborted"),
+          a.resp.body_bytes,
           std::chrono::duration<double>(Clock::now() - attempt_start).count()));
     }
 
     std::optional<Error> err;
-    if (t.sink_error) {
-      return tl::unexpected(*t.sink_error);
+    if (a.outcome == Attempt::Outcome::sink_failed) {
+      return tl::unexpected(*a.sink_error);
     }
-    if (t.stalled) {
+    if (a.outcome == Attempt::Outcome::stalled) {
       return fail(ErrorKind::timeout,
                   fmt::format("{}: {} {}: no byte came or went for {:.0f} s "
                               "(the server stalled; --stall-timeout sets how "
@@ -371,64 +436,49 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
                               m_config.label, req.method, shown,
                               m_config.stall_timeout_s));
     }
-    if (rc == CURLE_ABORTED_BY_CALLBACK || (is_interrupted() && !req.cleanup)) {
+    if (a.outcome == Attempt::Outcome::interrupted ||
+        (is_interrupted() && !req.cleanup)) {
       return fail(ErrorKind::interrupted,
                   fmt::format("{}: {} {}: interrupted", m_config.label,
                               req.method, shown));
     }
     bool retryable = false;
-    if (rc == CURLE_OPERATION_TIMEDOUT) {
+    if (a.outcome == Attempt::Outcome::timed_out) {
       double secs = std::chrono::duration<double>(Clock::now() - start).count();
       return fail(ErrorKind::timeout,
                   fmt::format("{}: {} {}: no complete answer after {:.1f} s "
                               "(raise --timeout, or check the server)",
                               m_config.label, req.method, shown, secs));
     }
-    if (rc != CURLE_OK) {
-      std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-      // "Failed to connect…" reads lower case mid-sentence; an acronym
-      // ("SSL certificate problem") keeps its capitals.
-      if (why.size() > 1 &&
-          std::islower(static_cast<unsigned char>(why[1])) != 0) {
-        why[0] = static_cast<char>(std::tolower(why[0]));
-      }
-      while (!why.empty() && (why.back() == '\n' || why.back() == '.')) {
-        why.pop_back();
-      }
-      bool before_request = rc == CURLE_COULDNT_CONNECT ||
-                            rc == CURLE_COULDNT_RESOLVE_HOST ||
-                            rc == CURLE_COULDNT_RESOLVE_PROXY;
-      bool tls = rc == CURLE_SSL_CONNECT_ERROR ||
-                 rc == CURLE_PEER_FAILED_VERIFICATION ||
-                 rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE;
-      std::string hint = tls ? "check --ca-file, --cert-file and --key-file"
-                         : before_request
-                             ? "is the server running? check --addr"
-                             : "the connection broke; try again";
-      if (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
-          rc == CURLE_GOT_NOTHING || rc == CURLE_SEND_ERROR) {
+    if (a.outcome == Attempt::Outcome::failed) {
+      std::string why = a.why;
+      std::string hint = a.tls ? "check --ca-file, --cert-file and "
+                                 "--key-file"
+                         : a.before_request ? "is the server running? check "
+                                              "--addr"
+                                            : "the connection broke; try again";
+      if (a.cut) {
         why = fmt::format("connection closed after {} bytes of the body ({})",
-                          t.resp.body_bytes, why);
+                          a.resp.body_bytes, why);
       }
       err = Error{ErrorKind::connect,
                   fmt::format("{}: {} {}: {} ({})", m_config.label, req.method,
                               shown, why, hint)};
-      retryable = !tls && rc != CURLE_COULDNT_RESOLVE_HOST &&
-                  (before_request || req.idempotent);
-    } else if (is_retryable_status(t.resp.status) && req.idempotent) {
+      retryable = !a.tls && !a.dns && (a.before_request || req.idempotent);
+    } else if (is_retryable_status(a.resp.status) && req.idempotent) {
       retryable = true;
     }
-    if (retryable && t.wrote_any && !sink.reset()) {
+    if (retryable && a.wrote_any && !sink.reset()) {
       retryable = false;
     }
     if (!retryable || attempt >= m_config.retries) {
       if (err) {
         return tl::unexpected(*err);
       }
-      return t.resp;
+      return a.resp;
     }
-    long wait = backoff_ms(attempt);
-    if (auto ra = t.resp.header("retry-after"); !ra.empty()) {
+    long wait = backoff_ms(attempt, m_config.backoff_ms);
+    if (auto ra = a.resp.header("retry-after"); !ra.empty()) {
       long secs = std::strtol(ra.c_str(), nullptr, 10);
       if (secs > 0) {
         wait = std::min<long>(secs * 1000, 60'000);
@@ -439,7 +489,7 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
       if (err) {
         return tl::unexpected(*err);
       }
-      return t.resp;
+      return a.resp;
     }
     if (m_config.log) {
       m_config.log(fmt::format("retrying {} {} in {} ms (attempt {} of {})",

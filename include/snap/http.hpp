@@ -59,6 +59,9 @@ struct HttpConfig {
   // (0: no limit); --stall-timeout.
   double stall_timeout_s = 0;
   int retries = 3;
+  // The wait before the first retry, doubling to at most 10 s, with jitter
+  // (a test over the in-memory transport makes it 1).
+  long backoff_ms = 250;
   // Told one line per attempt and retry (URLs redacted), for --verbose.
   std::function<void(const std::string&)> log;
   // Told, about once a second, what a request waits for once the server has
@@ -94,9 +97,50 @@ struct Response {
 
 using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
+// What one attempt of a request came to, as the transport saw it.
+struct Attempt {
+  enum class Outcome {
+    answered,    // a status came (any status): `resp`
+    sink_failed, // the sink or the body source refused: `sink_error`
+    stalled,     // no byte moved for HttpConfig::stall_timeout_s
+    interrupted, // SIGINT or SIGTERM
+    timed_out,   // the attempt's time ran out
+    failed,      // no answer: `why`, and what kind of failure
+  };
+  Outcome outcome = Outcome::answered;
+  Response resp;
+  std::optional<Error> sink_error;
+  std::string why;             // failed: the transport's words
+  bool before_request = false; // failed: nothing reached the server
+  bool tls = false;            // failed: TLS could not be set up
+  bool cut = false;            // failed: the connection closed mid-body
+  bool dns = false;            // failed: the host name did not resolve
+  bool wrote_any = false;      // bytes of a 2xx body reached the sink
+};
+
+// Moves one request over the wire (libcurl unless a test puts an in-memory
+// server here); HttpClient does retries, deadlines and messages on top, so
+// sequencing (polls, retries, undo paths) can be tested in milliseconds.
+class HttpTransport {
+public:
+  virtual ~HttpTransport() = default;
+  // One attempt of `req` at `url` (the base URL, path and query joined). A
+  // 2xx body streams into `sink`; another's start goes into
+  // Response::error_body. `timeout_ms` 0: no limit.
+  virtual Attempt perform(const HttpConfig& config, const Request& req,
+                          const std::string& url, Sink& sink,
+                          const ProgressFn& progress, long timeout_ms) = 0;
+};
+
+// The libcurl transport; one easy handle, so keep-alive connections survive
+// between calls.
+std::unique_ptr<HttpTransport> curl_transport();
+
 class HttpClient {
 public:
-  explicit HttpClient(HttpConfig config);
+  // Without a transport, libcurl's.
+  explicit HttpClient(HttpConfig config,
+                      std::unique_ptr<HttpTransport> transport = nullptr);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -119,9 +163,8 @@ public:
   const HttpConfig& config() const { return m_config; }
 
 private:
-  struct Impl;
   HttpConfig m_config;
-  std::unique_ptr<Impl> m_impl;
+  std::unique_ptr<HttpTransport> m_transport;
 };
 
 // `text`, a 2xx answer to `req`, parsed as JSON. Errors: `remote`, "<who>:
