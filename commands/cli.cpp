@@ -676,6 +676,10 @@ void add_global_options(CLI::App& app, GlobalOptions& global, bool& version) {
   app.add_option("--wait-lock", global.wait_lock_s,
                  "when another snap works on the same target, wait up to "
                  "SECONDS for it (default 0: exit 9 at once)");
+  app.add_option("--poll-interval", global.poll_interval_s,
+                 "longest wait in SECONDS between two questions about a task "
+                 "the target runs (default: up to 5, growing from 0.2)")
+      ->envname("SNAP_POLL_INTERVAL");
   app.add_option("--retries", global.retries,
                  "retries of a safe request after a connection error or "
                  "429/502/503/504 (default 3)");

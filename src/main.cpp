@@ -12,6 +12,7 @@
 
 #include "commands/commands.hpp"
 #include "snap/json.hpp"
+#include "snap/poll.hpp"
 #include "snap/signals.hpp"
 #include "snap/text.hpp"
 
@@ -131,7 +132,8 @@ int run_command(int argc, char** argv, snap::commands::Context& ctx,
   for (auto [flag, value] :
        {std::pair{"--timeout", ctx.global.timeout_s},
         std::pair{"--stall-timeout", ctx.global.stall_timeout_s},
-        std::pair{"--wait-lock", ctx.global.wait_lock_s}}) {
+        std::pair{"--wait-lock", ctx.global.wait_lock_s},
+        std::pair{"--poll-interval", ctx.global.poll_interval_s}}) {
     if (!std::isfinite(value) || value < 0 || value > snap::k_max_timeout_s) {
       return report(ctx, error,
                     {ErrorKind::usage,
@@ -140,6 +142,8 @@ int run_command(int argc, char** argv, snap::commands::Context& ctx,
                                  flag, value, snap::k_max_timeout_s)});
     }
   }
+  snap::set_poll_interval_ms(
+      static_cast<long>(ctx.global.poll_interval_s * 1000.0));
   // A server answer of the wrong shape (a number where a string belongs)
   // that an adapter did not check ends here, as the target's failure.
   auto result = snap::guard_json(

@@ -31,6 +31,7 @@ struct GlobalOptions {
   std::string config;          // --config
   std::string passphrase_file; // --passphrase-file
   double wait_lock_s = 0;      // --wait-lock
+  double poll_interval_s = 0;  // --poll-interval; 0: each poll's own
   std::string s3_endpoint;     // --s3-endpoint
   std::string metrics_file;    // --metrics-file, else the profile's
   std::string notify_url;      // --notify-url, else the profile's

@@ -16,6 +16,12 @@ namespace snap {
 // on the target without snap: `left_running()` ("the snapshot goes on in the
 // cluster: snap status elasticsearch NAME"). Errors: `step`'s, `timeout`,
 // `interrupted`.
+// The longest wait between two questions, for every poll of this run
+// (--poll-interval, SNAP_POLL_INTERVAL); 0 leaves each poll its own (up to
+// 5 s). Operators raise it to ask a loaded cluster less often; the test
+// suite lowers it so emulated tasks are followed at test scale.
+void set_poll_interval_ms(long ms);
+
 Expected<void>
 poll_until(double seconds, const std::function<Expected<bool>()>& step,
            const std::function<std::string()>& late, long first_ms = 200,

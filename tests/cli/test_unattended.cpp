@@ -38,6 +38,18 @@ TEST_CASE("a server that never answers ends the run at --stall-timeout",
   CHECK(snap({"--stall-timeout", "nan", "status", "consul"}).exit_code == 2);
 }
 
+TEST_CASE(
+    "the poll interval is checked from the flag and from SNAP_POLL_INTERVAL",
+    "[cli][unattended]") {
+  auto bad = snap({"--poll-interval", "-1", "status", "consul"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--poll-interval -1") != std::string::npos);
+  auto from_env = snap({"status", "consul", "--addr", "http://127.0.0.1:1"},
+                       {.env = {{"SNAP_POLL_INTERVAL", "inf"}}});
+  CHECK(from_env.exit_code == 2);
+  CHECK(from_env.err.find("--poll-interval") != std::string::npos);
+}
+
 TEST_CASE("a second run for the same target exits 9 naming the first, or "
           "waits with --wait-lock",
           "[cli][unattended]") {

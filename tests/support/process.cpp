@@ -42,6 +42,11 @@ std::vector<std::string> make_env(const std::map<std::string, std::string>& e) {
       out.push_back(std::string(keep) + "=" + v);
     }
   }
+  // Emulated tasks take a few hundred milliseconds: they are followed at
+  // that scale, unless the test says otherwise.
+  if (!e.contains("SNAP_POLL_INTERVAL")) {
+    out.push_back("SNAP_POLL_INTERVAL=0.25");
+  }
   for (const auto& [k, v] : e) {
     out.push_back(k + "=" + v);
   }
