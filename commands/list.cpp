@@ -5,7 +5,7 @@
 namespace snap::commands {
 Expected<CommandResult> run_list(const AdapterArgs& args, Context& ctx) {
   auto session = SNAP_TRY(open_session(args, Capability::list, ctx));
-  Fields backups = SNAP_TRY(session->adapter->list());
+  Fields backups = list_rows(SNAP_TRY(session->adapter->list()));
   CommandResult r;
   r.json = {{"target", session->target_url}, {"backups", backups}};
   r.text = backups.empty() ? "No backups on the target."

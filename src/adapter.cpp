@@ -64,7 +64,19 @@ Expected<Fields> Adapter::upload(ArchiveReader&, const std::string&) {
   return tl::unexpected(unsupported(Capability::upload));
 }
 
-Expected<Fields> Adapter::list() {
+Fields list_rows(const ListResult& backups) {
+  Fields rows = Fields::array();
+  for (const auto& b : backups) {
+    Fields row = {{"id", b.id}};
+    for (const auto& [k, v] : b.details.items()) {
+      row[k] = v;
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Expected<ListResult> Adapter::list() {
   return tl::unexpected(unsupported(Capability::list));
 }
 

@@ -82,7 +82,7 @@ public:
   static Expected<Fields> describe(ArchiveReader& in, bool);
   Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override;
   Expected<StatusResult> status(const std::string& id) override;
-  Expected<Fields> list() override;
+  Expected<ListResult> list() override;
   Expected<Fields> remove(const std::string& id) override;
 
   // A save leaves its backup in every component and the records snapshot.
@@ -539,7 +539,7 @@ Expected<StatusResult> CamundaAdapter::status(const std::string& id) {
   return r;
 }
 
-Expected<Fields> CamundaAdapter::list() {
+Expected<ListResult> CamundaAdapter::list() {
   camunda::ZeebeEndpoint ep = SNAP_TRY(check_version());
   if (ep.v81) {
     return fail(ErrorKind::unsupported,
@@ -560,7 +560,7 @@ Expected<Fields> CamundaAdapter::list() {
     SNAP_TRY(collect(app.api, app.path));
   }
   SNAP_TRY(collect(m_zeebe, ep.path));
-  Fields rows = Fields::array();
+  ListResult rows;
   std::size_t wanted = apps.size() + 1;
   for (auto it = by_id.rbegin(); it != by_id.rend(); ++it) {
     bool complete = it->second.size() == wanted;
@@ -569,9 +569,8 @@ Expected<Fields> CamundaAdapter::list() {
       states[comp] = st;
       complete &= st == "COMPLETED" || st == "COMPLETE";
     }
-    rows.push_back({{"id", std::to_string(it->first)},
-                    {"complete", complete},
-                    {"components", states}});
+    rows.push_back({std::to_string(it->first),
+                    {{"complete", complete}, {"components", states}}});
   }
   return rows;
 }

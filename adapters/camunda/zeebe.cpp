@@ -155,20 +155,20 @@ public:
     return r;
   }
 
-  Expected<Fields> list() override {
+  Expected<ListResult> list() override {
     camunda::ZeebeEndpoint ep = SNAP_TRY(endpoint());
     SNAP_TRY(not_in_81(ep, "list"));
     json list = SNAP_TRY(m_zeebe.call("GET", ep.path));
-    Fields rows = Fields::array();
+    ListResult rows;
     for (const auto& b : list) {
       std::string created;
       for (const auto& d : b.value("details", json::array())) {
         created = d.value("createdAt", created);
       }
-      rows.push_back({{"id", std::to_string(b.value("backupId", 0L))},
-                      {"state", b.value("state", "")},
-                      {"partitions", b.value("details", json::array()).size()},
-                      {"created_at", created}});
+      rows.push_back({std::to_string(b.value("backupId", 0L)),
+                      {{"state", b.value("state", "")},
+                       {"partitions", b.value("details", json::array()).size()},
+                       {"created_at", created}}});
     }
     return rows;
   }

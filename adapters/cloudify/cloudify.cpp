@@ -142,8 +142,8 @@ public:
     return f;
   }
 
-  Expected<Fields> list() override {
-    Fields out = Fields::array();
+  Expected<ListResult> list() override {
+    ListResult out;
     // A page holds at most the manager's default_page_size (1000): follow
     // the pagination metadata to the end.
     for (std::uint64_t offset = 0;;) {
@@ -154,13 +154,12 @@ public:
       json items = page.value("items", json::array());
       for (const auto& s : items) {
         Fields row = Fields::object();
-        row["id"] = s.value("id", "");
         row["status"] = s.value("status", "");
         row["created_at"] = s.value("created_at", "");
         if (!s.value("error", "").empty()) {
           row["error"] = s.value("error", "");
         }
-        out.push_back(row);
+        out.push_back({s.value("id", ""), std::move(row)});
       }
       offset += items.size();
       json total = page.value("metadata", json::object())

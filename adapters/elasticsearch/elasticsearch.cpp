@@ -134,7 +134,7 @@ public:
     return restore_snapshot(in, dry_run);
   }
 
-  Expected<Fields> list() override {
+  Expected<ListResult> list() override {
     std::string repo = SNAP_TRY(repository());
     json got = SNAP_TRY(
         m_es.call("GET", fmt::format("/_snapshot/{}/_all", url_escape(repo))));
@@ -146,17 +146,17 @@ public:
       return a.value("start_time_in_millis", 0L) <
              b.value("start_time_in_millis", 0L);
     });
-    Fields rows = Fields::array();
+    ListResult rows;
     for (const auto& s : snaps) {
       const json& shards = s.value("shards", json::object());
-      rows.push_back({{"id", s.value("snapshot", "")},
-                      {"state", s.value("state", "")},
-                      {"started_at", s.value("start_time", "")},
-                      {"indices", s.value("indices", json::array()).size()},
-                      {"shards",
-                       {{"total", shards.value("total", 0)},
-                        {"successful", shards.value("successful", 0)},
-                        {"failed", shards.value("failed", 0)}}}});
+      rows.push_back({s.value("snapshot", ""),
+                      {{"state", s.value("state", "")},
+                       {"started_at", s.value("start_time", "")},
+                       {"indices", s.value("indices", json::array()).size()},
+                       {"shards",
+                        {{"total", shards.value("total", 0)},
+                         {"successful", shards.value("successful", 0)},
+                         {"failed", shards.value("failed", 0)}}}}});
     }
     return rows;
   }

@@ -181,7 +181,7 @@ public:
   Expected<SaveResult> save(ArchiveWriter& out) override;
   Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override;
   Expected<StatusResult> status(const std::string& id) override;
-  Expected<Fields> list() override;
+  Expected<ListResult> list() override;
   Expected<Fields> remove(const std::string& id) override;
 
   // A save leaves the VolumeSnapshots it took, labelled with its id.
@@ -588,7 +588,7 @@ Expected<StatusResult> FabricAdapter::status(const std::string& id) {
   return r;
 }
 
-Expected<Fields> FabricAdapter::list() {
+Expected<ListResult> FabricAdapter::list() {
   kube::Volumes vols = volumes([](std::string) {});
   auto items = SNAP_TRY(vols.of_backup(ns(), ""));
   std::map<std::string, std::pair<int, int>> by_id; // id -> ready, total
@@ -599,11 +599,10 @@ Expected<Fields> FabricAdapter::list() {
     by_id[id].first += st.is_object() && st.value("readyToUse", false);
     by_id[id].second++;
   }
-  Fields rows = Fields::array();
+  ListResult rows;
   for (const auto& [id, n] : by_id) {
-    rows.push_back({{"id", id},
-                    {"volume_snapshots", n.second},
-                    {"ready", n.first == n.second}});
+    rows.push_back(
+        {id, {{"volume_snapshots", n.second}, {"ready", n.first == n.second}}});
   }
   return rows;
 }

@@ -277,9 +277,9 @@ public:
     return f;
   }
 
-  Expected<Fields> list() override {
+  Expected<ListResult> list() override {
     std::string app = SNAP_TRY(app_name());
-    Fields rows = Fields::array();
+    ListResult rows;
     for (const auto& c : SNAP_TRY(components(app))) {
       std::string mount = SNAP_TRY(mount_of(app, c));
       for (std::string folder : {"local", "upload", "remote"}) {
@@ -291,12 +291,12 @@ public:
         }
         for (const auto& file : r["data"]) {
           BackupId id{c, folder, file.value("name", "")};
-          rows.push_back({{"id", id.text()},
-                          {"component", c},
-                          {"folder", folder},
-                          {"name", id.file},
-                          {"size", size_of(file)},
-                          {"created_at", created_at_of(file)}});
+          rows.push_back({id.text(),
+                          {{"component", c},
+                           {"folder", folder},
+                           {"name", id.file},
+                           {"size", size_of(file)},
+                           {"created_at", created_at_of(file)}}});
         }
       }
     }
@@ -309,7 +309,7 @@ public:
     json v = version.value("data", json(""));
     r.fields["fluxos_version"] =
         v.is_string() ? v.get<std::string>() : v.dump();
-    r.fields["backups"] = SNAP_TRY(list());
+    r.fields["backups"] = list_rows(SNAP_TRY(list()));
     return r;
   }
 

@@ -169,6 +169,17 @@ struct RestoreReport {
   Fields details = Fields::object(); // the adapter's own account (--json)
 };
 
+// One backup the target holds, as `list` reports it: the id status,
+// download, delete and restore take, and the adapter's other columns.
+struct ListedBackup {
+  std::string id;
+  Fields details = Fields::object();
+};
+using ListResult = std::vector<ListedBackup>;
+
+// The rows commands print: {"id": …, then the details}.
+Fields list_rows(const ListResult& backups);
+
 struct StatusResult {
   Fields fields = Fields::object();
   bool terminal = true; // nothing left running that --watch should follow
@@ -200,7 +211,7 @@ struct Adapter {
   virtual Expected<SaveResult> download(const std::string& backup_id,
                                         ArchiveWriter& out);
   virtual Expected<Fields> upload(ArchiveReader& in, const std::string& id);
-  virtual Expected<Fields> list();
+  virtual Expected<ListResult> list();
   virtual Expected<Fields> remove(const std::string& backup_id);
 
   // Retention on the target (save --keep and prune with --prune-target):
