@@ -100,17 +100,15 @@ Request request_for(std::string method, std::string path,
 
 namespace {
 
-// The server's `type: reason` of a refused answer, and the hint for it.
-void describe_refusal(JsonCall& call) {
-  call.error_text = [](const std::string& body) { return error_text(body); };
-  call.hint = [](const Response& resp, const std::string& body) {
-    std::string type;
-    json e = parse_untrusted_json(body);
-    if (e.is_object() && e.contains("error") && e["error"].is_object()) {
-      type = e["error"].value("type", "");
-    }
-    return hint_for(resp.status, type);
-  };
+// The hint for a refused answer, from its status and the server's error
+// type.
+std::string refusal_hint(long status, const std::string& body) {
+  std::string type;
+  json e = parse_untrusted_json(body);
+  if (e.is_object() && e.contains("error") && e["error"].is_object()) {
+    type = e["error"].value("type", "");
+  }
+  return hint_for(status, type);
 }
 
 } // namespace
@@ -126,12 +124,10 @@ Expected<std::string> Client::send_text(Request& req, const std::string* text,
   std::string answer;
   Response resp = SNAP_TRY(m_http.send_small(req, answer, k_max_answer));
   if (std::find(o.ok.begin(), o.ok.end(), resp.status) == o.ok.end()) {
-    JsonCall refusal;
-    describe_refusal(refusal);
     std::string raw = resp.error_body;
-    resp.error_body = refusal.error_text(raw);
+    resp.error_body = error_text(raw);
     return tl::unexpected(
-        m_http.status_error(req, resp, refusal.hint(resp, raw)));
+        m_http.status_error(req, resp, refusal_hint(resp.status, raw)));
   }
   return answer;
 }
@@ -148,7 +144,10 @@ Expected<json> Client::send(Request& req, const std::string* text,
     call.body = *text;
     call.has_body = true;
   }
-  describe_refusal(call);
+  call.error_text = error_text;
+  call.hint = [](const Response& resp, const std::string& body) {
+    return refusal_hint(resp.status, body);
+  };
   return SNAP_TRY(call_json(m_http, std::move(call))).body;
 }
 
