@@ -30,21 +30,6 @@ public:
     cfg.waiting = [out](const std::string& what) { out->progress(what, 0, 0); };
     return std::make_unique<HttpClient>(std::move(cfg));
   }
-  // The given connection as adapter `info` sends it: its token in the
-  // adapter's header.
-  HttpConfig target(const AdapterInfo& info) const {
-    HttpConfig cfg;
-    cfg.label = std::string(info.name);
-    cfg.base_url = m_given.base_url;
-    cfg.tls = m_given.tls;
-    cfg.basic_user = m_given.user;
-    cfg.basic_password = m_given.password;
-    if (!m_given.token.empty()) {
-      cfg.headers.emplace_back(std::string(info.token_header),
-                               std::string(info.token_prefix) + m_given.token);
-    }
-    return cfg;
-  }
 
 private:
   Connection m_given;
@@ -127,7 +112,7 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   }
   s->target_url = redact_url(conn.base_url);
   auto connector = std::make_unique<SessionConnector>(std::move(conn), ctx);
-  s->http = connector->open(connector->target(info));
+  s->http = connector->open_like_given(info, connector->given().base_url);
   s->connector = std::move(connector);
   s->operands = args.operands;
   s->adapter = args.adapter->make(

@@ -17,10 +17,21 @@ Expected<CommandResult> run_status(const StatusOptions& opts, Context& ctx) {
   }
   for (;;) {
     StatusResult s = SNAP_TRY(session->adapter->status(id));
+    if (s.backup) {
+      s.terminal = s.terminal && *s.backup != BackupState::running;
+      if (*s.backup != BackupState::complete && s.not_ready.empty()) {
+        s.not_ready =
+            fmt::format("{}: backup {} is {}", session->adapter->info().name,
+                        id, state_name(*s.backup));
+      }
+    }
     if (!opts.watch || s.terminal) {
       CommandResult r;
       r.json = s.fields;
       r.json["target"] = session->target_url;
+      if (s.backup) {
+        r.json["backup_state"] = state_name(*s.backup);
+      }
       // Whether `snap status … && upgrade` goes on; why not is the error.
       r.json["ready"] = s.not_ready.empty();
       Fields text = r.json;

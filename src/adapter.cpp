@@ -27,6 +27,20 @@ std::string_view verb_name(Capability cap) {
   return "?";
 }
 
+std::string_view state_name(BackupState s) {
+  switch (s) {
+  case BackupState::running:
+    return "running";
+  case BackupState::complete:
+    return "complete";
+  case BackupState::partial:
+    return "partial";
+  case BackupState::failed:
+    return "failed";
+  }
+  return "?";
+}
+
 std::string CapabilitySet::names() const {
   std::string out;
   for (Capability c : k_all_capabilities) {
@@ -36,6 +50,16 @@ std::string CapabilitySet::names() const {
     }
   }
   return out;
+}
+
+std::unique_ptr<HttpClient>
+Connector::open_like_given(const AdapterInfo& info, std::string base_url,
+                           std::string label) const {
+  Connection conn = given();
+  conn.base_url = std::move(base_url);
+  return open(endpoint_config(
+      conn, label.empty() ? std::string(info.name) : std::move(label),
+      info.token_header, info.token_prefix));
 }
 
 Error Adapter::unsupported(Capability cap) const {

@@ -336,8 +336,7 @@ std::string Response::header(std::string_view name) const {
 }
 
 std::string HttpClient::display_url(const Request& req) const {
-  std::string url =
-      (req.base_url.empty() ? m_config.base_url : req.base_url) + req.path;
+  std::string url = m_config.base_url + req.path;
   if (!req.query.empty()) {
     url += "?" + req.query;
   }
@@ -391,8 +390,7 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
       start +
       std::chrono::milliseconds(static_cast<long>(m_config.timeout_s * 1000.0));
   const std::string url =
-      (req.base_url.empty() ? m_config.base_url : req.base_url) + req.path +
-      (req.query.empty() ? "" : "?" + req.query);
+      m_config.base_url + req.path + (req.query.empty() ? "" : "?" + req.query);
   const std::string shown = display_url(req);
 
   for (int attempt = 0;; ++attempt) {
@@ -534,6 +532,22 @@ Expected<void> check_url(std::string_view url, std::string_view what) {
                             what, redact_url(url), why));
   }
   return {};
+}
+
+HttpConfig endpoint_config(const Connection& conn, std::string label,
+                           std::string_view token_header,
+                           std::string_view token_prefix) {
+  HttpConfig cfg;
+  cfg.label = std::move(label);
+  cfg.base_url = conn.base_url;
+  cfg.tls = conn.tls;
+  cfg.basic_user = conn.user;
+  cfg.basic_password = conn.password;
+  if (!conn.token.empty()) {
+    cfg.headers.emplace_back(std::string(token_header),
+                             std::string(token_prefix) + conn.token);
+  }
+  return cfg;
 }
 
 std::string redact_url(std::string_view url) {

@@ -65,7 +65,7 @@ const std::vector<std::string> k_webapps = {"optimize", "operate", "tasklist"};
 class CamundaAdapter : public Adapter {
 public:
   explicit CamundaAdapter(AdapterContext ctx)
-      : m_ctx(ctx), m_zeebe{ctx.http, flag("zeebe"), "zeebe"},
+      : m_ctx(ctx), m_zeebe{client(flag("zeebe"), "zeebe"), "zeebe"},
         m_es_http(ctx.connector.open(es_endpoint(ctx))),
         m_es(*m_es_http, ctx.reporter) {}
 
@@ -102,21 +102,25 @@ private:
   // components share its CA and its operator's login. Credentials only
   // Elasticsearch takes go into its URL (https://user:pass@host:9200).
   static HttpConfig es_endpoint(const AdapterContext& ctx) {
-    const Connection& given = ctx.connector.given();
-    HttpConfig c;
-    c.label = "elasticsearch";
+    Connection conn = ctx.connector.given();
     std::string addr = flag_value(ctx.flags, "elasticsearch");
-    c.base_url = addr.empty() ? "http://127.0.0.1:9200" : addr;
-    c.tls = given.tls;
-    c.basic_user = given.user;
-    c.basic_password = given.password;
-    if (!given.token.empty()) {
-      c.headers.emplace_back("Authorization", "Bearer " + given.token);
-    }
-    return c;
+    conn.base_url = addr.empty() ? "http://127.0.0.1:9200" : addr;
+    return endpoint_config(conn, "elasticsearch");
   }
   std::string flag(std::string_view name) const {
     return flag_value(m_ctx.flags, name);
+  }
+  // A client of component `label` at `addr` ("" = --addr: the session's
+  // own), opened once with the credentials and TLS given to snap.
+  HttpClient& client(const std::string& addr, const std::string& label) const {
+    if (addr.empty()) {
+      return m_ctx.http;
+    }
+    auto& c = m_clients[label + " " + addr];
+    if (!c) {
+      c = m_ctx.connector.open_like_given(camunda_info(), addr, label);
+    }
+    return *c;
   }
   double wait_timeout() const {
     return seconds_flag(m_ctx.flags, "wait-timeout", 3600.0);
@@ -164,13 +168,13 @@ private:
                             "--operate and --tasklist are not used");
       }
       if (!skipped("operate")) {
-        apps.push_back({{m_ctx.http, flag("zeebe"), "webapps"},
+        apps.push_back({{client(flag("zeebe"), "webapps"), "webapps"},
                         "/actuator/backupHistory"});
       }
       if (!skipped("optimize")) {
         std::string addr = flag("optimize");
         apps.push_back(
-            {{m_ctx.http, addr.empty() ? "http://127.0.0.1:8092" : addr,
+            {{client(addr.empty() ? "http://127.0.0.1:8092" : addr, "optimize"),
               "optimize"},
              path});
       }
@@ -191,7 +195,7 @@ private:
                                 "without it",
                                 app, app));
       }
-      apps.push_back({{m_ctx.http, addr, app}, path});
+      apps.push_back({{client(addr, app), app}, path});
     }
     return apps;
   }
@@ -274,6 +278,8 @@ private:
   Expected<json> wait_webapp(const Webapp& app, std::int64_t id);
 
   AdapterContext m_ctx;
+  // Declared before their users: clients live as long as the adapter.
+  mutable std::map<std::string, std::unique_ptr<HttpClient>> m_clients;
   camunda::Actuator m_zeebe;
   std::unique_ptr<HttpClient> m_es_http;
   es::Client m_es;
@@ -521,6 +527,19 @@ Expected<StatusResult> CamundaAdapter::status(const std::string& id) {
     r.fields["exporting"] = std::string(camunda::k_phases_unknown);
   }
   r.terminal = !running;
+  // The backup as a whole: running while any part runs, complete when
+  // every part is, failed when one failed, partial otherwise.
+  std::set<BackupState> parts;
+  for (const auto& [component, state] : r.fields.items()) {
+    if (component != "exporting") {
+      parts.insert(camunda::backup_state(
+          state.is_string() ? state.get<std::string>() : ""));
+    }
+  }
+  r.backup = parts.contains(BackupState::running)       ? BackupState::running
+             : parts == std::set{BackupState::complete} ? BackupState::complete
+             : parts.contains(BackupState::failed)      ? BackupState::failed
+                                                        : BackupState::partial;
   std::vector<std::string> short_of;
   for (const auto& [component, state] : r.fields.items()) {
     bool done = state == "COMPLETED" || state == "COMPLETE" ||

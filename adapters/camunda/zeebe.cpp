@@ -40,7 +40,7 @@ constexpr std::string_view k_backup_entry = "payload/backup.json";
 class ZeebeAdapter : public Adapter {
 public:
   explicit ZeebeAdapter(AdapterContext ctx)
-      : m_ctx(ctx), m_zeebe{ctx.http, "", "zeebe"} {}
+      : m_ctx(ctx), m_zeebe{ctx.http, "zeebe"} {}
 
   const AdapterInfo& info() const override { return zeebe_info(); }
 
@@ -130,6 +130,7 @@ public:
         r.fields["failure_reason"] = info.value("failureReason", "");
       }
       r.fields["partitions"] = partitions(info);
+      r.backup = camunda::backup_state(info.value("state", ""));
       r.terminal = info.value("state", "") != "IN_PROGRESS";
       if (info.value("state", "") != "COMPLETED") {
         r.not_ready =

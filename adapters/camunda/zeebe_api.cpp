@@ -14,7 +14,6 @@ Expected<json> Actuator::call(const std::string& method,
                               std::vector<long> ok, bool idempotent,
                               bool cleanup) const {
   JsonCall call{.request = {.method = method,
-                            .base_url = base_url,
                             .path = path,
                             .idempotent = idempotent,
                             .cleanup = cleanup},
@@ -41,6 +40,17 @@ Expected<json> Actuator::call(const std::string& method,
     return tl::unexpected(err);
   }
   return std::move(answer->body);
+}
+
+BackupState backup_state(const std::string& state) {
+  if (state == "COMPLETED" || state == "COMPLETE" || state == "SUCCESS") {
+    return BackupState::complete;
+  }
+  if (state == "IN_PROGRESS") {
+    return BackupState::running;
+  }
+  return state == "INCOMPLETE" || state == "PARTIAL" ? BackupState::partial
+                                                     : BackupState::failed;
 }
 
 Expected<std::int64_t> backup_id_from(const std::string& v) {

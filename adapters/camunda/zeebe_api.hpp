@@ -17,11 +17,10 @@ namespace snap::adapters::camunda {
 
 using nlohmann::json;
 
-// One component's management API.
+// One component's management API, through a client of its own address.
 struct Actuator {
   HttpClient& http;
-  std::string base_url; // "" = the client's own address
-  std::string label;    // "zeebe", "operate", …
+  std::string label; // "zeebe", "operate", …
   // Errors carry the component's {"message"} (or Optimize's errorMessage).
   Expected<json> call(const std::string& method, const std::string& path,
                       const json& body = json(), std::vector<long> ok = {200},
@@ -67,6 +66,12 @@ Expected<json> zeebe_wait(const Actuator& zeebe, Reporter& reporter,
 
 // The Zeebe version the partitions of a BackupInfo report, or "".
 std::string broker_version(const json& info);
+
+// A Zeebe or web-app backup state (BackupStatusCode: COMPLETED,
+// IN_PROGRESS, INCOMPLETE, FAILED; Optimize says COMPLETE, and the records
+// snapshot SUCCESS or PARTIAL) in snap's words; anything else
+// (DOES_NOT_EXIST) is `failed`.
+BackupState backup_state(const std::string& state);
 
 // The verdict on a finished BackupInfo: nothing for COMPLETED, `partial`
 // for INCOMPLETE, `remote` for FAILED, each naming the partitions.

@@ -220,8 +220,16 @@ public:
       json snapshot = SNAP_TRY(call("GET", "/snapshots/" + url_escape(id),
                                     json(), {.bypass = true}));
       r.fields["snapshot"] = snapshot.value("id", id);
-      r.fields["snapshot_status"] = snapshot.value("status", "");
-      running |= r.fields["snapshot_status"] == "creating";
+      // The snapshot's status (cloudify-rest-docs _snapshots.md: created,
+      // failed, uploading, uploaded; cfy says creating while it is taken).
+      std::string state = snapshot.value("status", "");
+      r.fields["snapshot_status"] = state;
+      bool busy = state == "creating" || state == "uploading";
+      running |= busy;
+      r.backup = state == "created" || state == "uploaded"
+                     ? BackupState::complete
+                 : busy ? BackupState::running
+                        : BackupState::failed;
     }
     auto execs =
         call("GET", "/executions", json(),

@@ -389,6 +389,12 @@ ElasticsearchAdapter::snapshot_status(const std::string& name) {
   r.fields["snapshot"] = name;
   r.fields["repository"] = repo;
   r.fields["state"] = info.value("state", "");
+  // SnapshotState: IN_PROGRESS, SUCCESS, PARTIAL, FAILED, INCOMPATIBLE.
+  std::string state = info.value("state", "");
+  r.backup = state == "SUCCESS"       ? BackupState::complete
+             : state == "IN_PROGRESS" ? BackupState::running
+             : state == "PARTIAL"     ? BackupState::partial
+                                      : BackupState::failed;
   if (info.value("state", "") != "SUCCESS") {
     r.not_ready = fmt::format("elasticsearch: snapshot {} is {}", name,
                               info.value("state", ""));

@@ -580,6 +580,14 @@ Expected<StatusResult> FabricAdapter::status(const std::string& id) {
       fmt::format("{} of {}", ready, items->size());
   r.fields["volume_snapshots"] = snaps;
   r.terminal = all_settled;
+  if (!id.empty()) {
+    // Complete when every VolumeSnapshot is readyToUse; once each of the
+    // others reports status.error the backup is taken as failed (the CSI
+    // snapshotter may still retry; status then says so again).
+    r.backup = ready == static_cast<int>(items->size()) ? BackupState::complete
+               : all_settled                            ? BackupState::failed
+                                                        : BackupState::running;
+  }
   if (ready < static_cast<int>(items->size())) {
     r.not_ready = fmt::format("fabric: {} of {} VolumeSnapshots are ready "
                               "to use",

@@ -410,26 +410,26 @@ private:
     return app;
   }
 
-  Request get(const std::string& path) const {
-    Request req{.method = "GET", .path = path};
-    req.base_url = m_node;
-    return req;
+  static Request get(const std::string& path) {
+    return Request{.method = "GET", .path = path};
   }
+  // The node spoken to: the one --node picked, else --addr.
+  HttpClient& node() const { return m_node ? *m_node : m_ctx.http; }
 
   // Sends `req` and parses the JSON envelope; an unauthorized envelope is
   // `auth`.
   Expected<json> envelope(Request req) {
     std::string text;
-    Response resp = SNAP_TRY(m_ctx.http.send_small(req, text, 16 << 20));
+    Response resp = SNAP_TRY(node().send_small(req, text, 16 << 20));
     if (!resp.ok()) {
-      return tl::unexpected(m_ctx.http.status_error(req, resp, ""));
+      return tl::unexpected(node().status_error(req, resp, ""));
     }
     json j = parse_untrusted_json(text);
     if (!j.is_object() || !j.contains("status")) {
       return fail(ErrorKind::remote,
                   fmt::format("flux: {} answered something that is not a "
                               "FluxOS envelope (is --addr a Flux node?)",
-                              m_ctx.http.display_url(req)));
+                              node().display_url(req)));
     }
     if (j.value("status", "") == "error" && j["data"].is_object() &&
         j["data"].value("code", 0) == 401) {
@@ -437,7 +437,7 @@ private:
                   fmt::format("flux: {}: {} (check --auth-file: the Flux ID "
                               "must own the app or administer the node, and "
                               "the login must be fresh)",
-                              m_ctx.http.display_url(req),
+                              node().display_url(req),
                               j["data"].value("message", "")));
     }
     return j;
@@ -490,9 +490,11 @@ private:
     for (const auto& n : loc.value("data", json::array())) {
       std::string ip = n.value("ip", "");
       if (ip == node || ip.substr(0, ip.find(':')) == node) {
-        m_node = "http://" +
-                 (ip.find(':') == std::string::npos ? ip + ":16127" : ip);
-        m_ctx.reporter.note("using node " + m_node);
+        std::string url =
+            "http://" +
+            (ip.find(':') == std::string::npos ? ip + ":16127" : ip);
+        m_node = m_ctx.connector.open_like_given(flux_info(), url);
+        m_ctx.reporter.note("using node " + url);
         return {};
       }
     }
@@ -521,14 +523,13 @@ private:
   Expected<void> run_task(const std::string& path, const json& body,
                           std::string_view what) {
     Request req{.method = "POST", .path = path, .idempotent = false};
-    req.base_url = m_node;
     MemorySource src(body.dump());
     req.body = &src;
     req.content_type = "application/json";
     TaskLines lines(m_ctx.reporter);
-    Response resp = SNAP_TRY(m_ctx.http.send(req, lines));
+    Response resp = SNAP_TRY(node().send(req, lines));
     if (!resp.ok()) {
-      return tl::unexpected(m_ctx.http.status_error(req, resp, ""));
+      return tl::unexpected(node().status_error(req, resp, ""));
     }
     auto all = lines.lines();
     if (!all.empty() && all.back().starts_with("{")) {
@@ -553,7 +554,7 @@ private:
     if (j.is_object() && j.value("status", "") == "error") {
       bool auth = j["data"].is_object() && j["data"].value("code", 0) == 401;
       return fail(auth ? ErrorKind::auth : ErrorKind::remote,
-                  fmt::format("flux: {}: {}{}", m_ctx.http.display_url(req),
+                  fmt::format("flux: {}: {}{}", node().display_url(req),
                               j["data"].value("message", ""),
                               auth ? " (check --auth-file)" : ""));
     }
@@ -574,12 +575,12 @@ private:
                         url_escape(app));
       std::string entry_name = c + ".tar.gz";
       Sink* entry = SNAP_TRY(out.add_entry(entry_name, "application/gzip"));
-      Response resp = SNAP_TRY(m_ctx.http.send(
+      Response resp = SNAP_TRY(node().send(
           req, *entry, [this](std::uint64_t done, std::uint64_t size) {
             m_ctx.reporter.progress("download", done, size);
           }));
       if (!resp.ok()) {
-        return tl::unexpected(m_ctx.http.status_error(req, resp, ""));
+        return tl::unexpected(node().status_error(req, resp, ""));
       }
       auto src = SNAP_TRY(out.entry_source(entry_name));
       auto checked = check_tar_gz(*src, archive_name(c));
@@ -614,12 +615,10 @@ private:
     r.kind = "full";
     r.summary = fmt::format("app {}, {} component{}", app, ids.size(),
                             ids.size() == 1 ? "" : "s");
-    r.source = {
-        {"app", app},
-        {"node",
-         redact_url(m_node.empty() ? m_ctx.http.config().base_url : m_node)},
-        {"components", parts},
-        {"data_bytes", total}};
+    r.source = {{"app", app},
+                {"node", redact_url(node().config().base_url)},
+                {"components", parts},
+                {"data_bytes", total}};
     if (auto v = envelope(get("/flux/version"));
         v && v->value("status", "") == "success") {
       r.server_version = v->value("data", "");
@@ -637,13 +636,12 @@ private:
                                     url_escape(app), url_escape(comp), name),
                 .content_type = body.content_type(),
                 .idempotent = false};
-    req.base_url = m_node;
     req.body = &body;
     MemorySink answer(1 << 20);
-    auto resp = m_ctx.http.send(
-        req, answer, [this](std::uint64_t done, std::uint64_t total) {
-          m_ctx.reporter.progress("upload", done, total);
-        });
+    auto resp = node().send(req, answer,
+                            [this](std::uint64_t done, std::uint64_t total) {
+                              m_ctx.reporter.progress("upload", done, total);
+                            });
     if (!resp) {
       // The node drops the connection on bad credentials or parameters.
       return fail(resp.error().kind,
@@ -652,14 +650,15 @@ private:
                               resp.error().message));
     }
     if (!resp->ok()) {
-      return tl::unexpected(m_ctx.http.status_error(req, *resp, ""));
+      return tl::unexpected(node().status_error(req, *resp, ""));
     }
     SNAP_TRY(envelope_text(req, answer.str()));
     return {};
   }
 
   AdapterContext m_ctx;
-  std::string m_node; // another node picked with --node; "" = --addr
+  // Another node picked with --node, with the credentials given for --addr.
+  std::unique_ptr<HttpClient> m_node;
 };
 
 } // namespace

@@ -23,29 +23,23 @@ Expected<Cluster> connect(const AdapterContext& ctx, const std::string& label) {
     return tl::unexpected(target.error());
   }
   Target t = target ? *target : Target{};
-  HttpConfig cfg;
-  cfg.label = label;
-  cfg.base_url = given.base_url.empty() ? t.server : given.base_url;
-  cfg.tls = given.tls;
+  // What was given wins over the kubeconfig, field by field.
+  Connection conn;
+  conn.base_url = given.base_url.empty() ? t.server : given.base_url;
+  conn.tls = given.tls;
   if (given.tls.ca_file.empty()) {
-    cfg.tls.ca_pem = t.tls.ca_pem;
+    conn.tls.ca_pem = t.tls.ca_pem;
   }
   if (given.tls.cert_file.empty()) {
-    cfg.tls.cert_pem = t.tls.cert_pem;
-    cfg.tls.key_pem = t.tls.key_pem;
+    conn.tls.cert_pem = t.tls.cert_pem;
+    conn.tls.key_pem = t.tls.key_pem;
   }
-  cfg.tls.insecure = given.tls.insecure || t.tls.insecure;
-  std::string token = given.token.empty() ? t.token : given.token;
-  if (!token.empty()) {
-    cfg.headers.emplace_back("Authorization", "Bearer " + token);
-  }
-  if (!given.user.empty()) {
-    cfg.basic_user = given.user;
-    cfg.basic_password = given.password;
-  } else if (!t.user.empty()) {
-    cfg.basic_user = t.user;
-    cfg.basic_password = t.password;
-  }
+  conn.tls.insecure = given.tls.insecure || t.tls.insecure;
+  conn.token = given.token.empty() ? t.token : given.token;
+  bool given_user = !given.user.empty();
+  conn.user = given_user ? given.user : t.user;
+  conn.password = given_user ? given.password : t.password;
+  HttpConfig cfg = endpoint_config(conn, label);
   Cluster c;
   c.ns = flag_value(ctx.flags, "namespace");
   if (c.ns.empty()) {

@@ -128,6 +128,12 @@ public:
   // A client to `endpoint` (its label, base URL, TLS and credentials), with
   // the session's timeout, stall timeout, retries and logging.
   virtual std::unique_ptr<HttpClient> open(HttpConfig endpoint) const = 0;
+  // A client to `base_url` with the given TLS and credentials, the token
+  // sent as adapter `info` sends it: another node or component of the
+  // same system. `label` ("" = the adapter's name) prefixes its messages.
+  std::unique_ptr<HttpClient> open_like_given(const AdapterInfo& info,
+                                              std::string base_url,
+                                              std::string label = {}) const;
 };
 
 struct AdapterContext {
@@ -180,8 +186,22 @@ using ListResult = std::vector<ListedBackup>;
 // The rows commands print: {"id": …, then the details}.
 Fields list_rows(const ListResult& backups);
 
+// Where one backup stands, in the same words for every system.
+enum class BackupState : std::uint8_t {
+  running,  // the target is still taking it
+  complete, // whole: it can be restored
+  partial,  // finished with parts missing (a shard, a partition, a volume)
+  failed,   // finished without a usable backup
+};
+// "running", "complete", "partial", "failed".
+std::string_view state_name(BackupState s);
+
 struct StatusResult {
   Fields fields = Fields::object();
+  // The state of the backup asked about (status ID), or nullopt when the
+  // question was about the target. Anything but `complete` makes status
+  // exit 10, and `running` keeps --watch going.
+  std::optional<BackupState> backup;
   bool terminal = true; // nothing left running that --watch should follow
   // Why the target cannot be backed up now, or the backup asked about is
   // not complete ("consul: no leader …"); "" when it is ready. status then

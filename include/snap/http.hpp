@@ -70,11 +70,17 @@ struct HttpConfig {
   std::function<void(const std::string&)> waiting;
 };
 
+// An endpoint's settings from a resolved connection: its address, TLS,
+// basic credentials and token (sent in `token_header` after `prefix`),
+// with `label` prefixing every message.
+HttpConfig endpoint_config(const Connection& conn, std::string label,
+                           std::string_view token_header = "Authorization",
+                           std::string_view token_prefix = "Bearer ");
+
 struct Request {
   std::string method = "GET";
-  std::string base_url; // another node of the same system; "" = the target
-  std::string path;     // appended to the base URL, already escaped
-  std::string query;    // without the leading '?'
+  std::string path;  // appended to the base URL, already escaped
+  std::string query; // without the leading '?'
   Headers headers;
   Source* body = nullptr;
   std::string content_type;

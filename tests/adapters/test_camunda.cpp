@@ -511,7 +511,10 @@ namespace snap::test {
 TEST_CASE("camunda status works through a standalone 8.7 gateway",
           "[e2e][camunda][target-truth]") {
   Cluster c({"--zeebe-role", "gateway"});
-  auto saved = snap(with({"save", "camunda", "--backup-id", "42"}, c.flags()));
+  TempDir dir;
+  auto saved = snap(
+      with({"save", "camunda", "--backup-id", "42", "-o", dir.path().string()},
+           c.flags()));
   INFO(saved.err);
   REQUIRE(saved.exit_code == 0);
   CHECK(http("GET", c.zeebe.url() + "/actuator/partitions").find("LEADER") ==
@@ -520,6 +523,7 @@ TEST_CASE("camunda status works through a standalone 8.7 gateway",
   INFO(status.err);
   CHECK(status.exit_code == 0);
   CHECK(status.out.find("COMPLETED") != std::string::npos);
+  CHECK(status.out.find("complete\nReady:") != std::string::npos);
   CHECK(status.out.find("not shown by a standalone gateway") !=
         std::string::npos);
 }

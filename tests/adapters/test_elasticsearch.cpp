@@ -449,6 +449,12 @@ TEST_CASE("list status download and delete of snapshots",
                    "backups", "first"});
   CHECK(one.out.find("IN_PROGRESS") != std::string::npos);
   CHECK(one.out.find("Stage:") != std::string::npos);
+  // The backup's own state, the same word for every system; a backup still
+  // being taken is not ready (exit 10).
+  CHECK(one.exit_code == 10);
+  auto one_json = snap({"--json", "status", "es", "--addr", emu.url(),
+                        "--repository", "backups", "first"});
+  CHECK(json::parse(one_json.out)["backup_state"] == "running");
   auto early = snap({"download", "es", "--addr", emu.url(), "--repository",
                      "backups", "first"});
   CHECK(early.exit_code == 1);
@@ -458,6 +464,10 @@ TEST_CASE("list status download and delete of snapshots",
                        "backups", "first", "--watch", "--interval", "0.2"});
   CHECK(watched.exit_code == 0);
   CHECK(watched.out.find("SUCCESS") != std::string::npos);
+  auto done = snap({"--json", "status", "es", "--addr", emu.url(),
+                    "--repository", "backups", "first"});
+  CHECK(done.exit_code == 0);
+  CHECK(json::parse(done.out)["backup_state"] == "complete");
 
   TempDir dir;
   auto d = snap({"download", "es", "--addr", emu.url(), "--repository",

@@ -196,6 +196,30 @@ TEST_CASE("flux upload, list, delete and --node", "[e2e][flux]") {
   CHECK(nlohmann::json::parse(two.out)["source"]["components"].size() == 2);
 }
 
+TEST_CASE("flux --node sends the login given for --addr to the node",
+          "[e2e][flux]") {
+  FluxWorld w;
+  const std::string login =
+      R"({"zelid":"1Z","signature":"c2ln","loginPhrase":"1"})";
+  Emulator emu("flux", {"--data-dir", w.apps->path().string(),
+                        "--require-token", login});
+  TempDir dir;
+  write_file(dir.path() / "auth.json", login);
+  std::vector<std::string> args = {
+      "save",        "flux",
+      "--addr",      emu.url(),
+      "--app",       "myapp",
+      "--component", "web",
+      "--node",      "127.0.0.1:" + std::to_string(emu.port()),
+      "-o",          (dir.path() / "out").string()};
+  auto refused = snap(args);
+  CHECK(refused.exit_code == 5);
+  args.insert(args.end(), {"--auth-file", (dir.path() / "auth.json").string()});
+  auto saved = snap(args);
+  INFO(saved.err);
+  CHECK(saved.exit_code == 0);
+}
+
 } // namespace snap::test
 
 namespace snap::test {

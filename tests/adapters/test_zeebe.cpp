@@ -180,6 +180,7 @@ TEST_CASE("zeebe status works through a standalone 8.2-8.7 gateway",
     auto one = snap({"status", "zeebe", "7", "--addr", emu.url()});
     CHECK(one.exit_code == 0);
     CHECK(one.out.find("COMPLETED") != std::string::npos);
+    CHECK(one.out.find("complete\nReady:") != std::string::npos);
     // The gateway has no partitions endpoint, as the real one.
     CHECK(
         http("GET", emu.url() + "/actuator/partitions").find("exporterPhase") ==

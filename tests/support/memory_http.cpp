@@ -14,7 +14,7 @@ public:
                   const std::string& url, Sink& sink, const ProgressFn&,
                   long) override {
     MemoryRequest r{.method = req.method};
-    std::string base = req.base_url.empty() ? config.base_url : req.base_url;
+    const std::string& base = config.base_url;
     r.target = url.substr(std::min(base.size(), url.size()));
     r.headers = config.headers;
     r.headers.insert(r.headers.end(), req.headers.begin(), req.headers.end());
