@@ -5,7 +5,8 @@
 // a new-format zip carrying the emulator's own state (secrets, per tenant),
 // so a restore visibly puts that state back. Maintenance mode, the
 // unauthenticated /snapshot-status, the JSON error shape and its codes follow
-// ../shared/api/cloudify.md.
+// Cloudify's REST documentation (cloudify-cosmo/cloudify-rest-docs,
+// source/includes/_snapshots.md and _maintenance.md) and its rest-service.
 #include "emulator/cloudify.hpp"
 #include "emulator/cloudify_archive.hpp"
 
