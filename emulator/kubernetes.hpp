@@ -4,8 +4,9 @@
 // their YAML, Status errors, resourceVersion checks, merge patches,
 // ownerReferences with garbage collection (background and orphan), bearer-token
 // and client-certificate auth, PVCs bound to CSI volumes by their StorageClass,
-// and a CSI snapshot controller whose VolumeSnapshots become ready after a
-// delay, never, or with an error.
+// a CSI snapshot controller whose VolumeSnapshots become ready after a
+// delay, never, or with an error, and (--fabric-operator) fabric-operator
+// making each Fabric resource's Deployment and Service and its status.
 #pragma once
 
 #include <string>
@@ -21,6 +22,11 @@ struct KubernetesOptions {
   std::string snapshot_outcome = "ready"; // ready | never | error
   std::vector<std::string> reject_create; // names whose create answers 422
   bool client_ca = false; // a verified client certificate authenticates
+  // fabric-operator runs in the cluster and reconciles ibp.com resources
+  // (controllers.cpp); their pods run this long after being scheduled.
+  bool fabric_operator = false;
+  long operator_ready_ms = 300;
+  std::vector<std::string> operator_fail; // CRs the operator sets to Error
 };
 
 // Errors: a CRD file that cannot be read; the message says which.

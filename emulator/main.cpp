@@ -283,6 +283,14 @@ void kubernetes_flags(CLI::App& sub, Setup& s) {
   sub.add_option("--reject-create", k.reject_create,
                  "creating an object of this name answers 422 Invalid "
                  "(repeatable)");
+  sub.add_flag("--fabric-operator", k.fabric_operator,
+               "run fabric-operator: ibp.com resources get their Deployment "
+               "and Service, and a status once their pods run");
+  sub.add_option("--operator-ready-ms", k.operator_ready_ms,
+                 "how long a node's pods take to run (default 300)");
+  sub.add_option("--operator-fail", k.operator_fail,
+                 "the operator sets this resource's status to Error "
+                 "(repeatable)");
 }
 
 bool kubernetes_start(httplib::Server& server, FaultInjector& injector,

@@ -27,12 +27,14 @@
 // Sources: hyperledger-labs/fabric-operator (pkg/offering, controllers),
 // vmware-tanzu/velero (pkg/restore), kubernetes-csi/external-snapshotter.
 
+#include <chrono>
 #include <random>
 
 #include "adapters/fabric/objects.hpp"
 #include "adapters/factories.hpp"
 #include "adapters/kube/apply.hpp"
 #include "adapters/kube/cluster.hpp"
+#include "snap/poll.hpp"
 #include "snap/text.hpp"
 
 namespace snap::adapters {
@@ -105,6 +107,28 @@ private:
 bool has_parent_label(const json& object) {
   json labels = meta(object).value("labels", json::object());
   return labels.is_object() && labels.contains("parent");
+}
+
+// A network comes back tier by tier: the CAs the others enroll with, the
+// orderers, the peers that join the orderers' channels, the consoles.
+const std::vector<std::string> k_tiers = {"ca", "orderer", "peer", "console"};
+
+std::string tier_name(const std::string& role) { return role + "s"; }
+
+int tier_of(const std::string& role) {
+  auto it = std::find(k_tiers.begin(), k_tiers.end(), role);
+  return it == k_tiers.end() ? -1 : static_cast<int>(it - k_tiers.begin());
+}
+
+// Whether a fabric-operator resource runs, from its status.type
+// (api/v1beta1 IBPCRStatusType; each controller's SetStatus): Deployed once
+// all its pods run, Warning while running with a certificate to renew;
+// Precreated is an orderer node waiting for its channel's config block,
+// which it gets from the peers' admins, not from this restore. Error
+// stops the wait.
+bool runs(const std::string& type, const std::string& role) {
+  return type == "Deployed" || type == "Warning" ||
+         (role == "orderer" && type == "Precreated");
 }
 
 } // namespace
@@ -208,6 +232,10 @@ public:
 
 private:
   kube::Client& api() { return *m_cluster.api; }
+  Expected<std::string>
+  wait_tier(const std::string& tier,
+            const std::vector<const kube::Planned*>& members,
+            const std::string& ns, double timeout_s);
   const std::string& ns() const { return m_cluster.ns; }
   double snapshot_timeout() const {
     return seconds_flag(m_ctx.flags, "snapshot-timeout",
@@ -250,9 +278,30 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
   if (flag_value(m_ctx.flags, "no-volume-snapshots").empty()) {
     bool quiesce = !flag_value(m_ctx.flags, "quiesce").empty();
     std::vector<kube::Scaled> scaled;
+    // fabric-operator builds each node's Deployment from its resource and
+    // sets a changed replica count back, so a node is scaled through its
+    // resource's spec.replicas (all four kinds have it, default 1).
+    kube::ScaleVia via = [&](const kube::Item& w) -> const kube::Item* {
+      if (m_preset.name() != "fabric-operator") {
+        return nullptr;
+      }
+      for (const auto& ref :
+           meta(w.object).value("ownerReferences", json::array())) {
+        if (!ref.value("controller", false)) {
+          continue;
+        }
+        for (const auto& item : g.items()) {
+          if (m_preset.is_fabric(item.type) &&
+              str(meta(item.object), "uid") == str(ref, "uid")) {
+            return &item;
+          }
+        }
+      }
+      return nullptr;
+    };
     auto stopped =
         quiesce ? kube::scale_down(api(), m_ctx.reporter, note, ns(), g.items(),
-                                   snapshot_timeout(), scaled, "fabric")
+                                   snapshot_timeout(), scaled, "fabric", via)
                 : Expected<void>();
     auto taken = stopped ? snapshot_volumes(g, id, note)
                          : Expected<json>(tl::unexpected(stopped.error()));
@@ -502,22 +551,42 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
       .allow_cluster_scoped =
           !flag_value(m_ctx.flags, "allow-cluster-scoped").empty(),
       .preferred_groups = m_preset.groups()};
-  // Orderer nodes come before their parent, which would otherwise make
-  // them anew.
-  kube::RankFn rank = [](const ResourceType& t, bool operator_kind,
-                         const json& obj) {
+  // The Fabric resources tier by tier (CAs, orderers, peers, consoles);
+  // orderer nodes before their parent, which would otherwise make them
+  // anew.
+  kube::RankFn rank = [this](const ResourceType& t, bool operator_kind,
+                             const json& obj) {
     int r = kube::restore_rank(t.name(), operator_kind);
-    return operator_kind && !has_parent_label(obj) ? r + 1 : r;
+    int tier = tier_of(m_preset.role(t));
+    if (!operator_kind || tier < 0) {
+      return r;
+    }
+    return r + 10 * tier + (m_preset.is_orderer(t) && !has_parent_label(obj));
   };
   std::vector<kube::Planned> plan = SNAP_TRY(restorer.plan(in, b, scope, rank));
+  for (auto& p : plan) {
+    if (std::string role = m_preset.role(p.type); tier_of(role) >= 0) {
+      p.tier = tier_name(role);
+    }
+  }
+  double ready_timeout = seconds_flag(m_ctx.flags, "ready-timeout", 600.0);
+  bool waits = ready_timeout > 0 && m_preset.name() == "fabric-operator";
   // What is already there decides each object's action, before anything
   // changes.
   std::vector<std::string> existing =
       SNAP_TRY(restorer.decide(plan, target_ns, policy));
   if (dry_run) {
     std::vector<std::string> steps;
-    for (const auto& p : plan) {
-      steps.push_back(kube::Restorer::describe_step(p, target_ns));
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      steps.push_back(kube::Restorer::describe_step(plan[i], target_ns));
+      const std::string& tier = plan[i].tier;
+      if (waits && !tier.empty() &&
+          (i + 1 == plan.size() || plan[i + 1].tier != tier)) {
+        steps.push_back(fmt::format("wait until the {} run (status Deployed "
+                                    "and their Deployments available; at "
+                                    "most {} s)",
+                                    tier, ready_timeout));
+      }
     }
     return RestoreReport{.plan = std::move(steps)};
   }
@@ -532,7 +601,92 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
                             existing.size() == 1 ? "s" : "",
                             join_list(existing, ", ")));
   }
-  return restorer.apply(plan, target_ns, snapshot_timeout());
+  if (!waits) {
+    return restorer.apply(plan, target_ns, snapshot_timeout());
+  }
+  return restorer.apply(plan, target_ns, snapshot_timeout(),
+                        [&](const std::string& tier,
+                            const std::vector<const kube::Planned*>& members) {
+                          return wait_tier(tier, members, target_ns,
+                                           ready_timeout);
+                        });
+}
+
+// Waits until every resource of `tier` runs (runs()) and the Deployment of
+// its name, where the operator made one, has its replicas available.
+Expected<std::string>
+FabricAdapter::wait_tier(const std::string& tier,
+                         const std::vector<const kube::Planned*>& members,
+                         const std::string& ns, double timeout_s) {
+  auto started = std::chrono::steady_clock::now();
+  auto deployments = SNAP_TRY(api().type_of("apps/v1", "Deployment"));
+  std::vector<std::string> waiting; // "peer1: Deploying", as last seen
+  std::vector<std::string> names;
+  for (const auto* p : members) {
+    names.push_back(p->name);
+  }
+  std::optional<Error> failed;
+  auto step = [&]() -> Expected<bool> {
+    waiting.clear();
+    for (const auto* p : members) {
+      auto live = SNAP_TRY(api().get_if(p->type, ns, p->name));
+      if (!live) {
+        waiting.push_back(p->name + ": gone");
+        continue;
+      }
+      json st = live->value("status", json::object());
+      std::string type = st.is_object() ? str(st, "type") : "";
+      if (type == "Error") {
+        failed = Error{
+            ErrorKind::partial,
+            fmt::format("fabric: {} {} reports Error ({}: {}), so the {} "
+                        "are not ready and the restore stopped there "
+                        "(kubectl describe -n {} {} {}; the operator's log "
+                        "says more)",
+                        p->type.name(), p->name, str(st, "reason"),
+                        str(st, "message"), tier, ns, p->type.name(), p->name)};
+        return true;
+      }
+      if (!runs(type, m_preset.role(p->type))) {
+        waiting.push_back(
+            fmt::format("{}: {}", p->name, type.empty() ? "no status" : type));
+        continue;
+      }
+      auto dep = SNAP_TRY(api().get_if(deployments, ns, p->name));
+      if (dep) {
+        int want = dep->value("spec", json::object()).value("replicas", 1);
+        json dst = dep->value("status", json::object());
+        int have = dst.is_object() ? dst.value("availableReplicas", 0) : 0;
+        if (have < want) {
+          waiting.push_back(fmt::format("{}: {} of {} replicas available",
+                                        p->name, have, want));
+        }
+      }
+    }
+    m_ctx.reporter.progress(
+        fmt::format("waiting for the {}: {}", tier,
+                    waiting.empty() ? "ready" : join_list(waiting, ", ")),
+        0, 0);
+    return waiting.empty();
+  };
+  auto waited = poll_until(timeout_s, step, [&] {
+    return fmt::format("fabric: the {} are not ready after {} s ({}), so "
+                       "the restore stopped there (raise --ready-timeout, "
+                       "or see kubectl describe -n {} and the operator's "
+                       "log)",
+                       tier, timeout_s, join_list(waiting, ", "), ns);
+  });
+  if (!waited) {
+    return tl::unexpected(waited.error());
+  }
+  if (failed) {
+    return tl::unexpected(*failed);
+  }
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
+  return fmt::format("{} ready: {} ({:.1f} s)", tier, join_list(names, ", "),
+                     secs);
 }
 
 Expected<StatusResult> FabricAdapter::status(const std::string& id) {
@@ -683,6 +837,12 @@ const AdapterInfo& fabric_info() {
                  "let the restore create cluster-scoped objects other than "
                  "CRDs that the archive holds (refused by default)",
                  false,
+                 {C::restore}},
+                {"ready-timeout",
+                 "seconds to wait for each tier (CAs, orderers, peers, "
+                 "consoles) to run before the next (default 600; 0: do not "
+                 "wait)",
+                 true,
                  {C::restore}}},
       // flag > SNAP_FABRIC_KUBECONFIG > KUBECONFIG > profile (docs/contract.md
       // §3).

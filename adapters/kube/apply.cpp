@@ -15,6 +15,18 @@
 namespace snap::adapters::kube {
 namespace {
 
+// Whether an owner reference of `p` that controls it names an object this
+// restore made (by its saved uid).
+bool made_by_restored_owner(const Planned& p,
+                            const std::set<std::string>& renewed) {
+  for (const auto& ref : p.owner_refs) {
+    if (ref.value("controller", false) && renewed.contains(str(ref, "uid"))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool fatal(const Error& e) {
   return e.kind == ErrorKind::auth || e.kind == ErrorKind::connect ||
          e.kind == ErrorKind::interrupted;
@@ -134,6 +146,28 @@ Expected<std::vector<Planned>> Restorer::plan(ArchiveReader& in, const json& b,
   return plan;
 }
 
+bool Restorer::regenerated_by_operator(const Planned& p) const {
+  static const std::set<std::string> regenerated = {
+      "deployments.apps", "statefulsets.apps", "services"};
+  if (!regenerated.contains(p.type.name())) {
+    return false;
+  }
+  for (const auto& ref : p.owner_refs) {
+    std::string av = str(ref, "apiVersion");
+    std::string group =
+        av.find('/') == std::string::npos ? "" : av.substr(0, av.find('/'));
+    if (!ref.value("controller", false)) {
+      continue;
+    }
+    for (const auto& [plural, g] : m_operator_kinds) {
+      if (g == group && !group.empty()) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 Expected<std::vector<std::string>> Restorer::decide(std::vector<Planned>& plan,
                                                     const std::string& ns,
                                                     Conflict policy) {
@@ -150,6 +184,10 @@ Expected<std::vector<std::string>> Restorer::decide(std::vector<Planned>& plan,
       // Replacing a CRD would delete every object of its kind in the
       // cluster: an installed one is always left as it is.
       p.action = same ? "identical" : "skip";
+    } else if (!same && regenerated_by_operator(p)) {
+      // Its operator rebuilds it from the resource; replacing it would be
+      // undone, and it is no conflict.
+      p.action = "operator";
     } else if (policy == Conflict::replace && !same) {
       p.action = "replace";
     } else if (policy == Conflict::fail && !same) {
@@ -265,6 +303,11 @@ std::string Restorer::describe_step(const Planned& p, const std::string& ns) {
                        "create{})",
                        id, from);
   }
+  if (p.action == "operator") {
+    return fmt::format("leave {} to its operator (exists; the operator "
+                       "builds it from its resource)",
+                       id);
+  }
   if (p.action == "conflict") {
     return fmt::format("{} exists and differs: the restore fails "
                        "(--conflict fail)",
@@ -289,20 +332,53 @@ Expected<void> Restorer::ensure_namespace(const std::string& ns) {
 }
 
 Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
-                                        const std::string& ns,
-                                        double timeout_s) {
+                                        const std::string& ns, double timeout_s,
+                                        const TierWait& wait) {
   SNAP_TRY(ensure_namespace(ns));
   std::map<std::string, std::string> new_uid; // saved uid -> live uid
   std::set<std::string> renewed; // saved uids of objects made in this run
   std::vector<std::string> report;
   std::vector<std::string> failed;
+  std::vector<std::string> next_steps;
+  std::vector<const Planned*> tier;
+  std::string stop; // why the restore stopped before its end
+  // Waits for the tier just restored; false when the restore stops there.
+  auto tier_ready = [&]() -> Expected<bool> {
+    if (!wait || tier.empty()) {
+      tier.clear();
+      return true;
+    }
+    auto line = wait(tier.front()->tier, tier);
+    tier.clear();
+    if (line) {
+      report.push_back(*line);
+      return true;
+    }
+    if (line.error().kind != ErrorKind::partial &&
+        line.error().kind != ErrorKind::timeout) {
+      return tl::unexpected(line.error());
+    }
+    report.push_back(line.error().message);
+    stop = line.error().message;
+    return false;
+  };
   std::size_t n = 0;
+  bool stopped = false;
   for (auto& p : plan) {
+    if (!tier.empty() && p.tier != tier.front()->tier &&
+        !SNAP_TRY(tier_ready())) {
+      stopped = true;
+      break;
+    }
     ++n;
     std::string id = p.type.name() + "/" + p.name;
     m_reporter.progress(
         fmt::format("restoring {} ({} of {})", id, n, plan.size()), 0, 0);
-    if (p.action == "skip" || p.action == "identical") {
+    if (!p.tier.empty()) {
+      tier.push_back(&p);
+    }
+    if (p.action == "skip" || p.action == "identical" ||
+        p.action == "operator") {
       new_uid[p.old_uid] = p.live_uid;
       report.push_back(describe_step(p, ns));
       continue;
@@ -312,6 +388,17 @@ Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
     for (const auto& u : unlinked) {
       failed.push_back(u.substr(0, u.find(':')));
       report.push_back("failed to re-link the owner of " + u);
+    }
+    if (!done && done.error().kind == ErrorKind::conflict &&
+        p.action == "create" && made_by_restored_owner(p, renewed)) {
+      // Its operator made it from the resource restored above: it is in
+      // place, as the operator wants it.
+      auto live = SNAP_TRY(m_api.get_if(p.type, ns, p.name));
+      if (live) {
+        new_uid[p.old_uid] = str(meta(*live), "uid");
+        report.push_back(fmt::format("in place {} (made by its operator)", id));
+        continue;
+      }
     }
     if (!done) {
       if (fatal(done.error())) {
@@ -329,6 +416,21 @@ Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
             ? ""
             : " from volume snapshot " + p.snapshot.value("name", "")));
   }
+  if (!stopped && !SNAP_TRY(tier_ready())) {
+    stopped = true;
+  }
+  if (stopped) {
+    std::vector<std::string> left;
+    for (std::size_t i = n; i < plan.size(); ++i) {
+      left.push_back(plan[i].type.name() + "/" + plan[i].name);
+    }
+    if (!left.empty()) {
+      next_steps.push_back(fmt::format(
+          "not restored yet: {}; once what is above runs, restore the "
+          "archive again with --conflict skip to add the rest",
+          join_list(left, ", ")));
+    }
+  }
   // Owner references point at the owners' new uids, so deleting an owner
   // later garbage-collects as it did before. An object left in place is
   // re-linked too when its owner was made anew (a replaced CR orphans what
@@ -337,7 +439,8 @@ Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
     if (p.owner_refs.empty() || !new_uid.contains(p.old_uid)) {
       continue;
     }
-    bool kept = p.action == "skip" || p.action == "identical";
+    bool kept =
+        p.action == "skip" || p.action == "identical" || p.action == "operator";
     bool owner_renewed = false;
     json refs = json::array();
     for (auto ref : p.owner_refs) {
@@ -371,8 +474,18 @@ Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
                                    patched.error().message));
     }
   }
-  RestoreReport out{.done = std::move(report), .details = {{"namespace", ns}}};
-  if (!failed.empty()) {
+  RestoreReport out{.done = std::move(report),
+                    .next_steps = std::move(next_steps),
+                    .details = {{"namespace", ns}}};
+  if (!stop.empty()) {
+    out.verdict =
+        Error{ErrorKind::partial,
+              failed.empty() ? stop
+                             : fmt::format("{}; and {} of {} objects were not "
+                                           "restored: {}",
+                                           stop, failed.size(), plan.size(),
+                                           join_list(failed, ", "))};
+  } else if (!failed.empty()) {
     out.verdict = Error{
         ErrorKind::partial,
         fmt::format("{}: {} of {} objects were not restored: {} (the others "

@@ -9,7 +9,9 @@
 // replace (deleted with orphaning, so no owner's delete takes data with
 // it, then created, and what the old one owned re-linked to the new one).
 // Owner references are re-linked to the new owners' uids afterwards. Every
-// object is reported; some failing makes the restore partial.
+// object is reported; some failing makes the restore partial. The caller
+// may group objects in tiers and wait for each to run before the next; a
+// workload or Service an operator controls is left to that operator.
 #pragma once
 
 #include <functional>
@@ -34,10 +36,21 @@ struct Planned {
   json object; // ready to create (a PVC then names its snapshot)
   json owner_refs = json::array(); // as saved
   int rank = 0;
-  std::string action; // create, replace, skip, identical, conflict
+  // create, replace, skip, identical, conflict, or operator (left to the
+  // operator that controls it)
+  std::string action;
   std::string live_uid;
   json snapshot; // the PVC's volume snapshot record, or null
+  // The tier this object belongs to ("cas", "orderers", …), or "" for
+  // none: the restore waits for a tier to be ready before the next one.
+  std::string tier;
 };
+
+// Waits until the members of `tier` run; an error stops the restore there
+// (kind `partial` or `timeout`: what is left is reported; `interrupted`
+// and the like end it).
+using TierWait = std::function<Expected<std::string>(
+    const std::string& tier, const std::vector<const Planned*>& members)>;
 
 // The rank of an archived object in the creation order, given whether its
 // kind is one an operator reconciles; kube::restore_rank by default.
@@ -75,9 +88,14 @@ public:
   // One line for a dry run.
   static std::string describe_step(const Planned& p, const std::string& ns);
   // Creates the namespace if needed, then every object in order; returns
-  // what was done, with a `partial` verdict when some failed.
+  // what was done, with a `partial` verdict when some failed. After the
+  // last object of each tier, `wait` (when given) is asked whether the
+  // tier runs; its line goes into the report. An object that exists once
+  // its controlling owner was created in this run (an operator made it
+  // from the restored resource) is taken as in place, not as a conflict.
   Expected<RestoreReport> apply(std::vector<Planned>& plan,
-                                const std::string& ns, double timeout_s);
+                                const std::string& ns, double timeout_s,
+                                const TierWait& wait = {});
 
 private:
   struct Dependent {
@@ -85,6 +103,9 @@ private:
     std::string name;
     json ref;
   };
+  // A Deployment, StatefulSet or Service an operator kind controls: the
+  // operator makes it from its resource.
+  bool regenerated_by_operator(const Planned& p) const;
   bool names_record(const std::string& text, const json& o,
                     const std::vector<std::string>& preferred);
   Expected<ResourceType>

@@ -5,6 +5,8 @@
 // choice, CleanupVolumeSnapshot, the 10 min default timeout).
 #include "adapters/kube/volumes.hpp"
 
+#include <set>
+
 #include "snap/poll.hpp"
 
 namespace snap::adapters::kube {
@@ -264,7 +266,8 @@ Volumes::remove_backup(const std::string& ns, const std::string& id) {
 Expected<void> scale_down(Client& api, Reporter& reporter, const NoteFn& note,
                           const std::string& ns, const std::vector<Item>& items,
                           double timeout_s, std::vector<Scaled>& scaled,
-                          const std::string& label) {
+                          const std::string& label, const ScaleVia& via) {
+  std::set<std::string> done; // a resource that owns several workloads
   for (const auto& item : items) {
     bool workload =
         item.type.group == "apps" && (item.type.plural == "deployments" ||
@@ -274,18 +277,33 @@ Expected<void> scale_down(Client& api, Reporter& reporter, const NoteFn& note,
     if (!workload || replicas == 0) {
       continue;
     }
-    SNAP_TRY(api.merge_patch(item.type, ns, item.name(),
+    const Item* owner = via ? via(item) : nullptr;
+    const Item& target = owner != nullptr ? *owner : item;
+    if (!done.insert(target.id()).second) {
+      continue;
+    }
+    json own = target.object.value("spec", json::object());
+    json before = own.is_object() && own.contains("replicas") ? own["replicas"]
+                                                              : json(nullptr);
+    SNAP_TRY(api.merge_patch(target.type, ns, target.name(),
                              {{"spec", {{"replicas", 0}}}}));
-    scaled.push_back({item.type, item.name(), replicas});
-    note(fmt::format("scaled {} down from {} replicas", item.id(), replicas));
+    scaled.push_back(
+        {target.type, target.name(), before, item.type, item.name()});
+    note(owner != nullptr
+             ? fmt::format("scaled {} down through {} (its operator builds "
+                           "it from there), from {} replicas",
+                           item.id(), target.id(), replicas)
+             : fmt::format("scaled {} down from {} replicas", item.id(),
+                           replicas));
   }
   for (const auto& s : scaled) {
-    reporter.progress(
-        fmt::format("waiting for {}/{} to stop", s.type.name(), s.name), 0, 0);
+    reporter.progress(fmt::format("waiting for {}/{} to stop",
+                                  s.workload_type.name(), s.workload_name),
+                      0, 0);
     SNAP_TRY(poll_until(
         timeout_s,
         [&]() -> Expected<bool> {
-          json o = SNAP_TRY(api.get(s.type, ns, s.name));
+          json o = SNAP_TRY(api.get(s.workload_type, ns, s.workload_name));
           json st = o.value("status", json::object());
           return !st.is_object() || st.value("replicas", 0) == 0;
         },
@@ -293,7 +311,8 @@ Expected<void> scale_down(Client& api, Reporter& reporter, const NoteFn& note,
           return fmt::format("{}: {}/{} still has pods after {:.0f} s "
                              "(does its operator scale it back up?); it was "
                              "scaled back",
-                             label, s.type.name(), s.name, timeout_s);
+                             label, s.workload_type.name(), s.workload_name,
+                             timeout_s);
         },
         250, 5000));
   }
@@ -308,12 +327,16 @@ Expected<void> scale_back(Client& api, const std::string& ns,
     auto r = api.merge_patch(s.type, ns, s.name,
                              {{"spec", {{"replicas", s.replicas}}}}, true);
     if (!r && !first) {
-      first = Error{r.error().kind,
-                    fmt::format("{}: could not scale {}/{} back to {} "
-                                "replicas: {} (do it by hand: kubectl scale "
-                                "--replicas={})",
-                                label, s.type.name(), s.name, s.replicas,
-                                r.error().message, s.replicas)};
+      std::string value = s.replicas.is_null() ? "1" : s.replicas.dump();
+      first = Error{
+          r.error().kind,
+          fmt::format("{}: could not give {}/{} its replicas back ({}): {} "
+                      "(do it by hand: kubectl patch -n {} {} {} --type merge "
+                      "-p '{{\"spec\":{{\"replicas\":{}}}}}')",
+                      label, s.type.name(), s.name,
+                      s.replicas.is_null() ? "unset" : s.replicas.dump(),
+                      r.error().message, ns, s.type.name(), s.name,
+                      s.replicas.is_null() ? "null" : value)};
     }
   }
   if (first) {

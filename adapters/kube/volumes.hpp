@@ -10,6 +10,7 @@
 // every way out.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -79,21 +80,33 @@ private:
   std::string m_label; // "fabric", prefixing messages
 };
 
-// A workload scaled down, and its replicas before.
+// What was scaled down: the object whose spec.replicas was set to 0 (the
+// workload, or the custom resource its operator builds it from), its own
+// value before (null when it had none: the operator's default), and the
+// workload whose pods were waited for.
 struct Scaled {
   ResourceType type;
   std::string name;
-  int replicas = 0;
+  json replicas;
+  ResourceType workload_type;
+  std::string workload_name;
 };
 
-// Scales every Deployment and StatefulSet among `items` that runs to 0 and
-// waits until none of their pods is left. What was scaled is in `scaled`
-// even when this fails. Errors: `timeout`, `interrupted`, any.
+// The custom resource to scale instead of `workload`, when an operator
+// rebuilds the workload from it (and would undo a change to the workload
+// itself); nullptr for the workload itself.
+using ScaleVia = std::function<const Item*(const Item& workload)>;
+
+// Scales every Deployment and StatefulSet among `items` that runs to 0
+// (through `via` where it names the resource) and waits until none of
+// their pods is left. What was scaled is in `scaled` even when this fails.
+// Errors: `timeout`, `interrupted`, any.
 Expected<void> scale_down(Client& api, Reporter& reporter, const NoteFn& note,
                           const std::string& ns, const std::vector<Item>& items,
                           double timeout_s, std::vector<Scaled>& scaled,
-                          const std::string& label);
-// Gives every scaled workload its replicas back; sent even after SIGINT.
+                          const std::string& label, const ScaleVia& via = {});
+// Gives every scaled object its own replicas back (removing the field where
+// it had none); sent even after SIGINT.
 // Errors: the first that failed, with the kubectl command to do it by hand.
 Expected<void> scale_back(Client& api, const std::string& ns,
                           const std::vector<Scaled>& scaled,

@@ -2,8 +2,9 @@
 // The emulated Kubernetes API server's one state, shared by its three
 // parts: api.cpp (authentication, discovery, the REST verbs, Status
 // errors), store.cpp (kinds, objects, resourceVersions, CRDs, the garbage
-// collector) and controllers.cpp (what runs in the background: PVC binding
-// and the CSI snapshot controller). One mutex guards it; *_locked members
+// collector) and controllers.cpp (what runs in the background: PVC binding,
+// the CSI snapshot controller, and with --fabric-operator fabric-operator's
+// reconcile of the ibp.com resources). One mutex guards it; *_locked members
 // expect it held.
 #pragma once
 
@@ -95,6 +96,9 @@ private:
   void reconcile_locked();
   void reconcile_snapshot(json& vs, const Kind* pvc_k, const Kind* pv_k,
                           const Kind* vsc_k, const Kind* cls_k);
+  // fabric-operator's reconcile of the ibp.com resources.
+  void reconcile_fabric_operator_locked();
+  void reconcile_node_locked(const Kind& k, json& cr);
 
   FaultInjector& m_faults;
   KubernetesOptions m_options;
@@ -102,6 +106,8 @@ private:
   std::map<std::string, json> m_objects;
   std::map<std::string, std::string> m_handles; // storage snapshots -> data
   std::map<std::string, std::int64_t> m_cut_ms; // VolumeSnapshot uid -> cut
+  // A Fabric node's uid -> when its pods were scheduled (replicas > 0).
+  std::map<std::string, std::int64_t> m_pods_since;
   std::int64_t m_rv = 1000;
   unsigned long long m_uid = 0;
   std::mutex m_mutex;

@@ -129,6 +129,9 @@ void Cluster::reconcile_locked() {
   for (json* vs : snaps) {
     reconcile_snapshot(*vs, pvc_k, pv_k, vsc_k, cls_k);
   }
+  if (m_options.fabric_operator) {
+    reconcile_fabric_operator_locked();
+  }
   // Workload controllers: the pods follow spec.replicas.
   for (auto& [k, o] : m_objects) {
     if (!k.starts_with("apps/v1|deployments|") &&
@@ -264,6 +267,166 @@ void Cluster::reconcile_snapshot(json& vs, const Kind* pvc_k, const Kind* pv_k,
     (*c)["status"]["readyToUse"] = true;
   }
   md["resourceVersion"] = next_rv();
+}
+
+// fabric-operator (hyperledger-labs/fabric-operator), as far as a restore
+// sees it:
+// - Each IBPCA, IBPPeer, IBPConsole and orderer node runs as a Deployment
+//   named after its resource, labelled app=<name>, with a Service of the
+//   same name, both with the resource as their controlling owner
+//   (pkg/offering/base/*/override/deployment.go and service.go; the
+//   controllers watch what they own, controllers/*/..._controller.go).
+//   The operator builds the Deployment from the resource: replicas other
+//   than the resource's spec.replicas (default 1) are set back, so scaling
+//   the Deployment alone is undone.
+// - An orderer node is an IBPOrderer with spec.nodeNumber or the label
+//   parent; a parent (spec.clusterSize) runs nothing itself and takes its
+//   status from its nodes (ibporderer_controller.go: "Status should be set
+//   by the child nodes only").
+// - status (each controller's SetStatus): type Deploying, reason
+//   waitingForPods, until every pod runs, then Deployed, allPodsRunning;
+//   with no pod scheduled (replicas 0) it stays Deploying. A reconcile
+//   error sets type Error with reason errorOccurredDuringReconcile
+//   (--operator-fail). Pods run --operator-ready-ms after being scheduled.
+// - The status goes through the status subresource and bumps only
+//   resourceVersion, as PatchStatus does.
+void Cluster::reconcile_fabric_operator_locked() {
+  std::vector<std::pair<const Kind*, std::string>> crs;
+  for (const char* plural :
+       {"ibpcas", "ibppeers", "ibpconsoles", "ibporderers"}) {
+    const Kind* k = find_kind("ibp.com", plural);
+    if (k == nullptr || !k->served) {
+      continue;
+    }
+    for (const auto& [key, o] : m_objects) {
+      if (key.starts_with(k->gv() + "|" + k->plural + "|")) {
+        crs.emplace_back(k, key);
+      }
+    }
+  }
+  // Nodes first: a parent's status is read from them.
+  for (const auto& [k, key] : crs) {
+    json& cr = m_objects[key];
+    const json& md = cr["metadata"];
+    json spec = cr.value("spec", json::object());
+    bool node = k->plural != "ibporderers" || spec.contains("nodeNumber") ||
+                md.value("labels", json::object()).contains("parent");
+    if (node) {
+      reconcile_node_locked(*k, cr);
+    }
+  }
+  for (const auto& [k, key] : crs) {
+    json& cr = m_objects[key];
+    const json& md = cr["metadata"];
+    json spec = cr.value("spec", json::object());
+    if (k->plural != "ibporderers" || spec.contains("nodeNumber") ||
+        md.value("labels", json::object()).contains("parent")) {
+      continue;
+    }
+    std::string name = md.value("name", "");
+    std::string ns = md.value("namespace", "");
+    int nodes = 0, deployed = 0;
+    for (const auto& [key2, o] : m_objects) {
+      if (!key2.starts_with(k->gv() + "|ibporderers|" + ns + "|")) {
+        continue;
+      }
+      const json& m2 = o["metadata"];
+      if (m2.value("labels", json::object()).value("parent", "") != name) {
+        continue;
+      }
+      ++nodes;
+      deployed +=
+          o.value("status", json::object()).value("type", "") == "Deployed";
+    }
+    if (nodes == 0) {
+      continue;
+    }
+    std::string type = deployed == nodes ? "Deployed" : "Deploying";
+    if (cr.value("status", json::object()).value("type", "") != type) {
+      cr["status"] = {
+          {"type", type},
+          {"status", "True"},
+          {"reason", deployed == nodes ? "allPodsRunning" : "waitingForPods"}};
+      cr["metadata"]["resourceVersion"] = next_rv();
+    }
+  }
+}
+
+void Cluster::reconcile_node_locked(const Kind& k, json& cr) {
+  const json& md = cr["metadata"];
+  std::string name = md.value("name", "");
+  std::string ns = md.value("namespace", "");
+  std::string uid = md.value("uid", "");
+  json spec = cr.value("spec", json::object());
+  int replicas = spec.value("replicas", 1);
+  json owner = {{"apiVersion", k.gv()}, {"kind", k.kind},
+                {"name", name},         {"uid", uid},
+                {"controller", true},   {"blockOwnerDeletion", true}};
+  const Kind* dep_k = find_kind("apps", "deployments");
+  const Kind* svc_k = find_kind("", "services");
+  std::string ignored;
+  json* dep = object(dep_k, ns, name);
+  if (dep == nullptr) {
+    create_locked(
+        *dep_k, ns,
+        {{"metadata",
+          {{"name", name},
+           {"labels", {{"app", name}}},
+           {"ownerReferences", json::array({owner})}}},
+         {"spec",
+          {{"replicas", replicas},
+           {"selector", {{"matchLabels", {{"app", name}}}}},
+           {"template", {{"metadata", {{"labels", {{"app", name}}}}}}}}}},
+        ignored);
+    dep = object(dep_k, ns, name);
+  } else if (dep->value("spec", json::object()).value("replicas", 1) !=
+             replicas) {
+    (*dep)["spec"]["replicas"] = replicas;
+    (*dep)["metadata"]["resourceVersion"] = next_rv();
+  }
+  if (object(svc_k, ns, name) == nullptr) {
+    create_locked(*svc_k, ns,
+                  {{"metadata",
+                    {{"name", name},
+                     {"labels", {{"app", name}}},
+                     {"ownerReferences", json::array({owner})}}},
+                   {"spec",
+                    {{"selector", {{"app", name}}},
+                     {"ports", {{{"name", "api"}, {"port", 7051}}}}}}},
+                  ignored);
+  }
+  if (replicas > 0) {
+    m_pods_since.try_emplace(uid, now_ms());
+  } else {
+    m_pods_since.erase(uid);
+  }
+  json want;
+  bool failing =
+      std::find(m_options.operator_fail.begin(), m_options.operator_fail.end(),
+                name) != m_options.operator_fail.end();
+  if (failing) {
+    want = {{"type", "Error"},
+            {"status", "True"},
+            {"reason", "errorOccurredDuringReconcile"},
+            {"message", "failed to enroll with the CA"}};
+  } else if (auto since = m_pods_since.find(uid);
+             since != m_pods_since.end() &&
+             now_ms() - since->second >= m_options.operator_ready_ms) {
+    want = {{"type", "Deployed"},
+            {"status", "True"},
+            {"reason", "allPodsRunning"},
+            {"message", "All pods running"}};
+  } else {
+    want = {{"type", "Deploying"},
+            {"status", "True"},
+            {"reason", "waitingForPods"},
+            {"message", "Waiting for pods"}};
+  }
+  if (cr.value("status", json::object()).value("type", "") !=
+      want.value("type", "")) {
+    cr["status"] = want;
+    cr["metadata"]["resourceVersion"] = next_rv();
+  }
 }
 
 } // namespace snap::emulator::kube

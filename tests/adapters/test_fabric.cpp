@@ -22,7 +22,11 @@ using nlohmann::json;
 
 const std::string k_ns = "fab";
 
-std::vector<std::string> crd_flags() {
+// The CRDs of fabric-operator and the CSI snapshotter, and the operator
+// (unless `operator_runs` is false), whose nodes' pods run `ready_ms` after
+// being scheduled.
+std::vector<std::string> crd_flags(int ready_ms = 100,
+                                   bool operator_runs = true) {
   fs::path specs = SNAP_UPSTREAM_DIR;
   std::vector<std::string> flags;
   for (const char* f :
@@ -38,6 +42,14 @@ std::vector<std::string> crd_flags() {
     flags.push_back("--crd");
     flags.push_back((specs / f).string());
   }
+  // A Fabric cluster runs its operator: it makes each resource's
+  // Deployment and Service and reports the resource's status.
+  if (!operator_runs) {
+    return flags;
+  }
+  flags.push_back("--fabric-operator");
+  flags.push_back("--operator-ready-ms");
+  flags.push_back(std::to_string(ready_ms));
   return flags;
 }
 
@@ -70,6 +82,20 @@ json when_bound(const std::string& url) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return pvc;
+}
+
+// The object at `url` once it exists (the emulated operator makes it within
+// a reconcile, about 50 ms), or the last answer after 5 s.
+json when_made(const std::string& url) {
+  json o;
+  for (int i = 0; i < 100; ++i) {
+    o = call("GET", url);
+    if (o.is_object() && o.value("kind", "") != "Status") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return o;
 }
 
 json owner_ref(const json& peer) {
@@ -161,7 +187,13 @@ void seed(const std::string& url) {
   svc["spec"] = {{"type", "ClusterIP"},
                  {"selector", {{"app", "peer1"}}},
                  {"ports", {{{"name", "peer-api"}, {"port", 7051}}}}};
+  // The operator made the Service and Deployment when the peer appeared;
+  // they are given what fabric-operator puts in them (its
+  // override/deployment.go: the crypto secrets, the PVCs, the config).
   call("POST", ns_url(url, k_core, "services"), svc);
+  REQUIRE(when_made(ns_url(url, k_core, "services", "peer1")).contains("spec"));
+  call("PATCH", ns_url(url, k_core, "services", "peer1"),
+       {{"spec", svc["spec"]}});
   json dep = named("Deployment", "peer1", owners);
   dep["apiVersion"] = "apps/v1";
   json volumes = json::array();
@@ -183,6 +215,10 @@ void seed(const std::string& url) {
       {"template",
        {{"metadata", {{"labels", {{"app", "peer1"}}}}}, {"spec", pod}}}};
   call("POST", ns_url(url, k_apps, "deployments"), dep);
+  REQUIRE(
+      when_made(ns_url(url, k_apps, "deployments", "peer1")).contains("spec"));
+  call("PATCH", ns_url(url, k_apps, "deployments", "peer1"),
+       {{"spec", dep["spec"]}});
   for (const char* pvc : {"peer1-pvc", "peer1-statedb-pvc"}) {
     json p = when_bound(ns_url(url, k_core, "persistentvolumeclaims", pvc));
     std::string pv = p["spec"].value("volumeName", "");
@@ -371,15 +407,26 @@ TEST_CASE("fabric: a peer saved and restored into an emptied namespace",
   CHECK(again.exit_code == 0);
   CHECK(again.out.find("skip persistentvolumeclaims/peer1-pvc (exists, "
                        "identical)") != std::string::npos);
+  // The Deployment the operator made anew differs from the saved one, and
+  // is left to the operator: no conflict.
+  CHECK(again.out.find("leave deployments.apps/peer1 to its operator") !=
+        std::string::npos);
   // Every object is back as it was, minus what the server sets; the
   // unrelated configmap was never part of it.
+  // What the operator makes from the restored peer (its Deployment and
+  // Service) is the operator's, and is left to it.
   auto after = peer_objects(emu.url());
   CHECK(after.size() == before.size());
   for (const auto& [id, obj] : before) {
     INFO(id);
     REQUIRE(after.contains(id));
-    CHECK(comparable(after[id]) == comparable(obj));
+    if (id != "deployments/peer1" && id != "services/peer1") {
+      CHECK(comparable(after[id]) == comparable(obj));
+    }
   }
+  CHECK(restored.out.find("in place deployments.apps/peer1 (made by its "
+                          "operator)") != std::string::npos);
+  CHECK(restored.out.find("peers ready: peer1") != std::string::npos);
   // Owned objects point at the new peer, so GC works as before.
   std::string new_uid = after["ibppeers/peer1"]["metadata"]["uid"];
   CHECK(new_uid != before["ibppeers/peer1"]["metadata"]["uid"]);
@@ -404,7 +451,8 @@ TEST_CASE("fabric: a peer saved and restored into an emptied namespace",
 
 TEST_CASE("kubernetes emulator: updates need the current resourceVersion",
           "[e2e][fabric]") {
-  Emulator emu("kubernetes", crd_flags());
+  // No operator: its status updates would move the resourceVersion.
+  Emulator emu("kubernetes", crd_flags(0, false));
   seed(emu.url());
   std::string peer_url = ns_url(emu.url(), k_ibp, "ibppeers", "peer1");
   json peer = call("GET", peer_url);
@@ -465,6 +513,10 @@ TEST_CASE("fabric: an orderer with its node and genesis block",
   call("POST", ns_url(url, k_core, "secrets"), genesis);
   call("POST", ns_url(url, k_core, "configmaps"),
        named("ConfigMap", "orderernode1-config", owners));
+  REQUIRE(when_made(ns_url(url, k_apps, "deployments", "orderernode1"))
+              .contains("spec"));
+  REQUIRE(when_made(ns_url(url, k_core, "services", "orderernode1"))
+              .contains("spec"));
 
   TempDir dir;
   auto saved = snap(with({"save", "fabric", "ibporderers.ibp.com/orderer", "-o",
@@ -472,8 +524,9 @@ TEST_CASE("fabric: an orderer with its node and genesis block",
                          target(emu)));
   INFO(saved.err);
   REQUIRE(saved.exit_code == 0);
-  // The node, its two objects, the parent, and the IBPOrderer CRD.
-  CHECK(saved.out.find("5 objects") != std::string::npos);
+  // The node, its two objects and the Deployment and Service its operator
+  // made, the parent, and the IBPOrderer CRD.
+  CHECK(saved.out.find("7 objects") != std::string::npos);
   std::string archive = only_archive(dir);
   auto unzipped = run(
       {"/usr/bin/unzip", "-p", archive, "payload/genesis/orderernode1.block"});
@@ -488,7 +541,7 @@ TEST_CASE("fabric: an orderer with its node and genesis block",
            target(emu)));
   INFO(everything.err);
   CHECK(everything.exit_code == 0);
-  CHECK(everything.out.find("5 objects") != std::string::npos);
+  CHECK(everything.out.find("7 objects") != std::string::npos);
   CHECK(everything.out.find("ibporderers.ibp.com/orderernode1") !=
         std::string::npos);
 
@@ -688,20 +741,29 @@ TEST_CASE("fabric: a fresh cluster gets the CRD first, then the peer",
   seed(source.url());
   TempDir dir;
   std::string archive = save_peer(source, dir, {"--no-volume-snapshots"});
-  // A cluster that has never seen fabric-operator's CRDs.
+  // A cluster that has never seen fabric-operator's CRDs, nor runs the
+  // operator: the peer never runs, so the restore stops after its tier,
+  // partial, saying what is left.
   Emulator fresh("kubernetes");
-  auto r = snap(with({"restore", "fabric", archive, "--yes"}, target(fresh)));
+  auto r =
+      snap(with({"restore", "fabric", archive, "--yes", "--ready-timeout", "1"},
+                target(fresh)));
   INFO(r.out << r.err);
-  REQUIRE(r.exit_code == 0);
+  REQUIRE(r.exit_code == 3);
   std::string crd = "created customresourcedefinitions.apiextensions.k8s.io/"
                     "ibppeers.ibp.com";
   CHECK(r.out.find(crd) < r.out.find("created ibppeers.ibp.com/peer1"));
+  CHECK(r.err.find("the peers are not ready after 1 s (peer1: no status)") !=
+        std::string::npos);
+  CHECK(r.out.find("Next: not restored yet: ") != std::string::npos);
+  CHECK(r.out.find("created deployments.apps/peer1") == std::string::npos);
   CHECK(call("GET", ns_url(fresh.url(), k_ibp, "ibppeers", "peer1"))["kind"] ==
         "IBPPeer");
-  // In a cluster that has the CRD, it is left alone whatever --conflict.
-  auto again = snap(
-      with({"restore", "fabric", archive, "--yes", "--conflict", "replace"},
-           target(fresh)));
+  // In a cluster that has the CRD, it is left alone whatever --conflict;
+  // --ready-timeout 0 does not wait for the peer.
+  auto again = snap(with({"restore", "fabric", archive, "--yes", "--conflict",
+                          "replace", "--ready-timeout", "0"},
+                         target(fresh)));
   INFO(again.err);
   CHECK(again.exit_code == 0);
   CHECK(again.out.find("skip customresourcedefinitions.apiextensions.k8s.io/"
@@ -861,6 +923,7 @@ TEST_CASE("fabric: --quiesce scales the peer down for the snapshots and "
                                   "--volume-snapshot-ms",
                                   outcome == "interrupted" ? "60000" : "300"}));
   seed(emu.url());
+  std::size_t seeded = emu.requests().size();
   TempDir dir;
   RunOptions opts;
   if (outcome == "interrupted") {
@@ -876,8 +939,10 @@ TEST_CASE("fabric: --quiesce scales the peer down for the snapshots and "
   INFO(outcome << ": " << r.err);
   CHECK(r.exit_code == (outcome == "ready" ? 0 : outcome == "never" ? 4 : 130));
   CHECK(dir.list().size() == (outcome == "ready" ? 1u : 0u));
+  // The operator builds the Deployment from the peer: the peer's own
+  // spec.replicas is what is scaled, and set back to what it was (unset).
   auto reqs = emu.requests();
-  std::string scale = "PATCH " + k_apps + "/namespaces/fab/deployments/peer1";
+  std::string scale = "PATCH " + k_ibp + "/namespaces/fab/ibppeers/peer1";
   std::vector<std::size_t> patches;
   std::size_t first_snapshot = reqs.size();
   for (std::size_t i = 0; i < reqs.size(); ++i) {
@@ -890,7 +955,18 @@ TEST_CASE("fabric: --quiesce scales the peer down for the snapshots and "
   REQUIRE(patches.size() == 2);
   CHECK(patches[0] < first_snapshot);
   CHECK(patches[1] > first_snapshot);
-  json dep = call("GET", ns_url(emu.url(), k_apps, "deployments", "peer1"));
+  CHECK(
+      std::none_of(reqs.begin() + seeded, reqs.end(), [](const std::string& r) {
+        return r.rfind("PATCH " + k_apps + "/namespaces/fab/deployments/", 0) ==
+               0;
+      }));
+  json peer = call("GET", ns_url(emu.url(), k_ibp, "ibppeers", "peer1"));
+  CHECK_FALSE(peer["spec"].contains("replicas"));
+  json dep = when_made(ns_url(emu.url(), k_apps, "deployments", "peer1"));
+  for (int i = 0; i < 40 && dep["spec"]["replicas"] != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    dep = call("GET", ns_url(emu.url(), k_apps, "deployments", "peer1"));
+  }
   CHECK(dep["spec"]["replicas"] == 1);
   if (outcome != "ready") {
     CHECK(call("GET", ns_url(emu.url(), k_vs, "volumesnapshots"))["items"]
@@ -1205,7 +1281,8 @@ TEST_CASE("fabric: replacing one resource re-links everything it owned",
 
 TEST_CASE("fabric: a save of a resource that owns nothing says so",
           "[e2e][fabric]") {
-  Emulator emu("kubernetes", crd_flags());
+  // The operator is stopped: the peer was never reconciled.
+  Emulator emu("kubernetes", crd_flags(0, false));
   seed_cluster(emu.url());
   call("POST", ns_url(emu.url(), k_ibp, "ibppeers"),
        {{"apiVersion", "ibp.com/v1beta1"},
@@ -1220,6 +1297,155 @@ TEST_CASE("fabric: a save of a resource that owns nothing says so",
   CHECK(r.exit_code == 0);
   CHECK(r.err.find("warning: fabric: ibppeers.ibp.com/lonely owns no objects "
                    "in fab") != std::string::npos);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+namespace {
+
+// A network of fabric-operator resources in namespace fab: a CA, an orderer
+// (parent and one node), a peer and a console, each with the Deployment and
+// Service the emulated operator makes for it.
+void seed_network(const std::string& url) {
+  seed_cluster(url);
+  json spec = {{"license", {{"accept", true}}}};
+  auto make = [&](const std::string& plural, const std::string& kind,
+                  const std::string& name, json labels = json::object()) {
+    json o = call("POST", ns_url(url, k_ibp, plural),
+                  {{"apiVersion", "ibp.com/v1beta1"},
+                   {"kind", kind},
+                   {"metadata", {{"name", name}, {"labels", labels}}},
+                   {"spec", spec}});
+    REQUIRE(o["metadata"].contains("uid"));
+  };
+  make("ibpcas", "IBPCA", "org1ca");
+  make("ibporderers", "IBPOrderer", "orderer");
+  make("ibporderers", "IBPOrderer", "orderernode1", {{"parent", "orderer"}});
+  make("ibppeers", "IBPPeer", "org1peer1");
+  make("ibpconsoles", "IBPConsole", "console");
+  for (const char* name : {"org1ca", "orderernode1", "org1peer1", "console"}) {
+    REQUIRE(
+        when_made(ns_url(url, k_apps, "deployments", name)).contains("spec"));
+    REQUIRE(when_made(ns_url(url, k_core, "services", name)).contains("spec"));
+  }
+}
+
+// The index of the first request that starts with `prefix`, or the count.
+std::size_t first_request(const std::vector<std::string>& reqs,
+                          const std::string& prefix, std::size_t from = 0) {
+  for (std::size_t i = from; i < reqs.size(); ++i) {
+    if (reqs[i].rfind(prefix, 0) == 0) {
+      return i;
+    }
+  }
+  return reqs.size();
+}
+
+} // namespace
+
+TEST_CASE("fabric: a network comes back tier by tier, each waited for",
+          "[e2e][fabric]") {
+  Emulator source("kubernetes", crd_flags());
+  seed_network(source.url());
+  TempDir dir;
+  auto saved = snap(with({"save", "fabric", "--all-in-namespace",
+                          "--no-volume-snapshots", "-o", dir.path().string()},
+                         target(source)));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  std::string archive = only_archive(dir);
+
+  // The dry run shows each tier and the wait after it.
+  Emulator target_emu("kubernetes", crd_flags(400));
+  seed_cluster(target_emu.url());
+  auto plan = snap(
+      with({"restore", "fabric", archive, "--dry-run"}, target(target_emu)));
+  INFO(plan.out << plan.err);
+  REQUIRE(plan.exit_code == 0);
+  for (const char* tier : {"cas", "orderers", "peers", "consoles"}) {
+    CHECK(plan.out.find(std::string("wait until the ") + tier + " run") !=
+          std::string::npos);
+  }
+  CHECK(plan.out.find("wait until the cas") <
+        plan.out.find("create ibporderers.ibp.com/orderernode1"));
+
+  std::size_t before = target_emu.requests().size();
+  auto r =
+      snap(with({"restore", "fabric", archive, "--yes"}, target(target_emu)));
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const char* line :
+       {"cas ready: org1ca", "orderers ready: orderernode1, orderer",
+        "peers ready: org1peer1", "consoles ready: console"}) {
+    CHECK(r.out.find(line) != std::string::npos);
+  }
+  // The operator's Deployments and Services are taken as in place.
+  CHECK(r.out.find("in place deployments.apps/org1peer1 (made by its "
+                   "operator)") != std::string::npos);
+  CHECK(r.out.find("failed") == std::string::npos);
+  // In the request log: each tier is created, its status read until it
+  // runs, and only then the next tier created.
+  auto reqs = target_emu.requests();
+  std::string at = k_ibp + "/namespaces/fab/";
+  std::size_t ca = first_request(reqs, "POST " + at + "ibpcas", before);
+  std::size_t ca_read = first_request(reqs, "GET " + at + "ibpcas/org1ca", ca);
+  std::size_t node = first_request(reqs, "POST " + at + "ibporderers", before);
+  std::size_t peer = first_request(reqs, "POST " + at + "ibppeers", before);
+  std::size_t peer_read =
+      first_request(reqs, "GET " + at + "ibppeers/org1peer1", peer);
+  std::size_t console =
+      first_request(reqs, "POST " + at + "ibpconsoles", before);
+  CHECK(ca < ca_read);
+  CHECK(ca_read < node);
+  CHECK(node < peer);
+  CHECK(peer_read < console);
+  CHECK(console < reqs.size());
+  // The operator reported them running (Deployed) when each wait ended.
+  for (const auto& [plural, name] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"ibpcas", "org1ca"},
+           {"ibppeers", "org1peer1"},
+           {"ibpconsoles", "console"}}) {
+    json cr = call("GET", ns_url(target_emu.url(), k_ibp, plural, name));
+    CHECK(cr["status"]["type"] == "Deployed");
+  }
+
+  // Again: everything is there, the operator's objects as the archive has
+  // them (it made those too).
+  auto again =
+      snap(with({"restore", "fabric", archive, "--yes"}, target(target_emu)));
+  INFO(again.out << again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.find("skip deployments.apps/org1ca (exists, identical)") !=
+        std::string::npos);
+}
+
+TEST_CASE("fabric: a tier that does not come up stops the restore with exit 3",
+          "[e2e][fabric]") {
+  Emulator source("kubernetes", crd_flags());
+  seed_network(source.url());
+  TempDir dir;
+  auto saved = snap(with({"save", "fabric", "--all-in-namespace",
+                          "--no-volume-snapshots", "-o", dir.path().string()},
+                         target(source)));
+  REQUIRE(saved.exit_code == 0);
+  Emulator target_emu("kubernetes",
+                      with(crd_flags(), {"--operator-fail", "orderernode1"}));
+  seed_cluster(target_emu.url());
+  auto r = snap(with({"restore", "fabric", only_archive(dir), "--yes"},
+                     target(target_emu)));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("ibporderers.ibp.com orderernode1 reports Error "
+                   "(errorOccurredDuringReconcile: failed to enroll with the "
+                   "CA)") != std::string::npos);
+  CHECK(r.out.find("cas ready: org1ca") != std::string::npos);
+  // Nothing of the later tiers was created; the report says what is left.
+  CHECK(call("GET", ns_url(target_emu.url(), k_ibp, "ibppeers",
+                           "org1peer1"))["kind"] == "Status");
+  CHECK(r.out.find("Next: not restored yet: ") != std::string::npos);
+  CHECK(r.out.find("ibppeers.ibp.com/org1peer1") != std::string::npos);
 }
 
 } // namespace snap::test
