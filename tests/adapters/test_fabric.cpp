@@ -4,6 +4,7 @@
 // peer saved with what it owns and refers to, its PVCs snapshotted (state DB
 // first), restored into an emptied namespace with its data back; conflict
 // policies; a snapshot that never becomes ready; kubeconfig auth over TLS.
+#include <csignal>
 #include <set>
 #include <thread>
 
@@ -916,20 +917,22 @@ TEST_CASE("fabric: a snapshot that never becomes ready times out and leaves "
 TEST_CASE("fabric: --quiesce scales the peer down for the snapshots and "
           "always back",
           "[e2e][fabric]") {
-  std::string outcome = GENERATE("ready", "never", "interrupted");
-  Emulator emu("kubernetes",
-               with(crd_flags(), {"--volume-snapshot-outcome",
-                                  outcome == "never" ? "never" : "ready",
-                                  "--volume-snapshot-ms",
-                                  outcome == "interrupted" ? "60000" : "300"}));
+  std::string outcome = GENERATE("ready", "never", "interrupted", "terminated");
+  bool signalled = outcome == "interrupted" || outcome == "terminated";
+  Emulator emu(
+      "kubernetes",
+      with(crd_flags(),
+           {"--volume-snapshot-outcome", outcome == "never" ? "never" : "ready",
+            "--volume-snapshot-ms", signalled ? "60000" : "300"}));
   seed(emu.url());
   std::size_t seeded = emu.requests().size();
   TempDir dir;
   RunOptions opts;
-  if (outcome == "interrupted") {
+  if (signalled) {
     opts.signal_when = [&] {
       return emu.received("POST " + k_vs + "/namespaces/fab/volumesnapshots");
     };
+    opts.signal = outcome == "terminated" ? SIGTERM : SIGINT;
   }
   auto r =
       snap(with({"save", "fabric", "ibppeers.ibp.com/peer1", "-o",
@@ -937,7 +940,10 @@ TEST_CASE("fabric: --quiesce scales the peer down for the snapshots and "
                 target(emu)),
            opts);
   INFO(outcome << ": " << r.err);
-  CHECK(r.exit_code == (outcome == "ready" ? 0 : outcome == "never" ? 4 : 130));
+  CHECK(r.exit_code == (outcome == "ready"         ? 0
+                        : outcome == "never"       ? 4
+                        : outcome == "interrupted" ? 130
+                                                   : 143));
   CHECK(dir.list().size() == (outcome == "ready" ? 1u : 0u));
   // The operator builds the Deployment from the peer: the peer's own
   // spec.replicas is what is scaled, and set back to what it was (unset).
