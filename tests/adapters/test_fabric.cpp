@@ -1337,6 +1337,18 @@ void seed_network(const std::string& url) {
   }
 }
 
+// An archive in `dir` of the network seed_network() makes (manifests only).
+std::string saved_network(const TempDir& dir) {
+  Emulator source("kubernetes", crd_flags());
+  seed_network(source.url());
+  auto saved = snap(with({"save", "fabric", "--all-in-namespace",
+                          "--no-volume-snapshots", "-o", dir.path().string()},
+                         target(source)));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  return only_archive(dir);
+}
+
 // The index of the first request that starts with `prefix`, or the count.
 std::size_t first_request(const std::vector<std::string>& reqs,
                           const std::string& prefix, std::size_t from = 0) {
@@ -1352,15 +1364,8 @@ std::size_t first_request(const std::vector<std::string>& reqs,
 
 TEST_CASE("fabric: a network comes back tier by tier, each waited for",
           "[e2e][fabric]") {
-  Emulator source("kubernetes", crd_flags());
-  seed_network(source.url());
   TempDir dir;
-  auto saved = snap(with({"save", "fabric", "--all-in-namespace",
-                          "--no-volume-snapshots", "-o", dir.path().string()},
-                         target(source)));
-  INFO(saved.err);
-  REQUIRE(saved.exit_code == 0);
-  std::string archive = only_archive(dir);
+  std::string archive = saved_network(dir);
 
   // The dry run shows each tier and the wait after it.
   Emulator target_emu("kubernetes", crd_flags(400));
@@ -1429,18 +1434,13 @@ TEST_CASE("fabric: a network comes back tier by tier, each waited for",
 
 TEST_CASE("fabric: a tier that does not come up stops the restore with exit 3",
           "[e2e][fabric]") {
-  Emulator source("kubernetes", crd_flags());
-  seed_network(source.url());
   TempDir dir;
-  auto saved = snap(with({"save", "fabric", "--all-in-namespace",
-                          "--no-volume-snapshots", "-o", dir.path().string()},
-                         target(source)));
-  REQUIRE(saved.exit_code == 0);
+  std::string archive = saved_network(dir);
   Emulator target_emu("kubernetes",
                       with(crd_flags(), {"--operator-fail", "orderernode1"}));
   seed_cluster(target_emu.url());
-  auto r = snap(with({"restore", "fabric", only_archive(dir), "--yes"},
-                     target(target_emu)));
+  auto r =
+      snap(with({"restore", "fabric", archive, "--yes"}, target(target_emu)));
   INFO(r.out << r.err);
   CHECK(r.exit_code == 3);
   CHECK(r.err.find("ibporderers.ibp.com orderernode1 reports Error "
