@@ -8,6 +8,7 @@
 #include <set>
 
 #include "snap/archive.hpp"
+#include "snap/text.hpp"
 
 namespace snap {
 namespace fs = std::filesystem;
@@ -101,9 +102,7 @@ namespace {
 
 // Seconds since the epoch of an RFC 3339 UTC time; -1 when unreadable.
 std::time_t epoch_of(const std::string& rfc3339) {
-  std::tm tm{};
-  const char* end = strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  return end == nullptr ? -1 : timegm(&tm);
+  return static_cast<std::time_t>(rfc3339_epoch_s(rfc3339));
 }
 
 // The instant `w` before `newest`, by the calendar (a month back from

@@ -319,9 +319,25 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
   json objects = SNAP_TRY(g.write(
       out, [&](const ResourceType& t) { return m_preset.is_fabric(t); }));
   std::vector<std::string> roots;
+  // The network's members by role (ca, orderer, peer, console), each saved
+  // Fabric resource once.
+  json members = json::object();
   for (const auto& item : g.items()) {
     if (item.role == "root") {
       roots.push_back(item.id());
+    }
+    if (std::string role = m_preset.role(item.type); !role.empty()) {
+      members[role].push_back(item.name());
+    }
+  }
+  // How far apart the volume snapshots were cut (creationTime), in seconds:
+  // the smaller, the closer the ledgers and state databases agree.
+  std::int64_t first = -1, last = -1;
+  for (const auto& s : snapshots) {
+    std::int64_t t = rfc3339_epoch_s(s.value("creation_time", ""));
+    if (t >= 0) {
+      first = first < 0 ? t : std::min(first, t);
+      last = std::max(last, t);
     }
   }
   json backup = {{"backup_id", id},           {"namespace", ns()},
@@ -335,8 +351,12 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
   r.server_version = m_cluster.server_version;
   r.source = {{"namespace", ns()},
               {"resources", roots},
+              {"members", members},
               {"objects", objects.size()},
               {"volume_snapshots", snapshots.size()}};
+  if (first >= 0) {
+    r.source["snapshot_spread_s"] = last - first;
+  }
   r.subject = fmt::format("{}: {}", ns(), join_list(roots, " "));
   r.summary = fmt::format("{} in {}: {} objects, {} volume snapshots",
                           join_list(roots, ", "), ns(), objects.size(),

@@ -51,5 +51,8 @@ std::string utc_now_rfc3339();
 // ("2024-05-29T16:26:40.000Z"); "" for a negative or unrepresentable time.
 std::string epoch_ms_to_rfc3339(std::int64_t ms);
 std::string rfc3339_to_compact(std::string_view rfc3339);
+// Seconds since the epoch of an RFC 3339 UTC time (fractions ignored); -1
+// when it cannot be read.
+std::int64_t rfc3339_epoch_s(const std::string& rfc3339);
 
 } // namespace snap

@@ -97,6 +97,12 @@ std::string epoch_ms_to_rfc3339(std::int64_t ms) {
   return fmt::format("{}.{:03}Z", buf, ms % 1000);
 }
 
+std::int64_t rfc3339_epoch_s(const std::string& rfc3339) {
+  std::tm tm{};
+  const char* end = strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  return end == nullptr ? -1 : static_cast<std::int64_t>(timegm(&tm));
+}
+
 std::string rfc3339_to_compact(std::string_view t) {
   std::string out;
   for (char c : t) {

@@ -309,12 +309,18 @@ std::vector<std::string> target(const Emulator& emu) {
 // returns the archive's path.
 std::string save_peer(const Emulator& emu, const TempDir& dir,
                       const std::vector<std::string>& flags = {}) {
-  auto r = snap(with(with({"save", "fabric", "ibppeers.ibp.com/peer1", "-o",
-                           dir.path().string()},
+  auto r = snap(with(with({"--json", "save", "fabric", "ibppeers.ibp.com/peer1",
+                           "-o", dir.path().string()},
                           flags),
                      target(emu)));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
+  // Both volume snapshots are cut within the same second or two.
+  json source = json::parse(r.out)["source"];
+  CHECK(source["members"]["peer"] == json::array({"peer1"}));
+  if (source["volume_snapshots"] != 0) {
+    CHECK(source["snapshot_spread_s"].get<int>() <= 2);
+  }
   return only_archive(dir);
 }
 
@@ -1341,11 +1347,18 @@ void seed_network(const std::string& url) {
 std::string saved_network(const TempDir& dir) {
   Emulator source("kubernetes", crd_flags());
   seed_network(source.url());
-  auto saved = snap(with({"save", "fabric", "--all-in-namespace",
+  auto saved = snap(with({"--json", "save", "fabric", "--all-in-namespace",
                           "--no-volume-snapshots", "-o", dir.path().string()},
                          target(source)));
   INFO(saved.err);
   REQUIRE(saved.exit_code == 0);
+  // The manifest lists the network's members by role.
+  json members = json::parse(saved.out)["source"]["members"];
+  CHECK(members["ca"] == json::array({"org1ca"}));
+  CHECK(members["orderer"].size() == 2);
+  CHECK(members["peer"] == json::array({"org1peer1"}));
+  CHECK(members["console"] == json::array({"console"}));
+  CHECK_FALSE(json::parse(saved.out)["source"].contains("snapshot_spread_s"));
   return only_archive(dir);
 }
 
