@@ -28,6 +28,7 @@ Expected<Fields> describe_elasticsearch(ArchiveReader& in, bool verify);
 const AdapterInfo& fabric_info();
 std::unique_ptr<Adapter> make_fabric(AdapterContext ctx);
 Expected<Fields> describe_fabric(ArchiveReader& in, bool verify);
+KubeAccess fabric_kube_access(const AdapterFlags& flags);
 
 const AdapterInfo& flux_info();
 std::unique_ptr<Adapter> make_flux(AdapterContext ctx);

@@ -19,7 +19,7 @@ constexpr AdapterEntry k_adapters[] = {
     {adapters::elasticsearch_info, adapters::make_elasticsearch,
      adapters::describe_elasticsearch, "es"},
     {adapters::fabric_info, adapters::make_fabric, adapters::describe_fabric,
-     ""},
+     "", adapters::fabric_kube_access},
     {adapters::flux_info, adapters::make_flux, adapters::describe_flux, ""},
     {adapters::zeebe_info, adapters::make_zeebe, adapters::describe_zeebe, ""},
 };

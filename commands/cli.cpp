@@ -363,6 +363,91 @@ void add_save_command(CLI::App& app, Context& ctx) {
       });
 }
 
+void add_schedule_command(CLI::App& app, Context& ctx) {
+  auto opts = std::make_shared<ScheduleOptions>();
+  CLI::App* verb = app.add_subcommand(
+      "schedule", "print (or --apply) a Kubernetes CronJob that runs a save "
+                  "on a schedule, with its account, least RBAC and volume");
+  verb->fallthrough();
+  add_adapter_subcommands(
+      *verb, Capability::save, opts->save.args,
+      [opts](CLI::App& sub) {
+        ScheduleOptions& o = *opts;
+        sub.add_option("--cron", o.cron,
+                       "when to run, as a five-field cron line "
+                       "('0 3 * * *') or @daily, @hourly, …")
+            ->required();
+        sub.add_option("--image", o.image,
+                       "the container image with snap in it")
+            ->required();
+        sub.add_option("--keep", o.save.keep,
+                       "keep the newest N archives of this schedule on the "
+                       "archive volume (required there)")
+            ->each(
+                [opts](const std::string&) { opts->save.keep_given = true; });
+        sub.add_option("-o,--output", o.save.out,
+                       "where the pod writes archives: under /backups/ (the "
+                       "archive volume, default) or s3://");
+        sub.add_flag("--prune-target", o.save.prune_target,
+                     "also delete on the target the backups of archives "
+                     "--keep removes");
+        sub.add_option("--label", o.save.labels,
+                       "key=value recorded in each manifest (repeatable)");
+        sub.add_flag("--encrypt", o.save.encrypt,
+                     "encrypt each archive (passphrase from --env-secret's "
+                     "SNAP_PASSPHRASE or a --passphrase-file in --secret)");
+        sub.add_option("--name", o.name,
+                       "name of the CronJob and its objects (default "
+                       "snap-<adapter>)");
+        sub.add_option("--time-zone", o.time_zone,
+                       "time zone of --cron (tz database name; default the "
+                       "controller's)");
+        sub.add_option("--secret", o.secret,
+                       "Secret mounted read-only at /var/run/secrets/snap "
+                       "for --token-file and the like");
+        sub.add_option("--env-secret", o.env_secret,
+                       "Secret whose keys become the pod's environment "
+                       "(CONSUL_HTTP_TOKEN, SNAP_PASSPHRASE, AWS_…)");
+        sub.add_option("--claim", o.claim,
+                       "an existing PersistentVolumeClaim for the archives "
+                       "(default: make <name>-archives)");
+        sub.add_option("--storage", o.storage,
+                       "size of the archive volume snap makes (default "
+                       "10Gi)");
+        sub.add_option("--storage-class", o.storage_class,
+                       "storage class of the archive volume snap makes");
+        sub.add_flag("--apply", o.apply,
+                     "create or update the objects through the Kubernetes "
+                     "API instead of printing them");
+        // Where the schedule goes; an adapter that works in the cluster
+        // declares these flags itself, and they mean the same cluster.
+        const AdapterEntry* entry = find_adapter(sub.get_name());
+        auto has = [&](const char* name) {
+          for (const auto& f : entry->info().flags) {
+            if (f.name == name) {
+              return true;
+            }
+          }
+          return false;
+        };
+        for (const auto& [flag, help] :
+             std::vector<std::pair<const char*, const char*>>{
+                 {"kubeconfig", "kubeconfig for --apply (default: "
+                                "$KUBECONFIG, ~/.kube/config)"},
+                 {"context", "kubeconfig context for --apply"},
+                 {"namespace", "namespace of the CronJob (default: the "
+                               "context's with --apply, else default)"}}) {
+          if (!has(flag)) {
+            sub.add_option(std::string("--") + flag, o.save.args.values[flag],
+                           help);
+          }
+        }
+      },
+      [opts, &ctx] {
+        ctx.runner = [opts, &ctx] { return run_schedule(*opts, ctx); };
+      });
+}
+
 void add_inspect_command(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<InspectOptions>();
   CLI::App* verb = app.add_subcommand(
@@ -728,6 +813,7 @@ Expected<std::optional<int>> parse_command_line(int argc, char** argv,
   add_list_command(app, ctx);
   add_delete_command(app, ctx);
   add_prune_command(app, ctx);
+  add_schedule_command(app, ctx);
   add_adapters_command(app, ctx);
   add_completion_command(app, ctx);
   for (const auto& [name, needs_adapter] : verbs_of(app)) {

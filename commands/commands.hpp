@@ -3,7 +3,9 @@
 // options and returns a result for main to print. The command tree that
 // fills those options (flags, help, completion) is commands/cli.cpp, the one
 // file that includes CLI11. Commands never include an adapter; they go
-// through the registry.
+// through the registry. (schedule uses adapters/kube/, the Kubernetes
+// client, to install CronJobs: there Kubernetes is the platform, not a
+// target.)
 #pragma once
 
 #include <functional>
@@ -55,6 +57,10 @@ struct Session {
   std::unique_ptr<RunLock> lock;
   RunRecord* run = nullptr; // the context's, for finish_archive
 };
+
+// A connector that opens clients with the run's timeouts, retries and
+// logging, for `given`.
+std::unique_ptr<Connector> make_connector(Connection given, Context& ctx);
 
 // Takes the session's target lock for `verb`, so no other save or restore
 // of that target runs meanwhile (--wait-lock). Errors: `locked`,
@@ -112,6 +118,21 @@ struct SaveOptions {
   bool force = false;
 };
 Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx);
+
+struct ScheduleOptions {
+  SaveOptions save; // the save the schedule runs
+  std::string cron;
+  std::string image;
+  std::string name;       // default snap-<adapter>
+  std::string time_zone;  // the CronJob's timeZone
+  std::string secret;     // mounted at /var/run/secrets/snap
+  std::string env_secret; // its keys as environment variables
+  std::string claim;      // an existing PVC for the archives
+  std::string storage = "10Gi";
+  std::string storage_class;
+  bool apply = false;
+};
+Expected<CommandResult> run_schedule(const ScheduleOptions& opts, Context& ctx);
 
 struct RestoreOptions {
   AdapterArgs args;

@@ -39,6 +39,10 @@ private:
 
 } // namespace
 
+std::unique_ptr<Connector> make_connector(Connection given, Context& ctx) {
+  return std::make_unique<SessionConnector>(std::move(given), ctx);
+}
+
 Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
                                                 Capability cap, Context& ctx) {
   const AdapterInfo& info = args.adapter->info();

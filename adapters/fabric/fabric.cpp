@@ -876,4 +876,56 @@ std::unique_ptr<Adapter> make_fabric(AdapterContext ctx) {
   return std::make_unique<FabricAdapter>(ctx);
 }
 
+// What a save reads and writes, kind by kind (graph.cpp's owned kinds, the
+// preset's, volumes.cpp's): read every kind the object graph follows; with
+// volume snapshots, create and read VolumeSnapshots (and delete the ones a
+// failed save leaves, or --prune-target's) and read the cluster's snapshot
+// classes, contents and PersistentVolumes; with --quiesce, patch the CRs and
+// workloads it scales down. CRDs are read for the archive. `flags` may also
+// hold save's "prune-target".
+KubeAccess fabric_kube_access(const AdapterFlags& flags) {
+  const json read = {"get", "list"};
+  KubeAccess a;
+  auto rule = [](json groups, json resources, json verbs) {
+    return json{{"apiGroups", std::move(groups)},
+                {"resources", std::move(resources)},
+                {"verbs", std::move(verbs)}};
+  };
+  bool quiesce = !flag_value(flags, "quiesce").empty();
+  json patch = quiesce ? json{"get", "list", "patch"} : read;
+  a.rules.push_back(rule({""},
+                         {"secrets", "configmaps", "persistentvolumeclaims",
+                          "services", "serviceaccounts"},
+                         read));
+  a.rules.push_back(rule({"apps"}, {"deployments", "statefulsets"}, patch));
+  a.rules.push_back(
+      rule({"rbac.authorization.k8s.io"}, {"roles", "rolebindings"}, read));
+  a.rules.push_back(rule({"networking.k8s.io"}, {"ingresses"}, read));
+  a.rules.push_back(rule({"route.openshift.io"}, {"routes"}, read));
+  std::map<std::string, json> by_group;
+  for (const auto& k : fabric::preset_kinds(preset_of(flags))) {
+    by_group[k.group].push_back(k.plural);
+  }
+  for (auto& [group, plurals] : by_group) {
+    a.rules.push_back(rule({group}, std::move(plurals), patch));
+  }
+  a.cluster_rules.push_back(
+      rule({"apiextensions.k8s.io"}, {"customresourcedefinitions"}, read));
+  if (flag_value(flags, "no-volume-snapshots").empty()) {
+    a.rules.push_back(rule({"snapshot.storage.k8s.io"}, {"volumesnapshots"},
+                           {"get", "list", "create", "delete"}));
+    a.cluster_rules.push_back(
+        rule({"snapshot.storage.k8s.io"}, {"volumesnapshotclasses"}, read));
+    // --prune-target sets deletionPolicy: Delete on a removed backup's
+    // contents, so the storage snapshot goes with them.
+    a.cluster_rules.push_back(rule({"snapshot.storage.k8s.io"},
+                                   {"volumesnapshotcontents"},
+                                   flag_value(flags, "prune-target").empty()
+                                       ? read
+                                       : json{"get", "list", "patch"}));
+    a.cluster_rules.push_back(rule({""}, {"persistentvolumes"}, read));
+  }
+  return a;
+}
+
 } // namespace snap::adapters

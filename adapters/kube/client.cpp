@@ -494,6 +494,11 @@ Expected<json> Client::create(const ResourceType& t, const std::string& ns,
   return SNAP_TRY(call("POST", path(t, ns), object)).body;
 }
 
+Expected<json> Client::replace(const ResourceType& t, const std::string& ns,
+                               const std::string& name, const json& object) {
+  return SNAP_TRY(call("PUT", path(t, ns, name), object)).body;
+}
+
 Expected<json> Client::merge_patch(const ResourceType& t, const std::string& ns,
                                    const std::string& name, const json& patch,
                                    bool cleanup) {

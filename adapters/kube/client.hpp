@@ -111,6 +111,10 @@ public:
   // POST; the created object. Errors: `conflict` for AlreadyExists, any.
   Expected<json> create(const ResourceType& t, const std::string& ns,
                         const json& object);
+  // PUT of a whole object, carrying the resourceVersion it was read at.
+  // Errors: `conflict` when it changed since, any.
+  Expected<json> replace(const ResourceType& t, const std::string& ns,
+                         const std::string& name, const json& object);
   // PATCH with application/merge-patch+json.
   // With `cleanup`, it goes out even after SIGINT (undoing a scale-down).
   Expected<json> merge_patch(const ResourceType& t, const std::string& ns,

@@ -12,10 +12,15 @@ std::string Cluster::url() const {
 }
 
 Expected<Cluster> connect(const AdapterContext& ctx, const std::string& label) {
-  const Connection& given = ctx.connector.given();
-  std::string kubeconfig = flag_value(ctx.flags, "kubeconfig");
+  return connect(ctx.connector, ctx.flags, ctx.reporter, label);
+}
+
+Expected<Cluster> connect(const Connector& connector, const AdapterFlags& flags,
+                          Reporter& reporter, const std::string& label) {
+  const Connection& given = connector.given();
+  std::string kubeconfig = flag_value(flags, "kubeconfig");
   auto target =
-      load_target(kubeconfig, flag_value(ctx.flags, "context"), process_env());
+      load_target(kubeconfig, flag_value(flags, "context"), process_env());
   // --addr alone is enough when no kubeconfig was named and none is found.
   if (!target &&
       !(!given.base_url.empty() && target.error().kind == ErrorKind::config &&
@@ -41,12 +46,12 @@ Expected<Cluster> connect(const AdapterContext& ctx, const std::string& label) {
   conn.password = given_user ? given.password : t.password;
   HttpConfig cfg = endpoint_config(conn, label);
   Cluster c;
-  c.ns = flag_value(ctx.flags, "namespace");
+  c.ns = flag_value(flags, "namespace");
   if (c.ns.empty()) {
     c.ns = t.namespace_name.empty() ? "default" : t.namespace_name;
   }
-  c.http = ctx.connector.open(std::move(cfg));
-  c.api = std::make_unique<Client>(*c.http, ctx.reporter);
+  c.http = connector.open(std::move(cfg));
+  c.api = std::make_unique<Client>(*c.http, reporter);
   std::string body;
   Request req{.path = "/version"};
   Response resp = SNAP_TRY(c.http->send_small(req, body));

@@ -26,5 +26,9 @@ struct Cluster {
 // an --addr alone will do. Errors: `config` (no kubeconfig, a bad one),
 // `auth` (credentials refused), `connect`, any.
 Expected<Cluster> connect(const AdapterContext& ctx, const std::string& label);
+// The same from a connector and flags alone (snap schedule --apply, which
+// has no adapter session).
+Expected<Cluster> connect(const Connector& connector, const AdapterFlags& flags,
+                          Reporter& reporter, const std::string& label);
 
 } // namespace snap::adapters::kube

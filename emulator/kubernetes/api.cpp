@@ -322,6 +322,9 @@ void Cluster::route(const httplib::Request& req, httplib::Response& res,
                           "Internal error occurred: resourceVersion should "
                           "not be set on objects to be created");
     }
+    if (auto bad = invalid(k, body, nullptr)) {
+      return reply_status(res, 422, "Invalid", *bad, not_found_details(k, n));
+    }
     if (m_objects.contains(key(k, ns, n))) {
       return reply_status(res, 409, "AlreadyExists",
                           what + " \"" + n + "\" already exists",
@@ -356,6 +359,12 @@ void Cluster::route(const httplib::Request& req, httplib::Response& res,
               "\": the object has been modified; please apply your changes "
               "to the latest version and try again",
           not_found_details(k, name));
+    }
+    if (!status_sub) {
+      if (auto bad = invalid(k, body, &live)) {
+        return reply_status(res, 422, "Invalid", *bad,
+                            not_found_details(k, name));
+      }
     }
     json next = live;
     if (status_sub) {
@@ -396,12 +405,18 @@ void Cluster::route(const httplib::Request& req, httplib::Response& res,
                           "the emulator takes merge patches only");
     }
     json meta = live["metadata"];
-    live.merge_patch(body);
+    json patched = live;
+    patched.merge_patch(body);
     for (const char* f : {"uid", "creationTimestamp", "namespace", "name"}) {
       if (meta.contains(f)) {
-        live["metadata"][f] = meta[f];
+        patched["metadata"][f] = meta[f];
       }
     }
+    if (auto bad = invalid(k, patched, &live)) {
+      return reply_status(res, 422, "Invalid", *bad,
+                          not_found_details(k, name));
+    }
+    live = std::move(patched);
     live["metadata"]["resourceVersion"] = next_rv();
     return reply(res, 200, live);
   }

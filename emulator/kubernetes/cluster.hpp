@@ -12,6 +12,8 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +86,10 @@ private:
   void register_crd_locked(const json& crd);
   json create_locked(const Kind& k, const std::string& ns, json obj,
                      std::string&);
+  // kube-apiserver's validation of a built-in kind (validation.cpp): the
+  // Invalid message, or nothing. `live` is the stored object on update.
+  static std::optional<std::string> invalid(const Kind& k, const json& obj,
+                                            const json* live);
   // Deletes an object; its dependents lose the owner reference (orphan) or,
   // with no owner left, are deleted in turn (background garbage collection).
   void remove_locked(const Kind& k, const std::string& ns,

@@ -75,6 +75,14 @@ Cluster::Cluster(FaultInjector& faults, KubernetesOptions options)
                      true, false, false});
   m_kinds.push_back({"rbac.authorization.k8s.io", "v1", "rolebindings",
                      "rolebinding", "RoleBinding", true, false, false});
+  m_kinds.push_back({"rbac.authorization.k8s.io", "v1", "clusterroles",
+                     "clusterrole", "ClusterRole", false, false, false});
+  m_kinds.push_back({"rbac.authorization.k8s.io", "v1", "clusterrolebindings",
+                     "clusterrolebinding", "ClusterRoleBinding", false, false,
+                     false});
+  m_kinds.push_back(
+      {"batch", "v1", "cronjobs", "cronjob", "CronJob", true, true, false});
+  m_kinds.push_back({"batch", "v1", "jobs", "job", "Job", true, true, false});
   m_kinds.push_back({"storage.k8s.io", "v1", "storageclasses", "storageclass",
                      "StorageClass", false, false, false});
   m_kinds.push_back({"networking.k8s.io", "v1", "ingresses", "ingress",
@@ -97,7 +105,8 @@ Cluster::Cluster(FaultInjector& faults, KubernetesOptions options)
       {"replicasets", {"rs"}},
       {"ingresses", {"ing"}},
       {"storageclasses", {"sc"}},
-      {"customresourcedefinitions", {"crd", "crds"}}};
+      {"customresourcedefinitions", {"crd", "crds"}},
+      {"cronjobs", {"cj"}}};
   for (auto& k : m_kinds) {
     if (auto it = short_names.find(k.plural); it != short_names.end()) {
       k.short_names = it->second;

@@ -96,6 +96,14 @@ std::string flag_value(const AdapterFlags& flags, std::string_view name);
 double seconds_flag(const AdapterFlags& flags, std::string_view name,
                     double fallback);
 
+// Kubernetes RBAC PolicyRules (rbac.authorization.k8s.io/v1): `rules` for
+// the namespace a run works in (a Role), `cluster_rules` for cluster-scoped
+// kinds (a ClusterRole).
+struct KubeAccess {
+  nlohmann::json rules = nlohmann::json::array();
+  nlohmann::json cluster_rules = nlohmann::json::array();
+};
+
 // Ordered fields for display: commands print them as text or JSON.
 using Fields = nlohmann::ordered_json;
 

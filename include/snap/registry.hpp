@@ -19,6 +19,11 @@ struct AdapterEntry {
   // integrity. Errors: `archive`.
   Expected<Fields> (*describe)(ArchiveReader& in, bool verify);
   std::string_view alias; // "" when none
+  // The Kubernetes RBAC a save with `flags` needs when it runs in a pod of
+  // the cluster it works on (snap schedule writes the Role and ClusterRole
+  // from it); nullptr for an adapter that talks to its target over the
+  // target's own API and needs no rights in the cluster.
+  KubeAccess (*kube_access)(const AdapterFlags& flags) = nullptr;
 };
 
 // Every adapter, in the order `snap adapters` prints them.

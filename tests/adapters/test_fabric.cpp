@@ -6,6 +6,7 @@
 // policies; a snapshot that never becomes ready; kubeconfig auth over TLS.
 #include <csignal>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -1465,6 +1466,118 @@ TEST_CASE("fabric: a tier that does not come up stops the restore with exit 3",
                            "org1peer1"))["kind"] == "Status");
   CHECK(r.out.find("Next: not restored yet: ") != std::string::npos);
   CHECK(r.out.find("ibppeers.ibp.com/org1peer1") != std::string::npos);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+namespace {
+
+// Whether `rules` (RBAC PolicyRules) grant `verb` on `resource` of `group`.
+bool grants(const json& rules, const std::string& group,
+            const std::string& resource, const std::string& verb) {
+  auto has = [](const json& list, const std::string& v) {
+    for (const auto& x : list) {
+      if (x == v || x == "*") {
+        return true;
+      }
+    }
+    return false;
+  };
+  for (const auto& r : rules) {
+    if (has(r.value("apiGroups", json::array()), group) &&
+        has(r.value("resources", json::array()), resource) &&
+        has(r.value("verbs", json::array()), verb)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("fabric: a scheduled save's Role and ClusterRole grant every "
+          "request it makes",
+          "[e2e][fabric][schedule]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed(emu.url());
+  auto r = snap(with({"schedule", "fabric", "--cron", "0 1 * * *", "--keep",
+                      "5", "--image", "snap:1.4", "--all-in-namespace",
+                      "--quiesce", "--prune-target", "--apply"},
+                     target(emu)));
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string rbac = emu.url() + "/apis/rbac.authorization.k8s.io/v1/";
+  json role = call("GET", rbac + "namespaces/fab/roles/snap-fabric");
+  json cluster_role = call("GET", rbac + "clusterroles/fab:snap-fabric");
+  json binding = call("GET", rbac + "clusterrolebindings/fab:snap-fabric");
+  CHECK(binding["subjects"][0]["namespace"] == "fab");
+  json cj = call(
+      "GET", emu.url() + "/apis/batch/v1/namespaces/fab/cronjobs/snap-fabric");
+  json pod = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+  CHECK(pod["automountServiceAccountToken"] == true);
+  // In the pod, the service account is the connection and fab the
+  // namespace: no --addr, --namespace or kubeconfig in its arguments.
+  std::vector<std::string> args;
+  TempDir backups;
+  for (const auto& a : pod["containers"][0]["args"]) {
+    std::string s = a.get<std::string>();
+    CHECK(s != "--addr");
+    CHECK(s != "--namespace");
+    args.push_back(s == "/backups/" ? backups.path().string() + "/" : s);
+  }
+  // Run it twice (the second prunes nothing yet but lists), here with the
+  // connection the pod would have, and check every request it made against
+  // the rules.
+  std::size_t from = emu.requests().size();
+  for (int i = 0; i < 2; ++i) {
+    auto saved = snap(with(args, target(emu)));
+    INFO(saved.err);
+    REQUIRE(saved.exit_code == 0);
+  }
+  auto reqs = emu.requests();
+  std::size_t checked = 0;
+  for (std::size_t i = from; i < reqs.size(); ++i) {
+    std::string line = reqs[i];
+    std::string method = line.substr(0, line.find(' '));
+    std::string path = line.substr(line.find(' ') + 1);
+    path = path.substr(0, path.find('?'));
+    std::vector<std::string> seg;
+    std::stringstream ss(path);
+    for (std::string s; std::getline(ss, s, '/');) {
+      if (!s.empty()) {
+        seg.push_back(s);
+      }
+    }
+    std::string group;
+    std::size_t at = 0;
+    if (seg.size() >= 2 && seg[0] == "api") {
+      at = 2;
+    } else if (seg.size() >= 3 && seg[0] == "apis") {
+      group = seg[1];
+      at = 3;
+    } else {
+      continue; // /version, /api, /apis: discovery, open to every account
+    }
+    if (seg.size() <= at) {
+      continue; // a group's discovery document
+    }
+    bool namespaced = seg[at] == "namespaces" && seg.size() > at + 2;
+    std::string resource = namespaced ? seg[at + 2] : seg[at];
+    bool named = seg.size() > (namespaced ? at + 3 : at + 1);
+    std::string verb = method == "GET"      ? (named ? "get" : "list")
+                       : method == "POST"   ? "create"
+                       : method == "PATCH"  ? "patch"
+                       : method == "PUT"    ? "update"
+                       : method == "DELETE" ? "delete"
+                                            : method;
+    INFO(line);
+    bool ok = grants(cluster_role["rules"], group, resource, verb) ||
+              (namespaced && grants(role["rules"], group, resource, verb));
+    CHECK(ok);
+    ++checked;
+  }
+  CHECK(checked > 10);
 }
 
 } // namespace snap::test

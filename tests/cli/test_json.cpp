@@ -128,6 +128,11 @@ TEST_CASE("every verb's --json document matches docs/json.schema.json",
           "error_document", 6);
 
   checked({"prune", out, "--keep-last", "1", "--dry-run"}, "prune");
+  json schedule =
+      checked({"schedule", "consul", "--addr", consul.url(), "--cron", "@daily",
+               "--keep", "3", "--image", "snap:1"},
+              "schedule");
+  CHECK(schedule["objects"].back()["kind"] == "CronJob");
   checked({"adapters"}, "adapters");
   json version = checked({"--version"}, "version");
   CHECK(version["archive_format_version"] == 2);
