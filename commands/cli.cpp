@@ -62,6 +62,12 @@ void add_adapter_subcommands(CLI::App& verb, Capability cap, AdapterArgs& args,
                     "client certificate for mutual TLS");
       g->add_option("--key-file", args.conn.key_file,
                     "client key for mutual TLS");
+      g->add_option("--ca-path", args.conn.ca_path,
+                    "directory of CA certificates (PEM files) to verify the "
+                    "server's TLS certificate");
+      g->add_option("--tls-server-name", args.conn.tls_server_name,
+                    "name the server's TLS certificate must carry, when not "
+                    "the address's host (server.dc1.consul)");
       g->add_flag("--insecure", args.conn.insecure,
                   "do not verify the server's TLS certificate");
       g->add_option("--profile", args.conn.profile,

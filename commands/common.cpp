@@ -68,7 +68,10 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   // Monitoring knows the target from here on, under the address the run
   // was given (the same whether the run then fails or not).
   ctx.run.adapter = std::string(info.name);
-  ctx.run.target = redact_url(conn.base_url);
+  // A unix socket is the target's address (and its run lock's key).
+  std::string shown = conn.unix_socket.empty() ? redact_url(conn.base_url)
+                                               : "unix://" + conn.unix_socket;
+  ctx.run.target = shown;
   if (chosen != nullptr) {
     if (auto f = chosen->get("metrics_file");
         f && ctx.global.metrics_file.empty()) {
@@ -114,7 +117,7 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   if (conn.tls.insecure) {
     ctx.output->warn("TLS certificate verification is off (--insecure)");
   }
-  s->target_url = redact_url(conn.base_url);
+  s->target_url = shown;
   auto connector = std::make_unique<SessionConnector>(std::move(conn), ctx);
   s->http = connector->open_like_given(info, connector->given().base_url);
   s->connector = std::move(connector);

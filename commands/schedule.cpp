@@ -225,6 +225,10 @@ pod_args(const ScheduleOptions& o, const GlobalOptions& g, bool in_cluster,
     SNAP_TRY(in_pod_file("--ca-file", c.ca_file));
     SNAP_TRY(in_pod_file("--cert-file", c.cert_file));
     SNAP_TRY(in_pod_file("--key-file", c.key_file));
+    SNAP_TRY(in_pod_file("--ca-path", c.ca_path));
+    if (!c.tls_server_name.empty()) {
+      out.insert(out.end(), {"--tls-server-name", c.tls_server_name});
+    }
     if (c.insecure) {
       out.push_back("--insecure");
     }

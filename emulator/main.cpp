@@ -23,6 +23,7 @@
 #include "emulator/flux.hpp"
 #include "emulator/healthchecks.hpp"
 #include "emulator/kubernetes.hpp"
+#include "emulator/unix_relay.hpp"
 #include "emulator/webapps.hpp"
 #include "emulator/zeebe.hpp"
 
@@ -363,6 +364,10 @@ int main(int argc, char** argv) {
                  "server); repeatable");
   app.add_option("--request-log", faults.request_log,
                  "append 'METHOD /path?query' for every request to FILE");
+  std::string unix_socket;
+  app.add_option("--unix-socket", unix_socket,
+                 "also serve on this unix domain socket (a Consul agent's "
+                 "unix:// address)");
   app.add_option("--data-dir", setup.data_dir,
                  "where to build artifacts (default: a new temporary dir)");
   app.require_subcommand(1);
@@ -439,6 +444,11 @@ int main(int argc, char** argv) {
   if (bound <= 0) {
     std::fprintf(stderr, "snap-emulator: cannot listen on 127.0.0.1:%d\n",
                  port);
+    return 1;
+  }
+  snap::emulator::UnixRelay relay;
+  if (!unix_socket.empty() && !relay.start(unix_socket, bound, error)) {
+    std::fprintf(stderr, "snap-emulator: %s\n", error.c_str());
     return 1;
   }
   std::printf("listening on 127.0.0.1:%d\n", bound);

@@ -157,6 +157,32 @@ std::string first_line(std::string_view text) {
   return line;
 }
 
+// For `url` (https://host:port/…) and a certificate name: the URL with the
+// name as its host, and the CONNECT_TO entry "name:port:host:port" that
+// sends the connection to the real host; nothing when the URL cannot be
+// parsed.
+std::optional<std::pair<std::string, std::string>>
+connect_to_entry(const std::string& url, const std::string& name) {
+  CURLU* u = curl_url();
+  char* host = nullptr;
+  char* port = nullptr;
+  char* rewritten = nullptr;
+  std::optional<std::pair<std::string, std::string>> out;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_HOST, name.c_str(), 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_URL, &rewritten, 0) == CURLUE_OK) {
+    out = std::pair{std::string(rewritten),
+                    fmt::format("{}:{}:{}:{}", name, port, host, port)};
+  }
+  curl_free(host);
+  curl_free(port);
+  curl_free(rewritten);
+  curl_url_cleanup(u);
+  return out;
+}
+
 class CurlTransport final : public HttpTransport {
 public:
   CurlTransport() : m_curl(curl_easy_init()) {}
@@ -180,7 +206,23 @@ public:
                          req.path.empty() ? "/" : req.path);
     curl_easy_reset(curl);
     char errbuf[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    // --tls-server-name: the URL names the certificate's host, and
+    // CONNECT_TO sends the connection to the address's (libcurl has no
+    // separate option for the name checked).
+    std::string url_sent = url;
+    struct curl_slist* connect_to = nullptr;
+    if (!config.tls.server_name.empty() && url.starts_with("https://")) {
+      if (auto to = connect_to_entry(url, config.tls.server_name)) {
+        connect_to = curl_slist_append(nullptr, to->second.c_str());
+        url_sent = to->first;
+        curl_easy_setopt(curl, CURLOPT_CONNECT_TO, connect_to);
+      }
+    }
+    if (!config.unix_socket.empty()) {
+      curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH,
+                       config.unix_socket.c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url_sent.c_str());
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "snap/" SNAP_VERSION);
@@ -273,6 +315,7 @@ public:
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
     CURLcode rc = curl_easy_perform(curl);
     curl_slist_free_all(hdrs);
+    curl_slist_free_all(connect_to);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t.resp.status);
 
     Attempt a;
@@ -541,6 +584,7 @@ HttpConfig endpoint_config(const Connection& conn, std::string label,
   cfg.label = std::move(label);
   cfg.base_url = conn.base_url;
   cfg.tls = conn.tls;
+  cfg.unix_socket = conn.unix_socket;
   cfg.basic_user = conn.user;
   cfg.basic_password = conn.password;
   if (!conn.token.empty()) {

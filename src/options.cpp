@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -91,16 +92,48 @@ Expected<void> check_readable(const std::string& path, std::string_view flag,
   return {};
 }
 
+// The PEM certificates of every regular file in `dir`, in name order.
+Expected<std::string> read_ca_dir(const std::string& dir,
+                                  std::string_view adapter) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->is_regular_file(ec)) {
+      files.push_back(it->path());
+    }
+  }
+  if (ec) {
+    return fail(ErrorKind::config,
+                fmt::format("{}: --ca-path {}: {} (check the path)", adapter,
+                            dir, ec.message()));
+  }
+  std::sort(files.begin(), files.end());
+  std::string pem;
+  for (const auto& f : files) {
+    auto text = read_small_file(f.string(), "CA certificate", 1 << 20);
+    if (text &&
+        text->find("-----BEGIN CERTIFICATE-----") != std::string::npos) {
+      pem += *text;
+      pem += "\n";
+    }
+  }
+  if (pem.empty()) {
+    return fail(
+        ErrorKind::config,
+        fmt::format("{}: --ca-path {} holds no PEM certificate", adapter, dir));
+  }
+  return pem;
+}
+
 Expected<std::string> normalise_addr(std::string addr, bool force_tls,
                                      std::string_view adapter) {
   if (addr.empty()) {
     return addr; // no default: the adapter finds its address (a kubeconfig)
   }
   if (addr.starts_with("unix://")) {
-    return fail(ErrorKind::config,
-                fmt::format("{}: unix socket addresses are not supported "
-                            "(use http:// or https:// in --addr)",
-                            adapter));
+    return addr; // resolve_connection takes the socket path from it
   }
   if (addr.find("://") == std::string::npos) {
     addr = (force_tls ? "https://" : "http://") + addr;
@@ -158,6 +191,18 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
   c.base_url = SNAP_TRY(
       normalise_addr(r.pick(flags.addr, "addr", std::string(info.default_addr)),
                      force_tls, info.name));
+  // unix:///path (CONSUL_HTTP_ADDR's form for an agent's socket): HTTP over
+  // that socket, to a host name the server does not look at.
+  if (c.base_url.starts_with("unix://")) {
+    c.unix_socket = c.base_url.substr(7);
+    if (c.unix_socket.empty() || c.unix_socket[0] != '/') {
+      return fail(ErrorKind::config,
+                  fmt::format("{}: --addr {}: give the socket's absolute "
+                              "path, as unix:///run/consul/http.sock",
+                              info.name, c.base_url));
+    }
+    c.base_url = "http://localhost";
+  }
 
   // Token: a file named by flag or variable wins over a token in a variable,
   // as the systems' own CLIs do.
@@ -233,6 +278,14 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
         r.native("key_file").value_or(r.from_profile("key_file").value_or(""));
   }
   SNAP_TRY(check_readable(c.tls.ca_file, "--ca-file", info.name));
+  // A directory of CA certificates, as Consul's -ca-path reads one
+  // (go-rootcerts: every file in it that holds PEM certificates); a CA file
+  // given as well wins, as it does there.
+  if (std::string dir = r.pick(flags.ca_path, "ca-path");
+      !dir.empty() && c.tls.ca_file.empty()) {
+    c.tls.ca_pem = SNAP_TRY(read_ca_dir(dir, info.name));
+  }
+  c.tls.server_name = r.pick(flags.tls_server_name, "tls-server-name");
   SNAP_TRY(check_readable(c.tls.cert_file, "--cert-file", info.name));
   SNAP_TRY(check_readable(c.tls.key_file, "--key-file", info.name));
   if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {

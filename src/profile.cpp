@@ -14,9 +14,10 @@ namespace {
 using nlohmann::json;
 
 const std::set<std::string> k_keys = {
-    "adapter",       "addr",     "token_file",   "token",     "user",
-    "password_file", "password", "ca_file",      "cert_file", "key_file",
-    "insecure",      "flags",    "metrics_file", "notify_url"};
+    "adapter",      "addr",          "token_file", "token",
+    "user",         "password_file", "password",   "ca_file",
+    "cert_file",    "key_file",      "insecure",   "flags",
+    "metrics_file", "notify_url",    "ca_path",    "tls_server_name"};
 
 std::optional<std::string> as_text(const json& v) {
   if (v.is_string()) {

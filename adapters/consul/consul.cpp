@@ -300,7 +300,9 @@ const AdapterInfo& consul_info() {
                      {"ssl_verify", "CONSUL_HTTP_SSL_VERIFY"},
                      {"ca_file", "CONSUL_CACERT"},
                      {"cert_file", "CONSUL_CLIENT_CERT"},
-                     {"key_file", "CONSUL_CLIENT_KEY"}},
+                     {"key_file", "CONSUL_CLIENT_KEY"},
+                     {"ca_path", "CONSUL_CAPATH"},
+                     {"tls_server_name", "CONSUL_TLS_SERVER_NAME"}},
       .token_header = "X-Consul-Token",
       .token_prefix = "",
   };

@@ -28,6 +28,10 @@ struct TlsOptions {
   std::string cert_pem;
   std::string key_pem;
   bool insecure = false;
+  // The name the server's certificate must carry, when it is not the
+  // address's host (Consul's server.<dc>.consul): sent as SNI and checked
+  // against the certificate, while the connection goes to the address.
+  std::string server_name;
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -41,13 +45,17 @@ struct Connection {
   std::string user;
   std::string password;
   TlsOptions tls;
+  // A unix domain socket the HTTP goes over (an address unix:///path);
+  // base_url is then http://localhost.
+  std::string unix_socket;
 };
 
 struct HttpConfig {
   std::string label;    // adapter name that prefixes every message
   std::string base_url; // scheme://host:port[/prefix], may hold user:pass@
   TlsOptions tls;
-  Headers headers; // sent with every request; may hold secrets
+  std::string unix_socket; // Connection::unix_socket
+  Headers headers;         // sent with every request; may hold secrets
   std::string basic_user;
   std::string basic_password;
   // "aws:amz:<region>:s3": sign every request with AWS SigV4, the basic

@@ -46,6 +46,8 @@ struct ConnectionFlags {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  std::string ca_path;         // a directory of CA certificates
+  std::string tls_server_name; // the name the certificate must carry
   bool insecure = false;
   std::string profile; // --profile
 };

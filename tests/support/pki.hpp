@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// A throw-away PKI for TLS tests: a CA, a server certificate for 127.0.0.1
-// and a client certificate, made with the openssl CLI.
+// A throw-away PKI for TLS tests: a CA, a server certificate for 127.0.0.1,
+// one that names only server.dc1.consul (as Consul's built-in CA issues
+// them), and a client certificate, made with the openssl CLI.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -32,6 +33,14 @@ struct Pki {
                  "printf 'subjectAltName=IP:127.0.0.1' > ext; "
                  "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
                  "-CAcreateserial -out server.pem -days 2 -extfile ext "
+                 "2>/dev/null; "
+                 "openssl req " +
+                 ec +
+                 " -keyout consul.key -out consul.csr "
+                 "-subj /CN=server.dc1.consul 2>/dev/null; "
+                 "printf 'subjectAltName=DNS:server.dc1.consul' > ext2; "
+                 "openssl x509 -req -in consul.csr -CA ca.pem -CAkey ca.key "
+                 "-CAcreateserial -out consul.pem -days 2 -extfile ext2 "
                  "2>/dev/null; "
                  "openssl req " +
                  ec +

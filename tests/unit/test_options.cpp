@@ -51,8 +51,14 @@ TEST_CASE("the address follows the precedence", "[unit][options]") {
 TEST_CASE("unsupported address schemes are configuration errors",
           "[unit][options]") {
   ConnectionFlags flags;
+  // A unix socket is an address (a Consul agent's); it needs a full path.
   flags.addr = "unix:///var/run/consul.sock";
   auto c = resolve_connection(consul(), flags, env_of({}));
+  REQUIRE(c);
+  CHECK(c->unix_socket == "/var/run/consul.sock");
+  CHECK(c->base_url == "http://localhost");
+  flags.addr = "unix://consul.sock";
+  c = resolve_connection(consul(), flags, env_of({}));
   REQUIRE_FALSE(c);
   CHECK(c.error().kind == ErrorKind::config);
   flags.addr = "ftp://x";
