@@ -528,6 +528,48 @@ void add_upload_command(CLI::App& app, Context& ctx) {
       });
 }
 
+void add_import_command(CLI::App& app, Context& ctx) {
+  auto opts = std::make_shared<ImportOptions>();
+  CLI::App* verb = app.add_subcommand(
+      "import", "wrap a backup file the system's own tools made (consul "
+                "snapshot save) into a verified archive");
+  verb->fallthrough();
+  add_adapter_subcommands(
+      *verb, Capability::import_native, opts->args,
+      [opts](CLI::App& sub) {
+        sub.add_option("file", opts->file, "the system's backup file")
+            ->required();
+        sub.add_option("-o,--output", opts->out,
+                       "archive file, or directory (default: .)");
+        sub.add_option("--label", opts->labels,
+                       "key=value recorded in the manifest (repeatable)");
+        sub.add_flag("--force", opts->force,
+                     "replace the file -o names if it exists");
+        sub.add_flag("--encrypt", opts->encrypt,
+                     "encrypt the payload with AES-256 (passphrase from "
+                     "--passphrase-file or SNAP_PASSPHRASE)");
+      },
+      [opts, &ctx] {
+        ctx.runner = [opts, &ctx] { return run_import(*opts, ctx); };
+      });
+}
+
+void add_export_command(CLI::App& app, Context& ctx) {
+  auto opts = std::make_shared<ExportOptions>();
+  CLI::App* verb = app.add_subcommand(
+      "export", "verify an archive and write out the system's own backup "
+                "file it holds (consul.snap)");
+  verb->fallthrough();
+  verb->add_option("archive", opts->archive, "archive file")->required();
+  verb->add_option("-o,--output", opts->out,
+                   "file, or directory for <adapter>-<id>.<ext> (default: .)");
+  verb->add_flag("--force", opts->force,
+                 "replace the file -o names if it exists");
+  verb->callback([opts, &ctx] {
+    ctx.runner = [opts, &ctx] { return run_export(*opts, ctx); };
+  });
+}
+
 void add_status_command(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<StatusOptions>();
   CLI::App* verb = app.add_subcommand(
@@ -815,6 +857,8 @@ Expected<std::optional<int>> parse_command_line(int argc, char** argv,
   add_restore_command(app, ctx);
   add_download_command(app, ctx);
   add_upload_command(app, ctx);
+  add_import_command(app, ctx);
+  add_export_command(app, ctx);
   add_status_command(app, ctx);
   add_list_command(app, ctx);
   add_delete_command(app, ctx);

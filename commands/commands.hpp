@@ -278,4 +278,42 @@ write_archive(ArchiveWriter& writer, const ArchiveTarget& target,
 // The printed line and JSON document of an archive (docs/json.md).
 CommandResult archive_result(const SavedArchive& archive);
 
+// --label key=value pairs. Errors: `usage`.
+Expected<std::map<std::string, std::string>>
+parse_labels(const std::vector<std::string>& given);
+
+// A new directory only this user can read, under TMPDIR. Errors:
+// `internal`.
+Expected<std::filesystem::path> private_tmp_dir();
+
+struct ImportOptions {
+  AdapterArgs args;
+  std::string file;
+  std::string out;
+  std::vector<std::string> labels;
+  bool force = false;
+  bool encrypt = false;
+};
+Expected<CommandResult> run_import(const ImportOptions& opts, Context& ctx);
+
+struct ExportOptions {
+  std::string archive;
+  std::string out;
+  bool force = false;
+};
+Expected<CommandResult> run_export(const ExportOptions& opts, Context& ctx);
+
+// An archive restore made of a native file, removed with this.
+struct ImportedArchive {
+  ArchiveTarget target;
+  std::filesystem::path path;
+  ~ImportedArchive();
+};
+// For `snap restore ADAPTER FILE` where FILE is the system's own backup
+// file and the adapter can import one: the file checked and wrapped into a
+// private archive; nullptr for anything else (an archive). Errors: those
+// of import.
+Expected<std::unique_ptr<ImportedArchive>>
+imported_for_restore(Session& session, const std::string& path, Context& ctx);
+
 } // namespace snap::commands

@@ -257,10 +257,9 @@ Expected<void> confirm(std::string_view question, bool yes) {
   return {};
 }
 
-namespace {
-
 Expected<fs::path> private_tmp_dir() {
-  std::string pattern = (fs::temp_directory_path() / "snap-s3-XXXXXX").string();
+  std::string pattern =
+      (fs::temp_directory_path() / "snap-tmp-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     return fail(ErrorKind::internal,
                 fmt::format("cannot create a directory in {} (set TMPDIR)",
@@ -268,8 +267,6 @@ Expected<fs::path> private_tmp_dir() {
   }
   return fs::path(pattern);
 }
-
-} // namespace
 
 Expected<std::unique_ptr<S3Store>> s3_store(const S3Url& url, Context& ctx) {
   Output* out = ctx.output.get();

@@ -83,8 +83,11 @@ Expected<Inspected> inspect_one(const std::string& path, bool verify,
   f["created"] = m.created_at;
   if (!m.origin.empty()) {
     f["origin"] = m.origin == "save" ? "save: snap took this backup"
-                                     : "download: snap packed a backup that "
-                                       "was on the target";
+                  : m.origin == "import"
+                      ? "import: snap wrapped a file the system's own tools "
+                        "made"
+                      : "download: snap packed a backup that was on the "
+                        "target";
   }
   f["target"] = target_url;
   if (m.target.contains("version")) {

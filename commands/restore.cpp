@@ -6,6 +6,7 @@
 #include "snap/text.hpp"
 
 namespace snap::commands {
+namespace fs = std::filesystem;
 namespace {
 
 // A restore the target cannot take over its API: the verified archive's
@@ -42,7 +43,11 @@ Expected<CommandResult> run_restore(const RestoreOptions& opts, Context& ctx) {
     SNAP_TRY(lock_target(*session, "restore", ctx));
   }
   Adapter& adapter = *session->adapter;
-  auto reader = SNAP_TRY(open_verified(opts.archive, adapter, ctx));
+  // A native snapshot (consul snapshot save's) is checked and wrapped
+  // first, then restored as an archive is.
+  auto imported = SNAP_TRY(imported_for_restore(*session, opts.archive, ctx));
+  auto reader = SNAP_TRY(open_verified(
+      imported ? imported->path : fs::path(opts.archive), adapter, ctx));
   const Manifest& m = reader->manifest();
   CommandResult r;
   if (opts.dry_run) {

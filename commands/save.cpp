@@ -6,7 +6,6 @@
 #include "snap/text.hpp"
 
 namespace snap::commands {
-namespace {
 
 Expected<std::map<std::string, std::string>>
 parse_labels(const std::vector<std::string>& given) {
@@ -27,6 +26,8 @@ parse_labels(const std::vector<std::string>& given) {
   }
   return out;
 }
+
+namespace {
 
 // Deletes archives in `dir` of the same series as the archive just written
 // (`mine`: adapter, target, kind and labels) beyond the newest `keep`,

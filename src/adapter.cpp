@@ -23,6 +23,8 @@ std::string_view verb_name(Capability cap) {
     return "list";
   case Capability::remove:
     return "delete";
+  case Capability::import_native:
+    return "import";
   }
   return "?";
 }
@@ -106,6 +108,10 @@ Expected<ListResult> Adapter::list() {
 
 Expected<Fields> Adapter::remove(const std::string&) {
   return tl::unexpected(unsupported(Capability::remove));
+}
+
+Expected<SaveResult> Adapter::import_native(ArchiveWriter&, Source&) {
+  return tl::unexpected(unsupported(Capability::import_native));
 }
 
 std::optional<std::string> Adapter::target_backup(const Manifest&) const {

@@ -95,6 +95,46 @@ public:
     return r;
   }
 
+  // A file of `consul snapshot save` or the snapshot agent: the same
+  // checks as a download, then the same manifest fields, from meta.json.
+  Expected<SaveResult> import_native(ArchiveWriter& out,
+                                     Source& native) override {
+    Sink* entry = SNAP_TRY(out.add_entry("consul.snap", "application/gzip"));
+    ConsulSnapshotVerifier verifier;
+    ThreadedSink checking(verifier);
+    TeeSink tee({entry, &checking});
+    std::vector<std::byte> buf(256 * 1024);
+    std::uint64_t done = 0;
+    auto total = native.size().value_or(0);
+    for (;;) {
+      std::size_t n = SNAP_TRY(native.read(buf));
+      if (n == 0) {
+        break;
+      }
+      SNAP_TRY(tee.write({buf.data(), n}));
+      done += n;
+      m_ctx.reporter.progress("import", done, total);
+    }
+    SNAP_TRY(checking.finish());
+    auto meta = verifier.finish();
+    if (!meta) {
+      return fail(ErrorKind::archive,
+                  fmt::format("consul: the snapshot file is not one consul "
+                              "can restore: {} (nothing was written)",
+                              meta.error().message));
+    }
+    SaveResult r;
+    r.backup_id = std::to_string(meta->index);
+    r.kind = "full";
+    r.summary = fmt::format("index {}, imported", meta->index);
+    r.source = {{"index", meta->index},
+                {"term", meta->term},
+                {"snapshot_id", meta->id},
+                {"raft_snapshot_version", meta->version},
+                {"state_size", meta->size}};
+    return r;
+  }
+
   static Expected<Fields> describe(ArchiveReader& in, bool verify) {
     ConsulSnapshotVerifier verifier;
     std::optional<ConsulSnapshotMeta> meta;
@@ -280,7 +320,8 @@ const AdapterInfo& consul_info() {
   static const AdapterInfo info{
       .name = "consul",
       .summary = "HashiCorp Consul: Raft snapshots through /v1/snapshot",
-      .caps = {Capability::save, Capability::restore, Capability::status},
+      .caps = {Capability::save, Capability::restore, Capability::status,
+               Capability::import_native},
       .payload_version = 1,
       .default_addr = "http://127.0.0.1:8500",
       .flags = {{"stale",
@@ -305,6 +346,7 @@ const AdapterInfo& consul_info() {
                      {"tls_server_name", "CONSUL_TLS_SERVER_NAME"}},
       .token_header = "X-Consul-Token",
       .token_prefix = "",
+      .native_entry = "consul.snap",
   };
   return info;
 }

@@ -25,13 +25,14 @@ enum class Capability : std::uint8_t {
   upload,
   status,
   list,
-  remove, // the `delete` verb
+  remove,        // the `delete` verb
+  import_native, // the `import` verb: the system's own backup file
 };
 
 inline constexpr Capability k_all_capabilities[] = {
-    Capability::save,   Capability::restore, Capability::download,
-    Capability::upload, Capability::status,  Capability::list,
-    Capability::remove};
+    Capability::save,   Capability::restore,      Capability::download,
+    Capability::upload, Capability::status,       Capability::list,
+    Capability::remove, Capability::import_native};
 
 // The verb's name as typed on the command line ("delete" for remove).
 std::string_view verb_name(Capability cap);
@@ -86,6 +87,10 @@ struct AdapterInfo {
   // ("RESOURCE"), or "" for none. They reach the adapter as
   // AdapterContext::operands.
   std::string_view operands;
+  // The payload entry that is the system's own backup file, byte for byte
+  // (Consul's consul.snap): `snap export` writes it out, and `import`
+  // makes an archive of such a file. "" when there is none.
+  std::string_view native_entry;
 };
 
 // Adapter flag values by name; switches hold "true".
@@ -241,6 +246,11 @@ struct Adapter {
   virtual Expected<Fields> upload(ArchiveReader& in, const std::string& id);
   virtual Expected<ListResult> list();
   virtual Expected<Fields> remove(const std::string& backup_id);
+  // Writes a backup file the system's own tools made (`consul snapshot
+  // save`) into `out` as AdapterInfo::native_entry, verified as a save's
+  // download is. Errors: `archive` when the file fails its checks, any.
+  virtual Expected<SaveResult> import_native(ArchiveWriter& out,
+                                             Source& native);
 
   // Retention on the target (save --keep and prune with --prune-target):
   // the backup a `save` of this adapter left on the target for the archive

@@ -235,7 +235,7 @@ inline void run_conformance(const AdapterFixture& f) {
       std::vector<std::string> args{verb, f.adapter};
       if (verb == "download" || verb == "delete") {
         args.push_back("1");
-      } else if (verb == "upload" || verb == "restore") {
+      } else if (verb == "upload" || verb == "restore" || verb == "import") {
         args.push_back("x.zip");
       }
       auto r = snap(args);

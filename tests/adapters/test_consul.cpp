@@ -465,3 +465,74 @@ TEST_CASE("a cluster with no keys saves and restores", "[e2e][consul]") {
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+
+// Disaster recovery from a file of `consul snapshot save`: snap checks it,
+// wraps it, gives it back byte for byte, and restores it directly.
+TEST_CASE("consul: a native snapshot file is imported, exported byte for "
+          "byte and restored directly",
+          "[e2e][consul]") {
+  Emulator emu("consul");
+  REQUIRE(http("PUT", emu.url() + "/v1/kv/app/greeting", "hello") == "true");
+  TempDir dir;
+  // What `consul snapshot save` writes: the body of GET /v1/snapshot.
+  std::string native = (dir.path() / "backup.snap").string();
+  write_file(native, http("GET", emu.url() + "/v1/snapshot"));
+
+  auto imported =
+      snap({"--json", "import", "consul", native, "-o",
+            (dir.path() / "imported.zip").string(), "--label", "from=agent"});
+  INFO(imported.err);
+  REQUIRE(imported.exit_code == 0);
+  auto doc = nlohmann::json::parse(imported.out);
+  CHECK(doc["origin"] == "import");
+  CHECK(doc["source"]["imported_from"] == "backup.snap");
+  CHECK(doc["backup_id"] == doc["source"]["index"].dump());
+  auto inspected = snap({"inspect", (dir.path() / "imported.zip").string()});
+  CHECK(inspected.exit_code == 0);
+  CHECK(inspected.out.find("import: snap wrapped a file") != std::string::npos);
+
+  auto exported = snap({"export", (dir.path() / "imported.zip").string(), "-o",
+                        (dir.path() / "again.snap").string()});
+  INFO(exported.err);
+  REQUIRE(exported.exit_code == 0);
+  CHECK(read_file(dir.path() / "again.snap") == read_file(native));
+  auto twice = snap({"export", (dir.path() / "imported.zip").string(), "-o",
+                     (dir.path() / "again.snap").string()});
+  CHECK(twice.exit_code == 2);
+
+  // Restored straight from the .snap file: the KV comes back.
+  http("DELETE", emu.url() + "/v1/kv/app/greeting");
+  auto restored =
+      snap({"restore", "consul", native, "--yes", "--addr", emu.url()});
+  INFO(restored.err);
+  REQUIRE(restored.exit_code == 0);
+  CHECK(emu.received("PUT /v1/snapshot"));
+  CHECK(http("GET", emu.url() + "/v1/kv/app/greeting?raw") == "hello");
+
+  // A cut file is refused before anything reaches the cluster, and
+  // nothing is written.
+  std::string whole = read_file(native);
+  std::string cut = (dir.path() / "cut.snap").string();
+  write_file(cut, whole.substr(0, whole.size() / 2));
+  std::size_t puts = 0;
+  for (const auto& r : emu.requests()) {
+    puts += r.rfind("PUT /v1/snapshot", 0) == 0;
+  }
+  auto refused = snap({"restore", "consul", cut, "--yes", "--addr", emu.url()});
+  CHECK(refused.exit_code == 7);
+  CHECK(refused.err.find("truncated") != std::string::npos);
+  std::size_t after = 0;
+  for (const auto& r : emu.requests()) {
+    after += r.rfind("PUT /v1/snapshot", 0) == 0;
+  }
+  CHECK(after == puts);
+  TempDir empty;
+  auto not_imported =
+      snap({"import", "consul", cut, "-o", empty.path().string()});
+  CHECK(not_imported.exit_code == 7);
+  CHECK(empty.list().empty());
+}
+
+} // namespace snap::test

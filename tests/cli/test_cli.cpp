@@ -73,7 +73,7 @@ TEST_CASE("adapters lists each adapter with its verbs", "[cli]") {
   auto doc = nlohmann::json::parse(r.out);
   CHECK(doc["adapters"][0]["name"] == "consul");
   CHECK(doc["adapters"][0]["verbs"] ==
-        nlohmann::json({"save", "restore", "status"}));
+        nlohmann::json({"save", "restore", "status", "import"}));
 }
 
 TEST_CASE("every verb and every verb-adapter pair has help", "[cli]") {

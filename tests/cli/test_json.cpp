@@ -93,6 +93,13 @@ TEST_CASE("every verb's --json document matches docs/json.schema.json",
   std::string archive = saved["archive"];
 
   checked({"inspect", archive}, "inspect");
+  json exported =
+      checked({"export", archive, "-o", out + "/consul.snap"}, "export");
+  CHECK(exported["size"].get<int>() > 0);
+  json imported = checked(
+      {"import", "consul", out + "/consul.snap", "-o", out + "/imported.zip"},
+      "archive");
+  CHECK(imported["origin"] == "import");
   json bad = checked({"inspect", archive, "/nonexistent.zip"}, "inspect", 6);
   CHECK(bad["archives"][1]["error"]["kind"] == "not_found");
   checked({"restore", "consul", archive, "--addr", consul.url(), "--dry-run"},
