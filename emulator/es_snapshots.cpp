@@ -346,6 +346,15 @@ void create_snapshot(Cluster& c, const httplib::Request& req,
   if (body.value("ignore_unavailable", false)) {
     scoped.params.emplace("ignore_unavailable", "true");
   }
+  // CreateSnapshotRequest.source: expand_wildcards as a string or a list.
+  if (const json& ew = body.value("expand_wildcards", json());
+      ew.is_string() || ew.is_array()) {
+    std::string v;
+    for (const auto& e : ew.is_string() ? json::array({ew}) : ew) {
+      v += (v.empty() ? "" : ",") + e.get<std::string>();
+    }
+    scoped.params.emplace("expand_wildcards", v);
+  }
   std::vector<std::string> names;
   if (!resolve(c, expr, scoped, res, names, "open")) {
     return;
@@ -595,6 +604,38 @@ void restore(Cluster& c, const httplib::Request& req, httplib::Response& res,
       }
     }
   }
+  // RestoreService: index_settings change each restored index's settings
+  // (the "index." prefix added), ignore_index_settings remove them (exact
+  // keys or simple * patterns); a few can be neither changed nor removed.
+  static const std::set<std::string> unmodifiable = {
+      "index.number_of_shards", "index.version.created", "index.uuid",
+      "index.creation_date", "index.history.uuid"};
+  std::set<std::string> unremovable = unmodifiable;
+  unremovable.insert(
+      {"index.number_of_replicas", "index.auto_expand_replicas"});
+  json change = json::object();
+  const json wanted_settings =
+      flatten_settings(body.value("index_settings", json::object()));
+  for (const auto& [k, v] : wanted_settings.items()) {
+    std::string key = k.rfind("index.", 0) == 0 ? k : "index." + k;
+    if (unmodifiable.contains(key)) {
+      refuse("cannot modify setting [" + key + "] on restore");
+      return;
+    }
+    change[key] = v;
+  }
+  std::vector<std::string> ignored;
+  const json& ignore_list = body.value("ignore_index_settings", json());
+  for (const auto& v : ignore_list.is_string() ? names_of(ignore_list)
+                       : ignore_list.is_array()
+                           ? ignore_list.get<std::vector<std::string>>()
+                           : std::vector<std::string>{}) {
+    if (v.find('*') == std::string::npos && unremovable.contains(v)) {
+      refuse("cannot remove setting [" + v + "] on restore");
+      return;
+    }
+    ignored.push_back(v);
+  }
   std::vector<std::pair<std::string, std::string>> plan; // from, to
   for (const auto& [index, si] : s.indices) {
     bool in = system.contains(index)
@@ -650,6 +691,19 @@ void restore(Cluster& c, const httplib::Request& req, httplib::Response& res,
     idx.uuid = random_id();
     idx.created_ms = now_ms();
     idx.settings = si.settings;
+    for (const auto& pattern : ignored) {
+      for (auto it = idx.settings.begin(); it != idx.settings.end();) {
+        if (!unremovable.contains(it.key()) &&
+            ::fnmatch(pattern.c_str(), it.key().c_str(), 0) == 0) {
+          it = idx.settings.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (const auto& [k, v] : change.items()) {
+      idx.settings[k] = v;
+    }
     idx.settings["index.uuid"] = idx.uuid;
     idx.settings["index.provided_name"] = to;
     idx.mappings = si.mappings;

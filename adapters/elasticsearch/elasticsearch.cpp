@@ -31,6 +31,7 @@
 // https://www.elastic.co/guide/en/elasticsearch/reference/current/snapshot-restore.html
 #include "adapters/elasticsearch/export.hpp"
 #include "adapters/factories.hpp"
+#include "snap/json.hpp"
 #include "snap/options.hpp"
 #include "snap/text.hpp"
 
@@ -75,6 +76,21 @@ public:
     }
     if (!flag("feature-states").empty()) {
       body["feature_states"] = split_list(flag("feature-states"));
+    }
+    if (has("ignore-unavailable")) {
+      body["ignore_unavailable"] = true;
+    }
+    if (std::string ew = flag("expand-wildcards"); !ew.empty()) {
+      for (const auto& w : split_list(ew)) {
+        if (w != "all" && w != "open" && w != "closed" && w != "hidden" &&
+            w != "none") {
+          return fail(ErrorKind::usage,
+                      fmt::format("--expand-wildcards {}: use all, open, "
+                                  "closed, hidden or none (comma-separated)",
+                                  ew));
+        }
+      }
+      body["expand_wildcards"] = split_list(ew);
     }
     json snap_info =
         SNAP_TRY(es::take_snapshot(m_es, repo, name, body, wait_timeout()));
@@ -611,6 +627,22 @@ ElasticsearchAdapter::restore_snapshot(ArchiveReader& in, bool dry_run) {
   if (!flag("feature-states").empty()) {
     body["feature_states"] = split_list(flag("feature-states"));
   }
+  if (has("ignore-unavailable")) {
+    body["ignore_unavailable"] = true;
+  }
+  if (std::string s = flag("index-settings"); !s.empty()) {
+    json settings = parse_untrusted_json(s);
+    if (!settings.is_object()) {
+      return fail(ErrorKind::usage,
+                  fmt::format("--index-settings {}: give a JSON object, e.g. "
+                              "'{{\"index.number_of_replicas\": 0}}'",
+                              s));
+    }
+    body["index_settings"] = settings;
+  }
+  if (std::string s = flag("ignore-index-settings"); !s.empty()) {
+    body["ignore_index_settings"] = split_list(s);
+  }
   if (dry_run) {
     std::vector<std::string> plan;
     for (const auto& d : live_streams) {
@@ -702,6 +734,25 @@ const AdapterInfo& elasticsearch_info() {
             "feature states to include, comma-separated (none for none)",
             true,
             {C::save, C::restore}},
+           {"ignore-unavailable",
+            "leave out --indices that do not exist instead of failing",
+            false,
+            {C::save, C::restore}},
+           {"expand-wildcards",
+            "what --indices wildcards match: all, open, closed, hidden, none "
+            "(comma-separated; default all)",
+            true,
+            {C::save}},
+           {"index-settings",
+            "JSON object of settings to change in each restored index, e.g. "
+            "'{\"index.number_of_replicas\": 0}'",
+            true,
+            {C::restore}},
+           {"ignore-index-settings",
+            "settings to drop from each restored index, comma-separated "
+            "(index.refresh_interval, index.routing.*)",
+            true,
+            {C::restore}},
            {"partial",
             "let the snapshot finish PARTIAL when primaries are missing "
             "(snap then exits 3)",

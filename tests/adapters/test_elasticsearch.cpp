@@ -225,6 +225,93 @@ TEST_CASE("a restore under new names leaves the live indices alone",
   CHECK_FALSE(emu.received("POST /logs/_close"));
 }
 
+// RestoreService: index_settings change each restored index's settings,
+// ignore_index_settings drop them, and the shard count or uuid can be
+// neither changed nor removed.
+TEST_CASE("a restore changes and drops index settings as asked",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", k_fast);
+  seed(emu.url(), 10);
+  add_repository(emu.url());
+  TempDir dir;
+  REQUIRE(snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                "--indices", "logs,nosuch", "--ignore-unavailable", "-o",
+                dir.path().string()})
+              .exit_code == 0);
+  std::vector<std::string> base = {"restore",
+                                   "es",
+                                   "--addr",
+                                   emu.url(),
+                                   only_archive(dir),
+                                   "--rename-pattern",
+                                   "(.+)",
+                                   "--rename-replacement",
+                                   "copy-$1",
+                                   "--yes"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), more.begin(), more.end());
+    return snap(a);
+  };
+  auto r = with({"--index-settings", R"({"index":{"number_of_replicas":0}})",
+                 "--ignore-index-settings", "index.refresh_interval"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json s = get_json(emu.url() + "/copy-logs/_settings?flat_settings=true");
+  json flat = s["copy-logs"]["settings"];
+  CHECK(flat["index.number_of_replicas"] == "0");
+  CHECK_FALSE(flat.contains("index.refresh_interval"));
+  CHECK(flat["index.number_of_shards"] == "2");
+  // The live index keeps its own.
+  json live = get_json(emu.url() + "/logs/_settings?flat_settings=true");
+  CHECK(live["logs"]["settings"]["index.refresh_interval"] == "1s");
+
+  http("DELETE", emu.url() + "/copy-logs");
+  auto shards = with({"--index-settings", R"({"index.number_of_shards":4})"});
+  CHECK(shards.exit_code != 0);
+  CHECK(shards.err.find("cannot modify setting [index.number_of_shards] on "
+                        "restore") != std::string::npos);
+  auto replicas = with({"--ignore-index-settings", "index.number_of_replicas"});
+  CHECK(replicas.exit_code != 0);
+  CHECK(replicas.err.find("cannot remove setting [index.number_of_replicas]") !=
+        std::string::npos);
+  auto not_json = with({"--index-settings", "replicas=0"});
+  CHECK(not_json.exit_code == 2);
+  CHECK(not_json.err.find("give a JSON object") != std::string::npos);
+  CHECK(http("GET", emu.url() + "/copy-logs").find("index_not_found") !=
+        std::string::npos);
+}
+
+TEST_CASE("a save's --expand-wildcards decides whether a closed index is in",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", k_fast);
+  seed(emu.url(), 5);
+  add_repository(emu.url());
+  http("POST", emu.url() + "/metrics/_close");
+  TempDir open_only, all;
+  auto a = snap({"--json", "save", "es", "--addr", emu.url(), "--repository",
+                 "backups", "--indices", "*", "--expand-wildcards", "open",
+                 "--snapshot", "open-only", "-o", open_only.path().string()});
+  INFO(a.err);
+  REQUIRE(a.exit_code == 0);
+  auto b =
+      snap({"--json", "save", "es", "--addr", emu.url(), "--repository",
+            "backups", "--indices", "*", "--expand-wildcards", "open,closed",
+            "--snapshot", "with-closed", "-o", all.path().string()});
+  INFO(b.out);
+  REQUIRE(b.exit_code == 0);
+  auto indices_of = [&](const std::string& out) {
+    std::string name = json::parse(out)["backup_id"];
+    json snap_info = get_json(emu.url() + "/_snapshot/backups/" + name);
+    return snap_info["snapshots"][0]["indices"].dump();
+  };
+  CHECK(indices_of(a.out).find("metrics") == std::string::npos);
+  CHECK(indices_of(b.out).find("metrics") != std::string::npos);
+  auto bad = snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                   "--expand-wildcards", "everything"});
+  CHECK(bad.exit_code == 2);
+}
+
 TEST_CASE("a PARTIAL snapshot exits 3 and keeps the archive",
           "[e2e][elasticsearch]") {
   Emulator emu("elasticsearch",
