@@ -338,6 +338,20 @@ struct CompletionOptions {
   bool profile_names = false;
 };
 
+// The flags of a verb that writes an archive (save, download, import):
+// --force and --encrypt, and --label where `labels` is given.
+void add_archive_flags(CLI::App& sub, bool& force, bool& encrypt,
+                       std::vector<std::string>* labels = nullptr) {
+  if (labels != nullptr) {
+    sub.add_option("--label", *labels,
+                   "key=value recorded in the manifest (repeatable)");
+  }
+  sub.add_flag("--force", force, "replace the file -o names if it exists");
+  sub.add_flag("--encrypt", encrypt,
+               "encrypt the payload with AES-256 (passphrase from "
+               "--passphrase-file or SNAP_PASSPHRASE)");
+}
+
 void add_save_command(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<SaveOptions>();
   CLI::App* verb = app.add_subcommand(
@@ -356,13 +370,7 @@ void add_save_command(CLI::App& app, Context& ctx) {
         sub.add_flag("--prune-target", opts->prune_target,
                      "with --keep, also delete on the target the backups "
                      "snap's saves left there for the archives removed");
-        sub.add_option("--label", opts->labels,
-                       "key=value recorded in the manifest (repeatable)");
-        sub.add_flag("--force", opts->force,
-                     "replace the file -o names if it exists");
-        sub.add_flag("--encrypt", opts->encrypt,
-                     "encrypt the payload with AES-256 (passphrase from "
-                     "--passphrase-file or SNAP_PASSPHRASE)");
+        add_archive_flags(sub, opts->force, opts->encrypt, &opts->labels);
       },
       [opts, &ctx] {
         ctx.runner = [opts, &ctx] { return run_save(*opts, ctx); };
@@ -499,11 +507,7 @@ void add_download_command(CLI::App& app, Context& ctx) {
             ->required();
         sub.add_option("-o,--output", opts->out,
                        "archive file, or directory (default: .)");
-        sub.add_flag("--force", opts->force,
-                     "replace the file -o names if it exists");
-        sub.add_flag("--encrypt", opts->encrypt,
-                     "encrypt the payload with AES-256 (passphrase from "
-                     "--passphrase-file or SNAP_PASSPHRASE)");
+        add_archive_flags(sub, opts->force, opts->encrypt);
       },
       [opts, &ctx] {
         ctx.runner = [opts, &ctx] { return run_download(*opts, ctx); };
@@ -541,13 +545,7 @@ void add_import_command(CLI::App& app, Context& ctx) {
             ->required();
         sub.add_option("-o,--output", opts->out,
                        "archive file, or directory (default: .)");
-        sub.add_option("--label", opts->labels,
-                       "key=value recorded in the manifest (repeatable)");
-        sub.add_flag("--force", opts->force,
-                     "replace the file -o names if it exists");
-        sub.add_flag("--encrypt", opts->encrypt,
-                     "encrypt the payload with AES-256 (passphrase from "
-                     "--passphrase-file or SNAP_PASSPHRASE)");
+        add_archive_flags(sub, opts->force, opts->encrypt, &opts->labels);
       },
       [opts, &ctx] {
         ctx.runner = [opts, &ctx] { return run_import(*opts, ctx); };
