@@ -52,6 +52,7 @@ struct Session {
   std::unique_ptr<HttpClient> http;
   AdapterFlags flags;
   std::vector<std::string> operands;
+  std::map<std::string, std::string> labels; // save's, set before save()
   std::unique_ptr<Adapter> adapter;
   std::string target_url; // redacted
   std::unique_ptr<RunLock> lock;

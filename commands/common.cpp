@@ -123,7 +123,7 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   s->connector = std::move(connector);
   s->operands = args.operands;
   s->adapter = args.adapter->make(
-      {*s->http, *s->connector, s->flags, *ctx.output, s->operands});
+      {*s->http, *s->connector, s->flags, *ctx.output, s->operands, s->labels});
   SNAP_TRY(s->adapter->open());
   if (std::string url = s->adapter->target_url(); !url.empty()) {
     s->target_url = url;

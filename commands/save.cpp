@@ -114,6 +114,7 @@ Expected<CommandResult> run_save(const SaveOptions& opts, Context& ctx) {
   if (opts.encrypt) {
     writer->encrypt_with(SNAP_TRY(encryption_passphrase(ctx)));
   }
+  session->labels = labels;
   SaveResult result = SNAP_TRY(session->adapter->save(*writer));
   ctx.output->end_progress();
   SavedArchive a = SNAP_TRY(write_archive(

@@ -324,6 +324,18 @@ void create_snapshot(Cluster& c, const httplib::Request& req,
                    why);
     return;
   }
+  // CreateSnapshotRequest.validate: the user metadata, as compact JSON, is
+  // at most 1024 bytes.
+  if (const json& md = body.value("metadata", json()); md.is_object()) {
+    std::size_t n = md.dump().size();
+    if (n > 1024) {
+      send_error(res, 400, "action_request_validation_exception",
+                 "Validation Failed: 1: metadata must be smaller than 1024 "
+                 "bytes, but was [" +
+                     std::to_string(n) + "];");
+      return;
+    }
+  }
   std::unique_lock lock(c.mu);
   c.advance();
   auto r = c.repos.find(repo);

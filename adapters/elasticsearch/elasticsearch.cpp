@@ -68,9 +68,23 @@ public:
     if (name.empty()) {
       name = "snap-" + to_lower(rfc3339_to_compact(utc_now_rfc3339()));
     }
+    // The labels go into the snapshot's own metadata too, so the cluster's
+    // tools (Kibana, _snapshot) show them; Elasticsearch takes at most 1024
+    // bytes of it (CreateSnapshotRequest.validate).
+    json metadata = {{"taken_by", "snap"}};
+    for (const auto& [k, v] : m_ctx.labels) {
+      metadata[k] = v;
+    }
+    if (std::size_t n = metadata.dump().size(); n > 1024) {
+      return fail(ErrorKind::usage,
+                  fmt::format("elasticsearch: the labels make {} bytes of "
+                              "snapshot metadata; Elasticsearch takes at "
+                              "most 1024 (shorten the --label values)",
+                              n));
+    }
     json body = {{"include_global_state", has("include-global-state")},
                  {"partial", has("partial")},
-                 {"metadata", {{"taken_by", "snap"}}}};
+                 {"metadata", metadata}};
     if (!flag("indices").empty()) {
       body["indices"] = flag("indices");
     }

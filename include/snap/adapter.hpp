@@ -126,6 +126,7 @@ struct Reporter {
 };
 
 inline const std::vector<std::string> k_no_operands;
+inline const std::map<std::string, std::string> k_no_labels;
 
 // How an adapter reaches what it talks to. The session resolves the
 // connection once; an adapter with several endpoints (Camunda's components,
@@ -159,6 +160,9 @@ struct AdapterContext {
   // The operands of save and restore (AdapterInfo::operands: fabric's
   // RESOURCEs), as given.
   const std::vector<std::string>& operands = k_no_operands;
+  // A save's --label pairs, which an adapter may also record on the
+  // target (an Elasticsearch snapshot's metadata).
+  const std::map<std::string, std::string>& labels = k_no_labels;
 };
 
 struct SaveResult {

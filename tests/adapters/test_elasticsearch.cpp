@@ -282,6 +282,39 @@ TEST_CASE("a restore changes and drops index settings as asked",
         std::string::npos);
 }
 
+TEST_CASE("a save's labels become the snapshot's metadata, within 1024 bytes",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", k_fast);
+  seed(emu.url(), 2);
+  add_repository(emu.url());
+  TempDir dir;
+  auto r = snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                 "--snapshot", "nightly", "--label", "env=prod", "--label",
+                 "ticket=OPS-42", "-o", dir.path().string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json info = get_json(emu.url() + "/_snapshot/backups/nightly");
+  json md = info["snapshots"][0]["metadata"];
+  CHECK(md["env"] == "prod");
+  CHECK(md["ticket"] == "OPS-42");
+  CHECK(md["taken_by"] == "snap");
+  auto big =
+      snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+            "--snapshot", "big", "--label", "note=" + std::string(1100, 'x'),
+            "-o", dir.path().string()});
+  CHECK(big.exit_code == 2);
+  CHECK(big.err.find("at most 1024") != std::string::npos);
+  CHECK_FALSE(emu.received("PUT /_snapshot/backups/big"));
+  // The emulated cluster refuses it too, in Elasticsearch's words.
+  json refused = json::parse(
+      http("PUT", emu.url() + "/_snapshot/backups/direct",
+           json{{"metadata", {{"k", std::string(1100, 'y')}}}}.dump(),
+           {{"Content-Type", "application/json"}}));
+  CHECK(refused["error"]["reason"] ==
+        "Validation Failed: 1: metadata must be smaller than 1024 bytes, but "
+        "was [1108];");
+}
+
 TEST_CASE("a save's --expand-wildcards decides whether a closed index is in",
           "[e2e][elasticsearch]") {
   Emulator emu("elasticsearch", k_fast);
