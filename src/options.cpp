@@ -286,6 +286,16 @@ Expected<Connection> resolve_connection(const AdapterInfo& info,
     c.tls.ca_pem = SNAP_TRY(read_ca_dir(dir, info.name));
   }
   c.tls.server_name = r.pick(flags.tls_server_name, "tls-server-name");
+  // A host name only: it becomes part of the URL and of libcurl's
+  // CONNECT_TO entry.
+  if (c.tls.server_name.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+      std::string::npos) {
+    return fail(ErrorKind::config,
+                fmt::format("{}: --tls-server-name {}: give a host name, as "
+                            "server.dc1.consul",
+                            info.name, terminal_safe(c.tls.server_name)));
+  }
   SNAP_TRY(check_readable(c.tls.cert_file, "--cert-file", info.name));
   SNAP_TRY(check_readable(c.tls.key_file, "--key-file", info.name));
   if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {

@@ -61,6 +61,16 @@ TEST_CASE("unsupported address schemes are configuration errors",
   c = resolve_connection(consul(), flags, env_of({}));
   REQUIRE_FALSE(c);
   CHECK(c.error().kind == ErrorKind::config);
+  flags.addr = "https://10.0.0.5:8501";
+  flags.tls_server_name = "server.dc1.consul";
+  c = resolve_connection(consul(), flags, env_of({}));
+  REQUIRE(c);
+  CHECK(c->tls.server_name == "server.dc1.consul");
+  flags.tls_server_name = "evil:1:other";
+  c = resolve_connection(consul(), flags, env_of({}));
+  REQUIRE_FALSE(c);
+  CHECK(c.error().kind == ErrorKind::config);
+  flags.tls_server_name.clear();
   flags.addr = "ftp://x";
   CHECK_FALSE(resolve_connection(consul(), flags, env_of({})));
 }
