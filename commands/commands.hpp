@@ -59,6 +59,11 @@ struct Session {
   RunRecord* run = nullptr; // the context's, for finish_archive
 };
 
+// The adapter flags given on the command line, by name (switches hold
+// "true", repeated values are joined with ','), before variables and the
+// profile fill in the rest.
+AdapterFlags given_flags(const AdapterArgs& args);
+
 // A connector that opens clients with the run's timeouts, retries and
 // logging, for `given`.
 std::unique_ptr<Connector> make_connector(Connection given, Context& ctx);

@@ -39,6 +39,26 @@ private:
 
 } // namespace
 
+AdapterFlags given_flags(const AdapterArgs& args) {
+  AdapterFlags given;
+  for (const auto& [k, v] : args.values) {
+    if (!v.empty()) {
+      given[k] = v;
+    }
+  }
+  for (const auto& [k, values] : args.lists) {
+    if (std::string joined = join_list(values); !joined.empty()) {
+      given[k] = joined;
+    }
+  }
+  for (const auto& [k, on] : args.switches) {
+    if (on) {
+      given[k] = "true";
+    }
+  }
+  return given;
+}
+
 std::unique_ptr<Connector> make_connector(Connection given, Context& ctx) {
   return std::make_unique<SessionConnector>(std::move(given), ctx);
 }
@@ -92,23 +112,7 @@ Expected<std::unique_ptr<Session>> open_session(const AdapterArgs& args,
   }
   auto s = std::make_unique<Session>();
   s->run = &ctx.run;
-  AdapterFlags given;
-  for (const auto& [k, v] : args.values) {
-    if (!v.empty()) {
-      given[k] = v;
-    }
-  }
-  for (const auto& [k, values] : args.lists) {
-    if (std::string joined = join_list(values); !joined.empty()) {
-      given[k] = joined;
-    }
-  }
-  for (const auto& [k, on] : args.switches) {
-    if (on) {
-      given[k] = "true";
-    }
-  }
-  s->flags = resolve_adapter_flags(info, std::move(given), env, chosen);
+  s->flags = resolve_adapter_flags(info, given_flags(args), env, chosen);
   if (auto at = args.conn.addr.find('@');
       at != std::string::npos && at < args.conn.addr.find('/', 8)) {
     ctx.output->warn("credentials in --addr are visible to every user of "
@@ -426,10 +430,11 @@ CommandResult archive_result(const SavedArchive& a) {
   std::string shown = a.location == a.written.path.string()
                           ? a.written.path.filename().string()
                           : a.location;
-  r.text = fmt::format("Saved and verified {} ({}, {}, {}, sha256 {}…)", shown,
-                       m.adapter, terminal_safe(a.summary),
-                       human_bytes(a.written.size),
-                       a.written.manifest_sha256.substr(0, 12));
+  r.text =
+      fmt::format("{} and verified {} ({}, {}, {}, sha256 {}…)",
+                  m.origin == "import" ? "Imported" : "Saved", shown, m.adapter,
+                  terminal_safe(a.summary), human_bytes(a.written.size),
+                  a.written.manifest_sha256.substr(0, 12));
   r.json = {{"archive", a.location},
             {"adapter", m.adapter},
             {"backup_id", m.backup_id},

@@ -50,22 +50,18 @@ import_into(Session& session, const fs::path& file, const ArchiveTarget& target,
 }
 
 Expected<CommandResult> run_import(const ImportOptions& opts, Context& ctx) {
-  const AdapterInfo& info = opts.args.adapter->info();
-  if (!info.caps.has(Capability::import_native)) {
-    return fail(ErrorKind::unsupported,
-                fmt::format("{}: import is not supported (supported: {})",
-                            info.name, info.caps.names()));
-  }
+  // The session refuses an adapter without import first (exit 8); an
+  // importing adapter talks to no target here.
+  auto session =
+      SNAP_TRY(open_session(opts.args, Capability::import_native, ctx));
   auto labels = SNAP_TRY(parse_labels(opts.labels));
   auto target = SNAP_TRY(archive_target(opts.out, opts.force));
   if (!fs::is_regular_file(opts.file)) {
     return fail(ErrorKind::not_found,
                 fmt::format("{}: no such file (give the backup file {}'s own "
                             "tools wrote)",
-                            opts.file, info.name));
+                            opts.file, session->adapter->info().name));
   }
-  auto session =
-      SNAP_TRY(open_session(opts.args, Capability::import_native, ctx));
   // The archive belongs to the cluster --addr names, when one is given;
   // else to the file it came from.
   if (opts.args.conn.addr.empty()) {
@@ -73,9 +69,7 @@ Expected<CommandResult> run_import(const ImportOptions& opts, Context& ctx) {
   }
   SavedArchive a = SNAP_TRY(
       import_into(*session, opts.file, *target, labels, opts.encrypt, ctx));
-  CommandResult r = archive_result(a);
-  r.text.replace(0, std::string_view("Saved").size(), "Imported");
-  return r;
+  return archive_result(a);
 }
 
 Expected<std::unique_ptr<ImportedArchive>>

@@ -332,17 +332,7 @@ schedule_objects(const ScheduleOptions& o, const GlobalOptions& g,
   }
   std::optional<KubeAccess> access;
   if (entry.kube_access != nullptr) {
-    AdapterFlags flags;
-    for (const auto& [k, v] : a.values) {
-      if (!v.empty()) {
-        flags[k] = v;
-      }
-    }
-    for (const auto& [k, on] : a.switches) {
-      if (on) {
-        flags[k] = "true";
-      }
-    }
+    AdapterFlags flags = given_flags(a);
     if (o.save.prune_target) {
       flags["prune-target"] = "true";
     }

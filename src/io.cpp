@@ -310,7 +310,9 @@ Expected<void> ThreadedSink::finish() {
   return {};
 }
 
-Expected<std::uint64_t> copy_stream(Source& source, Sink& sink) {
+Expected<std::uint64_t>
+copy_stream(Source& source, Sink& sink,
+            const std::function<void(std::uint64_t done)>& progress) {
   std::vector<std::byte> buf(256 * 1024);
   std::uint64_t total = 0;
   for (;;) {
@@ -320,6 +322,9 @@ Expected<std::uint64_t> copy_stream(Source& source, Sink& sink) {
     }
     SNAP_TRY(sink.write({buf.data(), n}));
     total += n;
+    if (progress) {
+      progress(total);
+    }
   }
 }
 

@@ -103,18 +103,10 @@ public:
     ConsulSnapshotVerifier verifier;
     ThreadedSink checking(verifier);
     TeeSink tee({entry, &checking});
-    std::vector<std::byte> buf(256 * 1024);
-    std::uint64_t done = 0;
     auto total = native.size().value_or(0);
-    for (;;) {
-      std::size_t n = SNAP_TRY(native.read(buf));
-      if (n == 0) {
-        break;
-      }
-      SNAP_TRY(tee.write({buf.data(), n}));
-      done += n;
+    SNAP_TRY(copy_stream(native, tee, [&](std::uint64_t done) {
       m_ctx.reporter.progress("import", done, total);
-    }
+    }));
     SNAP_TRY(checking.finish());
     auto meta = verifier.finish();
     if (!meta) {

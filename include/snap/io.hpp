@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -149,8 +150,11 @@ private:
   std::unique_ptr<State> m_state;
 };
 
-// Streams all of `source` into `sink`; errors: either side's.
-Expected<std::uint64_t> copy_stream(Source& source, Sink& sink);
+// Streams all of `source` into `sink`, telling `progress` (when given) the
+// bytes copied so far after each block; errors: either side's.
+Expected<std::uint64_t>
+copy_stream(Source& source, Sink& sink,
+            const std::function<void(std::uint64_t done)>& progress = {});
 
 // Reads a small text file whole (at most `limit` bytes), for secrets and
 // configuration; errors: `config` naming `what` and the path.
