@@ -8,7 +8,7 @@ RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       build-essential cmake pkg-config dpkg-dev file \
       libcli11-dev libcurl4-openssl-dev nlohmann-json3-dev libzip-dev zlib1g-dev \
-      libfmt-dev libssl-dev libarchive-dev libexpected-dev libyaml-cpp-dev libisal-dev \
+      libfmt-dev libssl-dev libarchive-dev libexpected-dev libyaml-cpp-dev libisal-dev libsecp256k1-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

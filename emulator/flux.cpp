@@ -9,12 +9,17 @@
 // archive it used, as the real node does.
 #include "emulator/flux.hpp"
 
+#include "emulator/clock.hpp"
+#include "emulator/flux_id.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <chrono>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -156,6 +161,10 @@ public:
   // paths FluxOS takes as one parameter arrive with their slashes: those
   // routes match them greedily.
   void routes(httplib::Server& s) {
+    s.Get("/id/loginphrase",
+          [this](const auto&, auto& rs) { login_phrase(rs); });
+    s.Post("/id/verifylogin",
+           [this](const auto& rq, auto& rs) { verify_login(rq, rs); });
     s.Get("/flux/version", [](const auto&, auto& rs) {
       send(rs, {{"status", "success"}, {"data", "8.17.0"}});
     });
@@ -185,10 +194,10 @@ public:
     });
     s.Get(R"(/backup/getvolumedataofcomponent/([^/]+)/([^/]+)(/.*)?)",
           [this](const auto& rq, auto& rs) {
-            if (!authorized(rq, rs)) {
+            std::string app = rq.matches[1], comp = rq.matches[2];
+            if (!authorized(rq, rs, app)) {
               return;
             }
-            std::string app = rq.matches[1], comp = rq.matches[2];
             if (!known(app, comp)) {
               send(rs, envelope_error("No matching mount found"));
               return;
@@ -206,7 +215,7 @@ public:
            [this](const auto& rq, auto& rs) { task(rq, rs, false); });
     s.Get(R"(/backup/getlocalbackuplist/(.+)(?:/[^/]*){3}/([^/]+))",
           [this](const auto& rq, auto& rs) {
-            if (!authorized(rq, rs)) {
+            if (!authorized(rq, rs, rq.matches[2])) {
               return;
             }
             fs::path dir = rq.matches[1].str();
@@ -232,7 +241,7 @@ public:
           });
     s.Get(R"(/backup/downloadlocalfile/(.+)/([^/]+))", [this](const auto& rq,
                                                               auto& rs) {
-      if (!authorized(rq, rs)) {
+      if (!authorized(rq, rs, rq.matches[2])) {
         return;
       }
       fs::path file = rq.matches[1].str();
@@ -249,7 +258,7 @@ public:
     });
     s.Get(R"(/backup/removebackupfile/(.+)/([^/]+))",
           [this](const auto& rq, auto& rs) {
-            if (!authorized(rq, rs)) {
+            if (!authorized(rq, rs, rq.matches[2])) {
               return;
             }
             fs::path file = rq.matches[1].str();
@@ -291,22 +300,191 @@ private:
             d.ends_with("/backup/remote"));
   }
 
-  bool authorized(const httplib::Request& rq, httplib::Response& rs) {
-    const std::string& want = m_faults.faults().require_token;
-    if (want.empty() || rq.get_header_value("zelidauth") == want) {
-      return true;
+  // verifyAppOwnerOrHigherSession (verificationHelperUtils.js): the
+  // zelidauth header (JSON, else a query string: serviceHelper.ensureObject)
+  // names the app's owner or the node admin, has a login of that phrase on
+  // record or a phrase at most 2 h old of 40 to 70 characters, and its
+  // signature verifies. Without --owner or --admin, the header must equal
+  // the faults' required token.
+  bool authorized(const httplib::Request& rq, httplib::Response& rs,
+                  const std::string& app) {
+    bool ok = false;
+    if (m_opts.owner.empty() && m_opts.admin.empty()) {
+      const std::string& want = m_faults.faults().require_token;
+      ok = want.empty() || rq.get_header_value("zelidauth") == want;
+    } else {
+      ok = signed_in(rq.get_header_value("zelidauth"), app);
     }
-    send(rs,
-         envelope_error("Unauthorized. Access denied.", 401, "Unauthorized"));
-    return false;
+    if (!ok) {
+      send(rs,
+           envelope_error("Unauthorized. Access denied.", 401, "Unauthorized"));
+    }
+    return ok;
+  }
+
+  static json ensure_object(const std::string& text) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_object()) {
+      return j;
+    }
+    json out = json::object(); // qs.parse
+    for (std::size_t start = 0; start < text.size();) {
+      auto amp = text.find('&', start);
+      std::string pair = text.substr(start, amp - start);
+      auto eq = pair.find('=');
+      if (eq != std::string::npos) {
+        out[httplib::detail::decode_url(pair.substr(0, eq), true)] =
+            httplib::detail::decode_url(pair.substr(eq + 1), true);
+      }
+      if (amp == std::string::npos) {
+        break;
+      }
+      start = amp + 1;
+    }
+    return out;
+  }
+
+  static std::string field(const json& j, const char* name) {
+    auto it = j.find(name);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+  }
+
+  // The 13-digit millisecond timestamp a phrase starts with (Number() of a
+  // non-number is NaN, which no comparison passes).
+  static std::optional<std::int64_t> phrase_ms(const std::string& phrase) {
+    if (phrase.size() < 13 || phrase.substr(0, 13).find_first_not_of(
+                                  "0123456789") != std::string::npos) {
+      return std::nullopt;
+    }
+    return std::stoll(phrase.substr(0, 13));
+  }
+
+  bool signed_in(const std::string& header, const std::string& app) {
+    if (header.empty() || app.empty()) {
+      return false;
+    }
+    json auth = ensure_object(header);
+    std::string zelid = field(auth, "zelid");
+    std::string signature = field(auth, "signature");
+    std::string phrase = field(auth, "loginPhrase");
+    if (zelid.empty() || signature.empty() || phrase.empty()) {
+      return false;
+    }
+    if (zelid != m_opts.owner && zelid != m_opts.admin) {
+      return false;
+    }
+    std::int64_t now = now_ms();
+    bool logged = false;
+    {
+      std::lock_guard lock(m_mutex);
+      expire(now);
+      logged = m_logged.contains(zelid + "\n" + phrase);
+    }
+    if (!logged) {
+      auto ts = phrase_ms(phrase);
+      if (!ts || *ts < now - 2 * 3600 * 1000 || *ts > now ||
+          phrase.size() > 70 || phrase.size() < 40) {
+        return false;
+      }
+    }
+    return verify_bitcoin_message(phrase, zelid, signature);
+  }
+
+  // MongoDB's TTL indexes (serviceManager.js): login phrases go 900 s
+  // after they were made, logins session_ttl_s after their createdAt.
+  void expire(std::int64_t now) {
+    std::erase_if(m_phrases,
+                  [&](const auto& p) { return p.second + 900'000 < now; });
+    std::erase_if(m_logged, [&](const auto& l) {
+      return l.second + m_opts.session_ttl_s * 1000 < now;
+    });
+  }
+
+  // idService.js loginPhrase: the node's health first, then a phrase of
+  // the time in ms and random base-36 characters, kept 15 minutes.
+  void login_phrase(httplib::Response& rs) {
+    if (m_opts.unhealthy) {
+      send(rs, envelope_error("Unable to check DOS state"));
+      return;
+    }
+    static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
+    std::int64_t now = now_ms();
+    std::string phrase = std::to_string(now);
+    std::lock_guard lock(m_mutex);
+    for (int i = 0; i < 44; ++i) {
+      phrase.push_back(digits[m_rng() % 36]);
+    }
+    expire(now);
+    m_phrases[phrase] = now;
+    send(rs, {{"status", "success"}, {"data", phrase}});
+  }
+
+  // idService.js verifyLogin, its checks in its order and words; the body
+  // is read raw (JSON, else a query string), whatever its Content-Type.
+  void verify_login(const httplib::Request& rq, httplib::Response& rs) {
+    json body = ensure_object(rq.body);
+    std::string address = field(body, "zelid");
+    if (address.empty()) {
+      address = field(body, "address");
+    }
+    std::string signature = field(body, "signature");
+    std::string message = field(body, "loginPhrase");
+    if (message.empty()) {
+      message = field(body, "message");
+    }
+    std::int64_t now = now_ms();
+    auto refuse = [&](const char* why) { send(rs, envelope_error(why)); };
+    static const std::string base58 =
+        "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    if (address.empty()) {
+      return refuse("No Flux ID is specified");
+    }
+    if (address[0] != '1' ||
+        address.find_first_not_of(base58) != std::string::npos ||
+        address.size() > 34 || address.size() < 25) {
+      return refuse("Flux ID is not valid"); // 0x… IDs are not modelled
+    }
+    if (message.empty()) {
+      return refuse("No message is specified");
+    }
+    auto ts = phrase_ms(message);
+    if (message.size() < 40 || !ts || *ts < now - 900'000 || *ts > now) {
+      return refuse("Signed message is not valid");
+    }
+    if (signature.empty()) {
+      return refuse("No signature is specified");
+    }
+    {
+      std::lock_guard lock(m_mutex);
+      expire(now);
+      if (!m_phrases.contains(message)) {
+        return refuse("Signed message is no longer valid. Please request a "
+                      "new one.");
+      }
+    }
+    if (!verify_bitcoin_message(message, address, signature)) {
+      return refuse("Invalid signature");
+    }
+    std::string privilege = address == m_opts.admin ? "admin" : "user";
+    {
+      std::lock_guard lock(m_mutex);
+      m_logged[address + "\n" + message] = *ts;
+      m_phrases.erase(message);
+    }
+    send(rs, {{"status", "success"},
+              {"data",
+               {{"message", "Successfully logged in"},
+                {"zelid", address},
+                {"loginPhrase", message},
+                {"signature", signature},
+                {"privilage", privilege},
+                {"createdAt", rfc3339(*ts, 3)},
+                {"expireAt", rfc3339(*ts + m_opts.session_ttl_s * 1000, 3)}}}});
   }
 
   // The streamed backup or restore task: lines with a delay between them,
   // the work done as its line goes out, an error line on failure.
   void task(const httplib::Request& rq, httplib::Response& rs, bool backup) {
-    if (!authorized(rq, rs)) {
-      return;
-    }
     json body = json::parse(rq.body, nullptr, false);
     std::string app = body.is_object() ? body.value("appname", "") : "";
     std::string list_key = backup ? "backup" : "restore";
@@ -317,6 +495,8 @@ private:
       lines.push_back(backup ? "appname and backup parameters are mandatory"
                              : "appname, restore and type parameters are "
                                "mandatory");
+    } else if (!authorized(rq, rs, app)) {
+      return; // checked after the parameters (advancedWorkflows.js)
     } else {
       for (const auto& c : body[list_key]) {
         if (c.value(list_key, false)) {
@@ -423,7 +603,7 @@ private:
   }
 
   void upload(const httplib::Request& rq, httplib::Response& rs) {
-    if (!authorized(rq, rs) || !rq.is_multipart_form_data() ||
+    if (!authorized(rq, rs, rq.matches[1]) || !rq.is_multipart_form_data() ||
         rq.files.size() != 1) {
       // The node destroys the connection without an answer here.
       rs.set_content_provider(
@@ -455,6 +635,9 @@ private:
   std::mutex m_mutex;
   std::set<std::string> m_backups;
   std::set<std::string> m_restores;
+  std::map<std::string, std::int64_t> m_phrases; // activeLoginPhrases
+  std::map<std::string, std::int64_t> m_logged;  // loggedUsers: createdAt
+  std::mt19937_64 m_rng{std::random_device{}()};
 };
 
 } // namespace

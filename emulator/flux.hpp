@@ -15,6 +15,13 @@ struct FluxOptions {
   long line_delay_ms = 50;        // the node waits 3 s between lines
   std::string fail_task;          // "backup" or "restore": an error line
   std::filesystem::path data_dir; // the apps folder
+  // Flux ID sign-in as FluxOS checks it (verificationHelperUtils.js), on
+  // when either ID is set; else the zelidauth header is compared with the
+  // faults' required token.
+  std::string owner;            // every app's owner (registryManager)
+  std::string admin;            // the node's userconfig.initial.zelid
+  long session_ttl_s = 1209600; // loggedUsers' TTL index: 14 days
+  bool unhealthy = false;       // /id/loginphrase answers the DOS error
 };
 
 // Registers the FluxOS routes on `server`; creates each component's

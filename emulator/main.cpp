@@ -129,6 +129,15 @@ void flux_flags(CLI::App& sub, Setup& s) {
   sub.add_option("--fail-task", s.flux.fail_task,
                  "make the backup or restore task end in an error line")
       ->check(CLI::IsMember({"backup", "restore"}));
+  sub.add_option("--owner", s.flux.owner,
+                 "the Flux ID (1…) that owns every app: requests must carry "
+                 "its signed login in zelidauth");
+  sub.add_option("--admin", s.flux.admin,
+                 "the node admin's Flux ID (userconfig.initial.zelid)");
+  sub.add_option("--session-ttl-s", s.flux.session_ttl_s,
+                 "how long a login lasts (default 14 days, 1209600)");
+  sub.add_flag("--unhealthy", s.flux.unhealthy,
+               "GET /id/loginphrase answers the DOS-state error");
 }
 
 bool flux_start(httplib::Server& server, FaultInjector& injector, Setup& s,

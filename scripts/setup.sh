@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config
   libcli11-dev libcurl4-openssl-dev nlohmann-json3-dev libzip-dev zlib1g-dev
   libfmt-dev catch2 libssl-dev libarchive-dev libexpected-dev libcpp-httplib-dev
-  libyaml-cpp-dev libisal-dev
+  libyaml-cpp-dev libisal-dev libsecp256k1-dev
   curl zip unzip openssl time procps bc)
 
 missing=()

@@ -14,8 +14,16 @@
 // multipart/form-data to /ioutils/fileupload/backup/<app>/<component>/….
 //
 // Authentication: the zelidauth header carries the Flux ID login JSON
-// ({"zelid","signature","loginPhrase"}), from --auth-file or SNAP_FLUX_AUTH;
-// the ID must own the app or administer the node.
+// ({"zelid","signature","loginPhrase"}); the ID must own the app or
+// administer the node. Either a ready login from --auth-file or
+// SNAP_FLUX_AUTH, or the Flux ID's key (--key-file, SNAP_FLUX_KEY_FILE),
+// with which snap signs in by itself: GET /id/loginphrase, the phrase signed
+// as a Bitcoin message, POST /id/verifylogin (a login the node keeps 14
+// days, idService.js). A node that hands out no phrase (its health checks
+// failed) still accepts an owner's or admin's own phrase, the time in ms
+// and random characters, for 2 h (verificationHelperUtils.js). A login is
+// renewed before it runs out and after a 401, and lives in memory only: no
+// signed login is written to disk.
 //
 // Surprises this adapter guards against: the node stops the app for the
 // duration; a restore WIPES the component's data before it unpacks and then
@@ -29,10 +37,13 @@
 //
 // Docs: https://github.com/RunOnFlux/flux (ZelBack routes, advancedWorkflows)
 #include "adapters/factories.hpp"
+#include "adapters/flux/flux_id.hpp"
 #include "snap/json.hpp"
 #include "snap/targz.hpp"
 #include "snap/text.hpp"
 
+#include <chrono>
+#include <optional>
 #include <random>
 
 namespace snap::adapters {
@@ -419,8 +430,19 @@ private:
   // Sends `req` and parses the JSON envelope; an unauthorized envelope is
   // `auth`.
   Expected<json> envelope(Request req) {
+    Request unsigned_req = req;
+    SNAP_TRY(sign_in(req));
     std::string text;
     Response resp = SNAP_TRY(node().send_small(req, text, 16 << 20));
+    if (resp.ok() && m_id && unauthorized(parse_untrusted_json(text))) {
+      // The node forgot the login (expired early, or its database was
+      // reset): one fresh sign-in, then the request once more.
+      m_logins.erase(node().config().base_url);
+      req = unsigned_req;
+      SNAP_TRY(sign_in(req));
+      text.clear();
+      resp = SNAP_TRY(node().send_small(req, text, 16 << 20));
+    }
     if (!resp.ok()) {
       return tl::unexpected(node().status_error(req, resp, ""));
     }
@@ -431,16 +453,148 @@ private:
                               "FluxOS envelope (is --addr a Flux node?)",
                               node().display_url(req)));
     }
-    if (j.value("status", "") == "error" && j["data"].is_object() &&
-        j["data"].value("code", 0) == 401) {
+    if (unauthorized(j)) {
       return fail(ErrorKind::auth,
-                  fmt::format("flux: {}: {} (check --auth-file: the Flux ID "
-                              "must own the app or administer the node, and "
-                              "the login must be fresh)",
-                              node().display_url(req),
-                              j["data"].value("message", "")));
+                  fmt::format("flux: {}: {} ({})", node().display_url(req),
+                              j["data"].value("message", ""), auth_hint()));
     }
     return j;
+  }
+
+  static bool unauthorized(const json& j) {
+    return j.is_object() && j.value("status", "") == "error" &&
+           j["data"].is_object() && j["data"].value("code", 0) == 401;
+  }
+
+  std::string auth_hint() const {
+    return m_id ? fmt::format("Flux ID {} from --key-file must own the app "
+                              "or administer the node",
+                              m_id->zelid())
+                : "check --auth-file: the Flux ID must own the app or "
+                  "administer the node, and the login must be fresh";
+  }
+
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // With --key-file: adds the zelidauth of a login on the node spoken to,
+  // signing in first when there is none or it is about to run out.
+  Expected<void> sign_in(Request& req) {
+    if (!m_id) {
+      std::string path = flag("key-file");
+      if (path.empty()) {
+        return {};
+      }
+      if (!m_ctx.connector.given().token.empty()) {
+        return fail(ErrorKind::usage,
+                    "flux: both a ready login (--auth-file or "
+                    "SNAP_FLUX_AUTH) and --key-file are given; keep one");
+      }
+      m_id.emplace(SNAP_TRY(flux::FluxId::load(path)));
+    }
+    std::string key = node().config().base_url;
+    auto it = m_logins.find(key);
+    std::int64_t now = now_ms();
+    if (it == m_logins.end() || now >= it->second.renew_at_ms) {
+      Login fresh = SNAP_TRY(log_in());
+      it = m_logins.insert_or_assign(key, std::move(fresh)).first;
+    }
+    req.headers.emplace_back("zelidauth", it->second.header);
+    return {};
+  }
+
+  struct Login {
+    std::string header;
+    std::int64_t renew_at_ms = 0;
+  };
+
+  // Renewed when a quarter of its life, at most 10 minutes, is left.
+  static std::int64_t renew_at(std::int64_t now, std::int64_t lifetime_ms) {
+    return now + lifetime_ms -
+           std::min<std::int64_t>(10 * 60 * 1000, lifetime_ms / 4);
+  }
+
+  Expected<Login> log_in() {
+    const std::string& zelid = m_id->zelid();
+    std::int64_t now = now_ms();
+    std::string text;
+    Request ask = get("/id/loginphrase");
+    Response asked = SNAP_TRY(node().send_small(ask, text, 64 * 1024));
+    json phrase = parse_untrusted_json(text);
+    if (!asked.ok() || !phrase.is_object() ||
+        phrase.value("status", "") != "success" ||
+        !phrase["data"].is_string()) {
+      std::string why = phrase.is_object() && phrase["data"].is_object()
+                            ? phrase["data"].value("message", "")
+                            : fmt::format("HTTP {}", asked.status);
+      // The app owner's or admin's own phrase: the time in ms (a minute
+      // early, for clock skew) and random characters, 40 in all.
+      std::int64_t made = now - 60 * 1000;
+      std::string own = std::to_string(made);
+      std::mt19937_64 rng{std::random_device{}()};
+      while (own.size() < 40) {
+        own.push_back("0123456789abcdefghijklmnopqrstuvwxyz"[rng() % 36]);
+      }
+      m_ctx.reporter.warn(fmt::format(
+          "flux: {} gave no login phrase ({}); signing requests with Flux ID "
+          "{}'s own phrase, which the node accepts for 2 h from an app owner "
+          "or admin",
+          node().display_url(ask), why, zelid));
+      return Login{.header = auth_header(own),
+                   .renew_at_ms = renew_at(now, made + 2 * 3600 * 1000 - now)};
+    }
+    std::string login_phrase = phrase["data"].get<std::string>();
+    json body = {{"zelid", zelid},
+                 {"loginPhrase", login_phrase},
+                 {"signature", m_id->sign(login_phrase)}};
+    // The handler reads the raw body: JSON as text/plain, as FluxOS's own
+    // test harness sends it (test-infra/runner/auth.js).
+    MemorySource src(body.dump());
+    Request verify{.method = "POST",
+                   .path = "/id/verifylogin",
+                   .body = &src,
+                   .content_type = "text/plain",
+                   .idempotent = false};
+    text.clear();
+    Response verified = SNAP_TRY(node().send_small(verify, text, 64 * 1024));
+    json answer = parse_untrusted_json(text);
+    if (!verified.ok() || !answer.is_object() ||
+        answer.value("status", "") != "success" ||
+        !answer["data"].is_object()) {
+      std::string why = answer.is_object() && answer["data"].is_object()
+                            ? answer["data"].value("message", "")
+                            : fmt::format("HTTP {}", verified.status);
+      return fail(ErrorKind::auth,
+                  fmt::format("flux: {} refused the login of Flux ID {}: {} "
+                              "(check that --key-file holds the Flux ID's key "
+                              "and that this machine's clock is right)",
+                              node().display_url(verify), zelid, why));
+    }
+    // Its life as the node counts it (expireAt - createdAt), from now, so
+    // that a skewed clock on either side does not matter.
+    std::int64_t created =
+        rfc3339_epoch_s(answer["data"].value("createdAt", ""));
+    std::int64_t expires =
+        rfc3339_epoch_s(answer["data"].value("expireAt", ""));
+    std::int64_t life = created >= 0 && expires > created
+                            ? (expires - created) * 1000
+                            : 14LL * 24 * 3600 * 1000;
+    m_ctx.reporter.note(
+        fmt::format("flux: signed in to {} as Flux ID {} ({}), for {} h",
+                    redact_url(node().config().base_url), zelid,
+                    answer["data"].value("privilage", "user"), life / 3600000));
+    return Login{.header = auth_header(login_phrase),
+                 .renew_at_ms = renew_at(now, life)};
+  }
+
+  std::string auth_header(const std::string& phrase) const {
+    return json{{"zelid", m_id->zelid()},
+                {"signature", m_id->sign(phrase)},
+                {"loginPhrase", phrase}}
+        .dump();
   }
 
   // Picks the node (--node) and returns the app's components (--component,
@@ -526,6 +680,7 @@ private:
     MemorySource src(body.dump());
     req.body = &src;
     req.content_type = "application/json";
+    SNAP_TRY(sign_in(req));
     TaskLines lines(m_ctx.reporter);
     Response resp = SNAP_TRY(node().send(req, lines));
     if (!resp.ok()) {
@@ -556,7 +711,7 @@ private:
       return fail(auth ? ErrorKind::auth : ErrorKind::remote,
                   fmt::format("flux: {}: {}{}", node().display_url(req),
                               j["data"].value("message", ""),
-                              auth ? " (check --auth-file)" : ""));
+                              auth ? " (" + auth_hint() + ")" : ""));
     }
     return {};
   }
@@ -573,6 +728,7 @@ private:
           fmt::format("{}/backup/{}/{}", mount, id.folder, id.file);
       Request req = get("/backup/downloadlocalfile/" + url_escape(path) + "/" +
                         url_escape(app));
+      SNAP_TRY(sign_in(req));
       std::string entry_name = c + ".tar.gz";
       Sink* entry = SNAP_TRY(out.add_entry(entry_name, "application/gzip"));
       Response resp = SNAP_TRY(node().send(
@@ -637,6 +793,7 @@ private:
                 .content_type = body.content_type(),
                 .idempotent = false};
     req.body = &body;
+    SNAP_TRY(sign_in(req));
     MemorySink answer(1 << 20);
     auto resp = node().send(req, answer,
                             [this](std::uint64_t done, std::uint64_t total) {
@@ -646,7 +803,7 @@ private:
       // The node drops the connection on bad credentials or parameters.
       return fail(resp.error().kind,
                   fmt::format("{} (the node drops uploads it refuses: check "
-                              "--auth-file, --app and the component)",
+                              "the login, --app and the component)",
                               resp.error().message));
     }
     if (!resp->ok()) {
@@ -657,6 +814,9 @@ private:
   }
 
   AdapterContext m_ctx;
+  // The Flux ID of --key-file, and its logins by node base URL.
+  std::optional<flux::FluxId> m_id;
+  std::map<std::string, Login> m_logins;
   // Another node picked with --node, with the credentials given for --addr.
   std::unique_ptr<HttpClient> m_node;
 };
@@ -687,8 +847,15 @@ const AdapterInfo& flux_info() {
                  "one of the nodes GET /apps/location/<app> lists (ip or "
                  "ip:port)",
                  true,
-                 {C::save, C::download, C::status, C::list}}},
-      .native_env = {{"token", "SNAP_FLUX_AUTH"}},
+                 {C::save, C::download, C::status, C::list}},
+                {"key-file",
+                 "the Flux ID's private key (WIF, mode 600): snap signs in "
+                 "to the node by itself, instead of a ready --auth-file",
+                 true,
+                 {C::save, C::restore, C::download, C::upload, C::status,
+                  C::list, C::remove}}},
+      .native_env = {{"token", "SNAP_FLUX_AUTH"},
+                     {"key-file", "SNAP_FLUX_KEY_FILE"}},
       .token_header = "zelidauth",
       .token_prefix = "",
       .token_file_alias = "auth-file",

@@ -406,3 +406,122 @@ TEST_CASE("restore honours --app, and refuses an app without the archive's "
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+namespace {
+
+// The private key 1 (bitcoinjs-message's signing fixture) in WIF, and the
+// address FluxOS knows its compressed public key by; the same key
+// uncompressed is another Flux ID.
+constexpr const char* k_key_wif =
+    "KwDiBf89QgGbjEhKnhXJuH7LrciVrZi3qYjgd9M7rFU73sVHnoWn";
+constexpr const char* k_key_zelid = "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH";
+constexpr const char* k_uncompressed_wif =
+    "5HpHagT65TZzG1PH3CSu63k8DbpvD8s5ip4nEB3kEsreAnchuDf";
+
+std::string key_file(const TempDir& dir, const char* wif,
+                     const char* name = "flux.wif") {
+  fs::path p = dir.path() / name;
+  write_file(p, std::string(wif) + "\n");
+  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+  return p.string();
+}
+
+long count_of(const Emulator& emu, std::string_view prefix) {
+  auto reqs = emu.requests();
+  return std::count_if(reqs.begin(), reqs.end(), [&](const std::string& r) {
+    return r.starts_with(prefix);
+  });
+}
+
+} // namespace
+
+TEST_CASE("flux signs in with --key-file as FluxOS checks the signature",
+          "[e2e][flux]") {
+  FluxWorld w;
+  Emulator emu("flux",
+               {"--data-dir", w.apps->path().string(), "--owner", k_key_zelid});
+  TempDir dir;
+  std::vector<std::string> args = {
+      "-v",     "save",    "flux",
+      "--addr", emu.url(), "--app",
+      "myapp",  "-o",      (dir.path() / "out").string()};
+  auto anonymous = snap(args);
+  CHECK(anonymous.exit_code == 5);
+  CHECK(!emu.received("GET /id/loginphrase"));
+
+  auto other = args;
+  other.insert(other.end(),
+               {"--key-file", key_file(dir, k_uncompressed_wif, "u.wif")});
+  auto refused = snap(other);
+  CHECK(refused.exit_code == 5);
+  // It signed in (any Flux ID may), but is not the app's owner.
+  CHECK(refused.err.find("Flux ID 1EHNa6Q4Jz2uvNExL497mE43ikXhwF6kZm from "
+                         "--key-file must own the app") != std::string::npos);
+
+  args.insert(args.end(), {"--key-file", key_file(dir, k_key_wif)});
+  auto saved = snap(args);
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  CHECK(saved.err.find(std::string("as Flux ID ") + k_key_zelid +
+                       " (user), for 336 h") != std::string::npos);
+  CHECK(count_of(emu, "POST /id/verifylogin") == 2);
+  // Neither the key nor the signed login reaches the output.
+  CHECK(saved.err.find(k_key_wif) == std::string::npos);
+  CHECK(saved.err.find("signature") == std::string::npos);
+  CHECK(fs::exists(dir.path() / "out"));
+}
+
+TEST_CASE("a flux login is renewed before it runs out", "[e2e][flux]") {
+  FluxWorld w;
+  // Logins last 2 s here (14 days on a node); the task's lines take longer.
+  Emulator emu("flux",
+               {"--data-dir", w.apps->path().string(), "--owner", k_key_zelid,
+                "--session-ttl-s", "2", "--line-delay-ms", "500"});
+  TempDir dir;
+  auto r =
+      snap({"save", "flux", "--addr", emu.url(), "--app", "myapp", "--key-file",
+            key_file(dir, k_key_wif), "-o", (dir.path() / "out").string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(count_of(emu, "POST /id/verifylogin") >= 2);
+}
+
+TEST_CASE("a node that gives no login phrase still takes the owner's own",
+          "[e2e][flux]") {
+  FluxWorld w;
+  Emulator emu("flux", {"--data-dir", w.apps->path().string(), "--owner",
+                        k_key_zelid, "--unhealthy"});
+  TempDir dir;
+  auto r =
+      snap({"save", "flux", "--addr", emu.url(), "--app", "myapp", "--key-file",
+            key_file(dir, k_key_wif), "-o", (dir.path() / "out").string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("gave no login phrase (Unable to check DOS state)") !=
+        std::string::npos);
+  CHECK(!emu.received("POST /id/verifylogin"));
+}
+
+TEST_CASE("a flux key file others can read or that holds no key is refused",
+          "[e2e][flux]") {
+  TempDir dir;
+  std::string key = key_file(dir, k_key_wif);
+  fs::permissions(key, fs::perms::group_read, fs::perm_options::add);
+  auto open = snap({"list", "flux", "--addr", "http://127.0.0.1:9", "--app",
+                    "myapp", "--key-file", key});
+  CHECK(open.exit_code == 2);
+  CHECK(open.err.find("can be read by others (mode 640); run chmod 600") !=
+        std::string::npos);
+  auto junk = snap(
+      {"list", "flux", "--addr", "http://127.0.0.1:9", "--app", "myapp",
+       "--key-file",
+       key_file(dir, "KwDiBf89QgGbjEhKnhXJuH7LrciVrZi3qYjgd9M7rFU73sVHnoWm",
+                "typo.wif")});
+  CHECK(junk.exit_code == 2);
+  CHECK(junk.err.find("does not hold a Flux ID private key") !=
+        std::string::npos);
+  CHECK(junk.err.find("KwDiBf89") == std::string::npos);
+}
+
+} // namespace snap::test
