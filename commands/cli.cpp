@@ -176,7 +176,7 @@ std::string value_options(const CLI::App& root, std::string_view sep) {
 bool takes_files(const CLI::App& verb) {
   const std::string& v = verb.get_name();
   return v == "restore" || v == "upload" || v == "inspect" || v == "prune" ||
-         v == "status";
+         v == "status" || v == "diff" || v == "export";
 }
 
 std::string bash_script(const CLI::App& root) {
@@ -470,7 +470,18 @@ void add_inspect_command(CLI::App& app, Context& ctx) {
   verb->add_option("archive", opts->paths, "archive files")->required();
   verb->add_flag("--no-verify", opts->no_verify,
                  "skip re-hashing the payload (structure is still checked)");
-  verb->callback([opts, &ctx] {
+  verb->add_flag("--kvdetails", opts->kv_details,
+                 "Consul: break the KV store down by key prefix");
+  verb->add_option("--kvdepth", opts->kv_depth,
+                   "Consul: the key prefix depth, in '/' parts (default 2)")
+      ->check(CLI::Range(1, 1000));
+  verb->add_option("--kvfilter", opts->kv_filter,
+                   "Consul: only keys that start with this prefix");
+  verb->callback([opts, verb, &ctx] {
+    // Either one asks for the breakdown (consul ignores them without it).
+    if (verb->count("--kvdepth") > 0 || verb->count("--kvfilter") > 0) {
+      opts->kv_details = true;
+    }
     ctx.runner = [opts, &ctx] { return run_inspect(*opts, ctx); };
   });
 }
@@ -565,6 +576,19 @@ void add_export_command(CLI::App& app, Context& ctx) {
                  "replace the file -o names if it exists");
   verb->callback([opts, &ctx] {
     ctx.runner = [opts, &ctx] { return run_export(*opts, ctx); };
+  });
+}
+
+void add_diff_command(CLI::App& app, Context& ctx) {
+  auto opts = std::make_shared<DiffOptions>();
+  CLI::App* verb = app.add_subcommand(
+      "diff", "what changed between two archives of one adapter, from their "
+              "manifests (Consul: records and KV prefixes)");
+  verb->fallthrough();
+  verb->add_option("old", opts->old_archive, "the older archive")->required();
+  verb->add_option("new", opts->new_archive, "the newer archive")->required();
+  verb->callback([opts, &ctx] {
+    ctx.runner = [opts, &ctx] { return run_diff(*opts, ctx); };
   });
 }
 
@@ -857,6 +881,7 @@ Expected<std::optional<int>> parse_command_line(int argc, char** argv,
   add_upload_command(app, ctx);
   add_import_command(app, ctx);
   add_export_command(app, ctx);
+  add_diff_command(app, ctx);
   add_status_command(app, ctx);
   add_list_command(app, ctx);
   add_delete_command(app, ctx);

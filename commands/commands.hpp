@@ -184,6 +184,10 @@ Expected<CommandResult> run_delete(const DeleteOptions& opts, Context& ctx);
 struct InspectOptions {
   std::vector<std::string> paths;
   bool no_verify = false;
+  // Consul archives: the KV breakdown (--kvdetails, --kvdepth, --kvfilter).
+  bool kv_details = false;
+  int kv_depth = 2;
+  std::string kv_filter;
 };
 Expected<CommandResult> run_inspect(const InspectOptions& opts, Context& ctx);
 
@@ -301,6 +305,12 @@ struct ImportOptions {
   bool encrypt = false;
 };
 Expected<CommandResult> run_import(const ImportOptions& opts, Context& ctx);
+
+struct DiffOptions {
+  std::string old_archive;
+  std::string new_archive;
+};
+Expected<CommandResult> run_diff(const DiffOptions& opts, Context& ctx);
 
 struct ExportOptions {
   std::string archive;

@@ -211,7 +211,7 @@ Expected<Fields> describe_payload(const Adapter& adapter,
   if (entry == nullptr) {
     return Fields::object();
   }
-  return entry->describe(reader, true);
+  return entry->describe(reader, DescribeOptions{});
 }
 
 } // namespace

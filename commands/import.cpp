@@ -126,10 +126,11 @@ Expected<CommandResult> run_export(const ExportOptions& opts, Context& ctx) {
   SNAP_TRY(reader->verify([&](std::uint64_t done, std::uint64_t total) {
     ctx.output->progress("verify", done, total);
   }));
-  SNAP_TRY(guard_json(ErrorKind::archive,
-                      fmt::format("{}: a payload document has the wrong shape",
-                                  local->path.filename().string()),
-                      [&] { return entry->describe(*reader, true); }));
+  SNAP_TRY(
+      guard_json(ErrorKind::archive,
+                 fmt::format("{}: a payload document has the wrong shape",
+                             local->path.filename().string()),
+                 [&] { return entry->describe(*reader, DescribeOptions{}); }));
   ctx.output->end_progress();
 
   fs::path out = opts.out;

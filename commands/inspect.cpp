@@ -27,8 +27,9 @@ struct Inspected {
   nlohmann::ordered_json json = nlohmann::ordered_json::object();
 };
 
-Expected<Inspected> inspect_one(const std::string& path, bool verify,
-                                Context& ctx) {
+Expected<Inspected> inspect_one(const std::string& path,
+                                const InspectOptions& opts, Context& ctx) {
+  bool verify = !opts.no_verify;
   auto local = SNAP_TRY(local_archive(path, ctx));
   auto reader = SNAP_TRY(ArchiveReader::open(local->path));
   const Manifest& m = reader->manifest();
@@ -55,7 +56,13 @@ Expected<Inspected> inspect_one(const std::string& path, bool verify,
         guard_json(ErrorKind::archive,
                    fmt::format("{}: a payload document has the wrong shape",
                                local->path.filename().string()),
-                   [&] { return a->describe(*reader, verify); }));
+                   [&] {
+                     return a->describe(
+                         *reader, DescribeOptions{.verify = verify,
+                                                  .kv_details = opts.kv_details,
+                                                  .kv_depth = opts.kv_depth,
+                                                  .kv_filter = opts.kv_filter});
+                   }));
   } else {
     note = fmt::format("adapter {} is unknown to this snap; only the "
                        "manifest was read",
@@ -154,7 +161,7 @@ Expected<CommandResult> run_inspect(const InspectOptions& opts, Context& ctx) {
   nlohmann::ordered_json archives = nlohmann::ordered_json::array();
   std::vector<Error> errors;
   for (const auto& path : opts.paths) {
-    auto f = inspect_one(path, !opts.no_verify, ctx);
+    auto f = inspect_one(path, opts, ctx);
     if (!f) {
       archives.push_back({{"archive", path}, {"error", error_json(f.error())}});
       errors.push_back(f.error());

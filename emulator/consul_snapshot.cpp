@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Consul snapshots as the emulator writes and reads them. state.bin holds the
-// FSM header ({"LastIndex": N}) and one MessagePack KVS record per key, as
-// Consul's FSM does for KV; SHA256SUMS covers meta.json and state.bin. The
-// tar carries exactly two zero blocks after its end, as Go writes it.
+// FSM header ({"LastIndex": N}) and then records, each a structs.MessageType
+// byte and a MessagePack value, in the order fsm/snapshot_oss.go persists
+// them: the catalog (a Register per node, per service and per check), the
+// ACL tokens and policies, one KVS record per key (structs.DirEntry's
+// fields in their order, the value as a raw string), the Autopilot
+// configuration and an Index record per table. The encoding is
+// hashicorp/go-msgpack's with structs.MsgpackHandle (see msgpack.cpp).
+// SHA256SUMS covers meta.json and state.bin. The tar carries exactly two
+// zero blocks after its end, as Go writes it.
 #include "emulator/consul_snapshot.hpp"
 
 #include <archive.h>
@@ -22,7 +28,106 @@
 namespace snap::emulator {
 namespace {
 
-constexpr unsigned char k_kvs_record = 2; // structs.KVSRequestType
+// structs.MessageType values (agent/structs/structs.go).
+constexpr unsigned char k_register = 0;
+constexpr unsigned char k_kvs_record = 2;
+constexpr unsigned char k_autopilot = 9;
+constexpr unsigned char k_index = 16;
+constexpr unsigned char k_acl_token = 17;
+constexpr unsigned char k_acl_policy = 19;
+constexpr unsigned char k_last_known_type = 43; // UpdateVirtualIPRequestType
+constexpr unsigned char k_ignore_unknown = 128; // IgnoreUnknownTypeFlag
+
+using ojson = nlohmann::ordered_json;
+
+// The records around the KV store that every Consul server has: its own
+// node with the consul service and serfHealth check, the anonymous token,
+// the global-management policy, the default Autopilot configuration.
+std::vector<std::pair<unsigned char, ojson>> catalog_records() {
+  ojson node = {
+      {"Datacenter", "dc1"},
+      {"ID", "9b1c7e36-0000-4000-8000-000000000001"},
+      {"Node", "emulator"},
+      {"Address", "127.0.0.1"},
+      {"TaggedAddresses", {{"lan", "127.0.0.1"}, {"wan", "127.0.0.1"}}},
+      {"NodeMeta", {{"consul-network-segment", ""}}},
+      {"Service", nullptr},
+      {"Check", nullptr},
+      {"Checks", nullptr},
+      {"SkipNodeUpdate", false},
+      {"PeerName", ""},
+      {"Token", ""},
+      {"CreateIndex", 5},
+      {"ModifyIndex", 5}};
+  ojson with_service = node;
+  with_service["Service"] = {{"Kind", ""},
+                             {"ID", "consul"},
+                             {"Service", "consul"},
+                             {"Tags", ojson::array()},
+                             {"Address", ""},
+                             {"Port", 8300},
+                             {"EnableTagOverride", false},
+                             {"CreateIndex", 5},
+                             {"ModifyIndex", 5}};
+  ojson with_check = node;
+  with_check["Check"] = {{"Node", "emulator"},
+                         {"CheckID", "serfHealth"},
+                         {"Name", "Serf Health Status"},
+                         {"Status", "passing"},
+                         {"Notes", ""},
+                         {"Output", "Agent alive and reachable"},
+                         {"ServiceID", ""},
+                         {"ServiceName", ""},
+                         {"CreateIndex", 6},
+                         {"ModifyIndex", 6}};
+  ojson token = {{"AccessorID", "00000000-0000-0000-0000-000000000002"},
+                 {"SecretID", "anonymous"},
+                 {"Description", "Anonymous Token"},
+                 {"Policies", ojson::array()},
+                 {"Roles", ojson::array()},
+                 {"ServiceIdentities", nullptr},
+                 {"NodeIdentities", nullptr},
+                 {"Local", false},
+                 {"AuthMethod", ""},
+                 {"ExpirationTTL", 0},
+                 {"CreateIndex", 3},
+                 {"ModifyIndex", 3}};
+  ojson policy = {
+      {"ID", "00000000-0000-0000-0000-000000000001"},
+      {"Name", "global-management"},
+      {"Description", "Builtin Policy that grants unlimited access"},
+      {"Rules", "acl = \"write\"\nagent_prefix \"\" {\n  policy = "
+                "\"write\"\n}\nkey_prefix \"\" {\n  policy = "
+                "\"write\"\n}\n"},
+      {"Datacenters", nullptr},
+      {"CreateIndex", 2},
+      {"ModifyIndex", 2}};
+  return {{k_register, node},
+          {k_register, with_service},
+          {k_register, with_check},
+          {k_acl_token, token},
+          {k_acl_policy, policy}};
+}
+
+std::vector<std::pair<unsigned char, ojson>>
+closing_records(std::uint64_t index) {
+  ojson autopilot = {{"CleanupDeadServers", true},
+                     {"LastContactThreshold", 200000000},
+                     {"MaxTrailingLogs", 250},
+                     {"MinQuorum", 0},
+                     {"ServerStabilizationTime", 10000000000ull},
+                     {"RedundancyZoneTag", ""},
+                     {"DisableUpgradeMigration", false},
+                     {"UpgradeVersionTag", ""},
+                     {"CreateIndex", 4},
+                     {"ModifyIndex", 4}};
+  std::vector<std::pair<unsigned char, ojson>> out = {{k_autopilot, autopilot}};
+  for (const char* table : {"acl-policies", "acl-tokens", "autopilot-config",
+                            "checks", "kvs", "nodes", "services"}) {
+    out.push_back({k_index, ojson{{"Key", table}, {"Value", index}}});
+  }
+  return out;
+}
 
 // Writes state.bin: the FSM header, then one KVS record per key, then the
 // benchmark padding as one more KVS record.
@@ -46,6 +151,18 @@ write_state(const KvStore& kv, const SnapshotSpec& spec,
   // fsm Persist writes it before any record).
   emit(buf);
   buf.clear();
+  auto record = [&](unsigned char type, const ojson& value) {
+    buf.push_back(static_cast<char>(type));
+    msgpack::put_value(buf, value);
+    emit(buf);
+    buf.clear();
+  };
+  for (const auto& [type, value] : catalog_records()) {
+    record(type, value);
+  }
+  // structs.DirEntry: LockIndex, Key, Flags, Value, Session, then the
+  // embedded RaftIndex's CreateIndex and ModifyIndex; the value's bytes
+  // follow the head directly, so a large one is never copied.
   auto record_head = [&](const std::string& key, const KvEntry& e,
                          std::uint64_t value_size) {
     buf.push_back(static_cast<char>(k_kvs_record));
@@ -56,18 +173,21 @@ write_state(const KvStore& kv, const SnapshotSpec& spec,
     msgpack::put_str(buf, key);
     msgpack::put_str(buf, "Flags");
     msgpack::put_uint(buf, e.flags);
+    msgpack::put_str(buf, "Value");
+    msgpack::put_raw_header(buf, value_size);
+  };
+  auto record_tail = [&](const KvEntry& e) {
     msgpack::put_str(buf, "Session");
     msgpack::put_str(buf, "");
     msgpack::put_str(buf, "CreateIndex");
     msgpack::put_uint(buf, e.create_index);
     msgpack::put_str(buf, "ModifyIndex");
     msgpack::put_uint(buf, e.modify_index);
-    msgpack::put_str(buf, "Value");
-    msgpack::put_bin_header(buf, static_cast<std::uint32_t>(value_size));
   };
   for (const auto& [key, e] : kv) {
     record_head(key, e, e.value.size());
     buf += e.value;
+    record_tail(e);
     emit(buf);
     buf.clear();
   }
@@ -76,7 +196,8 @@ write_state(const KvStore& kv, const SnapshotSpec& spec,
   std::uint64_t left = spec.padding_bytes;
   while (left > 0) {
     std::uint64_t part = std::min<std::uint64_t>(left, 0xfff00000u);
-    record_head(fmt::format("_emulator/padding/{}", left), {}, part);
+    KvEntry pad;
+    record_head(fmt::format("_emulator/padding/{}", left), pad, part);
     emit(buf);
     buf.clear();
     std::mt19937_64 rng(left);
@@ -99,6 +220,12 @@ write_state(const KvStore& kv, const SnapshotSpec& spec,
       done += n;
     }
     left -= part;
+    record_tail(pad);
+    emit(buf);
+    buf.clear();
+  }
+  for (const auto& [type, value] : closing_records(spec.index)) {
+    record(type, value);
   }
   unsigned char d[32];
   unsigned int n = 0;
@@ -254,15 +381,25 @@ read_snapshot(const std::string& body) {
         auto type = static_cast<unsigned char>(state[pos++]);
         auto rec = msgpack::decode(state, pos);
         if (type != k_kvs_record) {
+          // The catalog and ACL records are not modelled; a type Consul
+          // does not know fails its restore (fsm Restore's default case).
+          if (type > k_last_known_type && (type & k_ignore_unknown) == 0) {
+            error = fmt::format("Raft error when restoring snapshot: "
+                                "Unrecognized msg type {}",
+                                type);
+          }
           continue;
         }
         std::string key = rec.at("Key").get<std::string>();
         if (key.starts_with("_emulator/padding/")) {
           continue;
         }
-        const auto& bin = rec.at("Value").get_binary();
-        kv[key] = {std::string(bin.begin(), bin.end()),
-                   rec.at("Flags").get<std::uint64_t>(),
+        // A raw string as Consul writes it; bin from other encoders.
+        const auto& v = rec.at("Value");
+        std::string value = v.is_binary() ? std::string(v.get_binary().begin(),
+                                                        v.get_binary().end())
+                                          : v.get<std::string>();
+        kv[key] = {std::move(value), rec.at("Flags").get<std::uint64_t>(),
                    rec.at("CreateIndex").get<std::uint64_t>(),
                    rec.at("ModifyIndex").get<std::uint64_t>()};
       }

@@ -58,37 +58,96 @@ nlohmann::json bin(std::string_view s) {
 
 } // namespace
 
+// The forms Consul's encoder writes (hashicorp/go-msgpack's codec with
+// structs.MsgpackHandle, which leaves WriteExt off): the smallest form of
+// each, but no str8 and no bin family, so []byte goes out as a raw string.
 void put_map(std::string& out, std::uint32_t n) {
   if (n < 16) {
     out.push_back(static_cast<char>(0x80 | n));
+  } else if (n < 65536) {
+    out.push_back(static_cast<char>(0xde));
+    put_be(out, n, 2);
   } else {
     out.push_back(static_cast<char>(0xdf));
     put_be(out, n, 4);
   }
 }
 
-void put_str(std::string& out, std::string_view s) {
-  if (s.size() < 32) {
-    out.push_back(static_cast<char>(0xa0 | s.size()));
+void put_array(std::string& out, std::uint32_t n) {
+  if (n < 16) {
+    out.push_back(static_cast<char>(0x90 | n));
+  } else if (n < 65536) {
+    out.push_back(static_cast<char>(0xdc));
+    put_be(out, n, 2);
+  } else {
+    out.push_back(static_cast<char>(0xdd));
+    put_be(out, n, 4);
+  }
+}
+
+void put_raw_header(std::string& out, std::uint64_t size) {
+  if (size < 32) {
+    out.push_back(static_cast<char>(0xa0 | size));
+  } else if (size < 65536) {
+    out.push_back(static_cast<char>(0xda));
+    put_be(out, size, 2);
   } else {
     out.push_back(static_cast<char>(0xdb));
-    put_be(out, s.size(), 4);
+    put_be(out, size, 4);
   }
+}
+
+void put_str(std::string& out, std::string_view s) {
+  put_raw_header(out, s.size());
   out.append(s);
 }
 
 void put_uint(std::string& out, std::uint64_t v) {
-  if (v < 128) {
+  if (v <= 0x7f) {
     out.push_back(static_cast<char>(v));
+  } else if (v <= 0xff) {
+    out.push_back(static_cast<char>(0xcc));
+    put_be(out, v, 1);
+  } else if (v <= 0xffff) {
+    out.push_back(static_cast<char>(0xcd));
+    put_be(out, v, 2);
+  } else if (v <= 0xffffffffu) {
+    out.push_back(static_cast<char>(0xce));
+    put_be(out, v, 4);
   } else {
     out.push_back(static_cast<char>(0xcf));
     put_be(out, v, 8);
   }
 }
 
-void put_bin_header(std::string& out, std::uint32_t size) {
-  out.push_back(static_cast<char>(0xc6));
-  put_be(out, size, 4);
+void put_bool(std::string& out, bool v) {
+  out.push_back(static_cast<char>(v ? 0xc3 : 0xc2));
+}
+
+void put_nil(std::string& out) { out.push_back(static_cast<char>(0xc0)); }
+
+void put_value(std::string& out, const nlohmann::ordered_json& v) {
+  if (v.is_object()) {
+    put_map(out, static_cast<std::uint32_t>(v.size()));
+    for (const auto& [k, x] : v.items()) {
+      put_str(out, k);
+      put_value(out, x);
+    }
+  } else if (v.is_array()) {
+    put_array(out, static_cast<std::uint32_t>(v.size()));
+    for (const auto& x : v) {
+      put_value(out, x);
+    }
+  } else if (v.is_string()) {
+    put_str(out, v.get<std::string>());
+  } else if (v.is_boolean()) {
+    put_bool(out, v.get<bool>());
+  } else if (v.is_number_unsigned() ||
+             (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
+    put_uint(out, v.get<std::uint64_t>());
+  } else {
+    put_nil(out); // no record written here holds another kind
+  }
 }
 
 nlohmann::json decode(std::string_view d, std::size_t& pos) {

@@ -98,6 +98,35 @@ std::string fields_to_text(const Fields& fields, int indent) {
     if (v.is_object()) {
       out += fmt::format("{}{}:\n{}", pad, label(k),
                          fields_to_text(v, indent + 2));
+    } else if (v.is_array() && !v.empty() &&
+               std::all_of(v.begin(), v.end(),
+                           [](const Fields& row) { return row.is_array(); })) {
+      // Rows, the first the header: an aligned table under the label.
+      out += fmt::format("{}{}:\n", pad, label(k));
+      std::vector<std::size_t> widths;
+      std::vector<std::vector<std::string>> cells;
+      for (const auto& row : v) {
+        auto& line = cells.emplace_back();
+        for (const auto& cell : row) {
+          line.push_back(cell.is_string() && cell.get<std::string>().empty()
+                             ? std::string()
+                             : value_text(cell));
+          if (widths.size() < line.size()) {
+            widths.push_back(0);
+          }
+          widths[line.size() - 1] =
+              std::max(widths[line.size() - 1], line.back().size());
+        }
+      }
+      for (const auto& line : cells) {
+        std::string text = pad + "  ";
+        for (std::size_t i = 0; i < line.size(); ++i) {
+          text += i + 1 < line.size()
+                      ? fmt::format("{:<{}}", line[i], widths[i] + 4)
+                      : line[i];
+        }
+        out += text + "\n";
+      }
     } else if (v.is_array() && !v.empty() && v.front().is_object()) {
       out += fmt::format("{}{}:\n", pad, label(k));
       for (const auto& item : v) {

@@ -827,8 +827,9 @@ const AdapterInfo& camunda_info() {
   return info;
 }
 
-Expected<Fields> describe_camunda(ArchiveReader& in, bool verify) {
-  return CamundaAdapter::describe(in, verify);
+Expected<Fields> describe_camunda(ArchiveReader& in,
+                                  const DescribeOptions& opts) {
+  return CamundaAdapter::describe(in, opts.verify);
 }
 
 std::unique_ptr<Adapter> make_camunda(AdapterContext ctx) {

@@ -298,8 +298,9 @@ const AdapterInfo& zeebe_info() {
   return info;
 }
 
-Expected<Fields> describe_zeebe(ArchiveReader& in, bool verify) {
-  return ZeebeAdapter::describe(in, verify);
+Expected<Fields> describe_zeebe(ArchiveReader& in,
+                                const DescribeOptions& opts) {
+  return ZeebeAdapter::describe(in, opts.verify);
 }
 
 std::unique_ptr<Adapter> make_zeebe(AdapterContext ctx) {

@@ -771,8 +771,9 @@ const AdapterInfo& cloudify_info() {
   return info;
 }
 
-Expected<Fields> describe_cloudify(ArchiveReader& in, bool verify) {
-  return CloudifyAdapter::describe(in, verify);
+Expected<Fields> describe_cloudify(ArchiveReader& in,
+                                   const DescribeOptions& opts) {
+  return CloudifyAdapter::describe(in, opts.verify);
 }
 
 std::unique_ptr<Adapter> make_cloudify(AdapterContext ctx) {

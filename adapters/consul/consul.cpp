@@ -36,7 +36,31 @@
 namespace snap::adapters {
 namespace {
 
+using nlohmann::json;
+
 constexpr std::string_view k_payload = "payload/consul.snap";
+constexpr const char* k_entry = "consul.snap";
+constexpr const char* k_media = "application/gzip";
+
+// The archive's consul.snap entry, written as it arrives and checked on
+// another core meanwhile (checking means decompressing it whole).
+class CheckedSnapshot {
+public:
+  explicit CheckedSnapshot(Sink* entry)
+      : m_checking(m_verifier), m_tee({entry, &m_checking}) {}
+  Sink& sink() { return m_tee; }
+  // The transfer's own failure, else the snapshot's verdict.
+  Expected<Expected<ConsulSnapshotMeta>> finish() {
+    SNAP_TRY(m_checking.finish());
+    return m_verifier.finish();
+  }
+
+private:
+  // Manifests keep at most this many KV prefixes.
+  ConsulSnapshotVerifier m_verifier{ConsulKvView{.max_prefixes = 1000}};
+  ThreadedSink m_checking;
+  TeeSink m_tee;
+};
 
 class ConsulAdapter : public Adapter {
 public:
@@ -47,21 +71,15 @@ public:
   Expected<SaveResult> save(ArchiveWriter& out) override {
     bool stale = m_ctx.flags.contains("stale");
     Request req{.method = "GET", .path = "/v1/snapshot", .query = query(stale)};
-    Sink* entry = SNAP_TRY(out.add_entry("consul.snap", "application/gzip"));
-    // Checking means decompressing the whole snapshot: it runs on another
-    // core while the download goes on.
-    ConsulSnapshotVerifier verifier;
-    ThreadedSink checking(verifier);
-    TeeSink tee({entry, &checking});
+    CheckedSnapshot checked(SNAP_TRY(out.add_entry(k_entry, k_media)));
     Response resp = SNAP_TRY(m_ctx.http.send(
-        req, tee, [this](std::uint64_t done, std::uint64_t total) {
+        req, checked.sink(), [this](std::uint64_t done, std::uint64_t total) {
           m_ctx.reporter.progress("download", done, total);
         }));
     if (!resp.ok()) {
       return tl::unexpected(m_ctx.http.status_error(req, resp, hint(resp)));
     }
-    SNAP_TRY(checking.finish());
-    auto meta = verifier.finish();
+    auto meta = SNAP_TRY(checked.finish());
     if (!meta) {
       return fail(ErrorKind::remote,
                   fmt::format("consul: the snapshot from {} failed "
@@ -79,16 +97,13 @@ public:
     r.kind = "full";
     r.server_version = version;
     r.summary = fmt::format("index {}", index);
-    r.source = {{"index", index},
-                {"term", meta->term},
-                {"snapshot_id", meta->id},
-                {"raft_snapshot_version", meta->version},
-                {"state_size", meta->size},
-                {"stale", stale},
-                {"known_leader", resp.header("X-Consul-KnownLeader") == "true"},
-                {"last_contact_ms",
-                 std::strtoull(resp.header("X-Consul-LastContact").c_str(),
-                               nullptr, 10)}};
+    r.source = source_of(*meta, index);
+    r.source.update(
+        json{{"stale", stale},
+             {"known_leader", resp.header("X-Consul-KnownLeader") == "true"},
+             {"last_contact_ms",
+              std::strtoull(resp.header("X-Consul-LastContact").c_str(),
+                            nullptr, 10)}});
     if (auto dc = m_ctx.flags.find("datacenter"); dc != m_ctx.flags.end()) {
       r.source["datacenter"] = dc->second;
     }
@@ -99,16 +114,12 @@ public:
   // checks as a download, then the same manifest fields, from meta.json.
   Expected<SaveResult> import_native(ArchiveWriter& out,
                                      Source& native) override {
-    Sink* entry = SNAP_TRY(out.add_entry("consul.snap", "application/gzip"));
-    ConsulSnapshotVerifier verifier;
-    ThreadedSink checking(verifier);
-    TeeSink tee({entry, &checking});
+    CheckedSnapshot checked(SNAP_TRY(out.add_entry(k_entry, k_media)));
     auto total = native.size().value_or(0);
-    SNAP_TRY(copy_stream(native, tee, [&](std::uint64_t done) {
+    SNAP_TRY(copy_stream(native, checked.sink(), [&](std::uint64_t done) {
       m_ctx.reporter.progress("import", done, total);
     }));
-    SNAP_TRY(checking.finish());
-    auto meta = verifier.finish();
+    auto meta = SNAP_TRY(checked.finish());
     if (!meta) {
       return fail(ErrorKind::archive,
                   fmt::format("consul: the snapshot file is not one consul "
@@ -119,16 +130,34 @@ public:
     r.backup_id = std::to_string(meta->index);
     r.kind = "full";
     r.summary = fmt::format("index {}, imported", meta->index);
-    r.source = {{"index", meta->index},
-                {"term", meta->term},
-                {"snapshot_id", meta->id},
-                {"raft_snapshot_version", meta->version},
-                {"state_size", meta->size}};
+    r.source = source_of(*meta, meta->index);
     return r;
   }
 
-  static Expected<Fields> describe(ArchiveReader& in, bool verify) {
-    ConsulSnapshotVerifier verifier;
+  // The manifest's account of a snapshot: meta.json's fields, and what
+  // state.bin holds (records by type, KV keys by prefix to depth 2), so
+  // that views and diffs of archives need not read the payload again.
+  json source_of(const ConsulSnapshotMeta& meta, std::uint64_t index) {
+    json source = {{"index", index},
+                   {"term", meta.term},
+                   {"snapshot_id", meta.id},
+                   {"raft_snapshot_version", meta.version},
+                   {"state_size", meta.size}};
+    if (meta.records) {
+      source["records"] = meta.records->to_json();
+    } else {
+      m_ctx.reporter.warn(fmt::format("consul: the snapshot is whole, but "
+                                      "its records could not be counted: {}",
+                                      meta.records_error));
+    }
+    return source;
+  }
+
+  static Expected<Fields> describe(ArchiveReader& in,
+                                   const DescribeOptions& opts) {
+    bool verify = opts.verify;
+    ConsulSnapshotVerifier verifier(
+        ConsulKvView{.depth = opts.kv_depth, .filter = opts.kv_filter});
     std::optional<ConsulSnapshotMeta> meta;
     if (verify) {
       SNAP_TRY(in.read_entry(k_payload, verifier));
@@ -166,7 +195,43 @@ public:
     f["Index"] = meta->index;
     f["Term"] = meta->term;
     f["Version"] = meta->version;
+    // What state.bin holds, as consul snapshot inspect shows it: read now
+    // when verifying, else as the manifest recorded it at save time.
+    std::optional<ConsulStateStats> stats = meta->records;
+    std::string from = "state.bin, read now";
+    if (!verify) {
+      stats = ConsulStateStats::from_json(
+          in.manifest().source.value("records", nlohmann::json()));
+      from = "the manifest, as counted at save time";
+    }
+    if (stats) {
+      f["records_from"] = from;
+      f["records"] = table("Type", stats->types, stats->total_size);
+      if (opts.kv_details) {
+        if (!verify && (opts.kv_depth != 2 || !opts.kv_filter.empty())) {
+          return fail(ErrorKind::usage,
+                      "consul: the manifest holds the KV breakdown at depth "
+                      "2 only; drop --no-verify to read another depth or "
+                      "filter from state.bin");
+        }
+        f["keys"] = table("Key Name", stats->kv, stats->kv_total_size);
+      }
+    } else if (verify) {
+      f["records"] = "could not be read: " + meta->records_error;
+    }
     return f;
+  }
+
+  // Rows as consul snapshot inspect prints them, with a total.
+  static Fields table(const char* what, const std::vector<ConsulTally>& rows,
+                      std::uint64_t total) {
+    Fields t = Fields::array();
+    t.push_back({what, "Count", "Size"});
+    for (const auto& r : rows) {
+      t.push_back({r.name, r.count, consul_byte_size(r.size)});
+    }
+    t.push_back({"Total", "", consul_byte_size(total)});
+    return t;
   }
 
   Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override {
@@ -343,8 +408,9 @@ const AdapterInfo& consul_info() {
   return info;
 }
 
-Expected<Fields> describe_consul(ArchiveReader& in, bool verify) {
-  return ConsulAdapter::describe(in, verify);
+Expected<Fields> describe_consul(ArchiveReader& in,
+                                 const DescribeOptions& opts) {
+  return ConsulAdapter::describe(in, opts);
 }
 
 std::unique_ptr<Adapter> make_consul(AdapterContext ctx) {

@@ -128,8 +128,10 @@ struct ConsulSnapshotVerifier::State {
   };
   std::map<std::string, File> files;
   File* current = nullptr;
+  ConsulKvView view;
+  ConsulStateReader records;
 
-  State() { init(); }
+  explicit State(ConsulKvView v) : view(std::move(v)) { init(); }
 
   // Starts reading a gzip member at `in`.
   void start_member(const unsigned char* in, std::size_t n) {
@@ -152,6 +154,7 @@ struct ConsulSnapshotVerifier::State {
     trailing = 0;
     files.clear();
     current = nullptr;
+    records = ConsulStateReader(view);
   }
 
   void set_error(std::string_view why) {
@@ -265,8 +268,9 @@ struct ConsulSnapshotVerifier::State {
         if (current != nullptr) {
           current->hash.update(chunk);
           current->size += take;
-          if (entry_name != "state.bin" &&
-              current->captured.size() + take <= k_capture_limit) {
+          if (entry_name == "state.bin") {
+            records.feed(p, take);
+          } else if (current->captured.size() + take <= k_capture_limit) {
             current->captured.append(reinterpret_cast<const char*>(p), take);
           }
         } else if (entry_type == 'x' && pax_text.size() < 1 << 20) {
@@ -361,8 +365,8 @@ struct ConsulSnapshotVerifier::State {
   }
 };
 
-ConsulSnapshotVerifier::ConsulSnapshotVerifier()
-    : m_state(std::make_unique<State>()) {}
+ConsulSnapshotVerifier::ConsulSnapshotVerifier(ConsulKvView view)
+    : m_state(std::make_unique<State>(std::move(view))) {}
 
 ConsulSnapshotVerifier::~ConsulSnapshotVerifier() = default;
 
@@ -445,6 +449,11 @@ Expected<ConsulSnapshotMeta> ConsulSnapshotVerifier::finish() {
     return tl::unexpected(broken(
         fmt::format("failed to write snapshot, size didn't match ({} != {})",
                     s.files["state.bin"].size, meta.size)));
+  }
+  if (auto records = s.records.finish()) {
+    meta.records = std::move(*records);
+  } else {
+    meta.records_error = records.error().message;
   }
   return meta;
 }

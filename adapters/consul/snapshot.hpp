@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "adapters/consul/state.hpp"
 #include "snap/io.hpp"
 
 namespace snap::adapters {
@@ -20,11 +21,17 @@ struct ConsulSnapshotMeta {
   std::uint64_t term = 0;
   int version = 0;
   std::uint64_t size = 0; // state.bin's length
+  // state.bin's records by type and its KV keys by prefix; when they could
+  // not be read, `records_error` says why (the snapshot is still whole:
+  // Consul's own check is of the sums, as here).
+  std::optional<ConsulStateStats> records;
+  std::string records_error;
 };
 
 class ConsulSnapshotVerifier : public Sink {
 public:
-  ConsulSnapshotVerifier();
+  // `view`: how state.bin's KV keys are broken down.
+  explicit ConsulSnapshotVerifier(ConsulKvView view = {});
   ~ConsulSnapshotVerifier() override;
   Expected<void> write(Bytes data) override;
   bool reset() override;

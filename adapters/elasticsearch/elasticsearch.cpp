@@ -809,8 +809,9 @@ const AdapterInfo& elasticsearch_info() {
   return info;
 }
 
-Expected<Fields> describe_elasticsearch(ArchiveReader& in, bool verify) {
-  return ElasticsearchAdapter::describe(in, verify);
+Expected<Fields> describe_elasticsearch(ArchiveReader& in,
+                                        const DescribeOptions& opts) {
+  return ElasticsearchAdapter::describe(in, opts.verify);
 }
 
 std::unique_ptr<Adapter> make_elasticsearch(AdapterContext ctx) {

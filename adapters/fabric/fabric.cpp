@@ -134,7 +134,9 @@ bool runs(const std::string& type, const std::string& role) {
 } // namespace
 
 // The archive's payload in words; offline, so inspect needs no connection.
-Expected<Fields> describe_fabric(ArchiveReader& in, bool verify) {
+Expected<Fields> describe_fabric(ArchiveReader& in,
+                                 const DescribeOptions& opts) {
+  bool verify = opts.verify;
   json b = SNAP_TRY(in.read_json(k_backup_entry));
   Fields f = Fields::object();
   f["mode"] = "full manifests; volume data stays in the cluster's CSI "

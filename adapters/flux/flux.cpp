@@ -863,8 +863,8 @@ const AdapterInfo& flux_info() {
   return info;
 }
 
-Expected<Fields> describe_flux(ArchiveReader& in, bool verify) {
-  return FluxAdapter::describe(in, verify);
+Expected<Fields> describe_flux(ArchiveReader& in, const DescribeOptions& opts) {
+  return FluxAdapter::describe(in, opts.verify);
 }
 
 std::unique_ptr<Adapter> make_flux(AdapterContext ctx) {

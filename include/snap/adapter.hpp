@@ -112,6 +112,18 @@ struct KubeAccess {
 // Ordered fields for display: commands print them as text or JSON.
 using Fields = nlohmann::ordered_json;
 
+// What `inspect` asks of an adapter's describe().
+struct DescribeOptions {
+  // Also check the payload's own integrity (it is read whole).
+  bool verify = true;
+  // Consul: break the KV store down by key prefix (consul snapshot
+  // inspect's -kvdetails), to this many "/" parts (-kvdepth), for keys
+  // under this prefix only (-kvfilter).
+  bool kv_details = false;
+  int kv_depth = 2;
+  std::string kv_filter;
+};
+
 // How adapters report progress and notes without printing themselves.
 struct Reporter {
   virtual ~Reporter() = default;

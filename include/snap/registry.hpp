@@ -15,9 +15,9 @@ struct AdapterEntry {
   const AdapterInfo& (*info)();
   std::unique_ptr<Adapter> (*make)(AdapterContext ctx);
   // Describes an archive's payload offline (inspect): no connection, no
-  // adapter instance. With `verify`, it also checks the payload's own
-  // integrity. Errors: `archive`.
-  Expected<Fields> (*describe)(ArchiveReader& in, bool verify);
+  // adapter instance. With `opts.verify`, it also checks the payload's
+  // own integrity. Errors: `archive`.
+  Expected<Fields> (*describe)(ArchiveReader& in, const DescribeOptions& opts);
   std::string_view alias; // "" when none
   // The Kubernetes RBAC a save with `flags` needs when it runs in a pod of
   // the cluster it works on (snap schedule writes the Role and ClusterRole

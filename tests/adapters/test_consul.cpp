@@ -536,3 +536,83 @@ TEST_CASE("consul: a native snapshot file is imported, exported byte for "
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("consul inspect prints the record and KV tables consul snapshot "
+          "inspect does",
+          "[e2e][consul]") {
+  Emulator emu("consul");
+  put_key(emu.url(), "vault/logical/a/1", std::string(2000, 'x'));
+  put_key(emu.url(), "vault/logical/b/2", "two");
+  put_key(emu.url(), "app/config/limit", "42");
+  TempDir dir;
+  std::string archive = (dir.path() / "a.zip").string();
+  REQUIRE(
+      snap({"save", "consul", "--addr", emu.url(), "-o", archive}).exit_code ==
+      0);
+
+  auto r = snap({"inspect", archive, "--kvdetails"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  // The catalog and ACL records every server has, and the keys.
+  for (const char* row :
+       {"Register     3", "KVS          3", "ACLToken     1", "ACLPolicy    1",
+        "Autopilot    1", "Index        7", "vault/logical    2        2.1KB",
+        "app/config       1"}) {
+    CHECK(r.out.find(row) != std::string::npos);
+  }
+  auto deep =
+      snap({"inspect", archive, "--kvdepth", "3", "--kvfilter", "vault/"});
+  CHECK(deep.out.find("vault/logical/a    1") != std::string::npos);
+  CHECK(deep.out.find("app/config") == std::string::npos);
+  // Without reading the payload, the manifest's counts.
+  auto quick = snap({"inspect", archive, "--no-verify", "--kvdetails"});
+  CHECK(quick.out.find("the manifest, as counted at save time") !=
+        std::string::npos);
+  CHECK(quick.out.find("vault/logical    2") != std::string::npos);
+  auto refused = snap({"inspect", archive, "--no-verify", "--kvdepth", "3"});
+  CHECK(refused.exit_code == 2);
+
+  // A second save after changes: diff names them from the manifests.
+  put_key(emu.url(), "vault/logical/c/3", "three");
+  REQUIRE(http("DELETE", emu.url() + "/v1/kv/app/config/limit") == "true");
+  std::string second = (dir.path() / "b.zip").string();
+  REQUIRE(
+      snap({"save", "consul", "--addr", emu.url(), "-o", second}).exit_code ==
+      0);
+  auto d = snap({"--json", "diff", archive, second});
+  INFO(d.out << d.err);
+  REQUIRE(d.exit_code == 0);
+  auto doc = nlohmann::json::parse(d.out);
+  CHECK(doc["identical"] == false);
+  REQUIRE(doc["kv"]["removed"].size() == 1);
+  CHECK(doc["kv"]["removed"][0]["name"] == "app/config");
+  REQUIRE(doc["kv"]["changed"].size() == 1);
+  CHECK(doc["kv"]["changed"][0]["old_count"] == 2);
+  CHECK(doc["kv"]["changed"][0]["new_count"] == 2 + 1);
+  CHECK(doc["entries"]["changed"].size() == 1);
+
+  // The restore into Consul takes the catalog records in its stride.
+  auto back =
+      snap({"restore", "consul", archive, "--addr", emu.url(), "--yes"});
+  CHECK(back.exit_code == 0);
+  CHECK(http("GET", emu.url() + "/v1/kv/app/config/limit?raw") == "42");
+}
+
+TEST_CASE("diff refuses archives of two adapters", "[e2e][consul]") {
+  Emulator emu("consul");
+  Emulator cfy("cloudify", {"--job-ms", "20"});
+  TempDir dir;
+  std::string a = (dir.path() / "a.zip").string();
+  std::string b = (dir.path() / "b.zip").string();
+  REQUIRE(snap({"save", "consul", "--addr", emu.url(), "-o", a}).exit_code ==
+          0);
+  REQUIRE(snap({"save", "cloudify", "--addr", cfy.url(), "-o", b}).exit_code ==
+          0);
+  auto r = snap({"diff", a, b});
+  CHECK(r.exit_code == 7);
+  CHECK(r.err.find("is a consul archive and") != std::string::npos);
+}
+
+} // namespace snap::test

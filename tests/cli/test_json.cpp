@@ -93,6 +93,9 @@ TEST_CASE("every verb's --json document matches docs/json.schema.json",
   std::string archive = saved["archive"];
 
   checked({"inspect", archive}, "inspect");
+  json same = checked({"diff", archive, archive}, "diff");
+  CHECK(same["identical"] == true);
+  CHECK(same["records"]["changed"].empty());
   json exported =
       checked({"export", archive, "-o", out + "/consul.snap"}, "export");
   CHECK(exported["size"].get<int>() > 0);

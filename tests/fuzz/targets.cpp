@@ -68,7 +68,7 @@ void fuzz_archive(const std::uint8_t* data, std::size_t size) {
   // What inspect does next: the adapter's own view of the payload.
   if (const AdapterEntry* a = find_adapter(r.manifest().adapter)) {
     (void)guard_json(ErrorKind::archive, "fuzz",
-                     [&] { return a->describe(r, true); });
+                     [&] { return a->describe(r, DescribeOptions{}); });
   }
 }
 
