@@ -19,6 +19,8 @@
 #include <regex>
 #include <variant>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
@@ -534,6 +536,14 @@ private:
     if (m_maintenance == "activating" && !busy()) {
       m_maintenance = "activated";
     }
+    // A queued execution starts once none runs (the queue is dequeued in
+    // creation order as executions end).
+    for (auto& [id, e] : m_executions) {
+      if (e.status == "queued" && !busy()) {
+        e.status = "pending";
+        e.started = now;
+      }
+    }
     for (auto& [id, e] : m_executions) {
       if (e.status != "pending" && e.status != "started") {
         continue;
@@ -578,11 +588,20 @@ private:
   std::string finish_create(Execution& e) {
     Snapshot& s = m_snapshots[e.snapshot_id];
     s.file = m_opts.data_dir / (s.id + ".zip");
+    // A legacy snapshot says so in its metadata (snapshot_restore.py
+    // _is_legacy_snapshot: all three schema revisions); its pg_dump layout
+    // is not modelled, the emulator's dumps stand in for it.
+    json meta = {{"snapshot_version", k_version}, {"execution_id", e.id}};
+    json legacy = e.parameters.value("legacy", json(false));
+    if (legacy == true || legacy == "true") {
+      meta = {{"snapshot_version", k_version},
+              {"schema_revision", "ab1ae3df69b5"},
+              {"stage_schema_revision", "2021-09-16"},
+              {"composer_schema_revision", "2021-09-06"}};
+    }
     std::string err = write_snapshot_zip(
-        s.file, m_opts.sample_dir,
-        {{"snapshot_version", k_version}, {"execution_id", e.id}},
-        std::string(k_tenant), {m_secrets, admin_password_sha256()},
-        m_opts.corrupt_member);
+        s.file, m_opts.sample_dir, meta, std::string(k_tenant),
+        {m_secrets, admin_password_sha256()}, m_opts.corrupt_member);
     s.status = err.empty() ? "created" : "failed";
     s.error = err;
     return err;
@@ -629,10 +648,63 @@ private:
       return;
     }
     json params = json::parse(rq.body);
+    // The 7.x create options (SnapshotsId.put): booleans as
+    // verify_and_convert_bool takes them, listener_timeout a number or
+    // null, tempdir_path a directory the manager can write.
+    for (const char* key : {"include_credentials", "include_logs",
+                            "include_events", "queue", "legacy"}) {
+      if (params.contains(key) && !params[key].is_boolean() &&
+          !(params[key].is_string() &&
+            (params[key] == "true" || params[key] == "false"))) {
+        error(rs, 400, "bad_parameters_error",
+              fmt::format("Value of `{}` must be a boolean", key));
+        return;
+      }
+    }
+    auto truthy = [&](const char* key) {
+      return params.contains(key) &&
+             (params[key] == true || params[key] == "true");
+    };
+    if (params.contains("listener_timeout") &&
+        !params["listener_timeout"].is_null() &&
+        !params["listener_timeout"].is_number()) {
+      error(rs, 400, "bad_parameters_error",
+            "`listener_timeout` must be a number");
+      return;
+    }
+    if (params.contains("tempdir_path") && params["tempdir_path"].is_string()) {
+      std::string dir = params["tempdir_path"];
+      if (::access(dir.c_str(), W_OK) != 0 ||
+          !std::filesystem::is_directory(dir)) {
+        // The words are the emulator's; the 403 is the documented answer.
+        error(
+            rs, 403, "forbidden_error",
+            fmt::format("The temp dir {} is not writable by the manager", dir));
+        return;
+      }
+    }
+    // A legacy create is a blocking system workflow: refused while another
+    // execution runs, or queued with queue=true; the new format's create
+    // runs beside other executions (its audit-log listener records what
+    // they change).
+    bool legacy = truthy("legacy");
+    bool queued = false;
+    if (legacy && busy()) {
+      if (!truthy("queue")) {
+        error(rs, 400, "existing_running_execution_error",
+              "You cannot start a system-workflow while there are running "
+              "executions.");
+        return;
+      }
+      queued = true;
+    }
     m_snapshots[id] = {id, now_iso(), "creating", "", {}};
+    Execution& e = start("create_snapshot", id, params);
+    if (queued) {
+      e.status = "queued";
+    }
     rs.status = 201;
-    rs.set_content(execution_json(start("create_snapshot", id, params)).dump(),
-                   "application/json");
+    rs.set_content(execution_json(e).dump(), "application/json");
   }
 
   void download(const httplib::Request& rq, httplib::Response& rs) {

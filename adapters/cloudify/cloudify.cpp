@@ -85,6 +85,7 @@ public:
         body[key] = is_truthy(v);
       }
     }
+    SNAP_TRY(create_options(body));
     // A manager entering maintenance mode refuses new snapshots (503
     // entering_maintenance_mode): say so before anything is created. In
     // maintenance mode snapshots are served, executions are not; the
@@ -146,16 +147,30 @@ public:
     ListResult out;
     // A page holds at most the manager's default_page_size (1000): follow
     // the pagination metadata to the end.
+    // cfy snapshots list's --sort-by/--descending, --search and
+    // --all-tenants, as the rest-service's list decorators take them.
+    std::string sort = flag("sort").empty() ? "-created_at" : flag("sort");
+    std::string filters = "_sort=" + url_escape(sort);
+    if (std::string search = flag("search"); !search.empty()) {
+      filters += "&_search=" + url_escape(search);
+    }
+    bool all_tenants = !flag("all-tenants").empty();
+    if (all_tenants) {
+      filters += "&_all_tenants=true";
+    }
     for (std::uint64_t offset = 0;;) {
-      json page = SNAP_TRY(
-          call("GET", "/snapshots", json(),
-               {.query = fmt::format("_sort=-created_at&_size={}&_offset={}",
-                                     k_page_size, offset)}));
+      json page =
+          SNAP_TRY(call("GET", "/snapshots", json(),
+                        {.query = fmt::format("{}&_size={}&_offset={}", filters,
+                                              k_page_size, offset)}));
       json items = page.value("items", json::array());
       for (const auto& s : items) {
         Fields row = Fields::object();
         row["status"] = s.value("status", "");
         row["created_at"] = s.value("created_at", "");
+        if (all_tenants) {
+          row["tenant"] = s.value("tenant_name", "");
+        }
         if (!s.value("error", "").empty()) {
           row["error"] = s.value("error", "");
         }
@@ -506,6 +521,47 @@ private:
     return m.value("status", "unknown");
   }
 
+  // cfy snapshots create's other options (7.x rest-service: queue,
+  // tempdir_path, legacy, listener_timeout); the last two exist from 7.0
+  // only, so an older manager is refused before anything is created.
+  Expected<void> create_options(json& body) {
+    if (!flag("queue").empty()) {
+      body["queue"] = true;
+    }
+    if (std::string dir = flag("tempdir-path"); !dir.empty()) {
+      body["tempdir_path"] = dir;
+    }
+    std::string timeout = flag("listener-timeout");
+    bool legacy = !flag("legacy").empty();
+    if (!timeout.empty()) {
+      char* end = nullptr;
+      double s = std::strtod(timeout.c_str(), &end);
+      if (end == timeout.c_str() || *end != '\0' || !(s > 0)) {
+        return fail(ErrorKind::usage,
+                    fmt::format("cloudify: --listener-timeout {} is not a "
+                                "number of seconds above 0",
+                                timeout));
+      }
+      body["listener_timeout"] = s;
+    }
+    if (legacy) {
+      body["legacy"] = true;
+    }
+    if (legacy || !timeout.empty()) {
+      json v = SNAP_TRY(call("GET", "/api/version"));
+      std::string version = v.value("version", "");
+      if (std::atoi(version.c_str()) < 7) {
+        return fail(ErrorKind::usage,
+                    fmt::format("cloudify: --legacy and --listener-timeout "
+                                "need a 7.x manager, and this one is {}; a "
+                                "manager before 7.0 always writes the legacy "
+                                "format (drop them)",
+                                version.empty() ? "unknown" : version));
+      }
+    }
+    return {};
+  }
+
   // Follows a new snapshot until it is created: by the snapshot itself,
   // which every mode serves, and by its execution where that is served (not
   // in maintenance mode), whose error says why a create failed. Errors:
@@ -513,10 +569,18 @@ private:
   Expected<json> wait_created(const std::string& id,
                               const std::string& exec_id) {
     json snapshot;
+    bool told_queued = false;
     auto step = [&]() -> Expected<bool> {
       auto exec = call("GET", "/executions/" + url_escape(exec_id));
       if (exec) {
         std::string st = exec->value("status", "");
+        if (st == "queued" && !told_queued) {
+          told_queued = true;
+          m_ctx.reporter.note(fmt::format("snapshot {}: queued until the "
+                                          "manager's running executions end "
+                                          "(--queue)",
+                                          id));
+        }
         if (st == "failed" || st == "cancelled") {
           return fail(ErrorKind::remote,
                       fmt::format("cloudify: create_snapshot execution {} {}: "
@@ -739,6 +803,38 @@ const AdapterInfo& cloudify_info() {
                  "true|false (manager default: true)",
                  true,
                  {C::save}},
+                {"queue",
+                 "queue the snapshot behind running executions instead of "
+                 "failing (legacy format: it blocks)",
+                 false,
+                 {C::save}},
+                {"tempdir-path",
+                 "a directory on the manager for the snapshot's temporary "
+                 "files (it must be writable there)",
+                 true,
+                 {C::save}},
+                {"legacy",
+                 "write the pre-7.0 format (pg_dump) on a 7.x manager",
+                 false,
+                 {C::save}},
+                {"listener-timeout",
+                 "seconds the 7.x audit-log listener waits for changes that "
+                 "run during the snapshot (manager default: 10)",
+                 true,
+                 {C::save}},
+                {"sort",
+                 "list: sort by this field, '-' first for descending "
+                 "(default -created_at)",
+                 true,
+                 {C::list}},
+                {"search",
+                 "list: only snapshots whose id contains this",
+                 true,
+                 {C::list}},
+                {"all-tenants",
+                 "list: snapshots of every tenant the user may see",
+                 false,
+                 {C::list}},
                 {"wait-timeout",
                  "seconds to wait for the workflow (default 3600)",
                  true,

@@ -574,3 +574,110 @@ TEST_CASE("cloudify save --keep --prune-target deletes the older snapshot on "
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("cloudify save --legacy --queue waits behind a running execution",
+          "[e2e][cloudify]") {
+  Emulator emu("cloudify", {"--job-ms", "900"});
+  TempDir dir;
+  auto save = [&](std::vector<std::string> extra, const std::string& id) {
+    std::vector<std::string> args = {
+        "-v",     "save",    "cloudify",
+        "--addr", emu.url(), "--snapshot-id",
+        id,       "-o",      (dir.path() / (id + ".zip")).string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return snap(args);
+  };
+  // Another execution runs: a legacy create is a blocking system workflow.
+  int others = 0;
+  auto busy = [&] {
+    REQUIRE(
+        http("PUT",
+             api(emu.url()) + "/snapshots/other-" + std::to_string(++others),
+             "{}")
+            .find("create_snapshot") != std::string::npos);
+  };
+  busy();
+  auto refused = save({"--legacy"}, "blocked");
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("existing_running_execution_error") !=
+        std::string::npos);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  busy();
+  auto queued = save({"--legacy", "--queue"}, "queued");
+  INFO(queued.err);
+  REQUIRE(queued.exit_code == 0);
+  CHECK(queued.err.find("queued until the manager's running executions "
+                        "end") != std::string::npos);
+  auto r = snap({"--json", "inspect", (dir.path() / "queued.zip").string()});
+  CHECK(nlohmann::json::parse(r.out)["archives"][0]["payload"]["format"] ==
+        "legacy");
+
+  // A new-format create runs beside other executions.
+  busy();
+  CHECK(save({}, "beside").exit_code == 0);
+}
+
+TEST_CASE("cloudify create options are checked as the manager checks them",
+          "[e2e][cloudify]") {
+  Emulator emu("cloudify", {"--job-ms", "30"});
+  TempDir dir;
+  auto save = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {
+        "save", "cloudify", "--addr", emu.url(), "-o", dir.path().string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return snap(args);
+  };
+  auto no_dir = save({"--tempdir-path", "/nonexistent/snap-tmp"});
+  CHECK(no_dir.exit_code == 5);
+  CHECK(no_dir.err.find("/nonexistent/snap-tmp") != std::string::npos);
+  CHECK(save({"--tempdir-path", dir.path().string(), "--listener-timeout",
+              "30.5"})
+            .exit_code == 0);
+  auto bad = save({"--listener-timeout", "soon"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--listener-timeout soon is not a number") !=
+        std::string::npos);
+}
+
+TEST_CASE("cloudify list sorts by field and searches ids across tenants",
+          "[e2e][cloudify]") {
+  Emulator emu("cloudify", {"--job-ms", "30"});
+  TempDir dir;
+  for (const char* id : {"beta-1", "alpha-2", "beta-3"}) {
+    REQUIRE(snap({"save", "cloudify", "--addr", emu.url(), "--snapshot-id", id,
+                  "-o", dir.path().string()})
+                .exit_code == 0);
+  }
+  auto ids = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--json", "list", "cloudify", "--addr",
+                                     emu.url()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = snap(args);
+    REQUIRE(r.exit_code == 0);
+    std::vector<std::string> out;
+    auto doc = nlohmann::json::parse(r.out);
+    for (const auto& b : doc["backups"]) {
+      out.push_back(b["id"]);
+    }
+    return out;
+  };
+  CHECK(ids({"--sort", "id"}) ==
+        std::vector<std::string>{"alpha-2", "beta-1", "beta-3"});
+  CHECK(ids({"--sort", "-id", "--search", "beta"}) ==
+        std::vector<std::string>{"beta-3", "beta-1"});
+  auto all = snap(
+      {"--json", "list", "cloudify", "--addr", emu.url(), "--all-tenants"});
+  CHECK(nlohmann::json::parse(all.out)["backups"][0]["tenant"] ==
+        "default_tenant");
+  // The request log lists a query's parameters in name order.
+  CHECK(emu.received("GET /api/v3.1/snapshots?_all_tenants=true&_offset=0&"
+                     "_size=1000&_sort=-created_at"));
+  auto wrong = snap({"list", "cloudify", "--addr", emu.url(), "--sort", "x"});
+  CHECK(wrong.exit_code == 1);
+  CHECK(wrong.err.find("Unknown field to sort by: x") != std::string::npos);
+}
+
+} // namespace snap::test
