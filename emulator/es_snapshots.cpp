@@ -720,13 +720,23 @@ void restore(Cluster& c, const httplib::Request& req, httplib::Response& res,
     idx.settings["index.provided_name"] = to;
     idx.mappings = si.mappings;
     idx.aliases = aliases ? si.aliases : json::object();
+    // partial=true: the shard that failed in the snapshot (shard 0) is
+    // recreated empty, its documents gone (RestoreService; the emulator
+    // routes a document by its own hash of the id, not murmur3).
+    bool empty_shard0 = si.failed && s.state == "PARTIAL";
     for (const auto& d : *si.docs) {
+      if (empty_shard0 &&
+          std::hash<std::string>{}(d->id) %
+                  static_cast<std::size_t>(std::max(1, si.shards)) ==
+              0) {
+        continue;
+      }
       idx.by_id[d->id] = idx.slots.size();
       idx.slots.push_back(d);
       idx.source_bytes += d->source.size();
     }
     idx.live = idx.slots.size();
-    idx.view = si.docs;
+    idx.view = empty_shard0 ? idx.current() : si.docs;
     idx.recovery =
         Recovery{repo, name, now_ms(), now_ms() + c.opts.recovery_ms, si.bytes};
     shards += idx.shards();

@@ -356,6 +356,7 @@ private:
     std::set<std::string> system;      // their system indices
     std::set<std::string> backing;     // the streams' backing indices
     std::vector<std::string> targets;  // every index the restore makes
+    std::set<std::string> sources;     // the snapshot's names of those
     std::vector<std::string> left_out; // plan lines: not restored
   };
   Expected<RestoreSet> restore_set(const json& info);
@@ -495,6 +496,7 @@ ElasticsearchAdapter::restore_set(const json& info) {
       set.features.push_back(feature);
       for (const auto& i : indices) {
         set.targets.push_back(i);
+        set.sources.insert(i);
       }
     } else {
       set.left_out.push_back(fmt::format(
@@ -543,6 +545,7 @@ ElasticsearchAdapter::restore_set(const json& info) {
     } else {
       continue;
     }
+    set.sources.insert(index);
     set.targets.push_back(SNAP_TRY(es::rename_index(
         index, flag("rename-pattern"), flag("rename-replacement"))));
   }
@@ -591,6 +594,33 @@ ElasticsearchAdapter::restore_snapshot(ArchiveReader& in, bool dry_run) {
   }
   const std::vector<std::string>& chosen = set.request;
   const std::vector<std::string>& targets = set.targets;
+  // A PARTIAL snapshot's failed shards (SnapshotInfo.failures): the
+  // RestoreService refuses an index with one ("wasn't fully snapshotted")
+  // unless partial=true, and then recreates those shards empty.
+  std::map<std::string, std::vector<int>> incomplete;
+  for (const auto& f : live->value("failures", json::array())) {
+    std::string index = f.is_object() ? f.value("index", "") : "";
+    if (set.sources.contains(index)) {
+      incomplete[index].push_back(f.value("shard_id", -1));
+    }
+  }
+  std::vector<std::string> gaps;
+  for (auto& [index, shards] : incomplete) {
+    std::sort(shards.begin(), shards.end());
+    gaps.push_back(fmt::format("{} (shard{} {})", index,
+                               shards.size() == 1 ? "" : "s",
+                               fmt::join(shards, ", ")));
+  }
+  bool partial = has("partial");
+  if (!gaps.empty() && !partial) {
+    return fail(ErrorKind::conflict,
+                fmt::format("elasticsearch: snapshot {} is PARTIAL and these "
+                            "indices were not snapshotted whole: {}; add "
+                            "--partial to restore what it holds (those "
+                            "shards come back empty, exit 3), or leave them "
+                            "out with --indices (nothing was changed)",
+                            name, join_list(gaps, "; ")));
+  }
   auto states = SNAP_TRY(es::index_states(m_es));
   std::vector<std::string> open, closed, live_streams;
   for (const auto& t : targets) {
@@ -644,6 +674,9 @@ ElasticsearchAdapter::restore_snapshot(ArchiveReader& in, bool dry_run) {
   if (has("ignore-unavailable")) {
     body["ignore_unavailable"] = true;
   }
+  if (partial) {
+    body["partial"] = true;
+  }
   if (std::string s = flag("index-settings"); !s.empty()) {
     json settings = parse_untrusted_json(s);
     if (!settings.is_object()) {
@@ -680,6 +713,12 @@ ElasticsearchAdapter::restore_snapshot(ArchiveReader& in, bool dry_run) {
     for (const auto& f : set.left_out) {
       plan.push_back(f);
     }
+    for (const auto& g : gaps) {
+      plan.push_back(fmt::format("restore {} without the shards that failed "
+                                 "in the snapshot: they come back empty "
+                                 "(--partial; exit 3)",
+                                 g));
+    }
     return RestoreReport{.plan = std::move(plan)};
   }
   for (const auto& d : live_streams) {
@@ -708,10 +747,24 @@ ElasticsearchAdapter::restore_snapshot(ArchiveReader& in, bool dry_run) {
     return tl::unexpected(started.error());
   }
   SNAP_TRY(es::wait_recovery(m_es, targets, wait_timeout()));
-  return RestoreReport{.details = {{"snapshot", name},
+  RestoreReport report{.details = {{"snapshot", name},
                                    {"repository", repo},
                                    {"indices", targets},
                                    {"closed_first", open}}};
+  if (!gaps.empty()) {
+    Fields left = Fields::object();
+    for (const auto& [index, shards] : incomplete) {
+      left[index] = shards;
+    }
+    report.details["left_out_shards"] = left;
+    report.verdict =
+        Error{ErrorKind::partial,
+              fmt::format("elasticsearch: restored what PARTIAL snapshot {} "
+                          "holds; left out, and empty now, the shards that "
+                          "failed in it: {}",
+                          name, join_list(gaps, "; "))};
+  }
+  return report;
 }
 
 } // namespace
@@ -768,10 +821,11 @@ const AdapterInfo& elasticsearch_info() {
             true,
             {C::restore}},
            {"partial",
-            "let the snapshot finish PARTIAL when primaries are missing "
-            "(snap then exits 3)",
+            "save: let the snapshot finish PARTIAL when primaries are "
+            "missing; restore: restore a PARTIAL snapshot, its failed shards "
+            "empty (both exit 3)",
             false,
-            {C::save}},
+            {C::save, C::restore}},
            {"export",
             "save a logical export (definitions and documents) instead of a "
             "snapshot",

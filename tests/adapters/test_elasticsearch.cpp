@@ -367,6 +367,44 @@ TEST_CASE("a PARTIAL snapshot exits 3 and keeps the archive",
   CHECK(dir.list().size() == 1);
 }
 
+TEST_CASE("a PARTIAL snapshot restores with --partial and exit 3 naming the "
+          "shards left out",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch",
+               with(k_fast, {"--snapshot-outcome", "partial"}));
+  seed(emu.url(), 5);
+  add_repository(emu.url());
+  TempDir dir;
+  std::string archive = (dir.path() / "p.zip").string();
+  REQUIRE(snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                "--snapshot", "part-1", "--partial", "-o", archive})
+              .exit_code == 3);
+  http("DELETE", emu.url() + "/logs,metrics,users");
+
+  std::vector<std::string> restore = {"restore", "es",      archive,
+                                      "--addr",  emu.url(), "--yes"};
+  auto refused = snap(restore);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("not snapshotted whole: users (shard 0); add "
+                         "--partial") != std::string::npos);
+  CHECK(!emu.received("POST /_snapshot/backups/part-1/_restore"));
+
+  restore.push_back("--partial");
+  auto plan = snap(with(restore, {"--dry-run"}));
+  CHECK(plan.out.find("restore users (shard 0) without the shards that "
+                      "failed") != std::string::npos);
+  auto r = snap(restore);
+  INFO(r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("left out, and empty now, the shards that failed in it: "
+                   "users (shard 0)") != std::string::npos);
+  // The whole indices are back whole; the one-shard index with its shard
+  // failed is back empty.
+  CHECK(get_json(emu.url() + "/logs/_count")["count"] == 5);
+  CHECK(get_json(emu.url() + "/metrics/_count")["count"] == 5);
+  CHECK(get_json(emu.url() + "/users/_count")["count"] == 0);
+}
+
 TEST_CASE("a FAILED snapshot exits 1 and writes nothing",
           "[e2e][elasticsearch]") {
   Emulator emu("elasticsearch", with(k_fast, {"--snapshot-outcome", "failed"}));
