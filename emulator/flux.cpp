@@ -165,6 +165,53 @@ public:
           [this](const auto&, auto& rs) { login_phrase(rs); });
     s.Post("/id/verifylogin",
            [this](const auto& rq, auto& rs) { verify_login(rq, rs); });
+    // appQueryService.js listRunningApps: the node's running flux*
+    // containers, as Docker lists them; routes.js caches the answer for 15
+    // seconds, so it can say an app runs that was stopped since.
+    s.Get("/apps/listrunningapps", [this](const auto&, auto& rs) {
+      std::lock_guard lock(m_mutex);
+      auto now = std::chrono::steady_clock::now();
+      if (m_running_cache.empty() ||
+          now - m_running_cached_at > std::chrono::seconds(15)) {
+        json containers = json::array();
+        for (const auto& [name, app] : m_apps) {
+          if (m_stopped.contains(name)) {
+            continue;
+          }
+          for (const auto& c : app.components) {
+            containers.push_back(
+                {{"Id", fmt::format("{:064x}",
+                                    std::hash<std::string>{}(c + "_" + name))},
+                 {"Names", {fmt::format("/flux{}_{}", c, name)}},
+                 {"Image", "runonflux/" + c},
+                 {"State", "running"},
+                 {"Status", "Up"}});
+          }
+        }
+        m_running_cache =
+            json{{"status", "success"}, {"data", containers}}.dump();
+        m_running_cached_at = now;
+      }
+      rs.status = 200;
+      rs.set_content(m_running_cache, "application/json");
+    });
+    // appController.js appStart: appownerabove; a whole app's components
+    // are started ("Application <app> started").
+    s.Get(R"(/apps/appstart/([^/]+)(/[^/]*)?)",
+          [this](const auto& rq, auto& rs) {
+            std::string app = rq.matches[1];
+            if (!authorized(rq, rs, app)) {
+              return;
+            }
+            std::lock_guard lock(m_mutex);
+            if (!m_apps.contains(app)) {
+              send(rs, envelope_error("Application not found"));
+              return;
+            }
+            m_stopped.erase(app);
+            send(rs, {{"status", "success"},
+                      {"data", fmt::format("Application {} started", app)}});
+          });
     s.Get("/flux/version", [](const auto&, auto& rs) {
       send(rs, {{"status", "success"}, {"data", "8.17.0"}});
     });
@@ -556,8 +603,11 @@ private:
   // Does the task's work now and records the lines it will stream.
   void run_task(std::vector<std::string>& out, const std::string& app,
                 const std::vector<std::string>& comps, const std::string& type,
-                bool backup) const {
+                bool backup) {
+    // The app is stopped for the task and started again only when it
+    // works: a failure leaves it stopped (advancedWorkflows.js's catch).
     out.push_back("Stopping application...");
+    m_stopped.insert(app);
     for (const auto& c : comps) {
       fs::path m = mount(app, c);
       fs::path file =
@@ -599,6 +649,7 @@ private:
       fs::remove(file, ec);
     }
     out.push_back("Starting application...");
+    m_stopped.erase(app);
     out.push_back("Finalizing...");
   }
 
@@ -635,6 +686,9 @@ private:
   std::mutex m_mutex;
   std::set<std::string> m_backups;
   std::set<std::string> m_restores;
+  std::set<std::string> m_stopped; // apps whose containers are stopped
+  std::string m_running_cache;
+  std::chrono::steady_clock::time_point m_running_cached_at;
   std::map<std::string, std::int64_t> m_phrases; // activeLoginPhrases
   std::map<std::string, std::int64_t> m_logged;  // loggedUsers: createdAt
   std::mt19937_64 m_rng{std::random_device{}()};

@@ -228,7 +228,7 @@ public:
     for (const auto& c : comps) {
       body["backup"].push_back({{"component", c}, {"backup", true}});
     }
-    SNAP_TRY(run_task("/apps/appendbackuptask", body, "backup"));
+    SNAP_TRY(run_task("/apps/appendbackuptask", body, "backup", app));
     std::vector<BackupId> ids;
     for (const auto& c : comps) {
       ids.push_back({c, "local", archive_name(c)});
@@ -345,9 +345,8 @@ public:
   Expected<Fields> upload(ArchiveReader& in, const std::string&) override {
     std::string app = SNAP_TRY(target_app(in));
     Fields done = Fields::array();
-    for (const auto& e : in.manifest().entries) {
-      std::string comp = component_of(e.path);
-      SNAP_TRY(push(app, comp, in, e.path));
+    for (const auto& comp : SNAP_TRY(chosen_components(in))) {
+      SNAP_TRY(push(app, comp, in, entry_of(comp)));
       done.push_back(comp);
     }
     return Fields{{"app", app}, {"components", done}};
@@ -355,14 +354,17 @@ public:
 
   Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override {
     std::string app = SNAP_TRY(target_app(in));
+    std::vector<std::string> comps = SNAP_TRY(chosen_components(in));
     json body = {
         {"appname", app}, {"type", "upload"}, {"restore", json::array()}};
     std::vector<std::string> plan;
-    for (const auto& e : in.manifest().entries) {
-      std::string comp = component_of(e.path);
+    if (m_node) {
+      plan.push_back("on node " + redact_url(m_node->config().base_url));
+    }
+    for (const auto& comp : comps) {
       body["restore"].push_back({{"component", comp}, {"restore", true}});
-      plan.push_back(fmt::format("upload {} as backup/upload/{} of {}", e.path,
-                                 archive_name(comp), comp));
+      plan.push_back(fmt::format("upload {} as backup/upload/{} of {}",
+                                 entry_of(comp), archive_name(comp), comp));
     }
     plan.push_back(fmt::format("POST /apps/appendrestoretask {} (the node "
                                "stops {}, wipes each component's data, "
@@ -371,10 +373,23 @@ public:
     if (dry_run) {
       return RestoreReport{.plan = std::move(plan)};
     }
-    for (const auto& e : in.manifest().entries) {
-      SNAP_TRY(push(app, component_of(e.path), in, e.path));
+    std::vector<std::string> pushed;
+    auto clean = [&](Error e) -> Expected<RestoreReport> {
+      // The node removes an upload only after a restore that worked.
+      std::string left = remove_uploads(app, pushed);
+      e.message += left;
+      return tl::unexpected(e);
+    };
+    for (const auto& comp : comps) {
+      if (auto ok = push(app, comp, in, entry_of(comp)); !ok) {
+        return clean(ok.error());
+      }
+      pushed.push_back(comp);
     }
-    SNAP_TRY(run_task("/apps/appendrestoretask", body, "restore"));
+    if (auto ok = run_task("/apps/appendrestoretask", body, "restore", app);
+        !ok) {
+      return clean(ok.error());
+    }
     return RestoreReport{
         .details = {{"app", app}, {"components", body["restore"]}}};
   }
@@ -390,6 +405,84 @@ private:
     return name.substr(0, name.size() - 7);
   }
 
+  static std::string entry_of(const std::string& component) {
+    return "payload/" + component + ".tar.gz";
+  }
+
+  // The archive's components a restore or upload sends: all, or those
+  // --component names (each must be in the archive).
+  Expected<std::vector<std::string>> chosen_components(ArchiveReader& in) {
+    std::vector<std::string> held;
+    for (const auto& e : in.manifest().entries) {
+      held.push_back(component_of(e.path));
+    }
+    std::vector<std::string> wanted = split_list(flag("component"));
+    if (wanted.empty()) {
+      return held;
+    }
+    for (const auto& c : wanted) {
+      if (std::find(held.begin(), held.end(), c) == held.end()) {
+        return fail(ErrorKind::usage,
+                    fmt::format("flux: --component {}: the archive holds no "
+                                "such component (it holds: {})",
+                                c, join_list(held, ", ")));
+      }
+    }
+    return wanted;
+  }
+
+  // Removes the files snap put in the components' backup/upload folders;
+  // returns words for the error message when some stay.
+  std::string remove_uploads(const std::string& app,
+                             const std::vector<std::string>& comps) {
+    std::vector<std::string> left;
+    for (const auto& comp : comps) {
+      auto mount = mount_of(app, comp);
+      std::string path =
+          mount ? fmt::format("{}/backup/upload/{}", *mount, archive_name(comp))
+                : std::string();
+      bool gone = false;
+      if (mount) {
+        Request req = get("/backup/removebackupfile/" + url_escape(path) + "/" +
+                          url_escape(app));
+        req.cleanup = true;
+        auto r = envelope(req);
+        // false: nothing to unlink (the node consumed or never kept it).
+        gone = r && r->value("status", "") == "success";
+      }
+      if (!gone) {
+        left.push_back(path.empty() ? comp : path);
+      }
+    }
+    if (left.empty()) {
+      return comps.empty() ? "" : "; snap removed its uploads from the node";
+    }
+    return fmt::format("; these uploads stay on the node: {} (snap delete "
+                       "flux <component>/upload/<file> --app {})",
+                       join_list(left, ", "), app);
+  }
+
+  // A failed task leaves the app stopped (advancedWorkflows.js: its catch
+  // does not start it again): start it, and say what came of it.
+  std::string restart_app(const std::string& app) {
+    Request req = get("/apps/appstart/" + url_escape(app));
+    req.cleanup = true;
+    auto r = envelope(req);
+    if (r && r->value("status", "") == "success") {
+      return fmt::format("; the node had stopped {} for the task and left it "
+                         "stopped: snap started it again",
+                         app);
+    }
+    std::string why =
+        !r ? r.error().message
+           : ((*r)["data"].is_object() ? (*r)["data"].value("message", "")
+                                       : r->dump());
+    return fmt::format("; the node had stopped {} for the task and left it "
+                       "stopped, and starting it failed: {} (start it from "
+                       "the FluxOS UI, or GET /apps/appstart/{})",
+                       app, why, app);
+  }
+
   // The app an archive goes into: --app when given (the archive's
   // components must be the app's), else the one it was saved from.
   Expected<std::string> target_app(ArchiveReader& in) {
@@ -398,6 +491,9 @@ private:
     if (app.empty()) {
       return fail(ErrorKind::archive, "the archive names no Flux app; give "
                                       "--app");
+    }
+    if (std::string node = flag("node"); !node.empty()) {
+      SNAP_TRY(pick_node(app, node));
     }
     if (app != saved) {
       for (const auto& e : in.manifest().entries) {
@@ -675,7 +771,7 @@ private:
   // Runs a backup or restore task and follows its lines; success only when
   // the stream ends after "Finalizing...".
   Expected<void> run_task(const std::string& path, const json& body,
-                          std::string_view what) {
+                          std::string_view what, const std::string& app) {
     Request req{.method = "POST", .path = path, .idempotent = false};
     MemorySource src(body.dump());
     req.body = &src;
@@ -694,12 +790,18 @@ private:
       std::string last = all.empty() ? "no output" : all.back();
       bool busy = last.find("in progress") != std::string::npos ||
                   last.find("is running") != std::string::npos;
+      auto said = [&](std::string_view line) {
+        return std::find(all.begin(), all.end(), line) != all.end();
+      };
+      bool left_stopped =
+          said("Stopping application...") && !said("Starting application...");
       return fail(busy ? ErrorKind::conflict : ErrorKind::remote,
-                  fmt::format("flux: the {} task failed on the node: {}{}",
+                  fmt::format("flux: the {} task failed on the node: {}{}{}",
                               what, last,
                               busy ? " (another task for this app is "
                                      "running; wait for it, then retry)"
-                                   : ""));
+                                   : "",
+                              left_stopped ? restart_app(app) : ""));
     }
     return {};
   }
@@ -832,28 +934,29 @@ const AdapterInfo& flux_info() {
                C::remove},
       .payload_version = 1,
       .default_addr = "http://127.0.0.1:16127",
-      .flags = {{"app",
-                 "the application (required)",
-                 true,
-                 {C::save, C::restore, C::download, C::upload, C::status,
-                  C::list, C::remove}},
-                {"component",
-                 "a component, or several comma-separated (default: all of "
-                 "the app's)",
-                 true,
-                 {C::save, C::download, C::status, C::list},
-                 true},
-                {"node",
-                 "one of the nodes GET /apps/location/<app> lists (ip or "
-                 "ip:port)",
-                 true,
-                 {C::save, C::download, C::status, C::list}},
-                {"key-file",
-                 "the Flux ID's private key (WIF, mode 600): snap signs in "
-                 "to the node by itself, instead of a ready --auth-file",
-                 true,
-                 {C::save, C::restore, C::download, C::upload, C::status,
-                  C::list, C::remove}}},
+      .flags =
+          {{"app",
+            "the application (required)",
+            true,
+            {C::save, C::restore, C::download, C::upload, C::status, C::list,
+             C::remove}},
+           {"component",
+            "a component, or several comma-separated (default: all of "
+            "the app's, or of the archive's)",
+            true,
+            {C::save, C::restore, C::download, C::upload, C::status, C::list},
+            true},
+           {"node",
+            "one of the nodes GET /apps/location/<app> lists (ip or "
+            "ip:port)",
+            true,
+            {C::save, C::restore, C::download, C::upload, C::status, C::list}},
+           {"key-file",
+            "the Flux ID's private key (WIF, mode 600): snap signs in "
+            "to the node by itself, instead of a ready --auth-file",
+            true,
+            {C::save, C::restore, C::download, C::upload, C::status, C::list,
+             C::remove}}},
       .native_env = {{"token", "SNAP_FLUX_AUTH"},
                      {"key-file", "SNAP_FLUX_KEY_FILE"}},
       .token_header = "zelidauth",

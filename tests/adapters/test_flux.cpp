@@ -525,3 +525,81 @@ TEST_CASE("a flux key file others can read or that holds no key is refused",
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("a failed flux backup leaves the app stopped: snap starts it again",
+          "[e2e][flux]") {
+  FluxWorld w;
+  Emulator emu(
+      "flux", {"--data-dir", w.apps->path().string(), "--fail-task", "backup"});
+  TempDir dir;
+  auto r = snap({"save", "flux", "--addr", emu.url(), "--app", "myapp", "-o",
+                 dir.path().string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("the node had stopped myapp for the task and left it "
+                   "stopped: snap started it again") != std::string::npos);
+  CHECK(emu.received("GET /apps/appstart/myapp"));
+  auto running =
+      nlohmann::json::parse(http("GET", emu.url() + "/apps/listrunningapps"));
+  CHECK(running["data"].dump().find("/fluxweb_myapp") != std::string::npos);
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("a failed flux restore takes its uploads back off the node",
+          "[e2e][flux]") {
+  FluxWorld w;
+  Emulator emu("flux", {"--data-dir", w.apps->path().string(), "--fail-task",
+                        "restore"});
+  TempDir dir;
+  std::string archive = (dir.path() / "a.zip").string();
+  REQUIRE(snap({"save", "flux", "--addr", emu.url(), "--app", "myapp", "-o",
+                archive})
+              .exit_code == 0);
+  auto r = snap({"restore", "flux", archive, "--addr", emu.url(), "--yes"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("snap started it again; snap removed its uploads from the "
+                   "node") != std::string::npos);
+  for (std::string comp : {"web", "db"}) {
+    CHECK(!fs::exists(w.apps->path() / ("flux" + comp + "_myapp") / "backup" /
+                      "upload" / ("backup_" + comp + ".tar.gz")));
+  }
+}
+
+TEST_CASE("flux restore --component sends only those and --node picks the "
+          "node",
+          "[e2e][flux]") {
+  FluxWorld w;
+  Emulator emu("flux", {"--data-dir", w.apps->path().string()});
+  TempDir dir;
+  std::string archive = (dir.path() / "a.zip").string();
+  write_file(w.data("web") / "page.html", "v1");
+  write_file(w.data("db") / "rows", "v1");
+  REQUIRE(snap({"save", "flux", "--addr", emu.url(), "--app", "myapp", "-o",
+                archive})
+              .exit_code == 0);
+  write_file(w.data("web") / "page.html", "v2");
+  write_file(w.data("db") / "rows", "v2");
+
+  auto unknown = snap({"restore", "flux", archive, "--addr", emu.url(),
+                       "--component", "cache", "--yes"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("holds no such component (it holds: ") !=
+        std::string::npos);
+
+  std::string node = "127.0.0.1:" + std::to_string(emu.port());
+  auto plan = snap({"restore", "flux", archive, "--addr", emu.url(),
+                    "--component", "db", "--node", node, "--dry-run"});
+  CHECK(plan.out.find("on node http://" + node) != std::string::npos);
+  CHECK(plan.out.find("payload/web.tar.gz") == std::string::npos);
+
+  auto r = snap({"restore", "flux", archive, "--addr", emu.url(), "--component",
+                 "db", "--node", node, "--yes"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(w.data("db") / "rows") == "v1");
+  CHECK(read_file(w.data("web") / "page.html") == "v2");
+  CHECK(emu.received("GET /apps/location/myapp"));
+}
+
+} // namespace snap::test
