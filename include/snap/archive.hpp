@@ -140,6 +140,12 @@ public:
   // Re-reads every payload entry and checks size, CRC and sha256. Errors:
   // `archive` naming the entry, `interrupted`.
   Expected<void> verify(const ProgressFn& progress = {});
+  // What a write can damage, checked fast: every payload entry is there,
+  // as large as the manifest says, and its stored bytes match the CRC-32 in
+  // the zip directory. The SHA-256s are not computed again; verify() does
+  // that. An entry the reader cannot check this way
+  // (compressed or encrypted) gets verify()'s full check.
+  Expected<void> verify_crc();
 
   // Streams entry `path` (as named in the manifest) into `sink`, checking its
   // sha256 at the end. Errors: `archive`, `not_found`, the sink's.

@@ -304,3 +304,32 @@ TEST_CASE("the reader refuses what is not a whole snap archive",
     CHECK(r.error().kind == ErrorKind::archive);
   }
 }
+
+TEST_CASE("the read-back check finds a stored entry damaged after writing",
+          "[unit][archive]") {
+  TempDir dir;
+  std::string payload = noise(300'000);
+  auto path = write_archive(dir, payload);
+  {
+    auto r = ArchiveReader::open(path);
+    REQUIRE(r);
+    CHECK((*r)->verify_crc());
+  }
+  // One byte in the middle of the payload's data, as a bad disk block would
+  // change it; the directory and manifest stay intact.
+  std::string bytes = snap::test::read_file(path);
+  auto at = bytes.find(payload.substr(150'000, 64));
+  REQUIRE(at != std::string::npos);
+  bytes[at] = static_cast<char>(bytes[at] ^ 0x20);
+  snap::test::write_file(path, bytes);
+  auto r = ArchiveReader::open(path);
+  REQUIRE(r);
+  auto crc = (*r)->verify_crc();
+  REQUIRE(!crc);
+  CHECK(crc.error().kind == ErrorKind::archive);
+  INFO(crc.error().message);
+  CHECK(crc.error().message.find("payload/data.bin is damaged: CRC error") !=
+        std::string::npos);
+  // The full check finds it too, by its SHA-256.
+  CHECK(!(*r)->verify());
+}
