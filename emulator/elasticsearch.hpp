@@ -25,6 +25,9 @@ struct ElasticsearchOptions {
   std::string require_user;        // "user:password" for basic auth
   std::string require_api_key;     // the encoded key of Authorization: ApiKey
   std::filesystem::path path_repo; // path.repo: where fs locations may live
+  // A second data node, by name, that cannot read what the master writes
+  // in the repositories (a location not shared with it): _verify fails.
+  std::string unshared_node;
 };
 
 // Registers the Elasticsearch routes on `server`.

@@ -24,6 +24,10 @@ struct Cluster {
   std::mutex mu;
   std::map<std::string, Index> indices;
   std::map<std::string, Repository> repos;
+  // Snapshots stay in storage when their repository is unregistered
+  // (DELETE _snapshot/<repo>), and come back when one is registered at the
+  // same location: by location (fs) or name.
+  std::map<std::string, std::map<std::string, Snapshot>> stored;
   std::map<std::string, DataStream> data_streams;
   std::map<std::string, json> index_templates;   // composable (_index_template)
   std::map<std::string, SearchContext> contexts; // PIT and scroll ids

@@ -281,6 +281,12 @@ void put_repository(Cluster& c, const httplib::Request& req,
   Repository& r = c.repos[name];
   if (r.uuid.empty()) {
     r.uuid = random_id();
+    // A repository registered where one was: its snapshots are read back.
+    auto kept = c.stored.find(settings.value("location", name));
+    if (kept != c.stored.end()) {
+      r.snapshots = std::move(kept->second);
+      c.stored.erase(kept);
+    }
   }
   r.type = type;
   r.settings = settings;
@@ -852,6 +858,41 @@ void register_snapshot_routes(httplib::Server& s, Cluster& c) {
   auto create = [&](const httplib::Request& req, httplib::Response& res) {
     create_snapshot(c, req, res, req.matches[1], req.matches[2]);
   };
+  // VerifyRepositoryAction and BlobStoreRepository.verify: the master
+  // writes a test blob, each data node reads it and writes its own; a node
+  // that cannot fails the whole call (500 repository_verification_exception)
+  // with "[repo] [[<node id>, '<its failure>'], …]". Routed before the
+  // snapshot create route, as Elasticsearch's router does.
+  s.Post(R"(/_snapshot/([^/]+)/_verify)", [&](const auto& req, auto& res) {
+    std::lock_guard lock(c.mu);
+    std::string repo = req.matches[1];
+    auto it = c.repos.find(repo);
+    if (it == c.repos.end()) {
+      repository_missing(res, repo);
+      return;
+    }
+    const std::string& other = c.opts.unshared_node;
+    if (!other.empty()) {
+      std::string store = it->second.settings.value("location", repo);
+      std::string id = "x" + std::to_string(std::hash<std::string>{}(other));
+      send_error(
+          res, 500, "repository_verification_exception",
+          "[" + repo + "] [[" + id + ", 'RemoteTransportException[[" + other +
+              "][127.0.0.1:9300][internal:admin/repository/verify]]; nested: "
+              "RepositoryVerificationException[[" +
+              repo + "] a file written by master to the store [" + store +
+              "] cannot be accessed on the node [{" + other + "}{" + id +
+              "}{127.0.0.1}{127.0.0.1:9300}]. This might indicate that the "
+              "store [" +
+              store +
+              "] is not shared between this node and the master node or that "
+              "permissions on the store don't allow reading files written by "
+              "the master node];']]");
+      return;
+    }
+    send_json(res,
+              {{"nodes", {{"emulator-node-id", {{"name", "emulator-node"}}}}}});
+  });
   s.Put(R"(/_snapshot/([^/]+)/([^/]+))", create);
   s.Post(R"(/_snapshot/([^/]+)/([^/]+))", create);
   s.Delete(R"(/_snapshot/([^/]+)/([^/]+))", [&](const auto& req, auto& res) {
@@ -876,10 +917,15 @@ void register_snapshot_routes(httplib::Server& s, Cluster& c) {
   });
   s.Delete(R"(/_snapshot/([^/]+))", [&](const auto& req, auto& res) {
     std::lock_guard lock(c.mu);
-    if (c.repos.erase(req.matches[1]) == 0) {
+    auto it = c.repos.find(req.matches[1]);
+    if (it == c.repos.end()) {
       repository_missing(res, req.matches[1]);
       return;
     }
+    // Unregistering leaves the repository's contents in storage.
+    c.stored[it->second.settings.value("location", it->first)] =
+        std::move(it->second.snapshots);
+    c.repos.erase(it);
     send_json(res, {{"acknowledged", true}});
   });
   s.Get("/_recovery",

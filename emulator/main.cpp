@@ -175,6 +175,9 @@ void elasticsearch_flags(CLI::App& sub, Setup& s) {
   sub.add_option("--require-user", es.require_user,
                  "require basic auth user:password (401 otherwise); "
                  "--require-token then names an accepted API key");
+  sub.add_option("--unshared-repo-node", es.unshared_node,
+                 "a second data node, by name, that cannot read the "
+                 "repositories: POST _snapshot/<repo>/_verify fails on it");
   sub.add_option("--path-repo", es.path_repo,
                  "path.repo, where fs repositories may live (default: the "
                  "data directory)");

@@ -106,9 +106,53 @@ public:
       }
       body["expand_wildcards"] = split_list(ew);
     }
+    SNAP_TRY(verify_repository(repo));
     json snap_info =
         SNAP_TRY(es::take_snapshot(m_es, repo, name, body, wait_timeout()));
     return pack(out, repo, repo_def, snap_info, v);
+  }
+
+  // POST _verify before a snapshot (BlobStoreRepository.verify: each data
+  // node reads the master's test blob and writes its own), so that a node
+  // that cannot reach the repository is named now, not found later as
+  // failed shards of a PARTIAL snapshot.
+  Expected<void> verify_repository(const std::string& repo) {
+    auto r = m_es.call("POST", "/_snapshot/" + url_escape(repo) + "/_verify",
+                       json(), {.idempotent = false});
+    if (r) {
+      return {};
+    }
+    const std::string& text = r.error().message;
+    if (text.find("repository_verification_exception") == std::string::npos) {
+      return tl::unexpected(r.error());
+    }
+    // Each failing node as Elasticsearch names it: "…on the node [{name}…".
+    std::vector<std::string> nodes;
+    for (const char* marker :
+         {"cannot be accessed on the node [{", "is not accessible on the node "
+                                               "[{"}) {
+      std::string_view m(marker);
+      for (auto at = text.find(m); at != std::string::npos;
+           at = text.find(m, at + 1)) {
+        auto start = at + m.size();
+        auto end = text.find('}', start);
+        if (end != std::string::npos) {
+          nodes.push_back(text.substr(start, end - start));
+        }
+      }
+    }
+    m_ctx.reporter.note(text);
+    return fail(ErrorKind::remote,
+                fmt::format("elasticsearch: repository {} failed "
+                            "verification: {} cannot read or write it, so "
+                            "no snapshot was started (its location must be "
+                            "shared by every node: the same path.repo mount "
+                            "for fs, the same bucket and credentials for "
+                            "cloud repositories; -v shows Elasticsearch's "
+                            "words)",
+                            repo,
+                            nodes.empty() ? std::string("a node")
+                                          : "node " + join_list(nodes, ", ")));
   }
 
   Expected<SaveResult> download(const std::string& name,
@@ -562,13 +606,53 @@ ElasticsearchAdapter::restore_snapshot(ArchiveReader& in, bool dry_run) {
     repo = repo_def.value("name", "");
   }
   const std::string name = info.value("snapshot", "");
+  // A fresh cluster: the repository registered from the archive's own
+  // definition, with --repository-setting k=v over its settings (a new
+  // client or bucket name); the credentials stay in the keystore.
+  std::optional<json> registration;
+  if (has("register-repository")) {
+    auto have = m_es.call("GET", "/_snapshot/" + url_escape(repo));
+    if (!have && have.error().kind != ErrorKind::not_found) {
+      return tl::unexpected(have.error());
+    }
+    if (!have) {
+      json settings = repo_def.value("settings", json::object());
+      for (const auto& kv : split_list(flag("repository-setting"))) {
+        auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          return fail(ErrorKind::usage,
+                      fmt::format("--repository-setting {}: write it as "
+                                  "name=value (bucket=backups-2)",
+                                  kv));
+        }
+        settings[kv.substr(0, eq)] = kv.substr(eq + 1);
+      }
+      registration =
+          json{{"type", repo_def.value("type", "")}, {"settings", settings}};
+      if (dry_run) {
+        return RestoreReport{
+            .plan = {fmt::format("PUT /_snapshot/{} {} (register the "
+                                 "repository, then verify it)",
+                                 repo, registration->dump()),
+                     fmt::format("then restore snapshot {} from it as "
+                                 "without --register-repository",
+                                 name)}};
+      }
+      SNAP_TRY(m_es.call("PUT", "/_snapshot/" + url_escape(repo), *registration,
+                         {.idempotent = false}));
+      m_ctx.reporter.note(fmt::format("registered repository {} ({})", repo,
+                                      registration->value("type", "")));
+    }
+  }
   auto live = es::get_snapshot(m_es, repo, name);
   if (!live) {
-    if (live.error().kind == ErrorKind::not_found) {
+    if (live.error().kind == ErrorKind::not_found && !registration) {
       return fail(ErrorKind::not_found,
                   fmt::format("{} (this cluster must have the repository "
                               "that holds it registered: a {} repository "
-                              "with the settings snap inspect shows)",
+                              "with the settings snap inspect shows; "
+                              "--register-repository registers it from the "
+                              "archive)",
                               live.error().message,
                               repo_def.value("type", "")));
     }
@@ -820,6 +904,17 @@ const AdapterInfo& elasticsearch_info() {
             "(index.refresh_interval, index.routing.*)",
             true,
             {C::restore}},
+           {"register-repository",
+            "register the archive's repository when the cluster lacks it "
+            "(a fresh cluster), then restore",
+            false,
+            {C::restore}},
+           {"repository-setting",
+            "with --register-repository: name=value over the archive's "
+            "repository settings (repeatable)",
+            true,
+            {C::restore},
+            true},
            {"partial",
             "save: let the snapshot finish PARTIAL when primaries are "
             "missing; restore: restore a PARTIAL snapshot, its failed shards "

@@ -405,6 +405,62 @@ TEST_CASE("a PARTIAL snapshot restores with --partial and exit 3 naming the "
   CHECK(get_json(emu.url() + "/users/_count")["count"] == 0);
 }
 
+TEST_CASE("a repository a node cannot reach is named before any snapshot",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch",
+               with(k_fast, {"--unshared-repo-node", "es-data-2"}));
+  seed(emu.url(), 5);
+  add_repository(emu.url());
+  TempDir dir;
+  auto r = snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                 "--snapshot", "never", "-o", dir.path().string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("repository backups failed verification: node es-data-2 "
+                   "cannot read or write it, so no snapshot was started") !=
+        std::string::npos);
+  CHECK(emu.received("POST /_snapshot/backups/_verify"));
+  CHECK(!emu.received("PUT /_snapshot/backups/never"));
+  CHECK(dir.list().empty());
+}
+
+TEST_CASE("restore --register-repository brings a fresh cluster its "
+          "repository",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", k_fast);
+  seed(emu.url(), 5);
+  add_repository(emu.url());
+  TempDir dir;
+  std::string archive = (dir.path() / "a.zip").string();
+  REQUIRE(snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                "--snapshot", "fresh-1", "-o", archive})
+              .exit_code == 0);
+  // As on a new cluster over the same storage: no repository, no indices.
+  http("DELETE", emu.url() + "/_snapshot/backups");
+  http("DELETE", emu.url() + "/logs,metrics,users");
+
+  std::vector<std::string> restore = {"restore", "es",      archive,
+                                      "--addr",  emu.url(), "--yes"};
+  auto missing = snap(restore);
+  CHECK(missing.exit_code == 6);
+  CHECK(missing.err.find("--register-repository registers it") !=
+        std::string::npos);
+
+  restore.insert(restore.end(), {"--register-repository",
+                                 "--repository-setting", "compress=true"});
+  auto plan = snap(with(restore, {"--dry-run"}));
+  CHECK(plan.out.find("PUT /_snapshot/backups "
+                      "{\"settings\":{\"compress\":\"true\",\"location\":"
+                      "\"backups\"},\"type\":\"fs\"}") != std::string::npos);
+  auto bad = snap(with(restore, {"--repository-setting", "nonsense"}));
+  CHECK(bad.exit_code == 2);
+  auto r = snap(restore);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto repo = get_json(emu.url() + "/_snapshot/backups");
+  CHECK(repo["backups"]["settings"]["compress"] == "true");
+  CHECK(get_json(emu.url() + "/logs/_count")["count"] == 5);
+}
+
 TEST_CASE("a FAILED snapshot exits 1 and writes nothing",
           "[e2e][elasticsearch]") {
   Emulator emu("elasticsearch", with(k_fast, {"--snapshot-outcome", "failed"}));
