@@ -14,13 +14,7 @@ runs=${2:-3}
 content=${3:-random}
 [ -x build/snap ] || bash scripts/setup.sh
 
-work=$(mktemp -d -p "${BENCH_DIR:-/tmp}")
-source scripts/emulator.sh
-cleanup() {
-  stop_emulator
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib.sh
 
 start_emulator consul --snapshot-bytes "$size" --snapshot-content "$content" \
   --data-dir "$work"
@@ -32,7 +26,6 @@ curl -sf -o /dev/null "$url/v1/snapshot"
 snap_bytes=$(ls -l "$work"/snapshot-*.tgz | awk '{print $5}')
 echo "snapshot: $snap_bytes bytes compressed" >&2
 
-now() { date +%s.%N; }
 best_curl=999999; best_snap=999999; rss=0; cpu=0
 for i in $(seq "$runs"); do
   t0=$(now)

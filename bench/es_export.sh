@@ -14,41 +14,14 @@ cd "$(dirname "$0")/.."
 docs=${1:-1000000}
 [ -x build/snap ] || bash scripts/setup.sh
 
-work=$(mktemp -d -p "${BENCH_DIR:-/tmp}")
-source scripts/emulator.sh
-cleanup() {
-  stop_emulator
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "installing elasticdump from the npm registry…" >&2
-(cd "$work" && npm install --silent --no-audit --no-fund elasticdump@6 >/dev/null 2>&1)
-elasticdump="$work/node_modules/.bin/elasticdump"
-"$elasticdump" --version >&2
-
+source bench/lib.sh
+install_elasticdump
 start_emulator elasticsearch --data-dir "$work"
 url=$EMULATOR_URL
-
-echo "loading $docs documents…" >&2
-awk -v n="$docs" -v prefix="$work/bulk" 'BEGIN {
-  for (i = 0; i < n; i++) {
-    f = sprintf("%s-%05d.ndjson", prefix, int(i / 50000))
-    printf "{\"index\":{\"_index\":\"bench\",\"_id\":\"%d\"}}\n", i > f
-    printf "{\"n\":%d,\"user\":\"user%d\",\"msg\":\"event number %d from the benchmark\",\"ok\":%s}\n", i, i % 1000, i, (i % 3 == 0 ? "true" : "false") > f
-    if (i % 50000 == 49999) close(f)
-  }
-}'
-for f in "$work"/bulk-*.ndjson; do
-  curl -sf -o /dev/null -H 'Content-Type: application/x-ndjson' \
-    --data-binary "@$f" "$url/_bulk"
-  rm -f "$f"
-done
-curl -sf -o /dev/null --data-binary "" "$url/_refresh"
+load_bench_index "$url" "$docs"
 count=$(curl -sf "$url/bench/_count" | sed 's/.*"count":\([0-9]*\).*/\1/')
 echo "index holds $count documents" >&2
 
-now() { date +%s.%N; }
 mkdir -p "$work/out"
 t0=$(now)
 /usr/bin/time -v -o "$work/time.txt" build/snap -q --no-progress save es \

@@ -15,14 +15,7 @@ size=${1:-268435456}
 docs=${2:-500000}
 [ -x build/snap ] || bash scripts/setup.sh
 
-work=$(mktemp -d -p "${BENCH_DIR:-/tmp}")
-source scripts/emulator.sh
-cleanup() {
-  stop_emulator
-  rm -rf "$work"
-}
-trap cleanup EXIT
-now() { date +%s.%N; }
+source bench/lib.sh
 rss_of() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
 
 # (1) Consul.
@@ -49,25 +42,10 @@ printf 'peak RSS        %.1f MiB\n' "$(echo "$(rss_of "$work/time.txt") / 1024" 
 stop_emulator
 
 # (2) Elasticsearch import.
-echo "installing elasticdump from the npm registry…" >&2
-(cd "$work" && npm install --silent --no-audit --no-fund elasticdump@6 >/dev/null 2>&1)
-elasticdump="$work/node_modules/.bin/elasticdump"
+install_elasticdump
 start_emulator elasticsearch --data-dir "$work"
 url=$EMULATOR_URL
-awk -v n="$docs" -v prefix="$work/bulk" 'BEGIN {
-  for (i = 0; i < n; i++) {
-    f = sprintf("%s-%05d.ndjson", prefix, int(i / 50000))
-    printf "{\"index\":{\"_index\":\"bench\",\"_id\":\"%d\"}}\n", i > f
-    printf "{\"n\":%d,\"user\":\"user%d\",\"msg\":\"event number %d from the benchmark\",\"ok\":%s}\n", i, i % 1000, i, (i % 3 == 0 ? "true" : "false") > f
-    if (i % 50000 == 49999) close(f)
-  }
-}'
-for f in "$work"/bulk-*.ndjson; do
-  curl -sf -o /dev/null -H 'Content-Type: application/x-ndjson' \
-    --data-binary "@$f" "$url/_bulk"
-  rm -f "$f"
-done
-curl -sf -o /dev/null --data-binary "" "$url/_refresh"
+load_bench_index "$url" "$docs"
 build/snap -q --no-progress save es --export --indices bench --addr "$url" \
   -o "$work/es.zip"
 "$elasticdump" --input="$url/bench" --output="$work/bench.json" --type=data \

@@ -53,11 +53,15 @@ std::string open_failure(zip_t* za, std::string_view name) {
 
 // Reads a whole entry into `sink`, returning its sha256 (hashed on another
 // core while libzip reads and checks the CRC).
+// Reads entry `index` through, into `sink` when given, and returns its
+// SHA-256 (hex), or "" with `raw`: then the stored bytes are read as they
+// are (libzip still checks them against the directory's CRC-32).
 Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
                                    std::string_view name, Sink* sink,
                                    const fs::path& path,
-                                   const std::function<void(std::size_t)>& on) {
-  zip_file_t* zf = zip_fopen_index(za, index, 0);
+                                   const std::function<void(std::size_t)>& on,
+                                   bool raw = false) {
+  zip_file_t* zf = zip_fopen_index(za, index, raw ? ZIP_FL_COMPRESSED : 0);
   if (zf == nullptr) {
     return tl::unexpected(bad(path, open_failure(za, name)));
   }
@@ -80,7 +84,7 @@ Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
       break;
     }
     Bytes chunk{buf.data(), static_cast<std::size_t>(n)};
-    if (auto r = hashing.write(chunk); !r) {
+    if (auto r = raw ? Expected<void>{} : hashing.write(chunk); !r) {
       zip_fclose(zf);
       return tl::unexpected(r.error());
     }
@@ -97,7 +101,7 @@ Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
   }
   zip_fclose(zf);
   SNAP_TRY(hashing.finish());
-  return hash.hex();
+  return raw ? std::string() : hash.hex();
 }
 
 } // namespace
@@ -269,30 +273,10 @@ Expected<void> ArchiveReader::verify_crc() {
     }
     // The stored bytes as they are in the file; libzip checks them against
     // the directory's CRC-32 as they are read, and fails with "CRC error".
-    zip_file_t* zf = zip_fopen_index(m_impl->za, index, ZIP_FL_COMPRESSED);
-    if (zf == nullptr) {
-      return tl::unexpected(bad(m_path, open_failure(m_impl->za, e.path)));
-    }
-    std::vector<unsigned char> buf(1 << 20);
     std::uint64_t size = 0;
-    for (;;) {
-      if (is_interrupted()) {
-        zip_fclose(zf);
-        return fail(ErrorKind::interrupted, "interrupted");
-      }
-      zip_int64_t n = zip_fread(zf, buf.data(), buf.size());
-      if (n < 0) {
-        std::string why = zip_error_strerror(zip_file_get_error(zf));
-        zip_fclose(zf);
-        return tl::unexpected(
-            bad(m_path, fmt::format("{} is damaged: {}", e.path, why)));
-      }
-      if (n == 0) {
-        break;
-      }
-      size += static_cast<std::uint64_t>(n);
-    }
-    zip_fclose(zf);
+    SNAP_TRY(stream_entry(
+        m_impl->za, index, e.path, nullptr, m_path,
+        [&](std::size_t n) { size += n; }, true));
     if (size != e.size) {
       return tl::unexpected(bad(
           m_path, fmt::format("{} is {} bytes, not the {} the manifest says",
