@@ -35,6 +35,9 @@
 #include "snap/options.hpp"
 #include "snap/text.hpp"
 
+#include <algorithm>
+#include <thread>
+
 #include <set>
 
 namespace snap::adapters {
@@ -203,9 +206,35 @@ public:
                           .include_aliases = has("include-aliases"),
                           .replace = has("replace"),
                           .batch_size = SNAP_TRY(batch_size())};
+      // _bulk requests in flight at once, each on a client of its own.
+      int parallel = SNAP_TRY(parallelism());
+      std::vector<std::unique_ptr<HttpClient>> https;
+      std::vector<std::unique_ptr<es::Client>> clients;
+      for (int i = 0; parallel > 1 && i < parallel; ++i) {
+        https.push_back(m_ctx.connector.open(m_ctx.http.config()));
+        clients.push_back(
+            std::make_unique<es::Client>(*https.back(), m_ctx.reporter));
+        o.senders.push_back(clients.back().get());
+      }
       return es::import_indices(m_es, in, o, dry_run);
     }
     return restore_snapshot(in, dry_run);
+  }
+
+  // --parallel N (1 to 16), default: the cores, at most 4.
+  Expected<int> parallelism() const {
+    std::string v = flag("parallel");
+    if (v.empty()) {
+      return static_cast<int>(
+          std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+    }
+    char* end = nullptr;
+    long n = std::strtol(v.c_str(), &end, 10);
+    if (end == v.c_str() || *end != '\0' || n < 1 || n > 16) {
+      return fail(ErrorKind::usage,
+                  fmt::format("--parallel {}: give a number from 1 to 16", v));
+    }
+    return static_cast<int>(n);
   }
 
   Expected<ListResult> list() override {
@@ -902,6 +931,11 @@ const AdapterInfo& elasticsearch_info() {
            {"ignore-index-settings",
             "settings to drop from each restored index, comma-separated "
             "(index.refresh_interval, index.routing.*)",
+            true,
+            {C::restore}},
+           {"parallel",
+            "restore of an export: _bulk requests in flight at once (1-16; "
+            "default the cores, at most 4)",
             true,
             {C::restore}},
            {"register-repository",

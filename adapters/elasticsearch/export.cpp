@@ -9,8 +9,13 @@
 
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
 #include <regex>
+#include <thread>
 
 #include "snap/json.hpp"
 #include "snap/scope.hpp"
@@ -314,13 +319,161 @@ struct LoadStats {
   std::vector<std::string> examples;
 };
 
-// Receives an archived documents file and loads it with _bulk in batches,
-// re-sending items the cluster rejected for load (429) and counting the rest
-// of the failures.
+// Sends batches of _bulk lines, re-sending items the cluster rejected for
+// load (429) with a growing pause and counting the other failures. With
+// several clients, as many batches are in flight as there are clients, each
+// on a thread of its own, and at most one more waits: memory stays within
+// (clients + 2) batches of at most k_max_bulk_bytes.
+class BulkSender {
+public:
+  BulkSender(Client& main, std::vector<Client*> senders, LoadStats& stats)
+      : m_main(main), m_stats(stats) {
+    for (Client* c : senders) {
+      m_workers.emplace_back([this, c] { run(*c); });
+    }
+  }
+  ~BulkSender() {
+    {
+      std::lock_guard lock(m_mu);
+      m_stop = true;
+    }
+    m_changed.notify_all();
+    for (auto& t : m_workers) {
+      t.join();
+    }
+  }
+
+  Expected<void> send(std::string target, std::vector<std::string> docs) {
+    if (m_workers.empty()) {
+      return load(m_main, target, std::move(docs));
+    }
+    std::unique_lock lock(m_mu);
+    m_changed.wait(lock, [&] { return m_queue.size() < 1 || m_error; });
+    if (m_error) {
+      return tl::unexpected(*m_error);
+    }
+    m_queue.push_back({std::move(target), std::move(docs)});
+    lock.unlock();
+    m_changed.notify_all();
+    return {};
+  }
+
+  // Waits until every batch handed over is sent.
+  Expected<void> finish() {
+    std::unique_lock lock(m_mu);
+    m_changed.wait(lock,
+                   [&] { return (m_queue.empty() && m_busy == 0) || m_error; });
+    if (m_error) {
+      return tl::unexpected(*m_error);
+    }
+    return {};
+  }
+
+private:
+  struct Batch {
+    std::string target;
+    std::vector<std::string> docs;
+  };
+
+  void run(Client& c) {
+    std::unique_lock lock(m_mu);
+    for (;;) {
+      m_changed.wait(lock, [&] { return m_stop || !m_queue.empty(); });
+      if (m_queue.empty()) {
+        return;
+      }
+      Batch b = std::move(m_queue.front());
+      m_queue.pop_front();
+      ++m_busy;
+      bool skip = m_error.has_value();
+      m_changed.notify_all();
+      lock.unlock();
+      auto r = skip ? Expected<void>{} : load(c, b.target, std::move(b.docs));
+      lock.lock();
+      --m_busy;
+      if (!r && !m_error) {
+        m_error = r.error();
+      }
+      m_changed.notify_all();
+    }
+  }
+
+  Expected<void> load(Client& c, const std::string& target,
+                      std::vector<std::string> docs) {
+    long delay = 500;
+    for (int attempt = 0; !docs.empty(); ++attempt) {
+      std::string body;
+      for (const auto& d : docs) {
+        body += d;
+      }
+      json answer = SNAP_TRY(c.call_text(
+          "POST", "/_bulk", body, {.content_type = "application/x-ndjson"}));
+      std::vector<std::string> again;
+      const json& items = answer.value("items", json::array());
+      {
+        std::lock_guard lock(m_stats_mu);
+        if (!answer.value("errors", false)) {
+          m_stats.loaded += docs.size();
+        } else {
+          for (std::size_t i = 0; i < docs.size(); ++i) {
+            const json& item =
+                i < items.size() ? items[i].begin().value() : json::object();
+            long status = item.value("status", 0L);
+            if (status >= 200 && status < 300) {
+              ++m_stats.loaded;
+            } else if (status == 429 && attempt < 5) {
+              again.push_back(std::move(docs[i]));
+            } else {
+              record_failure(target, item);
+            }
+          }
+        }
+      }
+      docs = std::move(again);
+      if (!docs.empty()) {
+        {
+          std::lock_guard lock(m_stats_mu); // the reporter is not thread-safe
+          m_main.reporter().note(fmt::format("{} documents rejected for load "
+                                             "(429); sending them again",
+                                             docs.size()));
+        }
+        if (!sleep_unless_interrupted(delay)) {
+          return fail(ErrorKind::interrupted, "interrupted");
+        }
+        delay *= 2;
+      }
+    }
+    return {};
+  }
+
+  void record_failure(const std::string& target, const json& item) {
+    ++m_stats.failed;
+    if (m_stats.examples.size() < 5) {
+      const json& e = item.value("error", json::object());
+      m_stats.examples.push_back(
+          fmt::format("{}/{}: {}: {}", target, item.value("_id", "?"),
+                      e.value("type", "error"), e.value("reason", "")));
+    }
+  }
+
+  Client& m_main;
+  LoadStats& m_stats;
+  std::mutex m_stats_mu;
+  std::mutex m_mu;
+  std::condition_variable m_changed;
+  std::deque<Batch> m_queue;
+  int m_busy = 0;
+  bool m_stop = false;
+  std::optional<Error> m_error;
+  std::vector<std::thread> m_workers;
+};
+
+// Receives an archived documents file and cuts it into _bulk batches for
+// the sender.
 class BulkLoader : public Sink {
 public:
-  BulkLoader(Client& c, std::string target, int batch, LoadStats& stats)
-      : m_c(c), m_target(std::move(target)), m_batch(batch), m_stats(stats) {}
+  BulkLoader(BulkSender& sender, std::string target, int batch)
+      : m_sender(sender), m_target(std::move(target)), m_batch(batch) {}
 
   Expected<void> write(Bytes data) override {
     std::string_view text(reinterpret_cast<const char*>(data.data()),
@@ -378,65 +531,18 @@ private:
   }
 
   Expected<void> flush() {
-    long delay = 500;
-    for (int attempt = 0; !m_docs.empty(); ++attempt) {
-      std::string body;
-      body.reserve(m_bytes);
-      for (const auto& d : m_docs) {
-        body += d;
-      }
-      json answer = SNAP_TRY(m_c.call_text(
-          "POST", "/_bulk", body, {.content_type = "application/x-ndjson"}));
-      std::vector<std::string> again;
-      const json& items = answer.value("items", json::array());
-      if (!answer.value("errors", false)) {
-        m_stats.loaded += m_docs.size();
-      } else {
-        for (std::size_t i = 0; i < m_docs.size(); ++i) {
-          const json& item =
-              i < items.size() ? items[i].begin().value() : json::object();
-          long status = item.value("status", 0L);
-          if (status >= 200 && status < 300) {
-            ++m_stats.loaded;
-          } else if (status == 429 && attempt < 5) {
-            again.push_back(std::move(m_docs[i]));
-          } else {
-            record_failure(item);
-          }
-        }
-      }
-      m_docs = std::move(again);
-      m_bytes = 0;
-      for (const auto& d : m_docs) {
-        m_bytes += d.size();
-      }
-      if (!m_docs.empty()) {
-        m_c.reporter().note(fmt::format("{} documents rejected for load "
-                                        "(429); sending them again",
-                                        m_docs.size()));
-        if (!sleep_unless_interrupted(delay)) {
-          return fail(ErrorKind::interrupted, "interrupted");
-        }
-        delay *= 2;
-      }
+    if (m_docs.empty()) {
+      return {};
     }
-    return {};
+    std::vector<std::string> docs = std::move(m_docs);
+    m_docs.clear();
+    m_bytes = 0;
+    return m_sender.send(m_target, std::move(docs));
   }
 
-  void record_failure(const json& item) {
-    ++m_stats.failed;
-    if (m_stats.examples.size() < 5) {
-      const json& e = item.value("error", json::object());
-      m_stats.examples.push_back(
-          fmt::format("{}/{}: {}: {}", m_target, item.value("_id", "?"),
-                      e.value("type", "error"), e.value("reason", "")));
-    }
-  }
-
-  Client& m_c;
+  BulkSender& m_sender;
   std::string m_target;
   int m_batch;
-  LoadStats& m_stats;
   std::string m_carry;
   std::string m_action;
   std::vector<std::string> m_docs;
@@ -567,6 +673,7 @@ Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
     }
   }
   LoadStats stats;
+  BulkSender sender(c, o.senders, stats);
   std::vector<std::string> targets;
   for (const auto& [from, to] : chosen) {
     const json& def = indices[from];
@@ -577,9 +684,10 @@ Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
     }
     SNAP_TRY(c.call("PUT", "/" + url_escape(to), body, {.idempotent = false}));
     targets.push_back(to);
-    BulkLoader loader(c, to, o.batch_size, stats);
+    BulkLoader loader(sender, to, o.batch_size);
     SNAP_TRY(in.read_entry("payload/" + documents_entry(from), loader));
     SNAP_TRY(loader.finish());
+    SNAP_TRY(sender.finish());
     c.reporter().progress(
         fmt::format("import {}: {} documents loaded", to, stats.loaded), 0, 0);
   }

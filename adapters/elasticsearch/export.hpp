@@ -29,6 +29,9 @@ struct ImportOptions {
   bool include_aliases = false;
   bool replace = false;
   int batch_size = 5000;
+  // Clients of their own for _bulk requests sent at the same time (each
+  // thread needs one); empty: one request at a time on the main client.
+  std::vector<Client*> senders;
 };
 
 // Re-creates the archived indices and loads their documents with _bulk,
