@@ -110,6 +110,18 @@ void add_repository(const std::string& url) {
   REQUIRE(r.find("acknowledged") != std::string::npos);
 }
 
+std::string only_archive(const TempDir& dir);
+
+// An export, in `dir`, of a cluster seeded with `per_index` documents.
+std::string seeded_export(const TempDir& dir, int per_index) {
+  Emulator source("elasticsearch", k_fast);
+  seed(source.url(), per_index);
+  REQUIRE(snap({"save", "es", "--export", "--addr", source.url(), "-o",
+                dir.path().string()})
+              .exit_code == 0);
+  return only_archive(dir);
+}
+
 std::string only_archive(const TempDir& dir) {
   auto files = dir.list();
   REQUIRE(files.size() == 1);
@@ -568,13 +580,8 @@ TEST_CASE("an export restore refuses existing indices unless --replace",
 
 TEST_CASE("refused _bulk items are reported with exit 3 and 429s are retried",
           "[e2e][elasticsearch]") {
-  Emulator source("elasticsearch", k_fast);
-  seed(source.url(), 30);
   TempDir dir;
-  REQUIRE(snap({"save", "es", "--export", "--addr", source.url(), "-o",
-                dir.path().string()})
-              .exit_code == 0);
-  std::string archive = only_archive(dir);
+  std::string archive = seeded_export(dir, 30);
 
   Emulator busy("elasticsearch", with(k_fast, {"--reject-429", "25"}));
   auto retried =
@@ -593,13 +600,8 @@ TEST_CASE("refused _bulk items are reported with exit 3 and 429s are retried",
 
 TEST_CASE("an export is imported by several _bulk requests at once",
           "[e2e][elasticsearch]") {
-  Emulator source("elasticsearch", k_fast);
-  seed(source.url(), 3000);
   TempDir dir;
-  REQUIRE(snap({"save", "es", "--export", "--addr", source.url(), "-o",
-                dir.path().string()})
-              .exit_code == 0);
-  std::string archive = only_archive(dir);
+  std::string archive = seeded_export(dir, 3000);
   // Small batches, four in flight, and the first items refused for load:
   // every document still arrives once.
   Emulator busy("elasticsearch", with(k_fast, {"--reject-429", "40"}));
