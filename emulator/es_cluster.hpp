@@ -25,8 +25,9 @@ struct Cluster {
   std::map<std::string, Index> indices;
   std::map<std::string, Repository> repos;
   // Snapshots stay in storage when their repository is unregistered
-  // (DELETE _snapshot/<repo>), and come back when one is registered at the
-  // same location: by location (fs) or name.
+  // (DELETE _snapshot/<repo>: "snapshots stay in storage", the delete
+  // repository API's documentation), and come back when one is registered
+  // at the same location: by location (fs) or name.
   std::map<std::string, std::map<std::string, Snapshot>> stored;
   std::map<std::string, DataStream> data_streams;
   std::map<std::string, json> index_templates;   // composable (_index_template)

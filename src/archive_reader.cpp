@@ -5,6 +5,7 @@
 
 #include "src/archive_io.hpp"
 
+#include <optional>
 #include <set>
 #include <unistd.h>
 
@@ -51,11 +52,10 @@ std::string open_failure(zip_t* za, std::string_view name) {
   return fmt::format("cannot open {}: {}", name, zip_error_text(za));
 }
 
-// Reads a whole entry into `sink`, returning its sha256 (hashed on another
-// core while libzip reads and checks the CRC).
 // Reads entry `index` through, into `sink` when given, and returns its
-// SHA-256 (hex), or "" with `raw`: then the stored bytes are read as they
-// are (libzip still checks them against the directory's CRC-32).
+// SHA-256 (hex; hashed on another core while libzip reads and checks the
+// CRC), or "" with `raw`: then the stored bytes are read as they are and
+// not hashed (libzip still checks them against the directory's CRC-32).
 Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
                                    std::string_view name, Sink* sink,
                                    const fs::path& path,
@@ -66,7 +66,10 @@ Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
     return tl::unexpected(bad(path, open_failure(za, name)));
   }
   Sha256 hash;
-  ThreadedSink hashing(hash);
+  std::optional<ThreadedSink> hashing;
+  if (!raw) {
+    hashing.emplace(hash);
+  }
   std::vector<std::byte> buf(256 * 1024);
   for (;;) {
     if (is_interrupted()) {
@@ -84,7 +87,7 @@ Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
       break;
     }
     Bytes chunk{buf.data(), static_cast<std::size_t>(n)};
-    if (auto r = raw ? Expected<void>{} : hashing.write(chunk); !r) {
+    if (auto r = hashing ? hashing->write(chunk) : Expected<void>{}; !r) {
       zip_fclose(zf);
       return tl::unexpected(r.error());
     }
@@ -100,8 +103,25 @@ Expected<std::string> stream_entry(zip_t* za, zip_uint64_t index,
     }
   }
   zip_fclose(zf);
-  SNAP_TRY(hashing.finish());
-  return raw ? std::string() : hash.hex();
+  if (!hashing) {
+    return std::string();
+  }
+  SNAP_TRY(hashing->finish());
+  return hash.hex();
+}
+
+// Reads manifest entry `e` (at `index`) through stream_entry and checks its
+// SHA-256 against the manifest's.
+Expected<void> checked_entry(zip_t* za, zip_uint64_t index,
+                             const ManifestEntry& e, Sink* sink,
+                             const fs::path& path,
+                             const std::function<void(std::size_t)>& on) {
+  std::string sha = SNAP_TRY(stream_entry(za, index, e.path, sink, path, on));
+  if (sha != e.sha256) {
+    return tl::unexpected(
+        bad(path, fmt::format("checksum mismatch in {}", e.path)));
+  }
+  return {};
 }
 
 } // namespace
@@ -234,18 +254,13 @@ Expected<void> ArchiveReader::verify(const ProgressFn& progress) {
     total += e.size;
   }
   for (const auto& e : m_manifest.entries) {
-    std::string sha =
-        SNAP_TRY(stream_entry(m_impl->za, m_impl->index.at(e.path), e.path,
-                              nullptr, m_path, [&](std::size_t n) {
-                                done += n;
-                                if (progress) {
-                                  progress(done, total);
-                                }
-                              }));
-    if (sha != e.sha256) {
-      return tl::unexpected(
-          bad(m_path, fmt::format("checksum mismatch in {}", e.path)));
-    }
+    SNAP_TRY(checked_entry(m_impl->za, m_impl->index.at(e.path), e, nullptr,
+                           m_path, [&](std::size_t n) {
+                             done += n;
+                             if (progress) {
+                               progress(done, total);
+                             }
+                           }));
   }
   return {};
 }
@@ -263,12 +278,7 @@ Expected<void> ArchiveReader::verify_crc() {
                  ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) == 0 ||
                   st.encryption_method == ZIP_EM_NONE);
     if (!plain) {
-      std::string sha = SNAP_TRY(
-          stream_entry(m_impl->za, index, e.path, nullptr, m_path, {}));
-      if (sha != e.sha256) {
-        return tl::unexpected(
-            bad(m_path, fmt::format("checksum mismatch in {}", e.path)));
-      }
+      SNAP_TRY(checked_entry(m_impl->za, index, e, nullptr, m_path, {}));
       continue;
     }
     // The stored bytes as they are in the file; libzip checks them against
@@ -300,13 +310,7 @@ Expected<void> ArchiveReader::read_entry(std::string_view path, Sink& sink) {
         ErrorKind::archive,
         fmt::format("{}: no entry {}", m_path.filename().string(), path));
   }
-  std::string sha =
-      SNAP_TRY(stream_entry(m_impl->za, it->second, path, &sink, m_path, {}));
-  if (sha != entry->sha256) {
-    return tl::unexpected(
-        bad(m_path, fmt::format("checksum mismatch in {}", path)));
-  }
-  return {};
+  return checked_entry(m_impl->za, it->second, *entry, &sink, m_path, {});
 }
 
 namespace {

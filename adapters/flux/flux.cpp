@@ -473,10 +473,7 @@ private:
                          "stopped: snap started it again",
                          app);
     }
-    std::string why =
-        !r ? r.error().message
-           : ((*r)["data"].is_object() ? (*r)["data"].value("message", "")
-                                       : r->dump());
+    std::string why = r ? message_of(*r, r->dump()) : r.error().message;
     return fmt::format("; the node had stopped {} for the task and left it "
                        "stopped, and starting it failed: {} (start it from "
                        "the FluxOS UI, or GET /apps/appstart/{})",
@@ -530,7 +527,8 @@ private:
     SNAP_TRY(sign_in(req));
     std::string text;
     Response resp = SNAP_TRY(node().send_small(req, text, 16 << 20));
-    if (resp.ok() && m_id && unauthorized(parse_untrusted_json(text))) {
+    json j = parse_untrusted_json(text);
+    if (resp.ok() && m_id && unauthorized(j)) {
       // The node forgot the login (expired early, or its database was
       // reset): one fresh sign-in, then the request once more.
       m_logins.erase(node().config().base_url);
@@ -538,11 +536,11 @@ private:
       SNAP_TRY(sign_in(req));
       text.clear();
       resp = SNAP_TRY(node().send_small(req, text, 16 << 20));
+      j = parse_untrusted_json(text);
     }
     if (!resp.ok()) {
       return tl::unexpected(node().status_error(req, resp, ""));
     }
-    json j = parse_untrusted_json(text);
     if (!j.is_object() || !j.contains("status")) {
       return fail(ErrorKind::remote,
                   fmt::format("flux: {} answered something that is not a "
@@ -555,6 +553,14 @@ private:
                               j["data"].value("message", ""), auth_hint()));
     }
     return j;
+  }
+
+  // An envelope's message ({"status":"error","data":{"message"}}), or
+  // `otherwise` when the answer holds none.
+  static std::string message_of(const json& j, std::string otherwise) {
+    return j.is_object() && j.contains("data") && j["data"].is_object()
+               ? j["data"].value("message", "")
+               : otherwise;
   }
 
   static bool unauthorized(const json& j) {
@@ -623,9 +629,8 @@ private:
     if (!asked.ok() || !phrase.is_object() ||
         phrase.value("status", "") != "success" ||
         !phrase["data"].is_string()) {
-      std::string why = phrase.is_object() && phrase["data"].is_object()
-                            ? phrase["data"].value("message", "")
-                            : fmt::format("HTTP {}", asked.status);
+      std::string why =
+          message_of(phrase, fmt::format("HTTP {}", asked.status));
       // The app owner's or admin's own phrase: the time in ms (a minute
       // early, for clock skew) and random characters, 40 in all.
       std::int64_t made = now - 60 * 1000;
@@ -639,13 +644,14 @@ private:
           "{}'s own phrase, which the node accepts for 2 h from an app owner "
           "or admin",
           node().display_url(ask), why, zelid));
-      return Login{.header = auth_header(own),
+      return Login{.header = auth_header(own, m_id->sign(own)),
                    .renew_at_ms = renew_at(now, made + 2 * 3600 * 1000 - now)};
     }
     std::string login_phrase = phrase["data"].get<std::string>();
+    std::string signature = m_id->sign(login_phrase);
     json body = {{"zelid", zelid},
                  {"loginPhrase", login_phrase},
-                 {"signature", m_id->sign(login_phrase)}};
+                 {"signature", signature}};
     // The handler reads the raw body: JSON as text/plain, as FluxOS's own
     // test harness sends it (test-infra/runner/auth.js).
     MemorySource src(body.dump());
@@ -660,9 +666,8 @@ private:
     if (!verified.ok() || !answer.is_object() ||
         answer.value("status", "") != "success" ||
         !answer["data"].is_object()) {
-      std::string why = answer.is_object() && answer["data"].is_object()
-                            ? answer["data"].value("message", "")
-                            : fmt::format("HTTP {}", verified.status);
+      std::string why =
+          message_of(answer, fmt::format("HTTP {}", verified.status));
       return fail(ErrorKind::auth,
                   fmt::format("flux: {} refused the login of Flux ID {}: {} "
                               "(check that --key-file holds the Flux ID's key "
@@ -682,13 +687,14 @@ private:
         fmt::format("flux: signed in to {} as Flux ID {} ({}), for {} h",
                     redact_url(node().config().base_url), zelid,
                     answer["data"].value("privilage", "user"), life / 3600000));
-    return Login{.header = auth_header(login_phrase),
+    return Login{.header = auth_header(login_phrase, signature),
                  .renew_at_ms = renew_at(now, life)};
   }
 
-  std::string auth_header(const std::string& phrase) const {
+  std::string auth_header(const std::string& phrase,
+                          const std::string& signature) const {
     return json{{"zelid", m_id->zelid()},
-                {"signature", m_id->sign(phrase)},
+                {"signature", signature},
                 {"loginPhrase", phrase}}
         .dump();
   }
