@@ -81,8 +81,11 @@ void add_adapter_subcommands(CLI::App& verb, Capability cap, AdapterArgs& args,
           continue;
         }
         if (flag.repeatable) {
+          // One value an occurrence: a vector option would otherwise take
+          // the operands after it too (--namespace a RESOURCE).
           sub->add_option("--" + flag.name, args.lists[flag.name],
-                          flag.help + " (repeatable)");
+                          flag.help + " (repeatable)")
+              ->allow_extra_args(false);
         } else if (flag.takes_value) {
           sub->add_option("--" + flag.name, args.values[flag.name], flag.help);
         } else {
@@ -344,7 +347,8 @@ void add_archive_flags(CLI::App& sub, bool& force, bool& encrypt,
                        std::vector<std::string>* labels = nullptr) {
   if (labels != nullptr) {
     sub.add_option("--label", *labels,
-                   "key=value recorded in the manifest (repeatable)");
+                   "key=value recorded in the manifest (repeatable)")
+        ->allow_extra_args(false);
   }
   sub.add_flag("--force", force, "replace the file -o names if it exists");
   sub.add_flag("--encrypt", encrypt,
@@ -406,7 +410,8 @@ void add_schedule_command(CLI::App& app, Context& ctx) {
                      "also delete on the target the backups of archives "
                      "--keep removes");
         sub.add_option("--label", o.save.labels,
-                       "key=value recorded in each manifest (repeatable)");
+                       "key=value recorded in each manifest (repeatable)")
+            ->allow_extra_args(false);
         sub.add_flag("--encrypt", o.save.encrypt,
                      "encrypt each archive (passphrase from --env-secret's "
                      "SNAP_PASSPHRASE or a --passphrase-file in --secret)");
@@ -664,7 +669,8 @@ void add_prune_command(CLI::App& app, Context& ctx) {
                    "keep all made within this span of a group's newest "
                    "(e.g. 7d, 36h, 1y6m)");
   verb->add_option("--group-by", opts->group_by,
-                   "also group by labels, or label:KEY (repeatable)");
+                   "also group by labels, or label:KEY (repeatable)")
+      ->allow_extra_args(false);
   verb->add_option("--adapter", opts->adapter, "only archives of this adapter");
   verb->add_flag("--dry-run", opts->dry_run, "print the decisions only");
   // Given without an adapter: run_prune says how to name one.

@@ -239,9 +239,12 @@ pod_args(const ScheduleOptions& o, const GlobalOptions& g, bool in_cluster,
       continue;
     }
     // In the cluster, the pod's service account is the connection and its
-    // namespace the default one.
+    // namespace the default one (a network of several namespaces names
+    // them all; the job runs in the first).
+    auto listed = a.lists.find(f.name);
+    bool several = listed != a.lists.end() && listed->second.size() > 1;
     if (in_cluster && (f.name == "kubeconfig" || f.name == "context" ||
-                       f.name == "namespace")) {
+                       (f.name == "namespace" && !several))) {
       continue;
     }
     if (auto v = a.values.find(f.name);
@@ -541,12 +544,19 @@ Expected<CommandResult> run_schedule(const ScheduleOptions& opts,
                             info.name, info.caps.names()));
   }
   const auto& values = opts.save.args.values;
+  const auto& lists = opts.save.args.lists;
+  // A flag's value, or a repeatable one's values joined ("a,b").
   auto value = [&](const char* k) {
+    if (auto l = lists.find(k); l != lists.end() && !l->second.empty()) {
+      return join_list(l->second, ",");
+    }
     auto it = values.find(k);
     return it == values.end() ? std::string() : it->second;
   };
   std::optional<kube::Cluster> cluster;
+  // The job's namespace: the first of a network's.
   std::string ns = value("namespace");
+  ns = ns.substr(0, ns.find(','));
   if (opts.apply) {
     // An adapter that works in the cluster was given the cluster's
     // connection; any other was given its target's, and the cluster comes

@@ -28,7 +28,10 @@
 // vmware-tanzu/velero (pkg/restore), kubernetes-csi/external-snapshotter.
 
 #include <chrono>
+#include <map>
+#include <memory>
 #include <random>
+#include <set>
 
 #include "adapters/fabric/objects.hpp"
 #include "adapters/factories.hpp"
@@ -141,7 +144,12 @@ Expected<Fields> describe_fabric(ArchiveReader& in,
   Fields f = Fields::object();
   f["mode"] = "full manifests; volume data stays in the cluster's CSI "
               "VolumeSnapshots, which the archive names";
-  f["namespace"] = b.value("namespace", "");
+  bool several = b.value("namespaces", json()).is_array();
+  if (several) {
+    f["namespaces"] = b["namespaces"];
+  } else {
+    f["namespace"] = b.value("namespace", "");
+  }
   f["resources"] = b.value("roots", json::array());
   std::map<std::string, int> counts;
   for (const auto& o : b.value("objects", json::array())) {
@@ -163,15 +171,22 @@ Expected<Fields> describe_fabric(ArchiveReader& in,
   f["objects"] = objects;
   Fields snaps = Fields::array();
   for (const auto& s : b.value("volume_snapshots", json::array())) {
-    snaps.push_back(fmt::format("{} (pvc {}, {}, {})", s.value("name", ""),
-                                s.value("pvc", ""), s.value("role", ""),
+    std::string pvc = s.value("pvc", "");
+    if (several) {
+      pvc = s.value("namespace", "") + "/" + pvc;
+    }
+    snaps.push_back(fmt::format("{} (pvc {}, {}, {})", s.value("name", ""), pvc,
+                                s.value("role", ""),
                                 s.value("restore_size", "?")));
   }
   f["volume_snapshots"] = snaps;
   Fields genesis = Fields::array();
   for (const auto& g : b.value("genesis", json::array())) {
-    genesis.push_back(
-        fmt::format("{} ({} bytes)", g.value("node", ""), g.value("bytes", 0)));
+    std::string node = g.value("node", "");
+    if (several) {
+      node = g.value("namespace", "") + "/" + node;
+    }
+    genesis.push_back(fmt::format("{} ({} bytes)", node, g.value("bytes", 0)));
   }
   if (!genesis.empty()) {
     f["genesis_blocks"] = genesis;
@@ -201,6 +216,20 @@ public:
                               m_preset.name()));
     }
     m_cluster = SNAP_TRY(kube::connect(m_ctx, "fabric"));
+    m_namespaces = split_list(m_cluster.ns);
+    for (const auto& n : m_namespaces) {
+      if (!kube::is_dns_label(n)) {
+        return fail(ErrorKind::usage,
+                    fmt::format("fabric: '{}' cannot be a namespace (a DNS "
+                                "label: lower-case letters, digits and "
+                                "'-'); nothing was changed",
+                                n));
+      }
+    }
+    if (m_namespaces.empty()) {
+      return fail(ErrorKind::usage, "fabric: --namespace is empty");
+    }
+    m_cluster.ns = m_namespaces.front();
     return {};
   }
 
@@ -216,28 +245,50 @@ public:
     if (!n.is_number_unsigned() || n.get<std::uint64_t>() == 0) {
       return std::nullopt;
     }
-    return fmt::format("{} VolumeSnapshots {}={} in namespace {}",
+    std::vector<std::string> nss = saved_namespaces(m);
+    return fmt::format("{} VolumeSnapshots {}={} in namespace{} {}",
                        n.get<std::uint64_t>(), kube::k_backup_label,
-                       m.backup_id, m.source.value("namespace", ""));
+                       m.backup_id, nss.size() == 1 ? "" : "s",
+                       join_list(nss, ", "));
   }
 
   Expected<Fields> remove_target_backup(const Manifest& m) override {
-    std::string ns = m.source.value("namespace", "");
-    if (ns != m_cluster.ns) {
+    std::vector<std::string> nss = saved_namespaces(m);
+    if (nss != m_namespaces) {
+      std::string flags;
+      for (const auto& n : nss) {
+        flags += " --namespace " + n;
+      }
       return fail(ErrorKind::config,
                   fmt::format("fabric: the archive's VolumeSnapshots are in "
-                              "namespace {}, not {} (give --namespace {})",
-                              ns, m_cluster.ns, ns));
+                              "namespace{} {}, not {} (give{})",
+                              nss.size() == 1 ? "" : "s", join_list(nss, ", "),
+                              join_list(m_namespaces, ", "), flags));
     }
     return remove(m.backup_id);
   }
 
 private:
+  // The namespaces a manifest's save covered.
+  static std::vector<std::string> saved_namespaces(const Manifest& m) {
+    const json& list = m.source.value("namespaces", json());
+    if (list.is_array()) {
+      std::vector<std::string> out;
+      for (const auto& n : list) {
+        out.push_back(n.is_string() ? n.get<std::string>() : "");
+      }
+      return out;
+    }
+    return {m.source.value("namespace", "")};
+  }
   kube::Client& api() { return *m_cluster.api; }
+  Expected<std::vector<std::string>> save_namespaces();
+  Expected<std::vector<json>> backup_snapshots(const std::string& id);
+  Expected<std::map<std::string, std::string>>
+  namespace_map(const std::vector<std::string>& from);
   Expected<std::string>
   wait_tier(const std::string& tier,
-            const std::vector<const kube::Planned*>& members,
-            const std::string& ns, double timeout_s);
+            const std::vector<const kube::Planned*>& members, double timeout_s);
   const std::string& ns() const { return m_cluster.ns; }
   double snapshot_timeout() const {
     return seconds_flag(m_ctx.flags, "snapshot-timeout",
@@ -247,18 +298,78 @@ private:
     return kube::Volumes(api(), m_ctx.reporter, note, "fabric");
   }
 
-  Expected<void> collect_roots(kube::Graph& g);
+  Expected<void> collect_roots(kube::Graph& g, bool network);
   Expected<void> collect_orderers(kube::Graph& g);
   void warn_unowned(const kube::Graph& g, json& notes);
-  Expected<json> snapshot_volumes(const kube::Graph& g, const std::string& id,
+  kube::ScaleVia scale_via(const kube::Graph& g) const;
+  Expected<json> snapshot_volumes(const std::vector<const kube::Graph*>& gs,
+                                  const std::string& id,
                                   const kube::NoteFn& note);
   Expected<json> write_genesis(const kube::Graph& g, ArchiveWriter& out,
-                               const kube::NoteFn& note);
+                               const kube::NoteFn& note, bool by_namespace);
 
   AdapterContext m_ctx;
   Preset m_preset;
   kube::Cluster m_cluster;
+  // --namespace, once or more (several for a network that spans them);
+  // the first is m_cluster.ns.
+  std::vector<std::string> m_namespaces;
 };
+
+// The namespaces a save covers: those --namespace names (the context's by
+// default), or with --all-namespaces every namespace that holds a resource
+// of the preset, found by listing each kind across the cluster.
+Expected<std::vector<std::string>> FabricAdapter::save_namespaces() {
+  if (flag_value(m_ctx.flags, "all-namespaces").empty()) {
+    return m_namespaces;
+  }
+  if (!flag_value(m_ctx.flags, "namespace").empty()) {
+    return fail(ErrorKind::usage, "fabric: give --namespace or "
+                                  "--all-namespaces, not both");
+  }
+  std::set<std::string> found;
+  for (const auto& k : m_preset.kinds()) {
+    auto type = SNAP_TRY(api().resolve_if_served(k.plural, k.group));
+    if (!type) {
+      continue;
+    }
+    for (const auto& o : SNAP_TRY(api().list(*type, ""))) {
+      found.insert(str(meta(o), "namespace"));
+    }
+  }
+  found.erase("");
+  if (found.empty()) {
+    return fail(ErrorKind::not_found,
+                fmt::format("fabric: no namespace holds resources of preset "
+                            "{}",
+                            m_preset.name()));
+  }
+  return std::vector<std::string>(found.begin(), found.end());
+}
+
+// fabric-operator builds each node's Deployment from its resource and sets
+// a changed replica count back, so a node is scaled through its resource's
+// spec.replicas (all four kinds have it, default 1).
+kube::ScaleVia FabricAdapter::scale_via(const kube::Graph& g) const {
+  return [this, &g](const kube::Item& w) -> const kube::Item* {
+    if (m_preset.name() != "fabric-operator") {
+      return nullptr;
+    }
+    for (const auto& ref :
+         meta(w.object).value("ownerReferences", json::array())) {
+      if (!ref.value("controller", false)) {
+        continue;
+      }
+      for (const auto& item : g.items()) {
+        if (m_preset.is_fabric(item.type) &&
+            str(meta(item.object), "uid") == str(ref, "uid")) {
+          return &item;
+        }
+      }
+    }
+    return nullptr;
+  };
+}
 
 Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
   std::string id = new_backup_id();
@@ -267,48 +378,51 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
     m_ctx.reporter.note("fabric: " + text);
     notes.push_back(std::move(text));
   };
-  kube::Graph g(api(), ns(), note);
-  SNAP_TRY(collect_roots(g));
-  SNAP_TRY(collect_orderers(g));
-  SNAP_TRY(g.add_owners());
-  SNAP_TRY(g.add_owned(SNAP_TRY(kube::owned_kinds(api(), m_preset.plurals()))));
-  warn_unowned(g, notes);
-  SNAP_TRY(g.add_referenced(fabric::references_of));
-  SNAP_TRY(
-      g.add_crds([&](const ResourceType& t) { return m_preset.is_fabric(t); }));
+  bool network = !flag_value(m_ctx.flags, "network").empty() ||
+                 !flag_value(m_ctx.flags, "all-in-namespace").empty() ||
+                 !flag_value(m_ctx.flags, "all-namespaces").empty();
+  std::vector<std::string> nss = SNAP_TRY(save_namespaces());
+  if (nss.size() > 1 && !network) {
+    return fail(ErrorKind::usage,
+                "fabric: several namespaces are saved as one network: pass "
+                "--network (every resource of the preset in each)");
+  }
+  bool several = nss.size() > 1;
+  // One object graph a namespace; the owned kinds are the same for all.
+  std::vector<std::unique_ptr<kube::Graph>> graphs;
+  std::vector<const kube::Graph*> views;
+  auto owned = SNAP_TRY(kube::owned_kinds(api(), m_preset.plurals()));
+  for (const auto& n : nss) {
+    auto g = std::make_unique<kube::Graph>(api(), n, note);
+    SNAP_TRY(collect_roots(*g, network));
+    SNAP_TRY(collect_orderers(*g));
+    SNAP_TRY(g->add_owners());
+    SNAP_TRY(g->add_owned(owned));
+    warn_unowned(*g, notes);
+    SNAP_TRY(g->add_referenced(fabric::references_of));
+    SNAP_TRY(g->add_crds(
+        [&](const ResourceType& t) { return m_preset.is_fabric(t); }));
+    views.push_back(g.get());
+    graphs.push_back(std::move(g));
+  }
   json snapshots = json::array();
   if (flag_value(m_ctx.flags, "no-volume-snapshots").empty()) {
     bool quiesce = !flag_value(m_ctx.flags, "quiesce").empty();
+    // Every namespace stops before the first snapshot, so the network's
+    // volumes are cut as close together as the API allows.
     std::vector<kube::Scaled> scaled;
-    // fabric-operator builds each node's Deployment from its resource and
-    // sets a changed replica count back, so a node is scaled through its
-    // resource's spec.replicas (all four kinds have it, default 1).
-    kube::ScaleVia via = [&](const kube::Item& w) -> const kube::Item* {
-      if (m_preset.name() != "fabric-operator") {
-        return nullptr;
+    Expected<void> stopped;
+    for (const auto& g : graphs) {
+      if (quiesce && stopped) {
+        stopped = kube::scale_down(api(), m_ctx.reporter, note, g->ns(),
+                                   g->items(), snapshot_timeout(), scaled,
+                                   "fabric", scale_via(*g));
       }
-      for (const auto& ref :
-           meta(w.object).value("ownerReferences", json::array())) {
-        if (!ref.value("controller", false)) {
-          continue;
-        }
-        for (const auto& item : g.items()) {
-          if (m_preset.is_fabric(item.type) &&
-              str(meta(item.object), "uid") == str(ref, "uid")) {
-            return &item;
-          }
-        }
-      }
-      return nullptr;
-    };
-    auto stopped =
-        quiesce ? kube::scale_down(api(), m_ctx.reporter, note, ns(), g.items(),
-                                   snapshot_timeout(), scaled, "fabric", via)
-                : Expected<void>();
-    auto taken = stopped ? snapshot_volumes(g, id, note)
+    }
+    auto taken = stopped ? snapshot_volumes(views, id, note)
                          : Expected<json>(tl::unexpected(stopped.error()));
     // Whatever happened, the workloads run again as they did.
-    auto resumed = kube::scale_back(api(), ns(), scaled, "fabric");
+    auto resumed = kube::scale_back(api(), scaled, "fabric");
     if (!taken) {
       return tl::unexpected(taken.error());
     }
@@ -317,19 +431,32 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
     }
     snapshots = std::move(*taken);
   }
-  json genesis = SNAP_TRY(write_genesis(g, out, note));
-  json objects = SNAP_TRY(g.write(
-      out, [&](const ResourceType& t) { return m_preset.is_fabric(t); }));
+  json genesis = json::array();
+  json objects = json::array();
+  std::set<std::string> written; // a CRD once, whichever namespace uses it
+  for (const auto& g : graphs) {
+    for (auto& b : SNAP_TRY(write_genesis(*g, out, note, several))) {
+      genesis.push_back(std::move(b));
+    }
+    for (auto& o : SNAP_TRY(g->write(
+             out, [&](const ResourceType& t) { return m_preset.is_fabric(t); },
+             &written))) {
+      objects.push_back(std::move(o));
+    }
+  }
   std::vector<std::string> roots;
   // The network's members by role (ca, orderer, peer, console), each saved
-  // Fabric resource once.
+  // Fabric resource once; "namespace/name" when the network spans several.
   json members = json::object();
-  for (const auto& item : g.items()) {
-    if (item.role == "root") {
-      roots.push_back(item.id());
-    }
-    if (std::string role = m_preset.role(item.type); !role.empty()) {
-      members[role].push_back(item.name());
+  for (const auto& g : graphs) {
+    for (const auto& item : g->items()) {
+      std::string name = several ? g->ns() + "/" + item.name() : item.name();
+      if (item.role == "root") {
+        roots.push_back(several ? g->ns() + "/" + item.id() : item.id());
+      }
+      if (std::string role = m_preset.role(item.type); !role.empty()) {
+        members[role].push_back(name);
+      }
     }
   }
   // How far apart the volume snapshots were cut (creationTime), in seconds:
@@ -342,46 +469,61 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
       last = std::max(last, t);
     }
   }
-  json backup = {{"backup_id", id},           {"namespace", ns()},
+  json backup = {{"backup_id", id},           {"namespace", nss.front()},
                  {"preset", m_preset.name()}, {"roots", roots},
                  {"objects", objects},        {"volume_snapshots", snapshots},
                  {"genesis", genesis},        {"notes", notes}};
+  if (several) {
+    backup["namespaces"] = nss;
+  }
   SNAP_TRY(out.add_json("backup.json", backup));
   SaveResult r;
   r.backup_id = id;
   r.kind = "full";
   r.server_version = m_cluster.server_version;
-  r.source = {{"namespace", ns()},
+  r.source = {{"namespace", nss.front()},
               {"resources", roots},
               {"members", members},
               {"objects", objects.size()},
               {"volume_snapshots", snapshots.size()}};
+  if (several) {
+    r.source.erase("namespace");
+    r.source["namespaces"] = nss;
+  }
   if (first >= 0) {
     r.source["snapshot_spread_s"] = last - first;
   }
-  r.subject = fmt::format("{}: {}", ns(), join_list(roots, " "));
+  std::string where = join_list(nss, ", ");
+  r.subject = several ? fmt::format("network in {}", where)
+                      : fmt::format("{}: {}", where, join_list(roots, " "));
   r.summary = fmt::format("{} in {}: {} objects, {} volume snapshots",
-                          join_list(roots, ", "), ns(), objects.size(),
+                          join_list(roots, ", "), where, objects.size(),
                           snapshots.size());
   return r;
 }
 
-// The named resources, or every CR of the preset.
-Expected<void> FabricAdapter::collect_roots(kube::Graph& g) {
+// The named resources, or with `network` every CR of the preset in the
+// graph's namespace.
+Expected<void> FabricAdapter::collect_roots(kube::Graph& g, bool network) {
+  const std::string& ns = g.ns();
   std::vector<std::string> names = split_list(join_list(m_ctx.operands));
-  bool all = !flag_value(m_ctx.flags, "all-in-namespace").empty();
-  if (names.empty() && !all) {
+  if (names.empty() && !network) {
     return fail(ErrorKind::usage,
                 "name the resources to save (ibppeers.ibp.com/peer1 …) or "
-                "pass --all-in-namespace");
+                "pass --network");
   }
-  if (all) {
+  if (network) {
+    if (!names.empty()) {
+      return fail(ErrorKind::usage,
+                  "fabric: --network saves every resource of the preset; "
+                  "name no resources with it");
+    }
     for (const auto& k : m_preset.kinds()) {
       auto type = SNAP_TRY(api().resolve_if_served(k.plural, k.group));
       if (!type) {
         continue;
       }
-      for (auto& o : SNAP_TRY(api().list(*type, ns()))) {
+      for (auto& o : SNAP_TRY(api().list(*type, ns))) {
         names.push_back(type->name() + "/" + str(meta(o), "name"));
       }
     }
@@ -389,17 +531,17 @@ Expected<void> FabricAdapter::collect_roots(kube::Graph& g) {
       return fail(ErrorKind::not_found,
                   fmt::format("fabric: namespace {} holds no resources of "
                               "preset {}",
-                              ns(), m_preset.name()));
+                              ns, m_preset.name()));
     }
   }
   for (const auto& text : names) {
     kube::ResourceId rid = SNAP_TRY(kube::parse_resource_id(text));
     ResourceType type = SNAP_TRY(api().resolve_name(rid, m_preset.groups()));
-    auto obj = SNAP_TRY(api().get_if(type, ns(), rid.name));
+    auto obj = SNAP_TRY(api().get_if(type, ns, rid.name));
     if (!obj) {
       return fail(ErrorKind::not_found,
                   fmt::format("fabric: {}/{} is not in namespace {}",
-                              type.name(), rid.name, ns()));
+                              type.name(), rid.name, ns));
     }
     if (meta(*obj).contains("deletionTimestamp")) {
       return fail(ErrorKind::conflict,
@@ -425,13 +567,13 @@ Expected<void> FabricAdapter::collect_orderers(kube::Graph& g) {
     json labels = meta(item.object).value("labels", json::object());
     std::string parent = labels.is_object() ? str(labels, "parent") : "";
     if (!parent.empty()) {
-      auto p = SNAP_TRY(api().get_if(item.type, ns(), parent));
+      auto p = SNAP_TRY(api().get_if(item.type, g.ns(), parent));
       if (p && !g.has(str(meta(*p), "uid"))) {
         g.add(item.type, *p, "parent");
       }
     } else if (item.role == "root") {
       for (auto& node :
-           SNAP_TRY(api().list(item.type, ns(), "parent=" + item.name()))) {
+           SNAP_TRY(api().list(item.type, g.ns(), "parent=" + item.name()))) {
         if (!g.has(str(meta(node), "uid"))) {
           g.add(item.type, node, "node");
         }
@@ -463,24 +605,27 @@ void FabricAdapter::warn_unowned(const kube::Graph& g, json& notes) {
           "has an ownerReference to it, so its volumes are not snapshotted; "
           "the archive holds its manifest and what it names (its operator "
           "has not reconciled it, or a delete orphaned what it owned)",
-          root.id(), ns());
+          root.id(), g.ns());
       m_ctx.reporter.warn("fabric: " + text);
       notes.push_back(std::move(text));
     }
   }
 }
 
-// Every collected PVC, state databases first.
-Expected<json> FabricAdapter::snapshot_volumes(const kube::Graph& g,
-                                               const std::string& id,
-                                               const kube::NoteFn& note) {
+// Every collected PVC of every namespace, state databases first.
+Expected<json>
+FabricAdapter::snapshot_volumes(const std::vector<const kube::Graph*>& gs,
+                                const std::string& id,
+                                const kube::NoteFn& note) {
   std::vector<kube::VolumeToSnapshot> pvcs;
-  for (const auto& item : g.items()) {
-    if (item.type.plural == "persistentvolumeclaims" &&
-        item.type.group.empty()) {
-      pvcs.push_back({item.name(),
-                      fabric::pvc_role(item.name(), g.owner_of(item)),
-                      item.object.value("spec", json::object())});
+  for (const auto* g : gs) {
+    for (const auto& item : g->items()) {
+      if (item.type.plural == "persistentvolumeclaims" &&
+          item.type.group.empty()) {
+        pvcs.push_back({item.name(),
+                        fabric::pvc_role(item.name(), g->owner_of(item)),
+                        item.object.value("spec", json::object()), g->ns()});
+      }
     }
   }
   std::stable_sort(pvcs.begin(), pvcs.end(), [](const auto& a, const auto& b) {
@@ -492,10 +637,13 @@ Expected<json> FabricAdapter::snapshot_volumes(const kube::Graph& g,
 }
 
 // Writes the genesis block of every orderer node saved, from its
-// <node>-genesis secret (key orderer.block).
+// <node>-genesis secret (key orderer.block), as genesis/<node>.block, or
+// genesis/<namespace>/<node>.block `by_namespace` (two namespaces may
+// each have a node of one name).
 Expected<json> FabricAdapter::write_genesis(const kube::Graph& g,
                                             ArchiveWriter& out,
-                                            const kube::NoteFn& note) {
+                                            const kube::NoteFn& note,
+                                            bool by_namespace) {
   auto has_nodes = [&](const kube::Item& parent) {
     for (const auto& item : g.items()) {
       json labels = meta(item.object).value("labels", json::object());
@@ -536,10 +684,12 @@ Expected<json> FabricAdapter::write_genesis(const kube::Graph& g,
       note(fmt::format("secret {} holds no orderer.block", secret));
       continue;
     }
-    std::string file = "genesis/" + node.name() + ".block";
+    std::string file = "genesis/" + (by_namespace ? g.ns() + "/" : "") +
+                       node.name() + ".block";
     Sink* sink = SNAP_TRY(out.add_entry(file, "application/octet-stream"));
     SNAP_TRY(sink->write(std::as_bytes(std::span(*block))));
     genesis.push_back({{"node", node.name()},
+                       {"namespace", g.ns()},
                        {"secret", secret},
                        {"file", "payload/" + file},
                        {"bytes", block->size()}});
@@ -547,17 +697,96 @@ Expected<json> FabricAdapter::write_genesis(const kube::Graph& g,
   return genesis;
 }
 
+// Where each namespace of the archive (`from`) goes: to itself; to
+// --namespace for an archive of one; or as --namespace-map SRC=DST says
+// (repeatable), each archive namespace to its own. Errors: `usage`.
+Expected<std::map<std::string, std::string>>
+FabricAdapter::namespace_map(const std::vector<std::string>& from) {
+  std::map<std::string, std::string> map;
+  for (const auto& n : from) {
+    map[n] = n;
+  }
+  bool ns_given = !flag_value(m_ctx.flags, "namespace").empty();
+  std::string mapping = flag_value(m_ctx.flags, "namespace-map");
+  if (ns_given && !mapping.empty()) {
+    return fail(ErrorKind::usage, "fabric: give --namespace or "
+                                  "--namespace-map, not both");
+  }
+  if (ns_given) {
+    if (m_namespaces.size() > 1 || from.size() > 1) {
+      return fail(ErrorKind::usage,
+                  fmt::format("fabric: the archive holds namespace{} {}; "
+                              "restore into one namespace with --namespace, "
+                              "or map each with --namespace-map SRC=DST",
+                              from.size() == 1 ? "" : "s",
+                              join_list(from, ", ")));
+    }
+    map[from.front()] = ns();
+    return map;
+  }
+  std::set<std::string> mapped;
+  for (const auto& pair : split_list(mapping)) {
+    auto eq = pair.find('=');
+    std::string src = pair.substr(0, eq);
+    std::string dst = eq == std::string::npos ? "" : pair.substr(eq + 1);
+    if (eq == std::string::npos || !kube::is_dns_label(dst)) {
+      return fail(ErrorKind::usage,
+                  fmt::format("fabric: --namespace-map {}: give SRC=DST, "
+                              "DST a namespace name (lower-case letters, "
+                              "digits and '-')",
+                              pair));
+    }
+    if (!map.contains(src)) {
+      return fail(ErrorKind::usage,
+                  fmt::format("fabric: --namespace-map {}: the archive holds "
+                              "no namespace {} (it holds {})",
+                              pair, src, join_list(from, ", ")));
+    }
+    if (!mapped.insert(src).second) {
+      return fail(ErrorKind::usage,
+                  fmt::format("fabric: --namespace-map names {} twice", src));
+    }
+    map[src] = dst;
+  }
+  std::map<std::string, std::string> by_target;
+  for (const auto& [src, dst] : map) {
+    auto [it, fresh] = by_target.emplace(dst, src);
+    if (!fresh) {
+      return fail(ErrorKind::usage,
+                  fmt::format("fabric: namespaces {} and {} would both go to "
+                              "{}, where their objects could take each "
+                              "other's names; map them apart",
+                              it->second, src, dst));
+    }
+  }
+  return map;
+}
+
 Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
                                                bool dry_run) {
   json b = SNAP_TRY(in.read_json(k_backup_entry));
-  bool ns_given = !flag_value(m_ctx.flags, "namespace").empty();
-  std::string target_ns = ns_given ? ns() : b.value("namespace", "");
-  if (!kube::is_dns_label(target_ns)) {
-    return fail(ns_given ? ErrorKind::usage : ErrorKind::archive,
-                fmt::format("fabric: '{}' cannot be a namespace (a DNS "
-                            "label: lower-case letters, digits and '-'); "
-                            "nothing was changed",
-                            target_ns));
+  // The archive's namespaces: one, or the list a network save records.
+  std::vector<std::string> from;
+  if (const json& list = b.value("namespaces", json()); list.is_array()) {
+    for (const auto& n : list) {
+      from.push_back(n.is_string() ? n.get<std::string>() : "");
+    }
+  } else {
+    from.push_back(b.value("namespace", ""));
+  }
+  for (const auto& n : from) {
+    if (!kube::is_dns_label(n)) {
+      return fail(ErrorKind::archive,
+                  fmt::format("fabric: '{}' cannot be a namespace (a DNS "
+                              "label: lower-case letters, digits and '-'); "
+                              "nothing was changed",
+                              n));
+    }
+  }
+  auto ns_map = SNAP_TRY(namespace_map(from));
+  std::vector<std::string> targets;
+  for (const auto& n : from) {
+    targets.push_back(ns_map[n]);
   }
   kube::Conflict policy =
       SNAP_TRY(kube::parse_conflict(flag_value(m_ctx.flags, "conflict")));
@@ -568,14 +797,15 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
   kube::Restorer restorer(api(), m_ctx.reporter, vols, note, "fabric",
                           m_preset.plurals());
   kube::RestoreScope scope{
-      .ns = target_ns,
+      .ns = targets.front(),
+      .ns_map = ns_map,
       .wanted = split_list(join_list(m_ctx.operands)),
       .allow_cluster_scoped =
           !flag_value(m_ctx.flags, "allow-cluster-scoped").empty(),
       .preferred_groups = m_preset.groups()};
-  // The Fabric resources tier by tier (CAs, orderers, peers, consoles);
-  // orderer nodes before their parent, which would otherwise make them
-  // anew.
+  // The Fabric resources tier by tier (CAs, orderers, peers, consoles) in
+  // every namespace; orderer nodes before their parent, which would
+  // otherwise make them anew.
   kube::RankFn rank = [this](const ResourceType& t, bool operator_kind,
                              const json& obj) {
     int r = kube::restore_rank(t.name(), operator_kind);
@@ -595,12 +825,17 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
   bool waits = ready_timeout > 0 && m_preset.name() == "fabric-operator";
   // What is already there decides each object's action, before anything
   // changes.
-  std::vector<std::string> existing =
-      SNAP_TRY(restorer.decide(plan, target_ns, policy));
+  std::vector<std::string> existing = SNAP_TRY(restorer.decide(plan, policy));
   if (dry_run) {
     std::vector<std::string> steps;
+    for (std::size_t i = 0; i < from.size(); ++i) {
+      if (from[i] != targets[i]) {
+        steps.push_back(fmt::format("namespace {} of the archive goes to {}",
+                                    from[i], targets[i]));
+      }
+    }
     for (std::size_t i = 0; i < plan.size(); ++i) {
-      steps.push_back(kube::Restorer::describe_step(plan[i], target_ns));
+      steps.push_back(kube::Restorer::describe_step(plan[i]));
       const std::string& tier = plan[i].tier;
       if (waits && !tier.empty() &&
           (i + 1 == plan.size() || plan[i + 1].tier != tier)) {
@@ -615,45 +850,58 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
   if (!existing.empty()) {
     return fail(ErrorKind::conflict,
                 fmt::format("fabric: {} object{} already exist{} in "
-                            "namespace {} and differ{}: {}; nothing was "
+                            "namespace{} {} and differ{}: {}; nothing was "
                             "changed (--conflict skip leaves them, "
                             "--conflict replace recreates them)",
                             existing.size(), existing.size() == 1 ? "" : "s",
-                            existing.size() == 1 ? "s" : "", target_ns,
+                            existing.size() == 1 ? "s" : "",
+                            targets.size() == 1 ? "" : "s",
+                            join_list(targets, ", "),
                             existing.size() == 1 ? "s" : "",
                             join_list(existing, ", ")));
   }
   if (!waits) {
-    return restorer.apply(plan, target_ns, snapshot_timeout());
+    return restorer.apply(plan, snapshot_timeout());
   }
-  return restorer.apply(plan, target_ns, snapshot_timeout(),
+  return restorer.apply(plan, snapshot_timeout(),
                         [&](const std::string& tier,
                             const std::vector<const kube::Planned*>& members) {
-                          return wait_tier(tier, members, target_ns,
-                                           ready_timeout);
+                          return wait_tier(tier, members, ready_timeout);
                         });
 }
 
-// Waits until every resource of `tier` runs (runs()) and the Deployment of
-// its name, where the operator made one, has its replicas available.
+// Waits until every resource of `tier` (in whichever namespace) runs
+// (runs()) and the Deployment of its name, where the operator made one, has
+// its replicas available.
 Expected<std::string>
 FabricAdapter::wait_tier(const std::string& tier,
                          const std::vector<const kube::Planned*>& members,
-                         const std::string& ns, double timeout_s) {
+                         double timeout_s) {
   auto started = std::chrono::steady_clock::now();
   auto deployments = SNAP_TRY(api().type_of("apps/v1", "Deployment"));
   std::vector<std::string> waiting; // "peer1: Deploying", as last seen
   std::vector<std::string> names;
+  std::vector<std::string> nss;
   for (const auto* p : members) {
-    names.push_back(p->name);
+    if (std::find(nss.begin(), nss.end(), p->ns) == nss.end()) {
+      nss.push_back(p->ns);
+    }
+  }
+  // "org1/peer1" when the tier spans namespaces.
+  auto label = [&](const kube::Planned* p) {
+    return nss.size() > 1 ? p->ns + "/" + p->name : p->name;
+  };
+  for (const auto* p : members) {
+    names.push_back(label(p));
   }
   std::optional<Error> failed;
   auto step = [&]() -> Expected<bool> {
     waiting.clear();
     for (const auto* p : members) {
+      const std::string& ns = p->ns;
       auto live = SNAP_TRY(api().get_if(p->type, ns, p->name));
       if (!live) {
-        waiting.push_back(p->name + ": gone");
+        waiting.push_back(label(p) + ": gone");
         continue;
       }
       json st = live->value("status", json::object());
@@ -671,7 +919,7 @@ FabricAdapter::wait_tier(const std::string& tier,
       }
       if (!runs(type, m_preset.role(p->type))) {
         waiting.push_back(
-            fmt::format("{}: {}", p->name, type.empty() ? "no status" : type));
+            fmt::format("{}: {}", label(p), type.empty() ? "no status" : type));
         continue;
       }
       auto dep = SNAP_TRY(api().get_if(deployments, ns, p->name));
@@ -681,7 +929,7 @@ FabricAdapter::wait_tier(const std::string& tier,
         int have = dst.is_object() ? dst.value("availableReplicas", 0) : 0;
         if (have < want) {
           waiting.push_back(fmt::format("{}: {} of {} replicas available",
-                                        p->name, have, want));
+                                        label(p), have, want));
         }
       }
     }
@@ -696,7 +944,8 @@ FabricAdapter::wait_tier(const std::string& tier,
                        "the restore stopped there (raise --ready-timeout, "
                        "or see kubectl describe -n {} and the operator's "
                        "log)",
-                       tier, timeout_s, join_list(waiting, ", "), ns);
+                       tier, timeout_s, join_list(waiting, ", "),
+                       join_list(nss, ", kubectl describe -n "));
   });
   if (!waited) {
     return tl::unexpected(waited.error());
@@ -711,12 +960,25 @@ FabricAdapter::wait_tier(const std::string& tier,
                      secs);
 }
 
+// The VolumeSnapshots of backup `id` (of every backup when empty) in each
+// namespace given.
+Expected<std::vector<json>>
+FabricAdapter::backup_snapshots(const std::string& id) {
+  kube::Volumes vols = volumes([](std::string) {});
+  std::vector<json> out;
+  for (const auto& n : m_namespaces) {
+    for (auto& s : SNAP_TRY(vols.of_backup(n, id))) {
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
 Expected<StatusResult> FabricAdapter::status(const std::string& id) {
   StatusResult r;
   r.fields["server"] = m_cluster.server_version;
-  r.fields["namespace"] = ns();
-  kube::Volumes vols = volumes([](std::string) {});
-  auto items = vols.of_backup(ns(), id);
+  r.fields["namespace"] = join_list(m_namespaces, ", ");
+  auto items = backup_snapshots(id);
   if (!items && id.empty() && items.error().kind == ErrorKind::not_found) {
     r.fields["volume_snapshots"] = "not served by this cluster";
     return r;
@@ -737,20 +999,25 @@ Expected<StatusResult> FabricAdapter::status(const std::string& id) {
     std::string pvc =
         str(s.value("spec", json::object()).value("source", json::object()),
             "persistentVolumeClaimName");
-    snaps.push_back(
-        fmt::format("{}: {}{} (backup {}, pvc {})", str(meta(s), "name"),
-                    ok ? "ready" : "not ready", err.empty() ? "" : ": " + err,
-                    meta(s)
-                        .value("labels", json::object())
-                        .value(kube::k_backup_label, "?"),
-                    pvc.empty() ? "?" : pvc));
+    std::string name = str(meta(s), "name");
+    if (m_namespaces.size() > 1) {
+      name = str(meta(s), "namespace") + "/" + name;
+    }
+    snaps.push_back(fmt::format("{}: {}{} (backup {}, pvc {})", name,
+                                ok ? "ready" : "not ready",
+                                err.empty() ? "" : ": " + err,
+                                meta(s)
+                                    .value("labels", json::object())
+                                    .value(kube::k_backup_label, "?"),
+                                pvc.empty() ? "?" : pvc));
   }
   if (!id.empty() && items->empty()) {
     return fail(ErrorKind::not_found,
                 fmt::format("fabric: no VolumeSnapshots of backup {} in "
-                            "namespace {} (snap list fabric shows the "
+                            "namespace{} {} (snap list fabric shows the "
                             "backups there)",
-                            id, ns()));
+                            id, m_namespaces.size() == 1 ? "" : "s",
+                            join_list(m_namespaces, ", ")));
   }
   r.fields["volume_snapshots_ready"] =
       fmt::format("{} of {}", ready, items->size());
@@ -773,8 +1040,7 @@ Expected<StatusResult> FabricAdapter::status(const std::string& id) {
 }
 
 Expected<ListResult> FabricAdapter::list() {
-  kube::Volumes vols = volumes([](std::string) {});
-  auto items = SNAP_TRY(vols.of_backup(ns(), ""));
+  auto items = SNAP_TRY(backup_snapshots(""));
   std::map<std::string, std::pair<int, int>> by_id; // id -> ready, total
   for (const auto& s : items) {
     std::string id =
@@ -791,9 +1057,31 @@ Expected<ListResult> FabricAdapter::list() {
   return rows;
 }
 
+// Deletes backup `id`'s VolumeSnapshots in each namespace given (a network
+// backup's in all of its namespaces); `not_found` only when no namespace
+// has any.
 Expected<Fields> FabricAdapter::remove(const std::string& id) {
   kube::Volumes vols = volumes([](std::string) {});
-  auto deleted = SNAP_TRY(vols.remove_backup(ns(), id));
+  std::vector<std::string> deleted;
+  std::optional<Error> none;
+  for (const auto& n : m_namespaces) {
+    auto here = vols.remove_backup(n, id);
+    if (!here && here.error().kind == ErrorKind::not_found) {
+      none = here.error();
+      continue;
+    }
+    for (auto& name : SNAP_TRY(std::move(here))) {
+      deleted.push_back(m_namespaces.size() > 1 ? n + "/" + name : name);
+    }
+  }
+  if (deleted.empty() && none) {
+    if (m_namespaces.size() > 1) {
+      none->message = fmt::format("fabric: no VolumeSnapshots of backup {} "
+                                  "in namespaces {}",
+                                  id, join_list(m_namespaces, ", "));
+    }
+    return tl::unexpected(*none);
+  }
   return Fields{{"deleted", id}, {"volume_snapshots", deleted}};
 }
 
@@ -819,16 +1107,35 @@ const AdapterInfo& fabric_info() {
                  {C::save, C::restore, C::status, C::list, C::remove}},
                 {"namespace",
                  "namespace (default: the context's, else default; restore: "
-                 "the archive's)",
+                 "the archive's); save, status, list and delete take several "
+                 "(repeatable) for a network that spans them",
                  true,
-                 {C::save, C::restore, C::status, C::list, C::remove}},
+                 {C::save, C::restore, C::status, C::list, C::remove},
+                 true},
+                {"all-namespaces",
+                 "save: the network in every namespace that holds resources "
+                 "of the preset (implies --network)",
+                 false,
+                 {C::save}},
+                {"namespace-map",
+                 "restore: SRC=DST puts the archive's namespace SRC into DST "
+                 "(repeatable), to launch a copy of a network",
+                 true,
+                 {C::restore},
+                 true},
                 {"preset",
                  "the Fabric kinds: fabric-operator (ibp.com ibppeers, "
                  "ibporderers, ibpcas, ibpconsoles; default) or catalyx",
                  true,
                  {C::save, C::restore}},
+                {"network",
+                 "save the whole network: every CA, orderer, peer and "
+                 "console of the preset in each namespace, with all they own "
+                 "and name",
+                 false,
+                 {C::save}},
                 {"all-in-namespace",
-                 "save every resource of the preset in the namespace",
+                 "the same as --network (its older name)",
                  false,
                  {C::save}},
                 {"volume-snapshot-class",
@@ -926,6 +1233,16 @@ KubeAccess fabric_kube_access(const AdapterFlags& flags) {
                                        ? read
                                        : json{"get", "list", "patch"}));
     a.cluster_rules.push_back(rule({""}, {"persistentvolumes"}, read));
+  }
+  // A network in several namespaces (or all) is read in each: the
+  // namespace's rules go to the ClusterRole, as a Role grants nothing
+  // outside its own namespace.
+  if (!flag_value(flags, "all-namespaces").empty() ||
+      split_list(flag_value(flags, "namespace")).size() > 1) {
+    for (auto& r : a.rules) {
+      a.cluster_rules.push_back(std::move(r));
+    }
+    a.rules = json::array();
   }
   return a;
 }

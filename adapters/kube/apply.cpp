@@ -56,11 +56,18 @@ Expected<Conflict> parse_conflict(const std::string& text) {
 Expected<std::vector<Planned>> Restorer::plan(ArchiveReader& in, const json& b,
                                               const RestoreScope& scope,
                                               const RankFn& rank) {
-  const std::string& ns = scope.ns;
+  // An archive of one namespace names it once; one of several names each
+  // object's and each snapshot's.
+  const std::string archive_ns = b.value("namespace", "");
+  auto target_of = [&](const std::string& from) {
+    auto it = scope.ns_map.find(from);
+    return it == scope.ns_map.end() ? scope.ns : it->second;
+  };
   std::set<std::string> matched;
-  std::map<std::string, json> snapshot_of; // pvc -> record
+  std::map<std::string, json> snapshot_of; // "ns/pvc" -> record
   for (const auto& s : b.value("volume_snapshots", json::array())) {
-    snapshot_of[s.value("pvc", "")] = s;
+    std::string from = s.value("namespace", archive_ns);
+    snapshot_of[from + "/" + s.value("pvc", "")] = s;
   }
   const json objects = b.value("objects", json::array());
   if (!objects.is_array()) {
@@ -108,16 +115,22 @@ Expected<std::vector<Planned>> Restorer::plan(ArchiveReader& in, const json& b,
                               m_label, id));
     }
     Planned p{t, str(o, "name"), str(o, "uid")};
+    std::string from = str(meta(obj), "namespace");
+    if (from.empty()) {
+      from = archive_ns;
+    }
+    p.ns = t.namespaced ? target_of(from) : std::string();
     p.owner_refs = meta(obj).value("ownerReferences", json::array());
-    p.object = strip_for_create(obj, ns);
-    p.saved = comparable(obj, ns);
+    p.object = strip_for_create(obj, p.ns);
+    p.saved = comparable(obj, p.ns);
     json operator_flag = o.value("fabric", json());
     bool operator_kind =
         operator_flag.is_boolean() && operator_flag.get<bool>();
     p.rank = rank ? rank(t, operator_kind, obj)
                   : restore_rank(t.name(), operator_kind);
-    if (t.name() == "persistentvolumeclaims" && snapshot_of.contains(p.name)) {
-      p.snapshot = snapshot_of[p.name];
+    if (std::string key = from + "/" + p.name;
+        t.name() == "persistentvolumeclaims" && snapshot_of.contains(key)) {
+      p.snapshot = snapshot_of[key];
       if (!is_dns_subdomain(str(p.snapshot, "name"))) {
         return fail(ErrorKind::archive,
                     fmt::format("{}: the volume snapshot of pvc {} is named "
@@ -169,10 +182,10 @@ bool Restorer::regenerated_by_operator(const Planned& p) const {
 }
 
 Expected<std::vector<std::string>> Restorer::decide(std::vector<Planned>& plan,
-                                                    const std::string& ns,
                                                     Conflict policy) {
   std::vector<std::string> existing;
   for (auto& p : plan) {
+    const std::string& ns = p.ns;
     auto live = SNAP_TRY(m_api.get_if(p.type, ns, p.name));
     if (!live) {
       p.action = "create";
@@ -192,7 +205,8 @@ Expected<std::vector<std::string>> Restorer::decide(std::vector<Planned>& plan,
       p.action = "replace";
     } else if (policy == Conflict::fail && !same) {
       p.action = "conflict";
-      existing.push_back(p.type.name() + "/" + p.name);
+      existing.push_back(p.type.name() + "/" + p.name +
+                         (ns.empty() ? "" : " in " + ns));
     } else {
       p.action = same ? "identical" : "skip";
     }
@@ -286,7 +300,8 @@ Restorer::resolve_saved(const json& o, const json& obj,
   return *t;
 }
 
-std::string Restorer::describe_step(const Planned& p, const std::string& ns) {
+std::string Restorer::describe_step(const Planned& p) {
+  const std::string& ns = p.ns;
   std::string id = p.type.name() + "/" + p.name;
   std::string from;
   if (!p.snapshot.is_null()) {
@@ -332,9 +347,16 @@ Expected<void> Restorer::ensure_namespace(const std::string& ns) {
 }
 
 Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
-                                        const std::string& ns, double timeout_s,
+                                        double timeout_s,
                                         const TierWait& wait) {
-  SNAP_TRY(ensure_namespace(ns));
+  std::vector<std::string> namespaces;
+  for (const auto& p : plan) {
+    if (!p.ns.empty() && std::find(namespaces.begin(), namespaces.end(),
+                                   p.ns) == namespaces.end()) {
+      namespaces.push_back(p.ns);
+      SNAP_TRY(ensure_namespace(p.ns));
+    }
+  }
   std::map<std::string, std::string> new_uid; // saved uid -> live uid
   std::set<std::string> renewed; // saved uids of objects made in this run
   std::vector<std::string> report;
@@ -365,6 +387,7 @@ Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
   std::size_t n = 0;
   bool stopped = false;
   for (auto& p : plan) {
+    const std::string& ns = p.ns;
     if (!tier.empty() && p.tier != tier.front()->tier &&
         !SNAP_TRY(tier_ready())) {
       stopped = true;
@@ -380,7 +403,7 @@ Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
     if (p.action == "skip" || p.action == "identical" ||
         p.action == "operator") {
       new_uid[p.old_uid] = p.live_uid;
-      report.push_back(describe_step(p, ns));
+      report.push_back(describe_step(p));
       continue;
     }
     std::vector<std::string> unlinked;
@@ -436,6 +459,7 @@ Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
   // re-linked too when its owner was made anew (a replaced CR orphans what
   // it owned).
   for (const auto& p : plan) {
+    const std::string& ns = p.ns;
     if (p.owner_refs.empty() || !new_uid.contains(p.old_uid)) {
       continue;
     }
@@ -475,8 +499,12 @@ Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
     }
   }
   RestoreReport out{.done = std::move(report),
-                    .next_steps = std::move(next_steps),
-                    .details = {{"namespace", ns}}};
+                    .next_steps = std::move(next_steps)};
+  if (namespaces.size() == 1) {
+    out.details["namespace"] = namespaces[0];
+  } else {
+    out.details["namespaces"] = namespaces;
+  }
   if (!stop.empty()) {
     out.verdict =
         Error{ErrorKind::partial,

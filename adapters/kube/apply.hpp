@@ -15,6 +15,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,9 @@ struct Planned {
   ResourceType type;
   std::string name;
   std::string old_uid;
-  json saved;  // stripped, to compare with what lives
-  json object; // ready to create (a PVC then names its snapshot)
+  std::string ns; // where it goes; "" for a cluster-scoped kind
+  json saved;     // stripped, to compare with what lives
+  json object;    // ready to create (a PVC then names its snapshot)
   json owner_refs = json::array(); // as saved
   int rank = 0;
   // create, replace, skip, identical, conflict, or operator (left to the
@@ -58,7 +60,10 @@ using RankFn = std::function<int(const ResourceType& type, bool operator_kind,
                                  const json& object)>;
 
 struct RestoreScope {
-  std::string ns;
+  std::string ns; // the archive's objects go here, unless ns_map says
+  // The archive's namespace -> the one its objects go to (an archive of
+  // several namespaces).
+  std::map<std::string, std::string> ns_map;
   std::vector<std::string>
       wanted; // objects as kubectl names them; all if empty
   bool allow_cluster_scoped = false;
@@ -81,20 +86,19 @@ public:
   Expected<std::vector<Planned>> plan(ArchiveReader& in, const json& backup,
                                       const RestoreScope& scope,
                                       const RankFn& rank);
-  // Decides each object's action from what lives in `ns`; returns the
-  // objects that exist and differ under Conflict::fail.
-  Expected<std::vector<std::string>>
-  decide(std::vector<Planned>& plan, const std::string& ns, Conflict policy);
+  // Decides each object's action from what lives where it goes; returns
+  // the objects that exist and differ under Conflict::fail.
+  Expected<std::vector<std::string>> decide(std::vector<Planned>& plan,
+                                            Conflict policy);
   // One line for a dry run.
-  static std::string describe_step(const Planned& p, const std::string& ns);
-  // Creates the namespace if needed, then every object in order; returns
+  static std::string describe_step(const Planned& p);
+  // Creates the namespaces if needed, then every object in order; returns
   // what was done, with a `partial` verdict when some failed. After the
   // last object of each tier, `wait` (when given) is asked whether the
   // tier runs; its line goes into the report. An object that exists once
   // its controlling owner was created in this run (an operator made it
   // from the restored resource) is taken as in place, not as a conflict.
-  Expected<RestoreReport> apply(std::vector<Planned>& plan,
-                                const std::string& ns, double timeout_s,
+  Expected<RestoreReport> apply(std::vector<Planned>& plan, double timeout_s,
                                 const TierWait& wait = {});
 
 private:

@@ -424,7 +424,7 @@ std::string Client::path(const ResourceType& t, const std::string& ns,
   std::string p = t.group.empty() ? "/api/" + url_escape(t.version)
                                   : "/apis/" + url_escape(t.group) + "/" +
                                         url_escape(t.version);
-  if (t.namespaced) {
+  if (t.namespaced && !ns.empty()) {
     p += "/namespaces/" + url_escape(ns);
   }
   p += "/" + url_escape(t.plural);

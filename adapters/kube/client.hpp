@@ -96,6 +96,10 @@ public:
                                  const std::string& kind);
 
   // The collection or object path: /api/v1/namespaces/ns/secrets/name.
+  // An empty `ns` with a namespaced kind is the collection across every
+  // namespace (/apis/ibp.com/v1beta1/ibppeers), as client-go's
+  // makeURLSegments leaves the segment out; only a list means anything
+  // there.
   std::string path(const ResourceType& t, const std::string& ns,
                    const std::string& name = {}) const;
 

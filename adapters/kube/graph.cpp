@@ -154,15 +154,19 @@ json Graph::owner_of(const Item& item) const {
   return json::object();
 }
 
-Expected<json> Graph::write(
-    ArchiveWriter& out,
-    const std::function<bool(const ResourceType&)>& operator_kind) const {
+Expected<json>
+Graph::write(ArchiveWriter& out,
+             const std::function<bool(const ResourceType&)>& operator_kind,
+             std::set<std::string>* written) const {
   json objects = json::array();
   for (const auto& item : m_items) {
     std::string file = fmt::format(
         "resources/{}/{}.json", item.type.name(),
         item.type.namespaced ? "namespaces/" + m_ns + "/" + item.name()
                              : "cluster/" + item.name());
+    if (written != nullptr && !written->insert(file).second) {
+      continue;
+    }
     SNAP_TRY(out.add_json(file, item.object));
     json owners = json::array();
     for (const auto& ref :

@@ -78,10 +78,13 @@ public:
   json owner_of(const Item& item) const;
 
   // Writes every object to `out` and returns backup.json's "objects" list;
-  // `operator_kind` marks the kinds an operator reconciles.
+  // `operator_kind` marks the kinds an operator reconciles. A file already
+  // in `written` (a CRD another namespace's graph wrote) is left out, and
+  // each file written is added to it.
   Expected<json>
   write(ArchiveWriter& out,
-        const std::function<bool(const ResourceType&)>& operator_kind) const;
+        const std::function<bool(const ResourceType&)>& operator_kind,
+        std::set<std::string>* written = nullptr) const;
 
 private:
   Client& m_api;

@@ -69,7 +69,7 @@ Expected<json> Volumes::snapshot(const std::string& ns, const std::string& id,
   auto result = take_all(ns, id, volumes, klass, timeout_s, vs, taken);
   if (!result) {
     for (const auto& s : taken) {
-      (void)m_api.remove(vs, ns, s.name, Propagation::background, true);
+      (void)m_api.remove(vs, s.ns, s.name, Propagation::background, true);
     }
   }
   return result;
@@ -82,6 +82,7 @@ Expected<json> Volumes::take_all(const std::string& ns, const std::string& id,
                                  std::vector<Taken>& taken) {
   ResourceType pv = SNAP_TRY(m_api.resolve("persistentvolumes", ""));
   for (const auto& v : volumes) {
+    const std::string& in_ns = v.ns.empty() ? ns : v.ns;
     std::string volume = str(v.spec, "volumeName");
     if (volume.empty()) {
       m_note(fmt::format("pvc {} is not bound to a volume; only its manifest "
@@ -101,37 +102,42 @@ Expected<json> Volumes::take_all(const std::string& ns, const std::string& id,
                          v.pvc));
       continue;
     }
-    Taken s{v.pvc, v.role, snapshot_name(v.pvc, id),
-            SNAP_TRY(snapshot_class(driver, klass)), driver};
+    Taken s{v.pvc,
+            v.role,
+            snapshot_name(v.pvc, id),
+            SNAP_TRY(snapshot_class(driver, klass)),
+            driver,
+            in_ns};
     json body = {{"apiVersion", vs.api_version()},
                  {"kind", "VolumeSnapshot"},
                  {"metadata",
                   {{"name", s.name},
-                   {"namespace", ns},
+                   {"namespace", in_ns},
                    {"labels",
                     {{std::string(k_backup_label), id}, {"snap/pvc", s.pvc}}}}},
                  {"spec",
                   {{"volumeSnapshotClassName", s.klass},
                    {"source", {{"persistentVolumeClaimName", s.pvc}}}}}};
-    SNAP_TRY(m_api.create(vs, ns, body));
+    SNAP_TRY(m_api.create(vs, in_ns, body));
     taken.push_back(s);
     m_reporter.progress(
         fmt::format("volume snapshot {} of pvc {} ({})", s.name, s.pvc, s.role),
         0, 0);
     // The next volume's snapshot must be cut after this one.
-    SNAP_TRY(wait(vs, ns, s, timeout_s, false));
+    SNAP_TRY(wait(vs, s, timeout_s, false));
   }
   json out = json::array();
   ResourceType vsc = SNAP_TRY(
       m_api.resolve("volumesnapshotcontents", "snapshot.storage.k8s.io"));
   for (const auto& s : taken) {
-    json status = SNAP_TRY(wait(vs, ns, s, timeout_s, true));
+    json status = SNAP_TRY(wait(vs, s, timeout_s, true));
     std::string content = str(status, "boundVolumeSnapshotContentName");
     json c = SNAP_TRY(m_api.get(vsc, "", content));
     json cstatus = c.value("status", json::object());
     json restore_size = status.value("restoreSize", json());
     out.push_back(
         {{"name", s.name},
+         {"namespace", s.ns},
          {"pvc", s.pvc},
          {"role", s.role},
          {"class", s.klass},
@@ -150,14 +156,14 @@ Expected<json> Volumes::take_all(const std::string& ns, const std::string& id,
 // Polls a VolumeSnapshot until it is cut (creationTime set) or, with
 // `ready`, readyToUse; status.error is shown but polling goes on, as the
 // snapshot controller retries. Errors: `timeout`, `interrupted`, any.
-Expected<json> Volumes::wait(const ResourceType& vs, const std::string& ns,
-                             const Taken& s, double timeout_s, bool ready) {
+Expected<json> Volumes::wait(const ResourceType& vs, const Taken& s,
+                             double timeout_s, bool ready) {
   json status;
   std::string last_error;
   SNAP_TRY(poll_until(
       timeout_s,
       [&]() -> Expected<bool> {
-        json o = SNAP_TRY(m_api.get(vs, ns, s.name));
+        json o = SNAP_TRY(m_api.get(vs, s.ns, s.name));
         status = o.value("status", json::object());
         if (!status.is_object()) {
           status = json::object();
@@ -220,7 +226,7 @@ Expected<void> Volumes::ensure(const json& rec, const std::string& ns,
     m_note(fmt::format("imported VolumeSnapshot {} from snapshot handle {}",
                        name, handle));
   }
-  SNAP_TRY(wait(vs, ns, Taken{rec.value("pvc", ""), "", name, "", ""},
+  SNAP_TRY(wait(vs, Taken{rec.value("pvc", ""), "", name, "", "", ns},
                 timeout_s, true));
   return {};
 }
@@ -288,7 +294,7 @@ Expected<void> scale_down(Client& api, Reporter& reporter, const NoteFn& note,
     SNAP_TRY(api.merge_patch(target.type, ns, target.name(),
                              {{"spec", {{"replicas", 0}}}}));
     scaled.push_back(
-        {target.type, target.name(), before, item.type, item.name()});
+        {target.type, target.name(), before, item.type, item.name(), ns});
     note(owner != nullptr
              ? fmt::format("scaled {} down through {} (its operator builds "
                            "it from there), from {} replicas",
@@ -319,11 +325,11 @@ Expected<void> scale_down(Client& api, Reporter& reporter, const NoteFn& note,
   return {};
 }
 
-Expected<void> scale_back(Client& api, const std::string& ns,
-                          const std::vector<Scaled>& scaled,
+Expected<void> scale_back(Client& api, const std::vector<Scaled>& scaled,
                           const std::string& label) {
   std::optional<Error> first;
   for (const auto& s : scaled) {
+    const std::string& ns = s.ns;
     auto r = api.merge_patch(s.type, ns, s.name,
                              {{"spec", {{"replicas", s.replicas}}}}, true);
     if (!r && !first) {

@@ -25,7 +25,8 @@ inline constexpr double k_default_snapshot_timeout_s = 600; // Velero's
 struct VolumeToSnapshot {
   std::string pvc;
   std::string role;
-  json spec; // the PVC's spec, for its volumeName
+  json spec;      // the PVC's spec, for its volumeName
+  std::string ns; // its namespace, when not the call's
 };
 
 class Volumes {
@@ -38,11 +39,12 @@ public:
   // when the cluster does not serve it, any.
   Expected<ResourceType> snapshot_type();
 
-  // Snapshots each PVC in `ns` in order for backup `id`, with class
-  // `klass` (else the driver's default class, else its only one, as Velero
-  // chooses), and returns the archive's records. A PVC that is unbound or
-  // not on a CSI volume is noted and left out. On any failure the
-  // snapshots this call took are deleted.
+  // Snapshots each PVC in `ns` (or its own namespace) in order for backup
+  // `id`, with class `klass` (else the driver's default class, else its
+  // only one, as Velero chooses), and returns the archive's records, each
+  // with its namespace. A PVC that is unbound or not on a CSI volume is
+  // noted and left out. On any failure the snapshots this call took are
+  // deleted.
   Expected<json> snapshot(const std::string& ns, const std::string& id,
                           const std::vector<VolumeToSnapshot>& volumes,
                           const std::string& klass, double timeout_s);
@@ -64,7 +66,7 @@ public:
 
 private:
   struct Taken {
-    std::string pvc, role, name, klass, driver;
+    std::string pvc, role, name, klass, driver, ns;
   };
   Expected<std::string> snapshot_class(const std::string& driver,
                                        const std::string& given);
@@ -72,8 +74,8 @@ private:
                           const std::vector<VolumeToSnapshot>& volumes,
                           const std::string& klass, double timeout_s,
                           const ResourceType& vs, std::vector<Taken>& taken);
-  Expected<json> wait(const ResourceType& vs, const std::string& ns,
-                      const Taken& s, double timeout_s, bool ready);
+  Expected<json> wait(const ResourceType& vs, const Taken& s, double timeout_s,
+                      bool ready);
   Client& m_api;
   Reporter& m_reporter;
   NoteFn m_note;
@@ -90,6 +92,7 @@ struct Scaled {
   json replicas;
   ResourceType workload_type;
   std::string workload_name;
+  std::string ns;
 };
 
 // The custom resource to scale instead of `workload`, when an operator
@@ -105,11 +108,10 @@ Expected<void> scale_down(Client& api, Reporter& reporter, const NoteFn& note,
                           const std::string& ns, const std::vector<Item>& items,
                           double timeout_s, std::vector<Scaled>& scaled,
                           const std::string& label, const ScaleVia& via = {});
-// Gives every scaled object its own replicas back (removing the field where
-// it had none); sent even after SIGINT.
+// Gives every scaled object (in its namespace) its own replicas back
+// (removing the field where it had none); sent even after SIGINT.
 // Errors: the first that failed, with the kubectl command to do it by hand.
-Expected<void> scale_back(Client& api, const std::string& ns,
-                          const std::vector<Scaled>& scaled,
+Expected<void> scale_back(Client& api, const std::vector<Scaled>& scaled,
                           const std::string& label);
 
 } // namespace snap::adapters::kube

@@ -1581,3 +1581,164 @@ TEST_CASE("fabric: a scheduled save's Role and ClusterRole grant every "
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+namespace {
+
+// Namespace `ns` with an IBPCA `name` in it, which the emulated operator
+// makes a Deployment and Service for.
+void seed_ca(const std::string& url, const std::string& ns,
+             const std::string& name) {
+  call("POST", url + k_core + "/namespaces",
+       {{"apiVersion", "v1"},
+        {"kind", "Namespace"},
+        {"metadata", {{"name", ns}}}});
+  std::string base = url + k_ibp + "/namespaces/" + ns + "/ibpcas";
+  json ca = call("POST", base,
+                 {{"apiVersion", "ibp.com/v1beta1"},
+                  {"kind", "IBPCA"},
+                  {"metadata", {{"name", name}}},
+                  {"spec", {{"license", {{"accept", true}}}}}});
+  REQUIRE(ca["metadata"].contains("uid"));
+  REQUIRE(when_made(url + k_apps + "/namespaces/" + ns + "/deployments/" + name)
+              .contains("spec"));
+}
+
+} // namespace
+
+TEST_CASE("fabric: a network across namespaces is saved as one and "
+          "restored into mapped namespaces tier by tier",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed(emu.url());                      // peer1 and its volumes in fab
+  seed_ca(emu.url(), "org2", "org2ca"); // the CA in org2
+  TempDir dir;
+  auto saved = snap({"--json", "save", "fabric", "--network", "--namespace",
+                     "fab", "--namespace", "org2", "-o", dir.path().string(),
+                     "--addr", emu.url()});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  json source = json::parse(saved.out)["source"];
+  CHECK(source["namespaces"] == json::array({"fab", "org2"}));
+  CHECK(source["members"]["ca"] == json::array({"org2/org2ca"}));
+  CHECK(source["members"]["peer"] == json::array({"fab/peer1"}));
+  CHECK(source["volume_snapshots"] == 2);
+  std::string id = json::parse(saved.out)["backup_id"];
+  std::string archive = only_archive(dir);
+
+  // The archive's namespaces go where --namespace-map says; the dry run
+  // shows each mapped name.
+  std::vector<std::string> map = {"--namespace-map", "fab=copy1",
+                                  "--namespace-map", "org2=copy2"};
+  auto plan = snap(with(
+      {"restore", "fabric", archive, "--dry-run", "--addr", emu.url()}, map));
+  INFO(plan.out << plan.err);
+  REQUIRE(plan.exit_code == 0);
+  CHECK(plan.out.find("namespace fab of the archive goes to copy1") !=
+        std::string::npos);
+  CHECK(plan.out.find("create ibpcas.ibp.com/org2ca in namespace copy2") !=
+        std::string::npos);
+  CHECK(plan.out.find("create ibppeers.ibp.com/peer1 in namespace copy1") !=
+        std::string::npos);
+
+  std::size_t before = emu.requests().size();
+  auto r = snap(with(
+      {"-v", "restore", "fabric", archive, "--yes", "--addr", emu.url()}, map));
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("cas ready: org2ca") != std::string::npos);
+  CHECK(r.out.find("peers ready: peer1") != std::string::npos);
+  // The CA in copy2 ran before the peer was created in copy1.
+  auto reqs = emu.requests();
+  std::size_t ca_read = first_request(
+      reqs, "GET " + k_ibp + "/namespaces/copy2/ibpcas/org2ca", before);
+  std::size_t peer = first_request(
+      reqs, "POST " + k_ibp + "/namespaces/copy1/ibppeers", before);
+  CHECK(ca_read < peer);
+  CHECK(peer < reqs.size());
+  // The peer's volumes came back in copy1 from the snapshots taken in fab.
+  std::string base = emu.url() + k_core + "/namespaces/copy1/";
+  for (const char* pvc : {"peer1-pvc", "peer1-statedb-pvc"}) {
+    INFO(pvc);
+    json bound = when_bound(base + "persistentvolumeclaims/" + pvc);
+    REQUIRE(bound["status"]["phase"] == "Bound");
+    json pv = call("GET", emu.url() + k_core + "/persistentvolumes/" +
+                              bound["spec"].value("volumeName", ""));
+    CHECK(pv["metadata"]["annotations"]["snap-emulator/data"] ==
+          std::string("data of ") + pvc);
+  }
+  CHECK(call("GET", emu.url() + k_ibp +
+                        "/namespaces/copy2/ibpcas/org2ca")["status"]["type"] ==
+        "Deployed");
+
+  // delete finds the backup's VolumeSnapshots in every namespace given.
+  auto deleted = snap({"delete", "fabric", id, "--yes", "--namespace", "fab",
+                       "--namespace", "org2", "--addr", emu.url()});
+  INFO(deleted.err);
+  CHECK(deleted.exit_code == 0);
+  CHECK(
+      call("GET", ns_url(emu.url(), k_vs, "volumesnapshots"))["items"].empty());
+}
+
+TEST_CASE("fabric: --all-namespaces finds the network and namespace "
+          "mappings are checked before anything changes",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes", crd_flags());
+  seed(emu.url());
+  seed_ca(emu.url(), "org2", "org2ca");
+  seed_ca(emu.url(), "empty", "x"); // a namespace the network leaves...
+  call("DELETE", emu.url() + k_ibp + "/namespaces/empty/ibpcas/x");
+  TempDir dir;
+  auto saved = snap({"--json", "save", "fabric", "--all-namespaces",
+                     "--no-volume-snapshots", "-o", dir.path().string(),
+                     "--addr", emu.url()});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  CHECK(json::parse(saved.out)["source"]["namespaces"] ==
+        json::array({"fab", "org2"}));
+  std::string archive = only_archive(dir);
+
+  // Two namespaces without --network, and a namespace with --all-namespaces.
+  TempDir other;
+  CHECK(snap({"save", "fabric", "ibppeers.ibp.com/peer1", "--namespace", "fab",
+              "--namespace", "org2", "-o", other.path().string(), "--addr",
+              emu.url()})
+            .exit_code == 2);
+  CHECK(snap({"save", "fabric", "--all-namespaces", "--namespace", "fab", "-o",
+              other.path().string(), "--addr", emu.url()})
+            .exit_code == 2);
+
+  Emulator fresh("kubernetes", crd_flags());
+  seed_cluster(fresh.url());
+  auto restore = [&](std::vector<std::string> flags) {
+    return snap(with(
+        {"restore", "fabric", archive, "--yes", "--addr", fresh.url()}, flags));
+  };
+  auto one = restore({"--namespace", "copy"});
+  CHECK(one.exit_code == 2);
+  CHECK(one.err.find("the archive holds namespaces fab, org2") !=
+        std::string::npos);
+  auto unknown = restore({"--namespace-map", "nope=copy"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("holds no namespace nope") != std::string::npos);
+  auto merged =
+      restore({"--namespace-map", "fab=copy", "--namespace-map", "org2=copy"});
+  CHECK(merged.exit_code == 2);
+  CHECK(merged.err.find("would both go to copy") != std::string::npos);
+  auto bad = restore({"--namespace-map", "fab=Not_A_Name"});
+  CHECK(bad.exit_code == 2);
+  // None of them changed anything.
+  CHECK(call("GET", fresh.url() + k_core + "/namespaces/org2")["kind"] ==
+        "Status");
+
+  // Without a map, each namespace comes back as itself.
+  auto same = restore({});
+  INFO(same.out << same.err);
+  CHECK(same.exit_code == 0);
+  CHECK(call("GET", fresh.url() + k_ibp + "/namespaces/org2/ibpcas/org2ca")
+            .value("kind", "") == "IBPCA");
+  CHECK(call("GET", ns_url(fresh.url(), k_ibp, "ibppeers", "peer1"))
+            .value("kind", "") == "IBPPeer");
+}
+
+} // namespace snap::test
