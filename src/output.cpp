@@ -146,6 +146,7 @@ Output::Output(const GlobalOptions& global) : m_global(global) {
 }
 
 void Output::print(const CommandResult& result) {
+  std::lock_guard lock(m_mu);
   end_progress();
   if (m_global.json) {
     std::fputs((dump_json(result.json, 2) + "\n").c_str(), stdout);
@@ -168,6 +169,7 @@ nlohmann::ordered_json error_json(const Error& err) {
 }
 
 void Output::print_error(const Error& err) {
+  std::lock_guard lock(m_mu);
   end_progress();
   if (m_global.json) {
     nlohmann::ordered_json doc = {{"error", error_json(err)}};
@@ -179,11 +181,13 @@ void Output::print_error(const Error& err) {
 }
 
 void Output::warn(std::string_view text) {
+  std::lock_guard lock(m_mu);
   end_progress();
   std::fprintf(stderr, "snap: warning: %s\n", terminal_safe(text).c_str());
 }
 
 void Output::note(std::string_view text) {
+  std::lock_guard lock(m_mu);
   if (m_global.verbose) {
     end_progress();
     std::fprintf(stderr, "snap: %s\n", terminal_safe(text).c_str());
@@ -232,6 +236,7 @@ std::string fit_width(const std::string& line, int columns) {
 
 void Output::progress(std::string_view label, std::uint64_t done,
                       std::uint64_t total) {
+  std::lock_guard lock(m_mu);
   // The flags are read here, not at construction: Output exists before the
   // command line is parsed.
   if (m_global.json && !m_global.no_progress && !m_global.quiet) {
@@ -312,6 +317,7 @@ void Output::json_progress(std::string_view label, std::uint64_t done,
 }
 
 void Output::end_progress() {
+  std::lock_guard lock(m_mu);
   if (!m_json_pending.empty()) {
     std::fputs(m_json_pending.c_str(), stderr);
     std::fflush(stderr);

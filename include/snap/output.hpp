@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,9 @@ private:
   void json_progress(std::string_view label, std::uint64_t done,
                      std::uint64_t total);
   const GlobalOptions& m_global;
+  // Notes and progress come from several threads (the HTTP log of parallel
+  // _bulk senders and export slices): one writer at a time.
+  std::recursive_mutex m_mu;
   bool m_bar_enabled = false;
   bool m_bar_drawn = false;
   std::string m_label;
