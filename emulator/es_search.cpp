@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Elasticsearch emulator: _search (match_all, sort by _doc or _shard_doc,
-// search_after, track_total_hits), points in time, scroll and _count. A
-// search sees what the last refresh made visible.
+// search_after, track_total_hits, slice with a point in time), points in
+// time, scroll and _count. A search sees what the last refresh made
+// visible. Each index is one shard, its documents in Lucene doc id order.
 #include "emulator/es_cluster.hpp"
 
 namespace snap::emulator::es {
@@ -13,14 +14,55 @@ constexpr int k_view_shift = 40; // sort value = view << 40 | position
 struct Page {
   std::vector<std::pair<std::string, View>> views;
   std::int64_t start = 0; // global position of the first hit
+  // A sliced search: the [begin, end) doc ids of each view it sees.
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
 };
+
+std::pair<std::int64_t, std::int64_t> range_of(const Page& p, std::size_t vi) {
+  if (p.ranges.empty()) {
+    return {0, static_cast<std::int64_t>(p.views[vi].second->size())};
+  }
+  return p.ranges[vi];
+}
 
 std::int64_t total_docs(const Page& p) {
   std::int64_t n = 0;
-  for (const auto& [name, v] : p.views) {
-    n += static_cast<std::int64_t>(v->size());
+  for (std::size_t vi = 0; vi < p.views.size(); ++vi) {
+    auto [begin, end] = range_of(p, vi);
+    n += end - begin;
   }
   return n;
+}
+
+// The doc ids of shard `shard` (of `shards`) that slice `id` of `max` sees,
+// as SliceBuilder.toFilter and DocIdSliceQuery choose them for a point in
+// time (elastic/elasticsearch server/.../search/slice/): with fewer slices
+// than shards a slice takes whole shards (shard % max); otherwise each
+// shard is shared by the slices id % shards == shard, which split its doc
+// ids into contiguous ranges, the first (max_doc % n) one longer.
+std::pair<std::int64_t, std::int64_t>
+slice_range(int id, int max, int shard, int shards, std::int64_t max_doc) {
+  int sub_id = id, sub_max = max;
+  if (shards > 1) {
+    if (max < shards) {
+      return shard % max == id
+                 ? std::pair<std::int64_t, std::int64_t>{0, max_doc}
+                 : std::pair<std::int64_t, std::int64_t>{0, 0};
+    }
+    if (id % shards != shard) {
+      return {0, 0};
+    }
+    sub_max = max / shards + (max % shards > shard ? 1 : 0);
+    sub_id = id / shards;
+    if (sub_max == 1) {
+      return {0, max_doc};
+    }
+  }
+  std::int64_t rem = max_doc % sub_max, quot = max_doc / sub_max;
+  std::int64_t begin = sub_id < rem ? (quot + 1) * sub_id
+                                    : rem * (quot + 1) + (sub_id - rem) * quot;
+  std::int64_t size = sub_id < rem ? quot + 1 : quot;
+  return {begin, begin + size};
 }
 
 // Streams `body`, cutting the connection once --fail-after-bytes bytes of
@@ -63,12 +105,14 @@ void render_hits(const Cluster& c, const Page& p, int size, bool with_sort,
       skip -= n;
       continue;
     }
+    auto [begin, end] = range_of(p, vi);
+    skip = std::max(skip, begin);
     std::string head = "{\"_index\":" + json(name).dump();
     if (c.major < 8) {
       head += ",\"_type\":\"_doc\"";
     }
     head += ",\"_id\":";
-    for (std::int64_t j = skip; j < n && count < (std::size_t)size; ++j) {
+    for (std::int64_t j = skip; j < end && count < (std::size_t)size; ++j) {
       const Doc& d = *(*view)[j];
       if (count > 0) {
         out += ',';
@@ -134,6 +178,66 @@ void sweep(Cluster& c) {
 void context_missing(httplib::Response& res, const std::string& id) {
   send_error(res, 404, "search_context_missing_exception",
              "No search context found for id [" + id + "]");
+}
+
+// Applies a search body's "slice" to `page`, or answers the error
+// Elasticsearch gives: SliceBuilder's setters refuse an id below 0, a max
+// of 1 or less and an id not below max while the body is parsed (so a 400
+// x_content_parse_exception); SearchRequest.validate refuses a slice
+// without a scroll or point in time; createSliceQuery refuses [_id] with a
+// point in time. Slicing a point in time came with 7.15 (#75162); this
+// emulator refuses it before, and models only the default strategy (no
+// "field", no sliced scroll).
+bool slice_page(Cluster& c, const json& slice, bool scroll, bool pit,
+                Page& page, httplib::Response& res) {
+  auto parse_error = [&](const std::string& field, const std::string& why) {
+    send_error(res, 400, "x_content_parse_exception",
+               "[slice] failed to parse field [" + field + "]",
+               {{"caused_by",
+                 {{"type", "illegal_argument_exception"}, {"reason", why}}}});
+    return false;
+  };
+  if (!slice.is_object() || !slice.value("id", json()).is_number_integer() ||
+      !slice.value("max", json()).is_number_integer()) {
+    send_error(res, 400, "x_content_parse_exception",
+               "[slice] id and max must be integers");
+    return false;
+  }
+  std::int64_t id = slice["id"].get<std::int64_t>();
+  std::int64_t max = slice["max"].get<std::int64_t>();
+  if (id < 0) {
+    return parse_error("id", "id must be greater than or equal to 0");
+  }
+  if (max <= 1) {
+    return parse_error("max", "max must be greater than 1");
+  }
+  if (id >= max) {
+    return parse_error("max", "max must be greater than id");
+  }
+  if (!scroll && !pit) {
+    send_error(res, 400, "action_request_validation_exception",
+               "Validation Failed: 1: [slice] can only be used with [scroll] "
+               "or [point-in-time] requests;");
+    return false;
+  }
+  if (slice.contains("field") && slice["field"] == "_id" && pit) {
+    send_error(res, 400, "illegal_argument_exception",
+               "cannot slice on [_id] when using [point-in-time]");
+    return false;
+  }
+  if (scroll || slice.contains("field") || !c.at_least(7, 15)) {
+    send_error(res, 400, "illegal_argument_exception",
+               "snap-emulator slices only a point in time (7.15 and later), "
+               "by the default strategy");
+    return false;
+  }
+  int shards = static_cast<int>(page.views.size());
+  for (int vi = 0; vi < shards; ++vi) {
+    page.ranges.push_back(
+        slice_range(static_cast<int>(id), static_cast<int>(max), vi, shards,
+                    static_cast<std::int64_t>(page.views[vi].second->size())));
+  }
+  return true;
 }
 
 void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
@@ -220,6 +324,10 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
       }
       page.views.emplace_back(n, c.indices[n].view);
     }
+  }
+  if (body.contains("slice") &&
+      !slice_page(c, body["slice"], scroll, !pit_id.empty(), page, res)) {
+    return;
   }
   page.start = from;
   if (body.contains("search_after")) {

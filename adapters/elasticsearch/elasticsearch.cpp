@@ -61,8 +61,10 @@ public:
 
   Expected<SaveResult> save(ArchiveWriter& out) override {
     if (has("export")) {
-      return es::export_indices(m_es, out,
-                                {flag("indices"), SNAP_TRY(batch_size())});
+      es::ExportOptions o{flag("indices"), SNAP_TRY(batch_size())};
+      Clients readers = SNAP_TRY(parallel_clients());
+      o.slices = readers.pointers;
+      return es::export_indices(m_es, out, o);
     }
     es::Version v = SNAP_TRY(m_es.version());
     std::string repo = SNAP_TRY(repository());
@@ -207,18 +209,30 @@ public:
                           .replace = has("replace"),
                           .batch_size = SNAP_TRY(batch_size())};
       // _bulk requests in flight at once, each on a client of its own.
-      int parallel = SNAP_TRY(parallelism());
-      std::vector<std::unique_ptr<HttpClient>> https;
-      std::vector<std::unique_ptr<es::Client>> clients;
-      for (int i = 0; parallel > 1 && i < parallel; ++i) {
-        https.push_back(m_ctx.connector.open(m_ctx.http.config()));
-        clients.push_back(
-            std::make_unique<es::Client>(*https.back(), m_ctx.reporter));
-        o.senders.push_back(clients.back().get());
-      }
+      Clients senders = SNAP_TRY(parallel_clients());
+      o.senders = senders.pointers;
       return es::import_indices(m_es, in, o, dry_run);
     }
     return restore_snapshot(in, dry_run);
+  }
+
+  // --parallel N clients, each with a connection of its own, for requests
+  // made at once (export slices, import _bulk requests); none for 1.
+  struct Clients {
+    std::vector<std::unique_ptr<HttpClient>> https;
+    std::vector<std::unique_ptr<es::Client>> clients;
+    std::vector<es::Client*> pointers;
+  };
+  Expected<Clients> parallel_clients() {
+    int parallel = SNAP_TRY(parallelism());
+    Clients out;
+    for (int i = 0; parallel > 1 && i < parallel; ++i) {
+      out.https.push_back(m_ctx.connector.open(m_ctx.http.config()));
+      out.clients.push_back(
+          std::make_unique<es::Client>(*out.https.back(), m_ctx.reporter));
+      out.pointers.push_back(out.clients.back().get());
+    }
+    return out;
   }
 
   // --parallel N (1 to 16), default: the cores, at most 4.
@@ -934,10 +948,12 @@ const AdapterInfo& elasticsearch_info() {
             true,
             {C::restore}},
            {"parallel",
-            "restore of an export: _bulk requests in flight at once (1-16; "
-            "default the cores, at most 4)",
+            "requests at once (1-16; default the cores, at most 4): save "
+            "--export reads an index by that many slices of its point in "
+            "time (7.15+), restore of an export sends that many _bulk "
+            "requests",
             true,
-            {C::restore}},
+            {C::save, C::restore}},
            {"register-repository",
             "register the archive's repository when the cluster lacks it "
             "(a fresh cluster), then restore",

@@ -9,9 +9,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -69,13 +71,12 @@ Expected<void> write_text(Sink& sink, const std::string& text) {
       Bytes(reinterpret_cast<const std::byte*>(text.data()), text.size()));
 }
 
-// Appends each hit as an action line and its source, byte for byte as the
-// server sent it; returns how many.
-Expected<std::size_t> write_hits(const SearchPage& page,
-                                 const std::string& index, Sink& sink) {
+// Appends each hit to `out` as an action line and its source, byte for
+// byte as the server sent it; returns how many.
+Expected<std::size_t> render_hits(const SearchPage& page,
+                                  const std::string& index, std::string& out) {
   const std::string prefix =
       "{\"index\":{\"_index\":" + json(index).dump() + ",\"_id\":";
-  std::string out;
   for (const Hit& h : page.hits) {
     if (h.source.empty() || h.id.empty()) {
       return fail(ErrorKind::remote,
@@ -109,8 +110,15 @@ Expected<std::size_t> write_hits(const SearchPage& page,
     }
     out += '\n';
   }
-  SNAP_TRY(write_text(sink, out));
   return page.hits.size();
+}
+
+Expected<std::size_t> write_hits(const SearchPage& page,
+                                 const std::string& index, Sink& sink) {
+  std::string out;
+  std::size_t n = SNAP_TRY(render_hits(page, index, out));
+  SNAP_TRY(write_text(sink, out));
+  return n;
 }
 
 struct IndexExport {
@@ -141,18 +149,16 @@ void report(Client& c, const std::string& index, const IndexExport& r) {
       r.written, std::max<std::uint64_t>(r.expected, 1));
 }
 
-// Point in time + search_after, sorted by _shard_doc (7.12+).
-Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
-                                 Sink& sink) {
-  json opened =
-      SNAP_TRY(c.call("POST", "/" + url_escape(index) + "/_pit", json(),
-                      {.query = fmt::format("keep_alive={}", k_keep_alive)}));
-  std::string pit = opened.value("id", "");
-  // The point in time is closed on every way out.
-  ScopeExit close([&] {
-    (void)c.call("DELETE", "/_pit", json{{"id", pit}},
-                 {.idempotent = true, .cleanup = true, .ok = {200, 404}});
-  });
+// Reads a point in time page by page (search_after, sorted by _shard_doc,
+// 7.12+), or with `slice` ({"id", "max"}) one slice of it, and hands each
+// page's lines to `take`; `pit` follows the id each answer gives. Returns
+// how many documents were read and how many the point in time holds for
+// this reader (track_total_hits on the first page).
+using TakePage =
+    std::function<Expected<void>(std::string lines, const IndexExport& so_far)>;
+Expected<IndexExport> read_pit(Client& c, const std::string& index, int batch,
+                               std::string& pit, const json& slice,
+                               const TakePage& take) {
   IndexExport r;
   json after;
   for (bool first = true;; first = false) {
@@ -160,6 +166,9 @@ Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
                  {"pit", {{"id", pit}, {"keep_alive", k_keep_alive}}},
                  {"sort", json::array({{{"_shard_doc", "asc"}}})},
                  {"track_total_hits", first}};
+    if (!slice.is_null()) {
+      body["slice"] = slice;
+    }
     if (!after.is_null()) {
       body["search_after"] = after;
     }
@@ -171,8 +180,9 @@ Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
     if (first) {
       r.expected = page.total.value_or(0);
     }
-    r.written += SNAP_TRY(write_hits(page, index, sink));
-    report(c, index, r);
+    std::string lines;
+    r.written += SNAP_TRY(render_hits(page, index, lines));
+    SNAP_TRY(take(std::move(lines), r));
     if (page.hits.empty() || r.written >= r.expected) {
       return r;
     }
@@ -190,6 +200,159 @@ Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
                               index));
     }
   }
+}
+
+// Opens a point in time on `index`; the guard closes it on every way out.
+Expected<std::string> open_pit(Client& c, const std::string& index) {
+  json opened =
+      SNAP_TRY(c.call("POST", "/" + url_escape(index) + "/_pit", json(),
+                      {.query = fmt::format("keep_alive={}", k_keep_alive)}));
+  return opened.value("id", "");
+}
+
+void close_pit(Client& c, const std::string& pit) {
+  (void)c.call("DELETE", "/_pit", json{{"id", pit}},
+               {.idempotent = true, .cleanup = true, .ok = {200, 404}});
+}
+
+// One point in time, read in one sequence of pages.
+Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
+                                 Sink& sink) {
+  std::string pit = SNAP_TRY(open_pit(c, index));
+  ScopeExit close([&] { close_pit(c, pit); });
+  return read_pit(
+      c, index, batch, pit, json(),
+      [&](std::string lines, const IndexExport& so_far) -> Expected<void> {
+        SNAP_TRY(write_text(sink, lines));
+        report(c, index, so_far);
+        return Expected<void>();
+      });
+}
+
+// One point in time read by slices at once (7.15+), each on a client and
+// thread of its own, each slice's count checked against what the point in
+// time holds for it. The pages go into the entry in a fixed order (page k
+// of slice 0, of slice 1, ..., then page k+1), each slice at most
+// k_slice_ahead pages ahead of the writer, so memory stays within
+// slices x (k_slice_ahead + 1) pages.
+constexpr std::size_t k_slice_ahead = 2;
+
+Expected<IndexExport> export_pit_sliced(Client& c,
+                                        const std::vector<Client*>& readers,
+                                        const std::string& index, int batch,
+                                        Sink& sink) {
+  std::string pit = SNAP_TRY(open_pit(c, index));
+  const std::string shared_pit = pit;
+  ScopeExit close([&] { close_pit(c, shared_pit); });
+  struct Feed {
+    std::deque<std::string> pages;
+    bool done = false;
+    std::uint64_t expected = 0; // from its first page
+    IndexExport counts;
+  };
+  const std::size_t n = readers.size();
+  std::vector<Feed> feeds(n);
+  std::mutex mu;
+  std::condition_variable changed;
+  bool stop = false;
+  std::optional<Error> failed;
+  std::vector<std::thread> threads;
+  auto finish = [&] {
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+    }
+    changed.notify_all();
+    for (auto& t : threads) {
+      if (t.joinable()) {
+        t.join();
+      }
+    }
+  };
+  ScopeExit joined(finish);
+  for (std::size_t i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      std::string my_pit = shared_pit;
+      json slice = {{"id", i}, {"max", n}};
+      auto got = read_pit(
+          *readers[i], index, batch, my_pit, slice,
+          [&](std::string lines, const IndexExport& so_far) -> Expected<void> {
+            std::unique_lock lock(mu);
+            feeds[i].expected = so_far.expected;
+            changed.wait(lock, [&] {
+              return stop || feeds[i].pages.size() < k_slice_ahead;
+            });
+            if (stop) {
+              return fail(ErrorKind::interrupted, "stopped");
+            }
+            feeds[i].pages.push_back(std::move(lines));
+            changed.notify_all();
+            return {};
+          });
+      std::lock_guard lock(mu);
+      feeds[i].done = true;
+      if (got) {
+        feeds[i].counts = *got;
+      } else if (!failed && !stop) {
+        failed = got.error();
+        stop = true;
+      }
+      changed.notify_all();
+    });
+  }
+  IndexExport total;
+  for (bool more = true; more;) {
+    more = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string lines;
+      {
+        std::unique_lock lock(mu);
+        changed.wait(lock, [&] {
+          return failed || !feeds[i].pages.empty() || feeds[i].done;
+        });
+        if (failed) {
+          break;
+        }
+        if (feeds[i].pages.empty()) {
+          continue; // this slice has ended
+        }
+        lines = std::move(feeds[i].pages.front());
+        feeds[i].pages.pop_front();
+        more = true;
+        total.expected = 0;
+        for (const auto& f : feeds) {
+          total.expected += f.expected;
+        }
+      }
+      changed.notify_all();
+      total.written += static_cast<std::size_t>(
+          std::count(lines.begin(), lines.end(), '\n') / 2);
+      SNAP_TRY(write_text(sink, lines));
+      report(c, index, total);
+    }
+    std::lock_guard lock(mu);
+    if (failed) {
+      break;
+    }
+  }
+  finish();
+  if (failed) {
+    return tl::unexpected(*failed);
+  }
+  total = IndexExport{};
+  for (std::size_t i = 0; i < n; ++i) {
+    const IndexExport& r = feeds[i].counts;
+    if (r.written != r.expected) {
+      return fail(ErrorKind::remote,
+                  fmt::format("elasticsearch: slice {} of {} of index {} gave "
+                              "{} documents but the point in time holds {} "
+                              "for it; nothing was saved",
+                              i, n, index, r.written, r.expected));
+    }
+    total.written += r.written;
+    total.expected += r.expected;
+  }
+  return total;
 }
 
 // Scroll, for clusters before 7.12.
@@ -272,10 +435,23 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
   json indices = json::object();
   json counts = json::object();
   std::uint64_t total = 0;
+  bool sliced = o.slices.size() > 1 && v.at_least(7, 15);
   for (const auto& [name, def] : defs.items()) {
     Sink* sink =
         SNAP_TRY(out.add_entry(documents_entry(name), "application/x-ndjson"));
-    IndexExport r = v.at_least(7, 12)
+    // Slices pay off once an index holds more than one page; the count
+    // only decides that (the point in time's own counts are checked), so
+    // an index that cannot be counted is read by one reader.
+    bool slice_this = false;
+    if (sliced) {
+      auto n = c.call("GET", "/" + url_escape(name) + "/_count");
+      slice_this = n && n->is_object() &&
+                   n->value("count", std::uint64_t{0}) >
+                       static_cast<std::uint64_t>(o.batch_size);
+    }
+    IndexExport r = slice_this ? SNAP_TRY(export_pit_sliced(
+                                     c, o.slices, name, o.batch_size, *sink))
+                    : v.at_least(7, 12)
                         ? SNAP_TRY(export_pit(c, name, o.batch_size, *sink))
                         : SNAP_TRY(export_scroll(c, name, o.batch_size, *sink));
     if (r.written != r.expected) {
@@ -305,7 +481,10 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
       {"mode", "export"},
       {"cluster_name", c.info().value("cluster_name", "")},
       {"cluster_uuid", c.info().value("cluster_uuid", "")},
-      {"read_with", v.at_least(7, 12) ? "point in time" : "scroll"},
+      {"read_with",
+       sliced ? fmt::format("point in time, {} slices at once", o.slices.size())
+       : v.at_least(7, 12) ? "point in time"
+                           : "scroll"},
       {"indices", counts},
       {"documents", total}};
   return result;

@@ -15,11 +15,16 @@ inline constexpr std::string_view k_indices_entry = "payload/indices.json";
 struct ExportOptions {
   std::string indices; // multi-target patterns; "" = every open index
   int batch_size = 5000;
+  // Clients of their own, one a slice, to read an index's point in time by
+  // slices at once (7.15+); fewer than 2: one reader.
+  std::vector<Client*> slices;
 };
 
 // Reads each matching index's definition and all its documents (point in
-// time and search_after from 7.12, scroll before) into `out`, checking that
-// each index gave as many documents as its point in time holds.
+// time and search_after from 7.12, scroll before; an index of more than a
+// page by slices at once when `slices` are given, from 7.15) into `out`,
+// checking that each index (each slice) gave as many documents as its
+// point in time holds.
 Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
                                     const ExportOptions& o);
 
