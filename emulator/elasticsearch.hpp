@@ -28,6 +28,10 @@ struct ElasticsearchOptions {
   // A second data node, by name, that cannot read what the master writes
   // in the repositories (a location not shared with it): _verify fails.
   std::string unshared_node;
+  // An anomaly _verify_integrity (8.16+) finds in the first snapshot of a
+  // repository ("failed to load shard snapshot"), which makes its indices
+  // unrestorable.
+  std::string repo_anomaly;
 };
 
 // Registers the Elasticsearch routes on `server`.

@@ -893,6 +893,86 @@ void register_snapshot_routes(httplib::Server& s, Cluster& c) {
     send_json(res,
               {{"nodes", {{"emulator-node-id", {{"name", "emulator-node"}}}}}});
   });
+  // The repository integrity check, from 8.16 (x-pack snapshot-repo-test-
+  // kit, integrity/): RestRepositoryVerifyIntegrityAction routes POST
+  // /_snapshot/{repository}/_verify_integrity; a repository that is not
+  // registered fails before the response starts (404
+  // repository_missing_exception); otherwise RepositoryVerifyIntegrity-
+  // ResponseStream answers 200 with {"log": [chunks], "results": {status,
+  // final_repository_generation, total_anomalies, result}}, result "pass"
+  // without anomalies, else "fail". Each chunk (ResponseChunk.toXContent)
+  // has timestamp_in_millis and, by its type, a snapshot's info, an index's
+  // restorability ({name, uuid} and snapshot_restorability counts), or an
+  // anomaly (its text and the snapshot's name and uuid). --repo-anomaly
+  // makes the first snapshot's shard data unreadable. Before 8.16 the path
+  // is the create-snapshot route, which refuses a name starting with '_'.
+  s.Post(R"(/_snapshot/([^/]+)/_verify_integrity)", [&](const auto& req,
+                                                        auto& res) {
+    if (!c.at_least(8, 16)) {
+      create_snapshot(c, req, res, req.matches[1], "_verify_integrity");
+      return;
+    }
+    std::lock_guard lock(c.mu);
+    std::string repo = req.matches[1];
+    auto it = c.repos.find(repo);
+    if (it == c.repos.end()) {
+      repository_missing(res, repo);
+      return;
+    }
+    const Repository& r = it->second;
+    std::int64_t now = now_ms();
+    json log = json::array();
+    std::map<std::string, std::pair<int, int>> restorable; // index
+    const std::string& anomaly = c.opts.repo_anomaly;
+    bool first = true;
+    std::string damaged; // the snapshot the anomaly is in
+    for (const auto& [name, snap] : r.snapshots) {
+      if (snap.state == "IN_PROGRESS") {
+        continue;
+      }
+      log.push_back({{"timestamp_in_millis", now},
+                     {"snapshot", snapshot_info(c, repo, snap)}});
+      bool bad = first && !anomaly.empty();
+      if (bad) {
+        damaged = name;
+        log.push_back(
+            {{"timestamp_in_millis", now},
+             {"anomaly", anomaly},
+             {"snapshot", {{"snapshot", snap.name}, {"uuid", snap.uuid}}}});
+      }
+      first = false;
+      for (const auto& [index, i] : snap.indices) {
+        restorable[index].first++;
+        restorable[index].second += bad || i.failed ? 0 : 1;
+      }
+    }
+    for (const auto& [index, n] : restorable) {
+      log.push_back({{"timestamp_in_millis", now},
+                     {"index",
+                      {{"name", index},
+                       {"uuid", "i" + std::to_string(std::hash<std::string>{}(
+                                          repo + "/" + index))}}},
+                     {"snapshot_restorability",
+                      {{"total_snapshot_count", n.first},
+                       {"restorable_snapshot_count", n.second}}}});
+    }
+    auto count = static_cast<std::int64_t>(r.snapshots.size());
+    std::int64_t indices = static_cast<std::int64_t>(restorable.size());
+    int anomalies = damaged.empty() ? 0 : 1;
+    json status = {
+        {"repository",
+         {{"name", repo}, {"uuid", r.uuid}, {"generation", count}}},
+        {"snapshots", {{"verified", count}, {"total", count}}},
+        {"indices", {{"verified", indices}, {"total", indices}}},
+        {"index_snapshots", {{"verified", indices}, {"total", indices}}},
+        {"blobs", {{"verified", 0}}}};
+    send_json(res, {{"log", log},
+                    {"results",
+                     {{"status", status},
+                      {"final_repository_generation", count},
+                      {"total_anomalies", anomalies},
+                      {"result", anomalies == 0 ? "pass" : "fail"}}}});
+  });
   s.Put(R"(/_snapshot/([^/]+)/([^/]+))", create);
   s.Post(R"(/_snapshot/([^/]+)/([^/]+))", create);
   s.Delete(R"(/_snapshot/([^/]+)/([^/]+))", [&](const auto& req, auto& res) {

@@ -178,6 +178,9 @@ void elasticsearch_flags(CLI::App& sub, Setup& s) {
   sub.add_option("--unshared-repo-node", es.unshared_node,
                  "a second data node, by name, that cannot read the "
                  "repositories: POST _snapshot/<repo>/_verify fails on it");
+  sub.add_option("--repo-anomaly", es.repo_anomaly,
+                 "POST _snapshot/<repo>/_verify_integrity (8.16+) reports this "
+                 "anomaly in the repository's first snapshot");
   sub.add_option("--path-repo", es.path_repo,
                  "path.repo, where fs repositories may live (default: the "
                  "data directory)");

@@ -279,7 +279,12 @@ public:
   }
 
   Expected<StatusResult> status(const std::string& name) override {
-    return name.empty() ? cluster_status() : snapshot_status(name);
+    StatusResult r =
+        SNAP_TRY(name.empty() ? cluster_status() : snapshot_status(name));
+    if (has("deep")) {
+      SNAP_TRY(verify_integrity(r));
+    }
+    return r;
   }
 
   Expected<Fields> remove(const std::string& name) override {
@@ -432,6 +437,7 @@ private:
   }
 
   Expected<StatusResult> cluster_status();
+  Expected<void> verify_integrity(StatusResult& r);
   Expected<StatusResult> snapshot_status(const std::string& name);
   Expected<RestoreReport> restore_snapshot(ArchiveReader& in, bool dry_run);
 
@@ -497,6 +503,89 @@ Expected<StatusResult> ElasticsearchAdapter::cluster_status() {
                   "shards are not allocated, and a snapshot would be partial";
   }
   return r;
+}
+
+// status --deep: the repository's integrity check (8.16+, POST
+// _snapshot/<repo>/_verify_integrity), which reads every snapshot's
+// metadata and shard-level index of the repository and reports each
+// anomaly. Its answer is streamed: {"log": [...], "results": {...}}, or
+// {"log": [...], "exception": {...}} when it stopped part way
+// (RepositoryVerifyIntegrityResponseStream). Anything but "pass" makes the
+// status not ready (exit 10).
+Expected<void> ElasticsearchAdapter::verify_integrity(StatusResult& r) {
+  es::Version v = SNAP_TRY(m_es.version());
+  std::string repo = SNAP_TRY(repository());
+  if (!v.at_least(8, 16)) {
+    r.fields["repository_integrity"] =
+        fmt::format("not checked: Elasticsearch {} has no _verify_integrity "
+                    "(8.16 and later)",
+                    v.number);
+    return {};
+  }
+  m_ctx.reporter.progress(
+      fmt::format("verifying the integrity of repository {}", repo), 0, 0);
+  json got = SNAP_TRY(m_es.call(
+      "POST", fmt::format("/_snapshot/{}/_verify_integrity", url_escape(repo)),
+      json(), {.idempotent = true}));
+  std::vector<std::string> anomalies;
+  std::vector<std::string> unrestorable;
+  for (const auto& chunk : got.value("log", json::array())) {
+    if (!chunk.is_object()) {
+      continue;
+    }
+    std::string snap =
+        chunk.value("snapshot", json::object()).value("snapshot", "");
+    std::string index = chunk.value("index", json::object()).value("name", "");
+    if (chunk.contains("anomaly")) {
+      std::string where = snap.empty() ? "" : " (snapshot " + snap + ")";
+      if (!index.empty()) {
+        where += " (index " + index + ")";
+      }
+      anomalies.push_back(chunk.value("anomaly", "") + where);
+    }
+    const json& counts = chunk.value("snapshot_restorability", json());
+    if (counts.is_object() && counts.value("restorable_snapshot_count", 0) <
+                                  counts.value("total_snapshot_count", 0)) {
+      unrestorable.push_back(
+          fmt::format("{} ({} of {} snapshots restorable)", index,
+                      counts.value("restorable_snapshot_count", 0),
+                      counts.value("total_snapshot_count", 0)));
+    }
+  }
+  Fields f = Fields::object();
+  f["repository"] = repo;
+  if (const json& e = got.value("exception", json()); e.is_object()) {
+    std::string why = e.value("reason", e.dump());
+    f["result"] = "stopped: " + why;
+    r.not_ready = fmt::format("elasticsearch: the integrity check of "
+                              "repository {} stopped part way: {}",
+                              repo, why);
+  } else {
+    const json& res = got.value("results", json::object());
+    std::string result = res.value("result", "");
+    f["result"] = result;
+    f["anomalies"] = res.value("total_anomalies", anomalies.size());
+    if (result != "pass") {
+      r.not_ready = fmt::format(
+          "elasticsearch: repository {} {} its integrity check{}{} (set its "
+          "read_only setting while you investigate; Elasticsearch cannot "
+          "repair it: restore the repository's contents from a copy)",
+          repo, result == "fail" ? "failed" : "was " + result + " in",
+          anomalies.empty() ? "" : ": " + join_list(anomalies, "; "),
+          unrestorable.empty()
+              ? ""
+              : "; not every snapshot of " + join_list(unrestorable, ", ") +
+                    " can be restored");
+    }
+  }
+  if (!anomalies.empty()) {
+    f["anomaly_list"] = anomalies;
+  }
+  if (!unrestorable.empty()) {
+    f["unrestorable_indices"] = unrestorable;
+  }
+  r.fields["repository_integrity"] = f;
+  return {};
 }
 
 Expected<StatusResult>
@@ -910,6 +999,12 @@ const AdapterInfo& elasticsearch_info() {
             "snapshot repository registered in the cluster",
             true,
             {C::save, C::restore, C::download, C::status, C::list, C::remove}},
+           {"deep",
+            "also check the repository's integrity (_verify_integrity, "
+            "8.16+): every snapshot's metadata and shard index; anything but "
+            "pass exits 10",
+            false,
+            {C::status}},
            {"snapshot",
             "name of the new snapshot (default snap-<utc time>)",
             true,

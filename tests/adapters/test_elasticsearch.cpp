@@ -437,6 +437,56 @@ TEST_CASE("a repository a node cannot reach is named before any snapshot",
   CHECK(dir.list().empty());
 }
 
+TEST_CASE("status --deep checks the repository's integrity where the "
+          "cluster can",
+          "[e2e][elasticsearch]") {
+  for (bool damaged : {false, true}) {
+    INFO("damaged " << damaged);
+    std::vector<std::string> flags = k_fast;
+    if (damaged) {
+      flags = with(flags, {"--repo-anomaly", "failed to load shard snapshot"});
+    }
+    Emulator emu("elasticsearch", flags);
+    seed(emu.url(), 5);
+    add_repository(emu.url());
+    TempDir dir;
+    REQUIRE(snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+                  "--snapshot", "nightly", "-o", dir.path().string()})
+                .exit_code == 0);
+    auto r = snap({"--json", "status", "es", "--addr", emu.url(),
+                   "--repository", "backups", "--deep"});
+    INFO(r.out << r.err);
+    CHECK(emu.received("POST /_snapshot/backups/_verify_integrity"));
+    json integrity = json::parse(r.out)["repository_integrity"];
+    if (!damaged) {
+      CHECK(r.exit_code == 0);
+      CHECK(integrity["result"] == "pass");
+      CHECK(integrity["anomalies"] == 0);
+    } else {
+      CHECK(r.exit_code == 10);
+      CHECK(integrity["result"] == "fail");
+      auto text = snap({"status", "es", "--addr", emu.url(), "--repository",
+                        "backups", "--deep"});
+      CHECK(text.exit_code == 10);
+      CHECK(text.err.find("repository backups failed its integrity check: "
+                          "failed to load shard snapshot (snapshot nightly)") !=
+            std::string::npos);
+      CHECK(text.err.find("not every snapshot of logs (0 of 1 snapshots "
+                          "restorable)") != std::string::npos);
+    }
+  }
+  // Before 8.16 there is no such check, and status says so.
+  Emulator old("elasticsearch", with(k_fast, {"--es-version", "8.15.3"}));
+  add_repository(old.url());
+  auto r = snap({"status", "es", "--addr", old.url(), "--repository", "backups",
+                 "--deep"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("not checked: Elasticsearch 8.15.3 has no "
+                   "_verify_integrity") != std::string::npos);
+  CHECK_FALSE(old.received("POST /_snapshot/backups/_verify_integrity"));
+}
+
 TEST_CASE("restore --register-repository brings a fresh cluster its "
           "repository",
           "[e2e][elasticsearch]") {
