@@ -23,11 +23,19 @@ count=$(curl -sf "$url/bench/_count" | sed 's/.*"count":\([0-9]*\).*/\1/')
 echo "index holds $count documents" >&2
 
 mkdir -p "$work/out"
-t0=$(now)
-/usr/bin/time -v -o "$work/time.txt" build/snap -q --no-progress save es \
-  --export --addr "$url" -o "$work/out/snap.zip"
-t1=$(now)
-t_snap=$(echo "$t1 - $t0" | bc -l)
+run_snap() { # PARALLEL: seconds; peak RSS in $work/time.txt
+  rm -f "$work/out/snap.zip"
+  local t0 t1
+  t0=$(now)
+  /usr/bin/time -v -o "$work/time.txt" build/snap -q --no-progress save es \
+    --export --addr "$url" -o "$work/out/snap.zip" ${1:+--parallel "$1"}
+  t1=$(now)
+  echo "$t1 - $t0" | bc -l
+}
+# One reader, then slices of the point in time (the default: the cores, at
+# most 4).
+t_one=$(run_snap 1)
+t_snap=$(run_snap "")
 rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
 size=$(stat -c %s "$work/out/snap.zip")
 
@@ -49,6 +57,7 @@ t_ed_5000=$(run_elasticdump 5000)
 rate() { echo "$count / $1" | bc -l; }
 printf '%-40s %8s %12s %8s\n' "tool" "seconds" "docs/s" "snap is"
 printf '%-40s %8.2f %12.0f %8s\n' "snap save es --export (batch 5000)" "$t_snap" "$(rate "$t_snap")" "-"
+printf '%-40s %8.2f %12.0f %7.1fx\n' "snap ... --parallel 1 (one reader)" "$t_one" "$(rate "$t_one")" "$(echo "$t_one / $t_snap" | bc -l)"
 printf '%-40s %8.2f %12.0f %7.1fx\n' "elasticdump --type=data (limit 100)" "$t_ed_default" "$(rate "$t_ed_default")" "$(echo "$t_ed_default / $t_snap" | bc -l)"
 printf '%-40s %8.2f %12.0f %7.1fx\n' "elasticdump --type=data --limit 5000" "$t_ed_5000" "$(rate "$t_ed_5000")" "$(echo "$t_ed_5000 / $t_snap" | bc -l)"
 printf 'snap peak RSS  %.1f MiB; archive %.1f MiB for %d documents\n' \
