@@ -221,6 +221,11 @@ public:
         nodes.push_back({{"name", rq.matches[1].str()},
                          {"ip", rq.get_header_value("Host")},
                          {"hash", "emulated"}});
+        for (const auto& peer : m_opts.peers) {
+          nodes.push_back({{"name", rq.matches[1].str()},
+                           {"ip", peer},
+                           {"hash", "emulated"}});
+        }
       }
       send(rs, {{"status", "success"}, {"data", nodes}});
     });

@@ -22,6 +22,9 @@ struct FluxOptions {
   std::string admin;            // the node's userconfig.initial.zelid
   long session_ttl_s = 1209600; // loggedUsers' TTL index: 14 days
   bool unhealthy = false;       // /id/loginphrase answers the DOS error
+  // Other nodes running every app ("ip:port"), which /apps/location lists
+  // after this one, as the network's app locations would.
+  std::vector<std::string> peers;
 };
 
 // Registers the FluxOS routes on `server`; creates each component's

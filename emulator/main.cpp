@@ -136,6 +136,10 @@ void flux_flags(CLI::App& sub, Setup& s) {
                  "the node admin's Flux ID (userconfig.initial.zelid)");
   sub.add_option("--session-ttl-s", s.flux.session_ttl_s,
                  "how long a login lasts (default 14 days, 1209600)");
+  sub.add_option("--peer", s.flux.peers,
+                 "another node (ip:port) that /apps/location lists as running "
+                 "every app (repeatable)")
+      ->allow_extra_args(false);
   sub.add_flag("--unhealthy", s.flux.unhealthy,
                "GET /id/loginphrase answers the DOS-state error");
 }

@@ -42,9 +42,11 @@
 #include "snap/targz.hpp"
 #include "snap/text.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <random>
+#include <set>
 
 namespace snap::adapters {
 namespace {
@@ -222,6 +224,9 @@ public:
   const AdapterInfo& info() const override { return flux_info(); }
 
   Expected<SaveResult> save(ArchiveWriter& out) override {
+    if (!flag("all-nodes").empty()) {
+      return save_all_nodes(out);
+    }
     std::string app = SNAP_TRY(app_name());
     auto comps = SNAP_TRY(components(app));
     json body = {{"appname", app}, {"backup", json::array()}};
@@ -234,6 +239,99 @@ public:
       ids.push_back({c, "local", archive_name(c)});
     }
     return fetch(app, ids, out);
+  }
+
+  // save --all-nodes: the backup task on every node GET /apps/location
+  // lists, and each node's backups under payload/nodes/<ip>/ of one
+  // archive. A node whose task fails (or that cannot be reached) is left
+  // out and named (exit 3); a download that fails fails the save.
+  Expected<SaveResult> save_all_nodes(ArchiveWriter& out) {
+    std::string app = SNAP_TRY(app_name());
+    if (!flag("node").empty()) {
+      return fail(ErrorKind::usage, "flux: --all-nodes saves from every node "
+                                    "and --node from one: give one of them");
+    }
+    auto comps = SNAP_TRY(components(app));
+    json loc = SNAP_TRY(envelope(get("/apps/location/" + url_escape(app))));
+    std::vector<std::string> ips;
+    for (const auto& n : loc.value("data", json::array())) {
+      std::string ip = n.is_object() ? n.value("ip", "") : "";
+      bool address = !ip.empty() && ip.size() < 64 &&
+                     ip.find_first_not_of("0123456789abcdefABCDEF.:[]") ==
+                         std::string::npos;
+      if (!address) {
+        return fail(ErrorKind::remote,
+                    fmt::format("flux: GET /apps/location/{} lists a node "
+                                "whose ip is not an address ('{}')",
+                                app, ip.substr(0, 64)));
+      }
+      ips.push_back(ip);
+    }
+    if (ips.empty()) {
+      return fail(ErrorKind::not_found,
+                  fmt::format("flux: no node runs {} (GET /apps/location/{} "
+                              "lists none)",
+                              app, app));
+    }
+    json body = {{"appname", app}, {"backup", json::array()}};
+    for (const auto& c : comps) {
+      body["backup"].push_back({{"component", c}, {"backup", true}});
+    }
+    json nodes = json::array();
+    std::vector<std::string> failed;
+    std::uint64_t total = 0;
+    std::string version;
+    for (const auto& ip : ips) {
+      std::string url =
+          "http://" + (ip.find(':') == std::string::npos ? ip + ":16127" : ip);
+      m_node = m_ctx.connector.open_like_given(flux_info(), url);
+      m_ctx.reporter.note("backing up on node " + url);
+      auto ran = run_task("/apps/appendbackuptask", body, "backup", app);
+      if (!ran) {
+        if (ran.error().kind == ErrorKind::interrupted) {
+          return tl::unexpected(ran.error());
+        }
+        failed.push_back(ip + ": " + ran.error().message);
+        continue;
+      }
+      std::string label = ip;
+      std::replace(label.begin(), label.end(), ':', '_');
+      std::vector<BackupId> ids;
+      for (const auto& c : comps) {
+        ids.push_back({c, "local", archive_name(c)});
+      }
+      SaveResult one = SNAP_TRY(fetch(app, ids, out, "nodes/" + label + "/"));
+      version = one.server_version;
+      std::uint64_t bytes = one.source.value("data_bytes", std::uint64_t{0});
+      total += bytes;
+      nodes.push_back({{"node", url},
+                       {"ip", ip},
+                       {"entries_under", "payload/nodes/" + label + "/"},
+                       {"components", one.source["components"]},
+                       {"data_bytes", bytes}});
+    }
+    if (nodes.empty()) {
+      return fail(ErrorKind::remote,
+                  fmt::format("flux: the backup failed on every node of {}: "
+                              "{}; nothing was saved",
+                              app, join_list(failed, "; ")));
+    }
+    SaveResult r;
+    r.backup_id = app;
+    r.kind = "full";
+    r.server_version = version;
+    r.summary = fmt::format("app {} from {} node{}, {} component{} each", app,
+                            nodes.size(), nodes.size() == 1 ? "" : "s",
+                            comps.size(), comps.size() == 1 ? "" : "s");
+    r.source = {{"app", app}, {"nodes", nodes}, {"data_bytes", total}};
+    if (!failed.empty()) {
+      r.partial = Error{
+          ErrorKind::partial,
+          fmt::format("flux: the backup failed on {} of {} nodes ({}); the "
+                      "archive holds the other nodes' backups",
+                      failed.size(), ips.size(), join_list(failed, "; "))};
+    }
+    return r;
   }
 
   // `ids`: one or more backup ids as list prints them, comma-separated
@@ -268,7 +366,17 @@ public:
   static Expected<Fields> describe(ArchiveReader& in, bool verify) {
     Fields f = Fields::object();
     f["app"] = in.manifest().source.value("app", "");
-    f["node"] = in.manifest().source.value("node", "");
+    if (const json& nodes = in.manifest().source.value("nodes", json());
+        nodes.is_array()) {
+      Fields list = Fields::array();
+      for (const auto& n : nodes) {
+        list.push_back(fmt::format("{} ({})", n.value("ip", ""),
+                                   n.value("entries_under", "")));
+      }
+      f["nodes"] = list;
+    } else {
+      f["node"] = in.manifest().source.value("node", "");
+    }
     Fields comps = Fields::array();
     for (const auto& e : in.manifest().entries) {
       Fields c = {{"file", e.path}, {"size", e.size}};
@@ -344,6 +452,7 @@ public:
 
   Expected<Fields> upload(ArchiveReader& in, const std::string&) override {
     std::string app = SNAP_TRY(target_app(in));
+    SNAP_TRY(choose_source(in));
     Fields done = Fields::array();
     for (const auto& comp : SNAP_TRY(chosen_components(in))) {
       SNAP_TRY(push(app, comp, in, entry_of(comp)));
@@ -354,12 +463,16 @@ public:
 
   Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override {
     std::string app = SNAP_TRY(target_app(in));
+    SNAP_TRY(choose_source(in));
     std::vector<std::string> comps = SNAP_TRY(chosen_components(in));
     json body = {
         {"appname", app}, {"type", "upload"}, {"restore", json::array()}};
     std::vector<std::string> plan;
     if (m_node) {
       plan.push_back("on node " + redact_url(m_node->config().base_url));
+    }
+    if (m_from != "payload/") {
+      plan.push_back("from the backups of node " + m_from_node);
     }
     for (const auto& comp : comps) {
       body["restore"].push_back({{"component", comp}, {"restore", true}});
@@ -405,17 +518,84 @@ private:
     return name.substr(0, name.size() - 7);
   }
 
-  static std::string entry_of(const std::string& component) {
-    return "payload/" + component + ".tar.gz";
+  // The entry of `component` among the backups a restore or upload sends
+  // (one node's, in an archive of several).
+  std::string entry_of(const std::string& component) const {
+    return m_from + component + ".tar.gz";
+  }
+
+  // The components an archive holds under `prefix` (payload/, or one
+  // node's payload/nodes/<ip>/).
+  static std::vector<std::string> held_under(ArchiveReader& in,
+                                             const std::string& prefix) {
+    std::vector<std::string> held;
+    for (const auto& e : in.manifest().entries) {
+      if (e.path.starts_with(prefix) &&
+          e.path.find('/', prefix.size()) == std::string::npos) {
+        held.push_back(component_of(e.path));
+      }
+    }
+    return held;
+  }
+
+  // Which node's backups an archive saved with --all-nodes gives: those of
+  // --from-node, else those of the node restored to, when it is one of
+  // them. Errors: `usage`, `archive`.
+  Expected<void> choose_source(ArchiveReader& in) {
+    const json& nodes = in.manifest().source.value("nodes", json());
+    std::string want = flag("from-node");
+    if (!nodes.is_array()) {
+      if (!want.empty()) {
+        return fail(ErrorKind::usage,
+                    "flux: --from-node picks one node's backups in an "
+                    "archive saved with --all-nodes; this one holds one "
+                    "node's");
+      }
+      return {};
+    }
+    std::string here = redact_url(node().config().base_url);
+    std::vector<std::string> ips;
+    for (const auto& n : nodes) {
+      if (!n.is_object()) {
+        continue;
+      }
+      std::string ip = n.value("ip", "");
+      std::string under = n.value("entries_under", "");
+      ips.push_back(ip);
+      bool match = want.empty()
+                       ? n.value("node", "") == here
+                       : ip == want || ip.substr(0, ip.find(':')) == want;
+      if (!match) {
+        continue;
+      }
+      if (!under.starts_with("payload/nodes/") || !under.ends_with("/") ||
+          held_under(in, under).empty()) {
+        return fail(ErrorKind::archive,
+                    fmt::format("flux: the archive names no backups of node "
+                                "{} ('{}')",
+                                ip, under));
+      }
+      m_from = under;
+      m_from_node = ip;
+      return {};
+    }
+    if (want.empty()) {
+      return fail(ErrorKind::usage,
+                  fmt::format("flux: the archive holds the backups of nodes "
+                              "{}, and {} is none of them: pick whose to "
+                              "restore with --from-node IP",
+                              join_list(ips, ", "), here));
+    }
+    return fail(ErrorKind::usage,
+                fmt::format("flux: --from-node {}: the archive holds the "
+                            "backups of nodes {}",
+                            want, join_list(ips, ", ")));
   }
 
   // The archive's components a restore or upload sends: all, or those
   // --component names (each must be in the archive).
   Expected<std::vector<std::string>> chosen_components(ArchiveReader& in) {
-    std::vector<std::string> held;
-    for (const auto& e : in.manifest().entries) {
-      held.push_back(component_of(e.path));
-    }
+    std::vector<std::string> held = held_under(in, m_from);
     std::vector<std::string> wanted = split_list(flag("component"));
     if (wanted.empty()) {
       return held;
@@ -493,10 +673,14 @@ private:
       SNAP_TRY(pick_node(app, node));
     }
     if (app != saved) {
+      std::set<std::string> comps;
       for (const auto& e : in.manifest().entries) {
+        comps.insert(component_of(e.path));
+      }
+      for (const auto& c : comps) {
         // A component the app lacks has no volume: refused before any
         // change.
-        SNAP_TRY(mount_of(app, component_of(e.path)));
+        SNAP_TRY(mount_of(app, c));
       }
       m_ctx.reporter.warn(fmt::format("flux: restoring app {}'s backup into "
                                       "app {} (--app)",
@@ -824,9 +1008,11 @@ private:
     return {};
   }
 
+  // Downloads each backup into the archive as <prefix><component>.tar.gz.
   Expected<SaveResult> fetch(const std::string& app,
                              const std::vector<BackupId>& ids,
-                             ArchiveWriter& out) {
+                             ArchiveWriter& out,
+                             const std::string& prefix = {}) {
     json parts = json::array();
     std::uint64_t total = 0;
     for (const auto& id : ids) {
@@ -837,7 +1023,7 @@ private:
       Request req = get("/backup/downloadlocalfile/" + url_escape(path) + "/" +
                         url_escape(app));
       SNAP_TRY(sign_in(req));
-      std::string entry_name = c + ".tar.gz";
+      std::string entry_name = prefix + c + ".tar.gz";
       Sink* entry = SNAP_TRY(out.add_entry(entry_name, "application/gzip"));
       Response resp = SNAP_TRY(node().send(
           req, *entry, [this](std::uint64_t done, std::uint64_t size) {
@@ -927,6 +1113,10 @@ private:
   std::map<std::string, Login> m_logins;
   // Another node picked with --node, with the credentials given for --addr.
   std::unique_ptr<HttpClient> m_node;
+  // Where the backups a restore or upload sends are in the archive, and
+  // whose they are in an archive of several nodes.
+  std::string m_from = "payload/";
+  std::string m_from_node;
 };
 
 } // namespace
@@ -957,6 +1147,17 @@ const AdapterInfo& flux_info() {
             "ip:port)",
             true,
             {C::save, C::restore, C::download, C::upload, C::status, C::list}},
+           {"all-nodes",
+            "save from every node GET /apps/location/<app> lists, into one "
+            "archive (each node's backups under payload/nodes/<ip>/)",
+            false,
+            {C::save}},
+           {"from-node",
+            "an archive saved with --all-nodes: restore or upload the "
+            "backups of this node (ip or ip:port; default: the node "
+            "restored to, when it is one of them)",
+            true,
+            {C::restore, C::upload}},
            {"key-file",
             "the Flux ID's private key (WIF, mode 600): snap signs in "
             "to the node by itself, instead of a ready --auth-file",

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Flux end to end: the built snap against snap-emulator flux, whose app data
 // lives in a directory the test reads and changes directly.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <memory>
@@ -600,6 +601,98 @@ TEST_CASE("flux restore --component sends only those and --node picks the "
   CHECK(read_file(w.data("db") / "rows") == "v1");
   CHECK(read_file(w.data("web") / "page.html") == "v2");
   CHECK(emu.received("GET /apps/location/myapp"));
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+
+TEST_CASE("flux save --all-nodes keeps every node's backups in one archive "
+          "and restore picks one node's",
+          "[e2e][flux]") {
+  FluxWorld wa, wb, wc;
+  for (auto* w : {&wa, &wb}) {
+    fs::create_directories(w->data("db"));
+    fs::create_directories(w->data("web"));
+  }
+  write_file(wa.data("db") / "rows", "from A");
+  write_file(wb.data("db") / "rows", "from B");
+  Emulator b("flux", {"--data-dir", wb.apps->path().string()});
+  std::string b_ip = "127.0.0.1:" + std::to_string(b.port());
+  Emulator a("flux", {"--data-dir", wa.apps->path().string(), "--peer", b_ip});
+  std::string a_ip = "127.0.0.1:" + std::to_string(a.port());
+  TempDir dir;
+  std::string archive = (dir.path() / "all.zip").string();
+  auto saved = snap({"--json", "save", "flux", "--addr", a.url(), "--app",
+                     "myapp", "--all-nodes", "-o", archive});
+  INFO(saved.out << saved.err);
+  REQUIRE(saved.exit_code == 0);
+  auto nodes = nlohmann::json::parse(saved.out)["source"]["nodes"];
+  REQUIRE(nodes.size() == 2);
+  CHECK(nodes[0]["ip"] == a_ip);
+  CHECK(nodes[1]["ip"] == b_ip);
+  // Both nodes ran the backup task; each node's files are in the archive.
+  CHECK(a.received("POST /apps/appendbackuptask"));
+  CHECK(b.received("POST /apps/appendbackuptask"));
+  auto listing = run({"/usr/bin/unzip", "-l", archive});
+  for (const auto& ip : {a_ip, b_ip}) {
+    std::string label = ip;
+    std::replace(label.begin(), label.end(), ':', '_');
+    CHECK(listing.out.find("payload/nodes/" + label + "/db.tar.gz") !=
+          std::string::npos);
+  }
+  CHECK(snap({"inspect", archive}).exit_code == 0);
+
+  write_file(wa.data("db") / "rows", "v2");
+  write_file(wb.data("db") / "rows", "v2");
+  // Into a node of the archive: that node's own backups.
+  auto own = snap({"restore", "flux", archive, "--addr", b.url(), "--yes"});
+  INFO(own.err);
+  REQUIRE(own.exit_code == 0);
+  CHECK(read_file(wb.data("db") / "rows") == "from B");
+  CHECK(read_file(wa.data("db") / "rows") == "v2");
+  // --from-node gives another node's.
+  auto other = snap({"restore", "flux", archive, "--addr", a.url(),
+                     "--from-node", b_ip, "--yes"});
+  INFO(other.err);
+  REQUIRE(other.exit_code == 0);
+  CHECK(read_file(wa.data("db") / "rows") == "from B");
+
+  // A node the archive does not hold needs --from-node; nothing is sent.
+  Emulator c("flux", {"--data-dir", wc.apps->path().string()});
+  auto none = snap({"restore", "flux", archive, "--addr", c.url(), "--yes"});
+  CHECK(none.exit_code == 2);
+  CHECK(none.err.find("pick whose to restore with --from-node IP") !=
+        std::string::npos);
+  CHECK_FALSE(c.received("POST /ioutils/fileupload"));
+  auto unknown = snap({"restore", "flux", archive, "--addr", c.url(),
+                       "--from-node", "10.0.0.9", "--yes"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(snap({"save", "flux", "--addr", a.url(), "--app", "myapp",
+              "--all-nodes", "--node", a_ip, "-o", dir.path().string()})
+            .exit_code == 2);
+}
+
+TEST_CASE("flux save --all-nodes leaves out a node whose backup fails, with "
+          "exit 3",
+          "[e2e][flux]") {
+  FluxWorld wa, wb;
+  Emulator b("flux",
+             {"--data-dir", wb.apps->path().string(), "--fail-task", "backup"});
+  std::string b_ip = "127.0.0.1:" + std::to_string(b.port());
+  Emulator a("flux", {"--data-dir", wa.apps->path().string(), "--peer", b_ip});
+  TempDir dir;
+  std::string archive = (dir.path() / "all.zip").string();
+  auto saved = snap({"--json", "save", "flux", "--addr", a.url(), "--app",
+                     "myapp", "--all-nodes", "-o", archive});
+  INFO(saved.out << saved.err);
+  CHECK(saved.exit_code == 3);
+  REQUIRE(fs::exists(archive));
+  auto doc = nlohmann::json::parse(saved.out);
+  CHECK(doc["source"]["nodes"].size() == 1);
+  CHECK(doc["error"]["message"].get<std::string>().find(
+            "the backup failed on 1 of 2 nodes (" + b_ip) != std::string::npos);
+  CHECK(snap({"inspect", archive}).exit_code == 0);
 }
 
 } // namespace snap::test
