@@ -62,6 +62,8 @@ public:
   Expected<SaveResult> save(ArchiveWriter& out) override {
     if (has("export")) {
       es::ExportOptions o{flag("indices"), SNAP_TRY(batch_size())};
+      o.include_hidden = has("include-hidden");
+      o.open_closed = has("open-closed");
       Clients readers = SNAP_TRY(parallel_clients());
       o.slices = readers.pointers;
       return es::export_indices(m_es, out, o);
@@ -999,6 +1001,17 @@ const AdapterInfo& elasticsearch_info() {
             "snapshot repository registered in the cluster",
             true,
             {C::save, C::restore, C::download, C::status, C::list, C::remove}},
+           {"include-hidden",
+            "save --export: also the hidden indices the pattern matches "
+            "(left out and named by default)",
+            false,
+            {C::save}},
+           {"open-closed",
+            "save --export: open each closed index the pattern matches for "
+            "the export, and close it again (left out and named by "
+            "default)",
+            false,
+            {C::save}},
            {"deep",
             "also check the repository's integrity (_verify_integrity, "
             "8.16+): every snapshot's metadata and shard index; anything but "

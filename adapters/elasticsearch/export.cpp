@@ -413,8 +413,14 @@ Expected<std::map<std::string, std::string>> index_states(Client& c) {
       c.call("GET", "/_cat/indices", json(),
              {.query = "format=json&h=index,status&expand_wildcards=all"}));
   std::map<std::string, std::string> out;
+  if (!rows.is_array()) {
+    return out;
+  }
   for (const auto& row : rows) {
-    out[row.value("index", "")] = row.value("status", "");
+    if (row.is_object() && row.contains("index") && row["index"].is_string() &&
+        row.contains("status") && row["status"].is_string()) {
+      out[row["index"].get<std::string>()] = row["status"].get<std::string>();
+    }
   }
   return out;
 }
@@ -423,14 +429,83 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
                                     const ExportOptions& o) {
   Version v = SNAP_TRY(c.version());
   std::string target = o.indices.empty() ? "*" : o.indices;
-  json defs =
+  std::string query = fmt::format("flat_settings=true&expand_wildcards={}",
+                                  o.include_hidden ? "open,hidden" : "open");
+  json defs = SNAP_TRY(
+      c.call("GET", "/" + url_escape(target), json(), {.query = query}));
+  // What the pattern also matches: closed indices (left out, or opened for
+  // the export and closed again with --open-closed) and hidden ones (left
+  // out unless --include-hidden). A name given as it is matches a closed
+  // index too (the get-index API's strictExpandOpen does not forbid it).
+  json every =
       SNAP_TRY(c.call("GET", "/" + url_escape(target), json(),
-                      {.query = "flat_settings=true&expand_wildcards=open"}));
+                      {.query = "flat_settings=true&expand_wildcards=all"}));
+  std::map<std::string, std::string> states = SNAP_TRY(index_states(c));
+  std::vector<std::string> closed, hidden, to_open;
+  for (const auto& [name, def] : every.items()) {
+    if (states[name] == "close") {
+      defs.erase(name);
+    }
+    if (defs.contains(name) || !def.is_object()) {
+      continue;
+    }
+    const json& settings = def.value("settings", json::object());
+    bool is_hidden = settings.is_object() &&
+                     settings.value("index.hidden", json()) == "true";
+    if (states[name] == "close") {
+      (o.open_closed && (!is_hidden || o.include_hidden) ? to_open : closed)
+          .push_back(name);
+    } else if (is_hidden) {
+      hidden.push_back(name);
+    }
+  }
+  // Opened for the export, closed again on every way out.
+  std::vector<std::string> opened;
+  ScopeExit reclose([&] {
+    for (const auto& n : opened) {
+      (void)c.call("POST", "/" + url_escape(n) + "/_close", json(),
+                   {.cleanup = true});
+    }
+  });
+  for (const auto& n : to_open) {
+    json r = SNAP_TRY(c.call("POST", "/" + url_escape(n) + "/_open", json(),
+                             {.idempotent = false}));
+    opened.push_back(n);
+    if (!r.is_object() || r.value("shards_acknowledged", json()) != true) {
+      return fail(ErrorKind::remote,
+                  fmt::format("elasticsearch: index {} was opened for the "
+                              "export, but its primary shards did not start "
+                              "in time; it is closed again and nothing was "
+                              "saved",
+                              n));
+    }
+    c.reporter().note(fmt::format("opened closed index {} for the export "
+                                  "(it is closed again afterwards)",
+                                  n));
+    defs[n] = every[n];
+  }
+  std::vector<std::string> left;
+  if (!closed.empty()) {
+    left.push_back(fmt::format("closed {} (--open-closed opens each for the "
+                               "export and closes it again)",
+                               join_list(closed, ", ")));
+  }
+  if (!hidden.empty()) {
+    left.push_back(
+        fmt::format("hidden {} (--include-hidden)", join_list(hidden, ", ")));
+  }
   if (defs.empty()) {
     return fail(ErrorKind::not_found,
-                fmt::format("elasticsearch: no open index matches '{}' "
+                fmt::format("elasticsearch: no open index matches '{}'{} "
                             "(check --indices)",
-                            target));
+                            target,
+                            left.empty()
+                                ? ""
+                                : "; it matches " + join_list(left, "; ")));
+  }
+  if (!left.empty()) {
+    c.reporter().warn(fmt::format("elasticsearch: the export leaves out {}",
+                                  join_list(left, "; ")));
   }
   json indices = json::object();
   json counts = json::object();
@@ -487,6 +562,12 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
                            : "scroll"},
       {"indices", counts},
       {"documents", total}};
+  if (!closed.empty() || !hidden.empty()) {
+    result.source["left_out"] = {{"closed", closed}, {"hidden", hidden}};
+  }
+  if (!opened.empty()) {
+    result.source["opened_for_export"] = opened;
+  }
   return result;
 }
 

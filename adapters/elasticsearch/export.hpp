@@ -18,9 +18,11 @@ struct ExportOptions {
   // Clients of their own, one a slice, to read an index's point in time by
   // slices at once (7.15+); fewer than 2: one reader.
   std::vector<Client*> slices;
+  bool include_hidden = false; // hidden indices the pattern matches too
+  bool open_closed = false;    // closed ones, opened and closed again
 };
 
-// Reads each matching index's definition and all its documents (point in
+// Reads each matching open index's definition and all its documents (point in
 // time and search_after from 7.12, scroll before; an index of more than a
 // page by slices at once when `slices` are given, from 7.15) into `out`,
 // checking that each index (each slice) gave as many documents as its

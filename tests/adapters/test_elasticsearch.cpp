@@ -757,6 +757,55 @@ TEST_CASE("elasticsearch emulator: slices of a point in time partition it "
   CHECK(no_pit["error"]["type"] == "action_request_validation_exception");
 }
 
+TEST_CASE("an export names the closed and hidden indices it leaves out, "
+          "and takes them by flag",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", k_fast);
+  seed(emu.url(), 20);
+  http("PUT", emu.url() + "/.internal",
+       R"({"settings":{"index.hidden":true}})");
+  http("PUT", emu.url() + "/old", "{}");
+  http("POST", emu.url() + "/_bulk?refresh=true",
+       bulk_lines(".internal", 0, 3) + bulk_lines("old", 0, 4));
+  http("POST", emu.url() + "/old/_close");
+  TempDir dir;
+  auto plain = snap({"--json", "save", "es", "--export", "--addr", emu.url(),
+                     "-o", dir.path().string()});
+  INFO(plain.err);
+  REQUIRE(plain.exit_code == 0);
+  json left = json::parse(plain.out)["source"]["left_out"];
+  CHECK(left["closed"] == json::array({"old"}));
+  CHECK(left["hidden"] == json::array({".internal"}));
+  CHECK(plain.err.find("warning: elasticsearch: the export leaves out closed "
+                       "old (--open-closed") != std::string::npos);
+  CHECK(json::parse(plain.out)["source"]["indices"].size() == 3);
+
+  TempDir all;
+  auto every =
+      snap({"--json", "save", "es", "--export", "--addr", emu.url(),
+            "--include-hidden", "--open-closed", "-o", all.path().string()});
+  INFO(every.err);
+  REQUIRE(every.exit_code == 0);
+  json source = json::parse(every.out)["source"];
+  CHECK(source["indices"]["old"] == 4);
+  CHECK(source["indices"][".internal"] == 3);
+  CHECK(source["opened_for_export"] == json::array({"old"}));
+  CHECK_FALSE(source.contains("left_out"));
+  // The closed index is closed again.
+  CHECK(emu.received("POST /old/_open"));
+  CHECK(emu.received("POST /old/_close"));
+  auto rows =
+      get_json(emu.url() + "/_cat/indices/old?format=json&h=index,status");
+  CHECK(rows[0]["status"] == "close");
+  CHECK(first_off_spec(emu.requests(), "8.19") == "");
+
+  // Only a closed index matches: nothing to export, and why.
+  auto none = snap({"save", "es", "--export", "--addr", emu.url(), "--indices",
+                    "old", "-o", dir.path().string()});
+  CHECK(none.exit_code == 6);
+  CHECK(none.err.find("it matches closed old") != std::string::npos);
+}
+
 TEST_CASE("a connection cut during an export leaves nothing behind",
           "[e2e][elasticsearch]") {
   Emulator emu("elasticsearch", with(k_fast, {"--fail-after-bytes", "20000"}));

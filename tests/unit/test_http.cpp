@@ -121,6 +121,9 @@ TEST_CASE("an export closes its point in time when a search fails",
       return json_answer(R"({"logs":{"aliases":{},"mappings":{},
         "settings":{"index.number_of_shards":"1"}}})");
     }
+    if (r.method == "GET" && r.target.starts_with("/_cat/indices?")) {
+      return json_answer(R"([{"index":"logs","status":"open"}])");
+    }
     if (r.method == "POST" && r.target.starts_with("/logs/_pit")) {
       return json_answer(R"({"id":"pit-1"})");
     }
