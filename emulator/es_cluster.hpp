@@ -30,8 +30,9 @@ struct Cluster {
   // at the same location: by location (fs) or name.
   std::map<std::string, std::map<std::string, Snapshot>> stored;
   std::map<std::string, DataStream> data_streams;
-  std::map<std::string, json> index_templates;   // composable (_index_template)
-  std::map<std::string, SearchContext> contexts; // PIT and scroll ids
+  std::map<std::string, json> index_templates; // composable (_index_template)
+  std::map<std::string, json> component_templates; // _component_template
+  std::map<std::string, SearchContext> contexts;   // PIT and scroll ids
   std::set<std::string> reject_ids;
   int reject_429_left = 0;
   std::atomic<std::int64_t> search_bytes{0}; // for --fail-after-bytes

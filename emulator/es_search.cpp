@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Elasticsearch emulator: _search (match_all, sort by _doc or _shard_doc,
+// Elasticsearch emulator: _search (the queries es_query.cpp evaluates, sort
+// by _doc or _shard_doc,
 // search_after, track_total_hits, slice with a point in time), points in
 // time, scroll and _count. A search sees what the last refresh made
 // visible. Each index is one shard, its documents in Lucene doc id order.
 #include "emulator/es_cluster.hpp"
+#include "emulator/es_query.hpp"
 
 namespace snap::emulator::es {
 namespace {
@@ -16,6 +18,7 @@ struct Page {
   std::int64_t start = 0; // global position of the first hit
   // A sliced search: the [begin, end) doc ids of each view it sees.
   std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  json query; // null: every document
 };
 
 std::pair<std::int64_t, std::int64_t> range_of(const Page& p, std::size_t vi) {
@@ -29,7 +32,13 @@ std::int64_t total_docs(const Page& p) {
   std::int64_t n = 0;
   for (std::size_t vi = 0; vi < p.views.size(); ++vi) {
     auto [begin, end] = range_of(p, vi);
-    n += end - begin;
+    if (p.query.is_null()) {
+      n += end - begin;
+      continue;
+    }
+    for (std::int64_t j = begin; j < end; ++j) {
+      n += doc_matches(p.query, *(*p.views[vi].second)[j]) ? 1 : 0;
+    }
   }
   return n;
 }
@@ -93,12 +102,15 @@ void send_search_body(Cluster& c, httplib::Response& res, std::string body) {
 }
 
 // Appends the hits of a page to `out` as Elasticsearch writes them.
+// `next` is then the global position after the last hit.
 void render_hits(const Cluster& c, const Page& p, int size, bool with_sort,
-                 std::string& out, std::size_t& count) {
+                 std::string& out, std::size_t& count,
+                 std::int64_t* next = nullptr) {
   count = 0;
   std::int64_t skip = p.start;
+  std::int64_t before = 0; // documents of the views before this one
   for (std::size_t vi = 0; vi < p.views.size() && count < (std::size_t)size;
-       ++vi) {
+       before += static_cast<std::int64_t>(p.views[vi].second->size()), ++vi) {
     const auto& [name, view] = p.views[vi];
     auto n = static_cast<std::int64_t>(view->size());
     if (skip >= n) {
@@ -114,6 +126,9 @@ void render_hits(const Cluster& c, const Page& p, int size, bool with_sort,
     head += ",\"_id\":";
     for (std::int64_t j = skip; j < end && count < (std::size_t)size; ++j) {
       const Doc& d = *(*view)[j];
+      if (!doc_matches(p.query, d)) {
+        continue;
+      }
       if (count > 0) {
         out += ',';
       }
@@ -134,6 +149,9 @@ void render_hits(const Cluster& c, const Page& p, int size, bool with_sort,
       }
       out += '}';
       ++count;
+      if (next != nullptr) {
+        *next = before + j + 1;
+      }
     }
     skip = 0;
   }
@@ -263,11 +281,19 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
                    "[index.max_result_window] index level setting.");
     return;
   }
-  if (body.contains("query") &&
-      !(body["query"].is_object() && body["query"].contains("match_all"))) {
-    send_error(res, 400, "parsing_exception",
-               "snap-emulator evaluates only the match_all query");
-    return;
+  json query;
+  if (body.contains("query")) {
+    if (auto e = check_query(body["query"])) {
+      send_error(res, 400, (*e)["type"], (*e)["reason"]);
+      return;
+    }
+    if (from > 0) {
+      send_error(res, 400, "parsing_exception",
+                 "snap-emulator pages a query by search_after or scroll, "
+                 "not by from");
+      return;
+    }
+    query = body["query"];
   }
   bool has_sort = body.contains("sort");
   if (body.contains("search_after") && !has_sort) {
@@ -330,6 +356,7 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
     return;
   }
   page.start = from;
+  page.query = query;
   if (body.contains("search_after")) {
     const json& after = body["search_after"];
     std::int64_t v =
@@ -358,7 +385,7 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
     }
     scroll_id =
         "FGluY2x1ZGVfY29udGV4dF91dWlkDXF1ZXJ5QW5kRmV0Y2gB" + random_id(24);
-    SearchContext ctx{page.views, *ka, now_ms(), 0, size};
+    SearchContext ctx{page.views, *ka, now_ms(), 0, size, query};
     c.contexts[scroll_id] = ctx;
   }
   std::string out = "{";
@@ -376,10 +403,11 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
          "\"max_score\":" + (has_sort ? "null" : "1.0") + ",\"hits\":[";
   out.reserve(out.size() + static_cast<std::size_t>(size) * 160);
   std::size_t count = 0;
-  render_hits(c, page, size, has_sort, out, count);
+  std::int64_t next = page.start;
+  render_hits(c, page, size, has_sort, out, count, &next);
   out += "]}}";
   if (scroll) {
-    c.contexts[scroll_id].scroll_pos = count;
+    c.contexts[scroll_id].scroll_pos = static_cast<std::size_t>(next);
   }
   send_search_body(c, res, std::move(out));
 }
@@ -409,16 +437,18 @@ void scroll_next(Cluster& c, const httplib::Request& req,
     ctx.keep_alive_ms = *ka;
   }
   ctx.last_used_ms = now_ms();
-  Page page{ctx.views, static_cast<std::int64_t>(ctx.scroll_pos)};
+  Page page{
+      ctx.views, static_cast<std::int64_t>(ctx.scroll_pos), {}, ctx.query};
   std::string out = "{\"_scroll_id\":" + json(id).dump() +
                     ",\"took\":1,\"timed_out\":false,\"_shards\":{\"total\":1,"
                     "\"successful\":1,\"skipped\":0,\"failed\":0},\"hits\":{" +
                     render_total(json(true), total_docs(page)) +
                     "\"max_score\":null,\"hits\":[";
   std::size_t count = 0;
-  render_hits(c, page, ctx.size, true, out, count);
+  std::int64_t next = page.start;
+  render_hits(c, page, ctx.size, true, out, count, &next);
   out += "]}}";
-  ctx.scroll_pos += count;
+  ctx.scroll_pos = static_cast<std::size_t>(next);
   send_search_body(c, res, std::move(out));
 }
 
@@ -430,12 +460,23 @@ void count(Cluster& c, const httplib::Request& req, httplib::Response& res,
   if (!resolve(c, expr, req, res, names)) {
     return;
   }
+  json body =
+      req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+  json query = body.is_object() ? body.value("query", json()) : json();
+  if (!query.is_null()) {
+    if (auto e = check_query(query)) {
+      send_error(res, 400, (*e)["type"], (*e)["reason"]);
+      return;
+    }
+  }
   std::size_t n = 0;
   for (const auto& name : names) {
     if (!check_readable(c, name, res)) {
       return;
     }
-    n += c.indices[name].view->size();
+    for (const auto& d : *c.indices[name].view) {
+      n += doc_matches(query, *d) ? 1 : 0;
+    }
   }
   int shards = static_cast<int>(names.size());
   send_json(res, {{"count", n},

@@ -110,6 +110,7 @@ struct SearchContext {
   std::int64_t last_used_ms = 0;
   std::size_t scroll_pos = 0; // scroll only
   int size = 10;              // scroll only
+  json query;                 // scroll only: null, every document
   bool expired() const { return now_ms() > last_used_ms + keep_alive_ms; }
 };
 

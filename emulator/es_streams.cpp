@@ -8,7 +8,13 @@
 // SystemIndices (features own system indices, which snapshots hold as
 // feature states). A data stream takes only `create` writes, on its last
 // backing index (TransportBulkAction); its write index cannot be deleted
-// directly (MetadataDeleteIndexService).
+// directly (MetadataDeleteIndexService). Component templates
+// (_component_template, 7.8+) must exist before an index template names
+// them in composed_of (MetadataIndexTemplateService.validateIndexTemplateV2:
+// invalid_index_template_exception); a new backing index takes the
+// components' mappings, then the template's own, merged in order. Rollover
+// (POST <stream>/_rollover) adds the next generation's backing index and
+// makes it the write index (MetadataRolloverService).
 #include "emulator/es_cluster.hpp"
 
 #include <fnmatch.h>
@@ -45,6 +51,35 @@ json stream_json(const Cluster& c, const std::string& name,
           {"indices", indices}, {"generation", ds.generation},
           {"status", "GREEN"},  {"template", ds.template_name},
           {"hidden", false},    {"system", false}};
+}
+
+// A backing index of template `tname`: the component templates' mappings,
+// then the template's own, merged property by property.
+Index backing_index(const Cluster& c, const std::string& tname,
+                    const std::string& name) {
+  Index idx = new_index(c, name, {{"index.hidden", "true"}});
+  const json& t = c.index_templates.at(tname);
+  json mappings = json::object();
+  auto merge = [&](const json& tmpl) {
+    json m = tmpl.is_object() && tmpl.contains("template") &&
+                     tmpl["template"].is_object()
+                 ? tmpl["template"].value("mappings", json::object())
+                 : json::object();
+    if (m.is_object()) {
+      mappings.merge_patch(m);
+    }
+  };
+  for (const auto& part : t.value("composed_of", json::array())) {
+    if (part.is_string()) {
+      if (auto it = c.component_templates.find(part.get<std::string>());
+          it != c.component_templates.end()) {
+        merge(it->second);
+      }
+    }
+  }
+  merge(t);
+  idx.mappings = mappings;
+  return idx;
 }
 
 } // namespace
@@ -93,10 +128,7 @@ bool create_data_stream(Cluster& c, const std::string& name, json& error) {
     return false;
   }
   std::string backing = backing_name(name, 1);
-  Index idx = new_index(c, backing, {{"index.hidden", "true"}});
-  json tmpl = c.index_templates[chosen].value("template", json::object());
-  idx.mappings = tmpl.value("mappings", json::object());
-  c.indices[backing] = std::move(idx);
+  c.indices[backing] = backing_index(c, chosen, backing);
   c.data_streams[name] = DataStream{{backing}, chosen, 1};
   return true;
 }
@@ -110,8 +142,84 @@ void register_stream_routes(httplib::Server& s, Cluster& c) {
       return;
     }
     std::lock_guard lock(c.mu);
-    c.index_templates[req.matches[1]] = body;
+    std::string name = req.matches[1];
+    std::vector<std::string> missing;
+    if (body.contains("composed_of") && body["composed_of"].is_array()) {
+      for (const auto& part : body["composed_of"]) {
+        if (part.is_string() &&
+            !c.component_templates.contains(part.get<std::string>())) {
+          missing.push_back(part.get<std::string>());
+        }
+      }
+    }
+    if (!missing.empty()) {
+      std::string list = "[";
+      for (std::size_t i = 0; i < missing.size(); ++i) {
+        list += (i > 0 ? ", " : "") + missing[i];
+      }
+      list += "]";
+      send_error(res, 400, "invalid_index_template_exception",
+                 "index_template [" + name +
+                     "] invalid, cause [index "
+                     "template [" +
+                     name + "] specifies component templates " + list +
+                     " that do not exist]");
+      return;
+    }
+    if (flag_param(req, "create", false) && c.index_templates.contains(name)) {
+      send_error(res, 400, "illegal_argument_exception",
+                 "index template [" + name + "] already exists");
+      return;
+    }
+    c.index_templates[name] = body;
     send_json(res, {{"acknowledged", true}});
+  });
+  s.Put(R"(/_component_template/([^/]+))", [&](const auto& req, auto& res) {
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("template")) {
+      send_error(res, 400, "x_content_parse_exception",
+                 "[1:2] Required [template]");
+      return;
+    }
+    std::lock_guard lock(c.mu);
+    c.component_templates[req.matches[1]] = body;
+    send_json(res, {{"acknowledged", true}});
+  });
+  s.Get(R"(/_component_template/([^/]+))", [&](const auto& req, auto& res) {
+    std::lock_guard lock(c.mu);
+    auto it = c.component_templates.find(req.matches[1]);
+    if (it == c.component_templates.end()) {
+      send_error(res, 404, "resource_not_found_exception",
+                 "component template matching [" + req.matches[1].str() +
+                     "] not found");
+      return;
+    }
+    send_json(res,
+              {{"component_templates",
+                {{{"name", it->first}, {"component_template", it->second}}}}});
+  });
+  s.Post(R"(/([^/_][^/]*)/_rollover)", [&](const auto& req, auto& res) {
+    std::lock_guard lock(c.mu);
+    auto it = c.data_streams.find(req.matches[1]);
+    if (it == c.data_streams.end()) {
+      send_error(res, 400, "illegal_argument_exception",
+                 "rollover target [" + req.matches[1].str() +
+                     "] does not exist");
+      return;
+    }
+    DataStream& ds = it->second;
+    std::string old_index = ds.indices.back();
+    std::string next = backing_name(it->first, ds.generation + 1);
+    c.indices[next] = backing_index(c, ds.template_name, next);
+    ds.indices.push_back(next);
+    ++ds.generation;
+    send_json(res, {{"acknowledged", true},
+                    {"shards_acknowledged", true},
+                    {"old_index", old_index},
+                    {"new_index", next},
+                    {"rolled_over", true},
+                    {"dry_run", false},
+                    {"conditions", json::object()}});
   });
   s.Get(R"(/_index_template/([^/]+))", [&](const auto& req, auto& res) {
     std::lock_guard lock(c.mu);

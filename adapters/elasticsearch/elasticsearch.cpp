@@ -64,9 +64,28 @@ public:
       es::ExportOptions o{flag("indices"), SNAP_TRY(batch_size())};
       o.include_hidden = has("include-hidden");
       o.open_closed = has("open-closed");
+      if (std::string q = flag("query"); !q.empty()) {
+        o.query = parse_untrusted_json(q);
+        if (!o.query.is_object() || o.query.size() != 1) {
+          return fail(ErrorKind::usage,
+                      fmt::format("--query {}: give one query of the query "
+                                  "DSL as a JSON object, e.g. "
+                                  "'{{\"range\": {{\"@timestamp\": "
+                                  "{{\"gte\": \"now-7d\"}}}}}}'",
+                                  q));
+        }
+      }
       Clients readers = SNAP_TRY(parallel_clients());
       o.slices = readers.pointers;
       return es::export_indices(m_es, out, o);
+    }
+    for (const char* only : {"query", "include-hidden", "open-closed"}) {
+      if (!flag(only).empty()) {
+        return fail(ErrorKind::usage,
+                    fmt::format("--{} belongs to a logical export: add "
+                                "--export (a snapshot takes whole indices)",
+                                only));
+      }
     }
     es::Version v = SNAP_TRY(m_es.version());
     std::string repo = SNAP_TRY(repository());
@@ -1005,6 +1024,11 @@ const AdapterInfo& elasticsearch_info() {
             "save --export: also the hidden indices the pattern matches "
             "(left out and named by default)",
             false,
+            {C::save}},
+           {"query",
+            "save --export: only the documents this query (JSON, the query "
+            "DSL) matches, e.g. '{\"term\": {\"status\": \"active\"}}'",
+            true,
             {C::save}},
            {"open-closed",
             "save --export: open each closed index the pattern matches for "

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "snap/json.hpp"
@@ -74,9 +75,10 @@ Expected<void> write_text(Sink& sink, const std::string& text) {
 // Appends each hit to `out` as an action line and its source, byte for
 // byte as the server sent it; returns how many.
 Expected<std::size_t> render_hits(const SearchPage& page,
-                                  const std::string& index, std::string& out) {
+                                  const std::string& index, std::string& out,
+                                  std::string_view op) {
   const std::string prefix =
-      "{\"index\":{\"_index\":" + json(index).dump() + ",\"_id\":";
+      fmt::format("{{\"{}\":{{\"_index\":{},\"_id\":", op, json(index).dump());
   for (const Hit& h : page.hits) {
     if (h.source.empty() || h.id.empty()) {
       return fail(ErrorKind::remote,
@@ -114,12 +116,23 @@ Expected<std::size_t> render_hits(const SearchPage& page,
 }
 
 Expected<std::size_t> write_hits(const SearchPage& page,
-                                 const std::string& index, Sink& sink) {
+                                 const std::string& index, Sink& sink,
+                                 std::string_view op) {
   std::string out;
-  std::size_t n = SNAP_TRY(render_hits(page, index, out));
+  std::size_t n = SNAP_TRY(render_hits(page, index, out, op));
   SNAP_TRY(write_text(sink, out));
   return n;
 }
+
+// What one reader reads: an index or a data stream (`op` "create", so an
+// import writes into the stream), in pages of `batch`, the documents
+// `query` matches (null: all).
+struct Read {
+  std::string index;
+  std::string op = "index";
+  int batch = 5000;
+  json query;
+};
 
 struct IndexExport {
   std::size_t written = 0;
@@ -156,18 +169,21 @@ void report(Client& c, const std::string& index, const IndexExport& r) {
 // this reader (track_total_hits on the first page).
 using TakePage =
     std::function<Expected<void>(std::string lines, const IndexExport& so_far)>;
-Expected<IndexExport> read_pit(Client& c, const std::string& index, int batch,
-                               std::string& pit, const json& slice,
-                               const TakePage& take) {
+Expected<IndexExport> read_pit(Client& c, const Read& rd, std::string& pit,
+                               const json& slice, const TakePage& take) {
+  const std::string& index = rd.index;
   IndexExport r;
   json after;
   for (bool first = true;; first = false) {
-    json body = {{"size", batch},
+    json body = {{"size", rd.batch},
                  {"pit", {{"id", pit}, {"keep_alive", k_keep_alive}}},
                  {"sort", json::array({{{"_shard_doc", "asc"}}})},
                  {"track_total_hits", first}};
     if (!slice.is_null()) {
       body["slice"] = slice;
+    }
+    if (!rd.query.is_null()) {
+      body["query"] = rd.query;
     }
     if (!after.is_null()) {
       body["search_after"] = after;
@@ -181,7 +197,7 @@ Expected<IndexExport> read_pit(Client& c, const std::string& index, int batch,
       r.expected = page.total.value_or(0);
     }
     std::string lines;
-    r.written += SNAP_TRY(render_hits(page, index, lines));
+    r.written += SNAP_TRY(render_hits(page, index, lines, rd.op));
     SNAP_TRY(take(std::move(lines), r));
     if (page.hits.empty() || r.written >= r.expected) {
       return r;
@@ -216,15 +232,14 @@ void close_pit(Client& c, const std::string& pit) {
 }
 
 // One point in time, read in one sequence of pages.
-Expected<IndexExport> export_pit(Client& c, const std::string& index, int batch,
-                                 Sink& sink) {
-  std::string pit = SNAP_TRY(open_pit(c, index));
+Expected<IndexExport> export_pit(Client& c, const Read& rd, Sink& sink) {
+  std::string pit = SNAP_TRY(open_pit(c, rd.index));
   ScopeExit close([&] { close_pit(c, pit); });
   return read_pit(
-      c, index, batch, pit, json(),
+      c, rd, pit, json(),
       [&](std::string lines, const IndexExport& so_far) -> Expected<void> {
         SNAP_TRY(write_text(sink, lines));
-        report(c, index, so_far);
+        report(c, rd.index, so_far);
         return Expected<void>();
       });
 }
@@ -239,8 +254,8 @@ constexpr std::size_t k_slice_ahead = 2;
 
 Expected<IndexExport> export_pit_sliced(Client& c,
                                         const std::vector<Client*>& readers,
-                                        const std::string& index, int batch,
-                                        Sink& sink) {
+                                        const Read& rd, Sink& sink) {
+  const std::string& index = rd.index;
   std::string pit = SNAP_TRY(open_pit(c, index));
   const std::string shared_pit = pit;
   ScopeExit close([&] { close_pit(c, shared_pit); });
@@ -275,7 +290,7 @@ Expected<IndexExport> export_pit_sliced(Client& c,
       std::string my_pit = shared_pit;
       json slice = {{"id", i}, {"max", n}};
       auto got = read_pit(
-          *readers[i], index, batch, my_pit, slice,
+          *readers[i], rd, my_pit, slice,
           [&](std::string lines, const IndexExport& so_far) -> Expected<void> {
             std::unique_lock lock(mu);
             feeds[i].expected = so_far.expected;
@@ -356,11 +371,14 @@ Expected<IndexExport> export_pit_sliced(Client& c,
 }
 
 // Scroll, for clusters before 7.12.
-Expected<IndexExport> export_scroll(Client& c, const std::string& index,
-                                    int batch, Sink& sink) {
-  json body = {{"size", batch},
+Expected<IndexExport> export_scroll(Client& c, const Read& rd, Sink& sink) {
+  const std::string& index = rd.index;
+  json body = {{"size", rd.batch},
                {"sort", json::array({"_doc"})},
                {"track_total_hits", true}};
+  if (!rd.query.is_null()) {
+    body["query"] = rd.query;
+  }
   std::string text =
       SNAP_TRY(c.call_raw("POST", "/" + url_escape(index) + "/_search", body,
                           {.query = fmt::format("scroll={}", k_keep_alive)}));
@@ -375,7 +393,7 @@ Expected<IndexExport> export_scroll(Client& c, const std::string& index,
   IndexExport r;
   r.expected = page.total.value_or(0);
   for (;;) {
-    r.written += SNAP_TRY(write_hits(page, index, sink));
+    r.written += SNAP_TRY(write_hits(page, index, sink, rd.op));
     report(c, index, r);
     if (page.hits.empty() || r.written >= r.expected) {
       return r;
@@ -424,6 +442,111 @@ Expected<std::map<std::string, std::string>> index_states(Client& c) {
   }
   return out;
 }
+
+namespace {
+
+// The first object of `list` (an answer's array of {"name", key: body})
+// named `name`, else null.
+json named_body(const json& answer, const char* list, const char* key,
+                const std::string& name) {
+  if (!answer.is_object() || !answer.contains(list) ||
+      !answer[list].is_array()) {
+    return json();
+  }
+  for (const auto& item : answer[list]) {
+    if (item.is_object() && item.value("name", json()) == name &&
+        item.contains(key) && item[key].is_object()) {
+      return item[key];
+    }
+  }
+  return json();
+}
+
+// The data streams (7.9+) whose backing indices `defs` holds, as the
+// target reached them: the backing indices leave `defs`, and each stream
+// is recorded with its index template and the component templates that
+// template is composed of, so an import makes it a data stream again
+// rather than loose .ds- indices. Errors: any kind.
+Expected<json> data_streams_reached(Client& c, const Version& v, json& defs) {
+  json streams = json::object();
+  if (!v.at_least(7, 9)) {
+    return streams;
+  }
+  json listed = SNAP_TRY(c.call("GET", "/_data_stream"));
+  if (!listed.is_object() || !listed.contains("data_streams") ||
+      !listed["data_streams"].is_array()) {
+    return streams;
+  }
+  for (const auto& ds : listed["data_streams"]) {
+    if (!ds.is_object() || !ds.contains("name") || !ds["name"].is_string() ||
+        !ds.contains("indices") || !ds["indices"].is_array()) {
+      continue;
+    }
+    std::string name = ds["name"].get<std::string>();
+    std::vector<std::string> backing;
+    bool reached = false;
+    for (const auto& i : ds["indices"]) {
+      if (i.is_object() && i.contains("index_name") &&
+          i["index_name"].is_string()) {
+        backing.push_back(i["index_name"].get<std::string>());
+        reached |= defs.contains(backing.back());
+      }
+    }
+    if (!reached) {
+      continue;
+    }
+    for (const auto& b : backing) {
+      defs.erase(b);
+    }
+    std::string tname = ds.contains("template") && ds["template"].is_string()
+                            ? ds["template"].get<std::string>()
+                            : "";
+    json tmpl;
+    json components = json::object();
+    if (!tname.empty()) {
+      json got = SNAP_TRY(c.call("GET", "/_index_template/" + url_escape(tname),
+                                 json(), {.ok = {200, 404}}));
+      tmpl = named_body(got, "index_templates", "index_template", tname);
+    }
+    if (tmpl.is_object() && tmpl.contains("composed_of") &&
+        tmpl["composed_of"].is_array()) {
+      for (const auto& part : tmpl["composed_of"]) {
+        if (!part.is_string()) {
+          continue;
+        }
+        std::string pname = part.get<std::string>();
+        json got =
+            SNAP_TRY(c.call("GET", "/_component_template/" + url_escape(pname),
+                            json(), {.ok = {200, 404}}));
+        json body =
+            named_body(got, "component_templates", "component_template", pname);
+        if (body.is_object()) {
+          components[pname] = body;
+        }
+      }
+    }
+    if (tmpl.is_null()) {
+      c.reporter().warn(fmt::format(
+          "elasticsearch: data stream {} has no index template the cluster "
+          "shows ({}); its documents are exported, but an import needs a "
+          "matching template with a data_stream section on the target",
+          name, tname.empty() ? "none named" : tname));
+    }
+    std::string field = "@timestamp";
+    if (ds.contains("timestamp_field") && ds["timestamp_field"].is_object() &&
+        ds["timestamp_field"].value("name", json()).is_string()) {
+      field = ds["timestamp_field"]["name"].get<std::string>();
+    }
+    streams[name] = {{"template_name", tname},
+                     {"index_template", tmpl},
+                     {"component_templates", components},
+                     {"backing_indices", backing},
+                     {"timestamp_field", field}};
+  }
+  return streams;
+}
+
+} // namespace
 
 Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
                                     const ExportOptions& o) {
@@ -507,43 +630,57 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
     c.reporter().warn(fmt::format("elasticsearch: the export leaves out {}",
                                   join_list(left, "; ")));
   }
+  json streams = SNAP_TRY(data_streams_reached(c, v, defs));
   json indices = json::object();
   json counts = json::object();
   std::uint64_t total = 0;
   bool sliced = o.slices.size() > 1 && v.at_least(7, 15);
-  for (const auto& [name, def] : defs.items()) {
-    Sink* sink =
-        SNAP_TRY(out.add_entry(documents_entry(name), "application/x-ndjson"));
+  // Reads one index or data stream into its documents entry.
+  auto read = [&](const Read& rd) -> Expected<std::uint64_t> {
+    Sink* sink = SNAP_TRY(
+        out.add_entry(documents_entry(rd.index), "application/x-ndjson"));
     // Slices pay off once an index holds more than one page; the count
     // only decides that (the point in time's own counts are checked), so
     // an index that cannot be counted is read by one reader.
     bool slice_this = false;
     if (sliced) {
-      auto n = c.call("GET", "/" + url_escape(name) + "/_count");
-      slice_this = n && n->is_object() &&
-                   n->value("count", std::uint64_t{0}) >
-                       static_cast<std::uint64_t>(o.batch_size);
+      std::string path = "/" + url_escape(rd.index) + "/_count";
+      auto n = rd.query.is_null()
+                   ? c.call("GET", path)
+                   : c.call("POST", path, json{{"query", rd.query}});
+      slice_this = n && n->is_object() && (*n)["count"].is_number_unsigned() &&
+                   (*n)["count"].get<std::uint64_t>() >
+                       static_cast<std::uint64_t>(rd.batch);
     }
-    IndexExport r = slice_this ? SNAP_TRY(export_pit_sliced(
-                                     c, o.slices, name, o.batch_size, *sink))
-                    : v.at_least(7, 12)
-                        ? SNAP_TRY(export_pit(c, name, o.batch_size, *sink))
-                        : SNAP_TRY(export_scroll(c, name, o.batch_size, *sink));
+    IndexExport r = slice_this
+                        ? SNAP_TRY(export_pit_sliced(c, o.slices, rd, *sink))
+                    : v.at_least(7, 12) ? SNAP_TRY(export_pit(c, rd, *sink))
+                                        : SNAP_TRY(export_scroll(c, rd, *sink));
     if (r.written != r.expected) {
       return fail(ErrorKind::remote,
-                  fmt::format("elasticsearch: index {} gave {} documents but "
-                              "its point in time holds {}; nothing was saved",
-                              name, r.written, r.expected));
+                  fmt::format("elasticsearch: {} gave {} documents but its "
+                              "point in time holds {}; nothing was saved",
+                              rd.index, r.written, r.expected));
     }
+    counts[rd.index] = r.written;
+    total += r.written;
+    return r.written;
+  };
+  for (const auto& [name, def] : defs.items()) {
+    std::uint64_t n = SNAP_TRY(read({name, "index", o.batch_size, o.query}));
     indices[name] = {
         {"settings", portable_settings(def.value("settings", json::object()))},
         {"mappings", def.value("mappings", json::object())},
         {"aliases", def.value("aliases", json::object())},
-        {"documents", r.written}};
-    counts[name] = r.written;
-    total += r.written;
+        {"documents", n}};
+  }
+  for (auto& [name, ds] : streams.items()) {
+    ds["documents"] = SNAP_TRY(read({name, "create", o.batch_size, o.query}));
   }
   SNAP_TRY(out.add_json("indices.json", indices));
+  if (!streams.empty()) {
+    SNAP_TRY(out.add_json("data_streams.json", streams));
+  }
 
   SaveResult result;
   result.backup_id =
@@ -551,7 +688,12 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
   result.kind = "full";
   result.server_version = v.number;
   result.summary =
-      fmt::format("export of {} indices, {} documents", indices.size(), total);
+      streams.empty()
+          ? fmt::format("export of {} indices, {} documents", indices.size(),
+                        total)
+          : fmt::format("export of {} indices and {} data streams, {} "
+                        "documents",
+                        indices.size(), streams.size(), total);
   result.source = {
       {"mode", "export"},
       {"cluster_name", c.info().value("cluster_name", "")},
@@ -567,6 +709,17 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
   }
   if (!opened.empty()) {
     result.source["opened_for_export"] = opened;
+  }
+  if (!streams.empty()) {
+    json names = json::array();
+    for (const auto& [name, ds] : streams.items()) {
+      names.push_back(name);
+    }
+    result.source["data_streams"] = names;
+  }
+  if (!o.query.is_null()) {
+    // A subset: the manifest says which, so nobody takes it for the whole.
+    result.source["query"] = o.query;
   }
   return result;
 }
@@ -770,13 +923,19 @@ private:
   Expected<void> add_line() {
     if (m_action.empty()) {
       json action = parse_untrusted_json(m_carry);
-      if (!action.is_object() || !action.contains("index")) {
+      // An index's documents are `index` actions, a data stream's `create`.
+      const char* op = action.is_object() && action.size() == 1
+                           ? (action.contains("index")    ? "index"
+                              : action.contains("create") ? "create"
+                                                          : nullptr)
+                           : nullptr;
+      if (op == nullptr || !action[op].is_object()) {
         return fail(ErrorKind::archive,
                     fmt::format("a documents line of {} is not a _bulk "
-                                "index action",
+                                "index or create action",
                                 m_target));
       }
-      action["index"]["_index"] = m_target;
+      action[op]["_index"] = m_target;
       m_action = action.dump();
       return {};
     }
@@ -828,38 +987,183 @@ private:
 
 } // namespace
 
+namespace {
+
+bool has_entry(const ArchiveReader& in, std::string_view path) {
+  for (const auto& e : in.manifest().entries) {
+    if (e.path == path) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
 Expected<Fields> describe_export(ArchiveReader& in, bool verify) {
   json indices = SNAP_TRY(in.read_json(k_indices_entry));
+  json streams = has_entry(in, k_streams_entry)
+                     ? SNAP_TRY(in.read_json(k_streams_entry))
+                     : json::object();
   Fields list = Fields::array();
+  Fields stream_list = Fields::array();
   std::uint64_t total = 0;
-  for (const auto& [name, def] : indices.items()) {
-    std::uint64_t docs = def.value("documents", std::uint64_t{0});
+  auto check = [&](const std::string& name, const json& def,
+                   const char* what) -> Expected<std::uint64_t> {
+    const json& n = def.is_object() ? def.value("documents", json()) : json();
+    std::uint64_t docs = n.is_number_unsigned() ? n.get<std::uint64_t>() : 0;
     if (verify) {
       PairCounter counter;
       SNAP_TRY(in.read_entry("payload/" + documents_entry(name), counter));
       if (counter.lines() != 2 * docs) {
         return fail(ErrorKind::archive,
-                    fmt::format("{}: the documents of index {} hold {} lines, "
+                    fmt::format("{}: the documents of {} {} hold {} lines, "
                                 "not the {} of {} documents",
-                                in.path().filename().string(), name,
+                                in.path().filename().string(), what, name,
                                 counter.lines(), 2 * docs, docs));
       }
     }
     total += docs;
+    return docs;
+  };
+  for (const auto& [name, def] : indices.items()) {
+    std::uint64_t docs = SNAP_TRY(check(name, def, "index"));
     list.push_back({{"index", name},
                     {"documents", docs},
                     {"aliases", def.value("aliases", json::object()).size()}});
   }
-  return Fields{{"mode", "logical export (mappings, settings, aliases and "
-                         "documents)"},
-                {"documents", total},
-                {"indices", list}};
+  for (const auto& [name, def] : streams.items()) {
+    std::uint64_t docs = SNAP_TRY(check(name, def, "data stream"));
+    stream_list.push_back({{"data_stream", name},
+                           {"documents", docs},
+                           {"template", def.value("template_name", json(""))}});
+  }
+  Fields f{{"mode", "logical export (mappings, settings, aliases and "
+                    "documents)"},
+           {"documents", total},
+           {"indices", list}};
+  if (!stream_list.empty()) {
+    f["data_streams"] = stream_list;
+  }
+  return f;
 }
+
+namespace {
+
+bool template_matches(const json& tmpl, const std::string& name) {
+  if (!tmpl.is_object() || !tmpl.contains("index_patterns")) {
+    return false;
+  }
+  json patterns = tmpl["index_patterns"];
+  if (patterns.is_string()) {
+    patterns = json::array({patterns});
+  }
+  for (const auto& p : patterns) {
+    if (p.is_string() && matches_patterns(name, p.get<std::string>())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// What an import does for one data stream of the archive.
+struct StreamPlan {
+  std::string from, to, template_name;
+  bool exists = false;                 // a stream or index `to` is there
+  bool create_template = false;        // the cluster lacks it
+  std::vector<std::string> components; // component templates to create
+};
+
+// Checks and plans the archive's data streams chosen by `o`: the template
+// each needs must be the cluster's or come from the archive, and must
+// match the stream's (renamed) name. Errors: `usage`, any kind.
+Expected<std::vector<StreamPlan>>
+plan_streams(Client& c, const json& streams, const ImportOptions& o,
+             const std::set<std::string>& indices_there) {
+  std::vector<StreamPlan> out;
+  for (const auto& [from, ds] : streams.items()) {
+    if (!matches_patterns(from, o.indices) || !ds.is_object()) {
+      continue;
+    }
+    StreamPlan p{
+        from,
+        SNAP_TRY(rename_index(from, o.rename_pattern, o.rename_replacement)),
+        ds.value("template_name", json()).is_string()
+            ? ds["template_name"].get<std::string>()
+            : ""};
+    json there = SNAP_TRY(c.call("GET", "/_data_stream/" + url_escape(p.to),
+                                 json(), {.ok = {200, 404}}));
+    p.exists =
+        indices_there.contains(p.to) ||
+        (there.is_object() && there.contains("data_streams") &&
+         there["data_streams"].is_array() && !there["data_streams"].empty());
+    const json& archived = ds.value("index_template", json());
+    json tmpl;
+    if (!p.template_name.empty()) {
+      json got = SNAP_TRY(
+          c.call("GET", "/_index_template/" + url_escape(p.template_name),
+                 json(), {.ok = {200, 404}}));
+      tmpl =
+          named_body(got, "index_templates", "index_template", p.template_name);
+    }
+    if (tmpl.is_null()) {
+      if (!archived.is_object()) {
+        return fail(ErrorKind::usage,
+                    fmt::format("elasticsearch: data stream {} needs index "
+                                "template {}, which neither this cluster nor "
+                                "the archive holds; create it first",
+                                from, p.template_name));
+      }
+      tmpl = archived;
+      p.create_template = true;
+      const json& parts = ds.value("component_templates", json::object());
+      if (tmpl.contains("composed_of") && tmpl["composed_of"].is_array()) {
+        for (const auto& part : tmpl["composed_of"]) {
+          if (!part.is_string()) {
+            continue;
+          }
+          std::string name = part.get<std::string>();
+          json got =
+              SNAP_TRY(c.call("GET", "/_component_template/" + url_escape(name),
+                              json(), {.ok = {200, 404}}));
+          if (named_body(got, "component_templates", "component_template", name)
+                  .is_null()) {
+            if (!parts.is_object() || !parts.contains(name)) {
+              return fail(ErrorKind::usage,
+                          fmt::format("elasticsearch: index template {} is "
+                                      "composed of component template {}, "
+                                      "which neither this cluster nor the "
+                                      "archive holds; create it first",
+                                      p.template_name, name));
+            }
+            p.components.push_back(name);
+          }
+        }
+      }
+    }
+    if (!template_matches(tmpl, p.to)) {
+      return fail(ErrorKind::usage,
+                  fmt::format("elasticsearch: data stream {} would be "
+                              "restored as {}, which the index_patterns of "
+                              "its template {} ({}) do not match; rename it "
+                              "within them",
+                              from, p.to, p.template_name,
+                              tmpl.value("index_patterns", json()).dump()));
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+} // namespace
 
 Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
                                        const ImportOptions& o, bool dry_run) {
   SNAP_TRY(c.version());
   json indices = SNAP_TRY(in.read_json(k_indices_entry));
+  json streams = has_entry(in, k_streams_entry)
+                     ? SNAP_TRY(in.read_json(k_streams_entry))
+                     : json::object();
   std::vector<std::pair<std::string, std::string>> chosen; // source, target
   for (const auto& [name, def] : indices.items()) {
     if (matches_patterns(name, o.indices)) {
@@ -867,30 +1171,48 @@ Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
                                                       o.rename_replacement)));
     }
   }
-  if (chosen.empty()) {
+  auto states = SNAP_TRY(index_states(c));
+  std::set<std::string> there;
+  for (const auto& [name, state] : states) {
+    there.insert(name);
+  }
+  std::vector<StreamPlan> chosen_streams =
+      SNAP_TRY(plan_streams(c, streams, o, there));
+  if (chosen.empty() && chosen_streams.empty()) {
     return fail(ErrorKind::usage,
-                fmt::format("no index in the archive matches --indices '{}'",
+                fmt::format("no index or data stream in the archive matches "
+                            "--indices '{}'",
                             o.indices));
   }
-  auto states = SNAP_TRY(index_states(c));
-  std::vector<std::string> existing;
+  std::vector<std::string> existing, existing_streams;
   for (const auto& [from, to] : chosen) {
     if (states.contains(to)) {
       existing.push_back(to);
     }
   }
-  if (!existing.empty() && !o.replace) {
+  for (const auto& p : chosen_streams) {
+    if (p.exists) {
+      existing_streams.push_back(p.to);
+    }
+  }
+  if ((!existing.empty() || !existing_streams.empty()) && !o.replace) {
+    std::vector<std::string> all = existing;
+    all.insert(all.end(), existing_streams.begin(), existing_streams.end());
     return fail(ErrorKind::conflict,
-                fmt::format("elasticsearch: these indices already exist: {} "
-                            "(add --replace to delete and re-create them, or "
-                            "restore under other names with "
-                            "--rename-pattern/--rename-replacement)",
-                            fmt::join(existing, ", ")));
+                fmt::format("elasticsearch: these indices or data streams "
+                            "already exist: {} (add --replace to delete and "
+                            "re-create them, or restore under other names "
+                            "with --rename-pattern/--rename-replacement)",
+                            fmt::join(all, ", ")));
   }
   bool aliases = o.include_aliases || o.rename_pattern.empty();
   std::vector<std::string> plan;
   for (const auto& name : existing) {
     plan.push_back(fmt::format("delete index {} (it exists; --replace)", name));
+  }
+  for (const auto& name : existing_streams) {
+    plan.push_back(
+        fmt::format("delete data stream {} (it exists; --replace)", name));
   }
   for (const auto& [from, to] : chosen) {
     const json& def = indices[from];
@@ -903,9 +1225,40 @@ Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
                 : " (no aliases: renamed)",
         def.value("documents", 0), o.batch_size));
   }
-  plan.push_back("refresh the indices and compare their document counts");
+  for (const auto& p : chosen_streams) {
+    for (const auto& part : p.components) {
+      plan.push_back(fmt::format("create component template {} (this "
+                                 "cluster lacks it)",
+                                 part));
+    }
+    plan.push_back(
+        p.create_template
+            ? fmt::format("create index template {} (this cluster lacks it)",
+                          p.template_name)
+            : fmt::format("keep this cluster's index template {}",
+                          p.template_name));
+    plan.push_back(fmt::format(
+        "create data stream {}{}; load {} documents with _bulk create in "
+        "batches of {}",
+        p.to, p.from == p.to ? "" : " (from " + p.from + ")",
+        streams[p.from].value("documents", 0), o.batch_size));
+  }
+  plan.push_back("refresh them and compare their document counts");
   if (dry_run) {
     return RestoreReport{.plan = std::move(plan)};
+  }
+  // Templates first: they change nothing that exists, and a cluster that
+  // refuses one refuses it before anything is deleted.
+  for (const auto& p : chosen_streams) {
+    const json& ds = streams[p.from];
+    for (const auto& part : p.components) {
+      SNAP_TRY(c.call("PUT", "/_component_template/" + url_escape(part),
+                      ds["component_templates"][part], {.idempotent = false}));
+    }
+    if (p.create_template) {
+      SNAP_TRY(c.call("PUT", "/_index_template/" + url_escape(p.template_name),
+                      ds["index_template"], {.idempotent = false}));
+    }
   }
   if (!existing.empty()) {
     // Before anything is deleted, each definition is tried on a probe index
@@ -932,9 +1285,28 @@ Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
       SNAP_TRY(c.call("DELETE", "/" + batch, json(), {.idempotent = false}));
     }
   }
+  for (const auto& name : existing_streams) {
+    if (states.contains(name)) {
+      SNAP_TRY(c.call("DELETE", "/" + url_escape(name), json(),
+                      {.idempotent = false}));
+    } else {
+      SNAP_TRY(c.call("DELETE", "/_data_stream/" + url_escape(name), json(),
+                      {.idempotent = false}));
+    }
+  }
   LoadStats stats;
   BulkSender sender(c, o.senders, stats);
   std::vector<std::string> targets;
+  auto load = [&](const std::string& from,
+                  const std::string& to) -> Expected<void> {
+    BulkLoader loader(sender, to, o.batch_size);
+    SNAP_TRY(in.read_entry("payload/" + documents_entry(from), loader));
+    SNAP_TRY(loader.finish());
+    SNAP_TRY(sender.finish());
+    c.reporter().progress(
+        fmt::format("import {}: {} documents loaded", to, stats.loaded), 0, 0);
+    return Expected<void>();
+  };
   for (const auto& [from, to] : chosen) {
     const json& def = indices[from];
     json body = {{"settings", def.value("settings", json::object())},
@@ -944,12 +1316,13 @@ Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
     }
     SNAP_TRY(c.call("PUT", "/" + url_escape(to), body, {.idempotent = false}));
     targets.push_back(to);
-    BulkLoader loader(sender, to, o.batch_size);
-    SNAP_TRY(in.read_entry("payload/" + documents_entry(from), loader));
-    SNAP_TRY(loader.finish());
-    SNAP_TRY(sender.finish());
-    c.reporter().progress(
-        fmt::format("import {}: {} documents loaded", to, stats.loaded), 0, 0);
+    SNAP_TRY(load(from, to));
+  }
+  for (const auto& p : chosen_streams) {
+    SNAP_TRY(c.call("PUT", "/_data_stream/" + url_escape(p.to), json(),
+                    {.idempotent = false}));
+    targets.push_back(p.to);
+    SNAP_TRY(load(p.from, p.to));
   }
   for (const auto& batch : name_batches(targets)) {
     SNAP_TRY(c.call("POST", "/" + batch + "/_refresh"));
@@ -957,23 +1330,30 @@ Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
   Fields counts = Fields::object();
   std::vector<std::string> short_counts;
   std::uint64_t expected_total = 0;
-  for (const auto& [from, to] : chosen) {
+  auto compare = [&](const std::string& to, const json& def) -> Expected<void> {
     json n = SNAP_TRY(c.call("GET", "/" + url_escape(to) + "/_count"));
     std::uint64_t got = n.value("count", std::uint64_t{0});
-    std::uint64_t want = indices[from].value("documents", std::uint64_t{0});
+    std::uint64_t want = def.value("documents", std::uint64_t{0});
     counts[to] = got;
     expected_total += want;
     if (got != want) {
       short_counts.push_back(fmt::format("{} has {} of {}", to, got, want));
     }
+    return Expected<void>();
+  };
+  for (const auto& [from, to] : chosen) {
+    SNAP_TRY(compare(to, indices[from]));
+  }
+  for (const auto& p : chosen_streams) {
+    SNAP_TRY(compare(p.to, streams[p.from]));
   }
   Fields done = {{"indices", counts},
                  {"documents_loaded", stats.loaded},
                  {"documents_failed", stats.failed}};
   if (stats.failed > 0) {
     return fail(ErrorKind::partial,
-                fmt::format("elasticsearch: restored {} indices, but {} of {} "
-                            "documents were refused: {}",
+                fmt::format("elasticsearch: restored {} indices and data "
+                            "streams, but {} of {} documents were refused: {}",
                             targets.size(), stats.failed, expected_total,
                             fmt::join(stats.examples, "; ")));
   }

@@ -9,8 +9,12 @@ namespace snap::adapters::es {
 
 // payload/indices.json: {"<index>": {settings, mappings, aliases,
 // documents}}; payload/documents/<index>.ndjson: _bulk action and source
-// lines, one pair per document.
+// lines, one pair per document. payload/data_streams.json: {"<stream>":
+// {template_name, index_template, component_templates, backing_indices,
+// timestamp_field, documents}}, their documents in documents/<stream>.ndjson
+// as `create` actions.
 inline constexpr std::string_view k_indices_entry = "payload/indices.json";
+inline constexpr std::string_view k_streams_entry = "payload/data_streams.json";
 
 struct ExportOptions {
   std::string indices; // multi-target patterns; "" = every open index
@@ -20,6 +24,7 @@ struct ExportOptions {
   std::vector<Client*> slices;
   bool include_hidden = false; // hidden indices the pattern matches too
   bool open_closed = false;    // closed ones, opened and closed again
+  json query;                  // --query: the documents it matches (null: all)
 };
 
 // Reads each matching open index's definition and all its documents (point in

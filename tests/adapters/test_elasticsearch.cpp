@@ -806,6 +806,146 @@ TEST_CASE("an export names the closed and hidden indices it leaves out, "
   CHECK(none.err.find("it matches closed old") != std::string::npos);
 }
 
+// _bulk create lines for documents [from, from + n) of data stream `ds`.
+std::string stream_lines(const std::string& ds, int from, int n) {
+  std::string out;
+  for (int i = from; i < from + n; ++i) {
+    out += json{{"create", {{"_index", ds}, {"_id", "e" + std::to_string(i)}}}}
+               .dump() +
+           "\n" +
+           json{{"@timestamp",
+                 "2026-12-0" + std::to_string(1 + i % 5) + "T10:00:00Z"},
+                {"level", i % 3 == 0 ? "error" : "info"},
+                {"n", i}}
+               .dump() +
+           "\n";
+  }
+  return out;
+}
+
+TEST_CASE("an export keeps a data stream a data stream with its templates",
+          "[e2e][elasticsearch]") {
+  Emulator source("elasticsearch", k_fast);
+  seed(source.url(), 10);
+  http("PUT", source.url() + "/_component_template/ct-logs",
+       R"({"template":{"mappings":{"properties":{
+            "@timestamp":{"type":"date"},"level":{"type":"keyword"}}}}})");
+  http("PUT", source.url() + "/_index_template/logs-tmpl",
+       R"({"index_patterns":["app-*"],"data_stream":{},
+           "composed_of":["ct-logs"],"priority":200})");
+  http("POST", source.url() + "/_bulk?refresh=true",
+       stream_lines("app-web", 0, 5));
+  http("POST", source.url() + "/app-web/_rollover");
+  http("POST", source.url() + "/_bulk?refresh=true",
+       stream_lines("app-web", 5, 4));
+  REQUIRE(get_json(source.url() +
+                   "/_data_stream/app-web")["data_streams"][0]["indices"]
+              .size() == 2);
+  TempDir dir;
+  auto saved = snap({"--json", "save", "es", "--export", "--addr", source.url(),
+                     "-o", dir.path().string()});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  json src = json::parse(saved.out)["source"];
+  CHECK(src["data_streams"] == json::array({"app-web"}));
+  CHECK(src["indices"]["app-web"] == 9);
+  for (const auto& [name, n] : src["indices"].items()) {
+    CHECK_FALSE(name.starts_with(".ds-")); // not loose backing indices
+  }
+  std::string archive = only_archive(dir);
+  auto shown = snap({"inspect", archive});
+  CHECK(shown.exit_code == 0);
+  CHECK(shown.out.find("app-web") != std::string::npos);
+
+  // Into an empty cluster: the component and index templates are made,
+  // then the stream, and the documents go in by create.
+  Emulator target("elasticsearch", k_fast);
+  auto restored = snap({"restore", "es", "--addr", target.url(), archive,
+                        "--indices", "app-*", "--yes"});
+  INFO(restored.err);
+  REQUIRE(restored.exit_code == 0);
+  auto ds = get_json(target.url() + "/_data_stream/app-web");
+  REQUIRE(ds["data_streams"].size() == 1);
+  CHECK(ds["data_streams"][0]["template"] == "logs-tmpl");
+  CHECK(get_json(target.url() + "/app-web/_count")["count"] == 9);
+  CHECK(get_json(target.url() +
+                 "/_component_template/ct-logs")["component_templates"]
+            .size() == 1);
+  CHECK(target.received("PUT /_data_stream/app-web"));
+  CHECK(first_off_spec(source.requests(), "8.19") == "");
+  CHECK(first_off_spec(target.requests(), "8.19") == "");
+
+  // Again: it exists, so --replace is needed; a rename within the
+  // template's patterns makes a second stream; one outside is refused
+  // before anything changes.
+  auto again = snap({"restore", "es", "--addr", target.url(), archive,
+                     "--indices", "app-*", "--yes"});
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("already exist: app-web") != std::string::npos);
+  auto copy = snap({"restore", "es", "--addr", target.url(), archive,
+                    "--indices", "app-*", "--rename-pattern", "app-(.*)",
+                    "--rename-replacement", "app-copy-$1", "--yes"});
+  INFO(copy.err);
+  CHECK(copy.exit_code == 0);
+  CHECK(get_json(target.url() + "/app-copy-web/_count")["count"] == 9);
+  auto outside = snap({"restore", "es", "--addr", target.url(), archive,
+                       "--indices", "app-*", "--rename-pattern", "app-web",
+                       "--rename-replacement", "web", "--yes"});
+  CHECK(outside.exit_code == 2);
+  CHECK(outside.err.find("do not match") != std::string::npos);
+  CHECK_FALSE(target.received("PUT /_data_stream/web"));
+  auto replaced = snap({"restore", "es", "--addr", target.url(), archive,
+                        "--indices", "app-*", "--replace", "--yes"});
+  INFO(replaced.err);
+  CHECK(replaced.exit_code == 0);
+  CHECK(target.received("DELETE /_data_stream/app-web"));
+  CHECK(get_json(target.url() + "/app-web/_count")["count"] == 9);
+}
+
+TEST_CASE("an export with --query holds the matching documents alone",
+          "[e2e][elasticsearch]") {
+  Emulator emu("elasticsearch", k_fast);
+  seed(emu.url(), 30);
+  TempDir dir;
+  // users: n 0..29; tags "odd"/"even". 10 <= n < 20 and even: 5 documents.
+  std::string query =
+      R"({"bool":{"filter":[{"range":{"n":{"gte":10,"lt":20}}},
+                            {"term":{"tags":"even"}}]}})";
+  auto saved = snap({"--json", "save", "es", "--export", "--addr", emu.url(),
+                     "--indices", "users", "--query", query, "--batch-size",
+                     "2", "-o", dir.path().string()});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  json src = json::parse(saved.out)["source"];
+  CHECK(src["indices"]["users"] == 5);
+  CHECK(src["query"]["bool"]["filter"].size() == 2);
+  Emulator target("elasticsearch", k_fast);
+  REQUIRE(snap({"restore", "es", "--addr", target.url(), only_archive(dir),
+                "--yes"})
+              .exit_code == 0);
+  auto hits = get_json(target.url() + "/users/_search?size=10");
+  std::set<int> ns;
+  for (const auto& h : hits["hits"]["hits"]) {
+    ns.insert(h["_source"]["n"].get<int>());
+  }
+  CHECK(ns == std::set<int>{10, 12, 14, 16, 18});
+
+  // A query that is not JSON, or not one query, is refused before any
+  // request; one the server refuses is its error; a snapshot has none.
+  auto bad = snap({"save", "es", "--export", "--addr", emu.url(), "--query",
+                   "{\"term\":", "-o", dir.path().string()});
+  CHECK(bad.exit_code == 2);
+  auto unknown = snap({"save", "es", "--export", "--addr", emu.url(), "--query",
+                       R"({"no_such_query":{}})", "-o", dir.path().string()});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("unknown query [no_such_query]") != std::string::npos);
+  auto snapshot =
+      snap({"save", "es", "--addr", emu.url(), "--repository", "backups",
+            "--query", query, "-o", dir.path().string()});
+  CHECK(snapshot.exit_code == 2);
+  CHECK(snapshot.err.find("add --export") != std::string::npos);
+}
+
 TEST_CASE("a connection cut during an export leaves nothing behind",
           "[e2e][elasticsearch]") {
   Emulator emu("elasticsearch", with(k_fast, {"--fail-after-bytes", "20000"}));

@@ -121,6 +121,9 @@ TEST_CASE("an export closes its point in time when a search fails",
       return json_answer(R"({"logs":{"aliases":{},"mappings":{},
         "settings":{"index.number_of_shards":"1"}}})");
     }
+    if (r.method == "GET" && r.target == "/_data_stream") {
+      return json_answer(R"({"data_streams":[]})");
+    }
     if (r.method == "GET" && r.target.starts_with("/_cat/indices?")) {
       return json_answer(R"([{"index":"logs","status":"open"}])");
     }
