@@ -34,6 +34,12 @@ Cluster::Cluster(const ElasticsearchOptions& o, FaultInjector& f)
     : opts(o), faults(f), reject_ids(o.reject_ids.begin(), o.reject_ids.end()),
       reject_429_left(o.reject_429) {
   std::sscanf(o.version.c_str(), "%d.%d", &major, &minor);
+  if (o.distribution == "opensearch") {
+    os_major = std::max(1, major);
+    os_minor = minor;
+    major = 7;
+    minor = 10;
+  }
 }
 
 void send_json(httplib::Response& res, const json& body, int status) {
@@ -642,6 +648,27 @@ void open_close(Cluster& c, const httplib::Request& req, httplib::Response& res,
 }
 
 json info_body(const Cluster& c) {
+  if (c.opensearch()) {
+    // OpenSearch's RestMainAction (server/.../rest/action/RestMainAction,
+    // MainResponse): version.distribution "opensearch", no build_flavor,
+    // and the wire compatibility of the Elasticsearch 7.10.2 it forked.
+    json version = {{"distribution", "opensearch"},
+                    {"number", c.opts.version},
+                    {"build_type", "tar"},
+                    {"build_hash", "emulator"},
+                    {"build_date", "2025-06-01T00:00:00.000Z"},
+                    {"build_snapshot", false},
+                    {"lucene_version", c.os_major >= 3 ? "10.1.0" : "9.12.1"},
+                    {"minimum_wire_compatibility_version",
+                     c.os_major >= 3 ? "2.19.0" : "7.10.0"},
+                    {"minimum_index_compatibility_version",
+                     c.os_major >= 3 ? "2.0.0" : "7.0.0"}};
+    return {{"name", "emulator-node"},
+            {"cluster_name", "snap-emulator"},
+            {"cluster_uuid", c.cluster_uuid},
+            {"version", version},
+            {"tagline", "The OpenSearch Project: https://opensearch.org/"}};
+  }
   json version = {
       {"number", c.opts.version},
       {"build_flavor", "default"},

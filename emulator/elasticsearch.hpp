@@ -16,6 +16,11 @@ namespace snap::emulator {
 
 struct ElasticsearchOptions {
   std::string version = "8.19.0";
+  // "opensearch": GET / answers as OpenSearch does (version.distribution),
+  // and the cluster behaves as the Elasticsearch 7.10.2 it forked from,
+  // less what OpenSearch removed or never took (x-pack's _pit, feature
+  // states, _verify_integrity).
+  std::string distribution = "elasticsearch";
   long snapshot_ms = 600;              // how long a snapshot stays IN_PROGRESS
   long recovery_ms = 400;              // how long a restored index recovers
   std::string outcome = "success";     // snapshots end success|partial|failed

@@ -19,7 +19,11 @@ struct Cluster {
   Cluster(const ElasticsearchOptions& o, FaultInjector& f);
   ElasticsearchOptions opts;
   FaultInjector& faults;
+  // The Elasticsearch version whose behaviour the cluster has: an
+  // OpenSearch cluster (os_major > 0) behaves as 7.10, its fork point.
   int major = 8, minor = 19;
+  int os_major = 0, os_minor = 0;
+  bool opensearch() const { return os_major > 0; }
   std::string cluster_uuid = random_id();
   std::mutex mu;
   std::map<std::string, Index> indices;

@@ -120,7 +120,8 @@ void render_hits(const Cluster& c, const Page& p, int size, bool with_sort,
     auto [begin, end] = range_of(p, vi);
     skip = std::max(skip, begin);
     std::string head = "{\"_index\":" + json(name).dump();
-    if (c.major < 8) {
+    // Types left the hits with Elasticsearch 8 and OpenSearch 2.
+    if (c.opensearch() ? c.os_major < 2 : c.major < 8) {
       head += ",\"_type\":\"_doc\"";
     }
     head += ",\"_id\":";
@@ -542,7 +543,9 @@ void register_search_routes(httplib::Server& s, Cluster& c) {
   s.Get(R"(/([^/_][^/]*)/_count)", count_some);
   s.Post(R"(/([^/_][^/]*)/_count)", count_some);
   s.Post(R"(/([^/_][^/]*)/_pit)", [&](const auto& req, auto& res) {
-    if (!c.at_least(7, 10)) {
+    // x-pack's point in time; OpenSearch has its own, under
+    // /{index}/_search/point_in_time (2.4+), and no /_pit handler.
+    if (!c.at_least(7, 10) || c.opensearch()) {
       send_json(res,
                 {{"error", "no handler found for uri [" + req.path +
                                "] and method [POST]"},

@@ -148,7 +148,9 @@ json snapshot_info(const Cluster& c, const std::string& repo,
   info["shards"] = {{"total", total},
                     {"failed", failed},
                     {"successful", s.state == "FAILED" ? 0 : total - failed}};
-  info["feature_states"] = s.feature_states;
+  if (c.at_least(7, 12)) {
+    info["feature_states"] = s.feature_states;
+  }
   return info;
 }
 
@@ -314,6 +316,20 @@ void get_repositories(Cluster& c, httplib::Response& res,
   send_json(res, out);
 }
 
+// Feature states came with Elasticsearch 7.12; before, and in OpenSearch
+// (forked from 7.10), the create and restore request parsers
+// (CreateSnapshotRequest.source, RestoreSnapshotRequest.source) refuse a
+// field they do not know: "Unknown parameter <name>".
+bool unknown_feature_states(const Cluster& c, const json& body,
+                            httplib::Response& res) {
+  if (c.at_least(7, 12) || !body.contains("feature_states")) {
+    return false;
+  }
+  send_error(res, 400, "illegal_argument_exception",
+             "Unknown parameter feature_states");
+  return true;
+}
+
 void create_snapshot(Cluster& c, const httplib::Request& req,
                      httplib::Response& res, const std::string& repo,
                      const std::string& name) {
@@ -321,6 +337,9 @@ void create_snapshot(Cluster& c, const httplib::Request& req,
       req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
   if (!body.is_object()) {
     send_error(res, 400, "parse_exception", "failed to parse the body");
+    return;
+  }
+  if (unknown_feature_states(c, body, res)) {
     return;
   }
   std::string why;
@@ -517,6 +536,9 @@ void restore(Cluster& c, const httplib::Request& req, httplib::Response& res,
       req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
   if (!body.is_object()) {
     send_error(res, 400, "parse_exception", "failed to parse the body");
+    return;
+  }
+  if (unknown_feature_states(c, body, res)) {
     return;
   }
   std::unique_lock lock(c.mu);

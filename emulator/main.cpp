@@ -159,6 +159,11 @@ void elasticsearch_flags(CLI::App& sub, Setup& s) {
   sub.add_option("--es-version", es.version,
                  "the version GET / reports (default 8.19.0; 7.x answers as "
                  "7.x does)");
+  sub.add_option("--distribution", es.distribution,
+                 "elasticsearch (default) or opensearch: GET / then names "
+                 "OpenSearch and --es-version is an OpenSearch version "
+                 "(1.x to 3.x)")
+      ->check(CLI::IsMember({"elasticsearch", "opensearch"}));
   sub.add_option("--snapshot-ms", es.snapshot_ms,
                  "how long a snapshot stays IN_PROGRESS (default 600)");
   sub.add_option("--recovery-ms", es.recovery_ms,

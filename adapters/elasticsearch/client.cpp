@@ -192,23 +192,45 @@ Expected<Version> Client::version() {
     return *m_version;
   }
   m_info = SNAP_TRY(call("GET", "/"));
-  std::string number;
-  if (m_info.contains("version") && m_info["version"].is_object()) {
-    number = m_info["version"].value("number", "");
+  std::string number, distribution;
+  if (m_info.is_object() && m_info.contains("version") &&
+      m_info["version"].is_object()) {
+    const json& ver = m_info["version"];
+    if (ver.contains("number") && ver["number"].is_string()) {
+      number = ver["number"].get<std::string>();
+    }
+    // OpenSearch names itself here (its MainResponse); Elasticsearch does
+    // not, and OpenSearch's compatibility mode may report 7.10.2 as the
+    // number while the distribution still says opensearch.
+    if (ver.contains("distribution") && ver["distribution"].is_string()) {
+      distribution = ver["distribution"].get<std::string>();
+    }
   }
   Version v{number};
   if (number.empty() ||
       std::sscanf(number.c_str(), "%d.%d", &v.major, &v.minor) != 2) {
     return fail(ErrorKind::remote,
                 fmt::format("elasticsearch: GET {} did not answer with an "
-                            "Elasticsearch version (is --addr an "
-                            "Elasticsearch node?)",
+                            "Elasticsearch or OpenSearch version (is --addr "
+                            "such a node?)",
                             redact_url(m_http.config().base_url)));
   }
-  if (v.major < 7) {
+  if (distribution == "opensearch") {
+    if (v.major < 1 || v.major > 3) {
+      return fail(ErrorKind::unsupported,
+                  fmt::format("elasticsearch: OpenSearch {} is not supported "
+                              "(snap speaks to OpenSearch 1.x to 3.x)",
+                              number));
+    }
+    v.os_major = v.major;
+    v.os_minor = v.minor;
+    v.major = 7;
+    v.minor = 10;
+  } else if (v.major < 7) {
     return fail(ErrorKind::unsupported,
                 fmt::format("elasticsearch: version {} is not supported "
-                            "(snap speaks to 7.x and 8.x)",
+                            "(snap speaks to Elasticsearch 7.0 and later and "
+                            "OpenSearch 1.x to 3.x)",
                             number));
   }
   m_version = v;

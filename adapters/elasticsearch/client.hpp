@@ -19,9 +19,20 @@ namespace snap::adapters::es {
 using nlohmann::json;
 
 struct Version {
-  std::string number; // "8.19.0"
+  std::string number; // "8.19.0", or OpenSearch's "2.19.1"
+  // The Elasticsearch version whose APIs the cluster has: for OpenSearch
+  // 7.10, the release it forked from (its PIT, slices, feature states and
+  // _verify_integrity are not Elasticsearch's), with its own version in
+  // os_major/os_minor.
   int major = 0;
   int minor = 0;
+  int os_major = 0;
+  int os_minor = 0;
+  bool opensearch() const { return os_major > 0; }
+  // "Elasticsearch 8.19.0" or "OpenSearch 2.19.1".
+  std::string product() const {
+    return (opensearch() ? "OpenSearch " : "Elasticsearch ") + number;
+  }
   bool at_least(int ma, int mi) const {
     return major > ma || (major == ma && minor >= mi);
   }

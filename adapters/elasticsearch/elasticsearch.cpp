@@ -19,13 +19,17 @@
 // the create-API-key call returns). TLS: 8.x clusters serve HTTPS with their
 // own CA (config/certs/http_ca.crt): pass it with --ca-file.
 //
-// Versions: 7.x and 8.x, read from GET /. Documents are read with a point in
-// time sorted by _shard_doc from 7.12, with scroll before.
+// Versions: Elasticsearch 7.0 and later, and OpenSearch 1.x-3.x (known by
+// version.distribution in GET /, driven as the 7.10 it forked from, without
+// feature states or _verify_integrity). Documents are read with a point in
+// time sorted by _shard_doc from Elasticsearch 7.12, with scroll before and
+// on OpenSearch.
 //
 // Not saved by a snapshot without --include-global-state: templates,
-// pipelines, ILM policies, persistent settings and feature states. Not saved
-// by an export: templates, pipelines, ILM policies, data streams and closed
-// or hidden indices (name them in --indices to include hidden ones).
+// pipelines, ILM policies, persistent settings and feature states. An
+// export keeps data streams with their templates; it leaves out (and
+// names) closed and hidden indices unless --open-closed/--include-hidden,
+// and does not keep ILM policies, pipelines or stored scripts.
 //
 // Docs:
 // https://www.elastic.co/guide/en/elasticsearch/reference/current/snapshot-restore.html
@@ -114,9 +118,7 @@ public:
     if (!flag("indices").empty()) {
       body["indices"] = flag("indices");
     }
-    if (!flag("feature-states").empty()) {
-      body["feature_states"] = split_list(flag("feature-states"));
-    }
+    SNAP_TRY(add_feature_states(v, body));
     if (has("ignore-unavailable")) {
       body["ignore_unavailable"] = true;
     }
@@ -366,6 +368,25 @@ private:
   std::string flag(std::string_view name) const {
     return flag_value(m_ctx.flags, name);
   }
+  // --feature-states into a create or restore body. Errors: `usage` where
+  // the cluster has none (Elasticsearch before 7.12, OpenSearch), whose
+  // request parsers refuse the field.
+  Expected<void> add_feature_states(const es::Version& v, json& body) const {
+    if (flag("feature-states").empty()) {
+      return {};
+    }
+    if (!v.at_least(7, 12)) {
+      return fail(ErrorKind::usage,
+                  fmt::format("--feature-states: {} has no feature states "
+                              "(Elasticsearch 7.12 brought them; OpenSearch "
+                              "keeps system indices as indices): leave the "
+                              "flag out",
+                              v.product()));
+    }
+    body["feature_states"] = split_list(flag("feature-states"));
+    return {};
+  }
+
   bool has(std::string_view name) const {
     std::string v = flag(name);
     return !v.empty() && is_truthy(v);
@@ -443,16 +464,18 @@ private:
     r.server_version = v.number;
     r.summary = fmt::format("snapshot {} in {}, {}, {} indices", name, repo,
                             snap_info.value("state", ""), names.size());
-    r.source = {{"mode", "snapshot"},
-                {"repository", repo},
-                {"repository_type", repo_def.value("type", "")},
-                {"snapshot", name},
-                {"uuid", snap_info.value("uuid", "")},
-                {"state", snap_info.value("state", "")},
-                {"cluster_name", m_es.info().value("cluster_name", "")},
-                {"cluster_uuid", m_es.info().value("cluster_uuid", "")},
-                {"indices", names.size()},
-                {"shards", shards}};
+    r.source = {
+        {"mode", "snapshot"},
+        {"distribution", v.opensearch() ? "opensearch" : "elasticsearch"},
+        {"repository", repo},
+        {"repository_type", repo_def.value("type", "")},
+        {"snapshot", name},
+        {"uuid", snap_info.value("uuid", "")},
+        {"state", snap_info.value("state", "")},
+        {"cluster_name", m_es.info().value("cluster_name", "")},
+        {"cluster_uuid", m_es.info().value("cluster_uuid", "")},
+        {"indices", names.size()},
+        {"shards", shards}};
     r.partial = std::move(verdict);
     return r;
   }
@@ -905,9 +928,7 @@ ElasticsearchAdapter::restore_snapshot(ArchiveReader& in, bool dry_run) {
     body["rename_pattern"] = flag("rename-pattern");
     body["rename_replacement"] = flag("rename-replacement");
   }
-  if (!flag("feature-states").empty()) {
-    body["feature_states"] = split_list(flag("feature-states"));
-  }
+  SNAP_TRY(add_feature_states(SNAP_TRY(m_es.version()), body));
   if (has("ignore-unavailable")) {
     body["ignore_unavailable"] = true;
   }

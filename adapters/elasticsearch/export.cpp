@@ -696,6 +696,7 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
                         indices.size(), streams.size(), total);
   result.source = {
       {"mode", "export"},
+      {"distribution", v.opensearch() ? "opensearch" : "elasticsearch"},
       {"cluster_name", c.info().value("cluster_name", "")},
       {"cluster_uuid", c.info().value("cluster_uuid", "")},
       {"read_with",

@@ -946,6 +946,72 @@ TEST_CASE("an export with --query holds the matching documents alone",
   CHECK(snapshot.err.find("add --export") != std::string::npos);
 }
 
+std::vector<std::string> opensearch(const std::string& version) {
+  std::vector<std::string> flags = k_fast;
+  flags.insert(flags.end(),
+               {"--distribution", "opensearch", "--es-version", version});
+  return flags;
+}
+
+TEST_CASE("OpenSearch is known by its distribution and driven without what "
+          "it lacks",
+          "[e2e][elasticsearch][opensearch]") {
+  for (const std::string version : {"1.3.20", "2.19.1", "3.1.0"}) {
+    INFO("OpenSearch " << version);
+    Emulator os("elasticsearch", opensearch(version));
+    REQUIRE(get_json(os.url())["version"]["distribution"] == "opensearch");
+    seed(os.url(), 30);
+    add_repository(os.url());
+    // A snapshot: saved and restored as on Elasticsearch, without
+    // feature states, which OpenSearch's parsers refuse.
+    TempDir dir;
+    auto saved =
+        snap({"--json", "save", "es", "--addr", os.url(), "--repository",
+              "backups", "--snapshot", "s1", "-o", dir.path().string()});
+    INFO(saved.err);
+    REQUIRE(saved.exit_code == 0);
+    json src = json::parse(saved.out)["source"];
+    CHECK(src["distribution"] == "opensearch");
+    CHECK(json::parse(saved.out)["target"]["version"] == version);
+    auto fs = snap({"save", "es", "--addr", os.url(), "--repository", "backups",
+                    "--feature-states", "tasks", "-o", dir.path().string()});
+    CHECK(fs.exit_code == 2);
+    CHECK(fs.err.find("OpenSearch " + version + " has no feature states") !=
+          std::string::npos);
+    CHECK_FALSE(os.received("PUT /_snapshot/backups/snap-"));
+    std::string archive = only_archive(dir);
+    delete_docs(os.url(), "users", {0, 1, 2});
+    auto restored = snap({"restore", "es", "--addr", os.url(), archive,
+                          "--indices", "users", "--replace", "--yes"});
+    INFO(restored.err);
+    CHECK(restored.exit_code == 0);
+    CHECK(get_json(os.url() + "/users/_count")["count"] == 30);
+    // status --deep: the integrity check is Elasticsearch's alone.
+    auto deep = snap({"status", "es", "--addr", os.url(), "--repository",
+                      "backups", "--deep"});
+    CHECK(deep.exit_code == 0);
+    CHECK_FALSE(os.received("POST /_snapshot/backups/_verify_integrity"));
+
+    // An export reads by scroll (OpenSearch has no _shard_doc tiebreaker
+    // for search_after before 3.3) and imports into Elasticsearch.
+    TempDir out;
+    auto exported =
+        snap({"--json", "save", "es", "--export", "--addr", os.url(),
+              "--batch-size", "7", "-o", out.path().string()});
+    INFO(exported.err);
+    REQUIRE(exported.exit_code == 0);
+    CHECK(json::parse(exported.out)["source"]["read_with"] == "scroll");
+    CHECK_FALSE(os.received("POST /users/_pit"));
+    Emulator es("elasticsearch", k_fast);
+    auto imported =
+        snap({"restore", "es", "--addr", es.url(), only_archive(out), "--yes"});
+    INFO(imported.err);
+    CHECK(imported.exit_code == 0);
+    CHECK(get_json(es.url() + "/users/_count")["count"] == 30);
+    CHECK(get_json(es.url() + "/logs/_count")["count"] == 30);
+  }
+}
+
 TEST_CASE("a connection cut during an export leaves nothing behind",
           "[e2e][elasticsearch]") {
   Emulator emu("elasticsearch", with(k_fast, {"--fail-after-bytes", "20000"}));
