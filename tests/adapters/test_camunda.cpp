@@ -573,6 +573,34 @@ TEST_CASE("camunda restore deletes every application index, as the "
             .find("\"count\":1") != std::string::npos);
 }
 
+TEST_CASE("camunda on OpenSearch: saved and restored as on Elasticsearch",
+          "[e2e][camunda][opensearch]") {
+  // Camunda documents OpenSearch as the web apps' store; the records
+  // snapshot and the restore speak its snapshot API, without feature
+  // states.
+  Cluster c({}, {}, {"--distribution", "opensearch", "--es-version", "2.19.1"});
+  TempDir dir;
+  auto saved = snap(with({"--json", "save", "camunda", "--backup-id", "1300",
+                          "-o", dir.path().string()},
+                         c.flags()));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  std::string archive = (dir.path() / dir.list().at(0)).string();
+  http("PUT", c.es.url() + "/operate-incident-after/_doc/1?refresh=true",
+       R"({"late":true})");
+  auto restored = snap(
+      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()));
+  INFO(restored.err);
+  CHECK(restored.exit_code == 0);
+  CHECK(http("GET", c.es.url() + "/operate-incident-after")
+            .find("index_not_found_exception") != std::string::npos);
+  for (const auto& index : k_indices) {
+    CHECK(
+        http("GET", c.es.url() + "/" + index + "/_count").find("\"count\":1") !=
+        std::string::npos);
+  }
+}
+
 TEST_CASE("camunda restore with failed shards is partial, exit 3",
           "[e2e][camunda][target-truth]") {
   Cluster c({}, {}, {"--restore-failed-shards", "1"});
