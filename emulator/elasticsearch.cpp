@@ -918,6 +918,7 @@ void register_elasticsearch(httplib::Server& server, FaultInjector& faults,
   es::register_search_routes(server, c);
   es::register_snapshot_routes(server, c);
   es::register_stream_routes(server, c);
+  es::register_definition_routes(server, c);
   es::register_index_routes(server, c);
 }
 

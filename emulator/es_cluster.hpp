@@ -36,7 +36,15 @@ struct Cluster {
   std::map<std::string, DataStream> data_streams;
   std::map<std::string, json> index_templates; // composable (_index_template)
   std::map<std::string, json> component_templates; // _component_template
-  std::map<std::string, SearchContext> contexts;   // PIT and scroll ids
+  struct Policy {
+    int version = 0;
+    std::string modified;
+    json policy;
+  };
+  std::map<std::string, Policy> policies;        // _ilm/policy
+  std::map<std::string, json> pipelines;         // _ingest/pipeline
+  std::map<std::string, json> scripts;           // _scripts: {lang, source}
+  std::map<std::string, SearchContext> contexts; // PIT and scroll ids
   std::set<std::string> reject_ids;
   int reject_429_left = 0;
   std::atomic<std::int64_t> search_bytes{0}; // for --fail-after-bytes
@@ -75,6 +83,7 @@ Index new_index(const Cluster& c, const std::string& name,
 void register_search_routes(httplib::Server& server, Cluster& c);
 void register_snapshot_routes(httplib::Server& server, Cluster& c);
 void register_stream_routes(httplib::Server& server, Cluster& c);
+void register_definition_routes(httplib::Server& server, Cluster& c);
 
 // The system feature owning index `name` (Elasticsearch's SystemIndices:
 // tasks owns .tasks, geoip .geoip_databases), or "".

@@ -29,7 +29,8 @@
 // pipelines, ILM policies, persistent settings and feature states. An
 // export keeps data streams with their templates; it leaves out (and
 // names) closed and hidden indices unless --open-closed/--include-hidden,
-// and does not keep ILM policies, pipelines or stored scripts.
+// and keeps templates, ILM policies, pipelines and stored scripts with
+// --include-global-state (definitions.cpp).
 //
 // Docs:
 // https://www.elastic.co/guide/en/elasticsearch/reference/current/snapshot-restore.html
@@ -68,6 +69,7 @@ public:
       es::ExportOptions o{flag("indices"), SNAP_TRY(batch_size())};
       o.include_hidden = has("include-hidden");
       o.open_closed = has("open-closed");
+      o.include_global_state = has("include-global-state");
       if (std::string q = flag("query"); !q.empty()) {
         o.query = parse_untrusted_json(q);
         if (!o.query.is_object() || o.query.size() != 1) {
@@ -230,6 +232,7 @@ public:
                           .rename_replacement = flag("rename-replacement"),
                           .include_aliases = has("include-aliases"),
                           .replace = has("replace"),
+                          .include_global_state = has("include-global-state"),
                           .batch_size = SNAP_TRY(batch_size())};
       // _bulk requests in flight at once, each on a client of its own.
       Clients senders = SNAP_TRY(parallel_clients());

@@ -5,6 +5,7 @@
 // _bulk item and compares the counts after a refresh.
 #include "adapters/elasticsearch/export.hpp"
 
+#include "adapters/elasticsearch/definitions.hpp"
 #include "adapters/elasticsearch/page.hpp"
 
 #include <unistd.h>
@@ -681,6 +682,11 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
   if (!streams.empty()) {
     SNAP_TRY(out.add_json("data_streams.json", streams));
   }
+  json definitions;
+  if (o.include_global_state) {
+    definitions = SNAP_TRY(read_definitions(c));
+    SNAP_TRY(out.add_json("definitions.json", definitions));
+  }
 
   SaveResult result;
   result.backup_id =
@@ -717,6 +723,9 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
       names.push_back(name);
     }
     result.source["data_streams"] = names;
+  }
+  if (!definitions.is_null()) {
+    result.source["definitions"] = count_definitions(definitions);
   }
   if (!o.query.is_null()) {
     // A subset: the manifest says which, so nobody takes it for the whole.
@@ -1179,6 +1188,27 @@ Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
   }
   std::vector<StreamPlan> chosen_streams =
       SNAP_TRY(plan_streams(c, streams, o, there));
+  // Definitions first: the indices and streams made below may name them
+  // (templates, default pipelines, lifecycle policies). Checked (and
+  // refused on a conflict) before anything changes.
+  json definitions;
+  if (has_entry(in, k_definitions_entry)) {
+    if (o.include_global_state) {
+      definitions = SNAP_TRY(in.read_json(k_definitions_entry));
+    } else {
+      c.reporter().warn("elasticsearch: the archive holds templates, "
+                        "policies, pipelines or scripts, which this restore "
+                        "leaves out; --include-global-state restores them");
+    }
+  } else if (o.include_global_state) {
+    return fail(ErrorKind::usage,
+                "--include-global-state: the archive holds no definitions "
+                "(it was exported without --include-global-state)");
+  }
+  std::vector<std::string> def_plan;
+  if (!definitions.is_null()) {
+    def_plan = SNAP_TRY(put_definitions(c, definitions, o.replace, true));
+  }
   if (chosen.empty() && chosen_streams.empty()) {
     return fail(ErrorKind::usage,
                 fmt::format("no index or data stream in the archive matches "
@@ -1207,7 +1237,7 @@ Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
                             fmt::join(all, ", ")));
   }
   bool aliases = o.include_aliases || o.rename_pattern.empty();
-  std::vector<std::string> plan;
+  std::vector<std::string> plan = def_plan;
   for (const auto& name : existing) {
     plan.push_back(fmt::format("delete index {} (it exists; --replace)", name));
   }
@@ -1250,6 +1280,9 @@ Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
   }
   // Templates first: they change nothing that exists, and a cluster that
   // refuses one refuses it before anything is deleted.
+  if (!definitions.is_null()) {
+    SNAP_TRY(put_definitions(c, definitions, o.replace, false));
+  }
   for (const auto& p : chosen_streams) {
     const json& ds = streams[p.from];
     for (const auto& part : p.components) {

@@ -25,6 +25,7 @@ struct ExportOptions {
   bool include_hidden = false; // hidden indices the pattern matches too
   bool open_closed = false;    // closed ones, opened and closed again
   json query;                  // --query: the documents it matches (null: all)
+  bool include_global_state = false; // templates, policies, pipelines, scripts
 };
 
 // Reads each matching open index's definition and all its documents (point in
@@ -40,6 +41,7 @@ struct ImportOptions {
   std::string rename_pattern, rename_replacement;
   bool include_aliases = false;
   bool replace = false;
+  bool include_global_state = false; // put the archive's definitions
   int batch_size = 5000;
   // Clients of their own for _bulk requests sent at the same time (each
   // thread needs one); empty: one request at a time on the main client.

@@ -946,6 +946,91 @@ TEST_CASE("an export with --query holds the matching documents alone",
   CHECK(snapshot.err.find("add --export") != std::string::npos);
 }
 
+TEST_CASE("an export with --include-global-state carries templates policies "
+          "pipelines and scripts",
+          "[e2e][elasticsearch]") {
+  Emulator source("elasticsearch", k_fast);
+  seed(source.url(), 5);
+  http("PUT", source.url() + "/_component_template/ct-base",
+       R"({"template":{"settings":{"index.number_of_replicas":0}}})");
+  http("PUT", source.url() + "/_index_template/it-logs",
+       R"({"index_patterns":["logs-*"],"composed_of":["ct-base"],
+           "template":{"settings":{"index.lifecycle.name":"hot-warm",
+                                   "index.default_pipeline":"stamp"}}})");
+  http("PUT", source.url() + "/_index_template/managed-by-es",
+       R"({"index_patterns":["metrics-x-*"],"_meta":{"managed":true}})");
+  http("PUT", source.url() + "/_ilm/policy/hot-warm",
+       R"({"policy":{"phases":{"hot":{"actions":{"rollover":
+           {"max_age":"7d"}}}}}})");
+  http("PUT", source.url() + "/_ingest/pipeline/stamp",
+       R"({"processors":[{"set":{"field":"seen","value":true}}]})");
+  http("PUT", source.url() + "/_scripts/score-x",
+       R"({"script":{"lang":"painless","source":"doc['n'].value * 2"}})");
+  TempDir dir;
+  auto saved = snap({"--json", "save", "es", "--export", "--addr", source.url(),
+                     "--indices", "users", "--include-global-state", "-o",
+                     dir.path().string()});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  json counts = json::parse(saved.out)["source"]["definitions"];
+  CHECK(counts["component_templates"] == 1);
+  CHECK(counts["index_templates"] == 1); // the managed one is left out
+  CHECK(counts["lifecycle_policies"] == 1);
+  CHECK(counts["ingest_pipelines"] == 1);
+  CHECK(counts["stored_scripts"] == 1);
+  std::string archive = only_archive(dir);
+
+  Emulator target("elasticsearch", k_fast);
+  // Without the flag only the documents come, and a note says what else
+  // the archive holds.
+  auto plain = snap({"restore", "es", "--addr", target.url(), archive, "--yes",
+                     "--rename-pattern", "users", "--rename-replacement",
+                     "plain-users"});
+  CHECK(plain.exit_code == 0);
+  CHECK(plain.err.find("--include-global-state restores them") !=
+        std::string::npos);
+  CHECK(http("GET", target.url() + "/_ilm/policy/hot-warm")
+            .find("resource_not_found_exception") != std::string::npos);
+  auto restored = snap({"restore", "es", "--addr", target.url(), archive,
+                        "--include-global-state", "--yes"});
+  INFO(restored.err);
+  REQUIRE(restored.exit_code == 0);
+  CHECK(
+      get_json(target.url() + "/_ilm/policy/hot-warm")["hot-warm"]["policy"] ==
+      get_json(source.url() + "/_ilm/policy/hot-warm")["hot-warm"]["policy"]);
+  CHECK(get_json(target.url() + "/_ingest/pipeline/stamp") ==
+        get_json(source.url() + "/_ingest/pipeline/stamp"));
+  CHECK(get_json(target.url() + "/_scripts/score-x")["found"] == true);
+  CHECK(get_json(target.url() + "/_index_template/it-logs") ==
+        get_json(source.url() + "/_index_template/it-logs"));
+  CHECK(http("GET", target.url() + "/_index_template/managed-by-es")
+            .find("resource_not_found_exception") != std::string::npos);
+
+  // A definition that differs is refused before anything changes, unless
+  // --replace.
+  http("PUT", target.url() + "/_ingest/pipeline/stamp",
+       R"({"processors":[{"set":{"field":"other","value":1}}]})");
+  std::vector<std::string> again = {"restore",   "es",
+                                    "--addr",    target.url(),
+                                    archive,     "--include-global-state",
+                                    "--yes",     "--rename-pattern",
+                                    "users",     "--rename-replacement",
+                                    "copy-users"};
+  auto refused = snap(again);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("ingest pipeline stamp") != std::string::npos);
+  CHECK(http("GET", target.url() + "/copy-users")
+            .find("index_not_found_exception") != std::string::npos);
+  again.push_back("--replace");
+  auto replaced = snap(again);
+  INFO(replaced.err);
+  CHECK(replaced.exit_code == 0);
+  CHECK(get_json(target.url() + "/_ingest/pipeline/stamp") ==
+        get_json(source.url() + "/_ingest/pipeline/stamp"));
+  CHECK(first_off_spec(source.requests(), "8.19") == "");
+  CHECK(first_off_spec(target.requests(), "8.19") == "");
+}
+
 std::vector<std::string> opensearch(const std::string& version) {
   std::vector<std::string> flags = k_fast;
   flags.insert(flags.end(),
