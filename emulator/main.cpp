@@ -255,6 +255,9 @@ void zeebe_flags(CLI::App& sub, Setup& s) {
                  "how backups end: completed, failed (partition 1) or "
                  "incomplete (the last partition never has it)")
       ->check(CLI::IsMember({"completed", "failed", "incomplete"}));
+  sub.add_flag("--continuous-backups", s.zeebe.continuous,
+               "continuous backups are on (8.9+, backup.continuous): a take "
+               "must leave out the id, which Zeebe makes from the time");
   backup_store_flags(sub, s);
 }
 

@@ -231,8 +231,42 @@ void register_zeebe(httplib::Server& server, FaultInjector&,
     });
     return;
   }
-  server.Post(base, [](const httplib::Request& req, httplib::Response& res) {
+  // From 8.9 (camunda/camunda dist/.../management/BackupEndpoint.java):
+  // with backup.continuous on, a take with an id is refused before the id
+  // is looked at, and one without an id gets the time in milliseconds
+  // (CheckpointIdGenerator, offset 0 here); with it off, a take without an
+  // id is refused as an id <= 0 is. GET <base>/state answers each
+  // partition's latest checkpoint and backup and the ranges of backups;
+  // 8.8 reads "state" as a malformed id.
+  bool v89 = z.major > 8 || (z.major == 8 && z.minor >= 9);
+  server.Post(base, [v89](const httplib::Request& req, httplib::Response& res) {
     json body = json::parse(req.body, nullptr, false);
+    bool has_id = body.is_object() && body.contains("backupId");
+    if (v89 && z.opts.continuous && has_id) {
+      message(res, 400,
+              "Cannot take backup with predetermined backupId when "
+              "continuous backups are enabled. Use POST "
+              "actuator/backupRuntime without specifying a backupId.");
+      return;
+    }
+    if (v89 && z.opts.continuous) {
+      std::lock_guard lock(z.mu);
+      std::int64_t id = now_ms();
+      if (id <= z.latest) {
+        id = z.latest + 1; // two takes within a millisecond
+      }
+      z.latest = id;
+      z.backups[id] = Backup{id, now_ms()};
+      message(res, 202,
+              "A backup with id " + std::to_string(id) +
+                  " has been scheduled. Use GET actuator/backups/" +
+                  std::to_string(id) + " to monitor the status.");
+      return;
+    }
+    if (v89 && !has_id) {
+      message(res, 400, "A backupId must be provided and it must be > 0");
+      return;
+    }
     if (!body.is_object() || !body.contains("backupId") ||
         !(body["backupId"].is_number_integer() ||
           body["backupId"].is_string())) {
@@ -271,6 +305,44 @@ void register_zeebe(httplib::Server& server, FaultInjector&,
     }
     res.set_content(list.dump(), "application/json");
   });
+  if (base == "/actuator/backupRuntime") {
+    server.Get(base + "/state", [v89](const auto&, auto& res) {
+      if (!v89) {
+        message(res, 400,
+                "Expected a backup ID or prefix ending with '*', but got "
+                "'state'.");
+        return;
+      }
+      std::lock_guard lock(z.mu);
+      json checkpoints = json::array(), backups = json::array(),
+           ranges = json::array();
+      const Backup* last =
+          z.backups.empty() ? nullptr : &z.backups.rbegin()->second;
+      for (int p = 1; p <= z.opts.partitions; ++p) {
+        if (last != nullptr) {
+          json one = {{"partitionId", p},
+                      {"checkpointId", last->id},
+                      {"checkpointPosition", 1000 * p + last->id % 1000},
+                      {"checkpointTimestamp", rfc3339(last->start_ms, 3)}};
+          checkpoints.push_back(one);
+          one["checkpointType"] =
+              z.opts.continuous ? "SCHEDULED_BACKUP" : "MANUAL_BACKUP";
+          backups.push_back(one);
+        }
+        ranges.push_back(
+            {{"partitionId", p},
+             {"start",
+              z.backups.empty() ? json() : json(z.backups.begin()->first)},
+             {"end", last == nullptr ? json() : json(last->id)},
+             {"missingCheckpoints", json::array()}});
+      }
+      res.set_content(json{{"checkpointStates", checkpoints},
+                           {"backupStates", backups},
+                           {"ranges", ranges}}
+                          .dump(),
+                      "application/json");
+    });
+  }
   server.Get(base + R"(/(\d+))", [](const auto& req, auto& res) {
     std::lock_guard lock(z.mu);
     std::int64_t id = std::atoll(std::string(req.matches[1]).c_str());

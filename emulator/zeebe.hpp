@@ -21,6 +21,7 @@ struct ZeebeOptions {
   // "broker" (a broker with its embedded gateway) or "" for the version's
   // usual one (the gateway before 8.8, the orchestration cluster after).
   std::string role;
+  bool continuous = false; // 8.9+: backups number themselves
 };
 
 void register_zeebe(httplib::Server& server, FaultInjector& faults,

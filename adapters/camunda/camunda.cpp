@@ -365,6 +365,18 @@ Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
                             "current UTC time in seconds",
                             id, latest));
   }
+  // 8.9's continuous backups number themselves, so Zeebe would refuse the
+  // one id every component shares at step 10: ask first, harmlessly.
+  if (SNAP_TRY(camunda::zeebe_continuous(m_zeebe, zeebe_ep))) {
+    return fail(ErrorKind::unsupported,
+                "camunda: Zeebe takes continuous backups here, which number "
+                "themselves and refuse a given id, so one backup id cannot "
+                "be shared by Zeebe, the web apps, Optimize and the records "
+                "snapshot. Nothing was started. Take Zeebe's backups with "
+                "snap save zeebe (they number themselves) and the others "
+                "on their own, or turn continuous backups off for a "
+                "whole-cluster backup");
+  }
   json record = {{"backup_id", id}, {"components", json::object()}};
   json& parts = record["components"];
 

@@ -10,7 +10,11 @@
 //
 // Ids: an int64 above every earlier backup's, failed and deleted ones
 // included (409 otherwise). The default is the current UTC time in seconds,
-// as Camunda's documentation suggests.
+// as Camunda's documentation suggests. From 8.9 a cluster with continuous
+// backups refuses any id (400) and numbers a take without one itself: a
+// default id is then left out and Zeebe's id followed; a given one is
+// refused. DELETED (8.9) is a final state. GET <backupRuntime>/state shows
+// the ranges of backups per partition in status.
 //
 // States: COMPLETED → exit 0; FAILED → exit 1 and nothing written;
 // INCOMPLETE (some partition never took it) → the archive is written and
@@ -47,7 +51,24 @@ public:
   Expected<SaveResult> save(ArchiveWriter& out) override {
     std::int64_t id = SNAP_TRY(backup_id());
     camunda::ZeebeEndpoint ep = SNAP_TRY(endpoint());
-    SNAP_TRY(camunda::zeebe_take(m_zeebe, ep, id));
+    if (auto taken = camunda::zeebe_take(m_zeebe, ep, id); !taken) {
+      if (!camunda::refused_for_continuous(taken.error())) {
+        return tl::unexpected(taken.error());
+      }
+      // Continuous backups (8.9+) number themselves: Zeebe refuses any
+      // id, so a default one is left out and a given one is refused.
+      if (!flag("backup-id").empty()) {
+        return fail(ErrorKind::usage,
+                    "zeebe: this cluster takes continuous backups, which "
+                    "number themselves, and refuses --backup-id: leave it "
+                    "out (the backup then gets Zeebe's id, the time in "
+                    "milliseconds plus the configured offset)");
+      }
+      id = SNAP_TRY(camunda::zeebe_take_numbered(m_zeebe, ep));
+      m_ctx.reporter.note(fmt::format("continuous backups: Zeebe numbered "
+                                      "the backup {}",
+                                      id));
+    }
     m_ctx.reporter.note(fmt::format("zeebe backup {} scheduled", id));
     json info = SNAP_TRY(
         camunda::zeebe_wait(m_zeebe, m_ctx.reporter, ep, id, wait_timeout()));
@@ -153,6 +174,28 @@ public:
       r.terminal = !running;
     }
     r.fields["exporting"] = exporting;
+    // 8.9+: each partition's latest checkpoint and backup, and the ranges
+    // of backups the store holds (continuous backups leave gaps there).
+    if (auto state = SNAP_TRY(camunda::zeebe_state(m_zeebe, ep))) {
+      Fields ranges = Fields::array();
+      if (state->is_object() && state->contains("ranges") &&
+          (*state)["ranges"].is_array()) {
+        for (const auto& rg : (*state)["ranges"]) {
+          if (!rg.is_object()) {
+            continue;
+          }
+          const json& missing = rg.value("missingCheckpoints", json::array());
+          ranges.push_back(fmt::format(
+              "partition {}: {} to {}{}",
+              rg.value("partitionId", json()).dump(),
+              rg.value("start", json()).dump(), rg.value("end", json()).dump(),
+              missing.is_array() && !missing.empty()
+                  ? fmt::format(", {} missing", missing.size())
+                  : std::string()));
+        }
+      }
+      r.fields["backup_ranges"] = ranges;
+    }
     return r;
   }
 

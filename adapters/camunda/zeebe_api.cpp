@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "adapters/camunda/zeebe_api.hpp"
 
+#include <regex>
+
 #include <chrono>
 
 #include "snap/json.hpp"
@@ -127,6 +129,76 @@ Expected<void> zeebe_take(const Actuator& zeebe, const ZeebeEndpoint& ep,
   return {};
 }
 
+bool refused_for_continuous(const Error& e) {
+  return e.message.find("continuous backups are enabled") != std::string::npos;
+}
+
+Expected<std::optional<json>> zeebe_state(const Actuator& zeebe,
+                                          const ZeebeEndpoint& ep) {
+  if (ep.v81 || ep.path != "/actuator/backupRuntime") {
+    return std::optional<json>();
+  }
+  auto got = zeebe.call("GET", ep.path + "/state");
+  if (!got) {
+    // 8.8 reads "state" as an id ("Expected a backup ID or prefix ending
+    // with '*'", 400).
+    if (got.error().kind == ErrorKind::usage ||
+        got.error().kind == ErrorKind::not_found ||
+        got.error().message.find("Expected a backup ID") != std::string::npos) {
+      return std::optional<json>();
+    }
+    return tl::unexpected(got.error());
+  }
+  return std::optional<json>(*got);
+}
+
+Expected<bool> zeebe_continuous(const Actuator& zeebe,
+                                const ZeebeEndpoint& ep) {
+  // Only 8.9 and later have them, and only they answer GET .../state.
+  if (!SNAP_TRY(zeebe_state(zeebe, ep))) {
+    return false;
+  }
+  auto probe =
+      zeebe.call("POST", ep.path, json{{"backupId", 0}}, {202, 200}, false);
+  if (probe) {
+    return fail(ErrorKind::remote,
+                fmt::format("{}: a backup with id 0 was accepted, which "
+                            "Zeebe refuses; is --zeebe its management "
+                            "port?",
+                            zeebe.label));
+  }
+  if (refused_for_continuous(probe.error())) {
+    return true;
+  }
+  // Refused for the id: a cluster without continuous backups. Anything
+  // else (unreachable, 5xx) is the error it is.
+  if (probe.error().message.find("backupId must be provided") !=
+      std::string::npos) {
+    return false;
+  }
+  return tl::unexpected(probe.error());
+}
+
+Expected<std::int64_t> zeebe_take_numbered(const Actuator& zeebe,
+                                           const ZeebeEndpoint& ep) {
+  json answer =
+      SNAP_TRY(zeebe.call("POST", ep.path, json::object(), {202, 200}, false));
+  // "A backup with id N has been scheduled. Use GET ... to monitor ..."
+  std::string text = answer.is_object() && answer.contains("message") &&
+                             answer["message"].is_string()
+                         ? answer["message"].get<std::string>()
+                         : "";
+  static const std::regex k_id(R"(backup with id (\d{1,18}) )");
+  std::smatch m;
+  if (!std::regex_search(text, m, k_id)) {
+    return fail(ErrorKind::remote,
+                fmt::format("{}: the backup was scheduled, but the answer "
+                            "names no id ({}); find it with snap list zeebe",
+                            zeebe.label, text.substr(0, 120)));
+  }
+  return std::stoll(m[1].str());
+}
+
 Expected<json> zeebe_get(const Actuator& zeebe, const ZeebeEndpoint& ep,
                          const std::string& id) {
   json info = SNAP_TRY(
@@ -199,8 +271,9 @@ Expected<json> zeebe_wait(const Actuator& zeebe, Reporter& reporter,
           return ++settled >= 3;
         }
         settled = 0;
+        // DELETED (8.9) is final too: the backup is gone.
         return state == "COMPLETED" || state == "FAILED" ||
-               state == "INCOMPATIBLE";
+               state == "INCOMPATIBLE" || state == "DELETED";
       },
       [&] {
         return fmt::format("{}: backup {} is still {} after {:.0f} s (raise "

@@ -51,6 +51,31 @@ Expected<ZeebeEndpoint> zeebe_backup_path(const Actuator& zeebe,
 Expected<void> zeebe_take(const Actuator& zeebe, const ZeebeEndpoint& ep,
                           std::int64_t id);
 
+// True when `e` is Zeebe's refusal of an id because the cluster takes
+// continuous backups, which number themselves (8.9+: 400 "Cannot take
+// backup with predetermined backupId when continuous backups are
+// enabled").
+bool refused_for_continuous(const Error& e);
+
+// Whether the cluster takes continuous backups (8.9+), asked without side
+// effects: where GET .../state answers (8.9+), a take of id 0, which is
+// refused either way, with the continuous message first where they are on
+// (BackupEndpoint.take checks that before the id). False before 8.9.
+Expected<bool> zeebe_continuous(const Actuator& zeebe, const ZeebeEndpoint& ep);
+
+// Takes a backup without an id, as a cluster with continuous backups
+// wants (POST <backupRuntime> {}), and returns the id Zeebe gave it (the
+// epoch milliseconds plus the configured offset), read from the 202's
+// message. Errors: `remote` when the message names no id, any kind.
+Expected<std::int64_t> zeebe_take_numbered(const Actuator& zeebe,
+                                           const ZeebeEndpoint& ep);
+
+// GET <backupRuntime>/state (8.9+): each partition's latest checkpoint and
+// backup, and the ranges of backups the store holds, or nothing where
+// the version has no such endpoint. Errors: any kind.
+Expected<std::optional<json>> zeebe_state(const Actuator& zeebe,
+                                          const ZeebeEndpoint& ep);
+
 // GET of backup `id` as a BackupInfo of 8.2 and later ("state", "details"
 // per partition, "brokerVersion"), 8.1's answer translated. Errors:
 // `not_found` (8.1: status DOES_NOT_EXIST), any kind.

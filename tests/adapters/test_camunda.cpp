@@ -601,6 +601,29 @@ TEST_CASE("camunda on OpenSearch: saved and restored as on Elasticsearch",
   }
 }
 
+TEST_CASE("camunda with Zeebe's continuous backups is refused before "
+          "anything starts",
+          "[e2e][camunda]") {
+  Emulator es("elasticsearch", {"--snapshot-ms", "150", "--recovery-ms", "40"});
+  Emulator oc("zeebe", {"--camunda-version", "8.9.0", "--backup-ms", "300",
+                        "--continuous-backups", "--elasticsearch", es.url()});
+  Emulator optimize(
+      "optimize", {"--elasticsearch", es.url(), "--camunda-version", "8.9.0"});
+  http("PUT", es.url() + "/_snapshot/camunda",
+       R"({"type":"fs","settings":{"location":"camunda"}})");
+  TempDir dir;
+  auto r = snap({"save", "camunda", "-o", dir.path().string(), "--zeebe",
+                 oc.url(), "--optimize", optimize.url(), "--elasticsearch",
+                 es.url(), "--repository", "camunda"});
+  CHECK(r.exit_code == 8);
+  CHECK(r.err.find("continuous backups") != std::string::npos);
+  CHECK(r.err.find("Nothing was started") != std::string::npos);
+  CHECK_FALSE(optimize.received("POST /actuator/backups"));
+  CHECK_FALSE(oc.received("POST /actuator/exporting/pause"));
+  CHECK_FALSE(oc.received("POST /actuator/backupHistory"));
+  CHECK(dir.list().empty());
+}
+
 TEST_CASE("camunda restore with failed shards is partial, exit 3",
           "[e2e][camunda][target-truth]") {
   Cluster c({}, {}, {"--restore-failed-shards", "1"});

@@ -152,6 +152,38 @@ TEST_CASE("zeebe 8.8 uses backupRuntime, found through GET /actuator",
   CHECK(snap({"status", "zeebe", "--addr", emu.url(), "5"}).exit_code == 6);
 }
 
+TEST_CASE("zeebe 8.9 with continuous backups: the id is Zeebe's own",
+          "[e2e][zeebe]") {
+  Emulator emu("zeebe", with(k_fast, {"--camunda-version", "8.9.0",
+                                      "--continuous-backups"}));
+  TempDir dir;
+  // A given id is refused by Zeebe, and snap says what to do instead.
+  auto given = snap({"save", "zeebe", "--addr", emu.url(), "--backup-id", "5",
+                     "-o", dir.path().string()});
+  CHECK(given.exit_code == 2);
+  CHECK(given.err.find("continuous backups") != std::string::npos);
+  CHECK(dir.list().empty());
+  // Without one, the backup takes the id Zeebe makes (milliseconds).
+  auto r = snap({"--json", "save", "zeebe", "--addr", emu.url(), "-o",
+                 dir.path().string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string id = json::parse(r.out)["backup_id"];
+  CHECK(std::stoll(id) > 1'000'000'000'000LL);
+  auto status = snap({"--json", "status", "zeebe", "--addr", emu.url()});
+  INFO(status.err);
+  CHECK(status.exit_code == 0);
+  json ranges = json::parse(status.out)["backup_ranges"];
+  REQUIRE(ranges.size() == 3);
+  CHECK(ranges[0].get<std::string>().find(id) != std::string::npos);
+
+  // 8.9 without continuous backups: an id as before, and /state answers.
+  Emulator plain("zeebe", with(k_fast, {"--camunda-version", "8.9.0"}));
+  CHECK(snap({"save", "zeebe", "--addr", plain.url(), "--backup-id", "7", "-o",
+              dir.path().string()})
+            .exit_code == 0);
+}
+
 TEST_CASE("zeebe lacks upload and says which verbs it has", "[e2e][zeebe]") {
   auto r = snap({"upload", "zeebe", "x.zip"});
   CHECK(r.exit_code == 8);
