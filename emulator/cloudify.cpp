@@ -82,13 +82,14 @@ struct Snapshot {
 
 struct Execution {
   std::string id;
-  std::string workflow_id; // create_snapshot, restore_snapshot
+  std::string workflow_id; // create_snapshot, restore_snapshot, …
   std::string status;      // pending, started, terminated, failed
   std::string error;
   std::string snapshot_id;
   std::string created_at;
   Clock::time_point started;
   json parameters;
+  std::string deployment_id; // "" for system workflows
 };
 
 class Cloudify {
@@ -189,12 +190,86 @@ public:
       }
       json items = json::array();
       bool system = rq.get_param_value("_include_system_workflows") == "true";
+      // System workflows (snapshots) are listed only when asked for.
       for (const auto& [id, e] : m_executions) {
-        if (system) {
+        if (system || !e.deployment_id.empty()) {
           items.push_back(execution_json(e));
         }
       }
       rs.set_content(json{{"items", items}}.dump(), "application/json");
+    });
+    // Deployments and their node instances, as far as cfy agents install
+    // reads them (rest-service's list endpoints: items and pagination),
+    // and the start of a deployment's workflow (POST /executions: 201 with
+    // the execution; an unknown deployment is not_found_error, and a
+    // workflow other than install_new_agents is refused here as the
+    // emulator models no blueprint's workflows).
+    s.Get(p + "/deployments",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            if (!guard(rq, rs)) {
+              return;
+            }
+            json items = json::array();
+            for (int i = 1; i <= m_opts.deployments; ++i) {
+              items.push_back({{"id", fmt::format("dep-{}", i)},
+                               {"tenant_name", k_tenant}});
+            }
+            rs.set_content(paged(rq, items).dump(), "application/json");
+          });
+    s.Get(p + "/node-instances",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            if (!guard(rq, rs)) {
+              return;
+            }
+            json items = json::array();
+            for (int i = 1; i <= m_opts.deployments; ++i) {
+              std::string dep = fmt::format("dep-{}", i);
+              std::string vm = fmt::format("vm_{}abc", i);
+              items.push_back(
+                  {{"id", vm},
+                   {"host_id", vm},
+                   {"deployment_id", dep},
+                   {"state", dep == m_opts.unstarted_deployment ? "stopped"
+                                                                : "started"}});
+              items.push_back({{"id", fmt::format("app_{}def", i)},
+                               {"host_id", vm},
+                               {"deployment_id", dep},
+                               {"state", "started"}});
+            }
+            rs.set_content(paged(rq, items).dump(), "application/json");
+          });
+    s.Post(p + "/executions", [this](const httplib::Request& rq,
+                                     httplib::Response& rs) {
+      if (!guard(rq, rs) || !json_body(rq, rs)) {
+        return;
+      }
+      json body = json::parse(rq.body, nullptr, false);
+      std::string dep = body.value("deployment_id", json("")).is_string()
+                            ? body["deployment_id"].get<std::string>()
+                            : "";
+      std::string wf = body.value("workflow_id", json("")).is_string()
+                           ? body["workflow_id"].get<std::string>()
+                           : "";
+      int n = 0;
+      if (dep.rfind("dep-", 0) != 0 ||
+          std::sscanf(dep.c_str() + 4, "%d", &n) != 1 || n < 1 ||
+          n > m_opts.deployments) {
+        error(rs, 404, "not_found_error",
+              fmt::format("Requested `Deployment` with ID `{}` was not found",
+                          dep));
+        return;
+      }
+      if (wf != "install_new_agents") {
+        error(rs, 400, "nonexistent_workflow_error",
+              fmt::format("Workflow {} does not exist in the deployment {}", wf,
+                          dep));
+        return;
+      }
+      Execution& e = start(wf, "", body.value("parameters", json::object()));
+      e.parameters.erase("snapshot_id");
+      e.deployment_id = dep;
+      rs.status = 201;
+      rs.set_content(execution_json(e).dump(), "application/json");
     });
     s.Get(p + R"(/executions/([^/]+))", [this](const httplib::Request& rq,
                                                httplib::Response& rs) {
@@ -476,6 +551,29 @@ private:
             {"private_resource", true}};
   }
 
+  // A list answer: `items` from _offset, at most _size, with pagination.
+  static json paged(const httplib::Request& rq, const json& items) {
+    std::size_t offset = 0, size = 1000;
+    try {
+      if (rq.has_param("_offset")) {
+        offset = std::stoul(rq.get_param_value("_offset"));
+      }
+      if (rq.has_param("_size")) {
+        size = std::stoul(rq.get_param_value("_size"));
+      }
+    } catch (...) {
+    }
+    json page = json::array();
+    for (std::size_t i = offset; i < items.size() && page.size() < size; ++i) {
+      page.push_back(items[i]);
+    }
+    return {
+        {"items", page},
+        {"metadata",
+         {{"pagination",
+           {{"total", items.size()}, {"size", size}, {"offset", offset}}}}}};
+  }
+
   json execution_json(const Execution& e) const {
     std::string display = e.status == "terminated" ? "completed" : e.status;
     return {{"id", e.id},
@@ -484,8 +582,9 @@ private:
             {"status_display", display},
             {"error", e.error},
             {"created_at", e.created_at},
-            {"is_system_workflow", true},
-            {"deployment_id", nullptr},
+            {"is_system_workflow", e.deployment_id.empty()},
+            {"deployment_id",
+             e.deployment_id.empty() ? json(nullptr) : json(e.deployment_id)},
             {"parameters", e.parameters},
             {"tenant_name", k_tenant},
             {"created_by", "admin"}};
@@ -548,8 +647,9 @@ private:
       if (e.status != "pending" && e.status != "started") {
         continue;
       }
-      std::string kind =
-          e.workflow_id == "create_snapshot" ? "create" : "restore";
+      std::string kind = e.workflow_id == "create_snapshot"    ? "create"
+                         : e.workflow_id == "restore_snapshot" ? "restore"
+                                                               : "agents";
       auto elapsed =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - e.started)
               .count();
@@ -571,7 +671,9 @@ private:
         }
         continue;
       }
-      std::string err = kind == "create" ? finish_create(e) : finish_restore(e);
+      std::string err = kind == "create"    ? finish_create(e)
+                        : kind == "restore" ? finish_restore(e)
+                                            : "";
       e.status = err.empty() ? "terminated" : "failed";
       e.error = err;
     }

@@ -19,6 +19,8 @@ struct CloudifyOptions {
   bool corrupt_member = false;      // created archives have a bad member
   int seed_snapshots = 0;           // uploaded records at start (list)
   std::filesystem::path data_dir;   // the file server
+  int deployments = 0;              // dep-1…dep-N, one started compute each
+  std::string unstarted_deployment; // its compute instance is "stopped"
 };
 
 // Registers the Cloudify routes on `server`.

@@ -96,8 +96,14 @@ void cloudify_flags(CLI::App& sub, Setup& s) {
   sub.add_option("--job-ms", c.job_ms,
                  "how long a snapshot workflow runs (default 300)");
   sub.add_option("--fail-workflow", c.fail_workflow,
-                 "make the create or restore workflow fail")
-      ->check(CLI::IsMember({"create", "restore"}));
+                 "make the create or restore workflow, or install_new_agents "
+                 "(agents), fail")
+      ->check(CLI::IsMember({"create", "restore", "agents"}));
+  sub.add_option("--deployments", c.deployments,
+                 "deployments dep-1…dep-N, each with one started compute "
+                 "node instance (for install_new_agents)");
+  sub.add_option("--unstarted-deployment", c.unstarted_deployment,
+                 "this deployment's compute instance is stopped");
   sub.add_option("--hang-workflow", c.hang_workflow,
                  "make the create or restore workflow never end")
       ->check(CLI::IsMember({"create", "restore"}));

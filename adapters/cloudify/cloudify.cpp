@@ -703,6 +703,129 @@ private:
         });
   }
 
+  // Every item of a paged list (_size/_offset, to its pagination total).
+  Expected<std::vector<json>> all_items(const std::string& path,
+                                        const std::string& query) {
+    std::vector<json> out;
+    for (std::uint64_t offset = 0;;) {
+      json page =
+          SNAP_TRY(call("GET", path, json(),
+                        {.query = fmt::format("{}&_size={}&_offset={}", query,
+                                              k_page_size, offset)}));
+      const json& items =
+          page.is_object() && page.contains("items") && page["items"].is_array()
+              ? page["items"]
+              : json::array();
+      for (const auto& i : items) {
+        if (i.is_object()) {
+          out.push_back(i);
+        }
+      }
+      offset += items.size();
+      json total = page.is_object() ? page.value("metadata", json::object())
+                                          .value("pagination", json::object())
+                                          .value("total", json())
+                                    : json();
+      if (items.empty() || !total.is_number_unsigned() ||
+          offset >= total.get<std::uint64_t>()) {
+        return out;
+      }
+    }
+  }
+
+  // The upgrade follow-up of the documentation, as cfy agents install does
+  // it (cloudify-cli commands/agents.py): every deployment of the tenant
+  // whose compute instances (id == host_id) are all started gets an
+  // install_new_agents execution (allow_custom_parameters), and each is
+  // followed to its end within --wait-timeout. A deployment with an
+  // unstarted compute is skipped and named. Failures go into `left`.
+  Expected<Fields> install_new_agents(std::vector<std::string>& left) {
+    std::vector<json> deps = SNAP_TRY(all_items("/deployments", "_include=id"));
+    std::vector<json> instances = SNAP_TRY(all_items(
+        "/node-instances", "_include=id,host_id,deployment_id,state"));
+    std::map<std::string, std::string> unstarted; // deployment -> instance
+    for (const auto& ni : instances) {
+      std::string id = ni.value("id", json("")).is_string()
+                           ? ni["id"].get<std::string>()
+                           : "";
+      if (!id.empty() && ni.value("host_id", json()) == id &&
+          ni.value("state", json()) != "started") {
+        unstarted[ni.value("deployment_id", json("")).is_string()
+                      ? ni["deployment_id"].get<std::string>()
+                      : ""] = id;
+      }
+    }
+    Fields installed = Fields::array(), skipped = Fields::array(),
+           failed = Fields::array();
+    std::vector<std::pair<std::string, std::string>> started; // dep, exec
+    for (const auto& d : deps) {
+      if (!d.contains("id") || !d["id"].is_string()) {
+        continue;
+      }
+      std::string dep = d["id"].get<std::string>();
+      if (auto it = unstarted.find(dep); it != unstarted.end()) {
+        skipped.push_back(fmt::format("{} (node instance {} is not started)",
+                                      dep, it->second));
+        continue;
+      }
+      json exec = SNAP_TRY(call("POST", "/executions",
+                                {{"deployment_id", dep},
+                                 {"workflow_id", "install_new_agents"},
+                                 {"parameters", json::object()},
+                                 {"allow_custom_parameters", true}},
+                                {.idempotent = false, .ok = {201, 200}}));
+      started.emplace_back(dep, exec.value("id", json("")).is_string()
+                                    ? exec["id"].get<std::string>()
+                                    : "");
+      m_ctx.reporter.note(fmt::format("install_new_agents started on {} "
+                                      "(execution {})",
+                                      dep, started.back().second));
+    }
+    for (const auto& [dep, exec_id] : started) {
+      std::string status;
+      json e;
+      auto step = [&]() -> Expected<bool> {
+        e = SNAP_TRY(call("GET", "/executions/" + url_escape(exec_id)));
+        status = e.value("status", json("")).is_string()
+                     ? e["status"].get<std::string>()
+                     : "";
+        m_ctx.reporter.progress(
+            fmt::format("install_new_agents on {}: {}", dep, status), 0, 0);
+        return status == "terminated" || status == "failed" ||
+               status == "cancelled";
+      };
+      auto waited = poll_until(wait_timeout(), step, [&] {
+        return fmt::format("cloudify: install_new_agents on {} is still {} "
+                           "after {:.0f} s (execution {} goes on; cfy "
+                           "executions get {})",
+                           dep, status, wait_timeout(), exec_id, exec_id);
+      });
+      if (!waited) {
+        failed.push_back(dep);
+        left.push_back(waited.error().message);
+      } else if (status == "terminated") {
+        installed.push_back(dep);
+      } else {
+        failed.push_back(dep);
+        std::string why = e.value("error", json("")).is_string()
+                              ? e["error"].get<std::string>()
+                              : "";
+        left.push_back(fmt::format("install_new_agents on {} ended {}{} "
+                                   "(execution {})",
+                                   dep, status, why.empty() ? "" : ": " + why,
+                                   exec_id));
+      }
+    }
+    if (!skipped.empty()) {
+      m_ctx.reporter.warn(fmt::format(
+          "cloudify: no new agents for {} deployments whose compute "
+          "instances are not all started: {}",
+          skipped.size(), fmt::join(skipped, ", ")));
+    }
+    return Fields{
+        {"installed", installed}, {"skipped", skipped}, {"failed", failed}};
+  }
+
   AdapterContext m_ctx;
 };
 
@@ -713,10 +836,23 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
                                   "--restore-certificates (add it, or drop "
                                   "--no-reboot)");
   }
+  bool agents = !flag("install-new-agents").empty();
+  if (agents && !flag("keep-maintenance").empty()) {
+    return fail(ErrorKind::usage,
+                "cloudify: --install-new-agents runs workflows, which the "
+                "manager refuses in maintenance mode: drop "
+                "--keep-maintenance, or install them later");
+  }
   // The operator's maintenance mode is left as it was found.
   std::string maintenance = SNAP_TRY(maintenance_status());
   bool was_on = maintenance != "deactivated";
   bool keep = !flag("keep-maintenance").empty() || was_on;
+  if (agents && was_on) {
+    return fail(ErrorKind::usage,
+                "cloudify: maintenance mode is on and would stay on after "
+                "the restore, where --install-new-agents cannot run: "
+                "deactivate it first, or install the agents later");
+  }
   // The archive goes up under an id of its own: a snapshot the manager
   // already holds under the archive's id may be another one, or failed,
   // and restoring it would put back the wrong state.
@@ -742,6 +878,11 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
     plan.push_back(was_on ? "leave maintenance mode on, as it was found"
                    : keep ? "leave maintenance mode on (--keep-maintenance)"
                           : "deactivate maintenance mode");
+    if (agents) {
+      plan.push_back("run install_new_agents on every deployment whose "
+                     "compute instances are all started (as cfy agents "
+                     "install does), and wait for each");
+    }
     return RestoreReport{.plan = std::move(plan)};
   }
   SNAP_TRY(push_archive(in, run.snapshot));
@@ -762,6 +903,14 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
                             "are now the snapshot's: check execution {} as "
                             "one of them (cfy executions get {})",
                             run.exec_id, run.exec_id));
+  }
+  if (agents && left.empty()) {
+    auto done = install_new_agents(left);
+    if (!done) {
+      left.push_back(done.error().message);
+    } else {
+      r.details["agents"] = *done;
+    }
   }
   if (!left.empty()) {
     r.verdict = Error{ErrorKind::partial, "cloudify: " + join_list(left, "; ")};
@@ -849,6 +998,13 @@ const AdapterInfo& cloudify_info() {
                  {C::restore}},
                 {"no-reboot",
                  "with --restore-certificates: do not reboot the manager",
+                 false,
+                 {C::restore}},
+                {"install-new-agents",
+                 "after the restore, run install_new_agents on every "
+                 "deployment whose compute instances are started (the "
+                 "upgrade follow-up of cfy agents install), and wait for "
+                 "each",
                  false,
                  {C::restore}},
                 {"keep-maintenance",

@@ -264,6 +264,60 @@ TEST_CASE("keep-maintenance leaves maintenance mode on", "[e2e][cloudify]") {
   CHECK(maintenance(emu.url()) == "activated");
 }
 
+TEST_CASE("restore --install-new-agents runs the upgrade follow-up on "
+          "started deployments",
+          "[e2e][cloudify]") {
+  TempDir dir;
+  std::string archive;
+  {
+    Emulator old_manager("cloudify");
+    archive = save_one(old_manager, dir);
+  }
+  Emulator fresh("cloudify", {"--deployments", "3", "--unstarted-deployment",
+                              "dep-2", "--job-ms", "150"});
+  auto r = snap({"--json", "restore", "cloudify", archive, "--addr",
+                 fresh.url(), "--yes", "--install-new-agents"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  nlohmann::json agents = nlohmann::json::parse(r.out)["details"]["agents"];
+  CHECK(agents["installed"] == nlohmann::json::array({"dep-1", "dep-3"}));
+  CHECK(agents["skipped"].size() == 1);
+  CHECK(agents["failed"].empty());
+  CHECK(r.err.find("dep-2 (node instance vm_2abc is not started)") !=
+        std::string::npos);
+  // Started after maintenance mode is off again, and followed to the end.
+  auto log = fresh.requests();
+  auto first = [&](const std::string& prefix) {
+    return std::find_if(
+               log.begin(), log.end(),
+               [&](const std::string& l) { return l.starts_with(prefix); }) -
+           log.begin();
+  };
+  CHECK(first("POST /api/v3.1/maintenance/deactivate") <
+        first("POST /api/v3.1/executions"));
+  auto listed =
+      nlohmann::json::parse(http("GET", api(fresh.url()) + "/executions"));
+  REQUIRE(listed["items"].size() == 2);
+  for (const auto& e : listed["items"]) {
+    CHECK(e["workflow_id"] == "install_new_agents");
+    CHECK(e["status"] == "terminated");
+  }
+
+  // A failing workflow is named, and the restore is partial.
+  Emulator failing("cloudify", {"--deployments", "1", "--fail-workflow",
+                                "agents", "--job-ms", "150"});
+  auto f = snap({"restore", "cloudify", archive, "--addr", failing.url(),
+                 "--yes", "--install-new-agents"});
+  CHECK(f.exit_code == 3);
+  CHECK(f.err.find("install_new_agents on dep-1 ended failed") !=
+        std::string::npos);
+  // It cannot run in maintenance mode, so --keep-maintenance is refused
+  // before anything changes.
+  auto kept = snap({"restore", "cloudify", archive, "--addr", failing.url(),
+                    "--yes", "--install-new-agents", "--keep-maintenance"});
+  CHECK(kept.exit_code == 2);
+}
+
 TEST_CASE("restore --dry-run and a corrupt archive change nothing",
           "[e2e][cloudify][verify]") {
   TempDir dir;
