@@ -352,6 +352,25 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
       page.views.emplace_back(n, c.indices[n].view);
     }
   }
+  // OpenSearch has a _shard_doc sort only from 3.3 (ShardDocSortBuilder,
+  // opensearch-project/OpenSearch #18924); before, the name is a field no
+  // mapping has.
+  if (c.opensearch() &&
+      (c.os_major < 3 || (c.os_major == 3 && c.os_minor < 3)) &&
+      body.contains("sort") &&
+      body["sort"].dump().find("_shard_doc") != std::string::npos) {
+    send_error(res, 400, "search_phase_execution_exception",
+               "all shards failed",
+               {{"phase", "query"},
+                {"grouped", true},
+                {"failed_shards",
+                 json::array({{{"shard", 0},
+                               {"reason",
+                                {{"type", "query_shard_exception"},
+                                 {"reason", "No mapping found for [_shard_doc] "
+                                            "in order to sort on"}}}}})}});
+    return;
+  }
   if (body.contains("slice") &&
       !slice_page(c, body["slice"], scroll, !pit_id.empty(), page, res)) {
     return;
@@ -581,6 +600,68 @@ void register_search_routes(httplib::Server& s, Cluster& c) {
           {"total", n}, {"successful", n}, {"skipped", 0}, {"failed", 0}};
     }
     send_json(res, out);
+  });
+  // OpenSearch's own point in time (2.4+; rest-api-spec create_pit and
+  // delete_pit, CreatePitResponse {"pit_id", "_shards", "creation_time"},
+  // DeletePitResponse {"pits": [{"successful", "pit_id"}]}).
+  s.Post(R"(/([^/_][^/]*)/_search/point_in_time)", [&](const auto& req,
+                                                       auto& res) {
+    if (!c.opensearch() || (c.os_major == 2 && c.os_minor < 4) ||
+        c.os_major < 2) {
+      send_json(res,
+                {{"error", "no handler found for uri [" + req.path +
+                               "] and method [POST]"},
+                 {"status", 400}},
+                400);
+      return;
+    }
+    auto ka = parse_time_ms(req.get_param_value("keep_alive"));
+    if (!ka) {
+      send_error(res, 400, "action_request_validation_exception",
+                 "Validation Failed: 1: keep alive not specified;");
+      return;
+    }
+    std::lock_guard lock(c.mu);
+    c.advance();
+    std::vector<std::string> names;
+    if (!resolve(c, req.matches[1], req, res, names)) {
+      return;
+    }
+    SearchContext ctx{{}, *ka, now_ms()};
+    for (const auto& n : names) {
+      if (!check_readable(c, n, res)) {
+        return;
+      }
+      ctx.views.emplace_back(n, c.indices[n].view);
+    }
+    std::string id = random_id(60) + "AAAAAAAAAAA==";
+    c.contexts[id] = ctx;
+    int n = static_cast<int>(names.size());
+    send_json(
+        res,
+        {{"pit_id", id},
+         {"_shards",
+          {{"total", n}, {"successful", n}, {"skipped", 0}, {"failed", 0}}},
+         {"creation_time", now_ms()}});
+  });
+  s.Delete("/_search/point_in_time", [&](const auto& req, auto& res) {
+    json body = json::parse(req.body, nullptr, false);
+    if (!c.opensearch() || !body.is_object() || !body.contains("pit_id") ||
+        !body["pit_id"].is_array()) {
+      send_error(res, 400, "action_request_validation_exception",
+                 "Validation Failed: 1: no pit ids specified;");
+      return;
+    }
+    std::lock_guard lock(c.mu);
+    json pits = json::array();
+    bool any = false;
+    for (const auto& id : body["pit_id"]) {
+      bool freed =
+          id.is_string() && c.contexts.erase(id.get<std::string>()) > 0;
+      any |= freed;
+      pits.push_back({{"successful", freed}, {"pit_id", id}});
+    }
+    send_json(res, {{"pits", pits}}, any ? 200 : 404);
   });
   s.Delete("/_pit", [&](const auto& req, auto& res) {
     json body = json::parse(req.body, nullptr, false);

@@ -22,8 +22,8 @@
 // Versions: Elasticsearch 7.0 and later, and OpenSearch 1.x-3.x (known by
 // version.distribution in GET /, driven as the 7.10 it forked from, without
 // feature states or _verify_integrity). Documents are read with a point in
-// time sorted by _shard_doc from Elasticsearch 7.12, with scroll before and
-// on OpenSearch.
+// time sorted by _shard_doc from Elasticsearch 7.12 and OpenSearch 3.3
+// (its own, under _search/point_in_time), with scroll before.
 //
 // Not saved by a snapshot without --include-global-state: templates,
 // pipelines, ILM policies, persistent settings and feature states. An

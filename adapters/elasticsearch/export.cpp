@@ -220,16 +220,44 @@ Expected<IndexExport> read_pit(Client& c, const Read& rd, std::string& pit,
 }
 
 // Opens a point in time on `index`; the guard closes it on every way out.
+// Elasticsearch: POST <index>/_pit, {"id"}; OpenSearch (2.4+, read with
+// one from 3.3): POST <index>/_search/point_in_time, {"pit_id"}.
 Expected<std::string> open_pit(Client& c, const std::string& index) {
-  json opened =
-      SNAP_TRY(c.call("POST", "/" + url_escape(index) + "/_pit", json(),
-                      {.query = fmt::format("keep_alive={}", k_keep_alive)}));
-  return opened.value("id", "");
+  Version v = SNAP_TRY(c.version());
+  json opened = SNAP_TRY(
+      c.call("POST",
+             "/" + url_escape(index) +
+                 (v.opensearch() ? "/_search/point_in_time" : "/_pit"),
+             json(), {.query = fmt::format("keep_alive={}", k_keep_alive)}));
+  const char* key = v.opensearch() ? "pit_id" : "id";
+  if (!opened.is_object() || !opened.contains(key) ||
+      !opened[key].is_string() || opened[key].get<std::string>().empty()) {
+    return fail(ErrorKind::remote,
+                fmt::format("elasticsearch: opening a point in time on {} "
+                            "answered no {}",
+                            index, key));
+  }
+  return opened[key].get<std::string>();
 }
 
 void close_pit(Client& c, const std::string& pit) {
+  auto v = c.version();
+  if (v && v->opensearch()) {
+    (void)c.call("DELETE", "/_search/point_in_time",
+                 json{{"pit_id", json::array({pit})}},
+                 {.idempotent = true, .cleanup = true, .ok = {200, 404}});
+    return;
+  }
   (void)c.call("DELETE", "/_pit", json{{"id", pit}},
                {.idempotent = true, .cleanup = true, .ok = {200, 404}});
+}
+
+// Whether documents are read through a point in time sorted by _shard_doc:
+// Elasticsearch 7.12+, OpenSearch 3.3+ (before, it has no _shard_doc, and
+// search_after over several shards could skip documents).
+bool reads_by_pit(const Version& v) {
+  return v.opensearch() ? v.os_major > 3 || (v.os_major == 3 && v.os_minor >= 3)
+                        : v.at_least(7, 12);
 }
 
 // One point in time, read in one sequence of pages.
@@ -655,8 +683,8 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
     }
     IndexExport r = slice_this
                         ? SNAP_TRY(export_pit_sliced(c, o.slices, rd, *sink))
-                    : v.at_least(7, 12) ? SNAP_TRY(export_pit(c, rd, *sink))
-                                        : SNAP_TRY(export_scroll(c, rd, *sink));
+                    : reads_by_pit(v) ? SNAP_TRY(export_pit(c, rd, *sink))
+                                      : SNAP_TRY(export_scroll(c, rd, *sink));
     if (r.written != r.expected) {
       return fail(ErrorKind::remote,
                   fmt::format("elasticsearch: {} gave {} documents but its "
@@ -707,8 +735,8 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
       {"cluster_uuid", c.info().value("cluster_uuid", "")},
       {"read_with",
        sliced ? fmt::format("point in time, {} slices at once", o.slices.size())
-       : v.at_least(7, 12) ? "point in time"
-                           : "scroll"},
+       : reads_by_pit(v) ? "point in time"
+                         : "scroll"},
       {"indices", counts},
       {"documents", total}};
   if (!closed.empty() || !hidden.empty()) {

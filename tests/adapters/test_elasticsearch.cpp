@@ -1041,7 +1041,7 @@ std::vector<std::string> opensearch(const std::string& version) {
 TEST_CASE("OpenSearch is known by its distribution and driven without what "
           "it lacks",
           "[e2e][elasticsearch][opensearch]") {
-  for (const std::string version : {"1.3.20", "2.19.1", "3.1.0"}) {
+  for (const std::string version : {"1.3.20", "2.19.1", "3.1.0", "3.3.0"}) {
     INFO("OpenSearch " << version);
     Emulator os("elasticsearch", opensearch(version));
     REQUIRE(get_json(os.url())["version"]["distribution"] == "opensearch");
@@ -1077,16 +1077,31 @@ TEST_CASE("OpenSearch is known by its distribution and driven without what "
     CHECK(deep.exit_code == 0);
     CHECK_FALSE(os.received("POST /_snapshot/backups/_verify_integrity"));
 
-    // An export reads by scroll (OpenSearch has no _shard_doc tiebreaker
-    // for search_after before 3.3) and imports into Elasticsearch.
+    // An export reads by scroll before 3.3 (OpenSearch has no _shard_doc
+    // tiebreaker for search_after before), by its own point in time from
+    // 3.3, and imports into Elasticsearch.
     TempDir out;
     auto exported =
         snap({"--json", "save", "es", "--export", "--addr", os.url(),
               "--batch-size", "7", "-o", out.path().string()});
     INFO(exported.err);
     REQUIRE(exported.exit_code == 0);
-    CHECK(json::parse(exported.out)["source"]["read_with"] == "scroll");
+    bool pit = version == "3.3.0";
+    CHECK(json::parse(exported.out)["source"]["read_with"] ==
+          (pit ? "point in time" : "scroll"));
     CHECK_FALSE(os.received("POST /users/_pit"));
+    CHECK(os.received("POST /users/_search/point_in_time") == pit);
+    CHECK(os.received("DELETE /_search/point_in_time") == pit);
+    if (version == "2.19.1") {
+      // What snap avoids: a point in time before 3.3 has no _shard_doc.
+      json opened = json::parse(http(
+          "POST", os.url() + "/users/_search/point_in_time?keep_alive=1m"));
+      json body = {{"pit", {{"id", opened["pit_id"]}}},
+                   {"sort", json::array({{{"_shard_doc", "asc"}}})}};
+      CHECK(http("POST", os.url() + "/_search", body.dump())
+                .find("No mapping found for [_shard_doc]") !=
+            std::string::npos);
+    }
     Emulator es("elasticsearch", k_fast);
     auto imported =
         snap({"restore", "es", "--addr", es.url(), only_archive(out), "--yes"});
