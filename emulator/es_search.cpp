@@ -288,13 +288,16 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
       send_error(res, 400, (*e)["type"], (*e)["reason"]);
       return;
     }
-    if (from > 0) {
+    // match_all selects everything: no document needs reading for it.
+    if (!(body["query"].size() == 1 && body["query"].contains("match_all"))) {
+      query = body["query"];
+    }
+    if (from > 0 && !query.is_null()) {
       send_error(res, 400, "parsing_exception",
                  "snap-emulator pages a query by search_after or scroll, "
                  "not by from");
       return;
     }
-    query = body["query"];
   }
   bool has_sort = body.contains("sort");
   if (body.contains("search_after") && !has_sort) {
@@ -392,7 +395,10 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
     }
     page.start = start + j + 1;
   }
-  std::int64_t total = total_docs(page);
+  // Counted only when the answer shows it (a query's count reads every
+  // document of the view).
+  bool counted = scroll || !(track.is_boolean() && !track.get<bool>());
+  std::int64_t total = counted ? total_docs(page) : 0;
   std::string scroll_id;
   if (scroll) {
     auto ka = parse_time_ms(req.get_param_value("scroll"));
@@ -405,7 +411,7 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
     }
     scroll_id =
         "FGluY2x1ZGVfY29udGV4dF91dWlkDXF1ZXJ5QW5kRmV0Y2gB" + random_id(24);
-    SearchContext ctx{page.views, *ka, now_ms(), 0, size, query};
+    SearchContext ctx{page.views, *ka, now_ms(), 0, size, query, total};
     c.contexts[scroll_id] = ctx;
   }
   std::string out = "{";
@@ -459,11 +465,12 @@ void scroll_next(Cluster& c, const httplib::Request& req,
   ctx.last_used_ms = now_ms();
   Page page{
       ctx.views, static_cast<std::int64_t>(ctx.scroll_pos), {}, ctx.query};
-  std::string out = "{\"_scroll_id\":" + json(id).dump() +
-                    ",\"took\":1,\"timed_out\":false,\"_shards\":{\"total\":1,"
-                    "\"successful\":1,\"skipped\":0,\"failed\":0},\"hits\":{" +
-                    render_total(json(true), total_docs(page)) +
-                    "\"max_score\":null,\"hits\":[";
+  std::string out =
+      "{\"_scroll_id\":" + json(id).dump() +
+      ",\"took\":1,\"timed_out\":false,\"_shards\":{\"total\":1,"
+      "\"successful\":1,\"skipped\":0,\"failed\":0},\"hits\":{" +
+      render_total(json(true), ctx.total >= 0 ? ctx.total : total_docs(page)) +
+      "\"max_score\":null,\"hits\":[";
   std::size_t count = 0;
   std::int64_t next = page.start;
   render_hits(c, page, ctx.size, true, out, count, &next);
@@ -483,6 +490,9 @@ void count(Cluster& c, const httplib::Request& req, httplib::Response& res,
   json body =
       req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
   json query = body.is_object() ? body.value("query", json()) : json();
+  if (query.is_object() && query.size() == 1 && query.contains("match_all")) {
+    query = json(); // everything, without reading a document
+  }
   if (!query.is_null()) {
     if (auto e = check_query(query)) {
       send_error(res, 400, (*e)["type"], (*e)["reason"]);

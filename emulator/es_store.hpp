@@ -111,6 +111,7 @@ struct SearchContext {
   std::size_t scroll_pos = 0; // scroll only
   int size = 10;              // scroll only
   json query;                 // scroll only: null, every document
+  std::int64_t total = -1;    // scroll only: the hits, counted once
   bool expired() const { return now_ms() > last_used_ms + keep_alive_ms; }
 };
 
