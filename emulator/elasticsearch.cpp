@@ -47,6 +47,14 @@ void send_json(httplib::Response& res, const json& body, int status) {
   res.set_content(body.dump(), "application/json");
 }
 
+void no_handler(const httplib::Request& req, httplib::Response& res) {
+  send_json(res,
+            {{"error", "no handler found for uri [" + req.path +
+                           "] and method [" + req.method + "]"},
+             {"status", 400}},
+            400);
+}
+
 void send_error(httplib::Response& res, int status, const std::string& type,
                 const std::string& reason, const json& extra) {
   json cause = {{"type", type}, {"reason", reason}};
@@ -907,11 +915,7 @@ void register_elasticsearch(httplib::Server& server, FaultInjector& faults,
   server.set_error_handler(
       [&c](const httplib::Request& req, httplib::Response& res) {
         if (res.status == 404 && res.body.empty()) {
-          es::send_json(res,
-                        {{"error", "no handler found for uri [" + req.path +
-                                       "] and method [" + req.method + "]"},
-                         {"status", 400}},
-                        400);
+          es::no_handler(req, res);
         }
         (void)c;
       });

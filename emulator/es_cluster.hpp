@@ -61,6 +61,9 @@ void send_json(httplib::Response& res, const json& body, int status = 200);
 void send_error(httplib::Response& res, int status, const std::string& type,
                 const std::string& reason, const json& extra = json::object());
 void index_not_found(httplib::Response& res, const std::string& name);
+// What the REST controller answers for a path and method no handler takes:
+// 400 {"error": "no handler found for uri [...] and method [...]"}.
+void no_handler(const httplib::Request& req, httplib::Response& res);
 
 // A boolean query parameter: absent -> `fallback`, "" or "true" -> true.
 bool flag_param(const httplib::Request& req, const char* name, bool fallback);

@@ -18,14 +18,6 @@
 namespace snap::emulator::es {
 namespace {
 
-void no_handler(httplib::Response& res, const httplib::Request& req) {
-  send_json(res,
-            {{"error", "no handler found for uri [" + req.path +
-                           "] and method [" + req.method + "]"},
-             {"status", 400}},
-            400);
-}
-
 json policy_answer(const Cluster& c, const std::string& name,
                    const Cluster::Policy& p) {
   json templates = json::array();
@@ -71,7 +63,7 @@ void register_definition_routes(httplib::Server& s, Cluster& c) {
 
   auto get_policies = [&](const httplib::Request& req, httplib::Response& res) {
     if (c.opensearch()) {
-      no_handler(res, req);
+      no_handler(req, res);
       return;
     }
     std::lock_guard lock(c.mu);
@@ -96,7 +88,7 @@ void register_definition_routes(httplib::Server& s, Cluster& c) {
   s.Get(R"(/_ilm/policy/([^/]+))", get_policies);
   s.Put(R"(/_ilm/policy/([^/]+))", [&](const auto& req, auto& res) {
     if (c.opensearch()) {
-      no_handler(res, req);
+      no_handler(req, res);
       return;
     }
     json body = json::parse(req.body, nullptr, false);

@@ -517,6 +517,36 @@ void count(Cluster& c, const httplib::Request& req, httplib::Response& res,
                     {"failed", 0}}}});
 }
 
+// Opens a point in time on the indices of the path's first group, kept
+// alive as its keep_alive parameter says (answered with `no_keep_alive`
+// when missing). Returns its id and how many indices (shards) it holds, or
+// nothing when the error is answered.
+std::optional<std::pair<std::string, int>>
+open_context(Cluster& c, const httplib::Request& req, httplib::Response& res,
+             const std::string& no_keep_alive) {
+  auto ka = parse_time_ms(req.get_param_value("keep_alive"));
+  if (!ka) {
+    send_error(res, 400, "action_request_validation_exception", no_keep_alive);
+    return std::nullopt;
+  }
+  std::lock_guard lock(c.mu);
+  c.advance();
+  std::vector<std::string> names;
+  if (!resolve(c, req.matches[1], req, res, names)) {
+    return std::nullopt;
+  }
+  SearchContext ctx{{}, *ka, now_ms()};
+  for (const auto& n : names) {
+    if (!check_readable(c, n, res)) {
+      return std::nullopt;
+    }
+    ctx.views.emplace_back(n, c.indices[n].view);
+  }
+  std::string id = random_id(60) + "AAAAAAAAAAA==";
+  c.contexts[id] = ctx;
+  return std::pair{id, static_cast<int>(names.size())};
+}
+
 } // namespace
 
 void register_search_routes(httplib::Server& s, Cluster& c) {
@@ -575,37 +605,17 @@ void register_search_routes(httplib::Server& s, Cluster& c) {
     // x-pack's point in time; OpenSearch has its own, under
     // /{index}/_search/point_in_time (2.4+), and no /_pit handler.
     if (!c.at_least(7, 10) || c.opensearch()) {
-      send_json(res,
-                {{"error", "no handler found for uri [" + req.path +
-                               "] and method [POST]"},
-                 {"status", 400}},
-                400);
+      no_handler(req, res);
       return;
     }
-    auto ka = parse_time_ms(req.get_param_value("keep_alive"));
-    if (!ka) {
-      send_error(res, 400, "action_request_validation_exception",
-                 "Validation Failed: 1: [keep_alive] is not specified;");
+    auto opened = open_context(
+        c, req, res, "Validation Failed: 1: [keep_alive] is not specified;");
+    if (!opened) {
       return;
     }
-    std::lock_guard lock(c.mu);
-    c.advance();
-    std::vector<std::string> names;
-    if (!resolve(c, req.matches[1], req, res, names)) {
-      return;
-    }
-    SearchContext ctx{{}, *ka, now_ms()};
-    for (const auto& n : names) {
-      if (!check_readable(c, n, res)) {
-        return;
-      }
-      ctx.views.emplace_back(n, c.indices[n].view);
-    }
-    std::string id = random_id(60) + "AAAAAAAAAAA==";
-    c.contexts[id] = ctx;
-    json out = {{"id", id}};
+    json out = {{"id", opened->first}};
     if (c.major >= 8) {
-      int n = static_cast<int>(names.size());
+      int n = opened->second;
       out["_shards"] = {
           {"total", n}, {"successful", n}, {"skipped", 0}, {"failed", 0}};
     }
@@ -618,38 +628,18 @@ void register_search_routes(httplib::Server& s, Cluster& c) {
                                                        auto& res) {
     if (!c.opensearch() || (c.os_major == 2 && c.os_minor < 4) ||
         c.os_major < 2) {
-      send_json(res,
-                {{"error", "no handler found for uri [" + req.path +
-                               "] and method [POST]"},
-                 {"status", 400}},
-                400);
+      no_handler(req, res);
       return;
     }
-    auto ka = parse_time_ms(req.get_param_value("keep_alive"));
-    if (!ka) {
-      send_error(res, 400, "action_request_validation_exception",
-                 "Validation Failed: 1: keep alive not specified;");
+    auto opened = open_context(
+        c, req, res, "Validation Failed: 1: keep alive not specified;");
+    if (!opened) {
       return;
     }
-    std::lock_guard lock(c.mu);
-    c.advance();
-    std::vector<std::string> names;
-    if (!resolve(c, req.matches[1], req, res, names)) {
-      return;
-    }
-    SearchContext ctx{{}, *ka, now_ms()};
-    for (const auto& n : names) {
-      if (!check_readable(c, n, res)) {
-        return;
-      }
-      ctx.views.emplace_back(n, c.indices[n].view);
-    }
-    std::string id = random_id(60) + "AAAAAAAAAAA==";
-    c.contexts[id] = ctx;
-    int n = static_cast<int>(names.size());
+    int n = opened->second;
     send_json(
         res,
-        {{"pit_id", id},
+        {{"pit_id", opened->first},
          {"_shards",
           {{"total", n}, {"successful", n}, {"skipped", 0}, {"failed", 0}}},
          {"creation_time", now_ms()}});

@@ -136,6 +136,20 @@ struct Zeebe {
             {"partitions", parts}};
   }
 
+  // Takes backup `id` (above the latest) and answers 202 as
+  // BackupEndpoint's successfullyScheduledBackupResponse does. Lock held.
+  void schedule(std::int64_t id, httplib::Response& res) {
+    latest = id;
+    backups[id] = Backup{id, now_ms()};
+    res.status = 202;
+    res.set_content(
+        json{{"message", "A backup with id " + std::to_string(id) +
+                             " has been scheduled. Use GET actuator/backups/" +
+                             std::to_string(id) + " to monitor the status."}}
+            .dump(),
+        "application/json");
+  }
+
   static std::string fmt_snapshot(int p, const Backup& b) {
     return std::to_string(p) + "-1-" + std::to_string(b.id % 100000) + "-2";
   }
@@ -255,12 +269,7 @@ void register_zeebe(httplib::Server& server, FaultInjector&,
       if (id <= z.latest) {
         id = z.latest + 1; // two takes within a millisecond
       }
-      z.latest = id;
-      z.backups[id] = Backup{id, now_ms()};
-      message(res, 202,
-              "A backup with id " + std::to_string(id) +
-                  " has been scheduled. Use GET actuator/backups/" +
-                  std::to_string(id) + " to monitor the status.");
+      z.schedule(id, res);
       return;
     }
     if (v89 && !has_id) {
@@ -290,12 +299,7 @@ void register_zeebe(httplib::Server& server, FaultInjector&,
                   ". Id of new backups must be higher than the previous one.");
       return;
     }
-    z.latest = id;
-    z.backups[id] = Backup{id, now_ms()};
-    message(res, 202,
-            "A backup with id " + std::to_string(id) +
-                " has been scheduled. Use GET actuator/backups/" +
-                std::to_string(id) + " to monitor the status.");
+    z.schedule(id, res);
   });
   server.Get(base, [](const auto&, auto& res) {
     std::lock_guard lock(z.mu);
