@@ -126,6 +126,22 @@ const Kind k_kinds[] = {
      }},
 };
 
+// Whether the cluster's definition `now` is the archive's `saved`. A stored
+// script is its language and source: the cluster state the export read it
+// from may carry options that GET _scripts does not show.
+bool same_definition(const Kind& k, const json& now, const json& saved) {
+  if (std::string_view(k.key) != "stored_scripts") {
+    return now == saved;
+  }
+  auto part = [](const json& d, const char* f) {
+    return d.is_object() && d.contains("script") && d["script"].is_object()
+               ? d["script"].value(f, json())
+               : json();
+  };
+  return part(now, "lang") == part(saved, "lang") &&
+         part(now, "source") == part(saved, "source");
+}
+
 } // namespace
 
 Expected<json> read_definitions(Client& c) {
@@ -214,7 +230,7 @@ Expected<std::vector<std::string>> put_definitions(Client& c, const json& defs,
       if (now.is_null()) {
         plan.push_back(fmt::format("create {} {}", k.label, name));
         steps.push_back({&k, name, false});
-      } else if (now == body) {
+      } else if (same_definition(k, now, body)) {
         plan.push_back(
             fmt::format("keep {} {} (the same is there)", k.label, name));
       } else if (replace) {
