@@ -27,6 +27,10 @@ struct KubernetesOptions {
   bool fabric_operator = false;
   long operator_ready_ms = 300;
   std::vector<std::string> operator_fail; // CRs the operator sets to Error
+  // Jobs: their pod runs this long, then succeeds (or, "failed", fails
+  // past its backoffLimit); a pod whose PVC is missing never starts.
+  long job_ms = 300;
+  std::string job_outcome = "complete"; // complete | failed
 };
 
 // Errors: a CRD file that cannot be read; the message says which.

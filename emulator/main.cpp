@@ -325,6 +325,11 @@ void kubernetes_flags(CLI::App& sub, Setup& s) {
   sub.add_option("--operator-fail", k.operator_fail,
                  "the operator sets this resource's status to Error "
                  "(repeatable)");
+  sub.add_option("--job-ms", k.job_ms,
+                 "how long a Job's pod runs before it ends (default 300)");
+  sub.add_option("--job-outcome", k.job_outcome,
+                 "complete (default) or failed: how every Job ends")
+      ->check(CLI::IsMember({"complete", "failed"}));
 }
 
 bool kubernetes_start(httplib::Server& server, FaultInjector& injector,

@@ -26,7 +26,10 @@
 // documented order (Operate, Tasklist and Optimize snapshots, then the
 // records), after which the Zeebe steps are printed. Components must be
 // stopped first; --replace deletes the indices the snapshots would
-// overwrite, as the documentation asks.
+// overwrite, as the documentation asks. With --kubeconfig or --namespace
+// snap does the whole procedure on Kubernetes (kube_restore.cpp): stop the
+// workloads, restore the indices, one restore Job per broker volume, start
+// them again.
 //
 // Component addresses: --zeebe (default --addr, port 9600), --operate,
 // --tasklist, --optimize (port 8092) and --elasticsearch (port 9200);
@@ -47,6 +50,7 @@
 // https://docs.camunda.io/docs/self-managed/operational-guides/backup-restore/backup/
 #include <set>
 
+#include "adapters/camunda/kube_restore.hpp"
 #include "adapters/camunda/zeebe_api.hpp"
 #include "adapters/elasticsearch/export.hpp"
 #include "adapters/factories.hpp"
@@ -717,8 +721,25 @@ Expected<RestoreReport> CamundaAdapter::restore(ArchiveReader& in,
                   "(same partition count and backup store), then start "
                   "Zeebe, Operate, Tasklist and Optimize",
                   id));
+  // On Kubernetes (--kubeconfig or --namespace) snap does those steps too.
+  std::optional<camunda::KubeTargets> kube;
+  if (!flag("kubeconfig").empty() || !flag("namespace").empty()) {
+    std::vector<std::string> components =
+        flag("components").empty()
+            ? std::vector<std::string>{"zeebe-broker",  "orchestration",
+                                       "zeebe-gateway", "operate",
+                                       "tasklist",      "optimize"}
+            : split_list(flag("components"));
+    kube = SNAP_TRY(camunda::find_targets(m_ctx, components,
+                                          flag("restore-command").empty()
+                                              ? "/usr/local/zeebe/bin/restore"
+                                              : flag("restore-command")));
+  }
   if (dry_run) {
     std::vector<std::string> plan;
+    if (kube) {
+      plan = camunda::describe_stop(*kube);
+    }
     if (!deleted.empty()) {
       plan.push_back(fmt::format(
           "delete every Operate, Tasklist, Optimize and Zeebe record index: "
@@ -732,7 +753,15 @@ Expected<RestoreReport> CamundaAdapter::restore(ArchiveReader& in,
       plan.push_back(
           fmt::format("POST /_snapshot/{}/{}/_restore and wait", repo, name));
     }
-    plan.push_back(zeebe_steps[0].get<std::string>());
+    if (kube) {
+      for (auto& line : camunda::describe_brokers(*kube, id)) {
+        plan.push_back(std::move(line));
+      }
+      plan.push_back("scale every workload above back to its replicas and "
+                     "wait until they are available");
+    } else {
+      plan.push_back(zeebe_steps[0].get<std::string>());
+    }
     return RestoreReport{.plan = std::move(plan)};
   }
   if (!deleted.empty() && !replace) {
@@ -744,40 +773,96 @@ Expected<RestoreReport> CamundaAdapter::restore(ArchiveReader& in,
                             "all, as Camunda's restore procedure does)",
                             fmt::join(deleted, ", ")));
   }
-  for (const auto& batch : es::name_batches(deleted)) {
-    SNAP_TRY(m_es.call("DELETE", "/" + batch, json(),
-                       {.query = "expand_wildcards=all", .idempotent = false}));
-  }
-  std::vector<std::string> short_of;
-  for (const auto& name : names) {
-    m_ctx.reporter.note(fmt::format("restoring snapshot {}", name));
-    json done = SNAP_TRY(
-        m_es.call("POST",
-                  fmt::format("/_snapshot/{}/{}/_restore", url_escape(repo),
-                              url_escape(name)),
-                  json{{"include_global_state", false}},
-                  {.query = "wait_for_completion=true", .idempotent = false}));
-    // The answer's RestoreInfo counts shards that could not be recovered:
-    // the restore finished, but not whole.
-    json shards =
-        done.value("snapshot", json::object()).value("shards", json::object());
-    std::uint64_t failed = shards.value("failed", std::uint64_t{0});
-    if (failed > 0) {
-      short_of.push_back(fmt::format("{} ({} of {} shards failed)", name,
-                                     failed,
-                                     shards.value("total", std::uint64_t{0})));
+  // Stopping changes no data: if it fails or is interrupted, everything is
+  // started again. From the first deleted index on, a failure leaves the
+  // cluster stopped and says what is left to do.
+  std::vector<kube::Scaled> scaled;
+  if (kube) {
+    auto stopped = kube::scale_down(
+        *kube->cluster.api, m_ctx.reporter,
+        [&](std::string n) { m_ctx.reporter.note(n); }, kube->ns,
+        kube->workloads, wait_timeout(), scaled, "camunda");
+    if (!stopped) {
+      (void)kube::scale_back(*kube->cluster.api, scaled, "camunda");
+      return tl::unexpected(stopped.error());
     }
+  }
+  auto halfway = [&](Error e, const std::string& left) {
+    if (kube) {
+      e.message += fmt::format(
+          ". The cluster is left stopped: {}, then start it again: {}", left,
+          camunda::scale_back_commands(*kube, scaled));
+    }
+    return tl::unexpected(e);
+  };
+  std::string zeebe_left = fmt::format(
+      "restore each broker's volume (bin/restore --backupId={})", id);
+  std::vector<std::string> short_of;
+  auto es_part = [&]() -> Expected<void> {
+    for (const auto& batch : es::name_batches(deleted)) {
+      SNAP_TRY(
+          m_es.call("DELETE", "/" + batch, json(),
+                    {.query = "expand_wildcards=all", .idempotent = false}));
+    }
+    for (const auto& name : names) {
+      m_ctx.reporter.note(fmt::format("restoring snapshot {}", name));
+      json done = SNAP_TRY(m_es.call(
+          "POST",
+          fmt::format("/_snapshot/{}/{}/_restore", url_escape(repo),
+                      url_escape(name)),
+          json{{"include_global_state", false}},
+          {.query = "wait_for_completion=true", .idempotent = false}));
+      // The answer's RestoreInfo counts shards that could not be
+      // recovered: the restore finished, but not whole.
+      json shards = done.value("snapshot", json::object())
+                        .value("shards", json::object());
+      std::uint64_t failed = shards.value("failed", std::uint64_t{0});
+      if (failed > 0) {
+        short_of.push_back(
+            fmt::format("{} ({} of {} shards failed)", name, failed,
+                        shards.value("total", std::uint64_t{0})));
+      }
+    }
+    return {};
+  };
+  if (auto ok = es_part(); !ok) {
+    return halfway(ok.error(), "restore the snapshots again, " + zeebe_left);
+  }
+  if (!short_of.empty()) {
+    Error e{ErrorKind::partial,
+            fmt::format("camunda: not every shard was restored: {} (see GET "
+                        "_cat/shards; restore those snapshots again before "
+                        "Zeebe)",
+                        fmt::join(short_of, "; "))};
+    if (kube) {
+      return halfway(e, zeebe_left);
+    }
+    RestoreReport r;
+    r.details = {{"restored_snapshots", names}, {"deleted_indices", deleted}};
+    r.next_steps = zeebe_steps.get<std::vector<std::string>>();
+    r.verdict = e;
+    return r;
   }
   RestoreReport r;
   r.details = {{"restored_snapshots", names}, {"deleted_indices", deleted}};
-  r.next_steps = zeebe_steps.get<std::vector<std::string>>();
-  if (!short_of.empty()) {
-    r.verdict = Error{
-        ErrorKind::partial,
-        fmt::format("camunda: not every shard was restored: {} (see GET "
-                    "_cat/shards; restore those snapshots again before Zeebe)",
-                    fmt::join(short_of, "; "))};
+  if (!kube) {
+    r.next_steps = zeebe_steps.get<std::vector<std::string>>();
+    return r;
   }
+  if (auto ok =
+          camunda::restore_brokers(*kube, m_ctx.reporter, id, wait_timeout());
+      !ok) {
+    return halfway(ok.error(), "find why the Job failed, " + zeebe_left);
+  }
+  SNAP_TRY(kube::scale_back(*kube->cluster.api, scaled, "camunda"));
+  SNAP_TRY(
+      camunda::wait_available(*kube, scaled, m_ctx.reporter, wait_timeout()));
+  r.details["zeebe_brokers_restored"] = kube->broker_count;
+  Fields started = Fields::array();
+  for (const auto& s : scaled) {
+    started.push_back(s.workload_type.name() + "/" + s.workload_name);
+  }
+  r.details["workloads_started"] = started;
   return r;
 }
 
@@ -794,47 +879,70 @@ const AdapterInfo& camunda_info() {
       .caps = {C::save, C::restore, C::status, C::list, C::remove},
       .payload_version = 1,
       .default_addr = "http://127.0.0.1:9600",
-      .flags = {{"zeebe", "Zeebe gateway management address (default --addr)",
-                 true, all},
-                {"operate", "Operate management address", true, all},
-                {"tasklist", "Tasklist management address", true, all},
-                {"optimize",
-                 "Optimize management address (default "
-                 "http://127.0.0.1:8092)",
-                 true, all},
-                {"elasticsearch",
-                 "Elasticsearch address (default http://127.0.0.1:9200)", true,
-                 all},
-                {"repository",
-                 "Elasticsearch snapshot repository of the web apps' "
-                 "backups, which takes the zeebe-record snapshot too",
-                 true, all},
-                {"records-prefix",
-                 "index prefix of the exported Zeebe records (default "
-                 "zeebe-record)",
-                 true,
-                 {C::save}},
-                {"skip",
-                 "web apps the cluster does not run (optimize, "
-                 "operate, tasklist)",
-                 true, all, true},
-                {"backup-id",
-                 "the one id for every component, above every earlier "
-                 "Zeebe backup's (default: UTC epoch seconds)",
-                 true,
-                 {C::save}},
-                {"camunda-version",
-                 "e.g. 8.5.1: picks the API generation and soft or hard "
-                 "pause (default: asked from the gateway)",
-                 true, all},
-                {"wait-timeout",
-                 "seconds to wait for each component (default 3600)",
-                 true,
-                 {C::save}},
-                {"replace",
-                 "delete the indices the restored snapshots would overwrite",
-                 false,
-                 {C::restore}}},
+      .flags =
+          {{"zeebe", "Zeebe gateway management address (default --addr)", true,
+            all},
+           {"operate", "Operate management address", true, all},
+           {"tasklist", "Tasklist management address", true, all},
+           {"optimize",
+            "Optimize management address (default "
+            "http://127.0.0.1:8092)",
+            true, all},
+           {"elasticsearch",
+            "Elasticsearch address (default http://127.0.0.1:9200)", true, all},
+           {"kubeconfig",
+            "restore: the kubeconfig of the cluster Camunda runs in; "
+            "snap then stops the applications, restores every "
+            "broker's volume with a Job and starts them again",
+            true,
+            {C::restore}},
+           {"context", "restore: the kubeconfig context", true, {C::restore}},
+           {"namespace",
+            "restore: Camunda's namespace (default: the context's)",
+            true,
+            {C::restore}},
+           {"components",
+            "restore on Kubernetes: the app.kubernetes.io/component "
+            "labels of the workloads to stop (default "
+            "zeebe-broker,orchestration,zeebe-gateway,operate,tasklist,"
+            "optimize)",
+            true,
+            {C::restore}},
+           {"restore-command",
+            "restore on Kubernetes: Zeebe's restore application in the "
+            "broker image (default /usr/local/zeebe/bin/restore)",
+            true,
+            {C::restore}},
+           {"repository",
+            "Elasticsearch snapshot repository of the web apps' "
+            "backups, which takes the zeebe-record snapshot too",
+            true, all},
+           {"records-prefix",
+            "index prefix of the exported Zeebe records (default "
+            "zeebe-record)",
+            true,
+            {C::save}},
+           {"skip",
+            "web apps the cluster does not run (optimize, "
+            "operate, tasklist)",
+            true, all, true},
+           {"backup-id",
+            "the one id for every component, above every earlier "
+            "Zeebe backup's (default: UTC epoch seconds)",
+            true,
+            {C::save}},
+           {"camunda-version",
+            "e.g. 8.5.1: picks the API generation and soft or hard "
+            "pause (default: asked from the gateway)",
+            true, all},
+           {"wait-timeout",
+            "seconds to wait for each component (default 3600)",
+            true,
+            {C::save}},
+           {"replace",
+            "delete the indices the restored snapshots would overwrite",
+            false,
+            {C::restore}}},
   };
   return info;
 }

@@ -15,9 +15,33 @@ Expected<Cluster> connect(const AdapterContext& ctx, const std::string& label) {
   return connect(ctx.connector, ctx.flags, ctx.reporter, label);
 }
 
+namespace {
+
+// `given` the connection flags that win over the kubeconfig's.
+Expected<Cluster> connect_with(const Connector& connector,
+                               const Connection& given,
+                               const AdapterFlags& flags, Reporter& reporter,
+                               const std::string& label);
+
+} // namespace
+
 Expected<Cluster> connect(const Connector& connector, const AdapterFlags& flags,
                           Reporter& reporter, const std::string& label) {
-  const Connection& given = connector.given();
+  return connect_with(connector, connector.given(), flags, reporter, label);
+}
+
+Expected<Cluster> connect_kubeconfig(const AdapterContext& ctx,
+                                     const std::string& label) {
+  return connect_with(ctx.connector, Connection{}, ctx.flags, ctx.reporter,
+                      label);
+}
+
+namespace {
+
+Expected<Cluster> connect_with(const Connector& connector,
+                               const Connection& given,
+                               const AdapterFlags& flags, Reporter& reporter,
+                               const std::string& label) {
   std::string kubeconfig = flag_value(flags, "kubeconfig");
   auto target =
       load_target(kubeconfig, flag_value(flags, "context"), process_env());
@@ -67,5 +91,7 @@ Expected<Cluster> connect(const Connector& connector, const AdapterFlags& flags,
   c.server_version = v.is_object() ? str(v, "gitVersion") : "";
   return c;
 }
+
+} // namespace
 
 } // namespace snap::adapters::kube

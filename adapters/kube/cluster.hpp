@@ -30,5 +30,9 @@ Expected<Cluster> connect(const AdapterContext& ctx, const std::string& label);
 // has no adapter session).
 Expected<Cluster> connect(const Connector& connector, const AdapterFlags& flags,
                           Reporter& reporter, const std::string& label);
+// The kubeconfig's cluster alone, for an adapter whose connection flags
+// (--addr, --token) name another service (camunda's are Zeebe's).
+Expected<Cluster> connect_kubeconfig(const AdapterContext& ctx,
+                                     const std::string& label);
 
 } // namespace snap::adapters::kube

@@ -114,6 +114,7 @@ private:
   std::map<std::string, std::int64_t> m_cut_ms; // VolumeSnapshot uid -> cut
   // A Fabric node's uid -> when its pods were scheduled (replicas > 0).
   std::map<std::string, std::int64_t> m_pods_since;
+  std::map<std::string, std::int64_t> m_jobs_since; // Job key -> pod start
   std::int64_t m_rv = 1000;
   unsigned long long m_uid = 0;
   std::mutex m_mutex;

@@ -132,6 +132,61 @@ void Cluster::reconcile_locked() {
   if (m_options.fabric_operator) {
     reconcile_fabric_operator_locked();
   }
+  // The Job controller (kubernetes pkg/controller/job): the Job's pod runs
+  // once every PVC it mounts exists (until then it is Pending and the Job
+  // only active); after --job-ms it ends, and the Job gets succeeded: 1
+  // and condition Complete, or failed: 1 and condition Failed
+  // (BackoffLimitExceeded) with --job-outcome failed.
+  for (auto& [k, o] : m_objects) {
+    if (!k.starts_with("batch/v1|jobs|")) {
+      continue;
+    }
+    json& st = o["status"];
+    if (st.is_object() && st.contains("conditions")) {
+      continue; // ended
+    }
+    std::string ns = o["metadata"].value("namespace", "");
+    bool claims = true;
+    const json& pod = o.value("spec", json::object())
+                          .value("template", json::object())
+                          .value("spec", json::object());
+    for (const auto& v : pod.value("volumes", json::array())) {
+      if (v.is_object() && v.contains("persistentVolumeClaim")) {
+        std::string claim =
+            v["persistentVolumeClaim"].value("claimName", std::string());
+        claims = claims && object(pvc_k, ns, claim) != nullptr;
+      }
+    }
+    if (!claims) {
+      if (!st.is_object() || st.value("active", 0) != 1) {
+        st = {{"active", 1}};
+        o["metadata"]["resourceVersion"] = next_rv();
+      }
+      continue;
+    }
+    auto since = m_jobs_since.try_emplace(k, now_ms()).first->second;
+    if (now_ms() - since < m_options.job_ms) {
+      if (!st.is_object() || st.value("active", 0) != 1) {
+        st = {{"active", 1}, {"startTime", rfc3339(since, 0)}};
+        o["metadata"]["resourceVersion"] = next_rv();
+      }
+      continue;
+    }
+    bool ok = m_options.job_outcome != "failed";
+    st = {{"startTime", rfc3339(since, 0)},
+          {ok ? "succeeded" : "failed", 1},
+          {"conditions",
+           json::array({ok ? json{{"type", "Complete"}, {"status", "True"}}
+                           : json{{"type", "Failed"},
+                                  {"status", "True"},
+                                  {"reason", "BackoffLimitExceeded"},
+                                  {"message", "Job has reached the specified "
+                                              "backoff limit"}}})}};
+    if (ok) {
+      st["completionTime"] = rfc3339(now_ms(), 0);
+    }
+    o["metadata"]["resourceVersion"] = next_rv();
+  }
   // Workload controllers: the pods follow spec.replicas.
   for (auto& [k, o] : m_objects) {
     if (!k.starts_with("apps/v1|deployments|") &&

@@ -624,6 +624,174 @@ TEST_CASE("camunda with Zeebe's continuous backups is refused before "
   CHECK(dir.list().empty());
 }
 
+namespace {
+
+// A Helm-style Camunda 8.7 in namespace "camunda" of an emulated cluster:
+// the brokers' StatefulSet (3, data volume from a claim template), the
+// gateway and the web apps as Deployments, and the brokers' PVCs.
+void seed_camunda_workloads(const std::string& kube) {
+  auto post = [&](const std::string& path, const json& body) {
+    std::string r = http("POST", kube + path, body.dump());
+    REQUIRE(r.find("\"kind\":\"Status\"") == std::string::npos);
+  };
+  post("/api/v1/namespaces", {{"apiVersion", "v1"},
+                              {"kind", "Namespace"},
+                              {"metadata", {{"name", "camunda"}}}});
+  auto labels = [](const std::string& component) {
+    return json{{"app.kubernetes.io/name", "camunda-platform"},
+                {"app.kubernetes.io/component", component}};
+  };
+  post("/apis/apps/v1/namespaces/camunda/statefulsets",
+       {{"apiVersion", "apps/v1"},
+        {"kind", "StatefulSet"},
+        {"metadata",
+         {{"name", "camunda-zeebe"}, {"labels", labels("zeebe-broker")}}},
+        {"spec",
+         {{"replicas", 3},
+          {"serviceName", "camunda-zeebe"},
+          {"selector", {{"matchLabels", labels("zeebe-broker")}}},
+          {"template",
+           {{"metadata", {{"labels", labels("zeebe-broker")}}},
+            {"spec",
+             {{"containers",
+               {{{"name", "zeebe"},
+                 {"image", "camunda/zeebe:8.7.2"},
+                 {"env",
+                  {{{"name", "ZEEBE_BROKER_CLUSTER_PARTITIONSCOUNT"},
+                    {"value", "3"}},
+                   {{"name", "ZEEBE_BROKER_DATA_BACKUP_STORE"},
+                    {"value", "S3"}}}},
+                 {"volumeMounts",
+                  {{{"name", "data"}, {"mountPath", "/usr/local/zeebe/data"}},
+                   {{"name", "config"},
+                    {"mountPath", "/usr/local/zeebe/config"}}}}}}},
+              {"volumes",
+               {{{"name", "config"},
+                 {"configMap", {{"name", "camunda-zeebe"}}}}}}}}}},
+          {"volumeClaimTemplates",
+           {{{"metadata", {{"name", "data"}}},
+             {"spec",
+              {{"accessModes", {"ReadWriteOnce"}},
+               {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}}}}}});
+  for (const std::string c :
+       {"zeebe-gateway", "operate", "tasklist", "optimize"}) {
+    post("/apis/apps/v1/namespaces/camunda/deployments",
+         {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", {{"name", "camunda-" + c}, {"labels", labels(c)}}},
+          {"spec",
+           {{"replicas", 1},
+            {"selector", {{"matchLabels", labels(c)}}},
+            {"template",
+             {{"metadata", {{"labels", labels(c)}}},
+              {"spec",
+               {{"containers",
+                 {{{"name", c}, {"image", "camunda/" + c + ":8.7.2"}}}}}}}}}}});
+  }
+  for (int i = 0; i < 3; ++i) {
+    post("/api/v1/namespaces/camunda/persistentvolumeclaims",
+         {{"apiVersion", "v1"},
+          {"kind", "PersistentVolumeClaim"},
+          {"metadata", {{"name", "data-camunda-zeebe-" + std::to_string(i)}}},
+          {"spec",
+           {{"accessModes", {"ReadWriteOnce"}},
+            {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}});
+  }
+}
+
+std::string kubeconfig_for(const TempDir& dir, const std::string& server) {
+  std::string path = (dir.path() / "kubeconfig").string();
+  write_file(path, "apiVersion: v1\nkind: Config\ncurrent-context: lab\n"
+                   "clusters:\n- name: lab\n  cluster:\n    server: " +
+                       server +
+                       "\ncontexts:\n- name: lab\n  context:\n    cluster: "
+                       "lab\n    user: me\n    namespace: camunda\n"
+                       "users:\n- name: me\n  user: {}\n");
+  return path;
+}
+
+} // namespace
+
+TEST_CASE("camunda restore on Kubernetes stops everything, restores each "
+          "broker with a Job and starts it again",
+          "[e2e][camunda][kubernetes]") {
+  std::string outcome = GENERATE("complete", "failed");
+  Cluster c;
+  Emulator kube("kubernetes", {"--job-ms", "200", "--job-outcome", outcome});
+  seed_camunda_workloads(kube.url());
+  TempDir dir;
+  REQUIRE(snap(with({"save", "camunda", "--backup-id", "1400", "-o",
+                     dir.path().string()},
+                    c.flags()))
+              .exit_code == 0);
+  std::string archive = (dir.path() / dir.list().at(0)).string();
+  TempDir cfg;
+  std::vector<std::string> k8s = {"--kubeconfig",
+                                  kubeconfig_for(cfg, kube.url())};
+  auto plan =
+      snap(with(with({"restore", "camunda", archive, "--dry-run", "--replace"},
+                     c.flags()),
+                k8s));
+  INFO(plan.err);
+  REQUIRE(plan.exit_code == 0);
+  CHECK(plan.out.find("scale statefulsets.apps/camunda-zeebe to 0 (from 3)") !=
+        std::string::npos);
+  CHECK(plan.out.find("run Job snap-restore-1400-2 on PVC "
+                      "data-camunda-zeebe-2") != std::string::npos);
+  std::size_t before = kube.requests().size();
+  auto r = snap(with(
+      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()),
+      k8s));
+  INFO(outcome << ": " << r.err);
+  auto log = kube.requests();
+  log.erase(log.begin(), log.begin() + static_cast<long>(before));
+  auto first = [&](const std::string& prefix) {
+    return std::find_if(
+               log.begin(), log.end(),
+               [&](const std::string& l) { return l.starts_with(prefix); }) -
+           log.begin();
+  };
+  const std::string sts =
+      "PATCH /apis/apps/v1/namespaces/camunda/statefulsets/camunda-zeebe";
+  const std::string jobs = "POST /apis/batch/v1/namespaces/camunda/jobs";
+  CHECK(first(sts) < first(jobs));
+  auto job = json::parse(http(
+      "GET", kube.url() +
+                 "/apis/batch/v1/namespaces/camunda/jobs/snap-restore-1400-1"));
+  const json& pod = job["spec"]["template"]["spec"];
+  CHECK(pod["volumes"].dump().find("data-camunda-zeebe-1") !=
+        std::string::npos);
+  CHECK(pod["containers"][0]["image"] == "camunda/zeebe:8.7.2");
+  CHECK(pod["containers"][0]["command"][2].get<std::string>().find(
+            "--backupId=1400") != std::string::npos);
+  CHECK(pod["containers"][0]["env"].dump().find(
+            R"({"name":"ZEEBE_BROKER_CLUSTER_NODEID","value":"1"})") !=
+        std::string::npos);
+  auto replicas = [&](const std::string& kind, const std::string& name) {
+    return json::parse(http("GET", kube.url() +
+                                       "/apis/apps/v1/namespaces/camunda/" +
+                                       kind + "/" + name))["spec"]["replicas"]
+        .get<int>();
+  };
+  if (outcome == "complete") {
+    CHECK(r.exit_code == 0);
+    CHECK(replicas("statefulsets", "camunda-zeebe") == 3);
+    CHECK(replicas("deployments", "camunda-operate") == 1);
+    for (const auto& index : k_indices) {
+      CHECK(http("GET", c.es.url() + "/" + index + "/_count")
+                .find("\"count\":1") != std::string::npos);
+    }
+  } else {
+    // A broker's restore failed: the cluster stays stopped, and the error
+    // says what is left and how to start it.
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("restore Job snap-restore-1400-") != std::string::npos);
+    CHECK(r.err.find("kubectl scale -n camunda statefulsets.apps/camunda-zeebe "
+                     "--replicas=3") != std::string::npos);
+    CHECK(replicas("statefulsets", "camunda-zeebe") == 0);
+  }
+}
+
 TEST_CASE("camunda restore with failed shards is partial, exit 3",
           "[e2e][camunda][target-truth]") {
   Cluster c({}, {}, {"--restore-failed-shards", "1"});
