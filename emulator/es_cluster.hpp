@@ -41,9 +41,15 @@ struct Cluster {
     std::string modified;
     json policy;
   };
-  std::map<std::string, Policy> policies;        // _ilm/policy
-  std::map<std::string, json> pipelines;         // _ingest/pipeline
-  std::map<std::string, json> scripts;           // _scripts: {lang, source}
+  std::map<std::string, Policy> policies; // _ilm/policy
+  std::map<std::string, json> pipelines;  // _ingest/pipeline
+  std::map<std::string, json> scripts;    // _scripts: {lang, source}
+  struct IsmPolicy {
+    std::int64_t seq_no = 0;
+    json policy;
+  };
+  std::map<std::string, IsmPolicy> ism; // OpenSearch _plugins/_ism
+  std::int64_t ism_seq = 0;
   std::map<std::string, SearchContext> contexts; // PIT and scroll ids
   std::set<std::string> reject_ids;
   int reject_429_left = 0;

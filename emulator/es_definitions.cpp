@@ -10,7 +10,15 @@
 // stored scripts (RestPutStoredScriptAction, RestGetStoredScriptAction:
 // {"_id", "found", "script"}; listed only in the cluster state's
 // metadata.stored_scripts) and the lists of composable and component
-// templates. OpenSearch has no _ilm (it answers "no handler found").
+// templates. OpenSearch has no _ilm (it answers "no handler found"); its
+// index-management plugin keeps ISM policies (opensearch-project/
+// index-management, documentation-website _im-plugin/ism/api.md): PUT
+// _plugins/_ism/policies/<id> {"policy"} creates one (201) and stores it
+// with policy_id, last_updated_time, schema_version and error_notification;
+// an existing one is changed only with if_seq_no and if_primary_term that
+// match (409 otherwise); GET answers {"_id", "_version", "_seq_no",
+// "_primary_term", "policy"}, a missing one 404 "Policy not found", and
+// the list {"policies": [...], "total_policies"}.
 #include "emulator/es_cluster.hpp"
 
 #include <fnmatch.h>
@@ -106,6 +114,87 @@ void register_definition_routes(httplib::Server& s, Cluster& c) {
     p.policy = body["policy"];
     send_json(res, {{"acknowledged", true}});
   });
+
+  auto ism_answer = [](const std::string& id, const Cluster::IsmPolicy& p) {
+    return json{{"_id", id},
+                {"_version", 1},
+                {"_seq_no", p.seq_no},
+                {"_primary_term", 1},
+                {"policy", p.policy}};
+  };
+  s.Get("/_plugins/_ism/policies", [&, ism_answer](const auto& req, auto& res) {
+    if (!c.opensearch()) {
+      no_handler(req, res);
+      return;
+    }
+    std::lock_guard lock(c.mu);
+    json list = json::array();
+    for (const auto& [id, p] : c.ism) {
+      json one = ism_answer(id, p);
+      one.erase("_version");
+      list.push_back(one);
+    }
+    send_json(res, {{"policies", list}, {"total_policies", list.size()}});
+  });
+  s.Get(R"(/_plugins/_ism/policies/([^/]+))",
+        [&, ism_answer](const auto& req, auto& res) {
+          if (!c.opensearch()) {
+            no_handler(req, res);
+            return;
+          }
+          std::lock_guard lock(c.mu);
+          auto it = c.ism.find(req.matches[1]);
+          if (it == c.ism.end()) {
+            send_error(res, 404, "status_exception", "Policy not found");
+            return;
+          }
+          send_json(res, ism_answer(it->first, it->second));
+        });
+  s.Put(R"(/_plugins/_ism/policies/([^/]+))",
+        [&, ism_answer](const auto& req, auto& res) {
+          if (!c.opensearch()) {
+            no_handler(req, res);
+            return;
+          }
+          json body = json::parse(req.body, nullptr, false);
+          if (!body.is_object() || !body.contains("policy") ||
+              !body["policy"].is_object() ||
+              !body["policy"].contains("default_state") ||
+              !body["policy"].contains("states")) {
+            send_error(res, 400, "illegal_argument_exception",
+                       "Failed to parse policy: default_state and states are "
+                       "required");
+            return;
+          }
+          std::lock_guard lock(c.mu);
+          std::string id = req.matches[1];
+          auto it = c.ism.find(id);
+          bool created = it == c.ism.end();
+          if (!created) {
+            if (req.get_param_value("if_seq_no") !=
+                    std::to_string(it->second.seq_no) ||
+                req.get_param_value("if_primary_term") != "1") {
+              send_error(res, 409, "version_conflict_engine_exception",
+                         "[" + id +
+                             "]: version conflict, document already exists "
+                             "(current version [1])");
+              return;
+            }
+          }
+          json policy = body["policy"];
+          policy["policy_id"] = id;
+          policy["last_updated_time"] = now_ms();
+          policy["schema_version"] = 1;
+          if (!policy.contains("error_notification")) {
+            policy["error_notification"] = nullptr;
+          }
+          Cluster::IsmPolicy& p = c.ism[id];
+          p.seq_no = c.ism_seq++;
+          p.policy = policy;
+          json out = ism_answer(id, p);
+          out["policy"] = {{"policy", policy}};
+          send_json(res, out, created ? 201 : 200);
+        });
 
   auto get_pipelines = [&](const httplib::Request& req,
                            httplib::Response& res) {

@@ -13,8 +13,9 @@
 // _ingest/pipeline/<id>, _scripts/<id> {"script"}, _index_template/<name>.
 // Managed definitions (_meta.managed: true, which Elasticsearch sets on
 // those it installs and keeps up to date) and dot-named ones are left out.
-// OpenSearch has no ILM (its ISM lives under _plugins/_ism): there the
-// lifecycle policies are left out, and said so.
+// OpenSearch has no ILM: there its index-management plugin's ISM policies
+// (_plugins/_ism/policies) are kept instead, without what the plugin sets
+// itself, and an update names the seq_no and primary term it read.
 #include "adapters/elasticsearch/definitions.hpp"
 
 #include <functional>
@@ -74,6 +75,28 @@ json from_map(const json& answer,
   return out;
 }
 
+// An ISM policy as its PUT takes it: without what the plugin sets itself
+// (policy_id, last_updated_time, schema_version, the creating user, and
+// each ISM template's last_updated_time).
+json ism_policy(const json& policy) {
+  if (!policy.is_object()) {
+    return json();
+  }
+  json p = policy;
+  for (const char* k :
+       {"policy_id", "last_updated_time", "schema_version", "user"}) {
+    p.erase(k);
+  }
+  if (p.contains("ism_template") && p["ism_template"].is_array()) {
+    for (auto& t : p["ism_template"]) {
+      if (t.is_object()) {
+        t.erase("last_updated_time");
+      }
+    }
+  }
+  return json{{"policy", p}};
+}
+
 struct Kind {
   const char* key;   // in definitions.json
   const char* label; // in messages
@@ -104,6 +127,17 @@ const Kind k_kinds[] = {
                       a[n].contains("policy")
                   ? json{{"policy", a[n]["policy"]}}
                   : json();
+     }},
+    // OpenSearch's Index State Management (the index-management plugin):
+    // GET _plugins/_ism/policies/<id> {"_id", "_seq_no", "_primary_term",
+    // "policy"}; an update must name the seq_no and primary term read.
+    {"ism_policies", "ISM policy",
+     [](const std::string& n) {
+       return "/_plugins/_ism/policies/" + url_escape(n);
+     },
+     [](const json& a, const std::string&) {
+       return a.is_object() && a.contains("policy") ? ism_policy(a["policy"])
+                                                    : json();
      }},
     {"ingest_pipelines", "ingest pipeline",
      [](const std::string& n) { return "/_ingest/pipeline/" + url_escape(n); },
@@ -154,10 +188,28 @@ Expected<json> read_definitions(Client& c) {
       from_list(SNAP_TRY(c.call("GET", "/_index_template")), "index_templates",
                 "index_template");
   if (v.opensearch()) {
-    c.reporter().warn(
-        "elasticsearch: OpenSearch keeps lifecycle policies in its ISM "
-        "plugin, which the export does not read; they are left out");
+    // Index State Management is a plugin: a cluster without it has no
+    // handler for the path.
     defs["lifecycle_policies"] = json::object();
+    defs["ism_policies"] = json::object();
+    auto listed =
+        c.call("GET", "/_plugins/_ism/policies", json(), {.ok = {200, 404}});
+    if (!listed) {
+      c.reporter().warn(fmt::format("elasticsearch: ISM policies are left "
+                                    "out: {}",
+                                    listed.error().message));
+    } else if (listed->is_object() && listed->contains("policies") &&
+               (*listed)["policies"].is_array()) {
+      for (const auto& p : (*listed)["policies"]) {
+        if (p.is_object() && p.contains("_id") && p["_id"].is_string() &&
+            p.contains("policy")) {
+          std::string id = p["_id"].get<std::string>();
+          if (!managed(id, json::object())) {
+            defs["ism_policies"][id] = ism_policy(p["policy"]);
+          }
+        }
+      }
+    }
   } else {
     defs["lifecycle_policies"] =
         from_map(SNAP_TRY(c.call("GET", "/_ilm/policy")), [](const json& p) {
@@ -205,6 +257,7 @@ Expected<std::vector<std::string>> put_definitions(Client& c, const json& defs,
     const Kind* kind;
     std::string name;
     bool exists;
+    std::string query; // an ISM update: the seq_no and primary term read
   };
   std::vector<Step> steps;
   std::vector<std::string> plan, differ;
@@ -214,6 +267,15 @@ Expected<std::vector<std::string>> put_definitions(Client& c, const json& defs,
       continue;
     }
     const json& group = defs[k.key];
+    if (std::string_view(k.key) == "ism_policies" && !group.empty() &&
+        !v.opensearch()) {
+      return fail(ErrorKind::usage,
+                  fmt::format("elasticsearch: the archive holds {} ISM "
+                              "policies, which Elasticsearch does not have "
+                              "(it has ILM); restore without "
+                              "--include-global-state, or into OpenSearch",
+                              group.size()));
+    }
     if (std::string_view(k.key) == "lifecycle_policies" && !group.empty() &&
         v.opensearch()) {
       return fail(ErrorKind::usage,
@@ -236,7 +298,13 @@ Expected<std::vector<std::string>> put_definitions(Client& c, const json& defs,
       } else if (replace) {
         plan.push_back(fmt::format("replace {} {} (it differs; --replace)",
                                    k.label, name));
-        steps.push_back({&k, name, true});
+        std::string query;
+        if (std::string_view(k.key) == "ism_policies") {
+          query = fmt::format("if_seq_no={}&if_primary_term={}",
+                              answer.value("_seq_no", json(0)).dump(),
+                              answer.value("_primary_term", json(0)).dump());
+        }
+        steps.push_back({&k, name, true, query});
       } else {
         differ.push_back(fmt::format("{} {}", k.label, name));
       }
@@ -255,7 +323,7 @@ Expected<std::vector<std::string>> put_definitions(Client& c, const json& defs,
   }
   for (const Step& s : steps) {
     SNAP_TRY(c.call("PUT", s.kind->path(s.name), defs[s.kind->key][s.name],
-                    {.idempotent = true}));
+                    {.query = s.query, .idempotent = true, .ok = {200, 201}}));
   }
   return plan;
 }

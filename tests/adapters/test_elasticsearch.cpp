@@ -1112,6 +1112,65 @@ TEST_CASE("OpenSearch is known by its distribution and driven without what "
   }
 }
 
+TEST_CASE("OpenSearch ISM policies travel with --include-global-state",
+          "[e2e][elasticsearch][opensearch]") {
+  Emulator source("elasticsearch", opensearch("2.19.1"));
+  seed(source.url(), 3);
+  const std::string policy =
+      R"({"policy":{"description":"logs","default_state":"hot",
+          "states":[{"name":"hot","actions":[],"transitions":[]}]}})";
+  http("PUT", source.url() + "/_plugins/_ism/policies/logs-policy", policy);
+  TempDir dir;
+  auto saved = snap({"--json", "save", "es", "--export", "--addr", source.url(),
+                     "--indices", "users", "--include-global-state", "-o",
+                     dir.path().string()});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  CHECK(json::parse(saved.out)["source"]["definitions"]["ism_policies"] == 1);
+  std::string archive = only_archive(dir);
+
+  Emulator target("elasticsearch", opensearch("2.19.1"));
+  auto restored = snap({"restore", "es", "--addr", target.url(), archive,
+                        "--include-global-state", "--yes"});
+  INFO(restored.err);
+  REQUIRE(restored.exit_code == 0);
+  auto got = get_json(target.url() + "/_plugins/_ism/policies/logs-policy");
+  CHECK(got["policy"]["default_state"] == "hot");
+  CHECK(got["policy"]["description"] == "logs");
+
+  // Changed on the target: refused, then replaced with the seq_no read.
+  http("PUT",
+       target.url() +
+           "/_plugins/_ism/policies/logs-policy?if_seq_no=0&if_primary_term=1",
+       R"({"policy":{"description":"other","default_state":"hot",
+           "states":[{"name":"hot","actions":[],"transitions":[]}]}})");
+  std::vector<std::string> again = {"restore",   "es",
+                                    "--addr",    target.url(),
+                                    archive,     "--include-global-state",
+                                    "--yes",     "--rename-pattern",
+                                    "users",     "--rename-replacement",
+                                    "copy-users"};
+  auto refused = snap(again);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("ISM policy logs-policy") != std::string::npos);
+  again.push_back("--replace");
+  auto replaced = snap(again);
+  INFO(replaced.err);
+  CHECK(replaced.exit_code == 0);
+  CHECK(get_json(
+            target.url() +
+            "/_plugins/_ism/policies/logs-policy")["policy"]["description"] ==
+        "logs");
+  // Into Elasticsearch, which has no ISM: refused before any change.
+  Emulator es("elasticsearch", k_fast);
+  auto into_es = snap({"restore", "es", "--addr", es.url(), archive,
+                       "--include-global-state", "--yes"});
+  CHECK(into_es.exit_code == 2);
+  CHECK(into_es.err.find("ISM policies") != std::string::npos);
+  CHECK(http("GET", es.url() + "/users").find("index_not_found_exception") !=
+        std::string::npos);
+}
+
 TEST_CASE("a connection cut during an export leaves nothing behind",
           "[e2e][elasticsearch]") {
   Emulator emu("elasticsearch", with(k_fast, {"--fail-after-bytes", "20000"}));
