@@ -106,19 +106,13 @@ struct Kind {
   json (*current)(const json& answer, const std::string& name);
 };
 
-json one_of_list(const json& answer, const char* list, const char* key,
-                 const std::string& name) {
-  json all = from_list(answer, list, key);
-  return all.contains(name) ? all[name] : json();
-}
-
 const Kind k_kinds[] = {
     {"component_templates", "component template",
      [](const std::string& n) {
        return "/_component_template/" + url_escape(n);
      },
      [](const json& a, const std::string& n) {
-       return one_of_list(a, "component_templates", "component_template", n);
+       return named_body(a, "component_templates", "component_template", n);
      }},
     {"lifecycle_policies", "lifecycle policy",
      [](const std::string& n) { return "/_ilm/policy/" + url_escape(n); },
@@ -156,7 +150,7 @@ const Kind k_kinds[] = {
     {"index_templates", "index template",
      [](const std::string& n) { return "/_index_template/" + url_escape(n); },
      [](const json& a, const std::string& n) {
-       return one_of_list(a, "index_templates", "index_template", n);
+       return named_body(a, "index_templates", "index_template", n);
      }},
 };
 
@@ -177,6 +171,33 @@ bool same_definition(const Kind& k, const json& now, const json& saved) {
 }
 
 } // namespace
+
+json named_body(const json& answer, const char* list, const char* key,
+                const std::string& name) {
+  if (!answer.is_object() || !answer.contains(list) ||
+      !answer[list].is_array()) {
+    return json();
+  }
+  for (const auto& item : answer[list]) {
+    if (item.is_object() && item.value("name", json()) == name &&
+        item.contains(key) && item[key].is_object()) {
+      return item[key];
+    }
+  }
+  return json();
+}
+
+Expected<json> index_template(Client& c, const std::string& name) {
+  json got = SNAP_TRY(c.call("GET", "/_index_template/" + url_escape(name),
+                             json(), {.ok = {200, 404}}));
+  return named_body(got, "index_templates", "index_template", name);
+}
+
+Expected<json> component_template(Client& c, const std::string& name) {
+  json got = SNAP_TRY(c.call("GET", "/_component_template/" + url_escape(name),
+                             json(), {.ok = {200, 404}}));
+  return named_body(got, "component_templates", "component_template", name);
+}
 
 Expected<json> read_definitions(Client& c) {
   Version v = SNAP_TRY(c.version());

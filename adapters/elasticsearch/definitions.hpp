@@ -17,6 +17,18 @@ namespace snap::adapters::es {
 inline constexpr std::string_view k_definitions_entry =
     "payload/definitions.json";
 
+// The first object of `answer`'s list `list` (GET _index_template and
+// _component_template answer [{"name", key: body}]) named `name`, else
+// null.
+nlohmann::json named_body(const nlohmann::json& answer, const char* list,
+                          const char* key, const std::string& name);
+
+// Composable index template `name` (GET _index_template/<name>), or null
+// when the cluster has none of that name. Errors: any kind but a 404.
+Expected<nlohmann::json> index_template(Client& c, const std::string& name);
+// Component template `name` (GET _component_template/<name>), likewise.
+Expected<nlohmann::json> component_template(Client& c, const std::string& name);
+
 // Reads the cluster's definitions, leaving out what the cluster manages
 // itself (_meta.managed true, a name starting with '.'): those come with
 // every cluster of the version. Errors: any kind.

@@ -18,7 +18,6 @@
 #include <mutex>
 #include <optional>
 #include <regex>
-#include <set>
 #include <thread>
 
 #include "snap/json.hpp"
@@ -474,23 +473,6 @@ Expected<std::map<std::string, std::string>> index_states(Client& c) {
 
 namespace {
 
-// The first object of `list` (an answer's array of {"name", key: body})
-// named `name`, else null.
-json named_body(const json& answer, const char* list, const char* key,
-                const std::string& name) {
-  if (!answer.is_object() || !answer.contains(list) ||
-      !answer[list].is_array()) {
-    return json();
-  }
-  for (const auto& item : answer[list]) {
-    if (item.is_object() && item.value("name", json()) == name &&
-        item.contains(key) && item[key].is_object()) {
-      return item[key];
-    }
-  }
-  return json();
-}
-
 // The data streams (7.9+) whose backing indices `defs` holds, as the
 // target reached them: the backing indices leave `defs`, and each stream
 // is recorded with its index template and the component templates that
@@ -533,9 +515,7 @@ Expected<json> data_streams_reached(Client& c, const Version& v, json& defs) {
     json tmpl;
     json components = json::object();
     if (!tname.empty()) {
-      json got = SNAP_TRY(c.call("GET", "/_index_template/" + url_escape(tname),
-                                 json(), {.ok = {200, 404}}));
-      tmpl = named_body(got, "index_templates", "index_template", tname);
+      tmpl = SNAP_TRY(index_template(c, tname));
     }
     if (tmpl.is_object() && tmpl.contains("composed_of") &&
         tmpl["composed_of"].is_array()) {
@@ -544,11 +524,7 @@ Expected<json> data_streams_reached(Client& c, const Version& v, json& defs) {
           continue;
         }
         std::string pname = part.get<std::string>();
-        json got =
-            SNAP_TRY(c.call("GET", "/_component_template/" + url_escape(pname),
-                            json(), {.ok = {200, 404}}));
-        json body =
-            named_body(got, "component_templates", "component_template", pname);
+        json body = SNAP_TRY(component_template(c, pname));
         if (body.is_object()) {
           components[pname] = body;
         }
@@ -1117,7 +1093,7 @@ struct StreamPlan {
 // match the stream's (renamed) name. Errors: `usage`, any kind.
 Expected<std::vector<StreamPlan>>
 plan_streams(Client& c, const json& streams, const ImportOptions& o,
-             const std::set<std::string>& indices_there) {
+             const std::map<std::string, std::string>& indices_there) {
   std::vector<StreamPlan> out;
   for (const auto& [from, ds] : streams.items()) {
     if (!matches_patterns(from, o.indices) || !ds.is_object()) {
@@ -1138,11 +1114,7 @@ plan_streams(Client& c, const json& streams, const ImportOptions& o,
     const json& archived = ds.value("index_template", json());
     json tmpl;
     if (!p.template_name.empty()) {
-      json got = SNAP_TRY(
-          c.call("GET", "/_index_template/" + url_escape(p.template_name),
-                 json(), {.ok = {200, 404}}));
-      tmpl =
-          named_body(got, "index_templates", "index_template", p.template_name);
+      tmpl = SNAP_TRY(index_template(c, p.template_name));
     }
     if (tmpl.is_null()) {
       if (!archived.is_object()) {
@@ -1161,11 +1133,7 @@ plan_streams(Client& c, const json& streams, const ImportOptions& o,
             continue;
           }
           std::string name = part.get<std::string>();
-          json got =
-              SNAP_TRY(c.call("GET", "/_component_template/" + url_escape(name),
-                              json(), {.ok = {200, 404}}));
-          if (named_body(got, "component_templates", "component_template", name)
-                  .is_null()) {
+          if (SNAP_TRY(component_template(c, name)).is_null()) {
             if (!parts.is_object() || !parts.contains(name)) {
               return fail(ErrorKind::usage,
                           fmt::format("elasticsearch: index template {} is "
@@ -1210,12 +1178,8 @@ Expected<RestoreReport> import_indices(Client& c, ArchiveReader& in,
     }
   }
   auto states = SNAP_TRY(index_states(c));
-  std::set<std::string> there;
-  for (const auto& [name, state] : states) {
-    there.insert(name);
-  }
   std::vector<StreamPlan> chosen_streams =
-      SNAP_TRY(plan_streams(c, streams, o, there));
+      SNAP_TRY(plan_streams(c, streams, o, states));
   // Definitions first: the indices and streams made below may name them
   // (templates, default pipelines, lifecycle policies). Checked (and
   // refused on a conflict) before anything changes.

@@ -946,6 +946,18 @@ TEST_CASE("an export with --query holds the matching documents alone",
   CHECK(snapshot.err.find("add --export") != std::string::npos);
 }
 
+// A restore of `archive`'s definitions and users index, as copy-users so
+// that only the definitions can conflict.
+std::vector<std::string> restore_as_copy(const std::string& url,
+                                         const std::string& archive) {
+  return {"restore",   "es",
+          "--addr",    url,
+          archive,     "--include-global-state",
+          "--yes",     "--rename-pattern",
+          "users",     "--rename-replacement",
+          "copy-users"};
+}
+
 TEST_CASE("an export with --include-global-state carries templates policies "
           "pipelines and scripts",
           "[e2e][elasticsearch]") {
@@ -1010,12 +1022,7 @@ TEST_CASE("an export with --include-global-state carries templates policies "
   // --replace.
   http("PUT", target.url() + "/_ingest/pipeline/stamp",
        R"({"processors":[{"set":{"field":"other","value":1}}]})");
-  std::vector<std::string> again = {"restore",   "es",
-                                    "--addr",    target.url(),
-                                    archive,     "--include-global-state",
-                                    "--yes",     "--rename-pattern",
-                                    "users",     "--rename-replacement",
-                                    "copy-users"};
+  std::vector<std::string> again = restore_as_copy(target.url(), archive);
   auto refused = snap(again);
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("ingest pipeline stamp") != std::string::npos);
@@ -1144,12 +1151,7 @@ TEST_CASE("OpenSearch ISM policies travel with --include-global-state",
            "/_plugins/_ism/policies/logs-policy?if_seq_no=0&if_primary_term=1",
        R"({"policy":{"description":"other","default_state":"hot",
            "states":[{"name":"hot","actions":[],"transitions":[]}]}})");
-  std::vector<std::string> again = {"restore",   "es",
-                                    "--addr",    target.url(),
-                                    archive,     "--include-global-state",
-                                    "--yes",     "--rename-pattern",
-                                    "users",     "--rename-replacement",
-                                    "copy-users"};
+  std::vector<std::string> again = restore_as_copy(target.url(), archive);
   auto refused = snap(again);
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("ISM policy logs-policy") != std::string::npos);
