@@ -209,19 +209,28 @@ public:
             if (!guard(rq, rs)) {
               return;
             }
-            json items = json::array();
+            long size = 0, offset = 0;
+            if (!page_params(rq, rs, size, offset)) {
+              return;
+            }
+            std::vector<json> items;
             for (int i = 1; i <= m_opts.deployments; ++i) {
               items.push_back({{"id", fmt::format("dep-{}", i)},
                                {"tenant_name", k_tenant}});
             }
-            rs.set_content(paged(rq, items).dump(), "application/json");
+            rs.set_content(page_answer(items, size, offset).dump(),
+                           "application/json");
           });
     s.Get(p + "/node-instances",
           [this](const httplib::Request& rq, httplib::Response& rs) {
             if (!guard(rq, rs)) {
               return;
             }
-            json items = json::array();
+            long size = 0, offset = 0;
+            if (!page_params(rq, rs, size, offset)) {
+              return;
+            }
+            std::vector<json> items;
             for (int i = 1; i <= m_opts.deployments; ++i) {
               std::string dep = fmt::format("dep-{}", i);
               std::string vm = fmt::format("vm_{}abc", i);
@@ -236,7 +245,8 @@ public:
                                {"deployment_id", dep},
                                {"state", "started"}});
             }
-            rs.set_content(paged(rq, items).dump(), "application/json");
+            rs.set_content(page_answer(items, size, offset).dump(),
+                           "application/json");
           });
     s.Post(p + "/executions", [this](const httplib::Request& rq,
                                      httplib::Response& rs) {
@@ -486,20 +496,8 @@ private:
   // default_page_size, 1000), _offset, _search (id substring); one tenant
   // here, so _all_tenants lists the same. Bad numbers are 400s.
   void list_snapshots(const httplib::Request& rq, httplib::Response& rs) {
-    auto number = [&](const char* key, long fallback) -> long {
-      if (!rq.has_param(key)) {
-        return fallback;
-      }
-      std::string v = rq.get_param_value(key);
-      if (v.empty() || v.find_first_not_of("0123456789") != v.npos) {
-        error(rs, 400, "bad_parameters_error",
-              fmt::format("`{}` is expected to be a positive integer", key));
-        return -1;
-      }
-      return std::stol(v);
-    };
-    long size = number("_size", 1000), offset = number("_offset", 0);
-    if (size < 0 || offset < 0) {
+    long size = 0, offset = 0;
+    if (!page_params(rq, rs, size, offset)) {
       return;
     }
     std::vector<json> items;
@@ -524,20 +522,46 @@ private:
                                      : a[key].dump() < b[key].dump();
                        });
     }
+    rs.set_content(page_answer(items, size, offset).dump(), "application/json");
+  }
+
+  // _size (default default_page_size, 1000) and _offset as
+  // rest_decorators.paginate reads them; a bad number is answered 400 and
+  // false returned.
+  bool page_params(const httplib::Request& rq, httplib::Response& rs,
+                   long& size, long& offset) {
+    auto number = [&](const char* key, long fallback) -> long {
+      if (!rq.has_param(key)) {
+        return fallback;
+      }
+      std::string v = rq.get_param_value(key);
+      if (v.empty() || v.find_first_not_of("0123456789") != v.npos) {
+        error(rs, 400, "bad_parameters_error",
+              fmt::format("`{}` is expected to be a positive integer", key));
+        return -1;
+      }
+      return std::stol(v);
+    };
+    size = number("_size", 1000);
+    offset = size < 0 ? -1 : number("_offset", 0);
+    return size >= 0 && offset >= 0;
+  }
+
+  // A list answer: `items` from `offset`, at most `size`, with the
+  // pagination metadata.
+  static json page_answer(const std::vector<json>& items, long size,
+                          long offset) {
     json page = json::array();
     for (auto i = static_cast<std::size_t>(offset);
          i < items.size() && page.size() < static_cast<std::size_t>(size);
          ++i) {
       page.push_back(items[i]);
     }
-    rs.set_content(
-        json{{"items", page},
-             {"metadata",
-              {{"pagination",
-                {{"total", items.size()}, {"size", size}, {"offset", offset}}},
-               {"filtered", nullptr}}}}
-            .dump(),
-        "application/json");
+    return {{"items", page},
+            {"metadata",
+             {{"pagination",
+               {{"total", items.size()}, {"size", size}, {"offset", offset}}},
+              {"filtered", nullptr}}}};
   }
 
   json snapshot_json(const Snapshot& s) const {
@@ -549,29 +573,6 @@ private:
             {"visibility", "private"},
             {"tenant_name", k_tenant},
             {"private_resource", true}};
-  }
-
-  // A list answer: `items` from _offset, at most _size, with pagination.
-  static json paged(const httplib::Request& rq, const json& items) {
-    std::size_t offset = 0, size = 1000;
-    try {
-      if (rq.has_param("_offset")) {
-        offset = std::stoul(rq.get_param_value("_offset"));
-      }
-      if (rq.has_param("_size")) {
-        size = std::stoul(rq.get_param_value("_size"));
-      }
-    } catch (...) {
-    }
-    json page = json::array();
-    for (std::size_t i = offset; i < items.size() && page.size() < size; ++i) {
-      page.push_back(items[i]);
-    }
-    return {
-        {"items", page},
-        {"metadata",
-         {{"pagination",
-           {{"total", items.size()}, {"size", size}, {"offset", offset}}}}}};
   }
 
   json execution_json(const Execution& e) const {

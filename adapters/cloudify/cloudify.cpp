@@ -145,8 +145,6 @@ public:
 
   Expected<ListResult> list() override {
     ListResult out;
-    // A page holds at most the manager's default_page_size (1000): follow
-    // the pagination metadata to the end.
     // cfy snapshots list's --sort-by/--descending, --search and
     // --all-tenants, as the rest-service's list decorators take them.
     std::string sort = flag("sort").empty() ? "-created_at" : flag("sort");
@@ -158,33 +156,19 @@ public:
     if (all_tenants) {
       filters += "&_all_tenants=true";
     }
-    for (std::uint64_t offset = 0;;) {
-      json page =
-          SNAP_TRY(call("GET", "/snapshots", json(),
-                        {.query = fmt::format("{}&_size={}&_offset={}", filters,
-                                              k_page_size, offset)}));
-      json items = page.value("items", json::array());
-      for (const auto& s : items) {
-        Fields row = Fields::object();
-        row["status"] = s.value("status", "");
-        row["created_at"] = s.value("created_at", "");
-        if (all_tenants) {
-          row["tenant"] = s.value("tenant_name", "");
-        }
-        if (!s.value("error", "").empty()) {
-          row["error"] = s.value("error", "");
-        }
-        out.push_back({s.value("id", ""), std::move(row)});
+    for (const auto& s : SNAP_TRY(all_items("/snapshots", filters))) {
+      Fields row = Fields::object();
+      row["status"] = s.value("status", "");
+      row["created_at"] = s.value("created_at", "");
+      if (all_tenants) {
+        row["tenant"] = s.value("tenant_name", "");
       }
-      offset += items.size();
-      json total = page.value("metadata", json::object())
-                       .value("pagination", json::object())
-                       .value("total", json());
-      if (items.empty() || !total.is_number_unsigned() ||
-          offset >= total.get<std::uint64_t>()) {
-        return out;
+      if (!s.value("error", "").empty()) {
+        row["error"] = s.value("error", "");
       }
+      out.push_back({s.value("id", ""), std::move(row)});
     }
+    return out;
   }
 
   Expected<StatusResult> status(const std::string& id) override {
@@ -703,7 +687,8 @@ private:
         });
   }
 
-  // Every item of a paged list (_size/_offset, to its pagination total).
+  // Every item of a paged list (_size/_offset, to its pagination total):
+  // a page holds at most the manager's default_page_size (1000).
   Expected<std::vector<json>> all_items(const std::string& path,
                                         const std::string& query) {
     std::vector<json> out;
@@ -717,9 +702,7 @@ private:
               ? page["items"]
               : json::array();
       for (const auto& i : items) {
-        if (i.is_object()) {
-          out.push_back(i);
-        }
+        out.push_back(i);
       }
       offset += items.size();
       json total = page.is_object() ? page.value("metadata", json::object())
@@ -745,6 +728,9 @@ private:
         "/node-instances", "_include=id,host_id,deployment_id,state"));
     std::map<std::string, std::string> unstarted; // deployment -> instance
     for (const auto& ni : instances) {
+      if (!ni.is_object()) {
+        continue;
+      }
       std::string id = ni.value("id", json("")).is_string()
                            ? ni["id"].get<std::string>()
                            : "";
@@ -759,7 +745,7 @@ private:
            failed = Fields::array();
     std::vector<std::pair<std::string, std::string>> started; // dep, exec
     for (const auto& d : deps) {
-      if (!d.contains("id") || !d["id"].is_string()) {
+      if (!d.is_object() || !d.contains("id") || !d["id"].is_string()) {
         continue;
       }
       std::string dep = d["id"].get<std::string>();
