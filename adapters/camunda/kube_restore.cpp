@@ -75,10 +75,8 @@ std::optional<DataVolume> data_volume(const json& sts) {
   return std::nullopt;
 }
 
-std::string job_name(const std::string& sts, std::int64_t id, int ordinal) {
-  std::string name = fmt::format("snap-restore-{}-{}", id, ordinal);
-  (void)sts;
-  return name;
+std::string job_name(std::int64_t id, int ordinal) {
+  return fmt::format("snap-restore-{}-{}", id, ordinal);
 }
 
 // A path the shell script may quote: the mount path is the broker's own,
@@ -201,7 +199,7 @@ json restore_job(const KubeTargets& t, std::int64_t id, int ordinal) {
   return {{"apiVersion", "batch/v1"},
           {"kind", "Job"},
           {"metadata",
-           {{"name", job_name(sts, id, ordinal)},
+           {{"name", job_name(id, ordinal)},
             {"namespace", t.ns},
             {"labels",
              {{"app.kubernetes.io/managed-by", "snap"},
@@ -235,8 +233,8 @@ std::vector<std::string> describe_brokers(const KubeTargets& t,
     out.push_back(fmt::format(
         "run Job {} on PVC {}-{}-{}: empty {} and run {} --backupId={} as "
         "broker {}; wait until it completes",
-        job_name(t.brokers.name(), id, i), data.claim_template,
-        t.brokers.name(), i, data.mount_path, t.restore_command, id, i));
+        job_name(id, i), data.claim_template, t.brokers.name(), i,
+        data.mount_path, t.restore_command, id, i));
   }
   return out;
 }
