@@ -31,6 +31,12 @@ struct KubernetesOptions {
   // past its backoffLimit); a pod whose PVC is missing never starts.
   long job_ms = 300;
   std::string job_outcome = "complete"; // complete | failed
+  // Pods made directly (not by a workload or Job) run this long after
+  // every PVC they mount is bound, with a pod IP (kubernetes/pods.cpp).
+  long pod_ms = 200;
+  // Where volumes and storage snapshots keep their files, one folder per
+  // CSI volume handle or snapshot handle; a temporary folder when empty.
+  std::string volume_dir;
 };
 
 // Errors: a CRD file that cannot be read; the message says which.

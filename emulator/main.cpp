@@ -330,6 +330,13 @@ void kubernetes_flags(CLI::App& sub, Setup& s) {
   sub.add_option("--job-outcome", k.job_outcome,
                  "complete (default) or failed: how every Job ends")
       ->check(CLI::IsMember({"complete", "failed"}));
+  sub.add_option("--pod-ms", k.pod_ms,
+                 "how long a pod made directly takes to run once its PVCs "
+                 "are bound (default 200)");
+  sub.add_option("--volume-dir", k.volume_dir,
+                 "folder of the volumes' files, one folder per CSI volume "
+                 "handle (vol-pvc-<uid>) and storage snapshot; pods reach "
+                 "them through pods/proxy (default: a temporary folder)");
 }
 
 bool kubernetes_start(httplib::Server& server, FaultInjector& injector,

@@ -116,6 +116,9 @@ Expected<TarSummary> check_tar_gz(Source& source, std::string_view what) {
       break;
     }
     ++summary.entries;
+    if (archive_entry_filetype(entry) == AE_IFREG) {
+      ++summary.files;
+    }
     if (std::string why = unsafe_reason(entry); !why.empty()) {
       if (summary.unsafe.size() < k_unsafe_listed) {
         const char* name = archive_entry_pathname(entry);

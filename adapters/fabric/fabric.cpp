@@ -37,7 +37,9 @@
 #include "adapters/factories.hpp"
 #include "adapters/kube/apply.hpp"
 #include "adapters/kube/cluster.hpp"
+#include "adapters/kube/volume_copy.hpp"
 #include "snap/poll.hpp"
+#include "snap/targz.hpp"
 #include "snap/text.hpp"
 
 namespace snap::adapters {
@@ -180,6 +182,28 @@ Expected<Fields> describe_fabric(ArchiveReader& in,
                                 s.value("restore_size", "?")));
   }
   f["volume_snapshots"] = snaps;
+  Fields copies = Fields::array();
+  for (const auto& c : b.value("volume_copies", json::array())) {
+    std::string file = c.value("file", "");
+    if (verify) {
+      // Each copy is read to its end as a tar.gz, as the save checked it.
+      auto src = SNAP_TRY(in.open_entry(file));
+      TarSummary t = SNAP_TRY(check_tar_gz(*src, file));
+      if (t.files != c.value("files", std::uint64_t{0})) {
+        return fail(ErrorKind::archive,
+                    fmt::format("{} holds {} files, backup.json says {}", file,
+                                t.files, c.value("files", 0)));
+      }
+    }
+    copies.push_back(fmt::format(
+        "{}/{}: {} files, {} bytes ({})", c.value("namespace", ""),
+        c.value("pvc", ""), c.value("files", 0), c.value("bytes", 0), file));
+  }
+  if (!copies.empty()) {
+    f["mode"] = "full manifests and a copy of every snapshotted volume's "
+                "files; the CSI VolumeSnapshots stay in the cluster too";
+    f["volume_copies"] = copies;
+  }
   Fields genesis = Fields::array();
   for (const auto& g : b.value("genesis", json::array())) {
     std::string node = g.value("node", "");
@@ -305,6 +329,14 @@ private:
   Expected<json> snapshot_volumes(const std::vector<const kube::Graph*>& gs,
                                   const std::string& id,
                                   const kube::NoteFn& note);
+  Expected<json>
+  copy_volumes(const std::vector<std::unique_ptr<kube::Graph>>& gs,
+               const std::string& id, const json& snapshots, ArchiveWriter& out,
+               const kube::NoteFn& note);
+  std::string copy_image() const {
+    std::string image = flag_value(m_ctx.flags, "copy-image");
+    return image.empty() ? std::string(kube::k_default_copy_image) : image;
+  }
   Expected<json> write_genesis(const kube::Graph& g, ArchiveWriter& out,
                                const kube::NoteFn& note, bool by_namespace);
 
@@ -406,6 +438,12 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
     graphs.push_back(std::move(g));
   }
   json snapshots = json::array();
+  if (!flag_value(m_ctx.flags, "copy-volumes").empty() &&
+      !flag_value(m_ctx.flags, "no-volume-snapshots").empty()) {
+    return fail(ErrorKind::usage,
+                "fabric: --copy-volumes reads each volume from its snapshot; "
+                "it cannot go with --no-volume-snapshots");
+  }
   if (flag_value(m_ctx.flags, "no-volume-snapshots").empty()) {
     bool quiesce = !flag_value(m_ctx.flags, "quiesce").empty();
     // Every namespace stops before the first snapshot, so the network's
@@ -430,6 +468,10 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
       return tl::unexpected(resumed.error());
     }
     snapshots = std::move(*taken);
+  }
+  json copies = json::array();
+  if (!flag_value(m_ctx.flags, "copy-volumes").empty()) {
+    copies = SNAP_TRY(copy_volumes(graphs, id, snapshots, out, note));
   }
   json genesis = json::array();
   json objects = json::array();
@@ -469,10 +511,15 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
       last = std::max(last, t);
     }
   }
-  json backup = {{"backup_id", id},           {"namespace", nss.front()},
-                 {"preset", m_preset.name()}, {"roots", roots},
-                 {"objects", objects},        {"volume_snapshots", snapshots},
-                 {"genesis", genesis},        {"notes", notes}};
+  json backup = {{"backup_id", id},
+                 {"namespace", nss.front()},
+                 {"preset", m_preset.name()},
+                 {"roots", roots},
+                 {"objects", objects},
+                 {"volume_snapshots", snapshots},
+                 {"volume_copies", copies},
+                 {"genesis", genesis},
+                 {"notes", notes}};
   if (several) {
     backup["namespaces"] = nss;
   }
@@ -486,6 +533,9 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
               {"members", members},
               {"objects", objects.size()},
               {"volume_snapshots", snapshots.size()}};
+  if (!copies.empty()) {
+    r.source["volume_copies"] = copies.size();
+  }
   if (several) {
     r.source.erase("namespace");
     r.source["namespaces"] = nss;
@@ -634,6 +684,52 @@ FabricAdapter::snapshot_volumes(const std::vector<const kube::Graph*>& gs,
   return volumes(note).snapshot(
       ns(), id, pvcs, flag_value(m_ctx.flags, "volume-snapshot-class"),
       snapshot_timeout());
+}
+
+// With --copy-volumes: the files of every snapshotted volume, read from its
+// snapshot by a helper pod, into the archive. A failed copy fails the save
+// and deletes the snapshots it took, which no archive names then.
+Expected<json>
+FabricAdapter::copy_volumes(const std::vector<std::unique_ptr<kube::Graph>>& gs,
+                            const std::string& id, const json& snapshots,
+                            ArchiveWriter& out, const kube::NoteFn& note) {
+  kube::VolumeCopier copier(api(), m_ctx.reporter, note, "fabric", id,
+                            copy_image(), snapshot_timeout());
+  json copies = json::array();
+  Expected<void> done;
+  for (const auto& s : snapshots) {
+    json spec = json::object();
+    for (const auto& g : gs) {
+      for (const auto& item : g->items()) {
+        if (g->ns() == s.value("namespace", "") &&
+            item.type.plural == "persistentvolumeclaims" &&
+            item.type.group.empty() && item.name() == s.value("pvc", "")) {
+          spec = item.object.value("spec", json::object());
+        }
+      }
+    }
+    auto c = copier.copy_out(s, spec, out);
+    if (!c) {
+      done = tl::unexpected(c.error());
+      break;
+    }
+    copies.push_back(std::move(*c));
+  }
+  auto cleaned = copier.cleanup();
+  if (!done) {
+    // Sent even after SIGINT, as the snapshots' own undo is.
+    if (auto vs = volumes(note).snapshot_type()) {
+      for (const auto& s : snapshots) {
+        (void)api().remove(*vs, s.value("namespace", ""), s.value("name", ""),
+                           kube::Propagation::background, true);
+      }
+    }
+    return tl::unexpected(done.error());
+  }
+  if (!cleaned) {
+    return tl::unexpected(cleaned.error());
+  }
+  return copies;
 }
 
 // Writes the genesis block of every orderer node saved, from its
@@ -802,7 +898,8 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
       .wanted = split_list(join_list(m_ctx.operands)),
       .allow_cluster_scoped =
           !flag_value(m_ctx.flags, "allow-cluster-scoped").empty(),
-      .preferred_groups = m_preset.groups()};
+      .preferred_groups = m_preset.groups(),
+      .from_copies = !flag_value(m_ctx.flags, "from-copies").empty()};
   // The Fabric resources tier by tier (CAs, orderers, peers, consoles) in
   // every namespace; orderer nodes before their parent, which would
   // otherwise make them anew.
@@ -860,14 +957,26 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
                             existing.size() == 1 ? "s" : "",
                             join_list(existing, ", ")));
   }
-  if (!waits) {
-    return restorer.apply(plan, snapshot_timeout());
+  // The helper objects that write volume copies carry a run id of their
+  // own, so they never share a name with a save's.
+  kube::VolumeCopier copier(api(), m_ctx.reporter, note, "fabric",
+                            new_backup_id(), copy_image(), snapshot_timeout());
+  restorer.set_filler([&](const kube::Planned& p, const std::string& to) {
+    return copier.copy_in(p.copy, to, p.name, in);
+  });
+  kube::TierWait wait;
+  if (waits) {
+    wait = [&](const std::string& tier,
+               const std::vector<const kube::Planned*>& members) {
+      return wait_tier(tier, members, ready_timeout);
+    };
   }
-  return restorer.apply(plan, snapshot_timeout(),
-                        [&](const std::string& tier,
-                            const std::vector<const kube::Planned*>& members) {
-                          return wait_tier(tier, members, ready_timeout);
-                        });
+  auto report = restorer.apply(plan, snapshot_timeout(), wait);
+  auto cleaned = copier.cleanup();
+  if (report && !cleaned) {
+    m_ctx.reporter.warn(cleaned.error().message);
+  }
+  return report;
 }
 
 // Waits until every resource of `tier` (in whichever namespace) runs
@@ -1062,9 +1171,14 @@ Expected<ListResult> FabricAdapter::list() {
 // has any.
 Expected<Fields> FabricAdapter::remove(const std::string& id) {
   kube::Volumes vols = volumes([](std::string) {});
-  std::vector<std::string> deleted;
+  std::vector<std::string> deleted, helpers;
   std::optional<Error> none;
   for (const auto& n : m_namespaces) {
+    // What a killed --copy-volumes left: its helper pods and claims.
+    for (auto& h :
+         SNAP_TRY(kube::VolumeCopier::remove_leftovers(api(), n, id))) {
+      helpers.push_back(m_namespaces.size() > 1 ? n + "/" + h : h);
+    }
     auto here = vols.remove_backup(n, id);
     if (!here && here.error().kind == ErrorKind::not_found) {
       none = here.error();
@@ -1074,7 +1188,7 @@ Expected<Fields> FabricAdapter::remove(const std::string& id) {
       deleted.push_back(m_namespaces.size() > 1 ? n + "/" + name : name);
     }
   }
-  if (deleted.empty() && none) {
+  if (deleted.empty() && none && helpers.empty()) {
     if (m_namespaces.size() > 1) {
       none->message = fmt::format("fabric: no VolumeSnapshots of backup {} "
                                   "in namespaces {}",
@@ -1082,7 +1196,11 @@ Expected<Fields> FabricAdapter::remove(const std::string& id) {
     }
     return tl::unexpected(*none);
   }
-  return Fields{{"deleted", id}, {"volume_snapshots", deleted}};
+  Fields f{{"deleted", id}, {"volume_snapshots", deleted}};
+  if (!helpers.empty()) {
+    f["volume_copy_helpers"] = helpers;
+  }
+  return f;
 }
 
 } // namespace
@@ -1147,6 +1265,24 @@ const AdapterInfo& fabric_info() {
                  "save manifests only, no VolumeSnapshots",
                  false,
                  {C::save}},
+                {"copy-volumes",
+                 "also copy each snapshotted volume's files into the archive "
+                 "(read from the snapshot by a short-lived helper pod through "
+                 "the API server's pods/proxy)",
+                 false,
+                 {C::save}},
+                {"copy-image",
+                 "the helper pod's image for --copy-volumes and --from-copies "
+                 "(busybox with httpd and tar; default "
+                 "docker.io/library/busybox:1.36.1)",
+                 true,
+                 {C::save, C::restore}},
+                {"from-copies",
+                 "restore: make each PVC empty and write the archive's copy "
+                 "of its files into it, instead of restoring it from its "
+                 "VolumeSnapshot (for a cluster that lost its snapshots)",
+                 false,
+                 {C::restore}},
                 {"quiesce",
                  "scale the saved Deployments and StatefulSets to 0 while "
                  "the volumes are snapshotted, then back",
@@ -1233,6 +1369,14 @@ KubeAccess fabric_kube_access(const AdapterFlags& flags) {
                                        ? read
                                        : json{"get", "list", "patch"}));
     a.cluster_rules.push_back(rule({""}, {"persistentvolumes"}, read));
+  }
+  // --copy-volumes: the helper PVC, pod, Secret and ConfigMap of each copy,
+  // and the pod's proxy that the files leave through.
+  if (!flag_value(flags, "copy-volumes").empty()) {
+    a.rules.push_back(
+        rule({""}, {"pods", "persistentvolumeclaims", "secrets", "configmaps"},
+             {"get", "list", "create", "delete"}));
+    a.rules.push_back(rule({""}, {"pods/proxy"}, {"get", "create"}));
   }
   // A network in several namespaces (or all) is read in each: the
   // namespace's rules go to the ClusterRole, as a Role grants nothing

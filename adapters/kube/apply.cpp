@@ -69,6 +69,18 @@ Expected<std::vector<Planned>> Restorer::plan(ArchiveReader& in, const json& b,
     std::string from = s.value("namespace", archive_ns);
     snapshot_of[from + "/" + s.value("pvc", "")] = s;
   }
+  std::map<std::string, json> copy_of; // "ns/pvc" -> its copy's record
+  for (const auto& c : b.value("volume_copies", json::array())) {
+    copy_of[c.value("namespace", archive_ns) + "/" + c.value("pvc", "")] = c;
+  }
+  if (scope.from_copies && copy_of.empty()) {
+    return fail(ErrorKind::usage,
+                fmt::format("{}: the archive holds no copies of volume files "
+                            "(it was saved without --copy-volumes); restore "
+                            "without --from-copies to use its volume "
+                            "snapshots",
+                            m_label));
+  }
   const json objects = b.value("objects", json::array());
   if (!objects.is_array()) {
     return fail(ErrorKind::archive,
@@ -128,8 +140,13 @@ Expected<std::vector<Planned>> Restorer::plan(ArchiveReader& in, const json& b,
         operator_flag.is_boolean() && operator_flag.get<bool>();
     p.rank = rank ? rank(t, operator_kind, obj)
                   : restore_rank(t.name(), operator_kind);
-    if (std::string key = from + "/" + p.name;
-        t.name() == "persistentvolumeclaims" && snapshot_of.contains(key)) {
+    std::string key = from + "/" + p.name;
+    bool pvc = t.name() == "persistentvolumeclaims";
+    if (pvc && scope.from_copies && copy_of.contains(key)) {
+      p.copy = copy_of[key];
+      p.object["spec"].erase("dataSource");
+      p.object["spec"].erase("dataSourceRef");
+    } else if (pvc && snapshot_of.contains(key)) {
       p.snapshot = snapshot_of[key];
       if (!is_dns_subdomain(str(p.snapshot, "name"))) {
         return fail(ErrorKind::archive,
@@ -306,6 +323,9 @@ std::string Restorer::describe_step(const Planned& p) {
   std::string from;
   if (!p.snapshot.is_null()) {
     from = " from volume snapshot " + p.snapshot.value("name", "");
+  } else if (!p.copy.is_null()) {
+    from = " and write the archive's copy of its files (" +
+           p.copy.value("file", "") + ") into it";
   }
   std::string where = p.type.namespaced
                           ? "in namespace " + ns
@@ -435,9 +455,10 @@ Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
     renewed.insert(p.old_uid);
     report.push_back(fmt::format(
         "{} {}{}", p.action == "replace" ? "replaced" : "created", id,
-        p.snapshot.is_null()
-            ? ""
-            : " from volume snapshot " + p.snapshot.value("name", "")));
+        !p.snapshot.is_null()
+            ? " from volume snapshot " + p.snapshot.value("name", "")
+        : !p.copy.is_null() ? " from the archive's copy of its files"
+                            : ""));
   }
   if (!stopped && !SNAP_TRY(tier_ready())) {
     stopped = true;
@@ -605,6 +626,17 @@ Restorer::restore_one(Planned& p, const std::string& ns, double timeout_s,
     SNAP_TRY(m_api.wait_gone(p.type, ns, p.name, 60));
   }
   json created = SNAP_TRY(m_api.create(p.type, ns, p.object));
+  if (!p.copy.is_null()) {
+    auto filled = m_fill ? m_fill(p, ns)
+                         : fail(ErrorKind::internal,
+                                m_label + ": no way to write a volume copy");
+    if (!filled) {
+      // An empty volume is worse than none: the workload would start on
+      // it. Without the PVC its pods wait until the restore is redone.
+      (void)m_api.remove(p.type, ns, p.name, Propagation::background, true);
+      return tl::unexpected(filled.error());
+    }
+  }
   if (is_crd(p.type)) {
     SNAP_TRY(wait_established(p.type, p.name));
     m_api.forget_discovery();

@@ -43,6 +43,9 @@ struct Planned {
   std::string action;
   std::string live_uid;
   json snapshot; // the PVC's volume snapshot record, or null
+  // The archive's copy of the PVC's files (--copy-volumes), written into
+  // it once it is created, or null.
+  json copy;
   // The tier this object belongs to ("cas", "orderers", …), or "" for
   // none: the restore waits for a tier to be ready before the next one.
   std::string tier;
@@ -68,7 +71,15 @@ struct RestoreScope {
       wanted; // objects as kubectl names them; all if empty
   bool allow_cluster_scoped = false;
   std::vector<std::string> preferred_groups; // for a bare kind name
+  // PVCs whose files the archive holds are made empty and filled from
+  // the copies instead of from their volume snapshots.
+  bool from_copies = false;
 };
+
+// Writes the archive's copy of a PVC's files (Planned::copy) into the PVC
+// just created in `ns`.
+using FillFn =
+    std::function<Expected<void>(const Planned& p, const std::string& ns)>;
 
 class Restorer {
 public:
@@ -90,6 +101,9 @@ public:
   // the objects that exist and differ under Conflict::fail.
   Expected<std::vector<std::string>> decide(std::vector<Planned>& plan,
                                             Conflict policy);
+  // What fills the PVCs restored from copies; a restore from copies
+  // needs it.
+  void set_filler(FillFn fill) { m_fill = std::move(fill); }
   // One line for a dry run.
   static std::string describe_step(const Planned& p);
   // Creates the namespaces if needed, then every object in order; returns
@@ -134,6 +148,7 @@ private:
   NoteFn m_note;
   std::string m_label;
   std::vector<std::pair<std::string, std::string>> m_operator_kinds;
+  FillFn m_fill;
 };
 
 bool is_crd(const ResourceType& t);

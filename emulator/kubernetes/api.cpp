@@ -88,6 +88,17 @@ void Cluster::handle(const httplib::Request& req, httplib::Response& res) {
       }
     }
   }
+  // pods/NAME:PORT/proxy/PATH relays to the pod; the pod's answer may
+  // take long, so it runs outside the lock.
+  if (seg.size() >= 7 && seg[0] == "api" && seg[1] == "v1" &&
+      seg[2] == "namespaces" && seg[4] == "pods" && seg[6] == "proxy") {
+    std::string rest;
+    for (std::size_t i = 7; i < seg.size(); ++i) {
+      rest += "/" + seg[i];
+    }
+    pod_proxy(req, res, seg[3], seg[5], rest);
+    return;
+  }
   std::lock_guard lock(m_mutex);
   if (seg.size() == 1 && seg[0] == "version") {
     reply(res, 200,

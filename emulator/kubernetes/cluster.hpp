@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -51,6 +52,10 @@ void reply_status(httplib::Response& res, int code, const std::string& reason,
                   const std::string& msg, const json& details = json());
 
 bool label_match(const json& labels, const std::string& selector);
+
+// Standard base64 (a Secret's data), and back; nothing when not base64.
+std::string base64_encode(const std::string& bytes);
+std::optional<std::string> base64_decode(const std::string& text);
 
 // Parses "1Gi"/"500Mi"/"1000" into bytes.
 std::int64_t quantity_bytes(const std::string& q);
@@ -102,6 +107,18 @@ private:
   void reconcile_locked();
   void reconcile_snapshot(json& vs, const Kind* pvc_k, const Kind* pv_k,
                           const Kind* vsc_k, const Kind* cls_k);
+  // Pods made directly: Pending until their PVCs are bound, then Running
+  // with an IP after --pod-ms (pods.cpp).
+  void reconcile_pods_locked();
+  // GET/POST pods/NAME[:PORT]/proxy/PATH: the API server's relay to the
+  // pod, reaching a busybox httpd's CGI scripts (pods.cpp).
+  void pod_proxy(const httplib::Request& req, httplib::Response& res,
+                 const std::string& ns, const std::string& name_port,
+                 const std::string& path);
+  // The folder of a volume's or snapshot's files, and a copy of one into
+  // another (a snapshot cut, a PVC restored from one).
+  std::filesystem::path volume_path(const std::string& handle) const;
+  void copy_volume(const std::string& from, const std::string& to);
   // fabric-operator's reconcile of the ibp.com resources.
   void reconcile_fabric_operator_locked();
   void reconcile_node_locked(const Kind& k, json& cr);
@@ -115,6 +132,9 @@ private:
   // A Fabric node's uid -> when its pods were scheduled (replicas > 0).
   std::map<std::string, std::int64_t> m_pods_since;
   std::map<std::string, std::int64_t> m_jobs_since; // Job key -> pod start
+  std::map<std::string, std::int64_t> m_pod_bound;  // pod key -> PVCs bound
+  std::filesystem::path m_volume_root;
+  bool m_own_volume_root = false; // a temporary folder, removed at the end
   std::int64_t m_rv = 1000;
   unsigned long long m_uid = 0;
   std::mutex m_mutex;

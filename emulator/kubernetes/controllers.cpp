@@ -94,6 +94,8 @@ void Cluster::reconcile_locked() {
         continue;
       }
       data = h->second;
+      copy_volume(h->first, "vol-pvc-" + (*pvc)["metadata"].value(
+                                             "uid", std::string("x")));
     }
     std::string pv_name =
         "pvc-" + (*pvc)["metadata"].value("uid", std::string("x"));
@@ -132,6 +134,7 @@ void Cluster::reconcile_locked() {
   if (m_options.fabric_operator) {
     reconcile_fabric_operator_locked();
   }
+  reconcile_pods_locked();
   // The Job controller (kubernetes pkg/controller/job): the Job's pod runs
   // once every PVC it mounts exists (until then it is Pending and the Job
   // only active); after --job-ms it ends, and the Job gets succeeded: 1
@@ -275,6 +278,10 @@ void Cluster::reconcile_snapshot(json& vs, const Kind* pvc_k, const Kind* pv_k,
                             : (*pv)["metadata"]
                                   .value("annotations", json::object())
                                   .value("snap-emulator/data", "");
+    if (pv != nullptr) {
+      // The storage snapshot keeps the volume's files as they are now.
+      copy_volume((*pv)["spec"]["csi"].value("volumeHandle", ""), handle);
+    }
     content_name = "snapcontent-" + uid;
     std::string size = (*pvc)["status"]
                            .value("capacity", json::object())

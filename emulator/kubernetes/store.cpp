@@ -5,6 +5,7 @@
 // DeletionPropagation; ownerReferences by uid).
 #include "emulator/kubernetes/cluster.hpp"
 
+#include <cstdlib>
 #include <set>
 #include <sstream>
 
@@ -117,12 +118,29 @@ Cluster::Cluster(FaultInjector& faults, KubernetesOptions options)
              {"metadata", {{"name", "default"}}}};
   std::string ignored;
   create_locked(*find_kind("", "namespaces"), "", ns, ignored);
+  if (m_options.volume_dir.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() /
+                        "snap-emulator-volumes-XXXXXX")
+                           .string();
+    if (::mkdtemp(tmpl.data()) != nullptr) {
+      m_volume_root = tmpl;
+      m_own_volume_root = true;
+    }
+  } else {
+    m_volume_root = m_options.volume_dir;
+    std::error_code ec;
+    std::filesystem::create_directories(m_volume_root, ec);
+  }
 }
 
 Cluster::~Cluster() {
   m_stop = true;
   if (m_controller.joinable()) {
     m_controller.join();
+  }
+  if (m_own_volume_root) {
+    std::error_code ec;
+    std::filesystem::remove_all(m_volume_root, ec);
   }
 }
 
@@ -223,6 +241,16 @@ json Cluster::create_locked(const Kind& k, const std::string& ns, json obj,
          {{{"type", "NamesAccepted"}, {"status", "True"}},
           {{"type", "Established"}, {"status", "True"}}}},
         {"acceptedNames", obj["spec"].value("names", json::object())}};
+  } else if (k.plural == "secrets" && obj.contains("stringData")) {
+    // stringData is write-only: merged into data, base64-encoded, on write
+    // (k8s.io/kubernetes pkg/apis/core/v1/conversion.go,
+    // Convert_v1_Secret_To_core_Secret).
+    for (const auto& [key, value] : obj["stringData"].items()) {
+      if (value.is_string()) {
+        obj["data"][key] = base64_encode(value.get<std::string>());
+      }
+    }
+    obj.erase("stringData");
   } else if (k.plural == "namespaces") {
     obj["status"] = {{"phase", "Active"}};
   } else if (k.plural == "persistentvolumeclaims") {

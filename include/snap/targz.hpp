@@ -13,6 +13,7 @@ namespace snap {
 
 struct TarSummary {
   std::uint64_t entries = 0;
+  std::uint64_t files = 0; // regular files among the entries
   std::uint64_t bytes = 0; // file data, uncompressed
   // Members that would not stay inside the folder the tar is unpacked in,
   // or are not plain files and folders: an absolute name or one with a

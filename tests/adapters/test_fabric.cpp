@@ -1742,3 +1742,270 @@ TEST_CASE("fabric: --all-namespaces finds the network and namespace "
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+namespace {
+
+// The folder under `volumes` (the emulator's --volume-dir) that holds the
+// files of PVC `pvc` in `ns`: its PV's CSI volume handle.
+fs::path volume_folder(const std::string& url, const fs::path& volumes,
+                       const std::string& ns, const std::string& pvc) {
+  json bound = when_bound(url + k_core + "/namespaces/" + ns +
+                          "/persistentvolumeclaims/" + pvc);
+  REQUIRE(bound["status"].value("phase", "") == "Bound");
+  json pv = call("GET", url + k_core + "/persistentvolumes/" +
+                            bound["spec"].value("volumeName", ""));
+  std::string handle = pv["spec"]["csi"].value("volumeHandle", "");
+  REQUIRE_FALSE(handle.empty());
+  return volumes / handle;
+}
+
+// A ledger file with every byte value, and the state database's file.
+std::map<std::string, std::string> seed_volume_files(const std::string& url,
+                                                     const fs::path& volumes) {
+  std::string block;
+  for (int i = 0; i < 70000; ++i) {
+    block.push_back(static_cast<char>((i * 7919) & 0xff));
+  }
+  std::map<std::string, std::string> files = {
+      {"peer1-pvc/ledgersData/chains/chains/mychannel/blockfile_000000", block},
+      {"peer1-pvc/ledgersData/ledgerProvider/CURRENT", "MANIFEST-000004\n"},
+      {"peer1-statedb-pvc/mychannel_/shards/00000000.couch", "couch data"}};
+  for (const auto& [path, bytes] : files) {
+    std::string pvc = path.substr(0, path.find('/'));
+    fs::path file =
+        volume_folder(url, volumes, k_ns, pvc) / path.substr(pvc.size() + 1);
+    fs::create_directories(file.parent_path());
+    write_file(file, bytes);
+  }
+  return files;
+}
+
+// The helper objects a volume copy makes, left in `ns`.
+std::vector<std::string> copy_leftovers(const std::string& url,
+                                        const std::string& ns) {
+  std::vector<std::string> left;
+  for (const char* plural :
+       {"pods", "persistentvolumeclaims", "secrets", "configmaps"}) {
+    json list = call("GET", url + k_core + "/namespaces/" + ns + "/" + plural);
+    for (const auto& item : list.value("items", json::array())) {
+      std::string name = item["metadata"].value("name", "");
+      if (name.starts_with("snap-copy-")) {
+        left.push_back(std::string(plural) + "/" + name);
+      }
+    }
+  }
+  return left;
+}
+
+// The status and body of GET `url`.
+std::pair<int, std::string> get_with_status(const std::string& url) {
+  auto r = run({"/usr/bin/curl", "-s", "-w", "\n%{http_code}", url});
+  auto nl = r.out.rfind('\n');
+  REQUIRE(nl != std::string::npos);
+  return {std::atoi(r.out.c_str() + nl + 1), r.out.substr(0, nl)};
+}
+
+} // namespace
+
+TEST_CASE("kubernetes emulator: pods/proxy answers as kube-apiserver and "
+          "busybox httpd do",
+          "[e2e][fabric]") {
+  TempDir volumes;
+  Emulator emu("kubernetes",
+               {"--pod-ms", "1000", "--volume-dir", volumes.path().string()});
+  std::string url = emu.url();
+  call("POST", url + k_core + "/namespaces",
+       {{"apiVersion", "v1"},
+        {"kind", "Namespace"},
+        {"metadata", {{"name", k_ns}}}});
+  // stringData is merged into data, base64-encoded.
+  json secret = named("Secret", "tok");
+  secret["stringData"] = {{"token", "abc"}};
+  call("POST", ns_url(url, k_core, "secrets"), secret);
+  json stored = call("GET", ns_url(url, k_core, "secrets", "tok"));
+  CHECK(stored["data"]["token"] == "YWJj");
+  CHECK_FALSE(stored.contains("stringData"));
+  json cm = named("ConfigMap", "cgi");
+  cm["data"] = {{"hello", "#!/bin/sh\n"
+                          "if [ \"$QUERY_STRING\" != \"token=$T\" ]; then\n"
+                          "  printf 'Status: 403 Forbidden\\r\\n\\r\\nno\\n'\n"
+                          "  exit 0\n"
+                          "fi\n"
+                          "printf 'Content-Type: text/plain\\r\\n\\r\\n"
+                          "hi %s\\n' \"$REQUEST_METHOD\"\n"}};
+  call("POST", ns_url(url, k_core, "configmaps"), cm);
+  json container = {
+      {"name", "web"},
+      {"image", "busybox:1.36.1"},
+      {"command", {"httpd", "-f", "-p", "8080", "-h", "/www"}},
+      {"env",
+       {{{"name", "T"},
+         {"valueFrom",
+          {{"secretKeyRef", {{"name", "tok"}, {"key", "token"}}}}}}}},
+      {"volumeMounts", {{{"name", "cgi"}, {"mountPath", "/www/cgi-bin"}}}}};
+  json pod = named("Pod", "web");
+  pod["spec"] = {
+      {"containers", {container}},
+      {"volumes", {{{"name", "cgi"}, {"configMap", {{"name", "cgi"}}}}}}};
+  call("POST", ns_url(url, k_core, "pods"), pod);
+  std::string proxy = ns_url(url, k_core, "pods", "web:8080") + "/proxy";
+  // No pod IP before it runs.
+  auto early = get_with_status(proxy + "/cgi-bin/hello?token=abc");
+  CHECK(early.first == 400);
+  CHECK(early.second.find("address not allowed") != std::string::npos);
+  json running;
+  for (int i = 0; i < 100; ++i) {
+    running = call("GET", ns_url(url, k_core, "pods", "web"));
+    if (running["status"].value("phase", "") == "Running") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(running["status"].value("phase", "") == "Running");
+  CHECK_FALSE(running["status"].value("podIP", "").empty());
+  auto ok = get_with_status(proxy + "/cgi-bin/hello?token=abc");
+  CHECK(ok.first == 200);
+  CHECK(ok.second == "hi GET\n");
+  CHECK(get_with_status(proxy + "/cgi-bin/hello?token=abd").first == 403);
+  CHECK(get_with_status(proxy + "/cgi-bin/nope?token=abc").first == 404);
+  // Nothing listens on another port.
+  auto refused = get_with_status(ns_url(url, k_core, "pods", "web:9090") +
+                                 "/proxy/cgi-bin/hello");
+  CHECK(refused.first == 503);
+  CHECK(refused.second.find("connection refused") != std::string::npos);
+  CHECK(get_with_status(ns_url(url, k_core, "pods", "gone:8080") + "/proxy/x")
+            .first == 404);
+}
+
+TEST_CASE("fabric: --copy-volumes carries the volumes' files and "
+          "--from-copies writes them into a new cluster",
+          "[e2e][fabric]") {
+  TempDir volumes, fresh_volumes, dir;
+  Emulator emu("kubernetes",
+               with(crd_flags(), {"--volume-dir", volumes.path().string()}));
+  seed(emu.url());
+  auto files = seed_volume_files(emu.url(), volumes.path());
+  auto saved = snap(with({"--json", "save", "fabric", "ibppeers.ibp.com/peer1",
+                          "--copy-volumes", "-o", dir.path().string()},
+                         target(emu)));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  CHECK(json::parse(saved.out)["source"]["volume_copies"] == 2);
+  // The files left through the helper pods' proxy, and nothing of the
+  // helpers is left.
+  CHECK(emu.received("GET " + k_core + "/namespaces/fab/pods/snap-copy-"));
+  CHECK(copy_leftovers(emu.url(), k_ns).empty());
+  std::string archive = only_archive(dir);
+  auto inspected = snap({"inspect", archive});
+  INFO(inspected.err);
+  REQUIRE(inspected.exit_code == 0);
+  CHECK(inspected.out.find("fab/peer1-pvc: 2 files, 70016 bytes") !=
+        std::string::npos);
+
+  // A cluster that never had the snapshots: the PVCs are made empty and
+  // filled from the archive before the peer that mounts them is created.
+  Emulator fresh(
+      "kubernetes",
+      with(crd_flags(), {"--volume-dir", fresh_volumes.path().string()}));
+  seed_cluster(fresh.url());
+  std::vector<std::string> to = {"--addr", fresh.url(), "--namespace-map",
+                                 "fab=copy"};
+  auto plan = snap(
+      with({"restore", "fabric", archive, "--from-copies", "--dry-run"}, to));
+  INFO(plan.out << plan.err);
+  REQUIRE(plan.exit_code == 0);
+  CHECK(plan.out.find("create persistentvolumeclaims/peer1-pvc in namespace "
+                      "copy and write the archive's copy of its files "
+                      "(payload/volumes/fab/peer1-pvc.tar.gz) into it") !=
+        std::string::npos);
+  auto restored =
+      snap(with({"restore", "fabric", archive, "--from-copies", "--yes"}, to));
+  INFO(restored.out << restored.err);
+  REQUIRE(restored.exit_code == 0);
+  CHECK(restored.out.find("created persistentvolumeclaims/peer1-pvc from "
+                          "the archive's copy of its files") !=
+        std::string::npos);
+  auto reqs = fresh.requests();
+  std::size_t untar = first_request(
+      reqs, "POST " + k_core + "/namespaces/copy/pods/snap-copy-", 0);
+  std::size_t peer =
+      first_request(reqs, "POST " + k_ibp + "/namespaces/copy/ibppeers", 0);
+  CHECK(untar < peer);
+  CHECK(peer < reqs.size());
+  CHECK(copy_leftovers(fresh.url(), "copy").empty());
+  for (const auto& [path, bytes] : files) {
+    INFO(path);
+    std::string pvc = path.substr(0, path.find('/'));
+    json claim =
+        call("GET", fresh.url() + k_core +
+                        "/namespaces/copy/persistentvolumeclaims/" + pvc);
+    CHECK_FALSE(claim["spec"].contains("dataSource"));
+    fs::path file =
+        volume_folder(fresh.url(), fresh_volumes.path(), "copy", pvc) /
+        path.substr(pvc.size() + 1);
+    CHECK(read_file(file) == bytes);
+  }
+
+  // A helper a killed save left is found by its labels and deleted with
+  // the backup.
+  std::string id = json::parse(saved.out)["backup_id"];
+  json left = named("ConfigMap", "snap-copy-" + id);
+  left["metadata"]["labels"] = {{"snap/backup", id},
+                                {"snap/role", "volume-copy"}};
+  call("POST", ns_url(emu.url(), k_core, "configmaps"), left);
+  auto deleted = snap(with({"delete", "fabric", id, "--yes"}, target(emu)));
+  INFO(deleted.err);
+  CHECK(deleted.exit_code == 0);
+  CHECK(copy_leftovers(emu.url(), k_ns).empty());
+
+  // An archive without copies cannot restore from them.
+  TempDir plain;
+  std::string without = save_peer(emu, plain);
+  auto refused =
+      snap(with({"restore", "fabric", without, "--from-copies", "--yes"}, to));
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err.find("saved without --copy-volumes") != std::string::npos);
+}
+
+TEST_CASE("fabric: a volume copy that cannot be taken fails the save and "
+          "leaves nothing behind",
+          "[e2e][fabric]") {
+  std::string outcome = GENERATE("link", "terminated");
+  TempDir volumes, dir;
+  Emulator emu(
+      "kubernetes",
+      with(crd_flags(), {"--volume-dir", volumes.path().string(), "--pod-ms",
+                         outcome == "terminated" ? "60000" : "100"}));
+  seed(emu.url());
+  seed_volume_files(emu.url(), volumes.path());
+  if (outcome == "link") {
+    // A link out of the volume is not copied as if it were a file.
+    fs::create_symlink(
+        "/etc/passwd",
+        volume_folder(emu.url(), volumes.path(), k_ns, "peer1-pvc") / "escape");
+  }
+  RunOptions opts;
+  if (outcome == "terminated") {
+    opts.signal_when = [&] {
+      return emu.received("POST " + k_core + "/namespaces/fab/pods");
+    };
+    opts.signal = SIGTERM;
+  }
+  auto r = snap(with({"save", "fabric", "ibppeers.ibp.com/peer1",
+                      "--copy-volumes", "-o", dir.path().string()},
+                     target(emu)),
+                opts);
+  INFO(outcome << ": " << r.err);
+  CHECK(r.exit_code == (outcome == "link" ? 7 : 143));
+  if (outcome == "link") {
+    CHECK(r.err.find("escape") != std::string::npos);
+  }
+  CHECK(dir.list().empty());
+  CHECK(copy_leftovers(emu.url(), k_ns).empty());
+  // The snapshots no archive names are gone too.
+  CHECK(
+      call("GET", ns_url(emu.url(), k_vs, "volumesnapshots"))["items"].empty());
+}
+
+} // namespace snap::test
