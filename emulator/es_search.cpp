@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Elasticsearch emulator: _search (the queries es_query.cpp evaluates, sort
 // by _doc or _shard_doc,
-// search_after, track_total_hits, slice with a point in time), points in
+// search_after, track_total_hits, slice with a point in time or a
+// scroll), points in
 // time, scroll and _count. A search sees what the last refresh made
 // visible. Each index is one shard, its documents in Lucene doc id order.
 #include "emulator/es_cluster.hpp"
@@ -19,7 +20,65 @@ struct Page {
   // A sliced search: the [begin, end) doc ids of each view it sees.
   std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
   json query; // null: every document
+  // A sliced scroll: per view, (sub_id, sub_max) of its _id terms.
+  std::vector<std::pair<int, int>> term_slices;
 };
+
+// Lucene's StringHelper.murmurhash3_x86_32 (MurmurHash3, x86, 32 bits).
+std::int32_t murmurhash3_x86_32(const std::string& bytes, std::uint32_t seed) {
+  constexpr std::uint32_t c1 = 0xcc9e2d51, c2 = 0x1b873593;
+  auto rotl = [](std::uint32_t x, int r) { return (x << r) | (x >> (32 - r)); };
+  std::uint32_t h = seed;
+  std::size_t n = bytes.size(), rounded = n & ~std::size_t{3};
+  auto byte = [&](std::size_t i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]));
+  };
+  for (std::size_t i = 0; i < rounded; i += 4) {
+    std::uint32_t k =
+        byte(i) | byte(i + 1) << 8 | byte(i + 2) << 16 | byte(i + 3) << 24;
+    k = rotl(k * c1, 15) * c2;
+    h = rotl(h ^ k, 13) * 5 + 0xe6546b64;
+  }
+  std::uint32_t k = 0;
+  switch (n & 3) {
+  case 3:
+    k = byte(rounded + 2) << 16;
+    [[fallthrough]];
+  case 2:
+    k |= byte(rounded + 1) << 8;
+    [[fallthrough]];
+  case 1:
+    k |= byte(rounded);
+    k = rotl(k * c1, 15) * c2;
+    h ^= k;
+  }
+  h ^= static_cast<std::uint32_t>(n);
+  h ^= h >> 16;
+  h *= 0x85ebca6b;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35;
+  h ^= h >> 16;
+  return static_cast<std::int32_t>(h);
+}
+
+// Whether document `d` of view `vi` is in the page's slice of _id terms:
+// TermsSliceQuery keeps a term whose murmurhash3_x86_32 (seed 7919)
+// floorMod max is the slice's id (elastic/elasticsearch and OpenSearch
+// server/.../search/slice/TermsSliceQuery.java, SliceQuery.contains).
+// Elasticsearch hashes the _id term's encoded bytes (Uid.encodeId); the
+// emulator hashes the id's UTF-8, so which slice holds a document differs,
+// while every document is still in exactly one.
+bool in_term_slice(const Page& p, std::size_t vi, const Doc& d) {
+  if (p.term_slices.empty()) {
+    return true;
+  }
+  auto [id, max] = p.term_slices[vi];
+  if (max <= 1) {
+    return max == 1;
+  }
+  std::int32_t h = murmurhash3_x86_32(d.id, 7919);
+  return ((h % max) + max) % max == id;
+}
 
 std::pair<std::int64_t, std::int64_t> range_of(const Page& p, std::size_t vi) {
   if (p.ranges.empty()) {
@@ -32,12 +91,13 @@ std::int64_t total_docs(const Page& p) {
   std::int64_t n = 0;
   for (std::size_t vi = 0; vi < p.views.size(); ++vi) {
     auto [begin, end] = range_of(p, vi);
-    if (p.query.is_null()) {
+    if (p.query.is_null() && p.term_slices.empty()) {
       n += end - begin;
       continue;
     }
     for (std::int64_t j = begin; j < end; ++j) {
-      n += doc_matches(p.query, *(*p.views[vi].second)[j]) ? 1 : 0;
+      const Doc& d = *(*p.views[vi].second)[j];
+      n += in_term_slice(p, vi, d) && doc_matches(p.query, d) ? 1 : 0;
     }
   }
   return n;
@@ -49,23 +109,27 @@ std::int64_t total_docs(const Page& p) {
 // than shards a slice takes whole shards (shard % max); otherwise each
 // shard is shared by the slices id % shards == shard, which split its doc
 // ids into contiguous ranges, the first (max_doc % n) one longer.
+// Which part of shard `shard` (of `shards`) slice `id` of `max` reads, as
+// SliceBuilder.toFilter decides before it builds the slice query: (sub_id,
+// sub_max) of the shard's documents, sub_max 0 for none and 1 for all.
+std::pair<int, int> slice_target(int id, int max, int shard, int shards) {
+  if (shards <= 1) {
+    return {id, max};
+  }
+  if (max < shards) {
+    return {0, shard % max == id ? 1 : 0};
+  }
+  if (id % shards != shard) {
+    return {0, 0};
+  }
+  return {id / shards, max / shards + (max % shards > shard ? 1 : 0)};
+}
+
 std::pair<std::int64_t, std::int64_t>
 slice_range(int id, int max, int shard, int shards, std::int64_t max_doc) {
-  int sub_id = id, sub_max = max;
-  if (shards > 1) {
-    if (max < shards) {
-      return shard % max == id
-                 ? std::pair<std::int64_t, std::int64_t>{0, max_doc}
-                 : std::pair<std::int64_t, std::int64_t>{0, 0};
-    }
-    if (id % shards != shard) {
-      return {0, 0};
-    }
-    sub_max = max / shards + (max % shards > shard ? 1 : 0);
-    sub_id = id / shards;
-    if (sub_max == 1) {
-      return {0, max_doc};
-    }
+  auto [sub_id, sub_max] = slice_target(id, max, shard, shards);
+  if (sub_max <= 1) {
+    return {0, sub_max == 1 ? max_doc : 0};
   }
   std::int64_t rem = max_doc % sub_max, quot = max_doc / sub_max;
   std::int64_t begin = sub_id < rem ? (quot + 1) * sub_id
@@ -127,7 +191,7 @@ void render_hits(const Cluster& c, const Page& p, int size, bool with_sort,
     head += ",\"_id\":";
     for (std::int64_t j = skip; j < end && count < (std::size_t)size; ++j) {
       const Doc& d = *(*view)[j];
-      if (!doc_matches(p.query, d)) {
+      if (!in_term_slice(p, vi, d) || !doc_matches(p.query, d)) {
         continue;
       }
       if (count > 0) {
@@ -205,8 +269,10 @@ void context_missing(httplib::Response& res, const std::string& id) {
 // x_content_parse_exception); SearchRequest.validate refuses a slice
 // without a scroll or point in time; createSliceQuery refuses [_id] with a
 // point in time. Slicing a point in time came with 7.15 (#75162); this
-// emulator refuses it before, and models only the default strategy (no
-// "field", no sliced scroll).
+// emulator refuses it before. It models the default strategy only (no
+// "field"): DocIdSliceQuery for a point in time, TermsSliceQuery on _id
+// for a scroll. Slicing an OpenSearch point in time is not modelled (snap
+// slices a scroll there) and is refused.
 bool slice_page(Cluster& c, const json& slice, bool scroll, bool pit,
                 Page& page, httplib::Response& res) {
   auto parse_error = [&](const std::string& field, const std::string& why) {
@@ -244,13 +310,32 @@ bool slice_page(Cluster& c, const json& slice, bool scroll, bool pit,
                "cannot slice on [_id] when using [point-in-time]");
     return false;
   }
-  if (scroll || slice.contains("field") || !c.at_least(7, 15)) {
+  if (slice.contains("field") || (pit && !c.at_least(7, 15)) ||
+      (pit && c.opensearch())) {
     send_error(res, 400, "illegal_argument_exception",
-               "snap-emulator slices only a point in time (7.15 and later), "
-               "by the default strategy");
+               "snap-emulator slices a scroll, or a point in time of "
+               "Elasticsearch 7.15 and later, by the default strategy only");
     return false;
   }
   int shards = static_cast<int>(page.views.size());
+  if (scroll) {
+    // The default field of a sliced scroll is _id (TermsSliceQuery), and
+    // index.max_slices_per_scroll (1024) bounds max
+    // (SliceBuilder.toFilter).
+    if (max > 1024) {
+      send_error(res, 400, "illegal_argument_exception",
+                 "The number of slices [" + std::to_string(max) +
+                     "] is too large. It must be less than [1024]. This "
+                     "limit can be set by changing the "
+                     "[index.max_slices_per_scroll] index level setting.");
+      return false;
+    }
+    for (int vi = 0; vi < shards; ++vi) {
+      page.term_slices.push_back(slice_target(
+          static_cast<int>(id), static_cast<int>(max), vi, shards));
+    }
+    return true;
+  }
   for (int vi = 0; vi < shards; ++vi) {
     page.ranges.push_back(
         slice_range(static_cast<int>(id), static_cast<int>(max), vi, shards,
@@ -411,7 +496,8 @@ void search(Cluster& c, const httplib::Request& req, httplib::Response& res,
     }
     scroll_id =
         "FGluY2x1ZGVfY29udGV4dF91dWlkDXF1ZXJ5QW5kRmV0Y2gB" + random_id(24);
-    SearchContext ctx{page.views, *ka, now_ms(), 0, size, query, total};
+    SearchContext ctx{page.views, *ka,   now_ms(), 0,
+                      size,       query, total,    page.term_slices};
     c.contexts[scroll_id] = ctx;
   }
   std::string out = "{";
@@ -463,8 +549,11 @@ void scroll_next(Cluster& c, const httplib::Request& req,
     ctx.keep_alive_ms = *ka;
   }
   ctx.last_used_ms = now_ms();
-  Page page{
-      ctx.views, static_cast<std::int64_t>(ctx.scroll_pos), {}, ctx.query};
+  Page page{ctx.views,
+            static_cast<std::int64_t>(ctx.scroll_pos),
+            {},
+            ctx.query,
+            ctx.term_slices};
   std::string out =
       "{\"_scroll_id\":" + json(id).dump() +
       ",\"took\":1,\"timed_out\":false,\"_shards\":{\"total\":1,"

@@ -112,6 +112,9 @@ struct SearchContext {
   int size = 10;              // scroll only
   json query;                 // scroll only: null, every document
   std::int64_t total = -1;    // scroll only: the hits, counted once
+  // A sliced scroll: per view, the slice of its _id terms it reads
+  // (sub_id, sub_max; sub_max 0: none, 1: every document).
+  std::vector<std::pair<int, int>> term_slices;
   bool expired() const { return now_ms() > last_used_ms + keep_alive_ms; }
 };
 

@@ -1105,9 +1105,9 @@ const AdapterInfo& elasticsearch_info() {
             {C::restore}},
            {"parallel",
             "requests at once (1-16; default the cores, at most 4): save "
-            "--export reads an index by that many slices of its point in "
-            "time (7.15+), restore of an export sends that many _bulk "
-            "requests",
+            "--export reads an index by that many slices (of its point in "
+            "time on 7.15+, else of a scroll), restore of an export sends "
+            "that many _bulk requests",
             true,
             {C::save, C::restore}},
            {"register-repository",

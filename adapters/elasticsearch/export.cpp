@@ -115,15 +115,6 @@ Expected<std::size_t> render_hits(const SearchPage& page,
   return page.hits.size();
 }
 
-Expected<std::size_t> write_hits(const SearchPage& page,
-                                 const std::string& index, Sink& sink,
-                                 std::string_view op) {
-  std::string out;
-  std::size_t n = SNAP_TRY(render_hits(page, index, out, op));
-  SNAP_TRY(write_text(sink, out));
-  return n;
-}
-
 // What one reader reads: an index or a data stream (`op` "create", so an
 // import writes into the stream), in pages of `batch`, the documents
 // `query` matches (null: all).
@@ -272,21 +263,26 @@ Expected<IndexExport> export_pit(Client& c, const Read& rd, Sink& sink) {
       });
 }
 
-// One point in time read by slices at once (7.15+), each on a client and
-// thread of its own, each slice's count checked against what the point in
-// time holds for it. The pages go into the entry in a fixed order (page k
-// of slice 0, of slice 1, ..., then page k+1), each slice at most
+// Reads slice `slice` ({"id", "max"}) of an index on `reader`, handing
+// each page to `take`; returns its counts (what it read, what its point in
+// time or scroll holds for it).
+using ReadSlice = std::function<Expected<IndexExport>(
+    Client& reader, const json& slice, const TakePage& take)>;
+
+// An index read by slices at once, each on a client and thread of its
+// own, each slice's count checked against what its point in time or
+// scroll holds for it. The pages go into the entry in a fixed order (page
+// k of slice 0, of slice 1, ..., then page k+1), each slice at most
 // k_slice_ahead pages ahead of the writer, so memory stays within
 // slices x (k_slice_ahead + 1) pages.
 constexpr std::size_t k_slice_ahead = 2;
 
-Expected<IndexExport> export_pit_sliced(Client& c,
-                                        const std::vector<Client*>& readers,
-                                        const Read& rd, Sink& sink) {
+Expected<IndexExport> export_sliced(Client& c,
+                                    const std::vector<Client*>& readers,
+                                    const Read& rd, Sink& sink,
+                                    const std::string& what,
+                                    const ReadSlice& read_slice) {
   const std::string& index = rd.index;
-  std::string pit = SNAP_TRY(open_pit(c, index));
-  const std::string shared_pit = pit;
-  ScopeExit close([&] { close_pit(c, shared_pit); });
   struct Feed {
     std::deque<std::string> pages;
     bool done = false;
@@ -315,10 +311,9 @@ Expected<IndexExport> export_pit_sliced(Client& c,
   ScopeExit joined(finish);
   for (std::size_t i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
-      std::string my_pit = shared_pit;
       json slice = {{"id", i}, {"max", n}};
-      auto got = read_pit(
-          *readers[i], rd, my_pit, slice,
+      auto got = read_slice(
+          *readers[i], slice,
           [&](std::string lines, const IndexExport& so_far) -> Expected<void> {
             std::unique_lock lock(mu);
             feeds[i].expected = so_far.expected;
@@ -388,9 +383,9 @@ Expected<IndexExport> export_pit_sliced(Client& c,
     if (r.written != r.expected) {
       return fail(ErrorKind::remote,
                   fmt::format("elasticsearch: slice {} of {} of index {} gave "
-                              "{} documents but the point in time holds {} "
-                              "for it; nothing was saved",
-                              i, n, index, r.written, r.expected));
+                              "{} documents but its {} holds {} for it; "
+                              "nothing was saved",
+                              i, n, index, r.written, what, r.expected));
     }
     total.written += r.written;
     total.expected += r.expected;
@@ -398,12 +393,48 @@ Expected<IndexExport> export_pit_sliced(Client& c,
   return total;
 }
 
-// Scroll, for clusters before 7.12.
-Expected<IndexExport> export_scroll(Client& c, const Read& rd, Sink& sink) {
+// One point in time read by slices at once (Elasticsearch 7.15+).
+Expected<IndexExport> export_pit_sliced(Client& c,
+                                        const std::vector<Client*>& readers,
+                                        const Read& rd, Sink& sink) {
+  const std::string pit = SNAP_TRY(open_pit(c, rd.index));
+  ScopeExit close([&] { close_pit(c, pit); });
+  return export_sliced(
+      c, readers, rd, sink, "point in time",
+      [&](Client& reader, const json& slice, const TakePage& take) {
+        std::string my_pit = pit;
+        return read_pit(reader, rd, my_pit, slice, take);
+      });
+}
+
+Expected<IndexExport> read_scroll(Client& c, const Read& rd, const json& slice,
+                                  const TakePage& take);
+
+// A sliced scroll (Elasticsearch before 7.15, every OpenSearch): each
+// slice is a scroll of its own, with the documents whose _id hashes to it,
+// so each slice is consistent as of when it was opened (a few
+// milliseconds apart) and no document is in two slices.
+Expected<IndexExport> export_scroll_sliced(Client& c,
+                                           const std::vector<Client*>& readers,
+                                           const Read& rd, Sink& sink) {
+  return export_sliced(
+      c, readers, rd, sink, "scroll",
+      [&](Client& reader, const json& slice, const TakePage& take) {
+        return read_scroll(reader, rd, slice, take);
+      });
+}
+
+// Scroll, for clusters before 7.12 (OpenSearch before 3.3), or with
+// `slice` one slice of it; each page's lines go to `take`.
+Expected<IndexExport> read_scroll(Client& c, const Read& rd, const json& slice,
+                                  const TakePage& take) {
   const std::string& index = rd.index;
   json body = {{"size", rd.batch},
                {"sort", json::array({"_doc"})},
                {"track_total_hits", true}};
+  if (!slice.is_null()) {
+    body["slice"] = slice;
+  }
   if (!rd.query.is_null()) {
     body["query"] = rd.query;
   }
@@ -421,8 +452,9 @@ Expected<IndexExport> export_scroll(Client& c, const Read& rd, Sink& sink) {
   IndexExport r;
   r.expected = page.total.value_or(0);
   for (;;) {
-    r.written += SNAP_TRY(write_hits(page, index, sink, rd.op));
-    report(c, index, r);
+    std::string lines;
+    r.written += SNAP_TRY(render_hits(page, index, lines, rd.op));
+    SNAP_TRY(take(std::move(lines), r));
     if (page.hits.empty() || r.written >= r.expected) {
       return r;
     }
@@ -434,6 +466,16 @@ Expected<IndexExport> export_scroll(Client& c, const Read& rd, Sink& sink) {
       scroll = SNAP_TRY(unquote(page.scroll_id));
     }
   }
+}
+
+Expected<IndexExport> export_scroll(Client& c, const Read& rd, Sink& sink) {
+  return read_scroll(
+      c, rd, json(),
+      [&](std::string lines, const IndexExport& so_far) -> Expected<void> {
+        SNAP_TRY(write_text(sink, lines));
+        report(c, rd.index, so_far);
+        return Expected<void>();
+      });
 }
 
 } // namespace
@@ -639,7 +681,10 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
   json indices = json::object();
   json counts = json::object();
   std::uint64_t total = 0;
-  bool sliced = o.slices.size() > 1 && v.at_least(7, 15);
+  // Slices of a point in time on Elasticsearch 7.15+; slices of a scroll
+  // elsewhere (sliced scroll came with 5.0 and is in every OpenSearch).
+  bool sliced = o.slices.size() > 1;
+  bool pit_slices = sliced && !v.opensearch() && v.at_least(7, 15);
   // Reads one index or data stream into its documents entry.
   auto read = [&](const Read& rd) -> Expected<std::uint64_t> {
     Sink* sink = SNAP_TRY(
@@ -657,8 +702,10 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
                    (*n)["count"].get<std::uint64_t>() >
                        static_cast<std::uint64_t>(rd.batch);
     }
-    IndexExport r = slice_this
+    IndexExport r = slice_this && pit_slices
                         ? SNAP_TRY(export_pit_sliced(c, o.slices, rd, *sink))
+                    : slice_this
+                        ? SNAP_TRY(export_scroll_sliced(c, o.slices, rd, *sink))
                     : reads_by_pit(v) ? SNAP_TRY(export_pit(c, rd, *sink))
                                       : SNAP_TRY(export_scroll(c, rd, *sink));
     if (r.written != r.expected) {
@@ -710,7 +757,9 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
       {"cluster_name", c.info().value("cluster_name", "")},
       {"cluster_uuid", c.info().value("cluster_uuid", "")},
       {"read_with",
-       sliced ? fmt::format("point in time, {} slices at once", o.slices.size())
+       pit_slices
+           ? fmt::format("point in time, {} slices at once", o.slices.size())
+       : sliced ? fmt::format("scroll, {} slices at once", o.slices.size())
        : reads_by_pit(v) ? "point in time"
                          : "scroll"},
       {"indices", counts},

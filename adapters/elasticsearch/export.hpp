@@ -19,8 +19,9 @@ inline constexpr std::string_view k_streams_entry = "payload/data_streams.json";
 struct ExportOptions {
   std::string indices; // multi-target patterns; "" = every open index
   int batch_size = 5000;
-  // Clients of their own, one a slice, to read an index's point in time by
-  // slices at once (7.15+); fewer than 2: one reader.
+  // Clients of their own, one a slice, to read an index by slices at once
+  // (of its point in time on Elasticsearch 7.15+, else of a scroll); fewer
+  // than 2: one reader.
   std::vector<Client*> slices;
   bool include_hidden = false; // hidden indices the pattern matches too
   bool open_closed = false;    // closed ones, opened and closed again
@@ -30,9 +31,9 @@ struct ExportOptions {
 
 // Reads each matching open index's definition and all its documents (point in
 // time and search_after from 7.12, scroll before; an index of more than a
-// page by slices at once when `slices` are given, from 7.15) into `out`,
-// checking that each index (each slice) gave as many documents as its
-// point in time holds.
+// page by slices at once when `slices` are given) into `out`, checking
+// that each index (each slice) gave as many documents as its point in
+// time or scroll holds.
 Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
                                     const ExportOptions& o);
 

@@ -717,6 +717,40 @@ TEST_CASE("an export reads an index by slices of its point in time",
   CHECK(state(target.url()) == state(source.url()));
 }
 
+TEST_CASE("elasticsearch emulator: slices of a scroll partition the index "
+          "by _id",
+          "[e2e][elasticsearch]") {
+  Emulator es("elasticsearch", with(k_fast, {"--es-version", "7.14.2"}));
+  seed(es.url(), 500);
+  std::set<std::string> seen;
+  std::size_t total = 0;
+  for (int id = 0; id < 4; ++id) {
+    json page = json::parse(http("POST", es.url() + "/users/_search?scroll=1m",
+                                 json{{"size", 1000},
+                                      {"sort", {"_doc"}},
+                                      {"slice", {{"id", id}, {"max", 4}}}}
+                                     .dump()));
+    std::size_t hits = page["hits"]["hits"].size();
+    CHECK(page["hits"]["total"]["value"] == hits);
+    CHECK(hits > 50); // an _id hash spreads 500 documents over the slices
+    total += hits;
+    for (const auto& h : page["hits"]["hits"]) {
+      seen.insert(h["_id"].get<std::string>());
+    }
+  }
+  CHECK(total == 500);
+  CHECK(seen.size() == 500);
+  json too_many =
+      json::parse(http("POST", es.url() + "/users/_search?scroll=1m",
+                       json{{"slice", {{"id", 0}, {"max", 1025}}}}.dump()));
+  CHECK(too_many["error"]["type"] == "illegal_argument_exception");
+  // No slice without a scroll or a point in time.
+  json plain =
+      json::parse(http("POST", es.url() + "/users/_search",
+                       json{{"slice", {{"id", 0}, {"max", 2}}}}.dump()));
+  CHECK(plain["error"]["type"] == "action_request_validation_exception");
+}
+
 TEST_CASE("elasticsearch emulator: slices of a point in time partition it "
           "and bad slices are refused as Elasticsearch refuses them",
           "[e2e][elasticsearch]") {
@@ -1045,6 +1079,60 @@ std::vector<std::string> opensearch(const std::string& version) {
   return flags;
 }
 
+TEST_CASE("an export of OpenSearch or of Elasticsearch before 7.15 reads "
+          "an index by slices of a scroll",
+          "[e2e][elasticsearch][opensearch]") {
+  std::string version =
+      GENERATE("opensearch 2.19.1", "opensearch 3.3.0", "elasticsearch 7.14.2");
+  INFO(version);
+  std::string number = version.substr(version.find(' ') + 1);
+  Emulator source("elasticsearch",
+                  version.starts_with("opensearch")
+                      ? opensearch(number)
+                      : with(k_fast, {"--es-version", number}));
+  seed(source.url(), 3000);
+  TempDir dir;
+  auto saved = snap({"--json", "save", "es", "--export", "--addr", source.url(),
+                     "--batch-size", "500", "--parallel", "3", "-o",
+                     dir.path().string()});
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  json fields = json::parse(saved.out)["source"];
+  CHECK(fields["read_with"] == "scroll, 3 slices at once");
+  CHECK(fields["documents"] == 9000);
+  // Three scrolls an index, each asking for its slice, each cleared.
+  auto reqs = source.requests();
+  auto count = [&](const std::string& start) {
+    return std::count_if(reqs.begin(), reqs.end(), [&](const std::string& r) {
+      return r.starts_with(start);
+    });
+  };
+  CHECK(count("POST /users/_search?scroll=") == 3);
+  CHECK(count("DELETE /_search/scroll") == 9);
+  CHECK_FALSE(source.received("/_pit"));
+  CHECK_FALSE(source.received("/_search/point_in_time"));
+  // Every document once.
+  ArchiveParts parts = unpack(only_archive(dir));
+  for (const char* index : {"logs", "metrics", "users"}) {
+    std::istringstream lines(
+        parts.files.at(std::string("payload/documents/") + index + ".ndjson"));
+    std::set<std::string> ids;
+    std::size_t n = 0;
+    for (std::string action, doc;
+         std::getline(lines, action) && std::getline(lines, doc); ++n) {
+      ids.insert(json::parse(action)["index"]["_id"].get<std::string>());
+    }
+    CHECK(n == 3000);
+    CHECK(ids.size() == 3000);
+  }
+  Emulator target("elasticsearch", k_fast);
+  auto restored = snap(
+      {"restore", "es", "--addr", target.url(), only_archive(dir), "--yes"});
+  INFO(restored.err);
+  REQUIRE(restored.exit_code == 0);
+  CHECK(state(target.url()) == state(source.url()));
+}
+
 TEST_CASE("OpenSearch is known by its distribution and driven without what "
           "it lacks",
           "[e2e][elasticsearch][opensearch]") {
@@ -1088,9 +1176,9 @@ TEST_CASE("OpenSearch is known by its distribution and driven without what "
     // tiebreaker for search_after before), by its own point in time from
     // 3.3, and imports into Elasticsearch.
     TempDir out;
-    auto exported =
-        snap({"--json", "save", "es", "--export", "--addr", os.url(),
-              "--batch-size", "7", "-o", out.path().string()});
+    auto exported = snap({"--json", "save", "es", "--export", "--addr",
+                          os.url(), "--batch-size", "7", "--parallel", "1",
+                          "-o", out.path().string()});
     INFO(exported.err);
     REQUIRE(exported.exit_code == 0);
     bool pit = version == "3.3.0";
