@@ -168,11 +168,11 @@ Expected<json> Client::call(std::string method, std::string path,
   return send(req, &text, o);
 }
 
-Expected<json> Client::call_text(std::string method, std::string path,
-                                 const std::string& body,
-                                 const CallOptions& o) {
+Expected<std::string> Client::call_text(std::string method, std::string path,
+                                        const std::string& body,
+                                        const CallOptions& o) {
   Request req = request_for(std::move(method), std::move(path), o);
-  return send(req, &body, o);
+  return send_text(req, &body, o);
 }
 
 Expected<long> Client::head(const std::string& path) {

@@ -60,9 +60,10 @@ public:
   // page.hpp scans). Errors: any kind.
   Expected<std::string> call_raw(std::string method, std::string path,
                                  const json& body, const CallOptions& o = {});
-  // Like call, with a body given as text (NDJSON for _bulk).
-  Expected<json> call_text(std::string method, std::string path,
-                           const std::string& body, const CallOptions& o);
+  // Like call_raw, with a body given as text (NDJSON for _bulk).
+  Expected<std::string> call_text(std::string method, std::string path,
+                                  const std::string& body,
+                                  const CallOptions& o);
   // The status of a HEAD request (200 or 404 for indices.exists).
   Expected<long> head(const std::string& path);
   // GET / once: version and cluster name. Errors: `remote` when the answer

@@ -789,6 +789,64 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
 
 namespace {
 
+// Whether a _bulk answer says "errors": false before its items, as
+// Elasticsearch and OpenSearch write it (BulkResponse.toXContent: took,
+// ingest_took when a pipeline ran, errors, then items). Anything else is
+// left to the full parse.
+bool bulk_without_errors(std::string_view t) {
+  std::size_t i = 0;
+  auto skip_ws = [&] {
+    while (i < t.size() &&
+           (t[i] == ' ' || t[i] == '\n' || t[i] == '\r' || t[i] == '\t')) {
+      ++i;
+    }
+  };
+  skip_ws();
+  if (i >= t.size() || t[i] != '{') {
+    return false;
+  }
+  ++i;
+  for (int field = 0; field < 3; ++field) {
+    skip_ws();
+    if (i >= t.size() || t[i] != '"') {
+      return false;
+    }
+    std::size_t end = t.find('"', i + 1);
+    if (end == std::string_view::npos) {
+      return false;
+    }
+    std::string_view key = t.substr(i + 1, end - i - 1);
+    i = end + 1;
+    skip_ws();
+    if (i >= t.size() || t[i] != ':') {
+      return false;
+    }
+    ++i;
+    skip_ws();
+    if (key == "errors") {
+      if (t.substr(i, 5) != "false") {
+        return false;
+      }
+      i += 5;
+      skip_ws();
+      return i < t.size() && (t[i] == ',' || t[i] == '}');
+    }
+    if (key != "took" && key != "ingest_took") {
+      return false;
+    }
+    std::size_t digits = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+      ++i;
+    }
+    skip_ws();
+    if (i == digits || i >= t.size() || t[i] != ',') {
+      return false;
+    }
+    ++i;
+  }
+  return false;
+}
+
 struct LoadStats {
   std::uint64_t loaded = 0;
   std::uint64_t failed = 0;
@@ -882,13 +940,23 @@ private:
       for (const auto& d : docs) {
         body += d;
       }
-      json answer = SNAP_TRY(c.call_text(
+      std::string text = SNAP_TRY(c.call_text(
           "POST", "/_bulk", body, {.content_type = "application/x-ndjson"}));
       std::vector<std::string> again;
-      const json& items = answer.value("items", json::array());
+      // Most answers say "errors": false up front; their items (a few
+      // hundred bytes a document) need no reading then.
+      bool clean = bulk_without_errors(text);
+      json answer = clean ? json() : parse_untrusted_json(text);
+      if (!clean && !answer.is_object()) {
+        return fail(ErrorKind::remote,
+                    "elasticsearch: POST /_bulk answered something that is "
+                    "not a JSON object; is --addr an Elasticsearch node?");
+      }
+      const json& items =
+          clean ? json::array() : answer.value("items", json::array());
       {
         std::lock_guard lock(m_stats_mu);
-        if (!answer.value("errors", false)) {
+        if (clean || !answer.value("errors", false)) {
           m_stats.loaded += docs.size();
         } else {
           for (std::size_t i = 0; i < docs.size(); ++i) {
