@@ -334,22 +334,28 @@ json write_blocked(const std::string& name, const Index& idx) {
 struct BulkItem {
   std::string op, index, id, routing;
   std::string source; // raw line
+  // index and create: the source parsed, and compact, before the lock.
+  json parsed;
+  std::string compact;
 };
 
+// One item of the answer, its fields in the order Elasticsearch writes
+// them (BulkItemResponse.toXContent, DocWriteResponse.innerToXContent).
 std::string item_json(const BulkItem& it, int status, const std::string& result,
                       const json& error, std::int64_t seq) {
-  json body = {{"_index", it.index}, {"_id", it.id}};
+  std::string out = "{" + json(it.op).dump() +
+                    ":{\"_index\":" + json(it.index).dump() +
+                    ",\"_id\":" + json(it.id).dump();
   if (error.is_null()) {
-    body["_version"] = 1;
-    body["result"] = result;
-    body["_shards"] = {{"total", 2}, {"successful", 1}, {"failed", 0}};
-    body["_seq_no"] = seq;
-    body["_primary_term"] = 1;
+    out += ",\"_version\":1,\"result\":" + json(result).dump() +
+           ",\"_shards\":{\"total\":2,\"successful\":1,\"failed\":0},"
+           "\"_seq_no\":" +
+           std::to_string(seq) + ",\"_primary_term\":1";
   } else {
-    body["error"] = error;
+    out += ",\"error\":" + error.dump();
   }
-  body["status"] = status;
-  return json{{it.op, body}}.dump();
+  out += ",\"status\":" + std::to_string(status) + "}}";
+  return out;
 }
 
 void bulk(Cluster& c, const httplib::Request& req, httplib::Response& res,
@@ -417,6 +423,14 @@ void bulk(Cluster& c, const httplib::Request& req, httplib::Response& res,
       send_error(res, 400, "illegal_argument_exception",
                  "The bulk request must be terminated by a newline [\\n]");
       return;
+    }
+    // Parsed here, outside the cluster's lock, so requests in flight at
+    // once parse their documents at once.
+    if (it.op == "index" || it.op == "create") {
+      it.parsed = json::parse(it.source, nullptr, false);
+      if (it.parsed.is_object()) {
+        it.compact = it.parsed.dump();
+      }
     }
     items.push_back(std::move(it));
   }
@@ -495,8 +509,10 @@ void bulk(Cluster& c, const httplib::Request& req, httplib::Response& res,
           status = gone ? 200 : 404;
           result = gone ? "deleted" : "not_found";
         } else {
-          json src = json::parse(it.source, nullptr, false);
-          if (it.op == "update") {
+          bool update = it.op == "update";
+          json src = update ? json::parse(it.source, nullptr, false)
+                            : std::move(it.parsed);
+          if (update) {
             auto at = idx.by_id.find(it.id);
             if (at == idx.by_id.end() || !idx.slots[at->second]) {
               status = 404;
@@ -525,7 +541,8 @@ void bulk(Cluster& c, const httplib::Request& req, httplib::Response& res,
                      {"reason", "[1:2] " + *strict}};
           } else {
             bool created = idx.put(std::make_shared<const Doc>(
-                Doc{it.id, src.dump(), it.routing, json(it.id).dump()}));
+                Doc{it.id, update ? src.dump() : std::move(it.compact),
+                    it.routing, json(it.id).dump()}));
             status = created ? 201 : 200;
             result = created ? "created" : "updated";
           }
