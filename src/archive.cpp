@@ -56,6 +56,8 @@ Expected<void> fsync_path(const fs::path& path) {
 // An entry streamed in place smaller than this is copied into a compact
 // archive at commit instead, so that small archives carry no reserved region.
 constexpr std::uint64_t k_in_place_min = 16 << 20;
+// How often an entry streamed in place starts its bytes to disk.
+constexpr std::uint64_t k_write_back_bytes = 8 << 20;
 
 // The manifest's sha256 and the zip's CRC-32 (ISA-L's, with carry-less
 // multiplication: three times zlib's speed), computed in one pass.
@@ -268,6 +270,11 @@ Expected<Sink*> ArchiveWriter::add_entry(std::string_view name,
     spool->file = m_tmp / fmt::format("entry-{}", m_spools.size());
   }
   spool->out.emplace(SNAP_TRY(FileSink::create(spool->file)));
+  if (spool->offset > 0) {
+    // Streamed into the archive itself, which is fsynced at the end: its
+    // bytes go to disk while the rest is still arriving.
+    spool->out->write_back_every(k_write_back_bytes);
+  }
   SNAP_TRY(spool->start());
   m_spools.push_back(std::move(spool));
   return m_spools.back().get();

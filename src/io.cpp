@@ -45,7 +45,8 @@ FileSink::FileSink(int fd, std::filesystem::path path)
 
 FileSink::FileSink(FileSink&& other) noexcept
     : m_fd(other.m_fd), m_path(std::move(other.m_path)),
-      m_buffer(std::move(other.m_buffer)) {
+      m_buffer(std::move(other.m_buffer)), m_write_back(other.m_write_back),
+      m_written(other.m_written), m_hinted(other.m_hinted) {
   other.m_fd = -1;
 }
 
@@ -67,6 +68,14 @@ Expected<void> FileSink::write_out(const std::byte* data, std::size_t size) {
     }
     p += n;
     size -= static_cast<std::size_t>(n);
+    m_written += static_cast<std::uint64_t>(n);
+  }
+  if (m_write_back > 0 && m_written - m_hinted >= m_write_back) {
+    // Only a hint: a failure here shows in the fsync that follows.
+    (void)::sync_file_range(m_fd, static_cast<off_t>(m_hinted),
+                            static_cast<off_t>(m_written - m_hinted),
+                            SYNC_FILE_RANGE_WRITE);
+    m_hinted = m_written;
   }
   return {};
 }
@@ -85,6 +94,8 @@ Expected<void> FileSink::write(Bytes data) {
 
 bool FileSink::reset() {
   m_buffer.clear();
+  m_written = 0;
+  m_hinted = 0;
   return m_fd >= 0 && ::ftruncate(m_fd, 0) == 0 &&
          ::lseek(m_fd, 0, SEEK_SET) == 0;
 }

@@ -51,6 +51,10 @@ public:
   bool reset() override;
   // Writes out the buffer (the file stays open). Errors: `internal`.
   Expected<void> flush();
+  // Starts the kernel writing each further `bytes` written to disk at once
+  // (sync_file_range WRITE, which does not wait), so a later fsync of a
+  // file that will be kept has little left to do. 0: never.
+  void write_back_every(std::uint64_t bytes) { m_write_back = bytes; }
   // Writes out the buffer and closes, first flushing to stable storage when
   // `durable`. Errors: `internal`.
   Expected<void> close(bool durable = true);
@@ -61,6 +65,9 @@ private:
   int m_fd;
   std::filesystem::path m_path;
   std::vector<std::byte> m_buffer;
+  std::uint64_t m_write_back = 0;
+  std::uint64_t m_written = 0; // bytes written to the file
+  std::uint64_t m_hinted = 0;  // of which handed to write-back
 };
 
 // Reads a whole file, or the `length` bytes at `offset` in it; errors:
