@@ -252,10 +252,29 @@ void register_zeebe(httplib::Server& server, FaultInjector&,
   // id is refused as an id <= 0 is. GET <base>/state answers each
   // partition's latest checkpoint and backup and the ranges of backups;
   // 8.8 reads "state" as a malformed id.
+  //
+  // 8.9 has two write operations on one path, take(long backupId) and
+  // take(). Spring Boot's actuator gives the one with a body parameter a
+  // "consumes" of the JSON media types (RequestPredicateFactory
+  // getConsumes), and Spring MVC picks it for a JSON body; a POST without
+  // a JSON body reaches take(). So a JSON body without a backupId is a
+  // missing parameter (400, Spring's error body), not a take without id.
   bool v89 = z.major > 8 || (z.major == 8 && z.minor >= 9);
   server.Post(base, [v89](const httplib::Request& req, httplib::Response& res) {
+    std::string type = req.get_header_value("Content-Type");
+    bool json_body = type.find("json") != std::string::npos;
     json body = json::parse(req.body, nullptr, false);
     bool has_id = body.is_object() && body.contains("backupId");
+    if (v89 && json_body && !has_id) {
+      res.status = 400;
+      res.set_content(json{{"timestamp", rfc3339(now_ms(), 3)},
+                           {"status", 400},
+                           {"error", "Bad Request"},
+                           {"path", req.path}}
+                          .dump(),
+                      "application/json");
+      return;
+    }
     if (v89 && z.opts.continuous && has_id) {
       message(res, 400,
               "Cannot take backup with predetermined backupId when "
