@@ -150,19 +150,19 @@ Expected<Fields> describe_fabric(ArchiveReader& in,
   if (several) {
     f["namespaces"] = b["namespaces"];
   } else {
-    f["namespace"] = b.value("namespace", "");
+    f["namespace"] = str(b, "namespace");
   }
   f["resources"] = b.value("roots", json::array());
   std::map<std::string, int> counts;
   for (const auto& o : b.value("objects", json::array())) {
-    counts[o.value("resource", "")]++;
+    counts[str(o, "resource")]++;
     if (verify) {
-      json obj = SNAP_TRY(in.read_json(o.value("file", "")));
-      if (str(obj, "kind") != o.value("kind", "") ||
-          str(meta(obj), "name") != o.value("name", "")) {
+      json obj = SNAP_TRY(in.read_json(str(o, "file")));
+      if (str(obj, "kind") != str(o, "kind") ||
+          str(meta(obj), "name") != str(o, "name")) {
         return fail(ErrorKind::archive,
-                    fmt::format("{} does not hold {} {}", o.value("file", ""),
-                                o.value("kind", ""), o.value("name", "")));
+                    fmt::format("{} does not hold {} {}", str(o, "file"),
+                                str(o, "kind"), str(o, "name")));
       }
     }
   }
@@ -173,31 +173,35 @@ Expected<Fields> describe_fabric(ArchiveReader& in,
   f["objects"] = objects;
   Fields snaps = Fields::array();
   for (const auto& s : b.value("volume_snapshots", json::array())) {
-    std::string pvc = s.value("pvc", "");
+    std::string pvc = str(s, "pvc");
     if (several) {
-      pvc = s.value("namespace", "") + "/" + pvc;
+      pvc = str(s, "namespace") + "/" + pvc;
     }
-    snaps.push_back(fmt::format("{} (pvc {}, {}, {})", s.value("name", ""), pvc,
-                                s.value("role", ""),
-                                s.value("restore_size", "?")));
+    snaps.push_back(
+        fmt::format("{} (pvc {}, {}, {})", str(s, "name"), pvc, str(s, "role"),
+                    str(s, "restore_size").empty() ? std::string("?")
+                                                   : str(s, "restore_size")));
   }
   f["volume_snapshots"] = snaps;
   Fields copies = Fields::array();
-  for (const auto& c : b.value("volume_copies", json::array())) {
-    std::string file = c.value("file", "");
+  const json& copy_list = b.value("volume_copies", json::array());
+  for (const auto& c : copy_list.is_array() ? copy_list : json::array()) {
+    std::string file = str(c, "file");
+    std::uint64_t files = kube::count_of(c, "files");
     if (verify) {
       // Each copy is read to its end as a tar.gz, as the save checked it.
       auto src = SNAP_TRY(in.open_entry(file));
       TarSummary t = SNAP_TRY(check_tar_gz(*src, file));
-      if (t.files != c.value("files", std::uint64_t{0})) {
+      if (t.files != files) {
         return fail(ErrorKind::archive,
-                    fmt::format("{} holds {} files, backup.json says {}", file,
-                                t.files, c.value("files", 0)));
+                    fmt::format("{} holds {} files, backup.json says {}",
+                                terminal_safe(file), t.files, files));
       }
     }
     copies.push_back(fmt::format(
-        "{}/{}: {} files, {} bytes ({})", c.value("namespace", ""),
-        c.value("pvc", ""), c.value("files", 0), c.value("bytes", 0), file));
+        "{}/{}: {} files, {} bytes ({})", terminal_safe(str(c, "namespace")),
+        terminal_safe(str(c, "pvc")), files, kube::count_of(c, "bytes"),
+        terminal_safe(file)));
   }
   if (!copies.empty()) {
     f["mode"] = "full manifests and a copy of every snapshotted volume's "
@@ -206,11 +210,12 @@ Expected<Fields> describe_fabric(ArchiveReader& in,
   }
   Fields genesis = Fields::array();
   for (const auto& g : b.value("genesis", json::array())) {
-    std::string node = g.value("node", "");
+    std::string node = str(g, "node");
     if (several) {
-      node = g.value("namespace", "") + "/" + node;
+      node = str(g, "namespace") + "/" + node;
     }
-    genesis.push_back(fmt::format("{} ({} bytes)", node, g.value("bytes", 0)));
+    genesis.push_back(
+        fmt::format("{} ({} bytes)", node, kube::count_of(g, "bytes")));
   }
   if (!genesis.empty()) {
     f["genesis_blocks"] = genesis;
@@ -303,7 +308,7 @@ private:
       }
       return out;
     }
-    return {m.source.value("namespace", "")};
+    return {str(m.source, "namespace")};
   }
   kube::Client& api() { return *m_cluster.api; }
   Expected<std::vector<std::string>> save_namespaces();
@@ -505,7 +510,7 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
   // the smaller, the closer the ledgers and state databases agree.
   std::int64_t first = -1, last = -1;
   for (const auto& s : snapshots) {
-    std::int64_t t = rfc3339_epoch_s(s.value("creation_time", ""));
+    std::int64_t t = rfc3339_epoch_s(str(s, "creation_time"));
     if (t >= 0) {
       first = first < 0 ? t : std::min(first, t);
       last = std::max(last, t);
@@ -701,9 +706,9 @@ FabricAdapter::copy_volumes(const std::vector<std::unique_ptr<kube::Graph>>& gs,
     json spec = json::object();
     for (const auto& g : gs) {
       for (const auto& item : g->items()) {
-        if (g->ns() == s.value("namespace", "") &&
+        if (g->ns() == str(s, "namespace") &&
             item.type.plural == "persistentvolumeclaims" &&
-            item.type.group.empty() && item.name() == s.value("pvc", "")) {
+            item.type.group.empty() && item.name() == str(s, "pvc")) {
           spec = item.object.value("spec", json::object());
         }
       }
@@ -720,7 +725,7 @@ FabricAdapter::copy_volumes(const std::vector<std::unique_ptr<kube::Graph>>& gs,
     // Sent even after SIGINT, as the snapshots' own undo is.
     if (auto vs = volumes(note).snapshot_type()) {
       for (const auto& s : snapshots) {
-        (void)api().remove(*vs, s.value("namespace", ""), s.value("name", ""),
+        (void)api().remove(*vs, str(s, "namespace"), str(s, "name"),
                            kube::Propagation::background, true);
       }
     }
@@ -868,7 +873,7 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
       from.push_back(n.is_string() ? n.get<std::string>() : "");
     }
   } else {
-    from.push_back(b.value("namespace", ""));
+    from.push_back(str(b, "namespace"));
   }
   for (const auto& n : from) {
     if (!kube::is_dns_label(n)) {

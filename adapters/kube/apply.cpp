@@ -58,7 +58,7 @@ Expected<std::vector<Planned>> Restorer::plan(ArchiveReader& in, const json& b,
                                               const RankFn& rank) {
   // An archive of one namespace names it once; one of several names each
   // object's and each snapshot's.
-  const std::string archive_ns = b.value("namespace", "");
+  const std::string archive_ns = str(b, "namespace");
   auto target_of = [&](const std::string& from) {
     auto it = scope.ns_map.find(from);
     return it == scope.ns_map.end() ? scope.ns : it->second;
@@ -66,12 +66,15 @@ Expected<std::vector<Planned>> Restorer::plan(ArchiveReader& in, const json& b,
   std::set<std::string> matched;
   std::map<std::string, json> snapshot_of; // "ns/pvc" -> record
   for (const auto& s : b.value("volume_snapshots", json::array())) {
-    std::string from = s.value("namespace", archive_ns);
-    snapshot_of[from + "/" + s.value("pvc", "")] = s;
+    std::string from =
+        (str(s, "namespace").empty() ? archive_ns : str(s, "namespace"));
+    snapshot_of[from + "/" + str(s, "pvc")] = s;
   }
   std::map<std::string, json> copy_of; // "ns/pvc" -> its copy's record
-  for (const auto& c : b.value("volume_copies", json::array())) {
-    copy_of[c.value("namespace", archive_ns) + "/" + c.value("pvc", "")] = c;
+  const json& copies = b.value("volume_copies", json::array());
+  for (const auto& c : copies.is_array() ? copies : json::array()) {
+    std::string from = str(c, "namespace");
+    copy_of[(from.empty() ? archive_ns : from) + "/" + str(c, "pvc")] = c;
   }
   if (scope.from_copies && copy_of.empty()) {
     return fail(ErrorKind::usage,
@@ -157,7 +160,7 @@ Expected<std::vector<Planned>> Restorer::plan(ArchiveReader& in, const json& b,
       }
       p.object["spec"]["dataSource"] = {{"apiGroup", "snapshot.storage.k8s.io"},
                                         {"kind", "VolumeSnapshot"},
-                                        {"name", p.snapshot.value("name", "")}};
+                                        {"name", str(p.snapshot, "name")}};
       p.object["spec"].erase("dataSourceRef");
     }
     plan.push_back(std::move(p));
@@ -322,10 +325,10 @@ std::string Restorer::describe_step(const Planned& p) {
   std::string id = p.type.name() + "/" + p.name;
   std::string from;
   if (!p.snapshot.is_null()) {
-    from = " from volume snapshot " + p.snapshot.value("name", "");
+    from = " from volume snapshot " + str(p.snapshot, "name");
   } else if (!p.copy.is_null()) {
     from = " and write the archive's copy of its files (" +
-           p.copy.value("file", "") + ") into it";
+           str(p.copy, "file") + ") into it";
   }
   std::string where = p.type.namespaced
                           ? "in namespace " + ns
@@ -456,7 +459,7 @@ Expected<RestoreReport> Restorer::apply(std::vector<Planned>& plan,
     report.push_back(fmt::format(
         "{} {}{}", p.action == "replace" ? "replaced" : "created", id,
         !p.snapshot.is_null()
-            ? " from volume snapshot " + p.snapshot.value("name", "")
+            ? " from volume snapshot " + str(p.snapshot, "name")
         : !p.copy.is_null() ? " from the archive's copy of its files"
                             : ""));
   }

@@ -15,6 +15,13 @@ std::string str(const json& j, const char* key) {
   return {};
 }
 
+std::uint64_t count_of(const json& j, const char* key) {
+  if (j.is_object() && j.contains(key) && j[key].is_number_unsigned()) {
+    return j[key].get<std::uint64_t>();
+  }
+  return 0;
+}
+
 const json& meta(const json& object) {
   static const json empty = json::object();
   if (!object.is_object()) {

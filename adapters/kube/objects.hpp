@@ -17,6 +17,8 @@ using nlohmann::json;
 // The string `j[key]`, or "" when `j` is not an object or it is absent or
 // not a string.
 std::string str(const json& j, const char* key);
+// j[key] when it is a non-negative integer, else 0.
+std::uint64_t count_of(const json& j, const char* key);
 
 // An object's metadata, or an empty object when it has none.
 const json& meta(const json& object);

@@ -354,7 +354,7 @@ Expected<void> VolumeCopier::copy_in(const json& rec, const std::string& ns,
                     "kubectl logs -n {} {}",
                     ns, pod, ns, pod)));
   }
-  std::uint64_t want = rec.value("files", std::uint64_t{0});
+  std::uint64_t want = count_of(rec, "files");
   std::string line = first_line(answer);
   std::uint64_t got = 0;
   std::string count =

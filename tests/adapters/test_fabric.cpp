@@ -1142,6 +1142,42 @@ TEST_CASE("fabric: an archive's words never become a request path",
   }
 }
 
+TEST_CASE("fabric: records of the wrong type are read as absent, never as "
+          "a crash",
+          "[e2e][fabric][hostile]") {
+  Emulator source("kubernetes", crd_flags());
+  seed(source.url());
+  TempDir dir;
+  std::string archive = save_peer(source, dir);
+  auto zip = tampered(archive, dir, [](json& b, ArchiveParts&) {
+    for (auto& s : b["volume_snapshots"]) {
+      s["pvc"] = 7;
+      s["namespace"] = json::array();
+      s["restore_size"] = false;
+    }
+    b["volume_copies"] = json::array(
+        {{{"namespace", 1}, {"pvc", {"x"}}, {"file", 2}, {"files", "many"}}});
+    b["genesis"] = json::array({{{"node", 3}, {"bytes", "big"}}});
+  });
+  auto inspected = snap({"inspect", zip});
+  INFO(inspected.out << inspected.err);
+  CHECK(inspected.err.find("internal error") == std::string::npos);
+  CHECK((inspected.exit_code == 0 || inspected.exit_code == 7));
+  Emulator emu("kubernetes", crd_flags());
+  seed_cluster(emu.url());
+  for (bool copies : {false, true}) {
+    std::vector<std::string> argv = {"restore",   "fabric", zip,
+                                     "--dry-run", "--addr", emu.url()};
+    if (copies) {
+      argv.push_back("--from-copies");
+    }
+    auto plan = snap(argv);
+    INFO(plan.out << plan.err);
+    CHECK(plan.err.find("internal error") == std::string::npos);
+    CHECK(plan.exit_code != 1);
+  }
+}
+
 TEST_CASE("fabric: cluster-scoped objects other than CRDs need a flag",
           "[e2e][fabric][hostile]") {
   Emulator source("kubernetes", crd_flags());
