@@ -147,7 +147,8 @@ Expected<void> VolumeCopier::prepare(const std::string& ns) {
 // A helper pod mounting `pvc` at /data; read-only for a save. It runs as
 // root with every capability dropped but those tar needs (read any file;
 // for a restore also set owners and modes), on a read-only root file
-// system, without a service-account token.
+// system, with the runtime's default seccomp profile and without a
+// service-account token.
 Expected<std::string> VolumeCopier::start_pod(const std::string& ns,
                                               const std::string& pvc,
                                               bool read_only) {
@@ -187,6 +188,7 @@ Expected<std::string> VolumeCopier::start_pod(const std::string& ns,
       {"spec",
        {{"restartPolicy", "Never"},
         {"automountServiceAccountToken", false},
+        {"securityContext", {{"seccompProfile", {{"type", "RuntimeDefault"}}}}},
         {"containers", {container}},
         {"volumes",
          {{{"name", "data"},

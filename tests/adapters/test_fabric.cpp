@@ -1922,9 +1922,13 @@ TEST_CASE("fabric: --copy-volumes carries the volumes' files and "
                with(crd_flags(), {"--volume-dir", volumes.path().string()}));
   seed(emu.url());
   auto files = seed_volume_files(emu.url(), volumes.path());
-  auto saved = snap(with({"--json", "save", "fabric", "ibppeers.ibp.com/peer1",
-                          "--copy-volumes", "-o", dir.path().string()},
-                         target(emu)));
+  // Encrypted, as the archive holds the ledgers and private keys.
+  RunOptions enc{.env = {{"SNAP_PASSPHRASE", "correct horse battery"}}};
+  auto saved =
+      snap(with({"--json", "save", "fabric", "ibppeers.ibp.com/peer1",
+                 "--copy-volumes", "--encrypt", "-o", dir.path().string()},
+                target(emu)),
+           enc);
   INFO(saved.err);
   REQUIRE(saved.exit_code == 0);
   CHECK(json::parse(saved.out)["source"]["volume_copies"] == 2);
@@ -1933,7 +1937,7 @@ TEST_CASE("fabric: --copy-volumes carries the volumes' files and "
   CHECK(emu.received("GET " + k_core + "/namespaces/fab/pods/snap-copy-"));
   CHECK(copy_leftovers(emu.url(), k_ns).empty());
   std::string archive = only_archive(dir);
-  auto inspected = snap({"inspect", archive});
+  auto inspected = snap({"inspect", archive}, enc);
   INFO(inspected.err);
   REQUIRE(inspected.exit_code == 0);
   CHECK(inspected.out.find("fab/peer1-pvc: 2 files, 70016 bytes") !=
@@ -1948,15 +1952,16 @@ TEST_CASE("fabric: --copy-volumes carries the volumes' files and "
   std::vector<std::string> to = {"--addr", fresh.url(), "--namespace-map",
                                  "fab=copy"};
   auto plan = snap(
-      with({"restore", "fabric", archive, "--from-copies", "--dry-run"}, to));
+      with({"restore", "fabric", archive, "--from-copies", "--dry-run"}, to),
+      enc);
   INFO(plan.out << plan.err);
   REQUIRE(plan.exit_code == 0);
   CHECK(plan.out.find("create persistentvolumeclaims/peer1-pvc in namespace "
                       "copy and write the archive's copy of its files "
                       "(payload/volumes/fab/peer1-pvc.tar.gz) into it") !=
         std::string::npos);
-  auto restored =
-      snap(with({"restore", "fabric", archive, "--from-copies", "--yes"}, to));
+  auto restored = snap(
+      with({"restore", "fabric", archive, "--from-copies", "--yes"}, to), enc);
   INFO(restored.out << restored.err);
   REQUIRE(restored.exit_code == 0);
   CHECK(restored.out.find("created persistentvolumeclaims/peer1-pvc from "
