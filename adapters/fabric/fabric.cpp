@@ -315,6 +315,8 @@ private:
   Expected<std::vector<json>> backup_snapshots(const std::string& id);
   Expected<std::map<std::string, std::string>>
   namespace_map(const std::vector<std::string>& from);
+  Expected<void> check_copies(ArchiveReader& in,
+                              const std::vector<kube::Planned>& plan);
   Expected<std::string>
   wait_tier(const std::string& tier,
             const std::vector<const kube::Planned*>& members, double timeout_s);
@@ -918,6 +920,7 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
     return r + 10 * tier + (m_preset.is_orderer(t) && !has_parent_label(obj));
   };
   std::vector<kube::Planned> plan = SNAP_TRY(restorer.plan(in, b, scope, rank));
+  SNAP_TRY(check_copies(in, plan));
   for (auto& p : plan) {
     if (std::string role = m_preset.role(p.type); tier_of(role) >= 0) {
       p.tier = tier_name(role);
@@ -982,6 +985,41 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
     m_ctx.reporter.warn(cleaned.error().message);
   }
   return report;
+}
+
+// Before anything changes: every copy a restore from copies writes is in
+// the archive and fits in one request to the helper pod. busybox httpd
+// refuses a body over INT_MAX bytes (httpd.c handle_incoming_and_exit: a
+// Content-Length above INT_MAX is a 400).
+Expected<void>
+FabricAdapter::check_copies(ArchiveReader& in,
+                            const std::vector<kube::Planned>& plan) {
+  constexpr std::uint64_t k_max_body = 2147483647;
+  for (const auto& p : plan) {
+    if (p.copy.is_null()) {
+      continue;
+    }
+    std::string file = str(p.copy, "file");
+    const auto& entries = in.manifest().entries;
+    auto e = std::find_if(entries.begin(), entries.end(),
+                          [&](const auto& m) { return m.path == file; });
+    if (e == entries.end()) {
+      return fail(ErrorKind::archive,
+                  fmt::format("fabric: the copy of pvc {} names {}, which the "
+                              "archive does not hold; nothing was changed",
+                              p.name, terminal_safe(file)));
+    }
+    if (e->size > k_max_body) {
+      return fail(ErrorKind::unsupported,
+                  fmt::format("fabric: the copy of pvc {} is {} bytes, and "
+                              "the helper pod's busybox httpd takes a request "
+                              "body of at most 2 GiB; restore that volume "
+                              "from its VolumeSnapshot (without "
+                              "--from-copies); nothing was changed",
+                              p.name, e->size));
+    }
+  }
+  return {};
 }
 
 // Waits until every resource of `tier` (in whichever namespace) runs

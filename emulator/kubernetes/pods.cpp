@@ -341,6 +341,18 @@ void Cluster::pod_proxy(const httplib::Request& req, httplib::Response& res,
       refused();
       return;
     }
+    // busybox httpd refuses a Content-Length above INT_MAX with a bare 400
+    // (httpd.c handle_incoming_and_exit).
+    if (req.has_header("Content-Length") &&
+        std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr,
+                      10) > 2147483647ULL) {
+      res.status = 400;
+      res.set_content("<HTML><HEAD><TITLE>400 Bad Request</TITLE></HEAD>\n"
+                      "<BODY><H1>400 Bad Request</H1>\nUnsupported method\n"
+                      "</BODY></HTML>\n",
+                      "text/html");
+      return;
+    }
     std::string home = arg_of(argv, "-h");
     const std::string prefix = "/cgi-bin/";
     std::string file =

@@ -1178,6 +1178,33 @@ TEST_CASE("fabric: records of the wrong type are read as absent, never as "
   }
 }
 
+TEST_CASE("fabric: a restore from copies checks every copy before any change",
+          "[e2e][fabric][hostile]") {
+  Emulator source("kubernetes", crd_flags());
+  seed(source.url());
+  TempDir dir;
+  std::string archive = save_peer(source, dir);
+  auto zip = tampered(archive, dir, [](json& b, ArchiveParts&) {
+    b["volume_copies"] =
+        json::array({{{"namespace", "fab"},
+                      {"pvc", "peer1-pvc"},
+                      {"file", "payload/volumes/fab/peer1-pvc.tar.gz"},
+                      {"files", 1}}});
+  });
+  Emulator emu("kubernetes", crd_flags());
+  seed_cluster(emu.url());
+  std::size_t seeded = emu.requests().size();
+  for (const char* mode : {"--dry-run", "--yes"}) {
+    auto r = snap(
+        {"restore", "fabric", zip, "--from-copies", mode, "--addr", emu.url()});
+    INFO(mode << ": " << r.err);
+    CHECK(r.exit_code == 7);
+    CHECK(r.err.find("no entry payload/volumes/fab/peer1-pvc.tar.gz") !=
+          std::string::npos);
+  }
+  CHECK_FALSE(changed_anything(emu, seeded));
+}
+
 TEST_CASE("fabric: cluster-scoped objects other than CRDs need a flag",
           "[e2e][fabric][hostile]") {
   Emulator source("kubernetes", crd_flags());
