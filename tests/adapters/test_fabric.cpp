@@ -1564,10 +1564,11 @@ TEST_CASE("fabric: a scheduled save's Role and ClusterRole grant every "
           "[e2e][fabric][schedule]") {
   Emulator emu("kubernetes", crd_flags());
   seed(emu.url());
-  auto r = snap(with({"schedule", "fabric", "--cron", "0 1 * * *", "--keep",
-                      "5", "--image", "snap:1.4", "--all-in-namespace",
-                      "--quiesce", "--prune-target", "--apply"},
-                     target(emu)));
+  auto r =
+      snap(with({"schedule", "fabric", "--cron", "0 1 * * *", "--keep", "5",
+                 "--image", "snap:1.4", "--all-in-namespace", "--quiesce",
+                 "--prune-target", "--copy-volumes", "--apply"},
+                target(emu)));
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   std::string rbac = emu.url() + "/apis/rbac.authorization.k8s.io/v1/";
@@ -1626,8 +1627,13 @@ TEST_CASE("fabric: a scheduled save's Role and ClusterRole grant every "
       continue; // a group's discovery document
     }
     bool namespaced = seg[at] == "namespaces" && seg.size() > at + 2;
-    std::string resource = namespaced ? seg[at + 2] : seg[at];
-    bool named = seg.size() > (namespaced ? at + 3 : at + 1);
+    std::size_t kind_at = namespaced ? at + 2 : at;
+    std::string resource = seg[kind_at];
+    bool named = seg.size() > kind_at + 1;
+    // A subresource (pods/proxy) is granted by its own name.
+    if (seg.size() > kind_at + 2) {
+      resource += "/" + seg[kind_at + 2];
+    }
     std::string verb = method == "GET"      ? (named ? "get" : "list")
                        : method == "POST"   ? "create"
                        : method == "PATCH"  ? "patch"
@@ -1641,6 +1647,8 @@ TEST_CASE("fabric: a scheduled save's Role and ClusterRole grant every "
     ++checked;
   }
   CHECK(checked > 10);
+  // The volume copies went through the pods' proxy, which the Role grants.
+  CHECK(emu.received("GET " + k_core + "/namespaces/fab/pods/snap-copy-"));
 }
 
 } // namespace snap::test
