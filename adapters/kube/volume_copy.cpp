@@ -128,8 +128,7 @@ Expected<void> VolumeCopier::prepare(const std::string& ns) {
                  {"metadata", {{"name", name}, {"labels", labels}}},
                  {"type", "Opaque"},
                  {"stringData", {{"token", m_token}}}};
-  SNAP_TRY(m_api.create(secrets(), ns, secret));
-  m_made.emplace_back(secrets(), ns, name);
+  SNAP_TRY(create(secrets(), ns, name, secret));
   json data = json::object();
   for (const auto& [file, text] : copy_scripts()) {
     data[file] = text;
@@ -138,8 +137,7 @@ Expected<void> VolumeCopier::prepare(const std::string& ns) {
              {"kind", "ConfigMap"},
              {"metadata", {{"name", name}, {"labels", labels}}},
              {"data", data}};
-  SNAP_TRY(m_api.create(configmaps(), ns, cm));
-  m_made.emplace_back(configmaps(), ns, name);
+  SNAP_TRY(create(configmaps(), ns, name, cm));
   m_prepared.push_back(ns);
   return {};
 }
@@ -196,8 +194,7 @@ Expected<std::string> VolumeCopier::start_pod(const std::string& ns,
             {{"claimName", pvc}, {"readOnly", read_only}}}},
           {{"name", "cgi"},
            {"configMap", {{"name", shared}, {"defaultMode", 0555}}}}}}}}};
-  SNAP_TRY(m_api.create(pods(), ns, pod));
-  m_made.emplace_back(pods(), ns, name);
+  SNAP_TRY(create(pods(), ns, name, pod));
   SNAP_TRY(wait_running(ns, name));
   return name;
 }
@@ -237,6 +234,21 @@ std::string VolumeCopier::proxy_path(const std::string& ns,
                                      const std::string& script) const {
   return m_api.path(pods(), ns, pod) + ":" + std::to_string(k_port) +
          "/proxy/cgi-bin/" + script;
+}
+
+// Creates a helper object, counted as made before the request goes out: a
+// create cut short by SIGINT may still have reached the server, and a
+// delete of an object that is not there counts as done.
+Expected<void> VolumeCopier::create(const ResourceType& t,
+                                    const std::string& ns,
+                                    const std::string& name,
+                                    const json& object) {
+  m_made.emplace_back(t, ns, name);
+  auto made = m_api.create(t, ns, object);
+  if (!made && made.error().kind == ErrorKind::conflict) {
+    m_made.pop_back(); // someone else's object of that name
+  }
+  return made ? Expected<void>() : tl::unexpected(made.error());
 }
 
 Expected<void> VolumeCopier::remove(const ResourceType& t,
@@ -279,8 +291,7 @@ Expected<json> VolumeCopier::copy_out(const json& rec, const json& pvc_spec,
         {"labels",
          {{std::string(k_backup_label), m_id}, {"snap/role", "volume-copy"}}}}},
       {"spec", spec}};
-  SNAP_TRY(m_api.create(pvcs(), ns, claim));
-  m_made.emplace_back(pvcs(), ns, copy);
+  SNAP_TRY(create(pvcs(), ns, copy, claim));
   std::string pod = SNAP_TRY(start_pod(ns, copy, true));
   std::string entry = fmt::format("volumes/{}/{}.tar.gz", ns, pvc);
   Sink* sink = SNAP_TRY(out.add_entry(entry, "application/gzip"));

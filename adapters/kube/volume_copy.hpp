@@ -68,6 +68,8 @@ private:
   Expected<void> wait_running(const std::string& ns, const std::string& pod);
   std::string proxy_path(const std::string& ns, const std::string& pod,
                          const std::string& script) const;
+  Expected<void> create(const ResourceType& t, const std::string& ns,
+                        const std::string& name, const json& object);
   Expected<void> remove(const ResourceType& t, const std::string& ns,
                         const std::string& name);
 

@@ -118,8 +118,16 @@ Expected<json> Volumes::take_all(const std::string& ns, const std::string& id,
                  {"spec",
                   {{"volumeSnapshotClassName", s.klass},
                    {"source", {{"persistentVolumeClaimName", s.pvc}}}}}};
-    SNAP_TRY(m_api.create(vs, in_ns, body));
+    // Counted as taken before the request goes out: a create cut short by
+    // SIGINT may still have reached the server, and the undo's delete of a
+    // snapshot that is not there counts as done.
     taken.push_back(s);
+    if (auto made = m_api.create(vs, in_ns, body); !made) {
+      if (made.error().kind == ErrorKind::conflict) {
+        taken.pop_back(); // someone else's VolumeSnapshot of that name
+      }
+      return tl::unexpected(made.error());
+    }
     m_reporter.progress(
         fmt::format("volume snapshot {} of pvc {} ({})", s.name, s.pvc, s.role),
         0, 0);
