@@ -189,9 +189,12 @@ Expected<Fields> describe_fabric(ArchiveReader& in,
     std::string file = str(c, "file");
     std::uint64_t files = kube::count_of(c, "files");
     if (verify) {
-      // Each copy is read to its end as a tar.gz, as the save checked it.
+      // Each copy is read to its end as a tar.gz, as the save checked it,
+      // once for inspect and restore alike (a restore from copies sends
+      // it as it is): a member that would leave the volume is refused.
       auto src = SNAP_TRY(in.open_entry(file));
       TarSummary t = SNAP_TRY(check_tar_gz(*src, file));
+      SNAP_TRY(refuse_unsafe_members(t, file));
       if (t.files != files) {
         return fail(ErrorKind::archive,
                     fmt::format("{} holds {} files, backup.json says {}",

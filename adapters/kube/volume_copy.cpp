@@ -121,8 +121,7 @@ Expected<void> VolumeCopier::prepare(const std::string& ns) {
     }
   }
   std::string name = "snap-copy-" + m_id;
-  json labels = {{std::string(k_backup_label), m_id},
-                 {"snap/role", "volume-copy"}};
+  json labels = helper_labels();
   json secret = {{"apiVersion", "v1"},
                  {"kind", "Secret"},
                  {"metadata", {{"name", name}, {"labels", labels}}},
@@ -179,10 +178,7 @@ Expected<std::string> VolumeCopier::start_pod(const std::string& ns,
   json pod = {
       {"apiVersion", "v1"},
       {"kind", "Pod"},
-      {"metadata",
-       {{"name", name},
-        {"labels",
-         {{std::string(k_backup_label), m_id}, {"snap/role", "volume-copy"}}}}},
+      {"metadata", {{"name", name}, {"labels", helper_labels()}}},
       {"spec",
        {{"restartPolicy", "Never"},
         {"automountServiceAccountToken", false},
@@ -236,6 +232,12 @@ std::string VolumeCopier::proxy_path(const std::string& ns,
          "/proxy/cgi-bin/" + script;
 }
 
+// What every helper object carries: the run's id, so `snap delete` finds
+// what a killed run left, and the helper role.
+json VolumeCopier::helper_labels() const {
+  return {{std::string(k_backup_label), m_id}, {"snap/role", "volume-copy"}};
+}
+
 // Creates a helper object, counted as made before the request goes out: a
 // create cut short by SIGINT may still have reached the server, and a
 // delete of an object that is not there counts as done.
@@ -283,14 +285,10 @@ Expected<json> VolumeCopier::copy_out(const json& rec, const json& pvc_spec,
   if (pvc_spec.contains("storageClassName")) {
     spec["storageClassName"] = pvc_spec["storageClassName"];
   }
-  json claim = {
-      {"apiVersion", "v1"},
-      {"kind", "PersistentVolumeClaim"},
-      {"metadata",
-       {{"name", copy},
-        {"labels",
-         {{std::string(k_backup_label), m_id}, {"snap/role", "volume-copy"}}}}},
-      {"spec", spec}};
+  json claim = {{"apiVersion", "v1"},
+                {"kind", "PersistentVolumeClaim"},
+                {"metadata", {{"name", copy}, {"labels", helper_labels()}}},
+                {"spec", spec}};
   SNAP_TRY(create(pvcs(), ns, copy, claim));
   std::string pod = SNAP_TRY(start_pod(ns, copy, true));
   std::string entry = fmt::format("volumes/{}/{}.tar.gz", ns, pvc);
@@ -343,13 +341,9 @@ Expected<json> VolumeCopier::copy_out(const json& rec, const json& pvc_spec,
 Expected<void> VolumeCopier::copy_in(const json& rec, const std::string& ns,
                                      const std::string& pvc,
                                      ArchiveReader& in) {
-  std::string entry = str(rec, "file");
-  auto src = SNAP_TRY(in.open_entry(entry));
-  // A copy the save wrote but with members that would leave the volume is
-  // refused before the pod starts.
-  auto checked = SNAP_TRY(check_tar_gz(*src, entry));
-  SNAP_TRY(refuse_unsafe_members(checked, entry));
-  SNAP_TRY(src->rewind());
+  // The archive was verified before the restore began: describe_fabric
+  // read this copy to its end, counted it and refused unsafe members.
+  auto src = SNAP_TRY(in.open_entry(str(rec, "file")));
   std::string pod = SNAP_TRY(start_pod(ns, pvc, false));
   Request req{.method = "POST",
               .path = proxy_path(ns, pod, "untar"),

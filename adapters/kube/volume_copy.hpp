@@ -45,8 +45,9 @@ public:
   // `timeout`, `archive` when the copy is not a whole tar.gz, any.
   Expected<json> copy_out(const json& rec, const json& pvc_spec,
                           ArchiveWriter& out);
-  // Writes the copy `rec` holds (an entry of `in`) into PVC `pvc` of `ns`,
-  // which the restore has just created and nothing mounts yet, and checks
+  // Writes the copy `rec` holds (an entry of `in`, which was verified as a
+  // whole, describe_fabric included) into PVC `pvc` of `ns`, which the
+  // restore has just created and nothing mounts yet, and checks
   // the number of files the pod wrote. Errors: `partial` when the count
   // differs, `timeout`, any.
   Expected<void> copy_in(const json& rec, const std::string& ns,
@@ -68,6 +69,7 @@ private:
   Expected<void> wait_running(const std::string& ns, const std::string& pod);
   std::string proxy_path(const std::string& ns, const std::string& pod,
                          const std::string& script) const;
+  json helper_labels() const;
   Expected<void> create(const ResourceType& t, const std::string& ns,
                         const std::string& name, const json& object);
   Expected<void> remove(const ResourceType& t, const std::string& ns,
