@@ -454,6 +454,21 @@ Expected<SaveResult> FabricAdapter::save(ArchiveWriter& out) {
                 "fabric: --copy-volumes reads each volume from its snapshot; "
                 "it cannot go with --no-volume-snapshots");
   }
+  if (!flag_value(m_ctx.flags, "copy-volumes").empty()) {
+    // A namespace that would refuse the helper pods (Pod Security, RBAC)
+    // fails the save before anything is stopped or snapshotted.
+    kube::VolumeCopier check(api(), m_ctx.reporter, note, "fabric", id,
+                             copy_image(), snapshot_timeout());
+    for (const auto& g : graphs) {
+      for (const auto& item : g->items()) {
+        if (item.type.plural == "persistentvolumeclaims" &&
+            item.type.group.empty()) {
+          SNAP_TRY(check.preflight(g->ns(), item.name(), true));
+          break;
+        }
+      }
+    }
+  }
   if (flag_value(m_ctx.flags, "no-volume-snapshots").empty()) {
     bool quiesce = !flag_value(m_ctx.flags, "quiesce").empty();
     // Every namespace stops before the first snapshot, so the network's
@@ -924,6 +939,16 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
   };
   std::vector<kube::Planned> plan = SNAP_TRY(restorer.plan(in, b, scope, rank));
   SNAP_TRY(check_copies(in, plan));
+  // The helper objects that write volume copies carry a run id of their
+  // own, so they never share a name with a save's.
+  kube::VolumeCopier copier(api(), m_ctx.reporter, note, "fabric",
+                            new_backup_id(), copy_image(), snapshot_timeout());
+  std::set<std::string> admitted;
+  for (const auto& p : plan) {
+    if (!p.copy.is_null() && admitted.insert(p.ns).second) {
+      SNAP_TRY(copier.preflight(p.ns, p.name, false));
+    }
+  }
   for (auto& p : plan) {
     if (std::string role = m_preset.role(p.type); tier_of(role) >= 0) {
       p.tier = tier_name(role);
@@ -968,10 +993,6 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
                             existing.size() == 1 ? "s" : "",
                             join_list(existing, ", ")));
   }
-  // The helper objects that write volume copies carry a run id of their
-  // own, so they never share a name with a save's.
-  kube::VolumeCopier copier(api(), m_ctx.reporter, note, "fabric",
-                            new_backup_id(), copy_image(), snapshot_timeout());
   restorer.set_filler([&](const kube::Planned& p, const std::string& to) {
     return copier.copy_in(p.copy, to, p.name, in);
   });

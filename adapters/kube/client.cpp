@@ -20,12 +20,18 @@ bool looks_like_version(std::string_view s) {
   return std::regex_match(s.begin(), s.end(), version);
 }
 
-std::string hint_for(long status) {
+std::string hint_for(long status, const std::string& body) {
   switch (status) {
   case 401:
     return "the server did not accept the credentials: check the token or "
            "client certificate of the kubeconfig user";
   case 403:
+    // Pod Security admission's refusal (pod-security-admission
+    // admission.go) is a 403 too, but no RBAC rule would change it.
+    if (body.find("violates PodSecurity") != std::string::npos) {
+      return "the namespace's Pod Security level (its label "
+             "pod-security.kubernetes.io/enforce) refuses this pod";
+    }
     return "the credentials lack RBAC permission for this; see kubectl auth "
            "can-i";
   default:
@@ -183,8 +189,8 @@ Expected<JsonAnswer> Client::call(const std::string& method,
     call.ok = {200, 201, 202, 404};
   }
   call.error_text = [](const std::string& text) { return status_text(text); };
-  call.hint = [](const Response& resp, const std::string&) {
-    return hint_for(resp.status);
+  call.hint = [](const Response& resp, const std::string& body) {
+    return hint_for(resp.status, body);
   };
   JsonAnswer answer = SNAP_TRY(call_json(m_http, std::move(call)));
   if (answer.status == 404) {
@@ -492,6 +498,12 @@ Expected<std::vector<json>> Client::list(const ResourceType& t,
 Expected<json> Client::create(const ResourceType& t, const std::string& ns,
                               const json& object) {
   return SNAP_TRY(call("POST", path(t, ns), object)).body;
+}
+
+Expected<json> Client::admit(const ResourceType& t, const std::string& ns,
+                             const json& object) {
+  return SNAP_TRY(call("POST", path(t, ns), object, {.query = "dryRun=All"}))
+      .body;
 }
 
 Expected<json> Client::replace(const ResourceType& t, const std::string& ns,

@@ -115,6 +115,10 @@ public:
   // POST; the created object. Errors: `conflict` for AlreadyExists, any.
   Expected<json> create(const ResourceType& t, const std::string& ns,
                         const json& object);
+  // POST with dryRun=All: the create's validation and admission (Pod
+  // Security included) without storing anything. Errors: as create's.
+  Expected<json> admit(const ResourceType& t, const std::string& ns,
+                       const json& object);
   // PUT of a whole object, carrying the resourceVersion it was read at.
   // Errors: `conflict` when it changed since, any.
   Expected<json> replace(const ResourceType& t, const std::string& ns,

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <regex>
 
 #include <openssl/rand.h>
 
@@ -142,18 +143,20 @@ Expected<void> VolumeCopier::prepare(const std::string& ns) {
 }
 
 // A helper pod mounting `pvc` at /data; read-only for a save. It runs as
-// root with every capability dropped but those tar needs (read any file;
-// for a restore also set owners and modes), on a read-only root file
-// system, with the runtime's default seccomp profile and without a
+// root with every capability dropped but those tar needs: to read any
+// file (DAC_OVERRIDE), and for a restore also to set owners, modes and
+// set-group-ID bits (CHOWN, FOWNER, FSETID). All four are in the Pod
+// Security Standards' baseline set (pod-security-admission
+// check_capabilities_baseline.go), which fabric-operator's own peers need
+// too (their init container runs as root with CHOWN and FOWNER);
+// DAC_READ_SEARCH, which would do for reading, is not. It has a read-only
+// root file system, the runtime's default seccomp profile and no
 // service-account token.
-Expected<std::string> VolumeCopier::start_pod(const std::string& ns,
-                                              const std::string& pvc,
-                                              bool read_only) {
-  SNAP_TRY(prepare(ns));
-  std::string name = fmt::format("snap-copy-{}-{}", m_id, m_next++);
+json VolumeCopier::pod_object(const std::string& name, const std::string& pvc,
+                              bool read_only) const {
   std::string shared = "snap-copy-" + m_id;
-  json caps = read_only ? json{"DAC_READ_SEARCH"}
-                        : json{"CHOWN", "DAC_OVERRIDE", "FOWNER"};
+  json caps = read_only ? json{"DAC_OVERRIDE"}
+                        : json{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"};
   json container = {
       {"name", "copy"},
       {"image", m_image},
@@ -175,7 +178,7 @@ Expected<std::string> VolumeCopier::start_pod(const std::string& ns,
       {"resources",
        {{"requests", {{"cpu", "100m"}, {"memory", "32Mi"}}},
         {"limits", {{"cpu", "1"}, {"memory", "256Mi"}}}}}};
-  json pod = {
+  return {
       {"apiVersion", "v1"},
       {"kind", "Pod"},
       {"metadata", {{"name", name}, {"labels", helper_labels()}}},
@@ -190,7 +193,56 @@ Expected<std::string> VolumeCopier::start_pod(const std::string& ns,
             {{"claimName", pvc}, {"readOnly", read_only}}}},
           {{"name", "cgi"},
            {"configMap", {{"name", shared}, {"defaultMode", 0555}}}}}}}}};
-  SNAP_TRY(create(pods(), ns, name, pod));
+}
+
+// A helper pod refused by the namespace's Pod Security level, said in
+// terms of what to do about it.
+Error VolumeCopier::refused(const Error& e, const std::string& ns,
+                            bool read_only) const {
+  static const std::regex level("violates PodSecurity \"([a-z]+):");
+  std::smatch m;
+  if (e.kind != ErrorKind::auth || !std::regex_search(e.message, m, level)) {
+    return e;
+  }
+  return Error{
+      e.kind,
+      fmt::format("{}: namespace {} does not admit the volume copy pod: its "
+                  "Pod Security level is {} (label pod-security.kubernetes.io/"
+                  "enforce), and the pod runs as root with {} (the baseline "
+                  "level allows {}); label the namespace pod-security."
+                  "kubernetes.io/enforce=baseline for the copy, or do without "
+                  "{}",
+                  m_label, ns, m[1].str(),
+                  read_only ? "DAC_OVERRIDE, to read every file"
+                            : "CHOWN, DAC_OVERRIDE, FOWNER and FSETID, to "
+                              "write every file as it was",
+                  read_only ? "it" : "them",
+                  read_only ? "--copy-volumes (the VolumeSnapshots stay)"
+                            : "--from-copies")};
+}
+
+Expected<void> VolumeCopier::preflight(const std::string& ns,
+                                       const std::string& pvc, bool read_only) {
+  std::string name = fmt::format("snap-copy-{}-check", m_id);
+  auto admitted = m_api.admit(pods(), ns, pod_object(name, pvc, read_only));
+  if (!admitted && admitted.error().kind == ErrorKind::not_found) {
+    return {}; // a namespace the restore makes: nothing to ask yet
+  }
+  if (!admitted) {
+    return tl::unexpected(refused(admitted.error(), ns, read_only));
+  }
+  return {};
+}
+
+Expected<std::string> VolumeCopier::start_pod(const std::string& ns,
+                                              const std::string& pvc,
+                                              bool read_only) {
+  SNAP_TRY(prepare(ns));
+  std::string name = fmt::format("snap-copy-{}-{}", m_id, m_next++);
+  auto made = create(pods(), ns, name, pod_object(name, pvc, read_only));
+  if (!made) {
+    return tl::unexpected(refused(made.error(), ns, read_only));
+  }
   SNAP_TRY(wait_running(ns, name));
   return name;
 }

@@ -52,6 +52,13 @@ public:
   // differs, `timeout`, any.
   Expected<void> copy_in(const json& rec, const std::string& ns,
                          const std::string& pvc, ArchiveReader& in);
+  // Asks the API server, with a dry-run create (dryRun=All), whether
+  // namespace `ns` admits the helper pod that would mount `pvc` (Pod
+  // Security, RBAC, quotas), before a save takes snapshots or a restore
+  // changes anything. A namespace not there yet passes. Errors: `auth`
+  // with what to do when Pod Security refuses it, any.
+  Expected<void> preflight(const std::string& ns, const std::string& pvc,
+                           bool read_only);
   // Deletes every helper object made so far (sent even after SIGINT).
   // Errors: the first deletion that failed, with the kubectl command.
   Expected<void> cleanup();
@@ -64,6 +71,9 @@ public:
 
 private:
   Expected<void> prepare(const std::string& ns);
+  json pod_object(const std::string& name, const std::string& pvc,
+                  bool read_only) const;
+  Error refused(const Error& e, const std::string& ns, bool read_only) const;
   Expected<std::string> start_pod(const std::string& ns, const std::string& pvc,
                                   bool read_only);
   Expected<void> wait_running(const std::string& ns, const std::string& pod);

@@ -301,6 +301,19 @@ void Cluster::route(const httplib::Request& req, httplib::Response& res,
                           "the request body is not a JSON object");
     }
   }
+  // metav1 validation ValidateDryRun: "All" is the only value.
+  bool dry_run = req.has_param("dryRun");
+  if (dry_run && req.get_param_value("dryRun") != "All") {
+    return reply_status(res, 422, "Invalid",
+                        "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: "
+                        "Unsupported value: []string{" +
+                            json(req.get_param_value("dryRun")).dump() +
+                            "}: supported values: \"All\"");
+  }
+  if (dry_run && req.method != "POST") {
+    return reply_status(res, 400, "BadRequest",
+                        "dryRun is modelled for create only");
+  }
   if (req.method == "POST" && name.empty()) {
     std::string err;
     if (!body.contains("metadata") ||
@@ -336,10 +349,22 @@ void Cluster::route(const httplib::Request& req, httplib::Response& res,
     if (auto bad = invalid(k, body, nullptr)) {
       return reply_status(res, 422, "Invalid", *bad, not_found_details(k, n));
     }
+    // Pod Security admission, a validating admission plugin: after the
+    // object's validation (pod_security.cpp).
+    if (k.plural == "pods" && k.group.empty()) {
+      if (auto refused = pod_security_refusal(ns, body)) {
+        return reply_status(res, 403, "Forbidden", *refused,
+                            not_found_details(k, n));
+      }
+    }
     if (m_objects.contains(key(k, ns, n))) {
       return reply_status(res, 409, "AlreadyExists",
                           what + " \"" + n + "\" already exists",
                           not_found_details(k, n));
+    }
+    if (dry_run) {
+      // dryRun=All: validated and admitted, answered, never stored.
+      return reply(res, 201, body);
     }
     json created = create_locked(k, ns, body, err);
     return reply(res, 201, created);

@@ -110,6 +110,10 @@ private:
   // Pods made directly: Pending until their PVCs are bound, then Running
   // with an IP after --pod-ms (pods.cpp).
   void reconcile_pods_locked();
+  // The message of Pod Security admission's refusal of `pod` in `ns`
+  // (enforce mode, from the namespace's labels), or nullopt (pod_security.cpp).
+  std::optional<std::string> pod_security_refusal(const std::string& ns,
+                                                  const json& pod);
   // GET/POST pods/NAME[:PORT]/proxy/PATH: the API server's relay to the
   // pod, reaching a busybox httpd's CGI scripts (pods.cpp).
   void pod_proxy(const httplib::Request& req, httplib::Response& res,

@@ -1649,6 +1649,8 @@ TEST_CASE("fabric: a scheduled save's Role and ClusterRole grant every "
   CHECK(checked > 10);
   // The volume copies went through the pods' proxy, which the Role grants.
   CHECK(emu.received("GET " + k_core + "/namespaces/fab/pods/snap-copy-"));
+  // The namespace was asked first, with a dry run.
+  CHECK(emu.received("POST " + k_core + "/namespaces/fab/pods?dryRun=All"));
 }
 
 } // namespace snap::test
@@ -1949,6 +1951,74 @@ TEST_CASE("kubernetes emulator: pods/proxy answers as kube-apiserver and "
             .first == 404);
 }
 
+TEST_CASE("kubernetes emulator: Pod Security admission refuses pods as "
+          "the namespace's level says",
+          "[e2e][fabric]") {
+  Emulator emu("kubernetes", {});
+  std::string url = emu.url();
+  json ns = {{"apiVersion", "v1"},
+             {"kind", "Namespace"},
+             {"metadata", {{"name", k_ns}}}};
+  call("POST", url + k_core + "/namespaces", ns);
+  json pod = named("Pod", "web");
+  json web = {
+      {"name", "web"},
+      {"image", "busybox:1.36.1"},
+      {"securityContext", {{"capabilities", {{"add", {"DAC_READ_SEARCH"}}}}}}};
+  pod["spec"] = {{"containers", json::array({web})}};
+  auto label = [&](const std::string& level) {
+    call("PATCH", url + k_core + "/namespaces/" + k_ns,
+         {{"metadata",
+           {{"labels", {{"pod-security.kubernetes.io/enforce", level}}}}}});
+  };
+  std::string pods = ns_url(url, k_core, "pods");
+  // Baseline allows 13 capabilities; DAC_READ_SEARCH is not one.
+  label("baseline");
+  json refused = call("POST", pods + "?dryRun=All", pod);
+  CHECK(refused["code"] == 403);
+  CHECK(refused["reason"] == "Forbidden");
+  CHECK(refused["message"] ==
+        "pods \"web\" is forbidden: violates PodSecurity \"baseline:latest\": "
+        "non-default capabilities (container \"web\" must not include "
+        "\"DAC_READ_SEARCH\" in securityContext.capabilities.add)");
+  // Restricted asks for much more, each check in the registry's order.
+  label("restricted");
+  pod["spec"]["containers"][0]["securityContext"] = {
+      {"capabilities", {{"add", {"DAC_OVERRIDE"}}}}};
+  refused = call("POST", pods, pod);
+  CHECK(refused["message"] ==
+        "pods \"web\" is forbidden: violates PodSecurity "
+        "\"restricted:latest\": allowPrivilegeEscalation != false (container "
+        "\"web\" must set securityContext.allowPrivilegeEscalation=false), "
+        "unrestricted capabilities (container \"web\" must set "
+        "securityContext.capabilities.drop=[\"ALL\"]; container \"web\" must "
+        "not include \"DAC_OVERRIDE\" in securityContext.capabilities.add), "
+        "runAsNonRoot != true (pod or container \"web\" must set "
+        "securityContext.runAsNonRoot=true), seccompProfile (pod or container "
+        "\"web\" must set securityContext.seccompProfile.type to "
+        "\"RuntimeDefault\" or \"Localhost\")");
+  // A pod that meets restricted is admitted; a dry run stores nothing.
+  pod["spec"]["securityContext"] = {
+      {"runAsNonRoot", true},
+      {"runAsUser", 1000},
+      {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+  pod["spec"]["containers"][0]["securityContext"] = {
+      {"allowPrivilegeEscalation", false},
+      {"capabilities", {{"drop", {"ALL"}}}}};
+  json admitted = call("POST", pods + "?dryRun=All", pod);
+  CHECK(admitted["kind"] == "Pod");
+  CHECK(call("GET", ns_url(url, k_core, "pods", "web"))["code"] == 404);
+  CHECK(call("POST", pods + "?dryRun=Some", pod)["code"] == 422);
+  // A level that does not parse counts as restricted.
+  label("strict");
+  pod["spec"]["securityContext"]["runAsUser"] = 0;
+  CHECK(call("POST", pods, pod)["message"] ==
+        "pods \"web\" is forbidden: violates PodSecurity "
+        "\"restricted:latest\": runAsUser=0 (pod must not set runAsUser=0)");
+  label("privileged");
+  CHECK(call("POST", pods, pod)["kind"] == "Pod");
+}
+
 TEST_CASE("fabric: --copy-volumes carries the volumes' files and "
           "--from-copies writes them into a new cluster",
           "[e2e][fabric]") {
@@ -1957,6 +2027,11 @@ TEST_CASE("fabric: --copy-volumes carries the volumes' files and "
                with(crd_flags(), {"--volume-dir", volumes.path().string()}));
   seed(emu.url());
   auto files = seed_volume_files(emu.url(), volumes.path());
+  // The helper pods meet the baseline Pod Security level, which
+  // fabric-operator's peers need too.
+  call("PATCH", emu.url() + k_core + "/namespaces/" + k_ns,
+       {{"metadata",
+         {{"labels", {{"pod-security.kubernetes.io/enforce", "baseline"}}}}}});
   // Encrypted, as the archive holds the ledgers and private keys.
   RunOptions enc{.env = {{"SNAP_PASSPHRASE", "correct horse battery"}}};
   auto saved =
@@ -1995,6 +2070,27 @@ TEST_CASE("fabric: --copy-volumes carries the volumes' files and "
                       "copy and write the archive's copy of its files "
                       "(payload/volumes/fab/peer1-pvc.tar.gz) into it") !=
         std::string::npos);
+  // A namespace whose Pod Security level refuses the helper pods fails
+  // the restore before anything changes.
+  call(
+      "POST", fresh.url() + k_core + "/namespaces",
+      {{"apiVersion", "v1"},
+       {"kind", "Namespace"},
+       {"metadata",
+        {{"name", "copy"},
+         {"labels", {{"pod-security.kubernetes.io/enforce", "restricted"}}}}}});
+  auto refused_here = snap(
+      with({"restore", "fabric", archive, "--from-copies", "--yes"}, to), enc);
+  INFO(refused_here.err);
+  CHECK(refused_here.exit_code == 5);
+  CHECK(refused_here.err.find("namespace copy does not admit the volume copy "
+                              "pod: its Pod Security level is restricted") !=
+        std::string::npos);
+  CHECK_FALSE(fresh.received("POST " + k_core +
+                             "/namespaces/copy/persistentvolumeclaims"));
+  call("PATCH", fresh.url() + k_core + "/namespaces/copy",
+       {{"metadata",
+         {{"labels", {{"pod-security.kubernetes.io/enforce", "baseline"}}}}}});
   auto restored = snap(
       with({"restore", "fabric", archive, "--from-copies", "--yes"}, to), enc);
   INFO(restored.out << restored.err);
@@ -2047,7 +2143,7 @@ TEST_CASE("fabric: --copy-volumes carries the volumes' files and "
 TEST_CASE("fabric: a volume copy that cannot be taken fails the save and "
           "leaves nothing behind",
           "[e2e][fabric]") {
-  std::string outcome = GENERATE("link", "terminated");
+  std::string outcome = GENERATE("link", "terminated", "restricted");
   TempDir volumes, dir;
   Emulator emu(
       "kubernetes",
@@ -2061,6 +2157,12 @@ TEST_CASE("fabric: a volume copy that cannot be taken fails the save and "
         "/etc/passwd",
         volume_folder(emu.url(), volumes.path(), k_ns, "peer1-pvc") / "escape");
   }
+  if (outcome == "restricted") {
+    call("PATCH", emu.url() + k_core + "/namespaces/" + k_ns,
+         {{"metadata",
+           {{"labels",
+             {{"pod-security.kubernetes.io/enforce", "restricted"}}}}}});
+  }
   RunOptions opts;
   if (outcome == "terminated") {
     opts.signal_when = [&] {
@@ -2073,9 +2175,24 @@ TEST_CASE("fabric: a volume copy that cannot be taken fails the save and "
                      target(emu)),
                 opts);
   INFO(outcome << ": " << r.err);
-  CHECK(r.exit_code == (outcome == "link" ? 7 : 143));
+  CHECK(r.exit_code == (outcome == "link"         ? 7
+                        : outcome == "restricted" ? 5
+                                                  : 143));
   if (outcome == "link") {
     CHECK(r.err.find("escape") != std::string::npos);
+  }
+  if (outcome == "restricted") {
+    // Refused by the dry run, before any snapshot was taken, and said in
+    // terms of what to do.
+    CHECK(r.err.find("namespace fab does not admit the volume copy pod") !=
+          std::string::npos);
+    CHECK(r.err.find("its Pod Security level is restricted") !=
+          std::string::npos);
+    CHECK(r.err.find("pod-security.kubernetes.io/enforce=baseline") !=
+          std::string::npos);
+    CHECK(r.err.find("RBAC") == std::string::npos);
+    CHECK_FALSE(
+        emu.received("POST " + k_vs + "/namespaces/fab/volumesnapshots"));
   }
   CHECK(dir.list().empty());
   CHECK(copy_leftovers(emu.url(), k_ns).empty());
