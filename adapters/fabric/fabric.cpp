@@ -1012,13 +1012,11 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
 }
 
 // Before anything changes: every copy a restore from copies writes is in
-// the archive and fits in one request to the helper pod. busybox httpd
-// refuses a body over INT_MAX bytes (httpd.c handle_incoming_and_exit: a
-// Content-Length above INT_MAX is a 400).
+// the archive. (A copy larger than one request body the helper pod takes
+// goes in parts: VolumeCopier::copy_in.)
 Expected<void>
 FabricAdapter::check_copies(ArchiveReader& in,
                             const std::vector<kube::Planned>& plan) {
-  constexpr std::uint64_t k_max_body = 2147483647;
   for (const auto& p : plan) {
     if (p.copy.is_null()) {
       continue;
@@ -1032,15 +1030,6 @@ FabricAdapter::check_copies(ArchiveReader& in,
                   fmt::format("fabric: the copy of pvc {} names {}, which the "
                               "archive does not hold; nothing was changed",
                               p.name, terminal_safe(file)));
-    }
-    if (e->size > k_max_body) {
-      return fail(ErrorKind::unsupported,
-                  fmt::format("fabric: the copy of pvc {} is {} bytes, and "
-                              "the helper pod's busybox httpd takes a request "
-                              "body of at most 2 GiB; restore that volume "
-                              "from its VolumeSnapshot (without "
-                              "--from-copies); nothing was changed",
-                              p.name, e->size));
     }
   }
   return {};

@@ -38,19 +38,75 @@ printf 'Content-Type: application/gzip\r\n\r\n'
 exec tar -czf - -C "$SNAP_DATA" .
 )";
 
-const char* const k_untar_script = R"(#!/bin/sh
-# snap restore from --copy-volumes: unpacks the request body into the volume
-if [ "$REQUEST_METHOD" != POST ] || [ "$QUERY_STRING" != "token=$SNAP_TOKEN" ]; then
+// A restore sends the copy in one POST when it fits in one request body
+// (busybox httpd takes at most INT_MAX bytes, httpd.c
+// handle_incoming_and_exit), else in parts: each part is written to a file
+// of its own under $SNAP_DATA/.snap-copy-parts (a part sent again
+// overwrites itself, so a retried request does no harm) and answers its
+// size; untar with `parts=N` then unpacks the N parts in order and
+// removes them. The parts take room on the volume next to the unpacked
+// files until then; a volume without it fails that write (cat's error).
+const char* const k_untar_script = R"sh(#!/bin/sh
+# snap restore from --copy-volumes: unpacks the copy into the volume
+forbidden() {
   printf 'Status: 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nforbidden\n'
   exit 0
+}
+[ "$REQUEST_METHOD" = POST ] || forbidden
+parts=
+case "$QUERY_STRING" in
+  "token=$SNAP_TOKEN") ;;
+  "token=$SNAP_TOKEN&parts="*) parts=${QUERY_STRING##*&parts=} ;;
+  *) forbidden ;;
+esac
+case "$parts" in *[!0-9]*) forbidden ;; esac
+dir="$SNAP_DATA/.snap-copy-parts"
+ok=
+if [ -z "$parts" ]; then
+  out=$(tar -xzf - -C "$SNAP_DATA" 2>&1) && ok=1
+else
+  i=0
+  out=
+  while [ "$i" -lt "$parts" ]; do
+    [ -f "$(printf '%s/%08d' "$dir" "$i")" ] || { out="part $i is missing"; break; }
+    i=$((i + 1))
+  done
+  if [ -z "$out" ]; then
+    out=$(i=0; while [ "$i" -lt "$parts" ]; do
+      cat "$(printf '%s/%08d' "$dir" "$i")"; i=$((i + 1))
+    done | tar -xzf - -C "$SNAP_DATA" 2>&1) && ok=1
+  fi
+  rm -rf "$dir"
 fi
-if out=$(tar -xzf - -C "$SNAP_DATA" 2>&1); then
+if [ -n "$ok" ]; then
   n=$(find "$SNAP_DATA" -type f | wc -l)
   printf 'Content-Type: text/plain\r\n\r\nfiles %s\n' $n
 else
   printf 'Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\n%s\n' "$out"
 fi
-)";
+)sh";
+
+const char* const k_part_script = R"sh(#!/bin/sh
+# snap restore from --copy-volumes: stores part N of a copy sent in parts
+forbidden() {
+  printf 'Status: 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nforbidden\n'
+  exit 0
+}
+[ "$REQUEST_METHOD" = POST ] || forbidden
+case "$QUERY_STRING" in
+  "token=$SNAP_TOKEN&n="*) n=${QUERY_STRING##*&n=} ;;
+  *) forbidden ;;
+esac
+case "$n" in ''|*[!0-9]*) forbidden ;; esac
+dir="$SNAP_DATA/.snap-copy-parts"
+f=$(printf '%s/%08d' "$dir" "$n")
+if out=$(mkdir -p "$dir" 2>&1 && cat > "$f" 2>&1); then
+  printf 'Content-Type: text/plain\r\n\r\nbytes %s\n' $(wc -c < "$f")
+else
+  rm -f "$f"
+  printf 'Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\n%s\n' "$out"
+fi
+)sh";
 
 ResourceType core(const char* plural, const char* kind) {
   ResourceType t;
@@ -101,7 +157,9 @@ std::string first_line(const std::string& text) {
 
 const std::vector<std::pair<std::string, std::string>>& copy_scripts() {
   static const std::vector<std::pair<std::string, std::string>> scripts = {
-      {"tar", k_tar_script}, {"untar", k_untar_script}};
+      {"tar", k_tar_script},
+      {"untar", k_untar_script},
+      {"part", k_part_script}};
   return scripts;
 }
 
@@ -390,22 +448,107 @@ Expected<json> VolumeCopier::copy_out(const json& rec, const json& pvc_spec,
               {"bytes", checked->bytes}};
 }
 
-Expected<void> VolumeCopier::copy_in(const json& rec, const std::string& ns,
-                                     const std::string& pvc,
-                                     ArchiveReader& in) {
-  // The archive was verified before the restore began: describe_fabric
-  // read this copy to its end, counted it and refused unsafe members.
-  auto src = SNAP_TRY(in.open_entry(str(rec, "file")));
-  std::string pod = SNAP_TRY(start_pod(ns, pvc, false));
+namespace {
+
+// The largest request body busybox httpd takes (httpd.c: a Content-Length
+// above INT_MAX is a 400).
+constexpr std::uint64_t k_max_body = 2147483647;
+
+// Bytes [offset, offset + size) of a source read from its start in order:
+// the parts of a copy are sent one after the other, so each window
+// continues where the last one ended; sent again (a retry), it rewinds
+// the source and reads up to its offset.
+class PartSource : public Source {
+public:
+  PartSource(Source& all, std::uint64_t offset, std::uint64_t size)
+      : m_all(all), m_offset(offset), m_size(size) {}
+  Expected<std::size_t> read(std::span<std::byte> buf) override {
+    std::uint64_t left = m_size - m_done;
+    if (left == 0) {
+      return std::size_t{0};
+    }
+    auto n = SNAP_TRY(m_all.read(buf.first(
+        static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size())))));
+    if (n == 0) {
+      return fail(ErrorKind::archive, "the volume copy ended early");
+    }
+    m_done += n;
+    return n;
+  }
+  Expected<void> rewind() override {
+    SNAP_TRY(m_all.rewind());
+    std::vector<std::byte> skip(1 << 16);
+    for (std::uint64_t at = 0; at < m_offset;) {
+      auto n =
+          SNAP_TRY(m_all.read(std::span(skip).first(static_cast<std::size_t>(
+              std::min<std::uint64_t>(m_offset - at, skip.size())))));
+      if (n == 0) {
+        return fail(ErrorKind::archive, "the volume copy ended early");
+      }
+      at += n;
+    }
+    m_done = 0;
+    return {};
+  }
+  std::optional<std::uint64_t> size() const override { return m_size; }
+
+private:
+  Source& m_all;
+  std::uint64_t m_offset, m_size, m_done = 0;
+};
+
+// The number after `word ` on the first line of `answer`, or nullopt.
+std::optional<std::uint64_t> counted(const std::string& answer,
+                                     const std::string& word) {
+  std::string line = first_line(answer);
+  if (!line.starts_with(word + " ")) {
+    return std::nullopt;
+  }
+  std::string count = trim_copy(line.substr(word.size() + 1));
+  std::uint64_t n = 0;
+  auto [end, ec] =
+      std::from_chars(count.data(), count.data() + count.size(), n);
+  if (count.empty() || ec != std::errc() ||
+      end != count.data() + count.size()) {
+    return std::nullopt;
+  }
+  return n;
+}
+
+} // namespace
+
+// How many bytes go in one request when a copy is written back: from
+// SNAP_COPY_PART_BYTES (for a proxy or load balancer in front of the API
+// server that takes less), at most what busybox httpd takes.
+std::uint64_t copy_part_bytes() {
+  const char* env = std::getenv("SNAP_COPY_PART_BYTES");
+  std::uint64_t n = 0;
+  if (env != nullptr) {
+    std::string_view v(env);
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end != v.data() + v.size()) {
+      n = 0;
+    }
+  }
+  return n == 0 ? k_max_body : std::min(n, k_max_body);
+}
+
+Expected<std::string> VolumeCopier::post(const std::string& ns,
+                                         const std::string& pod,
+                                         const std::string& script,
+                                         const std::string& query,
+                                         Source* body) {
+  MemorySource empty("");
   Request req{.method = "POST",
-              .path = proxy_path(ns, pod, "untar"),
-              .query = "token=" + m_token,
-              .body = src.get(),
+              .path = proxy_path(ns, pod, script),
+              .query = "token=" + m_token + query,
+              .body = body == nullptr ? &empty : body,
               .content_type = "application/gzip",
-              .idempotent = true}; // unpacking again writes the same files
+              // unpacking again writes the same files; a part sent again
+              // overwrites itself
+              .idempotent = true};
   MemorySink sink(64 * 1024);
   Response resp = SNAP_TRY(m_api.http().send(req, sink));
-  std::string answer = sink.str();
   if (!resp.ok()) {
     return tl::unexpected(m_api.http().status_error(
         req, resp,
@@ -413,30 +556,58 @@ Expected<void> VolumeCopier::copy_in(const json& rec, const std::string& ns,
                     "kubectl logs -n {} {}",
                     ns, pod, ns, pod)));
   }
+  return sink.str();
+}
+
+Expected<void> VolumeCopier::copy_in(const json& rec, const std::string& ns,
+                                     const std::string& pvc,
+                                     ArchiveReader& in) {
+  // The archive was verified before the restore began: describe_fabric
+  // read this copy to its end, counted it and refused unsafe members.
+  auto src = SNAP_TRY(in.open_entry(str(rec, "file")));
+  std::uint64_t total = src->size().value_or(0);
+  std::uint64_t part = copy_part_bytes();
+  std::string pod = SNAP_TRY(start_pod(ns, pvc, false));
+  std::string answer;
+  if (total <= part) {
+    answer = SNAP_TRY(post(ns, pod, "untar", "", src.get()));
+  } else {
+    std::uint64_t n = 0;
+    for (std::uint64_t at = 0; at < total; at += part, ++n) {
+      PartSource window(*src, at, std::min(part, total - at));
+      std::string stored =
+          SNAP_TRY(post(ns, pod, "part", fmt::format("&n={}", n), &window));
+      if (counted(stored, "bytes") != window.size()) {
+        return fail(ErrorKind::remote,
+                    fmt::format("{}: the volume copy pod {}/{} stored part {} "
+                                "of the copy as '{}', not its {} bytes",
+                                m_label, ns, pod, n,
+                                terminal_safe(first_line(stored)),
+                                *window.size()));
+      }
+      m_reporter.progress("write " + pvc, std::min(at + part, total), total);
+    }
+    answer = SNAP_TRY(post(ns, pod, "untar", fmt::format("&parts={}", n)));
+  }
   std::uint64_t want = count_of(rec, "files");
-  std::string line = first_line(answer);
-  std::uint64_t got = 0;
-  std::string count =
-      trim_copy(line.substr(std::min<std::size_t>(6, line.size())));
-  auto [end, ec] =
-      std::from_chars(count.data(), count.data() + count.size(), got);
-  if (!line.starts_with("files ") || count.empty() || ec != std::errc() ||
-      end != count.data() + count.size()) {
+  auto got = counted(answer, "files");
+  if (!got) {
     return fail(ErrorKind::remote,
                 fmt::format("{}: the volume copy pod {}/{} answered '{}' "
                             "instead of the number of files it wrote",
-                            m_label, ns, pod, terminal_safe(line)));
+                            m_label, ns, pod,
+                            terminal_safe(first_line(answer))));
   }
   SNAP_TRY(remove(pods(), ns, pod));
-  if (got != want) {
+  if (*got != want) {
     return fail(ErrorKind::partial,
                 fmt::format("{}: volume {}/{} holds {} files after the copy "
                             "was written, the archive {} (kubectl describe "
                             "pvc -n {} {})",
-                            m_label, ns, pvc, got, want, ns, pvc));
+                            m_label, ns, pvc, *got, want, ns, pvc));
   }
   m_note(fmt::format("wrote volume {}/{} from the archive's copy: {} files", ns,
-                     pvc, got));
+                     pvc, *got));
   return {};
 }
 

@@ -71,6 +71,11 @@ public:
 
 private:
   Expected<void> prepare(const std::string& ns);
+  // POSTs `body` (or nothing) to CGI `script` of helper `pod` with the
+  // token and `query`; the answer's text. Errors: any.
+  Expected<std::string> post(const std::string& ns, const std::string& pod,
+                             const std::string& script,
+                             const std::string& query, Source* body = nullptr);
   json pod_object(const std::string& name, const std::string& pvc,
                   bool read_only) const;
   Error refused(const Error& e, const std::string& ns, bool read_only) const;
@@ -98,6 +103,11 @@ private:
   // Helper objects still to delete: type, namespace, name.
   std::vector<std::tuple<ResourceType, std::string, std::string>> m_made;
 };
+
+// The bytes of one request when a copy is written back (at most INT_MAX,
+// what busybox httpd takes; SNAP_COPY_PART_BYTES asks for less). A larger
+// copy goes in parts.
+std::uint64_t copy_part_bytes();
 
 // The CGI scripts of the helper pod, by file name, as the ConfigMap holds
 // them (exposed for the emulator's tests).
