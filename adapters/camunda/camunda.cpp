@@ -726,14 +726,16 @@ Expected<RestoreReport> CamundaAdapter::restore(ArchiveReader& in,
   if (!flag("kubeconfig").empty() || !flag("namespace").empty()) {
     std::vector<std::string> components =
         flag("components").empty()
-            ? std::vector<std::string>{"zeebe-broker",  "orchestration",
-                                       "zeebe-gateway", "operate",
-                                       "tasklist",      "optimize"}
+            ? std::vector<std::string>{"zeebe-broker",
+                                       "orchestration",
+                                       "orchestration-importer",
+                                       "zeebe-gateway",
+                                       "operate",
+                                       "tasklist",
+                                       "optimize"}
             : split_list(flag("components"));
-    kube = SNAP_TRY(camunda::find_targets(m_ctx, components,
-                                          flag("restore-command").empty()
-                                              ? "/usr/local/zeebe/bin/restore"
-                                              : flag("restore-command")));
+    kube = SNAP_TRY(
+        camunda::find_targets(m_ctx, components, flag("restore-command")));
   }
   if (dry_run) {
     std::vector<std::string> plan;
@@ -904,13 +906,15 @@ const AdapterInfo& camunda_info() {
            {"components",
             "restore on Kubernetes: the app.kubernetes.io/component "
             "labels of the workloads to stop (default "
-            "zeebe-broker,orchestration,zeebe-gateway,operate,tasklist,"
-            "optimize)",
+            "zeebe-broker,orchestration,orchestration-importer,zeebe-gateway,"
+            "operate,tasklist,optimize)",
             true,
             {C::restore}},
            {"restore-command",
             "restore on Kubernetes: Zeebe's restore application in the "
-            "broker image (default /usr/local/zeebe/bin/restore)",
+            "broker image (default bin/restore beside the brokers' data "
+            "mount: /usr/local/zeebe/bin/restore before 8.8, "
+            "/usr/local/camunda/bin/restore from 8.8)",
             true,
             {C::restore}},
            {"repository",

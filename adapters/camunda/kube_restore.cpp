@@ -8,7 +8,16 @@
 // brokers as a StatefulSet whose data volume comes from a
 // volumeClaimTemplate (data-<release>-zeebe-<n>), and labels workloads
 // with app.kubernetes.io/component (zeebe-broker, zeebe-gateway, operate,
-// tasklist, optimize; from 8.8 the orchestration cluster). Here each
+// tasklist, optimize). From 8.8 (camunda-platform-helm charts/
+// camunda-platform-8.8/templates/orchestration) the orchestration cluster
+// is one StatefulSet that keeps the label zeebe-broker "for backward
+// compatibility", runs the camunda/camunda image from /usr/local/camunda
+// (data at /usr/local/camunda/data, configuration at
+// /usr/local/camunda/config/application.yaml) instead of camunda/zeebe's
+// /usr/local/zeebe, and has a Deployment orchestration-importer beside it,
+// which writes to the indices and is stopped with the rest. Zeebe's
+// restore application is bin/restore of that home, found beside the data
+// mount. Here each
 // broker's restore is a Job that mounts that broker's PVC and runs the
 // broker's own image and environment, so the restore reads the same
 // backup store and partition layout the broker does.
@@ -101,6 +110,7 @@ Expected<KubeTargets> find_targets(const AdapterContext& ctx,
   t.cluster = SNAP_TRY(kube::connect_kubeconfig(ctx, "camunda"));
   t.ns = t.cluster.ns;
   t.restore_command = restore_command;
+  bool derived = restore_command.empty();
   kube::Client& api = *t.cluster.api;
   std::vector<kube::Item> brokers;
   for (const char* plural : {"statefulsets", "deployments"}) {
@@ -141,6 +151,22 @@ Expected<KubeTargets> find_targets(const AdapterContext& ctx,
                             "path by its first container; snap restores "
                             "each broker's volume through it",
                             t.brokers.name()));
+  }
+  if (derived) {
+    // The image's home holds data/ and bin/ (ZB_HOME, /usr/local/zeebe,
+    // in camunda/zeebe; /usr/local/camunda in camunda/camunda from 8.8).
+    const std::string& at = data->mount_path;
+    if (!at.ends_with("/data") || at.size() <= 5) {
+      return fail(ErrorKind::usage,
+                  fmt::format("camunda: StatefulSet {} mounts its data "
+                              "volume at {}, not at <home>/data, so snap "
+                              "cannot tell where Zeebe's restore "
+                              "application is; nothing was changed. Pass "
+                              "--restore-command (such as "
+                              "/usr/local/camunda/bin/restore)",
+                              t.brokers.name(), at));
+    }
+    t.restore_command = at.substr(0, at.size() - 5) + "/bin/restore";
   }
   if (t.broker_count < 1) {
     return fail(ErrorKind::config,

@@ -699,6 +699,71 @@ void seed_camunda_workloads(const std::string& kube) {
   }
 }
 
+// Camunda 8.8 as its Helm chart lays it out (camunda-platform-helm
+// charts/camunda-platform-8.8/templates/orchestration): one StatefulSet,
+// still named and labelled as Zeebe's, running camunda/camunda from
+// /usr/local/camunda, and the importer Deployment beside it.
+void seed_camunda_88(const std::string& kube) {
+  auto post = [&](const std::string& path, const json& body) {
+    std::string r = http("POST", kube + path, body.dump());
+    REQUIRE(r.find("\"kind\":\"Status\"") == std::string::npos);
+  };
+  post("/api/v1/namespaces", {{"apiVersion", "v1"},
+                              {"kind", "Namespace"},
+                              {"metadata", {{"name", "camunda"}}}});
+  auto labels = [](const std::string& component) {
+    return json{{"app.kubernetes.io/name", "camunda-platform"},
+                {"app.kubernetes.io/component", component}};
+  };
+  json container = {
+      {"name", "orchestration"},
+      {"image", "camunda/camunda:8.8.0"},
+      {"command", {"bash", "/usr/local/bin/startup.sh"}},
+      {"volumeMounts",
+       {{{"name", "data"}, {"mountPath", "/usr/local/camunda/data"}},
+        {{"name", "config"},
+         {"mountPath", "/usr/local/camunda/config/application.yaml"},
+         {"subPath", "application.yaml"}}}}};
+  post("/apis/apps/v1/namespaces/camunda/statefulsets",
+       {{"apiVersion", "apps/v1"},
+        {"kind", "StatefulSet"},
+        {"metadata",
+         {{"name", "camunda-zeebe"}, {"labels", labels("zeebe-broker")}}},
+        {"spec",
+         {{"replicas", 3},
+          {"serviceName", "camunda-zeebe"},
+          {"selector", {{"matchLabels", labels("zeebe-broker")}}},
+          {"template",
+           {{"metadata", {{"labels", labels("zeebe-broker")}}},
+            {"spec",
+             {{"containers", json::array({container})},
+              {"volumes",
+               {{{"name", "config"},
+                 {"configMap",
+                  {{"name", "camunda-zeebe-configuration-unified"}}}}}}}}}},
+          {"volumeClaimTemplates",
+           {{{"metadata", {{"name", "data"}}},
+             {"spec",
+              {{"accessModes", {"ReadWriteOnce"}},
+               {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}}}}}});
+  for (const auto& [name, c] : std::vector<std::pair<std::string, std::string>>{
+           {"camunda-zeebe-importer", "orchestration-importer"},
+           {"camunda-optimize", "optimize"}}) {
+    post("/apis/apps/v1/namespaces/camunda/deployments",
+         {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", {{"name", name}, {"labels", labels(c)}}},
+          {"spec",
+           {{"replicas", 1},
+            {"selector", {{"matchLabels", labels(c)}}},
+            {"template",
+             {{"metadata", {{"labels", labels(c)}}},
+              {"spec",
+               {{"containers",
+                 {{{"name", c}, {"image", "camunda/camunda:8.8.0"}}}}}}}}}}});
+  }
+}
+
 std::string kubeconfig_for(const TempDir& dir, const std::string& server) {
   std::string path = (dir.path() / "kubeconfig").string();
   write_file(path, "apiVersion: v1\nkind: Config\ncurrent-context: lab\n"
@@ -790,6 +855,57 @@ TEST_CASE("camunda restore on Kubernetes stops everything, restores each "
                      "--replicas=3") != std::string::npos);
     CHECK(replicas("statefulsets", "camunda-zeebe") == 0);
   }
+}
+
+TEST_CASE("camunda restore on Kubernetes finds 8.8's orchestration cluster, "
+          "its importer and its restore application",
+          "[e2e][camunda][kubernetes]") {
+  Cluster c;
+  Emulator kube("kubernetes", {});
+  seed_camunda_88(kube.url());
+  TempDir dir;
+  REQUIRE(snap(with({"save", "camunda", "--backup-id", "1500", "-o",
+                     dir.path().string()},
+                    c.flags()))
+              .exit_code == 0);
+  std::string archive = (dir.path() / dir.list().at(0)).string();
+  TempDir cfg;
+  std::vector<std::string> k8s = {"--kubeconfig",
+                                  kubeconfig_for(cfg, kube.url())};
+  auto plan =
+      snap(with(with({"restore", "camunda", archive, "--dry-run", "--replace"},
+                     c.flags()),
+                k8s));
+  INFO(plan.out << plan.err);
+  REQUIRE(plan.exit_code == 0);
+  // The importer writes to the indices the restore replaces.
+  CHECK(plan.out.find("scale deployments.apps/camunda-zeebe-importer to 0 "
+                      "(from 1)") != std::string::npos);
+  CHECK(plan.out.find("scale statefulsets.apps/camunda-zeebe to 0 (from 3)") !=
+        std::string::npos);
+  // camunda/camunda keeps Zeebe's restore application in its own home.
+  CHECK(plan.out.find("empty /usr/local/camunda/data and run "
+                      "/usr/local/camunda/bin/restore --backupId=1500 as "
+                      "broker 2") != std::string::npos);
+  // A data mount that says nothing of the home needs the flag, and
+  // nothing is stopped.
+  std::string sts =
+      kube.url() +
+      "/apis/apps/v1/namespaces/camunda/statefulsets/camunda-zeebe";
+  json set = json::parse(http("GET", sts));
+  set["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]
+     ["mountPath"] = "/zeebe-state";
+  http("PUT", sts, set.dump());
+  std::size_t before = kube.requests().size();
+  auto refused = snap(with(
+      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()),
+      k8s));
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err.find("--restore-command") != std::string::npos);
+  auto log = kube.requests();
+  CHECK(std::none_of(
+      log.begin() + static_cast<long>(before), log.end(),
+      [](const std::string& l) { return !l.starts_with("GET "); }));
 }
 
 TEST_CASE("camunda restore with failed shards is partial, exit 3",
