@@ -1426,13 +1426,16 @@ KubeAccess fabric_kube_access(const AdapterFlags& flags) {
                                        : json{"get", "list", "patch"}));
     a.cluster_rules.push_back(rule({""}, {"persistentvolumes"}, read));
   }
-  // --copy-volumes: the helper PVC, pod, Secret and ConfigMap of each copy,
-  // and the pod's proxy that the files leave through.
+  // --copy-volumes: the helper PVC, pod, Secret, ConfigMap and
+  // NetworkPolicy of each copy, and the pod's proxy that the files leave
+  // through.
   if (!flag_value(flags, "copy-volumes").empty()) {
     a.rules.push_back(
         rule({""}, {"pods", "persistentvolumeclaims", "secrets", "configmaps"},
              {"get", "list", "create", "delete"}));
     a.rules.push_back(rule({""}, {"pods/proxy"}, {"get", "create"}));
+    a.rules.push_back(rule({"networking.k8s.io"}, {"networkpolicies"},
+                           {"get", "list", "create", "delete"}));
   }
   // A network in several namespaces (or all) is read in each: the
   // namespace's rules go to the ClusterRole, as a Role grants nothing

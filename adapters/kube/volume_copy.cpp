@@ -134,6 +134,14 @@ const ResourceType& configmaps() {
   static const ResourceType t = core("configmaps", "ConfigMap");
   return t;
 }
+const ResourceType& networkpolicies() {
+  static const ResourceType t = [] {
+    ResourceType n = core("networkpolicies", "NetworkPolicy");
+    n.group = "networking.k8s.io";
+    return n;
+  }();
+  return t;
+}
 
 std::string random_token() {
   unsigned char bytes[16];
@@ -196,6 +204,21 @@ Expected<void> VolumeCopier::prepare(const std::string& ns) {
              {"metadata", {{"name", name}, {"labels", labels}}},
              {"data", data}};
   SNAP_TRY(create(configmaps(), ns, name, cm));
+  // The helper pods only answer: no connection out of them (an empty
+  // egress list), and in only to the CGI port, from anywhere, as the API
+  // server's proxy is no pod a selector could name (k8s.io/api
+  // networking/v1 types.go: a rule without `from` matches all sources).
+  // Where the network plugin does not enforce NetworkPolicy, it is inert.
+  json policy = {
+      {"apiVersion", "networking.k8s.io/v1"},
+      {"kind", "NetworkPolicy"},
+      {"metadata", {{"name", name}, {"labels", labels}}},
+      {"spec",
+       {{"podSelector", {{"matchLabels", labels}}},
+        {"policyTypes", {"Ingress", "Egress"}},
+        {"ingress", {{{"ports", {{{"protocol", "TCP"}, {"port", k_port}}}}}}},
+        {"egress", json::array()}}}};
+  SNAP_TRY(create(networkpolicies(), ns, name, policy));
   m_prepared.push_back(ns);
   return {};
 }
@@ -617,7 +640,8 @@ VolumeCopier::remove_leftovers(Client& api, const std::string& ns,
   std::vector<std::string> gone;
   std::string selector =
       fmt::format("{}={},snap/role=volume-copy", k_backup_label, id);
-  for (const ResourceType* t : {&pods(), &pvcs(), &secrets(), &configmaps()}) {
+  for (const ResourceType* t :
+       {&pods(), &pvcs(), &secrets(), &configmaps(), &networkpolicies()}) {
     auto items = api.list(*t, ns, selector);
     if (!items && items.error().kind == ErrorKind::auth) {
       // An account that may not list them (a scheduled prune without

@@ -112,6 +112,9 @@ private:
   void reconcile_pods_locked();
   // The message of Pod Security admission's refusal of `pod` in `ns`
   // (enforce mode, from the namespace's labels), or nullopt (pod_security.cpp).
+  // Whether the namespace's NetworkPolicies let the API server reach `port`
+  // of `pod` (pods.cpp).
+  bool ingress_allowed_locked(const std::string& ns, const json& pod, int port);
   std::optional<std::string> pod_security_refusal(const std::string& ns,
                                                   const json& pod);
   // GET/POST pods/NAME[:PORT]/proxy/PATH: the API server's relay to the

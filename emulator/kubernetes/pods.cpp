@@ -12,7 +12,9 @@
 //   (pkg/registry/core/pod/strategy.go ResourceLocation): "scheme:name:
 //   port" parsed by SplitSchemeNamePort, 400 "address not allowed" while
 //   the pod has no IP, the first container port when none is named, and a
-//   503 "error trying to reach service" when nothing listens there.
+//   503 "error trying to reach service" when nothing listens there, or
+//   an "i/o timeout" when a NetworkPolicy drops the connection
+//   (ingress_allowed_locked).
 // - What listens is modelled for one program only: busybox httpd
 //   (`httpd -f -p PORT -h HOME`) serving CGI scripts from HOME/cgi-bin.
 //   The emulator runs the script itself, with /bin/sh, the container's
@@ -253,7 +255,103 @@ std::optional<std::string> run_cgi(const fs::path& dir, const CgiRun& run,
   return result;
 }
 
+// Whether a LabelSelector selects `labels` (matchLabels, and
+// matchExpressions with In, NotIn, Exists, DoesNotExist); an empty one
+// selects everything.
+bool selects(const json& selector, const json& labels) {
+  if (!selector.is_object()) {
+    return false;
+  }
+  auto label = [&](const std::string& k) -> std::optional<std::string> {
+    if (labels.is_object() && labels.contains(k) && labels[k].is_string()) {
+      return labels[k].get<std::string>();
+    }
+    return std::nullopt;
+  };
+  for (const auto& [k, v] :
+       selector.value("matchLabels", json::object()).items()) {
+    if (!v.is_string() || label(k) != v.get<std::string>()) {
+      return false;
+    }
+  }
+  for (const auto& e : selector.value("matchExpressions", json::array())) {
+    auto have = label(e.value("key", ""));
+    std::string op = e.value("operator", "");
+    json values = e.value("values", json::array());
+    bool in = have && std::find(values.begin(), values.end(), json(*have)) !=
+                          values.end();
+    if ((op == "In" && !in) || (op == "NotIn" && in) ||
+        (op == "Exists" && !have) || (op == "DoesNotExist" && have)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 } // namespace
+
+// Whether the NetworkPolicies of `ns` let the API server's proxy reach
+// `port` of `pod` (k8s.io/api networking/v1 types.go): a pod that a
+// policy with policyTypes Ingress selects (policyTypes defaults to
+// Ingress, plus Egress when the policy has egress rules) takes only what
+// one of those policies' ingress rules allows: a rule without `from`
+// admits every source, one with `from` admits the pods, namespaces and
+// ipBlocks it names, and the API server is none of those here (an ipBlock
+// that holds the control plane's address is not modelled); a rule without
+// ports admits every port, else the port by number or by the container
+// port's name, for TCP.
+bool Cluster::ingress_allowed_locked(const std::string& ns, const json& pod,
+                                     int port) {
+  const Kind* k = find_kind("networking.k8s.io", "networkpolicies");
+  if (k == nullptr) {
+    return true;
+  }
+  json labels = pod["metadata"].value("labels", json::object());
+  std::string port_name;
+  for (const auto& c :
+       pod.value("spec", json::object()).value("containers", json::array())) {
+    for (const auto& p : c.value("ports", json::array())) {
+      if (p.value("containerPort", 0) == port) {
+        port_name = p.value("name", "");
+      }
+    }
+  }
+  bool isolated = false;
+  std::string from = prefix(*k, ns);
+  for (auto it = m_objects.lower_bound(from);
+       it != m_objects.end() && it->first.starts_with(from); ++it) {
+    json spec = it->second.value("spec", json::object());
+    if (!selects(spec.value("podSelector", json::object()), labels)) {
+      continue;
+    }
+    json types = spec.contains("policyTypes") ? spec["policyTypes"]
+                                              : json::array({"Ingress"});
+    if (std::find(types.begin(), types.end(), json("Ingress")) == types.end()) {
+      continue;
+    }
+    isolated = true;
+    for (const auto& rule : spec.value("ingress", json::array())) {
+      if (!rule.value("from", json::array()).empty()) {
+        continue;
+      }
+      json ports = rule.value("ports", json::array());
+      if (ports.empty()) {
+        return true;
+      }
+      for (const auto& p : ports) {
+        if (p.value("protocol", "TCP") != "TCP") {
+          continue;
+        }
+        json want = p.value("port", json());
+        if (want.is_null() || (want.is_number_integer() && want == port) ||
+            (want.is_string() && !port_name.empty() && want == port_name)) {
+          return true;
+        }
+      }
+    }
+  }
+  return !isolated;
+}
 
 void Cluster::pod_proxy(const httplib::Request& req, httplib::Response& res,
                         const std::string& ns, const std::string& name_port,
@@ -336,6 +434,14 @@ void Cluster::pod_proxy(const httplib::Request& req, httplib::Response& res,
         argv = words;
         break;
       }
+    }
+    if (!ingress_allowed_locked(
+            ns, *pod, std::atoi(port.empty() ? "80" : port.c_str()))) {
+      // Dropped by the network plugin: the dial times out.
+      reply_status(res, 503, "ServiceUnavailable",
+                   "error trying to reach service: dial tcp " + ip + ":" +
+                       (port.empty() ? "80" : port) + ": i/o timeout");
+      return;
     }
     if (httpd == nullptr || scheme == "https") {
       refused();

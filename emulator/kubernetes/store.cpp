@@ -88,6 +88,8 @@ Cluster::Cluster(FaultInjector& faults, KubernetesOptions options)
                      "StorageClass", false, false, false});
   m_kinds.push_back({"networking.k8s.io", "v1", "ingresses", "ingress",
                      "Ingress", true, true, false});
+  m_kinds.push_back({"networking.k8s.io", "v1", "networkpolicies",
+                     "networkpolicy", "NetworkPolicy", true, false, false});
   m_kinds.push_back({"apiextensions.k8s.io", "v1", "customresourcedefinitions",
                      "customresourcedefinition", "CustomResourceDefinition",
                      false, true, false});
@@ -95,6 +97,7 @@ Cluster::Cluster(FaultInjector& faults, KubernetesOptions options)
   // ShortNames(), kubernetes pkg/registry/*/*/storage/storage.go).
   const std::map<std::string, std::vector<std::string>> short_names = {
       {"namespaces", {"ns"}},
+      {"networkpolicies", {"netpol"}},
       {"configmaps", {"cm"}},
       {"persistentvolumeclaims", {"pvc"}},
       {"persistentvolumes", {"pv"}},

@@ -394,6 +394,45 @@ void validate_binding(const json& o, bool cluster, Errors& errs) {
   }
 }
 
+// NetworkPolicy (kubernetes pkg/apis/networking/validation
+// ValidateNetworkPolicySpec): policy types, ports' protocols and numbers.
+void validate_network_policy(const json& o, Errors& errs) {
+  json spec = o.value("spec", json::object());
+  if (!spec.is_object()) {
+    return;
+  }
+  json types = spec.value("policyTypes", json::array());
+  for (std::size_t i = 0; types.is_array() && i < types.size(); ++i) {
+    if (types[i] != "Ingress" && types[i] != "Egress") {
+      errs.push_back("spec.policyTypes[" + std::to_string(i) +
+                     "]: Unsupported value: " + q(types[i]) +
+                     ": supported values: \"Egress\", \"Ingress\"");
+    }
+  }
+  for (const char* dir : {"ingress", "egress"}) {
+    json rules = spec.value(dir, json::array());
+    for (std::size_t r = 0; rules.is_array() && r < rules.size(); ++r) {
+      json ports = rules[r].is_object() ? rules[r].value("ports", json::array())
+                                        : json::array();
+      for (std::size_t p = 0; ports.is_array() && p < ports.size(); ++p) {
+        std::string at = std::string("spec.") + dir + "[" + std::to_string(r) +
+                         "].ports[" + std::to_string(p) + "].";
+        json proto = ports[p].value("protocol", json("TCP"));
+        if (proto != "TCP" && proto != "UDP" && proto != "SCTP") {
+          errs.push_back(at + "protocol: Unsupported value: " + q(proto) +
+                         ": supported values: \"SCTP\", \"TCP\", \"UDP\"");
+        }
+        json port = ports[p].value("port", json());
+        if (port.is_number_integer() &&
+            (port.get<long>() < 1 || port.get<long>() > 65535)) {
+          errs.push_back(at + "port: Invalid value: " + port.dump() +
+                         ": must be between 1 and 65535, inclusive");
+        }
+      }
+    }
+  }
+}
+
 } // namespace
 
 std::optional<std::string> Cluster::invalid(const Kind& k, const json& obj,
@@ -402,6 +441,8 @@ std::optional<std::string> Cluster::invalid(const Kind& k, const json& obj,
   bool create = live == nullptr;
   if (k.group == "batch" && k.plural == "cronjobs") {
     validate_cronjob(obj, create, errs);
+  } else if (k.group == "networking.k8s.io" && k.plural == "networkpolicies") {
+    validate_network_policy(obj, errs);
   } else if (k.group == "rbac.authorization.k8s.io") {
     if (k.plural == "roles" || k.plural == "clusterroles") {
       validate_rules(obj, k.plural == "roles", errs);
