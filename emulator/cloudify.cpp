@@ -9,6 +9,7 @@
 // source/includes/_snapshots.md and _maintenance.md) and its rest-service.
 #include "emulator/cloudify.hpp"
 #include "emulator/cloudify_archive.hpp"
+#include "emulator/codec.hpp"
 
 #include <chrono>
 #include <fstream>
@@ -47,18 +48,6 @@ std::string now_iso() {
   char buf[40];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   return fmt::format("{}.{:03d}Z", buf, ms);
-}
-
-std::string base64_decode(const std::string& in) {
-  std::string out(in.size(), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  while (!out.empty() && out.back() == '\0') {
-    out.pop_back(); // padding
-  }
-  return out;
 }
 
 std::string sha256_hex(const std::string& text) {
@@ -410,7 +399,7 @@ private:
       std::string auth = rq.get_header_value("Authorization");
       bool basic_ok = false;
       if (auth.starts_with("Basic ")) {
-        std::string decoded = base64_decode(auth.substr(6));
+        std::string decoded = base64_decode(auth.substr(6)).value_or("");
         basic_ok = sha256_hex(decoded.substr(decoded.find(':') + 1)) ==
                    admin_password_sha256();
       }

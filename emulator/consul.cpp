@@ -5,6 +5,7 @@
 // as Consul does, and restores KV from a PUT snapshot after checking it the
 // way Consul does. Errors are plain text with Consul's wording.
 #include "emulator/consul.hpp"
+#include "emulator/codec.hpp"
 
 #include <chrono>
 #include <map>
@@ -22,15 +23,6 @@ namespace {
 
 constexpr std::uint64_t k_term = 2;
 constexpr std::string_view k_leader_addr = "127.0.0.1:8300";
-
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 struct Snapshot {
   std::uint64_t index = 0;
@@ -163,7 +155,7 @@ private:
             {"Key", key},
             {"Flags", e.flags},
             {"Value", e.value.empty() ? nlohmann::json(nullptr)
-                                      : nlohmann::json(base64(e.value))},
+                                      : nlohmann::json(base64_encode(e.value))},
             {"CreateIndex", e.create_index},
             {"ModifyIndex", e.modify_index}};
   }

@@ -9,6 +9,8 @@
 
 #include <sstream>
 
+#include "emulator/codec.hpp"
+
 namespace snap::emulator::es {
 
 Index new_index(const Cluster& c, const std::string& name, const json& given) {
@@ -202,26 +204,6 @@ bool resolve(Cluster& c, const std::string& expr, const httplib::Request& req,
 
 namespace {
 
-std::string base64(const std::string& in) {
-  static const char* k =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned n = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 |
-                 (unsigned char)in[i + 2];
-    out += {k[n >> 18], k[(n >> 12) & 63], k[(n >> 6) & 63], k[n & 63]};
-  }
-  if (i + 1 == in.size()) {
-    unsigned n = (unsigned char)in[i] << 16;
-    out += {k[n >> 18], k[(n >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    unsigned n = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-    out += {k[n >> 18], k[(n >> 12) & 63], k[(n >> 6) & 63], '='};
-  }
-  return out;
-}
-
 // 401 security_exception unless the request carries the configured basic
 // credentials or API key.
 bool authenticated(const Cluster& c, const httplib::Request& req,
@@ -231,7 +213,8 @@ bool authenticated(const Cluster& c, const httplib::Request& req,
     return true;
   }
   std::string auth = req.get_header_value("Authorization");
-  if ((!o.require_user.empty() && auth == "Basic " + base64(o.require_user)) ||
+  if ((!o.require_user.empty() &&
+       auth == "Basic " + base64_encode(o.require_user)) ||
       (!o.require_api_key.empty() && auth == "ApiKey " + o.require_api_key)) {
     return true;
   }

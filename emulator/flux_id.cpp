@@ -6,6 +6,7 @@
 // apart from snap's signer so that the two meet only in the test vectors of
 // bitcoinjs-message's test/fixtures.json.
 #include "emulator/flux_id.hpp"
+#include "emulator/codec.hpp"
 
 #include <optional>
 #include <string>
@@ -69,22 +70,6 @@ std::optional<std::string> bs58check_decode(std::string_view text) {
     return std::nullopt;
   }
   return out.substr(0, out.size() - 4);
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) {
-    return std::nullopt;
-  }
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) {
-    return std::nullopt;
-  }
-  std::size_t pad = text.ends_with("==") ? 2 : text.ends_with("=") ? 1 : 0;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
 }
 
 // magicHash(message) with the Bitcoin prefix; login phrases are ASCII, so

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "emulator/codec.hpp"
 #include "emulator/kubernetes.hpp"
 
 namespace snap::emulator::kube {
@@ -52,10 +53,6 @@ void reply_status(httplib::Response& res, int code, const std::string& reason,
                   const std::string& msg, const json& details = json());
 
 bool label_match(const json& labels, const std::string& selector);
-
-// Standard base64 (a Secret's data), and back; nothing when not base64.
-std::string base64_encode(const std::string& bytes);
-std::optional<std::string> base64_decode(const std::string& text);
 
 // Parses "1Gi"/"500Mi"/"1000" into bytes.
 std::int64_t quantity_bytes(const std::string& q);

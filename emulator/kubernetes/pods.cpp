@@ -40,39 +40,11 @@
 #include <openssl/evp.h>
 
 #include "emulator/clock.hpp"
+#include "emulator/codec.hpp"
 
 namespace snap::emulator::kube {
 
 namespace fs = std::filesystem;
-
-std::string base64_encode(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
-  return out;
-}
-
-std::optional<std::string> base64_decode(const std::string& text) {
-  if (text.size() % 4 != 0) {
-    return std::nullopt;
-  }
-  std::string out(text.size() / 4 * 3 + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) {
-    return std::nullopt;
-  }
-  std::size_t pad = 0;
-  for (auto it = text.rbegin(); it != text.rend() && *it == '=' && pad < 2;
-       ++it) {
-    ++pad;
-  }
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
-}
 
 fs::path Cluster::volume_path(const std::string& handle) const {
   return m_volume_root / handle;
