@@ -184,14 +184,24 @@ json restore_job(const KubeTargets& t, std::int64_t id, int ordinal) {
   auto data = *data_volume(t.brokers.object);
   std::string sts = t.brokers.name();
   json env = json::array();
+  // The broker's node id: ZEEBE_BROKER_CLUSTER_NODEID up to 8.7; from 8.8
+  // the chart's application.yaml reads VALUES_ORCHESTRATION_NODE_ID, which
+  // its startup.sh (not run here) derives from the pod name
+  // (camunda-platform-8.8 orchestration/configmap-unified.yaml). A
+  // multi-region layout (ordinal × regions + region id) is not derived.
+  static const char* const k_node_ids[] = {"ZEEBE_BROKER_CLUSTER_NODEID",
+                                           "VALUES_ORCHESTRATION_NODE_ID"};
   for (const auto& e : container.value("env", json::array())) {
-    if (e.is_object() &&
-        kube::str(e, "name") != "ZEEBE_BROKER_CLUSTER_NODEID") {
+    if (e.is_object() && std::none_of(std::begin(k_node_ids),
+                                      std::end(k_node_ids), [&](const char* n) {
+                                        return kube::str(e, "name") == n;
+                                      })) {
       env.push_back(e);
     }
   }
-  env.push_back({{"name", "ZEEBE_BROKER_CLUSTER_NODEID"},
-                 {"value", std::to_string(ordinal)}});
+  for (const char* n : k_node_ids) {
+    env.push_back({{"name", n}, {"value", std::to_string(ordinal)}});
+  }
   json mounts = container.value("volumeMounts", json::array());
   json volumes = pod.value("volumes", json::array());
   if (!volumes.is_array()) {

@@ -832,6 +832,10 @@ TEST_CASE("camunda restore on Kubernetes stops everything, restores each "
   CHECK(pod["containers"][0]["env"].dump().find(
             R"({"name":"ZEEBE_BROKER_CLUSTER_NODEID","value":"1"})") !=
         std::string::npos);
+  // 8.8's application.yaml takes the node id from this one.
+  CHECK(pod["containers"][0]["env"].dump().find(
+            R"({"name":"VALUES_ORCHESTRATION_NODE_ID","value":"1"})") !=
+        std::string::npos);
   auto replicas = [&](const std::string& kind, const std::string& name) {
     return json::parse(http("GET", kube.url() +
                                        "/apis/apps/v1/namespaces/camunda/" +
