@@ -120,63 +120,10 @@ std::vector<Result> baseline(const json& spec) {
   return out;
 }
 
-// The overlapping baseline checks, which restricted replaces.
-std::vector<Result> baseline_overlap(const json& spec) {
-  static const std::set<std::string> allowed = {
-      "AUDIT_WRITE", "CHOWN",  "DAC_OVERRIDE",     "FOWNER",  "FSETID",
-      "KILL",        "MKNOD",  "NET_BIND_SERVICE", "SETFCAP", "SETGID",
-      "SETPCAP",     "SETUID", "SYS_CHROOT"};
-  std::vector<Result> out;
-  std::vector<std::string> bad;
-  std::set<std::string> caps;
-  visit(spec, [&](const json&, const std::string& name, const json& sc) {
-    bool ok = true;
-    for (const auto& c : strings(sc, "capabilities", "add")) {
-      if (!allowed.contains(c)) {
-        ok = false;
-        caps.insert(c);
-      }
-    }
-    if (!ok) {
-      bad.push_back(name);
-    }
-  });
-  if (!bad.empty()) {
-    out.push_back({"non-default capabilities",
-                   plural("container", "containers", bad.size()) + " " +
-                       join_quote(bad) + " must not include " +
-                       join_quote(sorted(caps)) +
-                       " in securityContext.capabilities.add"});
-  }
-  std::vector<std::string> setters;
-  auto type_of = [](const json& sc) {
-    return sc.value("seccompProfile", json::object()).value("type", "");
-  };
-  if (type_of(spec.value("securityContext", json::object())) == "Unconfined") {
-    setters.push_back("pod");
-  }
-  std::vector<std::string> containers;
-  visit(spec, [&](const json&, const std::string& name, const json& sc) {
-    if (type_of(sc) == "Unconfined") {
-      containers.push_back(name);
-    }
-  });
-  if (!containers.empty()) {
-    setters.push_back(plural("container", "containers", containers.size()) +
-                      " " + join_quote(containers));
-  }
-  if (!setters.empty()) {
-    std::string who = setters[0] + (setters.size() > 1 ? " and " + setters[1]
-                                                       : std::string());
-    out.push_back({"seccompProfile", who + " must not set securityContext."
-                                           "seccompProfile.type to "
-                                           "\"Unconfined\""});
-  }
-  return out;
-}
-
 // runAsNonRoot and seccompProfile share a shape: a pod-level value that
 // covers every container, a container's own value that overrides it.
+// `ok` says whether a security context's value is allowed (nullopt: not
+// set); an unset one is reported only where `must_set` is given.
 void pod_or_containers(
     const json& spec, std::vector<Result>& out, const std::string& reason,
     const std::function<std::optional<bool>(const json&)>& ok,
@@ -208,12 +155,53 @@ void pod_or_containers(
     std::string who = setters[0] + (setters.size() > 1 ? " and " + setters[1]
                                                        : std::string());
     out.push_back({reason, who + " must not set " + bad_value});
-  } else if (!implicit_bad.empty()) {
+  } else if (!implicit_bad.empty() && !must_set.empty()) {
     out.push_back(
         {reason, "pod or " +
                      plural("container", "containers", implicit_bad.size()) +
                      " " + join_quote(implicit_bad) + " must set " + must_set});
   }
+}
+
+// The overlapping baseline checks, which restricted replaces.
+std::vector<Result> baseline_overlap(const json& spec) {
+  static const std::set<std::string> allowed = {
+      "AUDIT_WRITE", "CHOWN",  "DAC_OVERRIDE",     "FOWNER",  "FSETID",
+      "KILL",        "MKNOD",  "NET_BIND_SERVICE", "SETFCAP", "SETGID",
+      "SETPCAP",     "SETUID", "SYS_CHROOT"};
+  std::vector<Result> out;
+  std::vector<std::string> bad;
+  std::set<std::string> caps;
+  visit(spec, [&](const json&, const std::string& name, const json& sc) {
+    bool ok = true;
+    for (const auto& c : strings(sc, "capabilities", "add")) {
+      if (!allowed.contains(c)) {
+        ok = false;
+        caps.insert(c);
+      }
+    }
+    if (!ok) {
+      bad.push_back(name);
+    }
+  });
+  if (!bad.empty()) {
+    out.push_back({"non-default capabilities",
+                   plural("container", "containers", bad.size()) + " " +
+                       join_quote(bad) + " must not include " +
+                       join_quote(sorted(caps)) +
+                       " in securityContext.capabilities.add"});
+  }
+  pod_or_containers(
+      spec, out, "seccompProfile",
+      [](const json& sc) -> std::optional<bool> {
+        if (sc.value("seccompProfile", json::object()).value("type", "") ==
+            "Unconfined") {
+          return false;
+        }
+        return std::nullopt;
+      },
+      "securityContext.seccompProfile.type to \"Unconfined\"", "");
+  return out;
 }
 
 std::vector<Result> restricted(const json& spec) {

@@ -775,6 +775,17 @@ std::string kubeconfig_for(const TempDir& dir, const std::string& server) {
   return path;
 }
 
+// The archive of a save of cluster `c` with backup id `id`, in `dir`.
+std::string saved_archive(const Cluster& c, const TempDir& dir,
+                          const std::string& id) {
+  auto r = snap(
+      with({"save", "camunda", "--backup-id", id, "-o", dir.path().string()},
+           c.flags()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return (dir.path() / dir.list().at(0)).string();
+}
+
 } // namespace
 
 TEST_CASE("camunda restore on Kubernetes stops everything, restores each "
@@ -784,13 +795,8 @@ TEST_CASE("camunda restore on Kubernetes stops everything, restores each "
   Cluster c;
   Emulator kube("kubernetes", {"--job-ms", "200", "--job-outcome", outcome});
   seed_camunda_workloads(kube.url());
-  TempDir dir;
-  REQUIRE(snap(with({"save", "camunda", "--backup-id", "1400", "-o",
-                     dir.path().string()},
-                    c.flags()))
-              .exit_code == 0);
-  std::string archive = (dir.path() / dir.list().at(0)).string();
-  TempDir cfg;
+  TempDir dir, cfg;
+  std::string archive = saved_archive(c, dir, "1400");
   std::vector<std::string> k8s = {"--kubeconfig",
                                   kubeconfig_for(cfg, kube.url())};
   auto plan =
@@ -867,13 +873,8 @@ TEST_CASE("camunda restore on Kubernetes finds 8.8's orchestration cluster, "
   Cluster c;
   Emulator kube("kubernetes", {});
   seed_camunda_88(kube.url());
-  TempDir dir;
-  REQUIRE(snap(with({"save", "camunda", "--backup-id", "1500", "-o",
-                     dir.path().string()},
-                    c.flags()))
-              .exit_code == 0);
-  std::string archive = (dir.path() / dir.list().at(0)).string();
-  TempDir cfg;
+  TempDir dir, cfg;
+  std::string archive = saved_archive(c, dir, "1500");
   std::vector<std::string> k8s = {"--kubeconfig",
                                   kubeconfig_for(cfg, kube.url())};
   auto plan =

@@ -2017,6 +2017,14 @@ TEST_CASE("kubernetes emulator: Pod Security admission refuses pods as "
         "pods \"web\" is forbidden: violates PodSecurity \"baseline:latest\": "
         "non-default capabilities (container \"web\" must not include "
         "\"DAC_READ_SEARCH\" in securityContext.capabilities.add)");
+  json unconfined = pod;
+  unconfined["spec"]["containers"][0].erase("securityContext");
+  unconfined["spec"]["securityContext"] = {
+      {"seccompProfile", {{"type", "Unconfined"}}}};
+  CHECK(call("POST", pods, unconfined)["message"] ==
+        "pods \"web\" is forbidden: violates PodSecurity \"baseline:latest\": "
+        "seccompProfile (pod must not set securityContext.seccompProfile.type "
+        "to \"Unconfined\")");
   // Restricted asks for much more, each check in the registry's order.
   label("restricted");
   pod["spec"]["containers"][0]["securityContext"] = {
