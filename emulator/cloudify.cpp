@@ -69,6 +69,21 @@ struct Snapshot {
   std::filesystem::path file;
 };
 
+// A plugins update (rest-service plugins_update/manager.py): initiated
+// per blueprint, it runs the update_plugin system workflow, whose last
+// step finalizes it to "successful"; with nothing to change its state is
+// "no_changes_required" and its execution a finished stand-in. A workflow
+// that fails leaves it in "executing_workflow" (only a finalize call
+// would mark it failed).
+struct PluginsUpdate {
+  std::string id;
+  std::string blueprint_id;
+  std::string state;
+  std::string execution_id;
+  std::string created_at;
+  json deployments = json::array();
+};
+
 struct Execution {
   std::string id;
   std::string workflow_id; // create_snapshot, restore_snapshot, …
@@ -284,6 +299,99 @@ public:
       }
       rs.set_content(execution_json(it->second).dump(), "application/json");
     });
+    // Blueprints bp-1…bp-N, one per deployment, as far as a plugins
+    // update needs them (the list endpoint: items and pagination).
+    s.Get(p + "/blueprints",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            if (!guard(rq, rs)) {
+              return;
+            }
+            long size = 0, offset = 0;
+            if (!page_params(rq, rs, size, offset)) {
+              return;
+            }
+            std::vector<json> items;
+            for (int i = 1; i <= m_opts.deployments; ++i) {
+              items.push_back(
+                  {{"id", fmt::format("bp-{}", i)}, {"tenant_name", k_tenant}});
+            }
+            rs.set_content(page_answer(items, size, offset).dump(),
+                           "application/json");
+          });
+    // resources_v3_1/plugins.py PluginsUpdate.post, phase initiate
+    // (manager.py initiate_plugins_update): 404 for an unknown blueprint,
+    // 409 while an update of it is active, else the update (200).
+    s.Post(p + R"(/plugins-updates/([^/]+)/update/initiate)",
+           [this](const httplib::Request& rq, httplib::Response& rs) {
+             if (!guard(rq, rs)) {
+               return;
+             }
+             std::string bp = rq.matches[1];
+             int n = 0;
+             if (bp.rfind("bp-", 0) != 0 ||
+                 std::sscanf(bp.c_str() + 3, "%d", &n) != 1 || n < 1 ||
+                 n > m_opts.deployments) {
+               error(rs, 404, "not_found_error",
+                     fmt::format("Requested `Blueprint` with ID `{}` was not "
+                                 "found",
+                                 bp));
+               return;
+             }
+             std::vector<std::string> active;
+             for (const auto& [id, u] : m_updates) {
+               if (u.blueprint_id == bp &&
+                   (u.state == "updating" || u.state == "executing_workflow" ||
+                    u.state == "finalizing")) {
+                 active.push_back(id);
+               }
+             }
+             if (!active.empty()) {
+               error(rs, 409, "conflict_error",
+                     fmt::format("There are plugins updates still active, "
+                                 "update IDs: {}",
+                                 fmt::join(active, ", ")));
+               return;
+             }
+             PluginsUpdate u;
+             u.blueprint_id = bp;
+             u.created_at = now_iso();
+             if (!m_opts.plugins_current) {
+               u.deployments = json::array({fmt::format("dep-{}", n)});
+             }
+             Execution& e = start("update_plugin", "", json::object());
+             e.parameters = {{"update_id", ""},
+                             {"deployments_to_update", u.deployments},
+                             {"temp_blueprint_id", nullptr},
+                             {"force", false},
+                             {"auto_correct_types", false},
+                             {"reevaluate_active_statuses", false}};
+             u.id = fmt::format("{}-update", e.id);
+             e.parameters["update_id"] = u.id;
+             u.execution_id = e.id;
+             if (m_opts.plugins_current) {
+               u.state = "no_changes_required";
+               e.status = "terminated";
+             } else {
+               u.state = "executing_workflow";
+             }
+             m_updates[u.id] = u;
+             rs.set_content(update_json(u).dump(), "application/json");
+           });
+    s.Get(p + R"(/plugins-updates/([^/]+))",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            if (!guard(rq, rs)) {
+              return;
+            }
+            auto it = m_updates.find(rq.matches[1]);
+            if (it == m_updates.end()) {
+              error(rs, 404, "not_found_error",
+                    fmt::format("Requested `PluginsUpdate` with ID `{}` was "
+                                "not found",
+                                rq.matches[1].str()));
+              return;
+            }
+            rs.set_content(update_json(it->second).dump(), "application/json");
+          });
     s.Get(p + "/maintenance",
           [this](const httplib::Request& rq, httplib::Response& rs) {
             if (guard(rq, rs)) {
@@ -639,6 +747,7 @@ private:
       }
       std::string kind = e.workflow_id == "create_snapshot"    ? "create"
                          : e.workflow_id == "restore_snapshot" ? "restore"
+                         : e.workflow_id == "update_plugin"    ? "plugins"
                                                                : "agents";
       auto elapsed =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - e.started)
@@ -666,7 +775,26 @@ private:
                                             : "";
       e.status = err.empty() ? "terminated" : "failed";
       e.error = err;
+      if (kind == "plugins" && e.status == "terminated") {
+        // The workflow's last step: finalize (manager.py finalize).
+        for (auto& [uid, u] : m_updates) {
+          if (u.execution_id == e.id && u.state == "executing_workflow") {
+            u.state = "successful";
+          }
+        }
+      }
     }
+  }
+
+  json update_json(const PluginsUpdate& u) const {
+    return {{"id", u.id},
+            {"blueprint_id", u.blueprint_id},
+            {"state", u.state},
+            {"execution_id", u.execution_id},
+            {"deployments_to_update", u.deployments},
+            {"forced", false},
+            {"created_at", u.created_at},
+            {"tenant_name", k_tenant}};
   }
 
   // The admin's password hash: the one --require-token set, until a
@@ -886,6 +1014,7 @@ private:
   std::mutex m_mutex;
   std::map<std::string, Snapshot> m_snapshots;
   std::map<std::string, Execution> m_executions;
+  std::map<std::string, PluginsUpdate> m_updates;
   Secrets m_secrets;
   std::optional<std::string> m_admin_password_sha256;
   std::string m_maintenance = "deactivated";

@@ -21,6 +21,7 @@ struct CloudifyOptions {
   std::filesystem::path data_dir;   // the file server
   int deployments = 0;              // dep-1…dep-N, one started compute each
   std::string unstarted_deployment; // its compute instance is "stopped"
+  bool plugins_current = false;     // a plugins update finds nothing to do
 };
 
 // Registers the Cloudify routes on `server`.

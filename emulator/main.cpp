@@ -96,12 +96,16 @@ void cloudify_flags(CLI::App& sub, Setup& s) {
   sub.add_option("--job-ms", c.job_ms,
                  "how long a snapshot workflow runs (default 300)");
   sub.add_option("--fail-workflow", c.fail_workflow,
-                 "make the create or restore workflow, or install_new_agents "
-                 "(agents), fail")
-      ->check(CLI::IsMember({"create", "restore", "agents"}));
+                 "make the create or restore workflow, install_new_agents "
+                 "(agents) or update_plugin (plugins) fail")
+      ->check(CLI::IsMember({"create", "restore", "agents", "plugins"}));
+  sub.add_flag("--plugins-current", c.plugins_current,
+               "a plugins update finds every blueprint's plugins current "
+               "(no_changes_required)");
   sub.add_option("--deployments", c.deployments,
                  "deployments dep-1…dep-N, each with one started compute "
-                 "node instance (for install_new_agents)");
+                 "node instance (for install_new_agents), of blueprints "
+                 "bp-1…bp-N");
   sub.add_option("--unstarted-deployment", c.unstarted_deployment,
                  "this deployment's compute instance is stopped");
   sub.add_option("--hang-workflow", c.hang_workflow,

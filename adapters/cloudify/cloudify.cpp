@@ -768,37 +768,19 @@ private:
                                       dep, started.back().second));
     }
     for (const auto& [dep, exec_id] : started) {
-      std::string status;
-      json e;
-      auto step = [&]() -> Expected<bool> {
-        e = SNAP_TRY(call("GET", "/executions/" + url_escape(exec_id)));
-        status = e.value("status", json("")).is_string()
-                     ? e["status"].get<std::string>()
-                     : "";
-        m_ctx.reporter.progress(
-            fmt::format("install_new_agents on {}: {}", dep, status), 0, 0);
-        return status == "terminated" || status == "failed" ||
-               status == "cancelled";
-      };
-      auto waited = poll_until(wait_timeout(), step, [&] {
-        return fmt::format("cloudify: install_new_agents on {} is still {} "
-                           "after {:.0f} s (execution {} goes on; cfy "
-                           "executions get {})",
-                           dep, status, wait_timeout(), exec_id, exec_id);
-      });
-      if (!waited) {
+      std::string why;
+      auto status = wait_execution(
+          exec_id, fmt::format("install_new_agents on {}", dep), why);
+      if (!status) {
         failed.push_back(dep);
-        left.push_back(waited.error().message);
-      } else if (status == "terminated") {
+        left.push_back(status.error().message);
+      } else if (*status == "terminated") {
         installed.push_back(dep);
       } else {
         failed.push_back(dep);
-        std::string why = e.value("error", json("")).is_string()
-                              ? e["error"].get<std::string>()
-                              : "";
         left.push_back(fmt::format("install_new_agents on {} ended {}{} "
                                    "(execution {})",
-                                   dep, status, why.empty() ? "" : ": " + why,
+                                   dep, *status, why.empty() ? "" : ": " + why,
                                    exec_id));
       }
     }
@@ -812,6 +794,106 @@ private:
         {"installed", installed}, {"skipped", skipped}, {"failed", failed}};
   }
 
+  // Follows execution `exec_id` to its end within --wait-timeout; its
+  // final status, and the execution's error text in `why`.
+  Expected<std::string> wait_execution(const std::string& exec_id,
+                                       const std::string& what,
+                                       std::string& why) {
+    std::string status;
+    json e;
+    auto step = [&]() -> Expected<bool> {
+      e = SNAP_TRY(call("GET", "/executions/" + url_escape(exec_id)));
+      status = e.value("status", json("")).is_string()
+                   ? e["status"].get<std::string>()
+                   : "";
+      m_ctx.reporter.progress(fmt::format("{}: {}", what, status), 0, 0);
+      return status == "terminated" || status == "failed" ||
+             status == "cancelled";
+    };
+    SNAP_TRY(poll_until(wait_timeout(), step, [&] {
+      return fmt::format("cloudify: {} is still {} after {:.0f} s (execution "
+                         "{} goes on; cfy executions get {})",
+                         what, status, wait_timeout(), exec_id, exec_id);
+    }));
+    why = e.value("error", json("")).is_string() ? e["error"].get<std::string>()
+                                                 : "";
+    return status;
+  }
+
+  // The other upgrade follow-up, as cfy plugins update does it for one
+  // blueprint (cloudify-cli, rest client plugins_update.update_plugins:
+  // POST /plugins-updates/<blueprint>/update/initiate with all_to_latest),
+  // for every blueprint of the tenant: a plugins update whose state is
+  // no_changes_required has nothing to do; else its update_plugin
+  // execution is followed to its end, and the update must then be
+  // successful (the workflow's last step finalizes it;
+  // rest-service plugins_update/manager.py). Failures go into `left`.
+  Expected<Fields> update_plugins(std::vector<std::string>& left) {
+    std::vector<json> bps = SNAP_TRY(all_items("/blueprints", "_include=id"));
+    Fields updated = Fields::array(), unchanged = Fields::array(),
+           failed = Fields::array();
+    for (const auto& b : bps) {
+      if (!b.is_object() || !b.contains("id") || !b["id"].is_string()) {
+        continue;
+      }
+      std::string bp = b["id"].get<std::string>();
+      auto started = call(
+          "POST", "/plugins-updates/" + url_escape(bp) + "/update/initiate",
+          {{"force", false},
+           {"all_to_latest", true},
+           {"all_to_minor", false},
+           {"auto_correct_types", false},
+           {"reevaluate_active_statuses", false}},
+          {.idempotent = false, .ok = {200, 201}});
+      if (!started) {
+        failed.push_back(bp);
+        left.push_back(fmt::format("the plugins update of blueprint {} was "
+                                   "refused: {}",
+                                   bp, started.error().message));
+        continue;
+      }
+      auto text = [&](const json& o, const char* k) {
+        return o.is_object() && o.contains(k) && o[k].is_string()
+                   ? o[k].get<std::string>()
+                   : std::string();
+      };
+      std::string update = text(*started, "id");
+      std::string state = text(*started, "state");
+      if (state == "no_changes_required") {
+        unchanged.push_back(bp);
+        continue;
+      }
+      std::string exec_id = text(*started, "execution_id");
+      m_ctx.reporter.note(fmt::format("plugins update {} of blueprint {} "
+                                      "started (execution {})",
+                                      update, bp, exec_id));
+      std::string why;
+      auto status = wait_execution(
+          exec_id, fmt::format("the plugins update of blueprint {}", bp), why);
+      if (status && *status == "terminated") {
+        json u =
+            SNAP_TRY(call("GET", "/plugins-updates/" + url_escape(update)));
+        state = text(u, "state");
+        if (state == "successful") {
+          updated.push_back(bp);
+          continue;
+        }
+      }
+      failed.push_back(bp);
+      left.push_back(
+          !status ? status.error().message
+                  : fmt::format(
+                        "the plugins update {} of blueprint {} ended "
+                        "{}{} (execution {}; cfy plugins "
+                        "get-update {})",
+                        update, bp,
+                        *status == "terminated" ? "in state " + state : *status,
+                        why.empty() ? "" : ": " + why, exec_id, update));
+    }
+    return Fields{
+        {"updated", updated}, {"unchanged", unchanged}, {"failed", failed}};
+  }
+
   AdapterContext m_ctx;
 };
 
@@ -823,21 +905,32 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
                                   "--no-reboot)");
   }
   bool agents = !flag("install-new-agents").empty();
-  if (agents && !flag("keep-maintenance").empty()) {
+  bool plugins = !flag("update-plugins").empty();
+  std::string follow_up = agents && plugins ? "--install-new-agents and "
+                                              "--update-plugins run"
+                          : agents          ? "--install-new-agents runs"
+                                            : "--update-plugins runs";
+  if ((agents || plugins) && !flag("keep-maintenance").empty()) {
     return fail(ErrorKind::usage,
-                "cloudify: --install-new-agents runs workflows, which the "
-                "manager refuses in maintenance mode: drop "
-                "--keep-maintenance, or install them later");
+                fmt::format("cloudify: {} workflows, which the manager "
+                            "refuses in maintenance mode: drop "
+                            "--keep-maintenance, or run them later",
+                            follow_up));
   }
   // The operator's maintenance mode is left as it was found.
   std::string maintenance = SNAP_TRY(maintenance_status());
   bool was_on = maintenance != "deactivated";
   bool keep = !flag("keep-maintenance").empty() || was_on;
-  if (agents && was_on) {
+  if ((agents || plugins) && was_on) {
     return fail(ErrorKind::usage,
-                "cloudify: maintenance mode is on and would stay on after "
-                "the restore, where --install-new-agents cannot run: "
-                "deactivate it first, or install the agents later");
+                fmt::format("cloudify: maintenance mode is on and would stay "
+                            "on after the restore, where {} no workflow: "
+                            "deactivate it first, or run them later",
+                            agents && plugins
+                                ? "--install-new-agents and --update-plugins "
+                                  "could run"
+                            : agents ? "--install-new-agents could run"
+                                     : "--update-plugins could run"));
   }
   // The archive goes up under an id of its own: a snapshot the manager
   // already holds under the archive's id may be another one, or failed,
@@ -869,6 +962,11 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
                      "compute instances are all started (as cfy agents "
                      "install does), and wait for each");
     }
+    if (plugins) {
+      plan.push_back("update every blueprint's plugins to the latest "
+                     "uploaded versions (one plugins update per blueprint, "
+                     "as cfy plugins update does), and wait for each");
+    }
     return RestoreReport{.plan = std::move(plan)};
   }
   SNAP_TRY(push_archive(in, run.snapshot));
@@ -896,6 +994,15 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
       left.push_back(done.error().message);
     } else {
       r.details["agents"] = *done;
+    }
+  }
+  // Plugins after agents: the update runs its operations on them.
+  if (plugins && left.empty()) {
+    auto done = update_plugins(left);
+    if (!done) {
+      left.push_back(done.error().message);
+    } else {
+      r.details["plugins"] = *done;
     }
   }
   if (!left.empty()) {
@@ -991,6 +1098,12 @@ const AdapterInfo& cloudify_info() {
                  "deployment whose compute instances are started (the "
                  "upgrade follow-up of cfy agents install), and wait for "
                  "each",
+                 false,
+                 {C::restore}},
+                {"update-plugins",
+                 "after the restore (and --install-new-agents), update "
+                 "every blueprint's plugins to the latest uploaded versions "
+                 "(cfy plugins update), and wait for each",
                  false,
                  {C::restore}},
                 {"keep-maintenance",

@@ -318,6 +318,75 @@ TEST_CASE("restore --install-new-agents runs the upgrade follow-up on "
   CHECK(kept.exit_code == 2);
 }
 
+TEST_CASE("restore --update-plugins updates every blueprint's plugins and "
+          "waits for each",
+          "[e2e][cloudify]") {
+  TempDir dir;
+  std::string archive;
+  {
+    Emulator old_manager("cloudify");
+    archive = save_one(old_manager, dir);
+  }
+  Emulator fresh("cloudify", {"--deployments", "2", "--job-ms", "150"});
+  auto plan = snap({"restore", "cloudify", archive, "--addr", fresh.url(),
+                    "--dry-run", "--install-new-agents", "--update-plugins"});
+  CHECK(plan.out.find("update every blueprint's plugins") != std::string::npos);
+  auto r =
+      snap({"--json", "restore", "cloudify", archive, "--addr", fresh.url(),
+            "--yes", "--install-new-agents", "--update-plugins"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto details = nlohmann::json::parse(r.out)["details"];
+  CHECK(details["plugins"]["updated"] ==
+        nlohmann::json::array({"bp-1", "bp-2"}));
+  CHECK(details["plugins"]["failed"].empty());
+  // One update per blueprint, as cfy plugins update asks for it, after
+  // the agents; each update's workflow ran to its end.
+  auto log = fresh.requests();
+  auto first = [&](const std::string& prefix) {
+    return std::find_if(
+               log.begin(), log.end(),
+               [&](const std::string& l) { return l.starts_with(prefix); }) -
+           log.begin();
+  };
+  CHECK(first("POST /api/v3.1/executions") <
+        first("POST /api/v3.1/plugins-updates/bp-1/update/initiate"));
+  CHECK(first("POST /api/v3.1/plugins-updates/bp-2/update/initiate") <
+        static_cast<long>(log.size()));
+  auto listed = nlohmann::json::parse(http(
+      "GET", api(fresh.url()) + "/executions?_include_system_workflows=true"));
+  int plugin_runs = 0;
+  for (const auto& e : listed["items"]) {
+    if (e["workflow_id"] == "update_plugin") {
+      ++plugin_runs;
+      CHECK(e["status"] == "terminated");
+    }
+  }
+  CHECK(plugin_runs == 2);
+
+  // Plugins already current: nothing to wait for.
+  Emulator current("cloudify", {"--deployments", "1", "--plugins-current"});
+  auto same = snap({"--json", "restore", "cloudify", archive, "--addr",
+                    current.url(), "--yes", "--update-plugins"});
+  INFO(same.err);
+  REQUIRE(same.exit_code == 0);
+  CHECK(nlohmann::json::parse(same.out)["details"]["plugins"]["unchanged"] ==
+        nlohmann::json::array({"bp-1"}));
+
+  // A failing update is named with its execution, and the restore is
+  // partial.
+  Emulator failing("cloudify", {"--deployments", "1", "--fail-workflow",
+                                "plugins", "--job-ms", "150"});
+  auto f = snap({"restore", "cloudify", archive, "--addr", failing.url(),
+                 "--yes", "--update-plugins"});
+  CHECK(f.exit_code == 3);
+  CHECK(f.err.find("of blueprint bp-1 ended failed") != std::string::npos);
+  auto kept = snap({"restore", "cloudify", archive, "--addr", failing.url(),
+                    "--yes", "--update-plugins", "--keep-maintenance"});
+  CHECK(kept.exit_code == 2);
+  CHECK(kept.err.find("--update-plugins runs workflows") != std::string::npos);
+}
+
 TEST_CASE("restore --dry-run and a corrupt archive change nothing",
           "[e2e][cloudify][verify]") {
   TempDir dir;
