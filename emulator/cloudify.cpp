@@ -208,23 +208,7 @@ public:
     // the execution; an unknown deployment is not_found_error, and a
     // workflow other than install_new_agents is refused here as the
     // emulator models no blueprint's workflows).
-    s.Get(p + "/deployments",
-          [this](const httplib::Request& rq, httplib::Response& rs) {
-            if (!guard(rq, rs)) {
-              return;
-            }
-            long size = 0, offset = 0;
-            if (!page_params(rq, rs, size, offset)) {
-              return;
-            }
-            std::vector<json> items;
-            for (int i = 1; i <= m_opts.deployments; ++i) {
-              items.push_back({{"id", fmt::format("dep-{}", i)},
-                               {"tenant_name", k_tenant}});
-            }
-            rs.set_content(page_answer(items, size, offset).dump(),
-                           "application/json");
-          });
+    numbered(s, p + "/deployments", "dep");
     s.Get(p + "/node-instances",
           [this](const httplib::Request& rq, httplib::Response& rs) {
             if (!guard(rq, rs)) {
@@ -301,23 +285,7 @@ public:
     });
     // Blueprints bp-1…bp-N, one per deployment, as far as a plugins
     // update needs them (the list endpoint: items and pagination).
-    s.Get(p + "/blueprints",
-          [this](const httplib::Request& rq, httplib::Response& rs) {
-            if (!guard(rq, rs)) {
-              return;
-            }
-            long size = 0, offset = 0;
-            if (!page_params(rq, rs, size, offset)) {
-              return;
-            }
-            std::vector<json> items;
-            for (int i = 1; i <= m_opts.deployments; ++i) {
-              items.push_back(
-                  {{"id", fmt::format("bp-{}", i)}, {"tenant_name", k_tenant}});
-            }
-            rs.set_content(page_answer(items, size, offset).dump(),
-                           "application/json");
-          });
+    numbered(s, p + "/blueprints", "bp");
     // resources_v3_1/plugins.py PluginsUpdate.post, phase initiate
     // (manager.py initiate_plugins_update): 404 for an unknown blueprint,
     // 409 while an update of it is active, else the update (200).
@@ -409,8 +377,8 @@ public:
                rs.status = 304;
                return;
              }
-             // Activation waits for running executions: 'activating' until
-             // they end (advance() finishes it).
+             // Activation waits for running executions: 'activating'
+             // until they end (advance() finishes it).
              m_maintenance = !activate ? "deactivated"
                              : busy()  ? "activating"
                                        : "activated";
@@ -536,14 +504,16 @@ private:
         rq.path.find("/snapshots/") != std::string::npos &&
         !rq.path.ends_with("/archive")) {
       error(rs, 503, "entering_maintenance_mode",
-            "Your request was rejected since Cloudify manager is currently "
+            "Your request was rejected since Cloudify manager is "
+            "currently "
             "entering maintenance mode");
       return false;
     }
     if (m_maintenance == "activated" && !bypass &&
         !allowed_in_maintenance(rq.path)) {
       error(rs, 503, "maintenance_mode_active",
-            "Your request was rejected since Cloudify manager is currently "
+            "Your request was rejected since Cloudify manager is "
+            "currently "
             "in maintenance mode");
       return false;
     }
@@ -588,10 +558,11 @@ private:
     return &it->second;
   }
 
-  // GET /snapshots, as rest_decorators.py paginate, sortable, search and
-  // all_tenants shape it: _sort=[-]field (repeatable), _size (default
-  // default_page_size, 1000), _offset, _search (id substring); one tenant
-  // here, so _all_tenants lists the same. Bad numbers are 400s.
+  // GET /snapshots, as rest_decorators.py paginate, sortable, search
+  // and all_tenants shape it: _sort=[-]field (repeatable), _size
+  // (default default_page_size, 1000), _offset, _search (id substring);
+  // one tenant here, so _all_tenants lists the same. Bad numbers are
+  // 400s.
   void list_snapshots(const httplib::Request& rq, httplib::Response& rs) {
     long size = 0, offset = 0;
     if (!page_params(rq, rs, size, offset)) {
@@ -623,8 +594,8 @@ private:
   }
 
   // _size (default default_page_size, 1000) and _offset as
-  // rest_decorators.paginate reads them; a bad number is answered 400 and
-  // false returned.
+  // rest_decorators.paginate reads them; a bad number is answered 400
+  // and false returned.
   bool page_params(const httplib::Request& rq, httplib::Response& rs,
                    long& size, long& offset) {
     auto number = [&](const char* key, long fallback) -> long {
@@ -726,15 +697,16 @@ private:
     return m_executions[id] = e;
   }
 
-  // Moves every execution along by the time passed, and maintenance mode
-  // from activating to activated once none runs; called under the lock.
+  // Moves every execution along by the time passed, and maintenance
+  // mode from activating to activated once none runs; called under the
+  // lock.
   void advance() {
     auto now = Clock::now();
     if (m_maintenance == "activating" && !busy()) {
       m_maintenance = "activated";
     }
-    // A queued execution starts once none runs (the queue is dequeued in
-    // creation order as executions end).
+    // A queued execution starts once none runs (the queue is dequeued
+    // in creation order as executions end).
     for (auto& [id, e] : m_executions) {
       if (e.status == "queued" && !busy()) {
         e.status = "pending";
@@ -786,6 +758,29 @@ private:
     }
   }
 
+  // A list endpoint of the objects <prefix>-1…<prefix>-N, N from
+  // --deployments (items and pagination, as rest-service lists them).
+  template <typename Router>
+  void numbered(Router& s, const std::string& path, const std::string& prefix) {
+    s.Get(path,
+          [this, prefix](const httplib::Request& rq, httplib::Response& rs) {
+            if (!guard(rq, rs)) {
+              return;
+            }
+            long size = 0, offset = 0;
+            if (!page_params(rq, rs, size, offset)) {
+              return;
+            }
+            std::vector<json> items;
+            for (int i = 1; i <= m_opts.deployments; ++i) {
+              items.push_back({{"id", fmt::format("{}-{}", prefix, i)},
+                               {"tenant_name", k_tenant}});
+            }
+            rs.set_content(page_answer(items, size, offset).dump(),
+                           "application/json");
+          });
+  }
+
   json update_json(const PluginsUpdate& u) const {
     return {{"id", u.id},
             {"blueprint_id", u.blueprint_id},
@@ -809,8 +804,8 @@ private:
     Snapshot& s = m_snapshots[e.snapshot_id];
     s.file = m_opts.data_dir / (s.id + ".zip");
     // A legacy snapshot says so in its metadata (snapshot_restore.py
-    // _is_legacy_snapshot: all three schema revisions); its pg_dump layout
-    // is not modelled, the emulator's dumps stand in for it.
+    // _is_legacy_snapshot: all three schema revisions); its pg_dump
+    // layout is not modelled, the emulator's dumps stand in for it.
     json meta = {{"snapshot_version", k_version}, {"execution_id", e.id}};
     json legacy = e.parameters.value("legacy", json(false));
     if (legacy == true || legacy == "true") {
@@ -896,23 +891,25 @@ private:
       std::string dir = params["tempdir_path"];
       if (::access(dir.c_str(), W_OK) != 0 ||
           !std::filesystem::is_directory(dir)) {
-        // The words are the emulator's; the 403 is the documented answer.
+        // The words are the emulator's; the 403 is the documented
+        // answer.
         error(
             rs, 403, "forbidden_error",
             fmt::format("The temp dir {} is not writable by the manager", dir));
         return;
       }
     }
-    // A legacy create is a blocking system workflow: refused while another
-    // execution runs, or queued with queue=true; the new format's create
-    // runs beside other executions (its audit-log listener records what
-    // they change).
+    // A legacy create is a blocking system workflow: refused while
+    // another execution runs, or queued with queue=true; the new
+    // format's create runs beside other executions (its audit-log
+    // listener records what they change).
     bool legacy = truthy("legacy");
     bool queued = false;
     if (legacy && busy()) {
       if (!truthy("queue")) {
         error(rs, 400, "existing_running_execution_error",
-              "You cannot start a system-workflow while there are running "
+              "You cannot start a system-workflow while there are "
+              "running "
               "executions.");
         return;
       }
@@ -985,8 +982,8 @@ private:
             "set");
       return;
     }
-    // A restore is a blocking system workflow: it is refused while another
-    // execution runs (resource_manager.py prepare_executions ->
+    // A restore is a blocking system workflow: it is refused while
+    // another execution runs (resource_manager.py prepare_executions ->
     // ExistingRunningExecutionError).
     if (busy()) {
       error(rs, 400, "existing_running_execution_error",

@@ -626,10 +626,14 @@ TEST_CASE("camunda with Zeebe's continuous backups is refused before "
 
 namespace {
 
-// A Helm-style Camunda 8.7 in namespace "camunda" of an emulated cluster:
-// the brokers' StatefulSet (3, data volume from a claim template), the
-// gateway and the web apps as Deployments, and the brokers' PVCs.
-void seed_camunda_workloads(const std::string& kube) {
+// Namespace "camunda" of an emulated cluster as the Helm chart lays it
+// out: the brokers' StatefulSet camunda-zeebe (3, running `container`,
+// data volume from a claim template, configuration from ConfigMap
+// `config`) and a Deployment of each (name, component, image).
+void seed_camunda(
+    const std::string& kube, const json& container, const std::string& config,
+    const std::vector<std::tuple<std::string, std::string, std::string>>&
+        deployments) {
   auto post = [&](const std::string& path, const json& body) {
     std::string r = http("POST", kube + path, body.dump());
     REQUIRE(r.find("\"kind\":\"Status\"") == std::string::npos);
@@ -641,89 +645,6 @@ void seed_camunda_workloads(const std::string& kube) {
     return json{{"app.kubernetes.io/name", "camunda-platform"},
                 {"app.kubernetes.io/component", component}};
   };
-  post("/apis/apps/v1/namespaces/camunda/statefulsets",
-       {{"apiVersion", "apps/v1"},
-        {"kind", "StatefulSet"},
-        {"metadata",
-         {{"name", "camunda-zeebe"}, {"labels", labels("zeebe-broker")}}},
-        {"spec",
-         {{"replicas", 3},
-          {"serviceName", "camunda-zeebe"},
-          {"selector", {{"matchLabels", labels("zeebe-broker")}}},
-          {"template",
-           {{"metadata", {{"labels", labels("zeebe-broker")}}},
-            {"spec",
-             {{"containers",
-               {{{"name", "zeebe"},
-                 {"image", "camunda/zeebe:8.7.2"},
-                 {"env",
-                  {{{"name", "ZEEBE_BROKER_CLUSTER_PARTITIONSCOUNT"},
-                    {"value", "3"}},
-                   {{"name", "ZEEBE_BROKER_DATA_BACKUP_STORE"},
-                    {"value", "S3"}}}},
-                 {"volumeMounts",
-                  {{{"name", "data"}, {"mountPath", "/usr/local/zeebe/data"}},
-                   {{"name", "config"},
-                    {"mountPath", "/usr/local/zeebe/config"}}}}}}},
-              {"volumes",
-               {{{"name", "config"},
-                 {"configMap", {{"name", "camunda-zeebe"}}}}}}}}}},
-          {"volumeClaimTemplates",
-           {{{"metadata", {{"name", "data"}}},
-             {"spec",
-              {{"accessModes", {"ReadWriteOnce"}},
-               {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}}}}}});
-  for (const std::string c :
-       {"zeebe-gateway", "operate", "tasklist", "optimize"}) {
-    post("/apis/apps/v1/namespaces/camunda/deployments",
-         {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata", {{"name", "camunda-" + c}, {"labels", labels(c)}}},
-          {"spec",
-           {{"replicas", 1},
-            {"selector", {{"matchLabels", labels(c)}}},
-            {"template",
-             {{"metadata", {{"labels", labels(c)}}},
-              {"spec",
-               {{"containers",
-                 {{{"name", c}, {"image", "camunda/" + c + ":8.7.2"}}}}}}}}}}});
-  }
-  for (int i = 0; i < 3; ++i) {
-    post("/api/v1/namespaces/camunda/persistentvolumeclaims",
-         {{"apiVersion", "v1"},
-          {"kind", "PersistentVolumeClaim"},
-          {"metadata", {{"name", "data-camunda-zeebe-" + std::to_string(i)}}},
-          {"spec",
-           {{"accessModes", {"ReadWriteOnce"}},
-            {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}});
-  }
-}
-
-// Camunda 8.8 as its Helm chart lays it out (camunda-platform-helm
-// charts/camunda-platform-8.8/templates/orchestration): one StatefulSet,
-// still named and labelled as Zeebe's, running camunda/camunda from
-// /usr/local/camunda, and the importer Deployment beside it.
-void seed_camunda_88(const std::string& kube) {
-  auto post = [&](const std::string& path, const json& body) {
-    std::string r = http("POST", kube + path, body.dump());
-    REQUIRE(r.find("\"kind\":\"Status\"") == std::string::npos);
-  };
-  post("/api/v1/namespaces", {{"apiVersion", "v1"},
-                              {"kind", "Namespace"},
-                              {"metadata", {{"name", "camunda"}}}});
-  auto labels = [](const std::string& component) {
-    return json{{"app.kubernetes.io/name", "camunda-platform"},
-                {"app.kubernetes.io/component", component}};
-  };
-  json container = {
-      {"name", "orchestration"},
-      {"image", "camunda/camunda:8.8.0"},
-      {"command", {"bash", "/usr/local/bin/startup.sh"}},
-      {"volumeMounts",
-       {{{"name", "data"}, {"mountPath", "/usr/local/camunda/data"}},
-        {{"name", "config"},
-         {"mountPath", "/usr/local/camunda/config/application.yaml"},
-         {"subPath", "application.yaml"}}}}};
   post("/apis/apps/v1/namespaces/camunda/statefulsets",
        {{"apiVersion", "apps/v1"},
         {"kind", "StatefulSet"},
@@ -738,17 +659,13 @@ void seed_camunda_88(const std::string& kube) {
             {"spec",
              {{"containers", json::array({container})},
               {"volumes",
-               {{{"name", "config"},
-                 {"configMap",
-                  {{"name", "camunda-zeebe-configuration-unified"}}}}}}}}}},
+               {{{"name", "config"}, {"configMap", {{"name", config}}}}}}}}}},
           {"volumeClaimTemplates",
            {{{"metadata", {{"name", "data"}}},
              {"spec",
               {{"accessModes", {"ReadWriteOnce"}},
                {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}}}}}});
-  for (const auto& [name, c] : std::vector<std::pair<std::string, std::string>>{
-           {"camunda-zeebe-importer", "orchestration-importer"},
-           {"camunda-optimize", "optimize"}}) {
+  for (const auto& [name, c, image] : deployments) {
     post("/apis/apps/v1/namespaces/camunda/deployments",
          {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
@@ -759,9 +676,61 @@ void seed_camunda_88(const std::string& kube) {
             {"template",
              {{"metadata", {{"labels", labels(c)}}},
               {"spec",
-               {{"containers",
-                 {{{"name", c}, {"image", "camunda/camunda:8.8.0"}}}}}}}}}}});
+               {{"containers", {{{"name", c}, {"image", image}}}}}}}}}}});
   }
+}
+
+// Camunda 8.7: Zeebe's brokers from camunda/zeebe, the gateway and the web
+// apps as Deployments, and the brokers' PVCs.
+void seed_camunda_workloads(const std::string& kube) {
+  json zeebe = {
+      {"name", "zeebe"},
+      {"image", "camunda/zeebe:8.7.2"},
+      {"env",
+       {{{"name", "ZEEBE_BROKER_CLUSTER_PARTITIONSCOUNT"}, {"value", "3"}},
+        {{"name", "ZEEBE_BROKER_DATA_BACKUP_STORE"}, {"value", "S3"}}}},
+      {"volumeMounts",
+       {{{"name", "data"}, {"mountPath", "/usr/local/zeebe/data"}},
+        {{"name", "config"}, {"mountPath", "/usr/local/zeebe/config"}}}}};
+  std::vector<std::tuple<std::string, std::string, std::string>> apps;
+  for (const std::string c :
+       {"zeebe-gateway", "operate", "tasklist", "optimize"}) {
+    apps.emplace_back("camunda-" + c, c, "camunda/" + c + ":8.7.2");
+  }
+  seed_camunda(kube, zeebe, "camunda-zeebe", apps);
+  for (int i = 0; i < 3; ++i) {
+    std::string r =
+        http("POST", kube + "/api/v1/namespaces/camunda/persistentvolumeclaims",
+             json{{"apiVersion", "v1"},
+                  {"kind", "PersistentVolumeClaim"},
+                  {"metadata",
+                   {{"name", "data-camunda-zeebe-" + std::to_string(i)}}},
+                  {"spec",
+                   {{"accessModes", {"ReadWriteOnce"}},
+                    {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}
+                 .dump());
+    REQUIRE(r.find("\"kind\":\"Status\"") == std::string::npos);
+  }
+}
+
+// Camunda 8.8 (camunda-platform-helm charts/camunda-platform-8.8/
+// templates/orchestration): one StatefulSet, still named and labelled as
+// Zeebe's, running camunda/camunda from /usr/local/camunda, and the
+// importer Deployment beside it.
+void seed_camunda_88(const std::string& kube) {
+  json orchestration = {
+      {"name", "orchestration"},
+      {"image", "camunda/camunda:8.8.0"},
+      {"command", {"bash", "/usr/local/bin/startup.sh"}},
+      {"volumeMounts",
+       {{{"name", "data"}, {"mountPath", "/usr/local/camunda/data"}},
+        {{"name", "config"},
+         {"mountPath", "/usr/local/camunda/config/application.yaml"},
+         {"subPath", "application.yaml"}}}}};
+  seed_camunda(kube, orchestration, "camunda-zeebe-configuration-unified",
+               {{"camunda-zeebe-importer", "orchestration-importer",
+                 "camunda/camunda:8.8.0"},
+                {"camunda-optimize", "optimize", "camunda/optimize:8.8.0"}});
 }
 
 std::string kubeconfig_for(const TempDir& dir, const std::string& server) {
