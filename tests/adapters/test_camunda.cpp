@@ -786,10 +786,7 @@ TEST_CASE("camunda restore on Kubernetes stops everything, restores each "
   auto log = kube.requests();
   log.erase(log.begin(), log.begin() + static_cast<long>(before));
   auto first = [&](const std::string& prefix) {
-    return std::find_if(
-               log.begin(), log.end(),
-               [&](const std::string& l) { return l.starts_with(prefix); }) -
-           log.begin();
+    return first_starting(log, prefix);
   };
   const std::string sts =
       "PATCH /apis/apps/v1/namespaces/camunda/statefulsets/camunda-zeebe";

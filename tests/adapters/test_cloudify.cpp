@@ -288,10 +288,7 @@ TEST_CASE("restore --install-new-agents runs the upgrade follow-up on "
   // Started after maintenance mode is off again, and followed to the end.
   auto log = fresh.requests();
   auto first = [&](const std::string& prefix) {
-    return std::find_if(
-               log.begin(), log.end(),
-               [&](const std::string& l) { return l.starts_with(prefix); }) -
-           log.begin();
+    return first_starting(log, prefix);
   };
   CHECK(first("POST /api/v3.1/maintenance/deactivate") <
         first("POST /api/v3.1/executions"));
@@ -344,10 +341,7 @@ TEST_CASE("restore --update-plugins updates every blueprint's plugins and "
   // the agents; each update's workflow ran to its end.
   auto log = fresh.requests();
   auto first = [&](const std::string& prefix) {
-    return std::find_if(
-               log.begin(), log.end(),
-               [&](const std::string& l) { return l.starts_with(prefix); }) -
-           log.begin();
+    return first_starting(log, prefix);
   };
   CHECK(first("POST /api/v3.1/executions") <
         first("POST /api/v3.1/plugins-updates/bp-1/update/initiate"));

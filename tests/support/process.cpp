@@ -246,6 +246,14 @@ bool Emulator::received(std::string_view prefix) const {
   });
 }
 
+long first_starting(const std::vector<std::string>& log,
+                    std::string_view prefix) {
+  return std::find_if(
+             log.begin(), log.end(),
+             [&](const std::string& l) { return l.starts_with(prefix); }) -
+         log.begin();
+}
+
 TempDir::TempDir() {
   char tmpl[] = "/tmp/snap-test-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) {

@@ -67,6 +67,11 @@ private:
   std::filesystem::path m_log;
 };
 
+// The index in `log` of the first line that starts with `prefix`, or
+// log.size() when none does (orders requests an emulator received).
+long first_starting(const std::vector<std::string>& log,
+                    std::string_view prefix);
+
 // A fresh empty directory, removed when destroyed.
 class TempDir {
 public:
