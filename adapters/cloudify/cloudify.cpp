@@ -906,16 +906,16 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
   }
   bool agents = !flag("install-new-agents").empty();
   bool plugins = !flag("update-plugins").empty();
-  std::string follow_up = agents && plugins ? "--install-new-agents and "
-                                              "--update-plugins run"
-                          : agents          ? "--install-new-agents runs"
-                                            : "--update-plugins runs";
+  std::string follow_up = agents && plugins
+                              ? "--install-new-agents and --update-plugins"
+                          : agents ? "--install-new-agents"
+                                   : "--update-plugins";
   if ((agents || plugins) && !flag("keep-maintenance").empty()) {
     return fail(ErrorKind::usage,
-                fmt::format("cloudify: {} workflows, which the manager "
-                            "refuses in maintenance mode: drop "
+                fmt::format("cloudify: {} run{} workflows, which the "
+                            "manager refuses in maintenance mode: drop "
                             "--keep-maintenance, or run them later",
-                            follow_up));
+                            follow_up, agents && plugins ? "" : "s"));
   }
   // The operator's maintenance mode is left as it was found.
   std::string maintenance = SNAP_TRY(maintenance_status());
@@ -924,13 +924,9 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
   if ((agents || plugins) && was_on) {
     return fail(ErrorKind::usage,
                 fmt::format("cloudify: maintenance mode is on and would stay "
-                            "on after the restore, where {} no workflow: "
+                            "on after the restore, where {} cannot run: "
                             "deactivate it first, or run them later",
-                            agents && plugins
-                                ? "--install-new-agents and --update-plugins "
-                                  "could run"
-                            : agents ? "--install-new-agents could run"
-                                     : "--update-plugins could run"));
+                            follow_up));
   }
   // The archive goes up under an id of its own: a snapshot the manager
   // already holds under the archive's id may be another one, or failed,
