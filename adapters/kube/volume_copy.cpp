@@ -520,6 +520,16 @@ private:
   std::uint64_t m_offset, m_size, m_done = 0;
 };
 
+// `text` as a whole unsigned decimal number, or nullopt.
+std::optional<std::uint64_t> whole_number(std::string_view text) {
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return n;
+}
+
 // The number after `word ` on the first line of `answer`, or nullopt.
 std::optional<std::uint64_t> counted(const std::string& answer,
                                      const std::string& word) {
@@ -527,15 +537,7 @@ std::optional<std::uint64_t> counted(const std::string& answer,
   if (!line.starts_with(word + " ")) {
     return std::nullopt;
   }
-  std::string count = trim_copy(line.substr(word.size() + 1));
-  std::uint64_t n = 0;
-  auto [end, ec] =
-      std::from_chars(count.data(), count.data() + count.size(), n);
-  if (count.empty() || ec != std::errc() ||
-      end != count.data() + count.size()) {
-    return std::nullopt;
-  }
-  return n;
+  return whole_number(trim_copy(line.substr(word.size() + 1)));
 }
 
 } // namespace
@@ -545,14 +547,7 @@ std::optional<std::uint64_t> counted(const std::string& answer,
 // server that takes less), at most what busybox httpd takes.
 std::uint64_t copy_part_bytes() {
   const char* env = std::getenv("SNAP_COPY_PART_BYTES");
-  std::uint64_t n = 0;
-  if (env != nullptr) {
-    std::string_view v(env);
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || end != v.data() + v.size()) {
-      n = 0;
-    }
-  }
+  std::uint64_t n = env == nullptr ? 0 : whole_number(env).value_or(0);
   return n == 0 ? k_max_body : std::min(n, k_max_body);
 }
 
