@@ -110,7 +110,6 @@ Expected<KubeTargets> find_targets(const AdapterContext& ctx,
   t.cluster = SNAP_TRY(kube::connect_kubeconfig(ctx, "camunda"));
   t.ns = t.cluster.ns;
   t.restore_command = restore_command;
-  bool derived = restore_command.empty();
   kube::Client& api = *t.cluster.api;
   std::vector<kube::Item> brokers;
   for (const char* plural : {"statefulsets", "deployments"}) {
@@ -152,7 +151,7 @@ Expected<KubeTargets> find_targets(const AdapterContext& ctx,
                             "each broker's volume through it",
                             t.brokers.name()));
   }
-  if (derived) {
+  if (t.restore_command.empty()) {
     // The image's home holds data/ and bin/ (ZB_HOME, /usr/local/zeebe,
     // in camunda/zeebe; /usr/local/camunda in camunda/camunda from 8.8).
     const std::string& at = data->mount_path;
