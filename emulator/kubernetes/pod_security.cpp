@@ -120,14 +120,17 @@ std::vector<Result> baseline(const json& spec) {
   return out;
 }
 
-// runAsNonRoot and seccompProfile share a shape: a pod-level value that
-// covers every container, a container's own value that overrides it.
-// `ok` says whether a security context's value is allowed (nullopt: not
-// set); an unset one is reported only where `must_set` is given.
+// runAsNonRoot, runAsUser and seccompProfile share a shape: a pod-level
+// value that covers every container, a container's own value that
+// overrides it. `ok` says whether a security context's value is allowed
+// (nullopt: not set); `bad_value` names what the pod or containers must
+// not set, asked once they have all been seen; an unset one is reported
+// only where `must_set` is given.
 void pod_or_containers(
     const json& spec, std::vector<Result>& out, const std::string& reason,
     const std::function<std::optional<bool>(const json&)>& ok,
-    const std::string& bad_value, const std::string& must_set) {
+    const std::function<std::string()>& bad_value,
+    const std::string& must_set) {
   std::vector<std::string> setters;
   bool pod_ok = false;
   if (auto v = ok(spec.value("securityContext", json::object()))) {
@@ -154,7 +157,7 @@ void pod_or_containers(
   if (!setters.empty()) {
     std::string who = setters[0] + (setters.size() > 1 ? " and " + setters[1]
                                                        : std::string());
-    out.push_back({reason, who + " must not set " + bad_value});
+    out.push_back({reason, who + " must not set " + bad_value()});
   } else if (!implicit_bad.empty() && !must_set.empty()) {
     out.push_back(
         {reason, "pod or " +
@@ -200,7 +203,8 @@ std::vector<Result> baseline_overlap(const json& spec) {
         }
         return std::nullopt;
       },
-      "securityContext.seccompProfile.type to \"Unconfined\"", "");
+      [] { return "securityContext.seccompProfile.type to \"Unconfined\""; },
+      "");
   return out;
 }
 
@@ -288,34 +292,19 @@ std::vector<Result> restricted(const json& spec) {
   pod_or_containers(
       spec, out, "runAsNonRoot != true",
       [](const json& sc) { return flag(sc, "runAsNonRoot"); },
-      "securityContext.runAsNonRoot=false",
+      [] { return "securityContext.runAsNonRoot=false"; },
       "securityContext.runAsNonRoot=true");
-  std::vector<std::string> root_setters;
-  auto is_root = [](const json& sc) {
-    return sc.is_object() && sc.contains("runAsUser") &&
-           sc["runAsUser"].is_number_integer() &&
-           sc["runAsUser"].get<long long>() == 0;
-  };
-  if (is_root(spec.value("securityContext", json::object()))) {
-    root_setters.push_back("pod");
-  }
-  std::vector<std::string> root_containers;
-  visit(spec, [&](const json&, const std::string& name, const json& sc) {
-    if (is_root(sc)) {
-      root_containers.push_back(name);
-    }
-  });
-  if (!root_containers.empty()) {
-    root_setters.push_back(
-        plural("container", "containers", root_containers.size()) + " " +
-        join_quote(root_containers));
-  }
-  if (!root_setters.empty()) {
-    std::string who =
-        root_setters[0] +
-        (root_setters.size() > 1 ? " and " + root_setters[1] : std::string());
-    out.push_back({"runAsUser=0", who + " must not set runAsUser=0"});
-  }
+  pod_or_containers(
+      spec, out, "runAsUser=0",
+      [](const json& sc) -> std::optional<bool> {
+        if (sc.is_object() && sc.contains("runAsUser") &&
+            sc["runAsUser"].is_number_integer() &&
+            sc["runAsUser"].get<long long>() == 0) {
+          return false;
+        }
+        return std::nullopt;
+      },
+      [] { return "runAsUser=0"; }, "");
   std::set<std::string> bad_profiles;
   pod_or_containers(
       spec, out, "seccompProfile",
@@ -331,14 +320,12 @@ std::vector<Result> restricted(const json& spec) {
         bad_profiles.insert(t);
         return false;
       },
-      "",
+      [&] {
+        return "securityContext.seccompProfile.type to " +
+               join_quote(sorted(bad_profiles));
+      },
       "securityContext.seccompProfile.type to \"RuntimeDefault\" or "
       "\"Localhost\"");
-  if (!out.empty() && out.back().reason == "seccompProfile" &&
-      out.back().detail.ends_with(" must not set ")) {
-    out.back().detail += "securityContext.seccompProfile.type to " +
-                         join_quote(sorted(bad_profiles));
-  }
   return out;
 }
 

@@ -2059,6 +2059,14 @@ TEST_CASE("kubernetes emulator: Pod Security admission refuses pods as "
   CHECK(call("POST", pods, pod)["message"] ==
         "pods \"web\" is forbidden: violates PodSecurity "
         "\"restricted:latest\": runAsUser=0 (pod must not set runAsUser=0)");
+  // A container's own profile overrides the pod's.
+  pod["spec"]["securityContext"]["runAsUser"] = 1000;
+  pod["spec"]["containers"][0]["securityContext"]["seccompProfile"] = {
+      {"type", "Unconfined"}};
+  CHECK(call("POST", pods, pod)["message"] ==
+        "pods \"web\" is forbidden: violates PodSecurity "
+        "\"restricted:latest\": seccompProfile (container \"web\" must not "
+        "set securityContext.seccompProfile.type to \"Unconfined\")");
   label("privileged");
   CHECK(call("POST", pods, pod)["kind"] == "Pod");
 }
