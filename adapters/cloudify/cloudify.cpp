@@ -45,6 +45,14 @@ namespace {
 
 using nlohmann::json;
 
+// The string at `key` of a manager's answer, or "" when the answer is no
+// object or the field is missing or no string.
+std::string text_of(const json& o, const char* key) {
+  return o.is_object() && o.contains(key) && o[key].is_string()
+             ? o[key].get<std::string>()
+             : std::string();
+}
+
 constexpr std::string_view k_api = "/api/v3.1";
 constexpr std::string_view k_payload_name = "cloudify.zip";
 constexpr std::string_view k_payload = "payload/cloudify.zip";
@@ -731,14 +739,10 @@ private:
       if (!ni.is_object()) {
         continue;
       }
-      std::string id = ni.value("id", json("")).is_string()
-                           ? ni["id"].get<std::string>()
-                           : "";
+      std::string id = text_of(ni, "id");
       if (!id.empty() && ni.value("host_id", json()) == id &&
           ni.value("state", json()) != "started") {
-        unstarted[ni.value("deployment_id", json("")).is_string()
-                      ? ni["deployment_id"].get<std::string>()
-                      : ""] = id;
+        unstarted[text_of(ni, "deployment_id")] = id;
       }
     }
     Fields installed = Fields::array(), skipped = Fields::array(),
@@ -760,9 +764,7 @@ private:
                                  {"parameters", json::object()},
                                  {"allow_custom_parameters", true}},
                                 {.idempotent = false, .ok = {201, 200}}));
-      started.emplace_back(dep, exec.value("id", json("")).is_string()
-                                    ? exec["id"].get<std::string>()
-                                    : "");
+      started.emplace_back(dep, text_of(exec, "id"));
       m_ctx.reporter.note(fmt::format("install_new_agents started on {} "
                                       "(execution {})",
                                       dep, started.back().second));
@@ -803,9 +805,7 @@ private:
     json e;
     auto step = [&]() -> Expected<bool> {
       e = SNAP_TRY(call("GET", "/executions/" + url_escape(exec_id)));
-      status = e.value("status", json("")).is_string()
-                   ? e["status"].get<std::string>()
-                   : "";
+      status = text_of(e, "status");
       m_ctx.reporter.progress(fmt::format("{}: {}", what, status), 0, 0);
       return status == "terminated" || status == "failed" ||
              status == "cancelled";
@@ -815,8 +815,7 @@ private:
                          "{} goes on; cfy executions get {})",
                          what, status, wait_timeout(), exec_id, exec_id);
     }));
-    why = e.value("error", json("")).is_string() ? e["error"].get<std::string>()
-                                                 : "";
+    why = text_of(e, "error");
     return status;
   }
 
@@ -852,18 +851,13 @@ private:
                                    bp, started.error().message));
         continue;
       }
-      auto text = [&](const json& o, const char* k) {
-        return o.is_object() && o.contains(k) && o[k].is_string()
-                   ? o[k].get<std::string>()
-                   : std::string();
-      };
-      std::string update = text(*started, "id");
-      std::string state = text(*started, "state");
+      std::string update = text_of(*started, "id");
+      std::string state = text_of(*started, "state");
       if (state == "no_changes_required") {
         unchanged.push_back(bp);
         continue;
       }
-      std::string exec_id = text(*started, "execution_id");
+      std::string exec_id = text_of(*started, "execution_id");
       m_ctx.reporter.note(fmt::format("plugins update {} of blueprint {} "
                                       "started (execution {})",
                                       update, bp, exec_id));
@@ -873,7 +867,7 @@ private:
       if (status && *status == "terminated") {
         json u =
             SNAP_TRY(call("GET", "/plugins-updates/" + url_escape(update)));
-        state = text(u, "state");
+        state = text_of(u, "state");
         if (state == "successful") {
           updated.push_back(bp);
           continue;
