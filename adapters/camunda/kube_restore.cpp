@@ -24,6 +24,8 @@
 #include "adapters/camunda/kube_restore.hpp"
 
 #include <algorithm>
+#include <regex>
+#include <sstream>
 
 #include "adapters/kube/objects.hpp"
 #include "snap/poll.hpp"
@@ -101,6 +103,102 @@ bool plain_path(const std::string& p) {
   });
 }
 
+// The ConfigMap key the broker's command runs: a word of its command or
+// args that is where a configMap volume's key is mounted by subPath (the
+// chart's `bash /usr/local/bin/startup.sh`). Nothing when it runs none.
+struct ScriptRef {
+  std::string config_map;
+  std::string key;
+};
+
+std::optional<ScriptRef> startup_script(const json& sts) {
+  json pod = template_spec(sts);
+  json containers = pod.value("containers", json::array());
+  if (!containers.is_array() || containers.empty() ||
+      !containers[0].is_object()) {
+    return std::nullopt;
+  }
+  const json& c = containers[0];
+  std::vector<std::string> words;
+  for (const char* k : {"command", "args"}) {
+    for (const auto& w : c.value(k, json::array())) {
+      if (w.is_string()) {
+        words.push_back(w.get<std::string>());
+      }
+    }
+  }
+  for (const auto& m : c.value("volumeMounts", json::array())) {
+    if (!m.is_object() || kube::str(m, "subPath").empty() ||
+        std::find(words.begin(), words.end(), kube::str(m, "mountPath")) ==
+            words.end()) {
+      continue;
+    }
+    for (const auto& v : pod.value("volumes", json::array())) {
+      if (v.is_object() && kube::str(v, "name") == kube::str(m, "name") &&
+          v.contains("configMap") && v["configMap"].is_object()) {
+        return ScriptRef{kube::str(v["configMap"], "name"),
+                         kube::str(m, "subPath")};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// The chart's startup script derives the broker's node id from its pod's
+// ordinal, and in a multi-region install from the region too
+// (camunda-platform-helm 8.7 templates/zeebe/configmap.yaml; 8.8
+// templates/orchestration/configmap.yaml and configmap-unified.yaml, the
+// last quoting it and naming VALUES_ORCHESTRATION_NODE_ID):
+//   export ZEEBE_BROKER_CLUSTER_NODEID=${ZEEBE_BROKER_CLUSTER_NODEID:-$[
+//     ${K8S_NAME##*-} * REGIONS + REGION_ID]}
+// with global.multiregion.regions and .regionId rendered in. Zone-aware
+// brokers of later charts take the ordinal alone (${K8S_NAME##*-}). The
+// restore Job does not run that script, so snap does its arithmetic: it
+// reads REGIONS and REGION_ID from the script, and refuses a node id
+// derived any other way rather than restore a broker's volume as another
+// broker.
+Expected<void> read_layout(kube::Client& api, KubeTargets& t) {
+  auto ref = startup_script(t.brokers.object);
+  if (!ref) {
+    return {};
+  }
+  kube::ResourceType cms = SNAP_TRY(api.resolve("configmaps", ""));
+  json cm = SNAP_TRY(api.get(cms, t.ns, ref->config_map));
+  json data = cm.is_object() ? cm.value("data", json::object()) : json();
+  std::string script =
+      data.is_object() ? kube::str(data, ref->key.c_str()) : std::string();
+  static const std::regex k_node_id(
+      R"(^(export\s+)?(ZEEBE_BROKER_CLUSTER_NODEID|VALUES_ORCHESTRATION_NODE_ID)=("?)\$\{\2:-(\$\[\$\{K8S_NAME##\*-\}\s*\*\s*([0-9]{1,4})\s*\+\s*([0-9]{1,4})\]|\$\{K8S_NAME##\*-\})\}\3\s*$)");
+  std::istringstream lines(script);
+  for (std::string line; std::getline(lines, line);) {
+    line = trim_copy(line);
+    if (line.starts_with("#") || line.find("K8S_NAME") == std::string::npos ||
+        (line.find("NODEID") == std::string::npos &&
+         line.find("NODE_ID") == std::string::npos)) {
+      continue;
+    }
+    std::smatch m;
+    if (std::regex_match(line, m, k_node_id)) {
+      if (m[5].matched) {
+        t.regions = std::stoi(m[5].str());
+        t.region_id = std::stoi(m[6].str());
+      }
+      if (t.regions >= 1 && t.region_id < t.regions) {
+        return {};
+      }
+    }
+    return fail(ErrorKind::config,
+                fmt::format("camunda: {} in ConfigMap {} derives the "
+                            "brokers' node ids as `{}`, which snap cannot "
+                            "follow, and a broker restored under another's "
+                            "node id restores the wrong partitions; nothing "
+                            "was changed. Restore the brokers by hand: run "
+                            "the restore without --kubeconfig for the steps",
+                            ref->key, ref->config_map, line));
+  }
+  return {};
+}
+
 } // namespace
 
 Expected<KubeTargets> find_targets(const AdapterContext& ctx,
@@ -167,6 +265,7 @@ Expected<KubeTargets> find_targets(const AdapterContext& ctx,
     }
     t.restore_command = at.substr(0, at.size() - 5) + "/bin/restore";
   }
+  SNAP_TRY(read_layout(api, t));
   if (t.broker_count < 1) {
     return fail(ErrorKind::config,
                 fmt::format("camunda: StatefulSet {} runs no broker "
@@ -183,11 +282,10 @@ json restore_job(const KubeTargets& t, std::int64_t id, int ordinal) {
   auto data = *data_volume(t.brokers.object);
   std::string sts = t.brokers.name();
   json env = json::array();
-  // The broker's node id: ZEEBE_BROKER_CLUSTER_NODEID up to 8.7; from 8.8
-  // the chart's application.yaml reads VALUES_ORCHESTRATION_NODE_ID, which
-  // its startup.sh (not run here) derives from the pod name
-  // (camunda-platform-8.8 orchestration/configmap-unified.yaml). A
-  // multi-region layout (ordinal × regions + region id) is not derived.
+  // The broker's node id (read_layout): ZEEBE_BROKER_CLUSTER_NODEID up to
+  // 8.7; from 8.8 the chart's application.yaml reads
+  // VALUES_ORCHESTRATION_NODE_ID, which its startup.sh (not run here)
+  // derives from the pod name.
   static const char* const k_node_ids[] = {"ZEEBE_BROKER_CLUSTER_NODEID",
                                            "VALUES_ORCHESTRATION_NODE_ID"};
   for (const auto& e : container.value("env", json::array())) {
@@ -199,7 +297,7 @@ json restore_job(const KubeTargets& t, std::int64_t id, int ordinal) {
     }
   }
   for (const char* n : k_node_ids) {
-    env.push_back({{"name", n}, {"value", std::to_string(ordinal)}});
+    env.push_back({{"name", n}, {"value", std::to_string(t.node_id(ordinal))}});
   }
   json mounts = container.value("volumeMounts", json::array());
   json volumes = pod.value("volumes", json::array());
@@ -267,9 +365,12 @@ std::vector<std::string> describe_brokers(const KubeTargets& t,
   for (int i = 0; i < t.broker_count; ++i) {
     out.push_back(fmt::format(
         "run Job {} on PVC {}-{}-{}: empty {} and run {} --backupId={} as "
-        "broker {}; wait until it completes",
+        "broker {}{}; wait until it completes",
         job_name(id, i), data.claim_template, t.brokers.name(), i,
-        data.mount_path, t.restore_command, id, i));
+        data.mount_path, t.restore_command, id, t.node_id(i),
+        t.regions > 1
+            ? fmt::format(" (region {} of {})", t.region_id, t.regions)
+            : std::string()));
   }
   return out;
 }
@@ -283,7 +384,8 @@ Expected<void> restore_brokers(KubeTargets& t, Reporter& reporter,
     json job = restore_job(t, id, i);
     names.push_back(kube::str(kube::meta(job), "name"));
     SNAP_TRY(api.create(jobs, t.ns, job));
-    reporter.note(fmt::format("started Job {} for broker {}", names.back(), i));
+    reporter.note(fmt::format("started Job {} for broker {}", names.back(),
+                              t.node_id(i)));
   }
   std::vector<std::string> done;
   std::string failed;

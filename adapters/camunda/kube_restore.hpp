@@ -22,6 +22,11 @@ struct KubeTargets {
   kube::Item brokers;                // Zeebe's StatefulSet
   int broker_count = 0;              // its replicas before the restore
   std::string restore_command;       // Zeebe's restore application
+  // The chart's multi-region layout: broker n of this region has node id
+  // n × regions + region_id (1 and 0 in one region).
+  int regions = 1;
+  int region_id = 0;
+  int node_id(int ordinal) const { return ordinal * regions + region_id; }
 };
 
 // Connects through the kubeconfig and finds Camunda's workloads: the

@@ -629,7 +629,8 @@ namespace {
 // Namespace "camunda" of an emulated cluster as the Helm chart lays it
 // out: the brokers' StatefulSet camunda-zeebe (3, running `container`,
 // data volume from a claim template, configuration from ConfigMap
-// `config`) and a Deployment of each (name, component, image).
+// `config`), the brokers' PVCs, and a Deployment of each (name,
+// component, image).
 void seed_camunda(
     const std::string& kube, const json& container, const std::string& config,
     const std::vector<std::tuple<std::string, std::string, std::string>>&
@@ -665,6 +666,15 @@ void seed_camunda(
              {"spec",
               {{"accessModes", {"ReadWriteOnce"}},
                {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}}}}}});
+  for (int i = 0; i < 3; ++i) {
+    post("/api/v1/namespaces/camunda/persistentvolumeclaims",
+         {{"apiVersion", "v1"},
+          {"kind", "PersistentVolumeClaim"},
+          {"metadata", {{"name", "data-camunda-zeebe-" + std::to_string(i)}}},
+          {"spec",
+           {{"accessModes", {"ReadWriteOnce"}},
+            {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}});
+  }
   for (const auto& [name, c, image] : deployments) {
     post("/apis/apps/v1/namespaces/camunda/deployments",
          {{"apiVersion", "apps/v1"},
@@ -698,32 +708,41 @@ void seed_camunda_workloads(const std::string& kube) {
     apps.emplace_back("camunda-" + c, c, "camunda/" + c + ":8.7.2");
   }
   seed_camunda(kube, zeebe, "camunda-zeebe", apps);
-  for (int i = 0; i < 3; ++i) {
-    std::string r =
-        http("POST", kube + "/api/v1/namespaces/camunda/persistentvolumeclaims",
-             json{{"apiVersion", "v1"},
-                  {"kind", "PersistentVolumeClaim"},
-                  {"metadata",
-                   {{"name", "data-camunda-zeebe-" + std::to_string(i)}}},
-                  {"spec",
-                   {{"accessModes", {"ReadWriteOnce"}},
-                    {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}
-                 .dump());
-    REQUIRE(r.find("\"kind\":\"Status\"") == std::string::npos);
-  }
+}
+
+// The startup.sh of the 8.8 chart's orchestration ConfigMap
+// (configmap-unified.yaml), rendered with global.multiregion's `regions`
+// and `regionId`.
+std::string startup_88(int regions, int region_id) {
+  return fmt::format(
+      "# The Node ID depends on the StatefulSet Pod's name so it cannot be "
+      "templated in the StatefulSet level.\n"
+      "export VALUES_ORCHESTRATION_NODE_ID=\"${{VALUES_ORCHESTRATION_NODE_ID:-"
+      "$[${{K8S_NAME##*-}} * {} + {}]}}\"\n"
+      "echo \"export VALUES_ORCHESTRATION_NODE_ID=${{VALUES_ORCHESTRATION_"
+      "NODE_ID}}\"\n\n"
+      "if [ \"${{ZEEBE_RESTORE}}\" = \"true\" ]; then\n"
+      "  exec /usr/local/camunda/bin/restore "
+      "--backupId=${{ZEEBE_RESTORE_FROM_BACKUP_ID}}\n"
+      "else\n  exec /usr/local/camunda/bin/camunda\nfi\n",
+      regions, region_id);
 }
 
 // Camunda 8.8 (camunda-platform-helm charts/camunda-platform-8.8/
 // templates/orchestration): one StatefulSet, still named and labelled as
-// Zeebe's, running camunda/camunda from /usr/local/camunda, and the
-// importer Deployment beside it.
-void seed_camunda_88(const std::string& kube) {
+// Zeebe's, running camunda/camunda from /usr/local/camunda through the
+// startup.sh of its ConfigMap, and the importer Deployment beside it.
+void seed_camunda_88(const std::string& kube, int regions = 1,
+                     int region_id = 0) {
   json orchestration = {
       {"name", "orchestration"},
       {"image", "camunda/camunda:8.8.0"},
       {"command", {"bash", "/usr/local/bin/startup.sh"}},
       {"volumeMounts",
-       {{{"name", "data"}, {"mountPath", "/usr/local/camunda/data"}},
+       {{{"name", "config"},
+         {"mountPath", "/usr/local/bin/startup.sh"},
+         {"subPath", "startup.sh"}},
+        {{"name", "data"}, {"mountPath", "/usr/local/camunda/data"}},
         {{"name", "config"},
          {"mountPath", "/usr/local/camunda/config/application.yaml"},
          {"subPath", "application.yaml"}}}}};
@@ -731,6 +750,16 @@ void seed_camunda_88(const std::string& kube) {
                {{"camunda-zeebe-importer", "orchestration-importer",
                  "camunda/camunda:8.8.0"},
                 {"camunda-optimize", "optimize", "camunda/optimize:8.8.0"}});
+  std::string r =
+      http("POST", kube + "/api/v1/namespaces/camunda/configmaps",
+           json{{"apiVersion", "v1"},
+                {"kind", "ConfigMap"},
+                {"metadata", {{"name", "camunda-zeebe-configuration-unified"}}},
+                {"data",
+                 {{"startup.sh", startup_88(regions, region_id)},
+                  {"application.yaml", "zeebe:\n  broker: {}\n"}}}}
+               .dump());
+  REQUIRE(r.find("\"kind\":\"Status\"") == std::string::npos);
 }
 
 std::string kubeconfig_for(const TempDir& dir, const std::string& server) {
@@ -864,7 +893,7 @@ TEST_CASE("camunda restore on Kubernetes finds 8.8's orchestration cluster, "
       kube.url() +
       "/apis/apps/v1/namespaces/camunda/statefulsets/camunda-zeebe";
   json set = json::parse(http("GET", sts));
-  set["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]
+  set["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][1]
      ["mountPath"] = "/zeebe-state";
   http("PUT", sts, set.dump());
   std::size_t before = kube.requests().size();
@@ -873,6 +902,69 @@ TEST_CASE("camunda restore on Kubernetes finds 8.8's orchestration cluster, "
       k8s));
   CHECK(refused.exit_code == 2);
   CHECK(refused.err.find("--restore-command") != std::string::npos);
+  auto log = kube.requests();
+  CHECK(std::none_of(
+      log.begin() + static_cast<long>(before), log.end(),
+      [](const std::string& l) { return !l.starts_with("GET "); }));
+}
+
+TEST_CASE("camunda restore on Kubernetes gives each broker of a "
+          "multi-region install its own node id",
+          "[e2e][camunda][kubernetes]") {
+  // The chart numbers brokers across regions: broker n of region r of R
+  // is node n × R + r. Region 1 of 2 holds nodes 1, 3 and 5.
+  Cluster c;
+  Emulator kube("kubernetes", {"--job-ms", "100"});
+  seed_camunda_88(kube.url(), 2, 1);
+  TempDir dir, cfg;
+  std::string archive = saved_archive(c, dir, "1600");
+  std::vector<std::string> k8s = {"--kubeconfig",
+                                  kubeconfig_for(cfg, kube.url())};
+  auto plan =
+      snap(with(with({"restore", "camunda", archive, "--dry-run", "--replace"},
+                     c.flags()),
+                k8s));
+  INFO(plan.out << plan.err);
+  REQUIRE(plan.exit_code == 0);
+  CHECK(plan.out.find("run Job snap-restore-1600-2 on PVC "
+                      "data-camunda-zeebe-2") != std::string::npos);
+  CHECK(plan.out.find("--backupId=1600 as broker 5 (region 1 of 2)") !=
+        std::string::npos);
+  auto r = snap(with(
+      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()),
+      k8s));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  for (int i = 0; i < 3; ++i) {
+    auto job =
+        json::parse(http("GET", kube.url() +
+                                    "/apis/batch/v1/namespaces/camunda/jobs/"
+                                    "snap-restore-1600-" +
+                                    std::to_string(i)));
+    std::string env =
+        job["spec"]["template"]["spec"]["containers"][0]["env"].dump();
+    std::string id = std::to_string(2 * i + 1);
+    CHECK(env.find(R"({"name":"VALUES_ORCHESTRATION_NODE_ID","value":")" + id +
+                   "\"}") != std::string::npos);
+    CHECK(env.find(R"({"name":"ZEEBE_BROKER_CLUSTER_NODEID","value":")" + id +
+                   "\"}") != std::string::npos);
+  }
+  // A node id the script derives some other way is not guessed at:
+  // nothing is stopped.
+  std::string cm = kube.url() + "/api/v1/namespaces/camunda/configmaps/"
+                                "camunda-zeebe-configuration-unified";
+  json map = json::parse(http("GET", cm));
+  map["data"]["startup.sh"] =
+      "export ZEEBE_BROKER_CLUSTER_NODEID=$(( ${K8S_NAME##*-} + 3 ))\n"
+      "exec /usr/local/camunda/bin/camunda\n";
+  http("PUT", cm, map.dump());
+  std::size_t before = kube.requests().size();
+  auto refused = snap(with(
+      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()),
+      k8s));
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err.find("cannot follow") != std::string::npos);
+  CHECK(refused.err.find("nothing was changed") != std::string::npos);
   auto log = kube.requests();
   CHECK(std::none_of(
       log.begin() + static_cast<long>(before), log.end(),
