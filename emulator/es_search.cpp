@@ -270,9 +270,9 @@ void context_missing(httplib::Response& res, const std::string& id) {
 // without a scroll or point in time; createSliceQuery refuses [_id] with a
 // point in time. Slicing a point in time came with 7.15 (#75162); this
 // emulator refuses it before. It models the default strategy only (no
-// "field"): DocIdSliceQuery for a point in time, TermsSliceQuery on _id
-// for a scroll. Slicing an OpenSearch point in time is not modelled (snap
-// slices a scroll there) and is refused.
+// "field"): DocIdSliceQuery for an Elasticsearch point in time,
+// TermsSliceQuery on _id for a scroll and for an OpenSearch point in
+// time.
 bool slice_page(Cluster& c, const json& slice, bool scroll, bool pit,
                 Page& page, httplib::Response& res) {
   auto parse_error = [&](const std::string& field, const std::string& why) {
@@ -305,20 +305,29 @@ bool slice_page(Cluster& c, const json& slice, bool scroll, bool pit,
                "or [point-in-time] requests;");
     return false;
   }
-  if (slice.contains("field") && slice["field"] == "_id" && pit) {
+  if (slice.contains("field") && slice["field"] == "_id" && pit &&
+      !c.opensearch()) {
     send_error(res, 400, "illegal_argument_exception",
                "cannot slice on [_id] when using [point-in-time]");
     return false;
   }
-  if (slice.contains("field") || (pit && !c.at_least(7, 15)) ||
-      (pit && c.opensearch())) {
+  if (slice.contains("field") ||
+      (pit && !c.opensearch() && !c.at_least(7, 15))) {
     send_error(res, 400, "illegal_argument_exception",
                "snap-emulator slices a scroll, or a point in time of "
-               "Elasticsearch 7.15 and later, by the default strategy only");
+               "Elasticsearch 7.15 and later or of OpenSearch, by the "
+               "default strategy only");
     return false;
   }
   int shards = static_cast<int>(page.views.size());
-  if (scroll) {
+  // OpenSearch slices a point in time as it slices a scroll (its PIT came
+  // with 2.4, search slicing included: documentation-website
+  // search-plugins/searching-data/point-in-time.md): SearchService.
+  // parseSource accepts a slice in a scroll or PIT reader context, and
+  // SliceBuilder's default field stays _id, so TermsSliceQuery splits
+  // each shard. index.max_slices_per_pit bounds max as
+  // index.max_slices_per_scroll does for a scroll (IndexSettings).
+  if (scroll || (pit && c.opensearch())) {
     // The default field of a sliced scroll is _id (TermsSliceQuery), and
     // index.max_slices_per_scroll (1024) bounds max
     // (SliceBuilder.toFilter).
@@ -326,8 +335,9 @@ bool slice_page(Cluster& c, const json& slice, bool scroll, bool pit,
       send_error(res, 400, "illegal_argument_exception",
                  "The number of slices [" + std::to_string(max) +
                      "] is too large. It must be less than [1024]. This "
-                     "limit can be set by changing the "
-                     "[index.max_slices_per_scroll] index level setting.");
+                     "limit can be set by changing the [index.max_slices_per_" +
+                     std::string(scroll ? "scroll" : "pit") +
+                     "] index level setting.");
       return false;
     }
     for (int vi = 0; vi < shards; ++vi) {

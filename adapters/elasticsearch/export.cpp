@@ -393,7 +393,8 @@ Expected<IndexExport> export_sliced(Client& c,
   return total;
 }
 
-// One point in time read by slices at once (Elasticsearch 7.15+).
+// One point in time read by slices at once (Elasticsearch 7.15+,
+// OpenSearch 3.3+).
 Expected<IndexExport> export_pit_sliced(Client& c,
                                         const std::vector<Client*>& readers,
                                         const Read& rd, Sink& sink) {
@@ -410,7 +411,7 @@ Expected<IndexExport> export_pit_sliced(Client& c,
 Expected<IndexExport> read_scroll(Client& c, const Read& rd, const json& slice,
                                   const TakePage& take);
 
-// A sliced scroll (Elasticsearch before 7.15, every OpenSearch): each
+// A sliced scroll (Elasticsearch before 7.15, OpenSearch before 3.3): each
 // slice is a scroll of its own, with the documents whose _id hashes to it,
 // so each slice is consistent as of when it was opened (a few
 // milliseconds apart) and no document is in two slices.
@@ -681,10 +682,13 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
   json indices = json::object();
   json counts = json::object();
   std::uint64_t total = 0;
-  // Slices of a point in time on Elasticsearch 7.15+; slices of a scroll
-  // elsewhere (sliced scroll came with 5.0 and is in every OpenSearch).
+  // Slices of a point in time where documents are read by one (sliced
+  // PIT search came with Elasticsearch 7.15 and with OpenSearch's PIT in
+  // 2.4, which snap reads by from 3.3); slices of a scroll elsewhere
+  // (sliced scroll came with 5.0 and is in every OpenSearch).
   bool sliced = o.slices.size() > 1;
-  bool pit_slices = sliced && !v.opensearch() && v.at_least(7, 15);
+  bool pit_slices =
+      sliced && reads_by_pit(v) && (v.opensearch() || v.at_least(7, 15));
   // Reads one index or data stream into its documents entry.
   auto read = [&](const Read& rd) -> Expected<std::uint64_t> {
     Sink* sink = SNAP_TRY(
