@@ -26,17 +26,22 @@
 //   as is, anything else gets "HTTP/1.0 200 OK" in front. Lacking mount
 //   namespaces, an environment value that names a PVC's mount path is
 //   pointed at that volume's folder; this is how the script finds the
-//   volume. Other paths the script names are the host's.
+//   volume. Other paths the script names are the host's. A volume mounted
+//   read-only is listed before and after the script runs; a script that
+//   changed it gets a 500 naming the mount, where a node's kernel would
+//   have refused the write.
 #include "emulator/kubernetes/cluster.hpp"
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 
 #include "emulator/clock.hpp"
@@ -144,7 +149,35 @@ namespace {
 struct CgiRun {
   std::string script;
   std::vector<std::string> env;
+  // mount path -> folder of each volume the container mounts read-only
+  std::map<std::string, std::string> read_only;
 };
+
+// What a folder's tree holds: each entry's path, type, size, mode and
+// modification time, in path order. Two listings differ when anything
+// was created, removed, written, renamed or chmodded in between.
+std::string tree_listing(const fs::path& root) {
+  std::vector<std::string> entries;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) {
+      continue;
+    }
+    entries.push_back(fmt::format(
+        "{}|{}|{}|{}|{}.{}", it->path().lexically_relative(root).string(),
+        st.st_mode & S_IFMT, st.st_size, st.st_mode & 07777, st.st_mtim.tv_sec,
+        st.st_mtim.tv_nsec));
+  }
+  std::sort(entries.begin(), entries.end());
+  std::string out;
+  for (const auto& e : entries) {
+    out += e;
+    out += '\n';
+  }
+  return out;
+}
 
 // busybox httpd's 404 page (httpd.c send_headers_and_exit).
 void busybox_404(httplib::Response& res) {
@@ -466,6 +499,13 @@ void Cluster::pod_proxy(const httplib::Request& req, httplib::Response& res,
           std::error_code ec;
           fs::create_directories(volume_path(handle), ec);
           mounts[at] = volume_path(handle).string();
+          // A mount is read-only when the mount or the volume source says
+          // so (the kubelet mounts it ro either way: pkg/kubelet/
+          // kubelet_pods.go makeMounts).
+          if (m.value("readOnly", false) ||
+              v["persistentVolumeClaim"].value("readOnly", false)) {
+            run.read_only[at] = mounts[at];
+          }
         }
       }
     }
@@ -517,7 +557,24 @@ void Cluster::pod_proxy(const httplib::Request& req, httplib::Response& res,
       run.env.push_back(e.value("name", "") + "=" + value);
     }
   }
+  std::map<std::string, std::string> before;
+  for (const auto& [at, dir] : run.read_only) {
+    before[at] = tree_listing(dir);
+  }
   auto out = run_cgi(m_volume_root, run, req.body);
+  for (const auto& [at, dir] : run.read_only) {
+    if (tree_listing(dir) != before[at]) {
+      // On a node the write fails with EROFS; lacking mount namespaces,
+      // the emulator can only see that it happened, and answers an error
+      // rather than let a script that writes to a read-only mount pass.
+      res.status = 500;
+      res.set_content("snap-emulator: the CGI script changed files under "
+                      "read-only mount " +
+                          at + " (a node refuses that write: EROFS)\n",
+                      "text/plain");
+      return;
+    }
+  }
   if (!out || out->empty()) {
     reply_status(res, 503, "ServiceUnavailable",
                  "error trying to reach service: EOF");

@@ -87,6 +87,21 @@ json when_bound(const std::string& url) {
   return pvc;
 }
 
+// The pod at `url` once it runs (after --pod-ms), or as it last was after
+// 5 s.
+json when_running(const std::string& url) {
+  json pod;
+  for (int i = 0; i < 100; ++i) {
+    pod = call("GET", url);
+    // A pod just made may have no status yet.
+    if (pod.value("status", json::object()).value("phase", "") == "Running") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pod;
+}
+
 // The object at `url` once it exists (the emulated operator makes it within
 // a reconcile, about 50 ms), or the last answer after 5 s.
 json when_made(const std::string& url) {
@@ -1937,16 +1952,7 @@ TEST_CASE("kubernetes emulator: pods/proxy answers as kube-apiserver and "
   auto early = get_with_status(proxy + "/cgi-bin/hello?token=abc");
   CHECK(early.first == 400);
   CHECK(early.second.find("address not allowed") != std::string::npos);
-  json running;
-  for (int i = 0; i < 100; ++i) {
-    running = call("GET", ns_url(url, k_core, "pods", "web"));
-    // A pod just made may have no status yet.
-    if (running.value("status", json::object()).value("phase", "") ==
-        "Running") {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  json running = when_running(ns_url(url, k_core, "pods", "web"));
   REQUIRE(running.value("status", json::object()).value("phase", "") ==
           "Running");
   CHECK_FALSE(running["status"].value("podIP", "").empty());
@@ -1985,6 +1991,76 @@ TEST_CASE("kubernetes emulator: pods/proxy answers as kube-apiserver and "
   bad["metadata"]["name"] = "bad";
   bad["spec"]["policyTypes"] = {"Sideways"};
   CHECK(call("POST", netpols, bad)["code"] == 422);
+}
+
+TEST_CASE("kubernetes emulator: a CGI script that writes to a read-only "
+          "mount fails",
+          "[e2e][fabric]") {
+  // The kubelet mounts a volume read-only when the mount or its source
+  // says so, and the kernel refuses the write; the emulator must not let a
+  // helper script that writes there pass.
+  TempDir volumes;
+  Emulator emu("kubernetes",
+               {"--pod-ms", "100", "--volume-dir", volumes.path().string()});
+  std::string url = emu.url();
+  seed_cluster(url);
+  json pvc = named("PersistentVolumeClaim", "ledger");
+  pvc["spec"] = {{"accessModes", {"ReadWriteOnce"}},
+                 {"storageClassName", "csi-hostpath-sc"},
+                 {"resources", {{"requests", {{"storage", "1Gi"}}}}}};
+  call("POST", ns_url(url, k_core, "persistentvolumeclaims"), pvc);
+  json cm = named("ConfigMap", "cgi");
+  cm["data"] = {{"touch",
+                 "#!/bin/sh\n"
+                 "echo x > \"$DATA/written\"\n"
+                 "printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n"}};
+  call("POST", ns_url(url, k_core, "configmaps"), cm);
+  auto pod_with = [&](const std::string& name, bool mount_ro, bool claim_ro) {
+    json pod = named("Pod", name);
+    pod["spec"] = {{"containers",
+                    {{{"name", "web"},
+                      {"image", "busybox:1.36.1"},
+                      {"command", {"httpd", "-f", "-p", "8080", "-h", "/www"}},
+                      {"env", {{{"name", "DATA"}, {"value", "/data"}}}},
+                      {"volumeMounts",
+                       {{{"name", "cgi"}, {"mountPath", "/www/cgi-bin"}},
+                        {{"name", "data"},
+                         {"mountPath", "/data"},
+                         {"readOnly", mount_ro}}}}}}},
+                   {"volumes",
+                    {{{"name", "cgi"}, {"configMap", {{"name", "cgi"}}}},
+                     {{"name", "data"},
+                      {"persistentVolumeClaim",
+                       {{"claimName", "ledger"}, {"readOnly", claim_ro}}}}}}};
+    call("POST", ns_url(url, k_core, "pods"), pod);
+    REQUIRE(when_running(ns_url(url, k_core, "pods", name))
+                .value("status", json::object())
+                .value("phase", "") == "Running");
+    return get_with_status(ns_url(url, k_core, "pods", name + ":8080") +
+                           "/proxy/cgi-bin/touch");
+  };
+  auto written = [&] {
+    for (const auto& e :
+         std::filesystem::recursive_directory_iterator(volumes.path())) {
+      if (e.path().filename() == "written") {
+        return true;
+      }
+    }
+    return false;
+  };
+  for (auto [mount_ro, claim_ro] : {std::pair{true, false}, {false, true}}) {
+    auto refused =
+        pod_with(mount_ro ? "mount-ro" : "claim-ro", mount_ro, claim_ro);
+    CHECK(refused.first == 500);
+    CHECK(refused.second.find("read-only mount /data") != std::string::npos);
+    std::filesystem::remove_all(volumes.path());
+    std::filesystem::create_directories(volumes.path());
+  }
+  // Read-write, the same script writes and answers.
+  auto ok = pod_with("rw", false, false);
+  CHECK(ok.first == 200);
+  CHECK(ok.second == "ok\n");
+  CHECK(written());
 }
 
 TEST_CASE("kubernetes emulator: Pod Security admission refuses pods as "
