@@ -616,43 +616,76 @@ private:
     if (!resp.ok()) {
       return tl::unexpected(answer_error(req, resp));
     }
-    auto text = out.read_zip_member(k_payload_name, "metadata.json");
-    if (!text) {
-      return fail(ErrorKind::remote,
-                  fmt::format("cloudify: the archive of snapshot {} failed "
-                              "verification: {} (nothing was saved)",
-                              id, text.error().message));
-    }
-    // Every member read through, so a damaged one fails the save here
-    // rather than the restore later.
-    auto members = out.check_zip(k_payload_name);
-    if (!members) {
-      return fail(ErrorKind::remote,
-                  fmt::format("cloudify: the archive of snapshot {} failed "
-                              "verification: {} (nothing was saved; the "
-                              "snapshot stays on the manager)",
-                              id, members.error().message));
-    }
-    json meta = parse_untrusted_json(*text);
-    SaveResult r;
-    r.backup_id = id;
-    r.kind = "full";
-    r.summary = fmt::format("snapshot {}, version {}", id,
-                            meta.value("snapshot_version", "unknown"));
-    r.source = {
-        {"snapshot_id", id},
-        {"snapshot_status", snapshot.value("status", "")},
-        {"snapshot_created_at", snapshot.value("created_at", "")},
-        {"snapshot_version", meta.value("snapshot_version", "")},
-        {"format", is_legacy(meta) ? "legacy" : "new"},
-        {"members", members->members},
-        {"tenant", flag("tenant").empty() ? "default_tenant" : flag("tenant")}};
+    SaveResult r = SNAP_TRY(checked_payload(
+        out, id, fmt::format("the archive of snapshot {}", id),
+        ErrorKind::remote,
+        "nothing was saved; the snapshot stays on the manager"));
+    r.source["snapshot_status"] = snapshot.value("status", "");
+    r.source["snapshot_created_at"] = snapshot.value("created_at", "");
     if (!exec_id.empty()) {
       r.source["execution_id"] = exec_id;
     }
     if (auto v = call("GET", "/api/version")) {
       r.server_version = v->value("version", "");
     }
+    return r;
+  }
+
+  // The manager's snapshot zip just written as the payload, checked as the
+  // manager's restore reads it: metadata.json parses, and every member
+  // reads through whole, so a damaged one fails here rather than in the
+  // restore later. `what` names the zip in errors, which are of `kind`.
+  Expected<SaveResult> checked_payload(ArchiveWriter& out,
+                                       const std::string& id,
+                                       const std::string& what, ErrorKind kind,
+                                       const std::string& after) {
+    auto text = out.read_zip_member(k_payload_name, "metadata.json");
+    auto members = text ? out.check_zip(k_payload_name)
+                        : Expected<ZipSummary>(tl::unexpected(text.error()));
+    if (!members) {
+      return fail(kind, fmt::format("cloudify: {} failed verification: {} "
+                                    "({})",
+                                    what, members.error().message, after));
+    }
+    json meta = parse_untrusted_json(*text);
+    if (!meta.is_object()) {
+      return fail(kind, fmt::format("cloudify: {} failed verification: its "
+                                    "metadata.json is not a JSON object ({})",
+                                    what, after));
+    }
+    SaveResult r;
+    r.backup_id = id;
+    r.kind = "full";
+    std::string version = text_of(meta, "snapshot_version");
+    r.summary = fmt::format("snapshot {}, version {}", id,
+                            version.empty() ? "unknown" : version);
+    r.source = {
+        {"snapshot_id", id},
+        {"snapshot_version", version},
+        {"format", is_legacy(meta) ? "legacy" : "new"},
+        {"members", members->members},
+        {"tenant", flag("tenant").empty() ? "default_tenant" : flag("tenant")}};
+    return r;
+  }
+
+  // A snapshot zip from anywhere (cfy snapshots download, the manager's
+  // own backup folder, a URL fetched by hand): checked as a save's download
+  // is, and named after the file, as `cfy snapshots upload` names an
+  // upload by the id it is given.
+  Expected<SaveResult> import_native(ArchiveWriter& out,
+                                     Source& native) override {
+    Sink* entry = SNAP_TRY(out.add_entry(k_payload_name, "application/zip"));
+    auto total = native.size().value_or(0);
+    SNAP_TRY(copy_stream(native, *entry, [&](std::uint64_t done) {
+      m_ctx.reporter.progress("import", done, total);
+    }));
+    std::string id =
+        safe_token(flag("snapshot-id").empty() ? std::string("imported")
+                                               : flag("snapshot-id"));
+    SaveResult r =
+        SNAP_TRY(checked_payload(out, id, "the snapshot file",
+                                 ErrorKind::archive, "nothing was written"));
+    r.summary += ", imported";
     return r;
   }
 
@@ -1010,7 +1043,7 @@ const AdapterInfo& cloudify_info() {
       .summary = "Cloudify Manager: snapshots created, fetched, uploaded and "
                  "restored",
       .caps = {C::save, C::restore, C::download, C::upload, C::status, C::list,
-               C::remove},
+               C::remove, C::import_native},
       .payload_version = 1,
       .default_addr = "http://127.0.0.1",
       .flags = {{"tenant",
@@ -1020,9 +1053,11 @@ const AdapterInfo& cloudify_info() {
                  {C::save, C::restore, C::download, C::upload, C::status,
                   C::list, C::remove}},
                 {"snapshot-id",
-                 "id of the new snapshot (default snap-<UTC time>)",
+                 "id of the new snapshot (default snap-<UTC time>); with "
+                 "import, the id the archive gives the file (default "
+                 "imported)",
                  true,
-                 {C::save}},
+                 {C::save, C::import_native}},
                 {"include-credentials",
                  "true|false (manager default: true)",
                  true,
@@ -1108,6 +1143,7 @@ const AdapterInfo& cloudify_info() {
                      {"ca_file", "LOCAL_REST_CERT_FILE"}},
       .token_header = "Authentication-Token",
       .token_prefix = "",
+      .native_entry = "cloudify.zip",
   };
   return info;
 }

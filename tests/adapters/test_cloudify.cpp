@@ -492,6 +492,52 @@ TEST_CASE("restore puts back the archive's state, not the manager's snapshot "
         "created");
 }
 
+TEST_CASE("a snapshot zip from elsewhere is imported and checked before "
+          "a restore and export gives it back",
+          "[e2e][cloudify][verify]") {
+  // A manager's snapshot zip from cfy snapshots download, or fetched from
+  // a URL by hand, becomes a verified archive before anything uses it.
+  TempDir dir;
+  std::string archive;
+  {
+    Emulator old_manager("cloudify");
+    archive = save_one(old_manager, dir);
+  }
+  std::string zip = (dir.path() / "native.zip").string();
+  auto out = snap({"export", archive, "-o", zip});
+  INFO(out.err);
+  REQUIRE(out.exit_code == 0);
+  TempDir imported;
+  auto in = snap({"--json", "import", "cloudify", zip, "--snapshot-id",
+                  "from-url", "-o", imported.path().string()});
+  INFO(in.err);
+  REQUIRE(in.exit_code == 0);
+  auto doc = nlohmann::json::parse(in.out);
+  std::string wrapped = doc["archive"].get<std::string>();
+  CHECK(wrapped.find("cloudify-from-url-") != std::string::npos);
+  CHECK(snap({"inspect", wrapped}).exit_code == 0);
+  // The same bytes as the archive the manager gave.
+  std::string again = (dir.path() / "again.zip").string();
+  REQUIRE(snap({"export", wrapped, "-o", again}).exit_code == 0);
+  CHECK(read_file(again) == read_file(zip));
+  Emulator fresh("cloudify");
+  auto r =
+      snap({"restore", "cloudify", wrapped, "--addr", fresh.url(), "--yes"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(secret(fresh.url(), "db-password") == "original");
+  // A damaged zip is refused and nothing is written.
+  std::string bytes = read_file(zip);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x5a);
+  write_file(zip, bytes);
+  TempDir none;
+  auto bad = snap({"import", "cloudify", zip, "-o", none.path().string()});
+  CHECK(bad.exit_code == 7);
+  CHECK(bad.err.find("the snapshot file failed verification") !=
+        std::string::npos);
+  CHECK(none.list().empty());
+}
+
 TEST_CASE("a snapshot zip with one damaged member is not saved",
           "[e2e][cloudify][verify]") {
   Emulator emu("cloudify", {"--corrupt-archive"});
