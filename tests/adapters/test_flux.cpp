@@ -377,6 +377,37 @@ TEST_CASE("the ids list prints are the ids download and delete take",
   CHECK(no_app.exit_code == 2);
 }
 
+TEST_CASE("a backup the node already holds is restored through download "
+          "and verified like any archive",
+          "[e2e][flux][target-truth]") {
+  // The node's UI restores from its own local backup; snap does that as
+  // download (which packs and checks the node's tar.gz) then restore, so
+  // nothing reaches the app's data that snap has not verified.
+  FluxWorld w;
+  Emulator emu("flux", {"--data-dir", w.apps->path().string()});
+  AdapterFixture f = flux_fixture(w);
+  f.seed("");
+  auto before = f.state("");
+  TempDir dir;
+  REQUIRE(snap({"save", "flux", "--addr", emu.url(), "--app", "myapp", "-o",
+                dir.path().string()})
+              .exit_code == 0);
+  f.mutate("");
+  REQUIRE(f.state("") != before);
+  TempDir out;
+  auto got = snap({"--json", "download", "flux", "web,db", "--addr", emu.url(),
+                   "--app", "myapp", "-o", out.path().string()});
+  INFO(got.err);
+  REQUIRE(got.exit_code == 0);
+  std::string archive =
+      nlohmann::json::parse(got.out)["archive"].get<std::string>();
+  auto restored = snap({"restore", "flux", archive, "--addr", emu.url(),
+                        "--app", "myapp", "--yes"});
+  INFO(restored.err);
+  CHECK(restored.exit_code == 0);
+  CHECK(f.state("") == before);
+}
+
 TEST_CASE("restore honours --app, and refuses an app without the archive's "
           "components before any change",
           "[e2e][flux][target-truth]") {
