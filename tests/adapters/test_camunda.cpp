@@ -3,6 +3,7 @@
 // (Elasticsearch as the shared store, Zeebe, Operate, Tasklist, Optimize).
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -784,23 +785,48 @@ std::string saved_archive(const Cluster& c, const TempDir& dir,
   return (dir.path() / dir.list().at(0)).string();
 }
 
+// A Camunda cluster saved as backup `id`, and an emulated Kubernetes
+// (started with `kube_flags`) that `seed` lays out as the chart does.
+struct KubeCamunda {
+  KubeCamunda(const std::vector<std::string>& kube_flags,
+              const std::function<void(const std::string&)>& seed,
+              const std::string& id)
+      : kube("kubernetes", kube_flags) {
+    seed(kube.url());
+    archive = saved_archive(c, dir, id);
+  }
+  // snap restore camunda of the archive through the kubeconfig, with
+  // --replace and `extra`.
+  RunResult restore(const std::vector<std::string>& extra) const {
+    return snap(
+        with(with(with({"restore", "camunda", archive, "--replace"}, extra),
+                  c.flags()),
+             {"--kubeconfig", kubeconfig_for(cfg, kube.url())}));
+  }
+  // Whether every request Kubernetes got after the first `before` reads.
+  bool only_read_since(std::size_t before) const {
+    auto log = kube.requests();
+    return std::all_of(
+        log.begin() + static_cast<long>(before), log.end(),
+        [](const std::string& l) { return l.starts_with("GET "); });
+  }
+  Cluster c;
+  Emulator kube;
+  TempDir dir, cfg;
+  std::string archive;
+};
+
 } // namespace
 
 TEST_CASE("camunda restore on Kubernetes stops everything, restores each "
           "broker with a Job and starts it again",
           "[e2e][camunda][kubernetes]") {
   std::string outcome = GENERATE("complete", "failed");
-  Cluster c;
-  Emulator kube("kubernetes", {"--job-ms", "200", "--job-outcome", outcome});
-  seed_camunda_workloads(kube.url());
-  TempDir dir, cfg;
-  std::string archive = saved_archive(c, dir, "1400");
-  std::vector<std::string> k8s = {"--kubeconfig",
-                                  kubeconfig_for(cfg, kube.url())};
-  auto plan =
-      snap(with(with({"restore", "camunda", archive, "--dry-run", "--replace"},
-                     c.flags()),
-                k8s));
+  KubeCamunda k({"--job-ms", "200", "--job-outcome", outcome},
+                seed_camunda_workloads, "1400");
+  const Cluster& c = k.c;
+  const Emulator& kube = k.kube;
+  auto plan = k.restore({"--dry-run"});
   INFO(plan.err);
   REQUIRE(plan.exit_code == 0);
   CHECK(plan.out.find("scale statefulsets.apps/camunda-zeebe to 0 (from 3)") !=
@@ -808,9 +834,7 @@ TEST_CASE("camunda restore on Kubernetes stops everything, restores each "
   CHECK(plan.out.find("run Job snap-restore-1400-2 on PVC "
                       "data-camunda-zeebe-2") != std::string::npos);
   std::size_t before = kube.requests().size();
-  auto r = snap(with(
-      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()),
-      k8s));
+  auto r = k.restore({"--yes"});
   INFO(outcome << ": " << r.err);
   auto log = kube.requests();
   log.erase(log.begin(), log.begin() + static_cast<long>(before));
@@ -865,17 +889,9 @@ TEST_CASE("camunda restore on Kubernetes stops everything, restores each "
 TEST_CASE("camunda restore on Kubernetes finds 8.8's orchestration cluster, "
           "its importer and its restore application",
           "[e2e][camunda][kubernetes]") {
-  Cluster c;
-  Emulator kube("kubernetes", {});
-  seed_camunda_88(kube.url());
-  TempDir dir, cfg;
-  std::string archive = saved_archive(c, dir, "1500");
-  std::vector<std::string> k8s = {"--kubeconfig",
-                                  kubeconfig_for(cfg, kube.url())};
-  auto plan =
-      snap(with(with({"restore", "camunda", archive, "--dry-run", "--replace"},
-                     c.flags()),
-                k8s));
+  KubeCamunda k(
+      {}, [](const std::string& url) { seed_camunda_88(url); }, "1500");
+  auto plan = k.restore({"--dry-run"});
   INFO(plan.out << plan.err);
   REQUIRE(plan.exit_code == 0);
   // The importer writes to the indices the restore replaces.
@@ -890,22 +906,17 @@ TEST_CASE("camunda restore on Kubernetes finds 8.8's orchestration cluster, "
   // A data mount that says nothing of the home needs the flag, and
   // nothing is stopped.
   std::string sts =
-      kube.url() +
+      k.kube.url() +
       "/apis/apps/v1/namespaces/camunda/statefulsets/camunda-zeebe";
   json set = json::parse(http("GET", sts));
   set["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][1]
      ["mountPath"] = "/zeebe-state";
   http("PUT", sts, set.dump());
-  std::size_t before = kube.requests().size();
-  auto refused = snap(with(
-      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()),
-      k8s));
+  std::size_t before = k.kube.requests().size();
+  auto refused = k.restore({"--yes"});
   CHECK(refused.exit_code == 2);
   CHECK(refused.err.find("--restore-command") != std::string::npos);
-  auto log = kube.requests();
-  CHECK(std::none_of(
-      log.begin() + static_cast<long>(before), log.end(),
-      [](const std::string& l) { return !l.starts_with("GET "); }));
+  CHECK(k.only_read_since(before));
 }
 
 TEST_CASE("camunda restore on Kubernetes gives each broker of a "
@@ -913,26 +924,18 @@ TEST_CASE("camunda restore on Kubernetes gives each broker of a "
           "[e2e][camunda][kubernetes]") {
   // The chart numbers brokers across regions: broker n of region r of R
   // is node n × R + r. Region 1 of 2 holds nodes 1, 3 and 5.
-  Cluster c;
-  Emulator kube("kubernetes", {"--job-ms", "100"});
-  seed_camunda_88(kube.url(), 2, 1);
-  TempDir dir, cfg;
-  std::string archive = saved_archive(c, dir, "1600");
-  std::vector<std::string> k8s = {"--kubeconfig",
-                                  kubeconfig_for(cfg, kube.url())};
-  auto plan =
-      snap(with(with({"restore", "camunda", archive, "--dry-run", "--replace"},
-                     c.flags()),
-                k8s));
+  KubeCamunda k(
+      {"--job-ms", "100"},
+      [](const std::string& url) { seed_camunda_88(url, 2, 1); }, "1600");
+  const Emulator& kube = k.kube;
+  auto plan = k.restore({"--dry-run"});
   INFO(plan.out << plan.err);
   REQUIRE(plan.exit_code == 0);
   CHECK(plan.out.find("run Job snap-restore-1600-2 on PVC "
                       "data-camunda-zeebe-2") != std::string::npos);
   CHECK(plan.out.find("--backupId=1600 as broker 5 (region 1 of 2)") !=
         std::string::npos);
-  auto r = snap(with(
-      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()),
-      k8s));
+  auto r = k.restore({"--yes"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   for (int i = 0; i < 3; ++i) {
@@ -959,16 +962,11 @@ TEST_CASE("camunda restore on Kubernetes gives each broker of a "
       "exec /usr/local/camunda/bin/camunda\n";
   http("PUT", cm, map.dump());
   std::size_t before = kube.requests().size();
-  auto refused = snap(with(
-      with({"restore", "camunda", archive, "--yes", "--replace"}, c.flags()),
-      k8s));
+  auto refused = k.restore({"--yes"});
   CHECK(refused.exit_code == 2);
   CHECK(refused.err.find("cannot follow") != std::string::npos);
   CHECK(refused.err.find("nothing was changed") != std::string::npos);
-  auto log = kube.requests();
-  CHECK(std::none_of(
-      log.begin() + static_cast<long>(before), log.end(),
-      [](const std::string& l) { return !l.starts_with("GET "); }));
+  CHECK(k.only_read_since(before));
 }
 
 TEST_CASE("camunda restore with failed shards is partial, exit 3",

@@ -72,34 +72,27 @@ const std::string k_ibp = "/apis/ibp.com/v1beta1";
 const std::string k_apps = "/apis/apps/v1";
 const std::string k_vs = "/apis/snapshot.storage.k8s.io/v1";
 
-// The PVC at `url` once the emulator's controller has bound it (it polls
-// every 50 ms), or as it last was after 5 s.
-json when_bound(const std::string& url) {
-  json pvc;
+// The object at `url` once its status.phase is `phase` (the emulator's
+// controllers poll every 50 ms), or as it last was after 5 s.
+json when_in_phase(const std::string& url, const std::string& phase) {
+  json o;
   for (int i = 0; i < 100; ++i) {
-    pvc = call("GET", url);
+    o = call("GET", url);
     // One just made may have no status yet.
-    if (pvc.value("status", json::object()).value("phase", "") == "Bound") {
+    if (o.value("status", json::object()).value("phase", "") == phase) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return pvc;
+  return o;
 }
 
-// The pod at `url` once it runs (after --pod-ms), or as it last was after
-// 5 s.
+// A PVC once the emulator's controller has bound it.
+json when_bound(const std::string& url) { return when_in_phase(url, "Bound"); }
+
+// A pod once it runs (after --pod-ms).
 json when_running(const std::string& url) {
-  json pod;
-  for (int i = 0; i < 100; ++i) {
-    pod = call("GET", url);
-    // A pod just made may have no status yet.
-    if (pod.value("status", json::object()).value("phase", "") == "Running") {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pod;
+  return when_in_phase(url, "Running");
 }
 
 // The object at `url` once it exists (the emulated operator makes it within
