@@ -94,6 +94,18 @@ struct Execution {
   Clock::time_point started;
   json parameters;
   std::string deployment_id; // "" for system workflows
+  std::string scheduled_for; // Cloudify 5.1's scheduled executions
+  std::string ended_at;      // set when it ends
+};
+
+// An execution schedule (rest-service models.ExecutionSchedule), as far as
+// a restore of scheduled executions makes one: a single run at `since`.
+struct Schedule {
+  std::string id;
+  std::string deployment_id;
+  std::string workflow_id;
+  std::string since;
+  std::string created_at;
 };
 
 class Cloudify {
@@ -103,6 +115,22 @@ public:
     for (int i = 0; i < m_opts.seed_snapshots; ++i) {
       std::string id = fmt::format("seed-{:05d}", i);
       m_snapshots[id] = {id, now_iso(), "uploaded", "", {}};
+    }
+    for (const auto& spec : m_opts.scheduled_executions) {
+      // WORKFLOW:DEPLOYMENT:TIME; the time has colons of its own.
+      auto a = spec.find(':');
+      auto b = a == std::string::npos ? a : spec.find(':', a + 1);
+      if (b == std::string::npos) {
+        continue;
+      }
+      Execution e;
+      e.id = fmt::format("sched-{}", m_executions.size() + 1);
+      e.workflow_id = spec.substr(0, a);
+      e.deployment_id = spec.substr(a + 1, b - a - 1);
+      e.scheduled_for = spec.substr(b + 1);
+      e.status = "scheduled";
+      e.created_at = now_iso();
+      m_executions[e.id] = e;
     }
   }
 
@@ -192,16 +220,51 @@ public:
       if (!guard(rq, rs)) {
         return;
       }
-      json items = json::array();
+      long size = 0, offset = 0;
+      if (!page_params(rq, rs, size, offset)) {
+        return;
+      }
+      std::vector<json> items;
       bool system = rq.get_param_value("_include_system_workflows") == "true";
+      // A field given as a parameter filters the list
+      // (rest_decorators.create_filters); status is the one modelled.
+      std::string status = rq.get_param_value("status");
       // System workflows (snapshots) are listed only when asked for.
       for (const auto& [id, e] : m_executions) {
-        if (system || !e.deployment_id.empty()) {
+        if ((system || !e.deployment_id.empty()) &&
+            (status.empty() || e.status == status)) {
           items.push_back(execution_json(e));
         }
       }
-      rs.set_content(json{{"items", items}}.dump(), "application/json");
+      rs.set_content(page_answer(items, size, offset).dump(),
+                     "application/json");
     });
+    s.Get(p + "/execution-schedules",
+          [this](const httplib::Request& rq, httplib::Response& rs) {
+            if (!guard(rq, rs)) {
+              return;
+            }
+            long size = 0, offset = 0;
+            if (!page_params(rq, rs, size, offset)) {
+              return;
+            }
+            std::vector<json> items;
+            for (const auto& [id, sc] : m_schedules) {
+              items.push_back({{"id", sc.id},
+                               {"deployment_id", sc.deployment_id},
+                               {"workflow_id", sc.workflow_id},
+                               {"since", sc.since},
+                               {"until", nullptr},
+                               {"next_occurrence", sc.since},
+                               {"rule", {{"count", 1}}},
+                               {"enabled", true},
+                               {"created_at", sc.created_at},
+                               {"tenant_name", k_tenant},
+                               {"created_by", "admin"}});
+            }
+            rs.set_content(page_answer(items, size, offset).dump(),
+                           "application/json");
+          });
     // Deployments and their node instances, as far as cfy agents install
     // reads them (rest-service's list endpoints: items and pagination),
     // and the start of a deployment's workflow (POST /executions: 201 with
@@ -655,6 +718,9 @@ private:
             {"deployment_id",
              e.deployment_id.empty() ? json(nullptr) : json(e.deployment_id)},
             {"parameters", e.parameters},
+            {"scheduled_for",
+             e.scheduled_for.empty() ? json(nullptr) : json(e.scheduled_for)},
+            {"ended_at", e.ended_at.empty() ? json(nullptr) : json(e.ended_at)},
             {"tenant_name", k_tenant},
             {"created_by", "admin"}};
   }
@@ -730,6 +796,7 @@ private:
       if (elapsed < m_opts.job_ms || m_opts.hang_workflow == kind) {
         continue;
       }
+      e.ended_at = now_iso();
       if (m_opts.fail_workflow == kind) {
         e.status = "failed";
         e.error = fmt::format("RuntimeError: {} failed (injected by "
@@ -814,9 +881,17 @@ private:
               {"stage_schema_revision", "2021-09-16"},
               {"composer_schema_revision", "2021-09-06"}};
     }
-    std::string err = write_snapshot_zip(
-        s.file, m_opts.sample_dir, meta, std::string(k_tenant),
-        {m_secrets, admin_password_sha256()}, m_opts.corrupt_member);
+    ManagerState state{m_secrets, admin_password_sha256()};
+    if (legacy == true || legacy == "true") {
+      for (const auto& [id, x] : m_executions) {
+        if (x.status == "scheduled") {
+          state.scheduled.push_back(execution_json(x));
+        }
+      }
+    }
+    std::string err =
+        write_snapshot_zip(s.file, m_opts.sample_dir, meta,
+                           std::string(k_tenant), state, m_opts.corrupt_member);
     s.status = err.empty() ? "created" : "failed";
     s.error = err;
     return err;
@@ -838,7 +913,45 @@ private:
     if (!state.admin_password_sha256.empty()) {
       m_admin_password_sha256 = state.admin_password_sha256;
     }
+    restore_scheduled(state.scheduled);
     return "";
+  }
+
+  // A legacy restore's last steps for the executions its database dump
+  // held in status scheduled (cloudify-manager mgmtworker
+  // cloudify_system_workflows/snapshots/snapshot_restore.py
+  // _restore_scheduled_executions): one still due later than now gets an
+  // execution schedule <workflow>_restored_<hex> for a single run at that
+  // time; every one, due or overdue, is then marked failed. Its earlier
+  // form warned "Execution %s scheduled for %s is overdue. Marking as
+  // FAILED."; cloudify-manager's integration test
+  // test_restore_snapshot_scheduled_tasks checks both outcomes.
+  void restore_scheduled(const json& scheduled) {
+    std::string now = now_iso();
+    for (const auto& x : scheduled) {
+      if (!x.is_object() || !x.value("scheduled_for", json()).is_string()) {
+        continue;
+      }
+      Execution e;
+      e.id = x.value("id", fmt::format("restored-{}", ++m_counter));
+      e.workflow_id = x.value("workflow_id", "");
+      e.deployment_id = x.value("deployment_id", json("")).is_string()
+                            ? x["deployment_id"].get<std::string>()
+                            : "";
+      e.scheduled_for = x["scheduled_for"].get<std::string>();
+      e.created_at = x.value("created_at", now);
+      e.parameters = x.value("parameters", json::object());
+      // ISO times of one format compare as the instants they name.
+      if (e.scheduled_for > now) {
+        Schedule sc{fmt::format("{}_restored_{:032x}", e.workflow_id,
+                                ++m_counter * 0x9e3779b97f4a7c15ULL),
+                    e.deployment_id, e.workflow_id, e.scheduled_for, now};
+        m_schedules[sc.id] = sc;
+      }
+      e.status = "failed";
+      e.ended_at = now;
+      m_executions[e.id] = e;
+    }
   }
 
   void create(const httplib::Request& rq, httplib::Response& rs) {
@@ -1012,6 +1125,7 @@ private:
   std::map<std::string, Snapshot> m_snapshots;
   std::map<std::string, Execution> m_executions;
   std::map<std::string, PluginsUpdate> m_updates;
+  std::map<std::string, Schedule> m_schedules;
   Secrets m_secrets;
   std::optional<std::string> m_admin_password_sha256;
   std::string m_maintenance = "deactivated";

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "emulator/faults.hpp"
 
@@ -22,6 +24,9 @@ struct CloudifyOptions {
   int deployments = 0;              // dep-1…dep-N, one started compute each
   std::string unstarted_deployment; // its compute instance is "stopped"
   bool plugins_current = false;     // a plugins update finds nothing to do
+  // Executions in status scheduled at start, each WORKFLOW:DEPLOYMENT:TIME
+  // (TIME as the manager writes it, 2050-01-01T12:00:00.000Z).
+  std::vector<std::string> scheduled_executions;
 };
 
 // Registers the Cloudify routes on `server`.

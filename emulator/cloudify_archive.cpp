@@ -48,6 +48,10 @@ std::string write_snapshot_zip(const std::filesystem::path& path,
                      {"role", "sys_admin"}});
   }
   files["mgmt/users/0.json"] = json{{"type", "users"}, {"items", users}}.dump();
+  if (!state.scheduled.empty()) {
+    files["emulator-db/executions.json"] =
+        json{{"type", "executions"}, {"items", state.scheduled}}.dump();
+  }
   int zerr = 0;
   zip_t* za = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &zerr);
   if (za == nullptr) {
@@ -106,7 +110,8 @@ read_snapshot_zip(const std::filesystem::path& path,
   std::string prefix = fmt::format("tenants/{}/", tenant);
   for (zip_int64_t i = 0; i < zip_get_num_entries(za, 0); ++i) {
     std::string name = zip_get_name(za, static_cast<zip_uint64_t>(i), 0);
-    bool dump_file = (name.starts_with(prefix) || name.starts_with("mgmt/")) &&
+    bool dump_file = (name.starts_with(prefix) || name.starts_with("mgmt/") ||
+                      name == "emulator-db/executions.json") &&
                      name.ends_with(".json");
     if (!dump_file) {
       continue;
@@ -119,6 +124,9 @@ read_snapshot_zip(const std::filesystem::path& path,
       for (const auto& item : dump["items"]) {
         state.secrets[item.value("key", "")] = item.value("value", "");
       }
+    } else if (name == "emulator-db/executions.json" &&
+               dump.value("items", json()).is_array()) {
+      state.scheduled = dump["items"];
     } else if (dump.value("type", "") == "users") {
       for (const auto& user : dump["items"]) {
         if (user.value("username", "") == "admin") {

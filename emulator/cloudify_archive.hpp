@@ -20,6 +20,10 @@ using Secrets = std::map<std::string, std::string>;
 struct ManagerState {
   Secrets secrets;
   std::string admin_password_sha256; // "" when the dump has none
+  // The executions in status scheduled (Cloudify 5.1's scheduled_for),
+  // kept by a legacy snapshot's database dump; the emulator writes them
+  // to a stand-in file, emulator-db/executions.json.
+  nlohmann::json scheduled = nlohmann::json::array();
 };
 
 // Writes a snapshot zip at `path`: every file under `sample_dir` (when set),

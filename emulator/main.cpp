@@ -102,6 +102,10 @@ void cloudify_flags(CLI::App& sub, Setup& s) {
   sub.add_flag("--plugins-current", c.plugins_current,
                "a plugins update finds every blueprint's plugins current "
                "(no_changes_required)");
+  sub.add_option("--scheduled-execution", c.scheduled_executions,
+                 "an execution in status scheduled, as "
+                 "WORKFLOW:DEPLOYMENT:TIME (2050-01-01T12:00:00.000Z); "
+                 "repeatable");
   sub.add_option("--deployments", c.deployments,
                  "deployments dep-1…dep-N, each with one started compute "
                  "node instance (for install_new_agents), of blueprints "

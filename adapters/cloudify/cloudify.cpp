@@ -382,6 +382,7 @@ private:
     std::string snapshot;          // the id the archive was uploaded as
     bool activated = false;        // snap turned maintenance mode on
     std::string exec_id;           // the restore_snapshot execution
+    std::string started_at;        // its created_at, the manager's clock
     bool ended = false;            // the manager says it is over
     bool credentials_lost = false; // over, but its users are now others
   };
@@ -457,6 +458,7 @@ private:
         call("POST", "/snapshots/" + url_escape(run.snapshot) + "/restore",
              body, {.idempotent = false, .bypass = true}));
     run.exec_id = exec.value("id", "");
+    run.started_at = text_of(exec, "created_at");
     return follow_restore(run);
   }
 
@@ -757,6 +759,62 @@ private:
     }
   }
 
+  // What a legacy restore did with the executions its database dump held
+  // in status scheduled (Cloudify 5.1's scheduled executions): the
+  // restore marks every one failed, and re-creates as an execution
+  // schedule <workflow>_restored_<hex>, for one run at the same time, only
+  // those still due later; the others were overdue and will not run
+  // (cloudify-manager snapshot_restore.py _restore_scheduled_executions).
+  // They are the failed executions with a scheduled_for that ended after
+  // the restore began. Each overdue one is warned of; the lists go into
+  // the report.
+  Expected<json> scheduled_outcome(const RestoreRun& run) {
+    std::vector<json> failed =
+        SNAP_TRY(all_items("/executions", "status=failed&_all_tenants=true"));
+    std::vector<json> schedules =
+        SNAP_TRY(all_items("/execution-schedules", "_all_tenants=true"));
+    json overdue = json::array(), rescheduled = json::array();
+    // Times as the manager writes them, to the second.
+    auto second = [](const std::string& t) { return t.substr(0, 19); };
+    for (const auto& e : failed) {
+      std::string due = text_of(e, "scheduled_for");
+      std::string ended = text_of(e, "ended_at");
+      if (due.empty() || (!run.started_at.empty() && ended < run.started_at)) {
+        continue;
+      }
+      std::string id = text_of(e, "id");
+      std::string workflow = text_of(e, "workflow_id");
+      std::string deployment = text_of(e, "deployment_id");
+      json entry = {{"execution", id},
+                    {"workflow", workflow},
+                    {"deployment", deployment},
+                    {"scheduled_for", due}};
+      auto again =
+          std::find_if(schedules.begin(), schedules.end(), [&](const json& sc) {
+            return text_of(sc, "id").starts_with(workflow + "_restored_") &&
+                   text_of(sc, "deployment_id") == deployment &&
+                   second(text_of(sc, "since")) == second(due);
+          });
+      if (again != schedules.end()) {
+        entry["schedule"] = text_of(*again, "id");
+        rescheduled.push_back(entry);
+        m_ctx.reporter.note(fmt::format(
+            "cloudify: scheduled execution {} ({} on {}) is due at {}: the "
+            "manager marked it failed and scheduled it again as {}",
+            id, workflow, deployment, due, text_of(*again, "id")));
+        continue;
+      }
+      overdue.push_back(entry);
+      m_ctx.reporter.warn(fmt::format(
+          "cloudify: scheduled execution {} ({} on {}) was due at {}, "
+          "before the restore: the manager marked it failed and it will "
+          "not run; start it again if it is still wanted (cfy executions "
+          "start {} -d {})",
+          id, workflow, deployment, due, workflow, deployment));
+    }
+    return json{{"overdue", overdue}, {"rescheduled", rescheduled}};
+  }
+
   // The upgrade follow-up of the documentation, as cfy agents install does
   // it (cloudify-cli commands/agents.py): every deployment of the tenant
   // whose compute instances (id == host_id) are all started gets an
@@ -1010,6 +1068,20 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
                             "are now the snapshot's: check execution {} as "
                             "one of them (cfy executions get {})",
                             run.exec_id, run.exec_id));
+  }
+  // Only a legacy restore has scheduled executions to settle.
+  if (left.empty() && text_of(in.manifest().source, "format") == "legacy") {
+    auto outcome = scheduled_outcome(run);
+    if (!outcome) {
+      left.push_back(fmt::format("the restore has ended, but what it did "
+                                 "with scheduled executions could not be "
+                                 "read ({}): check cfy executions list "
+                                 "--status failed",
+                                 outcome.error().message));
+    } else if (!(*outcome)["overdue"].empty() ||
+               !(*outcome)["rescheduled"].empty()) {
+      r.details["scheduled_executions"] = *outcome;
+    }
   }
   if (agents && left.empty()) {
     auto done = install_new_agents(left);

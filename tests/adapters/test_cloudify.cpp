@@ -538,6 +538,64 @@ TEST_CASE("a snapshot zip from elsewhere is imported and checked before "
   CHECK(none.list().empty());
 }
 
+TEST_CASE("a legacy restore says which scheduled executions were overdue "
+          "and which were scheduled again",
+          "[e2e][cloudify][target-truth]") {
+  // Cloudify 5.1's scheduled executions live in a legacy snapshot's
+  // database dump. Restoring it marks all of them failed and re-creates as
+  // schedules only those still due (snapshot_restore.py
+  // _restore_scheduled_executions): the overdue ones never run.
+  TempDir dir;
+  {
+    Emulator old_manager(
+        "cloudify",
+        {"--scheduled-execution", "install:dep-1:2020-03-10T12:00:00.000Z",
+         "--scheduled-execution", "uninstall:dep-1:2050-01-02T12:00:00.000Z"});
+    cloudify_fixture().seed(old_manager.url());
+    auto saved =
+        snap({"save", "cloudify", "--addr", old_manager.url(), "--snapshot-id",
+              "old-51", "--legacy", "-o", dir.path().string()});
+    INFO(saved.err);
+    REQUIRE(saved.exit_code == 0);
+  }
+  std::string archive = (dir.path() / dir.list().at(0)).string();
+  Emulator fresh("cloudify");
+  auto r = snap({"--json", "restore", "cloudify", archive, "--addr",
+                 fresh.url(), "--yes"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("was due at 2020-03-10T12:00:00.000Z, before the "
+                   "restore: the manager marked it failed and it will not "
+                   "run") != std::string::npos);
+  CHECK(r.err.find("cfy executions start install -d dep-1") !=
+        std::string::npos);
+  auto doc = nlohmann::json::parse(r.out);
+  const auto& outcome = doc["details"]["scheduled_executions"];
+  REQUIRE(outcome["overdue"].size() == 1);
+  CHECK(outcome["overdue"][0]["workflow"] == "install");
+  REQUIRE(outcome["rescheduled"].size() == 1);
+  CHECK(outcome["rescheduled"][0]["workflow"] == "uninstall");
+  std::string schedule = outcome["rescheduled"][0]["schedule"];
+  CHECK(schedule.starts_with("uninstall_restored_"));
+  // What the manager itself now holds.
+  auto schedules = nlohmann::json::parse(
+      http("GET", api(fresh.url()) + "/execution-schedules"))["items"];
+  REQUIRE(schedules.size() == 1);
+  CHECK(schedules[0]["id"] == schedule);
+  CHECK(schedules[0]["next_occurrence"] == "2050-01-02T12:00:00.000Z");
+  auto failed = nlohmann::json::parse(
+      http("GET", api(fresh.url()) + "/executions?status=failed"))["items"];
+  CHECK(failed.size() == 2);
+  // A restore of the new format has no such executions, and asks nothing.
+  Emulator newer("cloudify");
+  TempDir dir2;
+  auto plain = save_one(newer, dir2);
+  Emulator fresh2("cloudify");
+  REQUIRE(snap({"restore", "cloudify", plain, "--addr", fresh2.url(), "--yes"})
+              .exit_code == 0);
+  CHECK_FALSE(fresh2.received("GET /api/v3.1/execution-schedules"));
+}
+
 TEST_CASE("a snapshot zip with one damaged member is not saved",
           "[e2e][cloudify][verify]") {
   Emulator emu("cloudify", {"--corrupt-archive"});
