@@ -177,8 +177,10 @@ Expected<void> read_layout(kube::Client& api, KubeTargets& t) {
          line.find("NODE_ID") == std::string::npos)) {
       continue;
     }
+    // libstdc++'s regex recurses per character: a line longer than any
+    // the chart writes is not matched at all (and so refused).
     std::smatch m;
-    if (std::regex_match(line, m, k_node_id)) {
+    if (line.size() <= 256 && std::regex_match(line, m, k_node_id)) {
       if (m[5].matched) {
         t.regions = std::stoi(m[5].str());
         t.region_id = std::stoi(m[6].str());
@@ -187,14 +189,16 @@ Expected<void> read_layout(kube::Client& api, KubeTargets& t) {
         return {};
       }
     }
-    return fail(ErrorKind::config,
-                fmt::format("camunda: {} in ConfigMap {} derives the "
-                            "brokers' node ids as `{}`, which snap cannot "
-                            "follow, and a broker restored under another's "
-                            "node id restores the wrong partitions; nothing "
-                            "was changed. Restore the brokers by hand: run "
-                            "the restore without --kubeconfig for the steps",
-                            ref->key, ref->config_map, line));
+    return fail(
+        ErrorKind::config,
+        fmt::format("camunda: {} in ConfigMap {} derives the "
+                    "brokers' node ids as `{}`, which snap cannot "
+                    "follow, and a broker restored under another's "
+                    "node id restores the wrong partitions; nothing "
+                    "was changed. Restore the brokers by hand: run "
+                    "the restore without --kubeconfig for the steps",
+                    ref->key, ref->config_map,
+                    line.size() > 160 ? line.substr(0, 160) + "…" : line));
   }
   return {};
 }

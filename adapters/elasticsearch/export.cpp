@@ -487,6 +487,15 @@ Expected<std::string> rename_index(const std::string& index,
   if (pattern.empty()) {
     return index;
   }
+  // Elasticsearch refuses a name over 255 bytes (MetadataCreateIndexService
+  // validateIndexOrAliasName), and libstdc++'s regex recurses per
+  // character, so a longer name from an archive is refused before it.
+  if (index.size() > 255) {
+    return fail(ErrorKind::archive,
+                fmt::format("an index name of {} bytes is longer than "
+                            "Elasticsearch allows (255): {}…",
+                            index.size(), index.substr(0, 40)));
+  }
   try {
     return std::regex_replace(index, std::regex(pattern), replacement);
   } catch (const std::regex_error& e) {

@@ -16,8 +16,10 @@ namespace snap::adapters::kube {
 namespace {
 
 bool looks_like_version(std::string_view s) {
+  // A server's word, so its length is checked before libstdc++'s regex,
+  // which recurses per character, sees it.
   static const std::regex version("v[0-9]+((alpha|beta)[0-9]+)?");
-  return std::regex_match(s.begin(), s.end(), version);
+  return s.size() <= 32 && std::regex_match(s.begin(), s.end(), version);
 }
 
 std::string hint_for(long status, const std::string& body) {

@@ -280,7 +280,8 @@ json VolumeCopier::pod_object(const std::string& name, const std::string& pvc,
 // terms of what to do about it.
 Error VolumeCopier::refused(const Error& e, const std::string& ns,
                             bool read_only) const {
-  static const std::regex level("violates PodSecurity \"([a-z]+):");
+  // Bounded repetition: libstdc++'s regex recurses per character matched.
+  static const std::regex level("violates PodSecurity \"([a-z]{1,32}):");
   std::smatch m;
   if (e.kind != ErrorKind::auth || !std::regex_search(e.message, m, level)) {
     return e;

@@ -967,6 +967,16 @@ TEST_CASE("camunda restore on Kubernetes gives each broker of a "
   CHECK(refused.err.find("cannot follow") != std::string::npos);
   CHECK(refused.err.find("nothing was changed") != std::string::npos);
   CHECK(k.only_read_since(before));
+  // A line of a megabyte is refused the same way, not matched.
+  map["data"]["startup.sh"] =
+      "export ZEEBE_BROKER_CLUSTER_NODEID=${ZEEBE_BROKER_CLUSTER_NODEID:-$[${"
+      "K8S_NAME##*-} *" +
+      std::string(1 << 20, ' ') + "2 + 1]}\n";
+  http("PUT", cm, map.dump());
+  auto long_line = k.restore({"--yes"});
+  CHECK(long_line.exit_code == 2);
+  CHECK(long_line.err.find("cannot follow") != std::string::npos);
+  CHECK(long_line.err.size() < 2000);
 }
 
 TEST_CASE("camunda restore with failed shards is partial, exit 3",

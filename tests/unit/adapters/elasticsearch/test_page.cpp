@@ -3,6 +3,7 @@
 // string escapes, nesting, and refusal of what is not well-formed.
 #include <catch2/catch.hpp>
 
+#include "adapters/elasticsearch/export.hpp"
 #include "adapters/elasticsearch/page.hpp"
 
 using snap::adapters::es::scan_search_page;
@@ -53,4 +54,19 @@ TEST_CASE("a cut or malformed answer is refused", "[unit][elasticsearch]") {
   CHECK_FALSE(scan_search_page(R"({"hits":{"hits":[{"_source":"text"}]}})"));
   CHECK_FALSE(scan_search_page(whole + "x"));
   CHECK(scan_search_page(whole));
+}
+
+TEST_CASE("an index name is renamed only when Elasticsearch could hold it",
+          "[unit][elasticsearch]") {
+  using snap::adapters::es::rename_index;
+  auto renamed = rename_index("logs", "(.+)", "copy-$1");
+  REQUIRE(renamed);
+  CHECK(*renamed == "copy-logs");
+  // A name from a rewritten archive longer than Elasticsearch allows is
+  // refused before the regular expression sees it.
+  auto refused = rename_index(std::string(1 << 20, 'a'), "(.+)", "copy-$1");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().kind == snap::ErrorKind::archive);
+  CHECK(refused.error().message.find("longer than Elasticsearch allows") !=
+        std::string::npos);
 }
