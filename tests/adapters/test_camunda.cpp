@@ -8,6 +8,7 @@
 #include <set>
 
 #include "tests/adapters/suite.hpp"
+#include "tests/support/kube_rbac.hpp"
 
 namespace snap::test {
 namespace {
@@ -928,6 +929,7 @@ TEST_CASE("camunda restore on Kubernetes gives each broker of a "
       {"--job-ms", "100"},
       [](const std::string& url) { seed_camunda_88(url, 2, 1); }, "1600");
   const Emulator& kube = k.kube;
+  std::size_t start = kube.requests().size();
   auto plan = k.restore({"--dry-run"});
   INFO(plan.out << plan.err);
   REQUIRE(plan.exit_code == 0);
@@ -938,6 +940,27 @@ TEST_CASE("camunda restore on Kubernetes gives each broker of a "
   auto r = k.restore({"--yes"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
+  // Every request of the plan and the restore is one the man page says
+  // the kubeconfig's user needs.
+  const json documented = {
+      {{"apiGroups", {"apps"}},
+       {"resources", {"statefulsets", "deployments"}},
+       {"verbs", {"list", "get", "patch"}}},
+      {{"apiGroups", {""}}, {"resources", {"configmaps"}}, {"verbs", {"get"}}},
+      {{"apiGroups", {"batch"}},
+       {"resources", {"jobs"}},
+       {"verbs", {"create", "get"}}}};
+  auto made = kube.requests();
+  std::size_t checked = 0;
+  for (std::size_t i = start; i < made.size(); ++i) {
+    if (auto access = kube_access(made[i])) {
+      INFO(made[i]);
+      CHECK(access->namespaced);
+      CHECK(grants(documented, *access));
+      ++checked;
+    }
+  }
+  CHECK(checked > 10);
   for (int i = 0; i < 3; ++i) {
     auto job =
         json::parse(http("GET", kube.url() +

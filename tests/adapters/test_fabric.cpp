@@ -6,7 +6,6 @@
 // policies; a snapshot that never becomes ready; kubeconfig auth over TLS.
 #include <csignal>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +13,7 @@
 #include "snap/text.hpp"
 #include "tests/adapters/suite.hpp"
 #include "tests/support/archive_edit.hpp"
+#include "tests/support/kube_rbac.hpp"
 #include "tests/support/pki.hpp"
 #include "tests/support/process.hpp"
 
@@ -1543,30 +1543,6 @@ TEST_CASE("fabric: a tier that does not come up stops the restore with exit 3",
 } // namespace snap::test
 
 namespace snap::test {
-namespace {
-
-// Whether `rules` (RBAC PolicyRules) grant `verb` on `resource` of `group`.
-bool grants(const json& rules, const std::string& group,
-            const std::string& resource, const std::string& verb) {
-  auto has = [](const json& list, const std::string& v) {
-    for (const auto& x : list) {
-      if (x == v || x == "*") {
-        return true;
-      }
-    }
-    return false;
-  };
-  for (const auto& r : rules) {
-    if (has(r.value("apiGroups", json::array()), group) &&
-        has(r.value("resources", json::array()), resource) &&
-        has(r.value("verbs", json::array()), verb)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-} // namespace
 
 TEST_CASE("fabric: a scheduled save's Role and ClusterRole grant every "
           "request it makes",
@@ -1611,48 +1587,13 @@ TEST_CASE("fabric: a scheduled save's Role and ClusterRole grant every "
   auto reqs = emu.requests();
   std::size_t checked = 0;
   for (std::size_t i = from; i < reqs.size(); ++i) {
-    std::string line = reqs[i];
-    std::string method = line.substr(0, line.find(' '));
-    std::string path = line.substr(line.find(' ') + 1);
-    path = path.substr(0, path.find('?'));
-    std::vector<std::string> seg;
-    std::stringstream ss(path);
-    for (std::string s; std::getline(ss, s, '/');) {
-      if (!s.empty()) {
-        seg.push_back(s);
-      }
+    auto access = kube_access(reqs[i]);
+    if (!access) {
+      continue; // discovery, open to every account
     }
-    std::string group;
-    std::size_t at = 0;
-    if (seg.size() >= 2 && seg[0] == "api") {
-      at = 2;
-    } else if (seg.size() >= 3 && seg[0] == "apis") {
-      group = seg[1];
-      at = 3;
-    } else {
-      continue; // /version, /api, /apis: discovery, open to every account
-    }
-    if (seg.size() <= at) {
-      continue; // a group's discovery document
-    }
-    bool namespaced = seg[at] == "namespaces" && seg.size() > at + 2;
-    std::size_t kind_at = namespaced ? at + 2 : at;
-    std::string resource = seg[kind_at];
-    bool named = seg.size() > kind_at + 1;
-    // A subresource (pods/proxy) is granted by its own name.
-    if (seg.size() > kind_at + 2) {
-      resource += "/" + seg[kind_at + 2];
-    }
-    std::string verb = method == "GET"      ? (named ? "get" : "list")
-                       : method == "POST"   ? "create"
-                       : method == "PATCH"  ? "patch"
-                       : method == "PUT"    ? "update"
-                       : method == "DELETE" ? "delete"
-                                            : method;
-    INFO(line);
-    bool ok = grants(cluster_role["rules"], group, resource, verb) ||
-              (namespaced && grants(role["rules"], group, resource, verb));
-    CHECK(ok);
+    INFO(reqs[i]);
+    CHECK((grants(cluster_role["rules"], *access) ||
+           (access->namespaced && grants(role["rules"], *access))));
     ++checked;
   }
   CHECK(checked > 10);
