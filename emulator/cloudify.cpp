@@ -244,6 +244,13 @@ public:
             if (!guard(rq, rs)) {
               return;
             }
+            if (m_opts.before_schedules) {
+              // Flask's answer for a route it does not have.
+              error(rs, 404, "not_found_error",
+                    "404 Not Found: The requested URL was not found on the "
+                    "server.");
+              return;
+            }
             long size = 0, offset = 0;
             if (!page_params(rq, rs, size, offset)) {
               return;
@@ -925,7 +932,10 @@ private:
   // time; every one, due or overdue, is then marked failed. Its earlier
   // form warned "Execution %s scheduled for %s is overdue. Marking as
   // FAILED."; cloudify-manager's integration test
-  // test_restore_snapshot_scheduled_tasks checks both outcomes.
+  // test_restore_snapshot_scheduled_tasks checks both outcomes. Before
+  // execution schedules (5.2), that first form requeued (executions.
+  // requeue) an execution still due instead, and failed only the overdue
+  // ones.
   void restore_scheduled(const json& scheduled) {
     std::string now = now_iso();
     for (const auto& x : scheduled) {
@@ -942,6 +952,11 @@ private:
       e.created_at = x.value("created_at", now);
       e.parameters = x.value("parameters", json::object());
       // ISO times of one format compare as the instants they name.
+      if (e.scheduled_for > now && m_opts.before_schedules) {
+        e.status = "scheduled";
+        m_executions[e.id] = e;
+        continue;
+      }
       if (e.scheduled_for > now) {
         Schedule sc{fmt::format("{}_restored_{:032x}", e.workflow_id,
                                 ++m_counter * 0x9e3779b97f4a7c15ULL),

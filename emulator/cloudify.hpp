@@ -27,6 +27,9 @@ struct CloudifyOptions {
   // Executions in status scheduled at start, each WORKFLOW:DEPLOYMENT:TIME
   // (TIME as the manager writes it, 2050-01-01T12:00:00.000Z).
   std::vector<std::string> scheduled_executions;
+  // A manager before 5.2: no execution schedules, and its legacy restore
+  // requeues the scheduled executions still due.
+  bool before_schedules = false;
 };
 
 // Registers the Cloudify routes on `server`.

@@ -106,6 +106,9 @@ void cloudify_flags(CLI::App& sub, Setup& s) {
                  "an execution in status scheduled, as "
                  "WORKFLOW:DEPLOYMENT:TIME (2050-01-01T12:00:00.000Z); "
                  "repeatable");
+  sub.add_flag("--before-schedules", c.before_schedules,
+               "a manager before 5.2: no /execution-schedules, and a legacy "
+               "restore requeues the scheduled executions still due");
   sub.add_option("--deployments", c.deployments,
                  "deployments dep-1…dep-N, each with one started compute "
                  "node instance (for install_new_agents), of blueprints "

@@ -766,13 +766,20 @@ private:
   // those still due later; the others were overdue and will not run
   // (cloudify-manager snapshot_restore.py _restore_scheduled_executions).
   // They are the failed executions with a scheduled_for that ended after
-  // the restore began. Each overdue one is warned of; the lists go into
-  // the report.
+  // the restore began. (Before 5.2 the restore requeued those still due
+  // and failed only the overdue ones.) Each overdue one is warned of; the
+  // lists go into the report.
   Expected<json> scheduled_outcome(const RestoreRun& run) {
     std::vector<json> failed =
         SNAP_TRY(all_items("/executions", "status=failed&_all_tenants=true"));
-    std::vector<json> schedules =
-        SNAP_TRY(all_items("/execution-schedules", "_all_tenants=true"));
+    // Managers before 5.2 have no execution schedules: there the restore
+    // requeued the executions still due, and the failed ones are the
+    // overdue ones.
+    auto listed = all_items("/execution-schedules", "_all_tenants=true");
+    if (!listed && listed.error().kind != ErrorKind::not_found) {
+      return tl::unexpected(listed.error());
+    }
+    std::vector<json> schedules = listed ? *listed : std::vector<json>{};
     json overdue = json::array(), rescheduled = json::array();
     // Times as the manager writes them, to the second.
     auto second = [](const std::string& t) { return t.substr(0, 19); };
@@ -1073,11 +1080,12 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
   if (left.empty() && text_of(in.manifest().source, "format") == "legacy") {
     auto outcome = scheduled_outcome(run);
     if (!outcome) {
-      left.push_back(fmt::format("the restore has ended, but what it did "
-                                 "with scheduled executions could not be "
-                                 "read ({}): check cfy executions list "
-                                 "--status failed",
-                                 outcome.error().message));
+      // The restore itself worked; only the account of it is missing.
+      m_ctx.reporter.warn(fmt::format(
+          "cloudify: the restore worked, but which scheduled executions it "
+          "left overdue could not be read ({}): check cfy executions list "
+          "--status failed",
+          outcome.error().message));
     } else if (!(*outcome)["overdue"].empty() ||
                !(*outcome)["rescheduled"].empty()) {
       r.details["scheduled_executions"] = *outcome;

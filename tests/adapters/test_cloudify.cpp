@@ -586,6 +586,21 @@ TEST_CASE("a legacy restore says which scheduled executions were overdue "
   auto failed = nlohmann::json::parse(
       http("GET", api(fresh.url()) + "/executions?status=failed"))["items"];
   CHECK(failed.size() == 2);
+  // A manager before execution schedules (5.2) requeues the one still
+  // due and fails only the overdue one; it has no schedules to list.
+  Emulator old_target("cloudify", {"--before-schedules"});
+  auto r51 = snap({"--json", "restore", "cloudify", archive, "--addr",
+                   old_target.url(), "--yes"});
+  INFO(r51.err);
+  REQUIRE(r51.exit_code == 0);
+  auto outcome51 =
+      nlohmann::json::parse(r51.out)["details"]["scheduled_executions"];
+  CHECK(outcome51["overdue"].size() == 1);
+  CHECK(outcome51["rescheduled"].empty());
+  CHECK(
+      nlohmann::json::parse(http(
+          "GET", api(old_target.url()) + "/executions?status=failed"))["items"]
+          .size() == 1);
   // A restore of the new format has no such executions, and asks nothing.
   Emulator newer("cloudify");
   TempDir dir2;
