@@ -786,7 +786,10 @@ private:
     for (const auto& e : failed) {
       std::string due = text_of(e, "scheduled_for");
       std::string ended = text_of(e, "ended_at");
-      if (due.empty() || (!run.started_at.empty() && ended < run.started_at)) {
+      // One that ended before the restore began failed on its own; one
+      // whose end is not given is counted.
+      if (due.empty() || (!ended.empty() && !run.started_at.empty() &&
+                          ended < run.started_at)) {
         continue;
       }
       std::string id = text_of(e, "id");
