@@ -215,15 +215,7 @@ public:
            [this](const httplib::Request& rq, httplib::Response& rs) {
              restore(rq, rs);
            });
-    s.Get(p + "/executions", [this](const httplib::Request& rq,
-                                    httplib::Response& rs) {
-      if (!guard(rq, rs)) {
-        return;
-      }
-      long size = 0, offset = 0;
-      if (!page_params(rq, rs, size, offset)) {
-        return;
-      }
+    listed(s, p + "/executions", [this](const httplib::Request& rq) {
       std::vector<json> items;
       bool system = rq.get_param_value("_include_system_workflows") == "true";
       // A field given as a parameter filters the list
@@ -236,42 +228,37 @@ public:
           items.push_back(execution_json(e));
         }
       }
-      rs.set_content(page_answer(items, size, offset).dump(),
-                     "application/json");
+      return items;
     });
-    s.Get(p + "/execution-schedules",
-          [this](const httplib::Request& rq, httplib::Response& rs) {
-            if (!guard(rq, rs)) {
-              return;
-            }
-            if (m_opts.before_schedules) {
-              // Flask's answer for a route it does not have.
-              error(rs, 404, "not_found_error",
-                    "404 Not Found: The requested URL was not found on the "
-                    "server.");
-              return;
-            }
-            long size = 0, offset = 0;
-            if (!page_params(rq, rs, size, offset)) {
-              return;
-            }
-            std::vector<json> items;
-            for (const auto& [id, sc] : m_schedules) {
-              items.push_back({{"id", sc.id},
-                               {"deployment_id", sc.deployment_id},
-                               {"workflow_id", sc.workflow_id},
-                               {"since", sc.since},
-                               {"until", nullptr},
-                               {"next_occurrence", sc.since},
-                               {"rule", {{"count", 1}}},
-                               {"enabled", true},
-                               {"created_at", sc.created_at},
-                               {"tenant_name", k_tenant},
-                               {"created_by", "admin"}});
-            }
-            rs.set_content(page_answer(items, size, offset).dump(),
-                           "application/json");
-          });
+    if (m_opts.before_schedules) {
+      s.Get(p + "/execution-schedules",
+            [this](const httplib::Request& rq, httplib::Response& rs) {
+              if (guard(rq, rs)) {
+                // Flask's answer for a route it does not have.
+                error(rs, 404, "not_found_error",
+                      "404 Not Found: The requested URL was not found on the "
+                      "server.");
+              }
+            });
+    } else {
+      listed(s, p + "/execution-schedules", [this](const httplib::Request&) {
+        std::vector<json> items;
+        for (const auto& [id, sc] : m_schedules) {
+          items.push_back({{"id", sc.id},
+                           {"deployment_id", sc.deployment_id},
+                           {"workflow_id", sc.workflow_id},
+                           {"since", sc.since},
+                           {"until", nullptr},
+                           {"next_occurrence", sc.since},
+                           {"rule", {{"count", 1}}},
+                           {"enabled", true},
+                           {"created_at", sc.created_at},
+                           {"tenant_name", k_tenant},
+                           {"created_by", "admin"}});
+        }
+        return items;
+      });
+    }
     // Deployments and their node instances, as far as cfy agents install
     // reads them (rest-service's list endpoints: items and pagination),
     // and the start of a deployment's workflow (POST /executions: 201 with
@@ -279,33 +266,24 @@ public:
     // workflow other than install_new_agents is refused here as the
     // emulator models no blueprint's workflows).
     numbered(s, p + "/deployments", "dep");
-    s.Get(p + "/node-instances",
-          [this](const httplib::Request& rq, httplib::Response& rs) {
-            if (!guard(rq, rs)) {
-              return;
-            }
-            long size = 0, offset = 0;
-            if (!page_params(rq, rs, size, offset)) {
-              return;
-            }
-            std::vector<json> items;
-            for (int i = 1; i <= m_opts.deployments; ++i) {
-              std::string dep = fmt::format("dep-{}", i);
-              std::string vm = fmt::format("vm_{}abc", i);
-              items.push_back(
-                  {{"id", vm},
-                   {"host_id", vm},
-                   {"deployment_id", dep},
-                   {"state", dep == m_opts.unstarted_deployment ? "stopped"
-                                                                : "started"}});
-              items.push_back({{"id", fmt::format("app_{}def", i)},
-                               {"host_id", vm},
-                               {"deployment_id", dep},
-                               {"state", "started"}});
-            }
-            rs.set_content(page_answer(items, size, offset).dump(),
-                           "application/json");
-          });
+    listed(s, p + "/node-instances", [this](const httplib::Request&) {
+      std::vector<json> items;
+      for (int i = 1; i <= m_opts.deployments; ++i) {
+        std::string dep = fmt::format("dep-{}", i);
+        std::string vm = fmt::format("vm_{}abc", i);
+        items.push_back(
+            {{"id", vm},
+             {"host_id", vm},
+             {"deployment_id", dep},
+             {"state",
+              dep == m_opts.unstarted_deployment ? "stopped" : "started"}});
+        items.push_back({{"id", fmt::format("app_{}def", i)},
+                         {"host_id", vm},
+                         {"deployment_id", dep},
+                         {"state", "started"}});
+      }
+      return items;
+    });
     s.Post(p + "/executions", [this](const httplib::Request& rq,
                                      httplib::Response& rs) {
       if (!guard(rq, rs) || !json_body(rq, rs)) {
@@ -832,12 +810,13 @@ private:
     }
   }
 
-  // A list endpoint of the objects <prefix>-1…<prefix>-N, N from
-  // --deployments (items and pagination, as rest-service lists them).
-  template <typename Router>
-  void numbered(Router& s, const std::string& path, const std::string& prefix) {
+  // A paged list endpoint, as rest-service's list endpoints answer (items
+  // and pagination): the guard, then _size and _offset (page_params), then
+  // the page of what `items` lists for the request.
+  template <typename Router, typename Items>
+  void listed(Router& s, const std::string& path, Items items) {
     s.Get(path,
-          [this, prefix](const httplib::Request& rq, httplib::Response& rs) {
+          [this, items](const httplib::Request& rq, httplib::Response& rs) {
             if (!guard(rq, rs)) {
               return;
             }
@@ -845,14 +824,23 @@ private:
             if (!page_params(rq, rs, size, offset)) {
               return;
             }
-            std::vector<json> items;
-            for (int i = 1; i <= m_opts.deployments; ++i) {
-              items.push_back({{"id", fmt::format("{}-{}", prefix, i)},
-                               {"tenant_name", k_tenant}});
-            }
-            rs.set_content(page_answer(items, size, offset).dump(),
+            rs.set_content(page_answer(items(rq), size, offset).dump(),
                            "application/json");
           });
+  }
+
+  // A list endpoint of the objects <prefix>-1…<prefix>-N, N from
+  // --deployments.
+  template <typename Router>
+  void numbered(Router& s, const std::string& path, const std::string& prefix) {
+    listed(s, path, [this, prefix](const httplib::Request&) {
+      std::vector<json> items;
+      for (int i = 1; i <= m_opts.deployments; ++i) {
+        items.push_back({{"id", fmt::format("{}-{}", prefix, i)},
+                         {"tenant_name", k_tenant}});
+      }
+      return items;
+    });
   }
 
   json update_json(const PluginsUpdate& u) const {
