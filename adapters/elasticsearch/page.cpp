@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "adapters/elasticsearch/page.hpp"
 
-#include <charconv>
+#include "snap/text.hpp"
 
 #include <fmt/format.h>
 
@@ -155,15 +155,6 @@ private:
   bool m_ok = true;
 };
 
-std::optional<std::uint64_t> number(std::string_view raw) {
-  std::uint64_t n = 0;
-  auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), n);
-  if (ec != std::errc() || end != raw.data() + raw.size()) {
-    return std::nullopt;
-  }
-  return n;
-}
-
 void scan_hit(Cursor& c, SearchPage& page) {
   Hit h;
   c.object([&](std::string_view key) {
@@ -195,11 +186,11 @@ void scan_hits(Cursor& c, SearchPage& page) {
         c.object([&](std::string_view k) {
           std::string_view v = c.value();
           if (k == "\"value\"") {
-            page.total = number(v);
+            page.total = whole_number(v);
           }
         });
       } else {
-        page.total = number(c.value());
+        page.total = whole_number(c.value());
       }
     } else {
       c.value();

@@ -2,7 +2,6 @@
 #include "adapters/kube/volume_copy.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <regex>
 
 #include <openssl/rand.h>
@@ -520,16 +519,6 @@ private:
   Source& m_all;
   std::uint64_t m_offset, m_size, m_done = 0;
 };
-
-// `text` as a whole unsigned decimal number, or nullopt.
-std::optional<std::uint64_t> whole_number(std::string_view text) {
-  std::uint64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return n;
-}
 
 // The number after `word ` on the first line of `answer`, or nullopt.
 std::optional<std::uint64_t> counted(const std::string& answer,

@@ -2,6 +2,7 @@
 // Small text helpers shared by the CLI and the adapters.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,10 @@ std::string to_lower(std::string_view s);
 
 // `s` without leading and trailing white space.
 std::string trim_copy(std::string_view s);
+
+// `text` as a whole unsigned decimal number (digits only, nothing around
+// them, no overflow), or nullopt.
+std::optional<std::uint64_t> whole_number(std::string_view text);
 
 // The non-empty, trimmed items of a comma-separated list ("a, b,,c").
 std::vector<std::string> split_list(std::string_view s);

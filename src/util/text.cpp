@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -75,6 +76,15 @@ std::string trim_copy(std::string_view s) {
     s.remove_suffix(1);
   }
   return std::string(s);
+}
+
+std::optional<std::uint64_t> whole_number(std::string_view text) {
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return n;
 }
 
 std::string utc_now_rfc3339() {
