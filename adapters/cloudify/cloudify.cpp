@@ -622,8 +622,8 @@ private:
         out, id, fmt::format("the archive of snapshot {}", id),
         ErrorKind::remote,
         "nothing was saved; the snapshot stays on the manager"));
-    r.source["snapshot_status"] = snapshot.value("status", "");
-    r.source["snapshot_created_at"] = snapshot.value("created_at", "");
+    r.source["snapshot_status"] = text_of(snapshot, "status");
+    r.source["snapshot_created_at"] = text_of(snapshot, "created_at");
     if (!exec_id.empty()) {
       r.source["execution_id"] = exec_id;
     }
@@ -933,10 +933,10 @@ private:
     Fields updated = Fields::array(), unchanged = Fields::array(),
            failed = Fields::array();
     for (const auto& b : bps) {
-      if (!b.is_object() || !b.contains("id") || !b["id"].is_string()) {
+      std::string bp = text_of(b, "id");
+      if (bp.empty()) {
         continue;
       }
-      std::string bp = b["id"].get<std::string>();
       auto started = call(
           "POST", "/plugins-updates/" + url_escape(bp) + "/update/initiate",
           {{"force", false},
