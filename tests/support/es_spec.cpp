@@ -11,6 +11,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/process.hpp"
+
 namespace snap::test {
 namespace {
 
@@ -20,17 +22,6 @@ struct ApiPath {
   std::set<std::string> methods;
   std::set<std::string> params;
 };
-
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> out;
-  std::stringstream in(path);
-  for (std::string seg; std::getline(in, seg, '/');) {
-    if (!seg.empty()) {
-      out.push_back(seg);
-    }
-  }
-  return out;
-}
 
 std::filesystem::path spec_dir(const std::string& version) {
   const char* env = std::getenv("SNAP_SHARED_DIR");

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "tests/support/kube_rbac.hpp"
 
-#include <sstream>
 #include <vector>
+
+#include "tests/support/process.hpp"
 
 namespace snap::test {
 
@@ -10,13 +11,7 @@ std::optional<KubeAccess> kube_access(const std::string& line) {
   std::string method = line.substr(0, line.find(' '));
   std::string path = line.substr(line.find(' ') + 1);
   path = path.substr(0, path.find('?'));
-  std::vector<std::string> seg;
-  std::stringstream ss(path);
-  for (std::string s; std::getline(ss, s, '/');) {
-    if (!s.empty()) {
-      seg.push_back(s);
-    }
-  }
+  std::vector<std::string> seg = split_path(path);
   KubeAccess a;
   std::size_t at = 0;
   if (seg.size() >= 2 && seg[0] == "api") {

@@ -254,6 +254,17 @@ long first_starting(const std::vector<std::string>& log,
          log.begin();
 }
 
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  std::stringstream in(path);
+  for (std::string seg; std::getline(in, seg, '/');) {
+    if (!seg.empty()) {
+      out.push_back(seg);
+    }
+  }
+  return out;
+}
+
 TempDir::TempDir() {
   char tmpl[] = "/tmp/snap-test-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) {

@@ -72,6 +72,10 @@ private:
 long first_starting(const std::vector<std::string>& log,
                     std::string_view prefix);
 
+// The non-empty '/'-separated segments of a request path ("/a//b/" gives
+// a, b).
+std::vector<std::string> split_path(const std::string& path);
+
 // A fresh empty directory, removed when destroyed.
 class TempDir {
 public:
