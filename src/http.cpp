@@ -422,6 +422,17 @@ Expected<Response> HttpClient::send_small(const Request& req, std::string& body,
   MemorySink sink(max_bytes);
   auto r = send(req, sink);
   body = sink.str();
+  if (!r && sink.overflowed()) {
+    // Said with the request, since the sink alone cannot say whose answer
+    // it was: a server (or something else at the address) that sends more
+    // than any answer of this call.
+    return fail(ErrorKind::remote,
+                fmt::format("{}: {} {} answered more than {} bytes, more "
+                            "than snap reads from it (is the address the "
+                            "right server?)",
+                            m_config.label, req.method, display_url(req),
+                            max_bytes));
+  }
   return r;
 }
 
@@ -688,6 +699,12 @@ Expected<nlohmann::json> parse_json_answer(const HttpClient& http,
                             terminal_safe(why), hint));
   }
   return parsed;
+}
+
+bool is_not_json_answer(const Error& e) {
+  return e.kind == ErrorKind::remote &&
+         e.message.find(" answered something snap does not read as JSON: ") !=
+             std::string::npos;
 }
 
 Expected<JsonAnswer> call_json(HttpClient& http, JsonCall call) {

@@ -183,6 +183,7 @@ Expected<void> FileSource::rewind() {
 
 Expected<void> MemorySink::write(Bytes data) {
   if (m_data.size() + data.size() > m_limit) {
+    m_overflowed = true;
     return fail(ErrorKind::remote,
                 fmt::format("response larger than {} bytes", m_limit));
   }

@@ -371,15 +371,22 @@ Expected<SaveResult> CamundaAdapter::save(ArchiveWriter& out) {
   }
   // 8.9's continuous backups number themselves, so Zeebe would refuse the
   // one id every component shares at step 10: ask first, harmlessly.
+  // Camunda's backup guide (8.9, "Camunda back up and restore": the table
+  // of the two paths) supports continuous backups only where secondary
+  // storage is a relational database; with Elasticsearch or OpenSearch,
+  // the setup this procedure backs up, every component takes one
+  // user-supplied id and continuous backups are "not supported".
   if (SNAP_TRY(camunda::zeebe_continuous(m_zeebe, zeebe_ep))) {
     return fail(ErrorKind::unsupported,
                 "camunda: Zeebe takes continuous backups here, which number "
                 "themselves and refuse a given id, so one backup id cannot "
                 "be shared by Zeebe, the web apps, Optimize and the records "
-                "snapshot. Nothing was started. Take Zeebe's backups with "
-                "snap save zeebe (they number themselves) and the others "
-                "on their own, or turn continuous backups off for a "
-                "whole-cluster backup");
+                "snapshot; Camunda's guide supports continuous backups only "
+                "with a relational database as secondary storage, not with "
+                "Elasticsearch or OpenSearch. Nothing was started. Turn "
+                "continuous backups off for a whole-cluster backup, or, with "
+                "a relational database, take Zeebe's backups with snap save "
+                "zeebe and back the database up with its own tools");
   }
   json record = {{"backup_id", id}, {"components", json::object()}};
   json& parts = record["components"];

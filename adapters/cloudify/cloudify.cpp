@@ -204,8 +204,11 @@ public:
     // are being replaced), and maintenance mode hides executions from
     // users who may not bypass it. Each is said, not failed on.
     auto restore = call("GET", "/snapshot-status");
-    if (!restore && restore.error().kind != ErrorKind::remote) {
-      return tl::unexpected(restore.error()); // down, not restarting: exit 4
+    if (!restore && (restore.error().kind != ErrorKind::remote ||
+                     is_not_json_answer(restore.error()))) {
+      // Down (exit 4), or not a manager at all: a restarting manager's
+      // proxy answers 502/503, never a 200 that is not JSON.
+      return tl::unexpected(restore.error());
     }
     std::string restore_state =
         restore ? restore->value("status", "unknown")

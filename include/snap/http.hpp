@@ -189,6 +189,10 @@ Expected<nlohmann::json> parse_json_answer(const HttpClient& http,
                                            std::string_view who,
                                            std::string_view hint);
 
+// Whether `e` is parse_json_answer's (or call_json's) error: a 2xx answer
+// that is not JSON, which no restart of the right server sends.
+bool is_not_json_answer(const Error& e);
+
 // One JSON exchange: the call every adapter's API client makes.
 struct JsonCall {
   Request request;  // method, path, query, headers, idempotent, cleanup

@@ -103,10 +103,13 @@ public:
     return true;
   }
   const std::string& str() const { return m_data; }
+  // Whether a write was refused for going past the limit.
+  bool overflowed() const { return m_overflowed; }
 
 private:
   std::size_t m_limit;
   std::string m_data;
+  bool m_overflowed = false;
 };
 
 // Serves a string; for small request bodies and tests.

@@ -137,6 +137,40 @@ TEST_CASE("a server answer of the wrong shape is the target's failure",
   CHECK(one_line(r.err));
 }
 
+TEST_CASE("an answer larger than snap reads names the request",
+          "[cli][hostile]") {
+  TempDir dir;
+  // The leader's address is a few bytes; 1 MiB is not Consul's answer.
+  write_file(dir.path() / "big.json", "\"" + std::string(1 << 20, 'a') + "\"");
+  Emulator emu("consul", {"--answer", "/v1/status/leader=" +
+                                          (dir.path() / "big.json").string()});
+  auto r = snap({"status", "consul", "--addr", emu.url()});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("consul: GET " + emu.url() +
+                   "/v1/status/leader answered more than 65536 bytes") !=
+        std::string::npos);
+  CHECK(one_line(r.err));
+}
+
+TEST_CASE("a manager whose snapshot status is not JSON is not restoring",
+          "[cli][hostile]") {
+  TempDir dir;
+  // A restarting manager's proxy answers 502; a 200 that is not JSON comes
+  // from something that is not a manager, and is said as such.
+  write_file(dir.path() / "page.html", "<html>welcome</html>");
+  Emulator emu("cloudify",
+               {"--answer", "/api/v3.1/snapshot-status=" +
+                                (dir.path() / "page.html").string()});
+  auto r = snap({"status", "cloudify", "--addr", emu.url()});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("snapshot-status answered something snap does not read "
+                   "as JSON") != std::string::npos);
+  CHECK(r.err.find("restore is running") == std::string::npos);
+  CHECK(one_line(r.err));
+}
+
 TEST_CASE("format_version must be a whole number the reader knows",
           "[cli][hostile][archive]") {
   for (json bad : {json(4294967297ULL), json(1e308), json(-1), json(0),
