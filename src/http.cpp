@@ -333,6 +333,14 @@ public:
     } else if (rc != CURLE_OK) {
       a.outcome = Attempt::Outcome::failed;
       std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+      if (rc == CURLE_OUT_OF_MEMORY) {
+        // What libcurl 7.88 returns for a header line past its 100 KiB
+        // limit (http.c, "Avoided giant realloc for header"), far likelier
+        // from a hostile or broken server than a real shortage.
+        why = "the answer's headers are larger than libcurl accepts (100 "
+              "KiB), or memory ran out";
+        a.oversized = true;
+      }
       // "Failed to connect…" reads lower case mid-sentence; an acronym
       // ("SSL certificate problem") keeps its capitals.
       if (why.size() > 1 &&
@@ -396,9 +404,11 @@ Error HttpClient::status_error(const Request& req, const Response& resp,
   } else if (resp.status == 409) {
     kind = ErrorKind::conflict;
   }
-  std::string msg =
-      fmt::format("{}: {} {}: {} {}", m_config.label, req.method,
-                  display_url(req), resp.status, reason_phrase(resp.status));
+  std::string msg = fmt::format("{}: {} {}: {}", m_config.label, req.method,
+                                display_url(req), resp.status);
+  if (auto reason = reason_phrase(resp.status); !reason.empty()) {
+    msg += fmt::format(" {}", reason);
+  }
   std::string body = first_line(resp.error_body);
   if (!body.empty()) {
     msg += ": " + body;
@@ -508,6 +518,7 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
                                  "--key-file"
                          : a.before_request ? "is the server running? check "
                                               "--addr"
+                         : a.oversized      ? "is --addr the right server?"
                                             : "the connection broke; try again";
       if (a.cut) {
         why = fmt::format("connection closed after {} bytes of the body ({})",
@@ -614,6 +625,19 @@ std::string redact_url(std::string_view url) {
       out.rfind('@', path_start == std::string::npos ? out.size() : path_start);
   if (at != std::string::npos && at >= host_start) {
     out.replace(host_start, at - host_start, "***");
+  }
+  // A URL carried escaped inside the path (a Flux node's
+  // /backup/getremotefilesize/<url>/…): its query may be a pre-signed
+  // URL's signature, so it is masked up to the next path segment.
+  for (auto pos = out.find("%3A%2F%2F"); pos != std::string::npos;
+       pos = out.find("%3A%2F%2F", pos + 1)) {
+    auto q = out.find("%3F", pos);
+    if (q == std::string::npos) {
+      break;
+    }
+    auto end = out.find_first_of("/?#", q);
+    out.replace(q + 3, (end == std::string::npos ? out.size() : end) - q - 3,
+                "***");
   }
   for (std::string key : {"token=", "password=", "api_key="}) {
     for (auto pos = out.find(key); pos != std::string::npos;

@@ -128,6 +128,7 @@ struct Attempt {
   bool before_request = false; // failed: nothing reached the server
   bool tls = false;            // failed: TLS could not be set up
   bool cut = false;            // failed: the connection closed mid-body
+  bool oversized = false;      // failed: headers past libcurl's limit
   bool dns = false;            // failed: the host name did not resolve
   bool wrote_any = false;      // bytes of a 2xx body reached the sink
 };

@@ -164,6 +164,12 @@ TEST_CASE("URLs in messages never show credentials", "[unit][http]") {
         "https://db1:8500/v1/kv?token=***&recurse");
   CHECK(redact_url("http://db1:8500/a@b") == "http://db1:8500/a@b");
   CHECK(redact_url("http://h/x?api_key=k") == "http://h/x?api_key=***");
+  // A URL escaped into a path segment keeps its query masked.
+  CHECK(redact_url("http://node/backup/getremotefilesize/"
+                   "https%3A%2F%2Fs3%2Fb%3FX-Amz-Signature%3Dsekrit/B/0/"
+                   "true/app") ==
+        "http://node/backup/getremotefilesize/https%3A%2F%2Fs3%2Fb%3F***/B/"
+        "0/true/app");
 }
 
 TEST_CASE("path segments are percent-encoded", "[unit][http]") {
