@@ -94,7 +94,10 @@ bool FaultInjector::intercept(const httplib::Request& req,
     std::this_thread::sleep_for(std::chrono::milliseconds(m_faults.delay_ms));
   }
   for (const auto& [path, file] : m_faults.answers) {
-    if (req.method == "GET" && req.path == path) {
+    // A scripted failure still comes first; HEAD answers as GET would,
+    // without the body, as a static file server does.
+    if (scripted == 200 && (req.method == "GET" || req.method == "HEAD") &&
+        req.path == path) {
       std::ifstream in(file, std::ios::binary);
       std::stringstream body;
       body << in.rdbuf();

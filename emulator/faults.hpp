@@ -28,8 +28,9 @@ struct Faults {
   // "Authorization: Bearer <token>").
   bool proxy_auth = false;
   std::string request_log;
-  // "/v1/status/leader=FILE": answer GET of that path with the file's
-  // bytes, 200, as a hostile or broken server would (--answer).
+  // "/v1/status/leader=FILE": answer GET (and HEAD) of that path with the
+  // file's bytes, 200, as a hostile or broken server would, or a plain
+  // file server (--answer); a scripted status takes precedence.
   std::vector<std::pair<std::string, std::string>> answers;
 };
 

@@ -12,9 +12,11 @@
 #include "emulator/clock.hpp"
 #include "emulator/flux_id.hpp"
 
+#include <algorithm>
 #include <archive.h>
 #include <archive_entry.h>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -261,6 +263,44 @@ public:
                         {"size", space.capacity},
                         {"available", space.available}}}});
           });
+    // backupRestoreService.js getRemoteFileSize. Express routes
+    // /:fileurl?/:multiplier?/:decimal?/:number?/:appname? on the raw path,
+    // so the URL must come escaped, as one segment.
+    s.Get(R"(/backup/getremotefilesize/.*)", [this](const auto& rq, auto& rs) {
+      std::string raw = rq.target.substr(0, rq.target.find('?'));
+      raw = raw.substr(std::string_view("/backup/getremotefilesize/").size());
+      std::vector<std::string> seg;
+      for (std::size_t start = 0;;) {
+        auto slash = raw.find('/', start);
+        seg.push_back(httplib::detail::decode_url(
+            raw.substr(start, slash - start), false));
+        if (slash == std::string::npos) {
+          break;
+        }
+        start = slash + 1;
+      }
+      if (seg.size() != 5) {
+        rs.status = 404;
+        rs.set_content("Cannot GET " + rq.path, "text/html; charset=utf-8");
+        return;
+      }
+      const std::string &url = seg[0], &app = seg[4];
+      if (url.empty() || app.empty()) {
+        send(rs, envelope_error("fileurl and appname parameters are "
+                                "mandatory"));
+        return;
+      }
+      if (!authorized(rq, rs, app)) {
+        return;
+      }
+      auto size = remote_file_size(url, m_opts.fetch);
+      if (!size) {
+        send(rs, envelope_error("Error fetching file size"));
+        return;
+      }
+      send(rs, {{"status", "success"},
+                {"data", file_size(*size, seg[1], seg[2], seg[3] == "true")}});
+    });
     s.Post("/apps/appendbackuptask",
            [this](const auto& rq, auto& rs) { task(rq, rs, true); });
     s.Post("/apps/appendrestoretask",
@@ -327,6 +367,31 @@ public:
   }
 
 private:
+  // IOUtils.js convertFileSize: in B, KB, MB or GB (1024-based), rounded
+  // to `decimal` places; a number with `number`, else "<value> <unit>".
+  static json file_size(std::uint64_t bytes, const std::string& multiplier,
+                        const std::string& decimal, bool number) {
+    static const std::map<std::string, double> units = {
+        {"B", 1}, {"KB", 1024}, {"MB", 1048576}, {"GB", 1073741824}};
+    std::string unit = multiplier;
+    std::transform(unit.begin(), unit.end(), unit.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
+    auto it = units.find(unit);
+    if (it == units.end()) {
+      it = units.find("B");
+    }
+    int places = std::clamp(std::atoi(decimal.c_str()), 0, 20);
+    double value = static_cast<double>(bytes) / it->second;
+    if (!number) {
+      return fmt::format("{:.{}f} {}", value, places, unit);
+    }
+    if (places == 0) {
+      return static_cast<std::uint64_t>(std::llround(value));
+    }
+    double scale = std::pow(10.0, places);
+    return std::round(value * scale) / scale;
+  }
+
   static void send(httplib::Response& rs, const json& body) {
     rs.status = 200;
     rs.set_content(body.dump(), "application/json");
@@ -586,7 +651,8 @@ private:
       } else {
         running.insert(app);
         running_guard->active = true;
-        run_task(*state, app, comps, type, backup);
+        run_task(*state, app, comps, type, backup,
+                 backup ? json::array() : body[list_key]);
       }
     }
     rs.set_chunked_content_provider(
@@ -608,36 +674,82 @@ private:
   // Does the task's work now and records the lines it will stream.
   void run_task(std::vector<std::string>& out, const std::string& app,
                 const std::vector<std::string>& comps, const std::string& type,
-                bool backup) {
+                bool backup, const json& items) {
     // The app is stopped for the task and started again only when it
     // works: a failure leaves it stopped (advancedWorkflows.js's catch).
     out.push_back("Stopping application...");
     m_stopped.insert(app);
+    if (!backup) {
+      if (!restore_components(out, app, comps, type, items)) {
+        return; // an error line: the app stays stopped
+      }
+    }
+    for (const auto& c : backup ? comps : std::vector<std::string>{}) {
+      fs::path m = mount(app, c);
+      fs::path file =
+          m / "backup" / type / fmt::format("backup_{}.tar.gz", lower(c));
+      if (fs::exists(file)) {
+        out.push_back(
+            fmt::format("Removing exists backup archive for {}...", c));
+      }
+      out.push_back(fmt::format("Creating backup archive for {}...", c));
+      if (m_opts.fail_task == "backup" || !known(app, c) ||
+          !make_tar_gz(m / "appdata", file)) {
+        out.push_back(fmt::format("Error: Failed to create backup archive "
+                                  "for {}, tar: appdata: Cannot open: No "
+                                  "such file or directory",
+                                  c));
+        return;
+      }
+    }
+    out.push_back("Starting application...");
+    m_stopped.erase(app);
+    out.push_back("Finalizing...");
+  }
+
+  // appendRestoreTask's steps, in its order: every component's appdata
+  // wiped first; for type "remote", each item's url (every item whose url
+  // is not "", restore:false ones too, and a missing url counts as one)
+  // downloaded into backup/remote/backup_<component>.tar.gz; then each
+  // component unpacked from backup/<type>/ and that file removed. False
+  // after an error line.
+  bool restore_components(std::vector<std::string>& out, const std::string& app,
+                          const std::vector<std::string>& comps,
+                          const std::string& type, const json& items) {
+    std::error_code ec;
+    for (const auto& c : comps) {
+      out.push_back(fmt::format("Removing {} component data...", c));
+      for (const auto& e :
+           fs::directory_iterator(mount(app, c) / "appdata", ec)) {
+        fs::remove_all(e.path(), ec); // wiped before anything is checked
+      }
+    }
+    for (const auto& item :
+         type == "remote" && items.is_array() ? items : json()) {
+      const json* url =
+          item.is_object() && item.contains("url") ? &item["url"] : nullptr;
+      if (url != nullptr && url->is_string() && url->get<std::string>() == "") {
+        continue;
+      }
+      std::string text =
+          url == nullptr
+              ? "undefined"
+              : (url->is_string() ? url->get<std::string>() : url->dump());
+      std::string c = item.is_object() ? item.value("component", "") : "";
+      fs::path dir = mount(app, c) / "backup" / "remote";
+      fs::remove_all(dir, ec);
+      out.push_back(fmt::format("Downloading {}...", text));
+      if (!known(app, c) ||
+          !download_file(text, dir / fmt::format("backup_{}.tar.gz", lower(c)),
+                         m_opts.fetch)) {
+        out.push_back(fmt::format("Error: Failed to download {}...", text));
+        return false;
+      }
+    }
     for (const auto& c : comps) {
       fs::path m = mount(app, c);
       fs::path file =
           m / "backup" / type / fmt::format("backup_{}.tar.gz", lower(c));
-      if (backup) {
-        if (fs::exists(file)) {
-          out.push_back(
-              fmt::format("Removing exists backup archive for {}...", c));
-        }
-        out.push_back(fmt::format("Creating backup archive for {}...", c));
-        if (m_opts.fail_task == "backup" || !known(app, c) ||
-            !make_tar_gz(m / "appdata", file)) {
-          out.push_back(fmt::format("Error: Failed to create backup archive "
-                                    "for {}, tar: appdata: Cannot open: No "
-                                    "such file or directory",
-                                    c));
-          return;
-        }
-        continue;
-      }
-      out.push_back(fmt::format("Removing {} component data...", c));
-      std::error_code ec;
-      for (const auto& e : fs::directory_iterator(m / "appdata", ec)) {
-        fs::remove_all(e.path(), ec); // wiped before anything is checked
-      }
       out.push_back(fmt::format("Unpacking backup archive for {}...", c));
       std::string err = m_opts.fail_task == "restore"
                             ? "tar: injected failure"
@@ -648,14 +760,12 @@ private:
       if (!err.empty()) {
         out.push_back(fmt::format(
             "Error: Failed to unpack archive file for {}, {}", c, err));
-        return;
+        return false;
       }
       out.push_back(fmt::format("Removing backup file for {}...", c));
       fs::remove(file, ec);
     }
-    out.push_back("Starting application...");
-    m_stopped.erase(app);
-    out.push_back("Finalizing...");
+    return true;
   }
 
   void upload(const httplib::Request& rq, httplib::Response& rs) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "emulator/faults.hpp"
+#include "emulator/flux_fetch.hpp"
 
 namespace snap::emulator {
 
@@ -25,6 +26,8 @@ struct FluxOptions {
   // Other nodes running every app ("ip:port"), which /apps/location lists
   // after this one, as the network's app locations would.
   std::vector<std::string> peers;
+  // How the node fetches a remote restore's URL (urlSecurity.js).
+  FetchRules fetch;
 };
 
 // Registers the FluxOS routes on `server`; creates each component's

@@ -159,6 +159,11 @@ void flux_flags(CLI::App& sub, Setup& s) {
       ->allow_extra_args(false);
   sub.add_flag("--unhealthy", s.flux.unhealthy,
                "GET /id/loginphrase answers the DOS-state error");
+  sub.add_option("--public-address", s.flux.fetch.public_addresses,
+                 "an address a remote restore's URL may resolve to, as a "
+                 "public host's would (FluxOS refuses loopback and private "
+                 "ones); repeatable")
+      ->allow_extra_args(false);
 }
 
 bool flux_start(httplib::Server& server, FaultInjector& injector, Setup& s,

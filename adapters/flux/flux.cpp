@@ -39,6 +39,7 @@
 #include "adapters/factories.hpp"
 #include "adapters/flux/flux_id.hpp"
 #include "snap/json.hpp"
+#include "snap/sha256.hpp"
 #include "snap/targz.hpp"
 #include "snap/text.hpp"
 
@@ -125,18 +126,77 @@ Expected<BackupId> parse_backup_id(std::string_view text) {
   return id;
 }
 
+// A --from-url value as snap requests it: the origin for the client
+// (scheme://host[:port]), then the path and query as given.
+struct HttpUrl {
+  std::string origin;
+  std::string path;
+  std::string query;
+};
+
+// An http:// or https:// URL with a host and nothing a request line cannot
+// carry; nullopt otherwise.
+std::optional<HttpUrl> split_http_url(std::string_view url) {
+  if (!(url.starts_with("http://") || url.starts_with("https://")) ||
+      url.size() > 8192 || std::any_of(url.begin(), url.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+      })) {
+    return std::nullopt;
+  }
+  std::size_t host = url.find("://") + 3;
+  std::size_t end = url.find_first_of("/?#", host);
+  HttpUrl u;
+  u.origin = std::string(url.substr(0, end));
+  std::string_view authority = url.substr(host, end - host);
+  authority = authority.substr(authority.rfind('@') + 1);
+  if (authority.empty() || authority.starts_with(":")) {
+    return std::nullopt;
+  }
+  std::string_view rest = end == url.npos ? "" : url.substr(end);
+  rest = rest.substr(0, rest.find('#'));
+  auto q = rest.find('?');
+  u.path = std::string(rest.substr(0, q));
+  if (u.path.empty()) {
+    u.path = "/";
+  }
+  if (q != rest.npos) {
+    u.query = std::string(rest.substr(q + 1));
+  }
+  return u;
+}
+
+// A URL as messages show it: credentials masked, and the query left out,
+// since a pre-signed URL's query is a credential of its own.
+std::string shown_url(std::string_view url) {
+  auto q = url.find('?');
+  return redact_url(url.substr(0, q)) + (q == url.npos ? "" : "?…");
+}
+
+// How a backup or restore task is run: start the app again when the task
+// failed and left it stopped (else FluxAdapter::m_left_stopped says so, for
+// the caller to decide); text to mask in the lines echoed.
+struct TaskRun {
+  bool restart = true;
+  std::vector<std::pair<std::string, std::string>> masks;
+};
+
 // Collects a task's streamed lines and shows each as progress.
 class TaskLines : public Sink {
 public:
-  explicit TaskLines(Reporter& r) : m_reporter(r) {}
+  // `masks`: text to show otherwise in the lines echoed (a URL's query).
+  explicit TaskLines(
+      Reporter& r, std::vector<std::pair<std::string, std::string>> masks = {})
+      : m_reporter(r), m_masks(std::move(masks)) {}
   Expected<void> write(Bytes data) override {
     for (std::byte b : data) {
       char c = static_cast<char>(b);
       if (c != '\n') {
-        m_partial.push_back(c);
+        if (m_partial.size() < k_max_line) {
+          m_partial.push_back(c); // a longer line is cut, not kept whole
+        }
         continue;
       }
-      std::string line = trim_copy(m_partial);
+      std::string line = masked(trim_copy(m_partial));
       m_partial.clear();
       if (!line.empty()) {
         m_reporter.note(line);
@@ -150,13 +210,24 @@ public:
   std::vector<std::string> lines() const {
     auto out = m_lines;
     if (!trim_copy(m_partial).empty()) {
-      out.push_back(trim_copy(m_partial));
+      out.push_back(masked(trim_copy(m_partial)));
     }
     return out;
   }
 
 private:
+  static constexpr std::size_t k_max_line = 64 * 1024;
+  std::string masked(std::string line) const {
+    for (const auto& [text, shown] : m_masks) {
+      for (auto pos = line.find(text); pos != std::string::npos;
+           pos = line.find(text, pos + shown.size())) {
+        line.replace(pos, text.size(), shown);
+      }
+    }
+    return line;
+  }
   Reporter& m_reporter;
+  std::vector<std::pair<std::string, std::string>> m_masks;
   std::string m_partial;
   std::vector<std::string> m_lines;
 };
@@ -465,8 +536,11 @@ public:
     std::string app = SNAP_TRY(target_app(in));
     SNAP_TRY(choose_source(in));
     std::vector<std::string> comps = SNAP_TRY(chosen_components(in));
-    json body = {
-        {"appname", app}, {"type", "upload"}, {"restore", json::array()}};
+    std::map<std::string, std::string> urls = SNAP_TRY(from_urls(comps));
+    json body = {{"appname", app},
+                 {"type", urls.empty() ? "upload" : "remote"},
+                 {"restore", json::array()}};
+    json shown_body = body; // the URLs as messages show them
     std::vector<std::string> plan;
     if (m_node) {
       plan.push_back("on node " + redact_url(m_node->config().base_url));
@@ -475,22 +549,76 @@ public:
       plan.push_back("from the backups of node " + m_from_node);
     }
     for (const auto& comp : comps) {
-      body["restore"].push_back({{"component", comp}, {"restore", true}});
-      plan.push_back(fmt::format("upload {} as backup/upload/{} of {}",
-                                 entry_of(comp), archive_name(comp), comp));
+      json item = {{"component", comp}, {"restore", true}};
+      json shown_item = item;
+      if (urls.empty()) {
+        plan.push_back(fmt::format("upload {} as backup/upload/{} of {}",
+                                   entry_of(comp), archive_name(comp), comp));
+      } else {
+        item["url"] = urls[comp];
+        shown_item["url"] = shown_url(urls[comp]);
+        plan.push_back(fmt::format(
+            "check that {} serves {} byte for byte, that the node can fetch "
+            "it (GET /backup/getremotefilesize) and that {}'s volume has "
+            "room for it",
+            shown_url(urls[comp]), entry_of(comp), comp));
+      }
+      body["restore"].push_back(item);
+      shown_body["restore"].push_back(shown_item);
     }
-    plan.push_back(fmt::format("POST /apps/appendrestoretask {} (the node "
-                               "stops {}, wipes each component's data, "
-                               "unpacks, deletes the upload, starts it)",
-                               body.dump(), app));
+    plan.push_back(fmt::format(
+        "POST /apps/appendrestoretask {} (the node stops {}, wipes each "
+        "component's data, {}unpacks, deletes the {}, starts it)",
+        shown_body.dump(), app, urls.empty() ? "" : "downloads each URL, ",
+        urls.empty() ? "upload" : "download"));
+    if (!urls.empty()) {
+      plan.push_back("if the node cannot download a URL (after it wiped the "
+                     "data): upload the archive's files and restore them "
+                     "instead");
+    }
     if (dry_run) {
       return RestoreReport{.plan = std::move(plan)};
+    }
+    json done = shown_body["restore"];
+    if (!urls.empty()) {
+      SNAP_TRY(check_urls(app, in, comps, urls));
+      std::vector<std::pair<std::string, std::string>> masks;
+      for (const auto& [comp, url] : urls) {
+        masks.emplace_back(url, shown_url(url));
+      }
+      auto fetched = run_task("/apps/appendrestoretask", body, "restore", app,
+                              {.restart = false, .masks = masks});
+      if (fetched) {
+        return RestoreReport{.details = {{"app", app},
+                                         {"components", done},
+                                         {"fetched_by", "node"}}};
+      }
+      Error e = fetched.error();
+      if (e.message.find("Error: Failed to download") == std::string::npos) {
+        if (m_left_stopped) {
+          e.message += restart_app(app);
+        }
+        return tl::unexpected(e);
+      }
+      // The node wiped the components' data before its download failed:
+      // the archive's own copy goes in instead.
+      m_ctx.reporter.warn(fmt::format(
+          "{}; its data for {} is already wiped: uploading the archive's "
+          "copy and restoring that instead",
+          e.message, join_list(comps, ", ")));
+      body["type"] = "upload";
+      for (auto& item : body["restore"]) {
+        item.erase("url");
+      }
     }
     std::vector<std::string> pushed;
     auto clean = [&](Error e) -> Expected<RestoreReport> {
       // The node removes an upload only after a restore that worked.
       std::string left = remove_uploads(app, pushed);
       e.message += left;
+      if (!urls.empty() && m_left_stopped) {
+        e.message += restart_app(app);
+      }
       return tl::unexpected(e);
     };
     for (const auto& comp : comps) {
@@ -503,8 +631,12 @@ public:
         !ok) {
       return clean(ok.error());
     }
-    return RestoreReport{
-        .details = {{"app", app}, {"components", body["restore"]}}};
+    RestoreReport report{.details = {{"app", app}, {"components", done}}};
+    if (!urls.empty()) {
+      report.details["fetched_by"] = "snap";
+      report.details["node_download_failed"] = true;
+    }
+    return report;
   }
 
 private:
@@ -609,6 +741,206 @@ private:
       }
     }
     return wanted;
+  }
+
+  // --from-url COMPONENT=URL for every component restored, or none. The
+  // values of a repeated flag arrive joined with ',', and a URL may hold
+  // commas, so a new pair starts only where a piece reads NAME=http(s)://.
+  // Errors: `usage`.
+  Expected<std::map<std::string, std::string>>
+  from_urls(const std::vector<std::string>& comps) const {
+    std::map<std::string, std::string> urls;
+    std::string given = flag("from-url");
+    if (given.empty()) {
+      return urls;
+    }
+    std::vector<std::string> pairs;
+    for (std::size_t start = 0; start <= given.size();) {
+      auto comma = given.find(',', start);
+      std::string piece = given.substr(start, comma - start);
+      auto eq = piece.find('=');
+      bool opens = eq != std::string::npos && eq > 0 &&
+                   (piece.compare(eq + 1, 7, "http://") == 0 ||
+                    piece.compare(eq + 1, 8, "https://") == 0);
+      if (opens || pairs.empty()) {
+        pairs.push_back(piece);
+      } else {
+        pairs.back() += "," + piece;
+      }
+      if (comma == std::string::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+    std::set<std::string> seen;
+    for (const auto& p : pairs) {
+      auto eq = p.find('=');
+      std::string comp = eq == std::string::npos ? "" : p.substr(0, eq);
+      std::string url = eq == std::string::npos ? p : p.substr(eq + 1);
+      if (comp.empty() || !split_http_url(url)) {
+        return fail(ErrorKind::usage,
+                    fmt::format("flux: --from-url {}: write COMPONENT=URL, "
+                                "the URL http:// or https:// (the only "
+                                "schemes a node fetches)",
+                                shown_url(p)));
+      }
+      if (std::find(comps.begin(), comps.end(), comp) == comps.end()) {
+        return fail(ErrorKind::usage,
+                    fmt::format("flux: --from-url names component {}, which "
+                                "this restore does not restore (it restores "
+                                "{})",
+                                comp, join_list(comps, ", ")));
+      }
+      if (urls.contains(comp) || !seen.insert(url).second) {
+        return fail(ErrorKind::usage,
+                    fmt::format("flux: --from-url gives component {} or its "
+                                "URL twice: one URL per component",
+                                comp));
+      }
+      urls[comp] = url;
+    }
+    for (const auto& comp : comps) {
+      if (!urls.contains(comp)) {
+        return fail(ErrorKind::usage,
+                    fmt::format("flux: --from-url gives no URL for component "
+                                "{}: a node restores from URLs or from "
+                                "uploads, not both at once; give one for "
+                                "each, or pick components with --component",
+                                comp));
+      }
+    }
+    return urls;
+  }
+
+  // Before anything changes, for each URL: it serves the archive entry's
+  // exact bytes (snap reads it through once: the node checks nothing it
+  // downloads), the node can fetch it and sees that size (its own HEAD,
+  // under FluxOS's rules: public addresses only), and the component's
+  // volume has that much free, as the FluxOS UI checks before a remote
+  // restore. Errors: `remote`, `connect`, `timeout`, the node's.
+  Expected<void> check_urls(const std::string& app, ArchiveReader& in,
+                            const std::vector<std::string>& comps,
+                            const std::map<std::string, std::string>& urls) {
+    std::map<std::string, const ManifestEntry*> entries;
+    for (const auto& comp : comps) {
+      for (const auto& e : in.manifest().entries) {
+        if (e.path == entry_of(comp)) {
+          entries[comp] = &e;
+        }
+      }
+      if (!entries.contains(comp)) {
+        return fail(ErrorKind::archive,
+                    fmt::format("flux: the archive has no {}", entry_of(comp)));
+      }
+    }
+    for (const auto& comp : comps) { // what snap can check alone, first
+      const std::string& url = urls.at(comp);
+      const ManifestEntry* entry = entries[comp];
+      auto [size, sha] = SNAP_TRY(read_url(url));
+      if (size != entry->size || sha != entry->sha256) {
+        return fail(ErrorKind::remote,
+                    fmt::format("flux: --from-url {}: {} serves {} bytes "
+                                "(sha256 {}), not the archive's {} ({} bytes, "
+                                "sha256 {}); nothing was changed: put the "
+                                "archive's file there (unzip -p ARCHIVE {}) "
+                                "or restore without --from-url",
+                                comp, shown_url(url), size, sha.substr(0, 12),
+                                entry_of(comp), entry->size,
+                                entry->sha256.substr(0, 12), entry_of(comp)));
+      }
+    }
+    for (const auto& comp : comps) {
+      const std::string& url = urls.at(comp);
+      const ManifestEntry* entry = entries[comp];
+      Request ask = get("/backup/getremotefilesize/" + url_escape(url) +
+                        "/B/0/true/" + url_escape(app));
+      json r = SNAP_TRY(envelope(ask));
+      const json& seen = r.value("data", json());
+      if (r.value("status", "") != "success" || !seen.is_number_unsigned()) {
+        return fail(ErrorKind::remote,
+                    fmt::format("flux: the node cannot fetch {} ({}); "
+                                "nothing was changed. A node fetches only "
+                                "http(s) URLs whose host resolves to a "
+                                "public address; restore without --from-url "
+                                "to upload from the archive",
+                                shown_url(url), message_of(r, r.dump())));
+      }
+      if (seen.get<std::uint64_t>() != entry->size) {
+        return fail(ErrorKind::remote,
+                    fmt::format("flux: the node sees {} bytes at {}, where "
+                                "snap read {}; nothing was changed (does the "
+                                "URL answer differently by client?)",
+                                seen.get<std::uint64_t>(), shown_url(url),
+                                entry->size));
+      }
+      json vol = SNAP_TRY(
+          envelope(get("/backup/getvolumedataofcomponent/" + url_escape(app) +
+                       "/" + url_escape(comp) + "/B/0/size,available,mount")));
+      const json& data = vol.value("data", json());
+      std::uint64_t room =
+          data.is_object() ? data.value("available", std::uint64_t{0}) : 0;
+      if (vol.value("status", "") != "success" || room < entry->size) {
+        return fail(ErrorKind::remote,
+                    fmt::format("flux: the node has {} bytes free for {} and "
+                                "its download needs {}; nothing was changed "
+                                "(free space on the node, or restore without "
+                                "--from-url)",
+                                room, comp, entry->size));
+      }
+    }
+    return {};
+  }
+
+  // Reads `url` through once, with no credentials of the node's, following
+  // up to 5 redirects as the node does; its size and SHA-256.
+  Expected<std::pair<std::uint64_t, std::string>>
+  read_url(const std::string& url) {
+    std::string at = url;
+    for (int hop = 0; hop <= 5; ++hop) {
+      auto parts = split_http_url(at);
+      if (!parts) {
+        return fail(ErrorKind::remote,
+                    fmt::format("flux: {} redirects to {}, which is not an "
+                                "http(s) URL",
+                                shown_url(url), shown_url(at)));
+      }
+      HttpConfig cfg;
+      cfg.label = "flux";
+      cfg.base_url = parts->origin;
+      auto http = m_ctx.connector.open(cfg);
+      Request req = get(parts->path);
+      req.query = parts->query;
+      Sha256 sha;
+      auto resp =
+          http->send(req, sha, [this](std::uint64_t done, std::uint64_t size) {
+            m_ctx.reporter.progress("checking the URL", done, size);
+          });
+      if (!resp) {
+        Error e = resp.error();
+        e.message = fmt::format("flux: reading {} to check it: {}",
+                                shown_url(url), e.message);
+        return tl::unexpected(e);
+      }
+      std::string location = resp->header("location");
+      if (resp->status >= 300 && resp->status < 400 && !location.empty()) {
+        if (location.starts_with("/")) {
+          location = parts->origin + location;
+        }
+        at = location;
+        continue;
+      }
+      if (!resp->ok()) {
+        return fail(ErrorKind::remote,
+                    fmt::format("flux: reading {} to check it: it answered "
+                                "{}; nothing was changed",
+                                shown_url(url), resp->status));
+      }
+      return std::pair{resp->body_bytes, sha.hex()};
+    }
+    return fail(ErrorKind::remote,
+                fmt::format("flux: {} redirects more than 5 times, more "
+                            "than a node follows",
+                            shown_url(url)));
   }
 
   // Removes the files snap put in the components' backup/upload folders;
@@ -961,13 +1293,15 @@ private:
   // Runs a backup or restore task and follows its lines; success only when
   // the stream ends after "Finalizing...".
   Expected<void> run_task(const std::string& path, const json& body,
-                          std::string_view what, const std::string& app) {
+                          std::string_view what, const std::string& app,
+                          const TaskRun& run = {}) {
+    m_left_stopped = false;
     Request req{.method = "POST", .path = path, .idempotent = false};
     MemorySource src(body.dump());
     req.body = &src;
     req.content_type = "application/json";
     SNAP_TRY(sign_in(req));
-    TaskLines lines(m_ctx.reporter);
+    TaskLines lines(m_ctx.reporter, run.masks);
     Response resp = SNAP_TRY(node().send(req, lines));
     if (!resp.ok()) {
       return tl::unexpected(node().status_error(req, resp, ""));
@@ -985,13 +1319,15 @@ private:
       };
       bool left_stopped =
           said("Stopping application...") && !said("Starting application...");
-      return fail(busy ? ErrorKind::conflict : ErrorKind::remote,
-                  fmt::format("flux: the {} task failed on the node: {}{}{}",
-                              what, last,
-                              busy ? " (another task for this app is "
-                                     "running; wait for it, then retry)"
-                                   : "",
-                              left_stopped ? restart_app(app) : ""));
+      m_left_stopped = left_stopped && !run.restart;
+      return fail(
+          busy ? ErrorKind::conflict : ErrorKind::remote,
+          fmt::format("flux: the {} task failed on the node: {}{}{}", what,
+                      last,
+                      busy ? " (another task for this app is "
+                             "running; wait for it, then retry)"
+                           : "",
+                      left_stopped && run.restart ? restart_app(app) : ""));
     }
     return {};
   }
@@ -1117,6 +1453,8 @@ private:
   // whose they are in an archive of several nodes.
   std::string m_from = "payload/";
   std::string m_from_node;
+  // The last task failed and left the app stopped (TaskRun::restart off).
+  bool m_left_stopped = false;
 };
 
 } // namespace
@@ -1158,6 +1496,15 @@ const AdapterInfo& flux_info() {
             "restored to, when it is one of them)",
             true,
             {C::restore, C::upload}},
+           {"from-url",
+            "COMPONENT=URL: the node downloads that component's tar.gz "
+            "from URL itself (a restore of type remote) instead of snap "
+            "uploading it; snap first checks that URL serves the archive's "
+            "exact bytes, that the node can fetch it and has room "
+            "(repeatable, one per component restored)",
+            true,
+            {C::restore},
+            true},
            {"key-file",
             "the Flux ID's private key (WIF, mode 600): snap signs in "
             "to the node by itself, instead of a ready --auth-file",

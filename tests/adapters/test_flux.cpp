@@ -727,3 +727,164 @@ TEST_CASE("flux save --all-nodes leaves out a node whose backup fails, with "
 }
 
 } // namespace snap::test
+
+namespace snap::test {
+
+// A remote restore (FluxOS's "restore from URL"): the component files sit on
+// a plain file server, and the node downloads them itself. FluxOS refuses
+// URLs of private addresses, so the node here counts 127.0.0.1 as public
+// (--public-address), as a real file server's address would be.
+struct RemoteRestore {
+  AdapterFixture f;
+  TempDir dir;
+  std::string archive = (dir.path() / "a.zip").string();
+  std::string before;
+  std::vector<std::string> files; // --answer PATH=FILE for each component
+
+  RemoteRestore(const FluxWorld& w, const Emulator& node) : f(flux_fixture(w)) {
+    f.seed("");
+    before = f.state("");
+    REQUIRE(snap({"save", "flux", "--addr", node.url(), "--app", "myapp", "-o",
+                  archive})
+                .exit_code == 0);
+    for (std::string comp : {"web", "db"}) {
+      auto bytes =
+          run({"/usr/bin/unzip", "-p", archive, "payload/" + comp + ".tar.gz"});
+      fs::path file = dir.path() / ("backup_" + comp + ".tar.gz");
+      write_file(file, bytes.out);
+      files.push_back("--answer");
+      files.push_back("/files/backup_" + comp + ".tar.gz=" + file.string());
+    }
+    f.mutate("");
+    REQUIRE(f.state("") != before);
+    saved_at = node.requests().size();
+  }
+  std::size_t saved_at = 0; // the node's requests until the save was made
+  // --from-url for both components; web's URL carries a signature.
+  std::vector<std::string> restore(const Emulator& node, const Emulator& server,
+                                   std::string web = "backup_web") const {
+    return {"restore",
+            "flux",
+            archive,
+            "--addr",
+            node.url(),
+            "--from-url",
+            "web=" + server.url() + "/files/" + web +
+                ".tar.gz?X-Amz-Signature=sekrit",
+            "--from-url",
+            "db=" + server.url() + "/files/backup_db.tar.gz?part=1,2",
+            "--yes"};
+  }
+};
+
+// Whether the node received a request that changes something after the
+// first `since`.
+bool changed_anything(const Emulator& node, std::size_t since) {
+  auto reqs = node.requests();
+  for (std::size_t i = since; i < reqs.size(); ++i) {
+    const std::string& r = reqs[i];
+    if (!r.starts_with("GET ") || r.starts_with("GET /apps/appstart") ||
+        r.starts_with("GET /backup/removebackupfile")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST_CASE("flux restore --from-url has the node fetch files snap checked "
+          "first",
+          "[e2e][flux][target-truth]") {
+  FluxWorld w;
+  Emulator node("flux", {"--data-dir", w.apps->path().string(),
+                         "--public-address", "127.0.0.1"});
+  RemoteRestore rr(w, node);
+  Emulator server("consul", rr.files);
+
+  auto args = rr.restore(node, server);
+  args.back() = "--dry-run";
+  auto dry = snap(args);
+  CHECK(dry.exit_code == 0);
+  CHECK(dry.out.find("\"type\":\"remote\"") != std::string::npos);
+  CHECK(dry.out.find("sekrit") == std::string::npos);
+  auto plan = snap(rr.restore(node, server));
+  INFO(plan.err);
+  REQUIRE(plan.exit_code == 0);
+  CHECK(rr.f.state("") == rr.before);
+  CHECK(plan.err.find("sekrit") == std::string::npos);
+  CHECK(plan.out.find("sekrit") == std::string::npos);
+  // The node fetched the files: nothing was uploaded, its size check came
+  // first, and snap itself read each URL before the node did.
+  CHECK_FALSE(node.received("POST /ioutils/fileupload"));
+  CHECK(node.received("GET /backup/getremotefilesize/"));
+  auto got = server.requests();
+  auto web = std::count_if(got.begin(), got.end(), [](const std::string& r) {
+    return r.starts_with("GET /files/backup_web.tar.gz");
+  });
+  CHECK(web == 2); // snap's check, then the node's download
+  long head = first_starting(got, "HEAD /files/backup_web.tar.gz");
+  REQUIRE(head < static_cast<long>(got.size()));
+  CHECK(first_starting(got, "GET /files/backup_web.tar.gz") < head);
+  CHECK(std::count_if(got.begin() + head, got.end(), [](const auto& r) {
+          return r.starts_with("GET /files/backup_web.tar.gz");
+        }) == 1);
+}
+
+TEST_CASE("flux restore --from-url refuses before any change what the node "
+          "could not restore",
+          "[e2e][flux][target-truth]") {
+  FluxWorld w;
+  Emulator strict("flux", {"--data-dir", w.apps->path().string()});
+  RemoteRestore rr(w, strict);
+  Emulator server("consul", rr.files);
+
+  SECTION("a node that may not fetch a private address") {
+    auto r = snap(rr.restore(strict, server));
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("the node cannot fetch") != std::string::npos);
+    CHECK(r.err.find("Error fetching file size") != std::string::npos);
+    CHECK(r.err.find("sekrit") == std::string::npos);
+  }
+  SECTION("a URL that serves other bytes than the archive's") {
+    auto r = snap(rr.restore(strict, server, "backup_db"));
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("not the archive's payload/web.tar.gz") !=
+          std::string::npos);
+  }
+  SECTION("a URL for one component of two") {
+    auto args = rr.restore(strict, server);
+    args.erase(args.begin() + 7, args.begin() + 9);
+    auto r = snap(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("no URL for component db") != std::string::npos);
+  }
+  CHECK_FALSE(changed_anything(strict, rr.saved_at));
+  CHECK(rr.f.state("") != rr.before);
+}
+
+TEST_CASE("a node that cannot download after wiping the data gets the "
+          "archive's copy uploaded",
+          "[e2e][flux][target-truth]") {
+  // FluxOS v8.17.0 wipes every component's data before it downloads
+  // (appendRestoreTask), so a download that fails leaves the app stopped
+  // and empty; snap then restores the verified archive's own copy.
+  FluxWorld w;
+  Emulator node("flux", {"--data-dir", w.apps->path().string(),
+                         "--public-address", "127.0.0.1"});
+  RemoteRestore rr(w, node);
+  // snap's and the node's checks of both files pass; the node's 4 tries
+  // of the first download fail.
+  auto flags = rr.files;
+  flags.insert(flags.end(),
+               {"--status-sequence", "200,200,200,200,500,500,500,500"});
+  Emulator server("consul", flags);
+  auto r = snap(rr.restore(node, server));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("Error: Failed to download") != std::string::npos);
+  CHECK(r.err.find("uploading the archive's copy") != std::string::npos);
+  CHECK(r.err.find("sekrit") == std::string::npos);
+  CHECK(node.received("POST /ioutils/fileupload/backup/myapp/web"));
+  CHECK(rr.f.state("") == rr.before);
+}
+
+} // namespace snap::test
