@@ -1061,11 +1061,21 @@ private:
       return;
     }
     std::string id = rq.matches[1];
+    std::string fetched;
+    if (rq.has_param("snapshot_archive_url")) {
+      std::string err;
+      if (!fetch_archive(rq, rq.get_param_value("snapshot_archive_url"),
+                         fetched, err)) {
+        error(rs, 400, "bad_parameters_error", err);
+        return;
+      }
+    }
     bool existed = m_snapshots.contains(id);
     Snapshot& s = m_snapshots[id];
     s.id = id;
     s.file = m_opts.data_dir / (id + ".zip");
-    std::ofstream(s.file, std::ios::binary | std::ios::trunc) << rq.body;
+    std::ofstream(s.file, std::ios::binary | std::ios::trunc)
+        << (rq.has_param("snapshot_archive_url") ? fetched : rq.body);
     s.status = "uploaded";
     s.error = "";
     if (s.created_at.empty()) {
@@ -1074,6 +1084,61 @@ private:
     rs.status = 201;
     rs.set_content(existed ? json::object().dump() : snapshot_json(s).dump(),
                    "application/json");
+  }
+
+  // upload_manager/utils.py save_file_from_url: the URL alone (no body,
+  // no chunked upload), matching ^(https?|ftp)://[^\s/$.?#].[^\s]*$, then
+  // requests.get(url, stream=True, timeout=(5, None)), which follows
+  // redirects, and raise_for_status(); any failure is a
+  // BadParametersError "Cannot fetch <url>: <why>". No address is refused.
+  static bool fetch_archive(const httplib::Request& rq, const std::string& url,
+                            std::string& out, std::string& err) {
+    if (!rq.body.empty() || rq.has_header("Transfer-Encoding")) {
+      err = "Can pass snapshot as only one of: URL via query parameters, "
+            "request body, multi-form or chunked.";
+      return false;
+    }
+    auto scheme = url.find("://");
+    std::string s = scheme == std::string::npos ? "" : url.substr(0, scheme);
+    bool pattern = (s == "http" || s == "https" || s == "ftp") &&
+                   url.size() > scheme + 4 &&
+                   std::string_view(" \t\r\n/$.?#").find(url[scheme + 3]) ==
+                       std::string_view::npos &&
+                   url.size() <= 8192 &&
+                   url.find_first_of(" \t\r\n\f\v") == std::string::npos;
+    if (!pattern) {
+      err = "Invalid URL " + url;
+      return false;
+    }
+    if (s == "ftp") {
+      err = fmt::format("Cannot fetch {}: No connection adapters were found "
+                        "for '{}'",
+                        url, url);
+      return false;
+    }
+    auto path = url.find_first_of("/?", scheme + 3);
+    httplib::Client cli(url.substr(0, path));
+    cli.set_connection_timeout(5);
+    cli.set_read_timeout(300);
+    cli.set_follow_location(true);
+    std::string target = path == std::string::npos ? "/" : url.substr(path);
+    if (target.starts_with("?")) {
+      target = "/" + target;
+    }
+    auto res = cli.Get(target);
+    if (!res) {
+      err = fmt::format("Cannot fetch {}: {}", url,
+                        httplib::to_string(res.error()));
+      return false;
+    }
+    if (res->status >= 400) {
+      err = fmt::format("Cannot fetch {}: {} {} Error: {} for url: {}", url,
+                        res->status, res->status < 500 ? "Client" : "Server",
+                        res->reason, url);
+      return false;
+    }
+    out = std::move(res->body);
+    return true;
   }
 
   void restore(const httplib::Request& rq, httplib::Response& rs) {

@@ -32,6 +32,7 @@
 // REST reference at
 // https://docs.cloudify.co/latest/developer/apis/rest-service/
 #include "adapters/factories.hpp"
+#include "adapters/remote_file.hpp"
 #include "snap/json.hpp"
 #include "snap/options.hpp"
 #include "snap/poll.hpp"
@@ -694,19 +695,77 @@ private:
     return r;
   }
 
+  // The archive's snapshot zip onto the manager as snapshot `id`: sent,
+  // or with --from-url fetched by the manager itself (snapshot_archive_url,
+  // as cfy snapshots upload URL does) once snap has read that URL through
+  // and found the archive's exact bytes there: the manager checks nothing
+  // it fetches.
   Expected<void> push_archive(ArchiveReader& in, const std::string& id) {
     Request req =
         request("PUT", "/snapshots/" + url_escape(id) + "/archive", {});
-    auto body = SNAP_TRY(in.open_entry(k_payload));
+    std::unique_ptr<Source> body;
+    if (std::string url = flag("from-url"); !url.empty()) {
+      SNAP_TRY(check_url(in, url));
+      req.query = "snapshot_archive_url=" + url_escape(url);
+      return send_archive(req, id, url);
+    }
+    body = SNAP_TRY(in.open_entry(k_payload));
     req.body = body.get();
     req.content_type = "application/octet-stream";
+    return send_archive(req, id, "");
+  }
+
+  Expected<void> check_url(ArchiveReader& in, const std::string& url) {
+    if (!split_http_url(url)) {
+      return fail(ErrorKind::usage,
+                  fmt::format("cloudify: --from-url {}: give an http:// or "
+                              "https:// URL",
+                              shown_url(url)));
+    }
+    const ManifestEntry* entry = nullptr;
+    for (const auto& e : in.manifest().entries) {
+      if (e.path == k_payload) {
+        entry = &e;
+      }
+    }
+    if (entry == nullptr) {
+      return fail(ErrorKind::archive,
+                  fmt::format("cloudify: the archive has no {}", k_payload));
+    }
+    // requests follows up to 30 redirects.
+    UrlDigest got = SNAP_TRY(
+        digest_url(m_ctx.connector, "cloudify", url, 30,
+                   [this](std::uint64_t done, std::uint64_t size) {
+                     m_ctx.reporter.progress("checking the URL", done, size);
+                   }));
+    if (auto e = differs("cloudify: --from-url", url, got, entry->path,
+                         entry->size, entry->sha256)) {
+      return tl::unexpected(*e);
+    }
+    return {};
+  }
+
+  Expected<void> send_archive(Request& req, const std::string& id,
+                              const std::string& url) {
     MemorySink answer(1 << 20);
     Response resp = SNAP_TRY(m_ctx.http.send(
         req, answer, [this](std::uint64_t done, std::uint64_t total) {
           m_ctx.reporter.progress("upload", done, total);
         }));
     if (resp.status != 201 && resp.status != 200) {
-      return tl::unexpected(answer_error(req, resp));
+      Error e = answer_error(req, resp);
+      if (!url.empty()) {
+        // The manager's message repeats the URL, query and all.
+        for (auto pos = e.message.find(url); pos != std::string::npos;
+             pos = e.message.find(url, pos)) {
+          e.message.replace(pos, url.size(), shown_url(url));
+        }
+        e.message += fmt::format("; snapshot {} was not made: check that the "
+                                 "manager can reach the URL, or go without "
+                                 "--from-url",
+                                 id);
+      }
+      return tl::unexpected(e);
     }
     return {};
   }
@@ -1037,9 +1096,17 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
                {"recreate_deployments_envs", false}};
   if (dry_run) {
     std::vector<std::string> plan;
-    plan.push_back(fmt::format("upload {} as snapshot {}, a new id, so the "
-                               "manager restores exactly the archive",
-                               k_payload, run.snapshot));
+    if (std::string url = flag("from-url"); !url.empty()) {
+      plan.push_back(fmt::format("check that {} serves {} byte for byte, "
+                                 "then have the manager fetch it as snapshot "
+                                 "{} (snapshot_archive_url), a new id, so "
+                                 "the manager restores exactly the archive",
+                                 shown_url(url), k_payload, run.snapshot));
+    } else {
+      plan.push_back(fmt::format("upload {} as snapshot {}, a new id, so the "
+                                 "manager restores exactly the archive",
+                                 k_payload, run.snapshot));
+    }
     plan.push_back(was_on ? "maintenance mode is on already: use it"
                           : "activate maintenance mode and wait until it is "
                             "'activated'");
@@ -1138,6 +1205,13 @@ const AdapterInfo& cloudify_info() {
                  true,
                  {C::save, C::restore, C::download, C::upload, C::status,
                   C::list, C::remove}},
+                {"from-url",
+                 "the manager fetches the archive's snapshot zip from URL "
+                 "itself (snapshot_archive_url) instead of snap sending it; "
+                 "snap first checks that URL serves the archive's exact "
+                 "bytes",
+                 true,
+                 {C::restore, C::upload}},
                 {"snapshot-id",
                  "id of the new snapshot (default snap-<UTC time>); with "
                  "import, the id the archive gives the file (default "

@@ -38,8 +38,8 @@
 // Docs: https://github.com/RunOnFlux/flux (ZelBack routes, advancedWorkflows)
 #include "adapters/factories.hpp"
 #include "adapters/flux/flux_id.hpp"
+#include "adapters/remote_file.hpp"
 #include "snap/json.hpp"
-#include "snap/sha256.hpp"
 #include "snap/targz.hpp"
 #include "snap/text.hpp"
 
@@ -124,52 +124,6 @@ Expected<BackupId> parse_backup_id(std::string_view text) {
                             text));
   }
   return id;
-}
-
-// A --from-url value as snap requests it: the origin for the client
-// (scheme://host[:port]), then the path and query as given.
-struct HttpUrl {
-  std::string origin;
-  std::string path;
-  std::string query;
-};
-
-// An http:// or https:// URL with a host and nothing a request line cannot
-// carry; nullopt otherwise.
-std::optional<HttpUrl> split_http_url(std::string_view url) {
-  if (!(url.starts_with("http://") || url.starts_with("https://")) ||
-      url.size() > 8192 || std::any_of(url.begin(), url.end(), [](char c) {
-        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
-      })) {
-    return std::nullopt;
-  }
-  std::size_t host = url.find("://") + 3;
-  std::size_t end = url.find_first_of("/?#", host);
-  HttpUrl u;
-  u.origin = std::string(url.substr(0, end));
-  std::string_view authority = url.substr(host, end - host);
-  authority = authority.substr(authority.rfind('@') + 1);
-  if (authority.empty() || authority.starts_with(":")) {
-    return std::nullopt;
-  }
-  std::string_view rest = end == url.npos ? "" : url.substr(end);
-  rest = rest.substr(0, rest.find('#'));
-  auto q = rest.find('?');
-  u.path = std::string(rest.substr(0, q));
-  if (u.path.empty()) {
-    u.path = "/";
-  }
-  if (q != rest.npos) {
-    u.query = std::string(rest.substr(q + 1));
-  }
-  return u;
-}
-
-// A URL as messages show it: credentials masked, and the query left out,
-// since a pre-signed URL's query is a credential of its own.
-std::string shown_url(std::string_view url) {
-  auto q = url.find('?');
-  return redact_url(url.substr(0, q)) + (q == url.npos ? "" : "?…");
 }
 
 // How a backup or restore task is run: start the app again when the task
@@ -836,17 +790,14 @@ private:
     for (const auto& comp : comps) { // what snap can check alone, first
       const std::string& url = urls.at(comp);
       const ManifestEntry* entry = entries[comp];
-      auto [size, sha] = SNAP_TRY(read_url(url));
-      if (size != entry->size || sha != entry->sha256) {
-        return fail(ErrorKind::remote,
-                    fmt::format("flux: --from-url {}: {} serves {} bytes "
-                                "(sha256 {}), not the archive's {} ({} bytes, "
-                                "sha256 {}); nothing was changed: put the "
-                                "archive's file there (unzip -p ARCHIVE {}) "
-                                "or restore without --from-url",
-                                comp, shown_url(url), size, sha.substr(0, 12),
-                                entry_of(comp), entry->size,
-                                entry->sha256.substr(0, 12), entry_of(comp)));
+      UrlDigest got = SNAP_TRY(
+          digest_url(m_ctx.connector, "flux", url, 5,
+                     [this](std::uint64_t done, std::uint64_t size) {
+                       m_ctx.reporter.progress("checking the URL", done, size);
+                     }));
+      if (auto e = differs(fmt::format("flux: --from-url {}", comp), url, got,
+                           entry->path, entry->size, entry->sha256)) {
+        return tl::unexpected(*e);
       }
     }
     for (const auto& comp : comps) {
@@ -889,58 +840,6 @@ private:
       }
     }
     return {};
-  }
-
-  // Reads `url` through once, with no credentials of the node's, following
-  // up to 5 redirects as the node does; its size and SHA-256.
-  Expected<std::pair<std::uint64_t, std::string>>
-  read_url(const std::string& url) {
-    std::string at = url;
-    for (int hop = 0; hop <= 5; ++hop) {
-      auto parts = split_http_url(at);
-      if (!parts) {
-        return fail(ErrorKind::remote,
-                    fmt::format("flux: {} redirects to {}, which is not an "
-                                "http(s) URL",
-                                shown_url(url), shown_url(at)));
-      }
-      HttpConfig cfg;
-      cfg.label = "flux";
-      cfg.base_url = parts->origin;
-      auto http = m_ctx.connector.open(cfg);
-      Request req = get(parts->path);
-      req.query = parts->query;
-      Sha256 sha;
-      auto resp =
-          http->send(req, sha, [this](std::uint64_t done, std::uint64_t size) {
-            m_ctx.reporter.progress("checking the URL", done, size);
-          });
-      if (!resp) {
-        Error e = resp.error();
-        e.message = fmt::format("flux: reading {} to check it: {}",
-                                shown_url(url), e.message);
-        return tl::unexpected(e);
-      }
-      std::string location = resp->header("location");
-      if (resp->status >= 300 && resp->status < 400 && !location.empty()) {
-        if (location.starts_with("/")) {
-          location = parts->origin + location;
-        }
-        at = location;
-        continue;
-      }
-      if (!resp->ok()) {
-        return fail(ErrorKind::remote,
-                    fmt::format("flux: reading {} to check it: it answered "
-                                "{}; nothing was changed",
-                                shown_url(url), resp->status));
-      }
-      return std::pair{resp->body_bytes, sha.hex()};
-    }
-    return fail(ErrorKind::remote,
-                fmt::format("flux: {} redirects more than 5 times, more "
-                            "than a node follows",
-                            shown_url(url)));
   }
 
   // Removes the files snap put in the components' backup/upload folders;

@@ -916,4 +916,74 @@ TEST_CASE("cloudify list sorts by field and searches ids across tenants",
   CHECK(wrong.err.find("Unknown field to sort by: x") != std::string::npos);
 }
 
+TEST_CASE("restore --from-url has the manager fetch the snapshot zip snap "
+          "checked first",
+          "[e2e][cloudify][target-truth]") {
+  // cfy snapshots upload URL: the manager fetches snapshot_archive_url
+  // itself and checks nothing; snap reads the URL through first.
+  TempDir dir;
+  std::string archive;
+  {
+    Emulator old_manager("cloudify");
+    archive = save_one(old_manager, dir);
+  }
+  std::filesystem::path zip = dir.path() / "snapshot.zip";
+  write_file(
+      zip, run({"/usr/bin/unzip", "-p", archive, "payload/cloudify.zip"}).out);
+  std::filesystem::path other = dir.path() / "other.zip";
+  write_file(other, "not the snapshot");
+  std::vector<std::string> files = {
+      "--answer", "/s/snapshot.zip=" + zip.string(), "--answer",
+      "/s/other.zip=" + other.string()};
+  auto restore = [&](const Emulator& manager, const Emulator& server,
+                     const std::string& name) {
+    return snap(
+        {"restore", "cloudify", archive, "--addr", manager.url(), "--from-url",
+         server.url() + "/s/" + name + "?X-Amz-Signature=sekrit", "--yes"});
+  };
+
+  SECTION("the manager fetches it and restores it") {
+    Emulator fresh("cloudify");
+    Emulator server("consul", files);
+    auto r = restore(fresh, server, "snapshot.zip");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(secret(fresh.url(), "db-password") == "original");
+    CHECK(fresh.received("PUT /api/v3.1/snapshots/snap-restore-"));
+    CHECK(r.err.find("sekrit") == std::string::npos);
+    auto log = fresh.requests();
+    CHECK(std::any_of(log.begin(), log.end(), [](const std::string& l) {
+      return l.starts_with("PUT ") &&
+             l.find("snapshot_archive_url=") != std::string::npos;
+    }));
+    auto got = server.requests();
+    CHECK(std::count_if(got.begin(), got.end(), [](const std::string& l) {
+            return l.starts_with("GET /s/snapshot.zip");
+          }) == 2); // snap's check, then the manager's fetch
+  }
+  SECTION("a URL that serves other bytes is refused before any change") {
+    Emulator fresh("cloudify");
+    Emulator server("consul", files);
+    auto r = restore(fresh, server, "other.zip");
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("not the archive's payload/cloudify.zip") !=
+          std::string::npos);
+    CHECK(r.err.find("sekrit") == std::string::npos);
+    CHECK_FALSE(changed_anything(fresh));
+  }
+  SECTION("a manager that cannot fetch it says so, and nothing is restored") {
+    Emulator fresh("cloudify");
+    auto flags = files;
+    flags.insert(flags.end(), {"--status-sequence", "200,404"});
+    Emulator server("consul", flags);
+    auto r = restore(fresh, server, "snapshot.zip");
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("Cannot fetch") != std::string::npos);
+    CHECK(r.err.find("sekrit") == std::string::npos);
+    CHECK(secret(fresh.url(), "db-password") == "<none>");
+    CHECK(maintenance(fresh.url()) == "deactivated");
+    CHECK_FALSE(fresh.received("POST /api/v3.1/maintenance/activate"));
+  }
+}
+
 } // namespace snap::test
