@@ -828,8 +828,11 @@ private:
           envelope(get("/backup/getvolumedataofcomponent/" + url_escape(app) +
                        "/" + url_escape(comp) + "/B/0/size,available,mount")));
       const json& data = vol.value("data", json());
+      const json& free = data.is_object() && data.contains("available")
+                             ? data["available"]
+                             : json();
       std::uint64_t room =
-          data.is_object() ? data.value("available", std::uint64_t{0}) : 0;
+          free.is_number_unsigned() ? free.get<std::uint64_t>() : 0;
       if (vol.value("status", "") != "success" || room < entry->size) {
         return fail(ErrorKind::remote,
                     fmt::format("flux: the node has {} bytes free for {} and "
