@@ -524,10 +524,13 @@ Expected<Response> HttpClient::send(const Request& req, Sink& sink,
         why = fmt::format("connection closed after {} bytes of the body ({})",
                           a.resp.body_bytes, why);
       }
-      err = Error{ErrorKind::connect,
+      // A server that answered with headers past the limit reached us: it
+      // failed, as an answer snap cannot read fails, and says so again.
+      err = Error{a.oversized ? ErrorKind::remote : ErrorKind::connect,
                   fmt::format("{}: {} {}: {} ({})", m_config.label, req.method,
                               shown, why, hint)};
-      retryable = !a.tls && !a.dns && (a.before_request || req.idempotent);
+      retryable = !a.tls && !a.dns && !a.oversized &&
+                  (a.before_request || req.idempotent);
     } else if (is_retryable_status(a.resp.status) && req.idempotent) {
       retryable = true;
     }

@@ -6,9 +6,13 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <fcntl.h>
 #include <thread>
@@ -150,6 +154,79 @@ TEST_CASE("an answer larger than snap reads names the request",
   CHECK(r.err.find("consul: GET " + emu.url() +
                    "/v1/status/leader answered more than 65536 bytes") !=
         std::string::npos);
+  CHECK(one_line(r.err));
+}
+
+// A server on 127.0.0.1 that answers every connection with `answer` and
+// closes it, for at most `seconds`: for answers no real server sends.
+class RawServer {
+public:
+  RawServer(std::string answer, int seconds) {
+    m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    REQUIRE(::bind(m_fd, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+    REQUIRE(::listen(m_fd, 8) == 0);
+    REQUIRE(::getsockname(m_fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    m_port = ntohs(addr.sin_port);
+    m_thread = std::thread([this, answer = std::move(answer), seconds] {
+      auto end =
+          std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+      while (!m_stop && std::chrono::steady_clock::now() < end) {
+        pollfd p{m_fd, POLLIN, 0};
+        if (::poll(&p, 1, 100) != 1) {
+          continue;
+        }
+        int c = ::accept(m_fd, nullptr, nullptr);
+        if (c < 0) {
+          continue;
+        }
+        char buf[4096];
+        (void)::recv(c, buf, sizeof buf, 0); // the request line and headers
+        for (std::size_t at = 0; at < answer.size();) {
+          auto n =
+              ::send(c, answer.data() + at, answer.size() - at, MSG_NOSIGNAL);
+          if (n <= 0) {
+            break;
+          }
+          at += static_cast<std::size_t>(n);
+        }
+        ::close(c);
+      }
+    });
+  }
+  ~RawServer() {
+    m_stop = true;
+    m_thread.join();
+    ::close(m_fd);
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(m_port);
+  }
+
+private:
+  int m_fd = -1;
+  int m_port = 0;
+  std::atomic<bool> m_stop{false};
+  std::thread m_thread;
+};
+
+TEST_CASE("an answer whose headers are larger than libcurl takes says so",
+          "[cli][hostile]") {
+  // libcurl 7.88 refuses a header line past 100 KiB with
+  // CURLE_OUT_OF_MEMORY, which is no shortage of memory here.
+  RawServer server(
+      "HTTP/1.1 200 OK\r\nX-Padding: " + std::string(200 * 1024, 'a') +
+          "\r\nContent-Length: 2\r\n\r\n{}",
+      30);
+  auto r = snap({"status", "consul", "--addr", server.url()});
+  INFO(r.err);
+  CHECK(r.exit_code == 1); // it answered: the target failed, not unreachable
+  CHECK(r.err.find("headers are larger than libcurl accepts") !=
+        std::string::npos);
+  CHECK(r.err.find("is --addr the right server?") != std::string::npos);
   CHECK(one_line(r.err));
 }
 
