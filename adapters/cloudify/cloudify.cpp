@@ -756,9 +756,10 @@ private:
       Error e = answer_error(req, resp);
       if (!url.empty()) {
         // The manager's message repeats the URL, query and all.
+        std::string shown = shown_url(url);
         for (auto pos = e.message.find(url); pos != std::string::npos;
-             pos = e.message.find(url, pos)) {
-          e.message.replace(pos, url.size(), shown_url(url));
+             pos = e.message.find(url, pos + shown.size())) {
+          e.message.replace(pos, url.size(), shown);
         }
         e.message += fmt::format("; snapshot {} was not made: check that the "
                                  "manager can reach the URL, or go without "

@@ -100,6 +100,7 @@ public:
   Expected<void> write(Bytes data) override;
   bool reset() override {
     m_data.clear();
+    m_overflowed = false;
     return true;
   }
   const std::string& str() const { return m_data; }

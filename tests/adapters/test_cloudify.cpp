@@ -984,6 +984,17 @@ TEST_CASE("restore --from-url has the manager fetch the snapshot zip snap "
     CHECK(maintenance(fresh.url()) == "deactivated");
     CHECK_FALSE(fresh.received("POST /api/v3.1/maintenance/activate"));
   }
+  SECTION("the same, for a URL without a query") {
+    Emulator fresh("cloudify");
+    auto flags = files;
+    flags.insert(flags.end(), {"--status-sequence", "200,404"});
+    Emulator server("consul", flags);
+    auto r = snap({"restore", "cloudify", archive, "--addr", fresh.url(),
+                   "--from-url", server.url() + "/s/snapshot.zip", "--yes"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("Cannot fetch " + server.url() + "/s/snapshot.zip") !=
+          std::string::npos);
+  }
 }
 
 } // namespace snap::test
