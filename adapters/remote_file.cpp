@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "snap/sha256.hpp"
+#include "snap/text.hpp"
 
 namespace snap::adapters {
 
@@ -37,6 +38,15 @@ std::optional<HttpUrl> split_http_url(std::string_view url) {
 std::string shown_url(std::string_view url) {
   auto q = url.find('?');
   return redact_url(url.substr(0, q)) + (q == url.npos ? "" : "?…");
+}
+
+Expected<std::string> url_value(const std::string& given) {
+  if (!given.starts_with("@")) {
+    return given;
+  }
+  std::string text =
+      SNAP_TRY(read_small_file(given.substr(1), "the --from-url file", 8192));
+  return trim_copy(text.substr(0, text.find('\n')));
 }
 
 Expected<UrlDigest> digest_url(const Connector& connector,

@@ -31,6 +31,11 @@ std::optional<HttpUrl> split_http_url(std::string_view url);
 // since a pre-signed URL's query is a credential of its own.
 std::string shown_url(std::string_view url);
 
+// A --from-url value: the URL itself, or "@FILE" for the URL held in FILE
+// (its first line), which keeps a pre-signed URL out of the command line.
+// Errors: `config`, naming the file.
+Expected<std::string> url_value(const std::string& given);
+
 struct UrlDigest {
   std::uint64_t size = 0;
   std::string sha256;

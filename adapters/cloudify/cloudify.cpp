@@ -704,7 +704,8 @@ private:
     Request req =
         request("PUT", "/snapshots/" + url_escape(id) + "/archive", {});
     std::unique_ptr<Source> body;
-    if (std::string url = flag("from-url"); !url.empty()) {
+    if (!flag("from-url").empty()) {
+      std::string url = SNAP_TRY(url_value(flag("from-url")));
       SNAP_TRY(check_url(in, url));
       req.query = "snapshot_archive_url=" + url_escape(url);
       return send_archive(req, id, url);
@@ -1097,7 +1098,8 @@ Expected<RestoreReport> CloudifyAdapter::restore(ArchiveReader& in,
                {"recreate_deployments_envs", false}};
   if (dry_run) {
     std::vector<std::string> plan;
-    if (std::string url = flag("from-url"); !url.empty()) {
+    if (!flag("from-url").empty()) {
+      std::string url = SNAP_TRY(url_value(flag("from-url")));
       plan.push_back(fmt::format("check that {} serves {} byte for byte, "
                                  "then have the manager fetch it as snapshot "
                                  "{} (snapshot_archive_url), a new id, so "
@@ -1207,8 +1209,9 @@ const AdapterInfo& cloudify_info() {
                  {C::save, C::restore, C::download, C::upload, C::status,
                   C::list, C::remove}},
                 {"from-url",
-                 "the manager fetches the archive's snapshot zip from URL "
-                 "itself (snapshot_archive_url) instead of snap sending it; "
+                 "URL, or @FILE holding it: the manager fetches the "
+                 "archive's snapshot zip from URL itself "
+                 "(snapshot_archive_url) instead of snap sending it; "
                  "snap first checks that URL serves the archive's exact "
                  "bytes",
                  true,

@@ -697,9 +697,10 @@ private:
     return wanted;
   }
 
-  // --from-url COMPONENT=URL for every component restored, or none. The
-  // values of a repeated flag arrive joined with ',', and a URL may hold
-  // commas, so a new pair starts only where a piece reads NAME=http(s)://.
+  // --from-url COMPONENT=URL (or COMPONENT=@FILE) for every component
+  // restored, or none. The values of a repeated flag arrive joined with
+  // ',', and a URL may hold commas, so a new pair starts only where a piece
+  // reads NAME=http(s):// or NAME=@.
   // Errors: `usage`.
   Expected<std::map<std::string, std::string>>
   from_urls(const std::vector<std::string>& comps) const {
@@ -715,7 +716,8 @@ private:
       auto eq = piece.find('=');
       bool opens = eq != std::string::npos && eq > 0 &&
                    (piece.compare(eq + 1, 7, "http://") == 0 ||
-                    piece.compare(eq + 1, 8, "https://") == 0);
+                    piece.compare(eq + 1, 8, "https://") == 0 ||
+                    piece.compare(eq + 1, 1, "@") == 0);
       if (opens || pairs.empty()) {
         pairs.push_back(piece);
       } else {
@@ -731,6 +733,9 @@ private:
       auto eq = p.find('=');
       std::string comp = eq == std::string::npos ? "" : p.substr(0, eq);
       std::string url = eq == std::string::npos ? p : p.substr(eq + 1);
+      if (!comp.empty()) {
+        url = SNAP_TRY(url_value(url));
+      }
       if (comp.empty() || !split_http_url(url)) {
         return fail(ErrorKind::usage,
                     fmt::format("flux: --from-url {}: write COMPONENT=URL, "
@@ -1399,7 +1404,8 @@ const AdapterInfo& flux_info() {
             true,
             {C::restore, C::upload}},
            {"from-url",
-            "COMPONENT=URL: the node downloads that component's tar.gz "
+            "COMPONENT=URL (or COMPONENT=@FILE, the URL in FILE): the node "
+            "downloads that component's tar.gz "
             "from URL itself (a restore of type remote) instead of snap "
             "uploading it; snap first checks that URL serves the archive's "
             "exact bytes, that the node can fetch it and has room "

@@ -760,9 +760,12 @@ struct RemoteRestore {
     saved_at = node.requests().size();
   }
   std::size_t saved_at = 0; // the node's requests until the save was made
-  // --from-url for both components; web's URL carries a signature.
+  // --from-url for both components; web's URL carries a signature (and a
+  // comma), db's is read from a file.
   std::vector<std::string> restore(const Emulator& node, const Emulator& server,
                                    std::string web = "backup_web") const {
+    fs::path db_url = dir.path() / "db.url";
+    write_file(db_url, server.url() + "/files/backup_db.tar.gz\n");
     return {"restore",
             "flux",
             archive,
@@ -770,9 +773,9 @@ struct RemoteRestore {
             node.url(),
             "--from-url",
             "web=" + server.url() + "/files/" + web +
-                ".tar.gz?X-Amz-Signature=sekrit",
+                ".tar.gz?X-Amz-Signature=sekrit&part=1,2",
             "--from-url",
-            "db=" + server.url() + "/files/backup_db.tar.gz?part=1,2",
+            "db=@" + db_url.string(),
             "--yes"};
   }
 };
