@@ -5,8 +5,8 @@
 // private, CGNAT, link-local, documentation, multicast and reserved ranges
 // refused, the patterns applied to the host name as written and to every
 // address it resolves to) and ZelBack/src/services/IOUtils.js
-// (requestWithValidatedRedirects: at most 5 redirects, each target
-// validated before it is followed, statuses 200-399 accepted;
+// (requestWithValidatedRedirects: at most 5 requests, so 4 redirects, each
+// target validated before it is followed, statuses 200-399 accepted;
 // getRemoteFileSize: a HEAD with a 15 s timeout whose Content-Length must
 // be a number; downloadFileFromUrl: a GET with a 15 s timeout, retried 3
 // times).

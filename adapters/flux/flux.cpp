@@ -795,8 +795,10 @@ private:
     for (const auto& comp : comps) { // what snap can check alone, first
       const std::string& url = urls.at(comp);
       const ManifestEntry* entry = entries[comp];
+      // requestWithValidatedRedirects makes at most 5 requests: 4
+      // redirects followed.
       UrlDigest got = SNAP_TRY(
-          digest_url(m_ctx.connector, "flux", url, 5,
+          digest_url(m_ctx.connector, "flux", url, 4,
                      [this](std::uint64_t done, std::uint64_t size) {
                        m_ctx.reporter.progress("checking the URL", done, size);
                      }));
@@ -819,7 +821,8 @@ private:
                                 "http(s) URLs whose host resolves to a "
                                 "public address; restore without --from-url "
                                 "to upload from the archive",
-                                shown_url(url), message_of(r, r.dump())));
+                                shown_url(url),
+                                message_of(r, "it answered no size")));
       }
       if (seen.get<std::uint64_t>() != entry->size) {
         return fail(ErrorKind::remote,
