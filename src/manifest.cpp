@@ -54,6 +54,15 @@ nlohmann::json manifest_to_json(const Manifest& m) {
   return j;
 }
 
+const ManifestEntry* Manifest::entry(std::string_view path) const {
+  for (const auto& e : entries) {
+    if (e.path == path) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
 std::string manifest_to_text(const Manifest& m) {
   return manifest_to_json(m).dump(2) + "\n";
 }

@@ -723,12 +723,7 @@ private:
                               "https:// URL",
                               shown_url(url)));
     }
-    const ManifestEntry* entry = nullptr;
-    for (const auto& e : in.manifest().entries) {
-      if (e.path == k_payload) {
-        entry = &e;
-      }
-    }
+    const ManifestEntry* entry = in.manifest().entry(k_payload);
     if (entry == nullptr) {
       return fail(ErrorKind::archive,
                   fmt::format("cloudify: the archive has no {}", k_payload));

@@ -235,12 +235,7 @@ public:
   }
 
   Expected<RestoreReport> restore(ArchiveReader& in, bool dry_run) override {
-    const ManifestEntry* payload = nullptr;
-    for (const auto& e : in.manifest().entries) {
-      if (e.path == k_payload) {
-        payload = &e;
-      }
-    }
+    const ManifestEntry* payload = in.manifest().entry(k_payload);
     if (payload == nullptr) {
       return fail(ErrorKind::archive,
                   fmt::format("{}: holds no {}", in.path().filename().string(),

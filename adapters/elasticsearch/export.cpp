@@ -1134,12 +1134,7 @@ private:
 namespace {
 
 bool has_entry(const ArchiveReader& in, std::string_view path) {
-  for (const auto& e : in.manifest().entries) {
-    if (e.path == path) {
-      return true;
-    }
-  }
-  return false;
+  return in.manifest().entry(path) != nullptr;
 }
 
 } // namespace

@@ -782,12 +782,9 @@ private:
                             const std::map<std::string, std::string>& urls) {
     std::map<std::string, const ManifestEntry*> entries;
     for (const auto& comp : comps) {
-      for (const auto& e : in.manifest().entries) {
-        if (e.path == entry_of(comp)) {
-          entries[comp] = &e;
-        }
-      }
-      if (!entries.contains(comp)) {
+      if (const auto* e = in.manifest().entry(entry_of(comp))) {
+        entries[comp] = e;
+      } else {
         return fail(ErrorKind::archive,
                     fmt::format("flux: the archive has no {}", entry_of(comp)));
       }

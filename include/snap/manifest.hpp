@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -45,6 +46,9 @@ struct Manifest {
   // so retention may delete it there), "download" (it packed a backup made
   // by someone else), or "" in archives older than the field.
   std::string origin;
+
+  // The entry at `path`, or nullptr (a manifest names each path once).
+  const ManifestEntry* entry(std::string_view path) const;
 };
 
 struct ArchiveHeader {
