@@ -679,15 +679,24 @@ private:
     // works: a failure leaves it stopped (advancedWorkflows.js's catch).
     out.push_back("Stopping application...");
     m_stopped.insert(app);
-    if (!backup) {
-      if (!restore_components(out, app, comps, type, items)) {
-        return; // an error line: the app stays stopped
-      }
+    bool done = backup ? backup_components(out, app, comps)
+                       : restore_components(out, app, comps, type, items);
+    if (!done) {
+      return; // an error line: the app stays stopped
     }
-    for (const auto& c : backup ? comps : std::vector<std::string>{}) {
+    out.push_back("Starting application...");
+    m_stopped.erase(app);
+    out.push_back("Finalizing...");
+  }
+
+  // appendBackupTask's steps for each component: the old local backup
+  // replaced by a tar.gz of appdata. False after an error line.
+  bool backup_components(std::vector<std::string>& out, const std::string& app,
+                         const std::vector<std::string>& comps) {
+    for (const auto& c : comps) {
       fs::path m = mount(app, c);
       fs::path file =
-          m / "backup" / type / fmt::format("backup_{}.tar.gz", lower(c));
+          m / "backup" / "local" / fmt::format("backup_{}.tar.gz", lower(c));
       if (fs::exists(file)) {
         out.push_back(
             fmt::format("Removing exists backup archive for {}...", c));
@@ -699,12 +708,10 @@ private:
                                   "for {}, tar: appdata: Cannot open: No "
                                   "such file or directory",
                                   c));
-        return;
+        return false;
       }
     }
-    out.push_back("Starting application...");
-    m_stopped.erase(app);
-    out.push_back("Finalizing...");
+    return true;
   }
 
   // appendRestoreTask's steps, in its order: every component's appdata
