@@ -178,7 +178,8 @@ struct ArchiveWriter::Spool : Sink {
   std::uint64_t offset = 0;
   std::optional<FileSink> out;
   Checksums sums;
-  ThreadedSink hashing{sums};
+  // The file's write, the checksums and the taps, each on a thread.
+  std::optional<FanOut> fan;
   std::uint64_t size = 0;
   std::string sha256;
 
@@ -192,19 +193,21 @@ struct ArchiveWriter::Spool : Sink {
     return {};
   }
   Expected<void> write(Bytes data) override {
-    SNAP_TRY(out->write(data));
-    SNAP_TRY(hashing.write(data));
+    SNAP_TRY(fan->write(data));
     size += data.size();
     return {};
   }
   bool reset() override {
     size = 0;
-    return out->reset() && hashing.reset() && start();
+    return fan->reset() && start();
   }
-  Expected<void> flush() { return out->flush(); }
+  Expected<void> flush() {
+    SNAP_TRY(fan->finish());
+    return out->flush();
+  }
   Expected<void> finish() {
+    SNAP_TRY(fan->finish());
     SNAP_TRY(out->close(false));
-    SNAP_TRY(hashing.finish());
     sha256 = sums.sha.hex();
     return {};
   }
@@ -253,7 +256,8 @@ ArchiveWriter::create(const fs::path& dir) {
 }
 
 Expected<Sink*> ArchiveWriter::add_entry(std::string_view name,
-                                         std::string media_type) {
+                                         std::string media_type,
+                                         std::vector<Sink*> taps) {
   auto spool = std::make_unique<Spool>();
   spool->name = "payload/" + std::string(name);
   if (!is_safe_entry_name(spool->name)) {
@@ -276,8 +280,20 @@ Expected<Sink*> ArchiveWriter::add_entry(std::string_view name,
     spool->out->write_back_every(k_write_back_bytes);
   }
   SNAP_TRY(spool->start());
+  taps.insert(taps.begin(), {&*spool->out, &spool->sums});
+  spool->fan.emplace(std::move(taps));
   m_spools.push_back(std::move(spool));
   return m_spools.back().get();
+}
+
+Expected<void> ArchiveWriter::drain(std::string_view name) {
+  std::string full = "payload/" + std::string(name);
+  for (auto& s : m_spools) {
+    if (s->name == full) {
+      return s->fan->finish();
+    }
+  }
+  return fail(ErrorKind::internal, fmt::format("no entry {}", name));
 }
 
 Expected<std::unique_ptr<Source>>
@@ -384,7 +400,7 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
     // (structure, sizes, CRC-32s): its SHA-256s were computed over the same
     // bytes as they were written. An encrypted one is read back whole.
     auto verified = !reader ? Expected<void>(tl::unexpected(reader.error()))
-                    : m_passphrase.empty() ? (*reader)->verify_crc()
+                    : m_passphrase.empty() ? (*reader)->verify_crc(m_headers)
                                            : (*reader)->verify();
     // An encrypted payload is read back as a user will read it (the
     // adapter's own checks, through the decryption), since libzip reads
@@ -453,6 +469,10 @@ Expected<fs::path> ArchiveWriter::write_zip(const std::string& manifest_text,
                           !is_precompressed(s->media_type), now)));
   }
   SNAP_TRY(out->finish(records, comment, now));
+  m_headers.clear();
+  for (const auto& r : records) {
+    m_headers[r.name] = r.offset;
+  }
   return path;
 }
 

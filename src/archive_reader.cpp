@@ -5,10 +5,12 @@
 
 #include "src/archive_io.hpp"
 
+#include <fcntl.h>
 #include <optional>
 #include <set>
 #include <unistd.h>
 
+#include <isa-l/crc.h>
 #include <zip.h>
 
 #include "snap/json.hpp"
@@ -120,6 +122,82 @@ Expected<void> checked_entry(zip_t* za, zip_uint64_t index,
   if (sha != e.sha256) {
     return tl::unexpected(
         bad(path, fmt::format("checksum mismatch in {}", e.path)));
+  }
+  return {};
+}
+
+std::uint32_t le(const unsigned char* p, int n) {
+  std::uint32_t v = 0;
+  for (int i = n - 1; i >= 0; --i) {
+    v = (v << 8) | p[i];
+  }
+  return v;
+}
+
+// Reads `n` bytes at `at` whole; false at the end of the file or on error.
+bool pread_all(int fd, unsigned char* buf, std::size_t n, std::uint64_t at) {
+  while (n > 0) {
+    ssize_t got = ::pread(fd, buf, n, static_cast<off_t>(at));
+    if (got < 0 && errno == EINTR && !is_interrupted()) {
+      continue;
+    }
+    if (got <= 0) {
+      return false;
+    }
+    buf += got;
+    n -= static_cast<std::size_t>(got);
+    at += static_cast<std::uint64_t>(got);
+  }
+  return true;
+}
+
+// The stored entry `st` whose local header is at `at`, read from the file:
+// the header must be one (signature and name), and the bytes after it, as
+// many as the directory says, must have the directory's CRC-32.
+Expected<void> crc_in_place(const fs::path& path, const zip_stat_t& st,
+                            std::uint64_t at) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return tl::unexpected(bad(path, std::strerror(errno)));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  std::vector<unsigned char> buf(1 << 20);
+  constexpr std::size_t k_fixed = 30;
+  const std::string_view name = st.name;
+  if (!pread_all(fd, buf.data(), k_fixed + name.size(), at) ||
+      le(buf.data(), 4) != 0x04034b50 ||
+      le(buf.data() + 26, 2) != name.size() ||
+      std::string_view(reinterpret_cast<const char*>(buf.data()) + k_fixed,
+                       name.size()) != name) {
+    return tl::unexpected(
+        bad(path,
+            fmt::format("{} has no local header where it was written", name)));
+  }
+  std::uint64_t pos = at + k_fixed + name.size() + le(buf.data() + 28, 2);
+  (void)::posix_fadvise(fd, static_cast<off_t>(pos),
+                        static_cast<off_t>(st.comp_size),
+                        POSIX_FADV_SEQUENTIAL);
+  std::uint32_t crc = 0;
+  for (std::uint64_t left = st.comp_size; left > 0;) {
+    if (is_interrupted()) {
+      return fail(ErrorKind::interrupted, "interrupted");
+    }
+    auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
+    if (!pread_all(fd, buf.data(), n, pos)) {
+      return tl::unexpected(
+          bad(path, fmt::format("{} is damaged: the file ends in it", name)));
+    }
+    crc = crc32_gzip_refl(crc, buf.data(), n);
+    pos += n;
+    left -= n;
+  }
+  if (crc != st.crc) {
+    return tl::unexpected(
+        bad(path, fmt::format("{} is damaged: CRC error", name)));
   }
   return {};
 }
@@ -265,7 +343,7 @@ Expected<void> ArchiveReader::verify(const ProgressFn& progress) {
   return {};
 }
 
-Expected<void> ArchiveReader::verify_crc() {
+Expected<void> ArchiveReader::verify_crc(const HeaderOffsets& headers) {
   for (const auto& e : m_manifest.entries) {
     zip_uint64_t index = m_impl->index.at(e.path);
     zip_stat_t st;
@@ -279,6 +357,17 @@ Expected<void> ArchiveReader::verify_crc() {
                   st.encryption_method == ZIP_EM_NONE);
     if (!plain) {
       SNAP_TRY(checked_entry(m_impl->za, index, e, nullptr, m_path, {}));
+      continue;
+    }
+    if (auto at = headers.find(e.path);
+        at != headers.end() && (st.valid & ZIP_STAT_CRC) != 0 &&
+        (st.valid & ZIP_STAT_COMP_SIZE) != 0 && (st.valid & ZIP_STAT_NAME)) {
+      if (st.comp_size != e.size) {
+        return tl::unexpected(bad(
+            m_path, fmt::format("{} is {} bytes, not the {} the manifest says",
+                                e.path, st.comp_size, e.size)));
+      }
+      SNAP_TRY(crc_in_place(m_path, st, at->second));
       continue;
     }
     // The stored bytes as they are in the file; libzip checks them against

@@ -198,137 +198,187 @@ Expected<std::size_t> MemorySource::read(std::span<std::byte> buf) {
   return n;
 }
 
-Expected<void> TeeSink::write(Bytes data) {
-  for (Sink* s : m_sinks) {
-    SNAP_TRY(s->write(data));
+// Small writes are gathered into chunks of k_chunk bytes before the workers
+// are woken: one hand-over per chunk, not per network read.
+constexpr std::size_t k_chunk = 1 << 20;
+
+struct FanOut::State {
+  struct Worker {
+    Sink* sink;
+    std::deque<std::size_t> queue; // chunk numbers, oldest first
+    bool busy = false;             // holds a chunk outside the queue
+    std::thread thread;
+  };
+  // The chunks are allocated once and reused: a fresh 1 MiB buffer per
+  // chunk costs a page fault per 4 KiB touched, which was a third of a
+  // Consul save's time.
+  std::vector<std::vector<std::byte>> chunks;
+  std::vector<std::size_t> users; // workers yet to read each chunk
+  std::vector<std::size_t> free;
+  std::optional<std::size_t> filling; // only the writer's thread fills it
+  std::vector<Worker> workers;
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool stop = false;
+  std::optional<Error> error;
+
+  State(const std::vector<Sink*>& sinks, std::size_t pool)
+      : chunks(std::max<std::size_t>(pool, 2)), users(chunks.size(), 0),
+        workers(sinks.size()) {
+    for (std::size_t i = chunks.size(); i-- > 0;) {
+      chunks[i].reserve(k_chunk);
+      free.push_back(i);
+    }
+    for (std::size_t w = 0; w < sinks.size(); ++w) {
+      workers[w].sink = sinks[w];
+      workers[w].thread = std::thread([this, w] { run(workers[w]); });
+    }
+  }
+
+  // Called with the lock held: one reader fewer for chunk `c`.
+  void release(std::size_t c) {
+    if (--users[c] == 0) {
+      chunks[c].clear();
+      free.push_back(c);
+    }
+  }
+
+  void run(Worker& me) {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      changed.wait(lock, [&] { return stop || !me.queue.empty(); });
+      if (me.queue.empty()) {
+        return; // stop requested and nothing left
+      }
+      std::size_t c = me.queue.front();
+      me.queue.pop_front();
+      me.busy = true;
+      bool skip = error.has_value();
+      lock.unlock();
+      auto r = skip ? Expected<void>{} : me.sink->write(chunks[c]);
+      lock.lock();
+      if (!r && !error) {
+        error = r.error();
+      }
+      release(c);
+      me.busy = false;
+      changed.notify_all();
+    }
+  }
+
+  // Hands the chunk being filled to every worker.
+  void publish() {
+    if (!filling) {
+      return;
+    }
+    std::size_t c = *filling;
+    filling.reset();
+    std::lock_guard lock(mutex);
+    if (chunks[c].empty() || workers.empty()) {
+      chunks[c].clear();
+      free.push_back(c);
+      return;
+    }
+    users[c] = workers.size();
+    for (auto& w : workers) {
+      w.queue.push_back(c);
+    }
+    changed.notify_all();
+  }
+
+  // Takes a free chunk to fill, waiting for one.
+  Expected<void> take() {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [this] { return !free.empty() || error; });
+    if (error) {
+      return tl::unexpected(*error);
+    }
+    filling = free.back();
+    free.pop_back();
+    return {};
+  }
+
+  // Waits, with the lock held, until every worker is idle and done.
+  void drain(std::unique_lock<std::mutex>& lock) {
+    changed.wait(lock, [this] {
+      for (const auto& w : workers) {
+        if (w.busy || !w.queue.empty()) {
+          return false;
+        }
+      }
+      return true;
+    });
+  }
+
+  // With the lock held: drops every queued chunk.
+  void drop_queued() {
+    for (auto& w : workers) {
+      for (std::size_t c : w.queue) {
+        release(c);
+      }
+      w.queue.clear();
+    }
+  }
+};
+
+FanOut::FanOut(std::vector<Sink*> sinks, std::size_t pool)
+    : m_state(std::make_unique<State>(sinks, pool)) {}
+
+FanOut::~FanOut() {
+  {
+    std::lock_guard lock(m_state->mutex);
+    m_state->stop = true;
+    m_state->drop_queued();
+  }
+  m_state->changed.notify_all();
+  for (auto& w : m_state->workers) {
+    w.thread.join();
+  }
+}
+
+Expected<void> FanOut::write(Bytes data) {
+  State& s = *m_state;
+  while (!data.empty()) {
+    if (!s.filling) {
+      SNAP_TRY(s.take());
+    }
+    auto& chunk = s.chunks[*s.filling];
+    std::size_t n = std::min(data.size(), k_chunk - chunk.size());
+    chunk.insert(chunk.end(), data.begin(), data.begin() + n);
+    data = data.subspan(n);
+    if (chunk.size() == k_chunk) {
+      s.publish();
+    }
   }
   return {};
 }
 
-bool TeeSink::reset() {
-  for (Sink* s : m_sinks) {
-    if (!s->reset()) {
+bool FanOut::reset() {
+  State& s = *m_state;
+  std::unique_lock lock(s.mutex);
+  if (s.filling) {
+    s.chunks[*s.filling].clear();
+    s.free.push_back(*s.filling);
+    s.filling.reset();
+  }
+  s.drop_queued();
+  s.drain(lock);
+  s.error.reset();
+  for (auto& w : s.workers) {
+    if (!w.sink->reset()) {
       return false;
     }
   }
   return true;
 }
 
-// Small writes are gathered into chunks of k_chunk bytes before the worker is
-// woken: one hand-over per chunk, not per network read.
-constexpr std::size_t k_chunk = 1 << 20;
-
-struct ThreadedSink::State {
-  Sink& inner;
-  std::size_t max_chunks;
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::deque<std::vector<std::byte>> queue;
-  // Chunks the worker is done with, kept for the writer to fill again: a
-  // fresh 1 MiB buffer per chunk costs a page fault per 4 KiB touched,
-  // which was a third of a Consul save's time.
-  std::vector<std::vector<std::byte>> spare;
-  std::vector<std::byte> filling; // only the writer's thread touches it
-  bool busy = false;              // the worker holds a chunk outside the queue
-  bool stop = false;
-  std::optional<Error> error;
-  std::thread worker;
-
-  State(Sink& s, std::size_t n) : inner(s), max_chunks(n) {
-    filling.reserve(k_chunk);
-    worker = std::thread([this] { run(); });
-  }
-
-  void run() {
-    std::unique_lock lock(mutex);
-    for (;;) {
-      changed.wait(lock, [this] { return stop || !queue.empty(); });
-      if (queue.empty()) {
-        return; // stop requested and nothing left
-      }
-      std::vector<std::byte> chunk = std::move(queue.front());
-      queue.pop_front();
-      busy = true;
-      changed.notify_all(); // room in the queue
-      lock.unlock();
-      auto r = error ? Expected<void>{} : inner.write(chunk);
-      lock.lock();
-      chunk.clear();
-      spare.push_back(std::move(chunk));
-      busy = false;
-      if (!r && !error) {
-        error = r.error();
-      }
-      changed.notify_all();
-    }
-  }
-
-  // Hands the gathered bytes to the worker, waiting for room.
-  Expected<void> push() {
-    if (filling.empty()) {
-      return {};
-    }
-    std::unique_lock lock(mutex);
-    changed.wait(lock, [this] { return queue.size() < max_chunks || error; });
-    if (error) {
-      return tl::unexpected(*error);
-    }
-    queue.push_back(std::move(filling));
-    if (!spare.empty()) {
-      filling = std::move(spare.back());
-      spare.pop_back();
-    } else {
-      filling = std::vector<std::byte>();
-    }
-    lock.unlock();
-    changed.notify_all();
-    filling.reserve(k_chunk);
-    return {};
-  }
-
-  // Waits, with the lock held, until the worker is idle and the queue empty.
-  void drain(std::unique_lock<std::mutex>& lock) {
-    changed.wait(lock, [this] { return queue.empty() && !busy; });
-  }
-};
-
-ThreadedSink::ThreadedSink(Sink& inner, std::size_t max_chunks)
-    : m_state(std::make_unique<State>(inner, max_chunks)) {}
-
-ThreadedSink::~ThreadedSink() {
-  {
-    std::lock_guard lock(m_state->mutex);
-    m_state->stop = true;
-    m_state->queue.clear();
-  }
-  m_state->changed.notify_all();
-  m_state->worker.join();
-}
-
-Expected<void> ThreadedSink::write(Bytes data) {
+Expected<void> FanOut::finish() {
   State& s = *m_state;
-  s.filling.insert(s.filling.end(), data.begin(), data.end());
-  if (s.filling.size() >= k_chunk) {
-    return s.push();
-  }
-  return {};
-}
-
-bool ThreadedSink::reset() {
-  m_state->filling.clear();
-  std::unique_lock lock(m_state->mutex);
-  m_state->queue.clear();
-  m_state->drain(lock);
-  m_state->error.reset();
-  return m_state->inner.reset();
-}
-
-Expected<void> ThreadedSink::finish() {
-  SNAP_TRY(m_state->push());
-  std::unique_lock lock(m_state->mutex);
-  m_state->drain(lock);
-  if (m_state->error) {
-    return tl::unexpected(*m_state->error);
+  s.publish();
+  std::unique_lock lock(s.mutex);
+  s.drain(lock);
+  if (s.error) {
+    return tl::unexpected(*s.error);
   }
   return {};
 }

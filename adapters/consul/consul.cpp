@@ -43,23 +43,29 @@ constexpr const char* k_entry = "consul.snap";
 constexpr const char* k_media = "application/gzip";
 
 // The archive's consul.snap entry, written as it arrives and checked on
-// another core meanwhile (checking means decompressing it whole).
+// another core meanwhile (checking means decompressing it whole): the
+// verifier is a tap of the entry, so the bytes are copied once for the
+// file, the checksums and the check.
 class CheckedSnapshot {
 public:
-  explicit CheckedSnapshot(Sink* entry)
-      : m_checking(m_verifier), m_tee({entry, &m_checking}) {}
-  Sink& sink() { return m_tee; }
+  explicit CheckedSnapshot(ArchiveWriter& out) : m_out(out) {}
+  // The tap must not go before the entry's threads are done with it.
+  ~CheckedSnapshot() { (void)m_out.drain(k_entry); }
+  CheckedSnapshot(const CheckedSnapshot&) = delete;
+  CheckedSnapshot& operator=(const CheckedSnapshot&) = delete;
+  Expected<Sink*> open() {
+    return m_out.add_entry(k_entry, k_media, {&m_verifier});
+  }
   // The transfer's own failure, else the snapshot's verdict.
   Expected<Expected<ConsulSnapshotMeta>> finish() {
-    SNAP_TRY(m_checking.finish());
+    SNAP_TRY(m_out.drain(k_entry));
     return m_verifier.finish();
   }
 
 private:
+  ArchiveWriter& m_out;
   // Manifests keep at most this many KV prefixes.
   ConsulSnapshotVerifier m_verifier{ConsulKvView{.max_prefixes = 1000}};
-  ThreadedSink m_checking;
-  TeeSink m_tee;
 };
 
 class ConsulAdapter : public Adapter {
@@ -71,9 +77,10 @@ public:
   Expected<SaveResult> save(ArchiveWriter& out) override {
     bool stale = m_ctx.flags.contains("stale");
     Request req{.method = "GET", .path = "/v1/snapshot", .query = query(stale)};
-    CheckedSnapshot checked(SNAP_TRY(out.add_entry(k_entry, k_media)));
+    CheckedSnapshot checked(out);
+    Sink* entry = SNAP_TRY(checked.open());
     Response resp = SNAP_TRY(m_ctx.http.send(
-        req, checked.sink(), [this](std::uint64_t done, std::uint64_t total) {
+        req, *entry, [this](std::uint64_t done, std::uint64_t total) {
           m_ctx.reporter.progress("download", done, total);
         }));
     if (!resp.ok()) {
@@ -114,9 +121,10 @@ public:
   // checks as a download, then the same manifest fields, from meta.json.
   Expected<SaveResult> import_native(ArchiveWriter& out,
                                      Source& native) override {
-    CheckedSnapshot checked(SNAP_TRY(out.add_entry(k_entry, k_media)));
+    CheckedSnapshot checked(out);
+    Sink* entry = SNAP_TRY(checked.open());
     auto total = native.size().value_or(0);
-    SNAP_TRY(copy_stream(native, checked.sink(), [&](std::uint64_t done) {
+    SNAP_TRY(copy_stream(native, *entry, [&](std::uint64_t done) {
       m_ctx.reporter.progress("import", done, total);
     }));
     auto meta = SNAP_TRY(checked.finish());

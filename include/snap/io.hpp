@@ -129,36 +129,38 @@ private:
   std::size_t m_pos = 0;
 };
 
-// Writes every chunk to several sinks in order; resets only if all can.
-class TeeSink : public Sink {
+// Feeds the same bytes to several sinks, each on a worker thread of its own.
+// Writes are gathered once into 1 MiB chunks taken from a fixed pool, and
+// every worker reads the same chunk: N consumers cost one copy, not N, and
+// the writer's thread only copies (a save receives on it). Memory stays
+// under `pool` MiB. An error of any sink comes back from a later write() or
+// from finish(), which must be called; after one, the workers skip what is
+// left.
+class FanOut : public Sink {
 public:
-  explicit TeeSink(std::vector<Sink*> sinks) : m_sinks(std::move(sinks)) {}
+  explicit FanOut(std::vector<Sink*> sinks, std::size_t pool = 6);
+  ~FanOut() override;
+  FanOut(const FanOut&) = delete;
+  FanOut& operator=(const FanOut&) = delete;
   Expected<void> write(Bytes data) override;
+  // Drops what is queued, waits for the workers, and resets every sink.
   bool reset() override;
-
-private:
-  std::vector<Sink*> m_sinks;
-};
-
-// Feeds another sink on a worker thread through a bounded queue of 1 MiB
-// chunks, so CPU-heavy consumers (decompression, hashing) overlap the
-// network; memory stays under `max_chunks` + 1 MiB. Errors of the inner sink
-// come back from a later write() or from finish(), which must be called.
-class ThreadedSink : public Sink {
-public:
-  explicit ThreadedSink(Sink& inner, std::size_t max_chunks = 4);
-  ~ThreadedSink() override;
-  ThreadedSink(const ThreadedSink&) = delete;
-  ThreadedSink& operator=(const ThreadedSink&) = delete;
-  Expected<void> write(Bytes data) override;
-  bool reset() override;
-  // Waits until the worker has consumed everything written.
+  // Waits until every sink has consumed everything written.
   Expected<void> finish();
 
   struct State;
 
 private:
   std::unique_ptr<State> m_state;
+};
+
+// Feeds one sink on a worker thread through a bounded queue of 1 MiB chunks,
+// so CPU-heavy consumers (decompression, hashing) overlap the network;
+// memory stays under `max_chunks` + 2 MiB.
+class ThreadedSink : public FanOut {
+public:
+  explicit ThreadedSink(Sink& inner, std::size_t max_chunks = 4)
+      : FanOut({&inner}, max_chunks + 2) {}
 };
 
 // Streams all of `source` into `sink`, telling `progress` (when given) the

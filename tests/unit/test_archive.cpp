@@ -333,3 +333,111 @@ TEST_CASE("the read-back check finds a stored entry damaged after writing",
   // The full check finds it too, by its SHA-256.
   CHECK(!(*r)->verify());
 }
+
+TEST_CASE("the read-back check reads a stored entry where the writer put it",
+          "[unit][archive]") {
+  TempDir dir;
+  std::string payload = noise(3'000'000);
+  auto w = ArchiveWriter::create(dir.path());
+  REQUIRE(w);
+  auto sink = (*w)->add_entry("data.gz", "application/gzip");
+  REQUIRE(sink);
+  REQUIRE((*sink)->write(as_bytes(payload)));
+  auto out = (*w)->commit(base_manifest(), dir.path() / "a.zip");
+  REQUIRE(out);
+  std::string bytes = snap::test::read_file(out->path);
+  const std::string name = "payload/data.gz";
+  auto header = bytes.find("PK\x03\x04");
+  while (header != std::string::npos &&
+         bytes.compare(header + 30, name.size(), name) != 0) {
+    header = bytes.find("PK\x03\x04", header + 1);
+  }
+  REQUIRE(header != std::string::npos);
+  ArchiveReader::HeaderOffsets at{{name, header}};
+  {
+    auto r = ArchiveReader::open(out->path);
+    REQUIRE(r);
+    CHECK((*r)->verify_crc(at));
+    // An offset that is not the entry's local header is refused, not read.
+    auto wrong = (*r)->verify_crc({{name, header + 1}});
+    REQUIRE(!wrong);
+    CHECK(wrong.error().message.find(
+              "payload/data.gz has no local header where it was written") !=
+          std::string::npos);
+  }
+  // The last byte of the data changed, as a bad block would change it.
+  auto last = bytes.find(payload.substr(payload.size() - 64));
+  REQUIRE(last != std::string::npos);
+  bytes[last + 63] = static_cast<char>(bytes[last + 63] ^ 0x01);
+  snap::test::write_file(out->path, bytes);
+  auto r = ArchiveReader::open(out->path);
+  REQUIRE(r);
+  auto crc = (*r)->verify_crc(at);
+  REQUIRE(!crc);
+  CHECK(crc.error().kind == ErrorKind::archive);
+  CHECK(crc.error().message.find("payload/data.gz is damaged: CRC error") !=
+        std::string::npos);
+}
+
+namespace {
+
+// Keeps what it is given; fails once it has more than `limit` bytes.
+struct Collect : Sink {
+  std::string seen;
+  std::size_t limit = std::string::npos;
+  Expected<void> write(Bytes data) override {
+    seen.append(reinterpret_cast<const char*>(data.data()), data.size());
+    if (seen.size() > limit) {
+      return fail(ErrorKind::remote, "the tap refused");
+    }
+    return {};
+  }
+  bool reset() override {
+    seen.clear();
+    return true;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a tap of an entry sees the bytes the archive keeps",
+          "[unit][archive]") {
+  TempDir dir;
+  std::string payload = noise(5'500'000);
+  auto w = ArchiveWriter::create(dir.path());
+  REQUIRE(w);
+  Collect tap;
+  auto sink = (*w)->add_entry("data.gz", "application/gzip", {&tap});
+  REQUIRE(sink);
+  for (std::size_t at = 0; at < payload.size(); at += 70'001) {
+    REQUIRE((*sink)->write(as_bytes(payload.substr(at, 70'001))));
+  }
+  REQUIRE((*w)->drain("data.gz"));
+  CHECK(tap.seen == payload);
+  auto out = (*w)->commit(base_manifest(), dir.path() / "a.zip");
+  REQUIRE(out);
+  auto r = ArchiveReader::open(out->path);
+  REQUIRE(r);
+  CHECK((*r)->verify());
+  CHECK((*r)->manifest().entries.at(0).sha256 == sha256_hex(payload));
+}
+
+TEST_CASE("a tap that fails fails the entry", "[unit][archive]") {
+  TempDir dir;
+  auto w = ArchiveWriter::create(dir.path());
+  REQUIRE(w);
+  Collect tap;
+  tap.limit = 1 << 20;
+  auto sink = (*w)->add_entry("data.gz", "application/gzip", {&tap});
+  REQUIRE(sink);
+  std::string payload = noise(12 << 20);
+  bool refused = false;
+  for (std::size_t at = 0; at < payload.size() && !refused; at += 1 << 16) {
+    auto r = (*sink)->write(as_bytes(payload.substr(at, 1 << 16)));
+    refused = !r && r.error().message == "the tap refused";
+  }
+  auto drained = (*w)->drain("data.gz");
+  REQUIRE(!drained);
+  CHECK(drained.error().message == "the tap refused");
+  CHECK(!(*w)->drain("other.gz"));
+}

@@ -11,3 +11,85 @@ TEST_CASE("a capped memory sink refuses more than its limit", "[unit][io]") {
   CHECK(s.write(as_bytes("1234")));
   CHECK_FALSE(s.write(as_bytes("5")));
 }
+
+namespace {
+
+// Keeps what it is given, slowly when asked; can be told to fail.
+struct Keep : Sink {
+  std::string seen;
+  bool fail_now = false;
+  int resets = 0;
+  Expected<void> write(Bytes data) override {
+    if (fail_now) {
+      return fail(ErrorKind::internal, "disk full");
+    }
+    seen.append(reinterpret_cast<const char*>(data.data()), data.size());
+    return {};
+  }
+  bool reset() override {
+    seen.clear();
+    fail_now = false;
+    ++resets;
+    return true;
+  }
+};
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) {
+    s[i] = static_cast<char>((i * 2654435761u) >> 13);
+  }
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("a fan-out gives every sink the same bytes in order", "[unit][io]") {
+  Keep a, b, c;
+  FanOut fan({&a, &b, &c}, 2);
+  // More chunks than the pool holds, in writes that straddle chunks.
+  std::string data = pattern((9 << 20) + 12345);
+  for (std::size_t at = 0; at < data.size(); at += 300'007) {
+    REQUIRE(fan.write(as_bytes(std::string_view(data).substr(at, 300'007))));
+  }
+  REQUIRE(fan.finish());
+  CHECK(a.seen == data);
+  CHECK(b.seen == data);
+  CHECK(c.seen == data);
+  // A finish with nothing new is a no-op.
+  REQUIRE(fan.finish());
+  CHECK(a.seen.size() == data.size());
+}
+
+TEST_CASE("a fan-out reports a sink's failure and starts over on reset",
+          "[unit][io]") {
+  Keep a, b;
+  FanOut fan({&a, &b});
+  REQUIRE(fan.write(as_bytes(pattern(3 << 20))));
+  REQUIRE(fan.finish());
+  b.fail_now = true;
+  std::string more = pattern(20 << 20);
+  bool failed = false;
+  for (std::size_t at = 0; at < more.size() && !failed; at += 1 << 20) {
+    failed = !fan.write(as_bytes(std::string_view(more).substr(at, 1 << 20)));
+  }
+  auto done = fan.finish();
+  REQUIRE(!done);
+  CHECK(done.error().message == "disk full");
+  // A retried download starts the sinks over, the failure forgotten.
+  REQUIRE(fan.reset());
+  CHECK(a.resets == 1);
+  CHECK(b.resets == 1);
+  REQUIRE(fan.write(as_bytes("again")));
+  REQUIRE(fan.finish());
+  CHECK(a.seen == "again");
+  CHECK(b.seen == "again");
+}
+
+TEST_CASE("a fan-out of no sinks takes bytes and drops them", "[unit][io]") {
+  FanOut fan({});
+  for (int i = 0; i < 10; ++i) {
+    REQUIRE(fan.write(as_bytes(pattern(1 << 20))));
+  }
+  CHECK(fan.finish());
+}
