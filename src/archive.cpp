@@ -258,6 +258,12 @@ ArchiveWriter::create(const fs::path& dir) {
 Expected<Sink*> ArchiveWriter::add_entry(std::string_view name,
                                          std::string media_type,
                                          std::vector<Sink*> taps) {
+  // Entries are written one after another: the last one's threads stop
+  // (they start again if it is written to again), so an archive of many
+  // entries does not keep two threads for each.
+  if (!m_spools.empty()) {
+    SNAP_TRY(m_spools.back()->fan->park());
+  }
   auto spool = std::make_unique<Spool>();
   spool->name = "payload/" + std::string(name);
   if (!is_safe_entry_name(spool->name)) {

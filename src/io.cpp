@@ -209,9 +209,9 @@ struct FanOut::State {
     bool busy = false;             // holds a chunk outside the queue
     std::thread thread;
   };
-  // The chunks are allocated once and reused: a fresh 1 MiB buffer per
-  // chunk costs a page fault per 4 KiB touched, which was a third of a
-  // Consul save's time.
+  // The chunks grow as they are first filled and are then reused: a fresh
+  // 1 MiB buffer per chunk costs a page fault per 4 KiB touched, which was
+  // a third of a Consul save's time. A small entry uses only part of one.
   std::vector<std::vector<std::byte>> chunks;
   std::vector<std::size_t> users; // workers yet to read each chunk
   std::vector<std::size_t> free;
@@ -220,19 +220,71 @@ struct FanOut::State {
   std::mutex mutex;
   std::condition_variable changed;
   bool stop = false;
+  // The workers start with the first full chunk, and stop when parked:
+  // an archive of many small entries (one per Kubernetes object) runs no
+  // thread for them, their bytes go to the sinks in finish().
+  bool started = false;
   std::optional<Error> error;
 
   State(const std::vector<Sink*>& sinks, std::size_t pool)
       : chunks(std::max<std::size_t>(pool, 2)), users(chunks.size(), 0),
         workers(sinks.size()) {
     for (std::size_t i = chunks.size(); i-- > 0;) {
-      chunks[i].reserve(k_chunk);
       free.push_back(i);
     }
     for (std::size_t w = 0; w < sinks.size(); ++w) {
       workers[w].sink = sinks[w];
-      workers[w].thread = std::thread([this, w] { run(workers[w]); });
     }
+  }
+
+  // Called with the lock held.
+  void start_workers() {
+    if (started) {
+      return;
+    }
+    started = true;
+    stop = false;
+    for (auto& w : workers) {
+      w.thread = std::thread([this, &w] { run(w); });
+    }
+  }
+
+  // Called without the lock, the queues empty: stops the workers.
+  void stop_workers() {
+    {
+      std::lock_guard lock(mutex);
+      if (!started) {
+        return;
+      }
+      stop = true;
+      drop_queued();
+    }
+    changed.notify_all();
+    for (auto& w : workers) {
+      w.thread.join();
+    }
+    std::lock_guard lock(mutex);
+    started = false;
+    stop = false;
+  }
+
+  // What was gathered but never handed over, given to every sink on this
+  // thread: the workers never started.
+  void write_here() {
+    if (!filling) {
+      return;
+    }
+    std::size_t c = *filling;
+    filling.reset();
+    for (auto& w : workers) {
+      if (!error && !chunks[c].empty()) {
+        if (auto r = w.sink->write(chunks[c]); !r) {
+          error = r.error();
+        }
+      }
+    }
+    chunks[c].clear();
+    free.push_back(c);
   }
 
   // Called with the lock held: one reader fewer for chunk `c`.
@@ -279,6 +331,7 @@ struct FanOut::State {
       free.push_back(c);
       return;
     }
+    start_workers();
     users[c] = workers.size();
     for (auto& w : workers) {
       w.queue.push_back(c);
@@ -324,17 +377,7 @@ struct FanOut::State {
 FanOut::FanOut(std::vector<Sink*> sinks, std::size_t pool)
     : m_state(std::make_unique<State>(sinks, pool)) {}
 
-FanOut::~FanOut() {
-  {
-    std::lock_guard lock(m_state->mutex);
-    m_state->stop = true;
-    m_state->drop_queued();
-  }
-  m_state->changed.notify_all();
-  for (auto& w : m_state->workers) {
-    w.thread.join();
-  }
-}
+FanOut::~FanOut() { m_state->stop_workers(); }
 
 Expected<void> FanOut::write(Bytes data) {
   State& s = *m_state;
@@ -374,13 +417,25 @@ bool FanOut::reset() {
 
 Expected<void> FanOut::finish() {
   State& s = *m_state;
-  s.publish();
   std::unique_lock lock(s.mutex);
-  s.drain(lock);
+  if (s.started) {
+    lock.unlock();
+    s.publish();
+    lock.lock();
+    s.drain(lock);
+  } else {
+    s.write_here();
+  }
   if (s.error) {
     return tl::unexpected(*s.error);
   }
   return {};
+}
+
+Expected<void> FanOut::park() {
+  auto r = finish();
+  m_state->stop_workers();
+  return r;
 }
 
 Expected<std::uint64_t>

@@ -133,9 +133,10 @@ private:
 // Writes are gathered once into 1 MiB chunks taken from a fixed pool, and
 // every worker reads the same chunk: N consumers cost one copy, not N, and
 // the writer's thread only copies (a save receives on it). Memory stays
-// under `pool` MiB. An error of any sink comes back from a later write() or
-// from finish(), which must be called; after one, the workers skip what is
-// left.
+// under `pool` MiB. The threads start once a chunk is full: bytes that
+// never fill one go to the sinks in finish(), on the caller's thread. An error
+// of any sink comes back from a later write() or from finish(), which must be
+// called; after one, the workers skip what is left.
 class FanOut : public Sink {
 public:
   explicit FanOut(std::vector<Sink*> sinks, std::size_t pool = 6);
@@ -147,6 +148,8 @@ public:
   bool reset() override;
   // Waits until every sink has consumed everything written.
   Expected<void> finish();
+  // finish(), then stops the threads until more than a chunk is written.
+  Expected<void> park();
 
   struct State;
 

@@ -4,6 +4,8 @@
 
 #include "snap/io.hpp"
 
+#include <fstream>
+
 using namespace snap;
 
 TEST_CASE("a capped memory sink refuses more than its limit", "[unit][io]") {
@@ -92,4 +94,45 @@ TEST_CASE("a fan-out of no sinks takes bytes and drops them", "[unit][io]") {
     REQUIRE(fan.write(as_bytes(pattern(1 << 20))));
   }
   CHECK(fan.finish());
+}
+
+namespace {
+
+int threads_now() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) {
+      return std::stoi(line.substr(8));
+    }
+  }
+  return -1;
+}
+
+} // namespace
+
+TEST_CASE("a fan-out starts its threads only for more than a chunk",
+          "[unit][io]") {
+  Keep a, b;
+  FanOut fan({&a, &b});
+  const int before = threads_now();
+  REQUIRE(before > 0);
+  REQUIRE(fan.write(as_bytes("{\"kind\": \"ConfigMap\"}")));
+  CHECK(threads_now() == before);
+  REQUIRE(fan.finish());
+  CHECK(a.seen == "{\"kind\": \"ConfigMap\"}");
+  CHECK(b.seen == a.seen);
+  CHECK(threads_now() == before);
+  // A stream starts one thread per sink; parked, they stop, and the same
+  // sinks go on in order once more comes.
+  std::string big = pattern(3 << 20);
+  REQUIRE(fan.write(as_bytes(big)));
+  CHECK(threads_now() == before + 2);
+  REQUIRE(fan.park());
+  CHECK(threads_now() == before);
+  REQUIRE(fan.write(as_bytes(big)));
+  REQUIRE(fan.finish());
+  std::string all = "{\"kind\": \"ConfigMap\"}" + big + big;
+  CHECK(a.seen == all);
+  CHECK(b.seen == all);
 }
