@@ -292,27 +292,29 @@ Expected<Sink*> ArchiveWriter::add_entry(std::string_view name,
   return m_spools.back().get();
 }
 
-Expected<void> ArchiveWriter::drain(std::string_view name) {
+// The spool of payload entry `payload/<name>`. Errors: `internal`.
+Expected<ArchiveWriter::Spool*>
+spool_named(std::vector<std::unique_ptr<ArchiveWriter::Spool>>& spools,
+            std::string_view name) {
   std::string full = "payload/" + std::string(name);
-  for (auto& s : m_spools) {
+  for (auto& s : spools) {
     if (s->name == full) {
-      return s->fan->finish();
+      return s.get();
     }
   }
   return fail(ErrorKind::internal, fmt::format("no entry {}", name));
 }
 
+Expected<void> ArchiveWriter::drain(std::string_view name) {
+  return SNAP_TRY(spool_named(m_spools, name))->fan->finish();
+}
+
 Expected<std::unique_ptr<Source>>
 ArchiveWriter::entry_source(std::string_view name) {
-  std::string full = "payload/" + std::string(name);
-  for (auto& s : m_spools) {
-    if (s->name == full) {
-      SNAP_TRY(s->flush());
-      auto src = SNAP_TRY(FileSource::open(s->file, s->offset, s->size));
-      return std::unique_ptr<Source>(new FileSource(std::move(src)));
-    }
-  }
-  return fail(ErrorKind::internal, fmt::format("no entry {}", name));
+  Spool* s = SNAP_TRY(spool_named(m_spools, name));
+  SNAP_TRY(s->flush());
+  auto src = SNAP_TRY(FileSource::open(s->file, s->offset, s->size));
+  return std::unique_ptr<Source>(new FileSource(std::move(src)));
 }
 
 // Opens the zip received so far as entry `name` and runs `use` on it.
@@ -320,34 +322,27 @@ template <class F>
 auto with_spooled_zip(
     std::vector<std::unique_ptr<ArchiveWriter::Spool>>& spools,
     std::string_view name, F&& use) -> decltype(use(nullptr)) {
-  std::string full = "payload/" + std::string(name);
-  for (auto& s : spools) {
-    if (s->name != full) {
-      continue;
+  ArchiveWriter::Spool* s = SNAP_TRY(spool_named(spools, name));
+  SNAP_TRY(s->flush());
+  zip_error_t zerr;
+  zip_error_init(&zerr);
+  zip_source_t* src = zip_source_file_create(
+      s->file.c_str(), s->offset, static_cast<zip_int64_t>(s->size), &zerr);
+  zip_t* za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr)
+                  : nullptr;
+  zip_error_fini(&zerr);
+  if (za == nullptr) {
+    if (src != nullptr) {
+      zip_source_free(src);
     }
-    SNAP_TRY(s->flush());
-    zip_error_t zerr;
-    zip_error_init(&zerr);
-    zip_source_t* src = zip_source_file_create(
-        s->file.c_str(), s->offset, static_cast<zip_int64_t>(s->size), &zerr);
-    zip_t* za =
-        src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr)
-            : nullptr;
-    zip_error_fini(&zerr);
-    if (za == nullptr) {
-      if (src != nullptr) {
-        zip_source_free(src);
-      }
-      return fail(ErrorKind::archive,
-                  fmt::format("{} is not a readable zip (truncated or not a "
-                              "zip at all)",
-                              name));
-    }
-    auto r = use(za);
-    zip_discard(za);
-    return r;
+    return fail(ErrorKind::archive,
+                fmt::format("{} is not a readable zip (truncated or not a "
+                            "zip at all)",
+                            name));
   }
-  return fail(ErrorKind::internal, fmt::format("no entry {}", name));
+  auto r = use(za);
+  zip_discard(za);
+  return r;
 }
 
 Expected<std::string> ArchiveWriter::read_zip_member(std::string_view name,

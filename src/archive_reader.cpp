@@ -388,12 +388,7 @@ Expected<void> ArchiveReader::verify_crc(const HeaderOffsets& headers) {
 Expected<void> ArchiveReader::read_entry(std::string_view path, Sink& sink) {
   SNAP_TRY(need_passphrase());
   auto it = m_impl->index.find(path);
-  const ManifestEntry* entry = nullptr;
-  for (const auto& e : m_manifest.entries) {
-    if (e.path == path) {
-      entry = &e;
-    }
-  }
+  const ManifestEntry* entry = m_manifest.entry(path);
   if (it == m_impl->index.end() || entry == nullptr) {
     return fail(
         ErrorKind::archive,
@@ -555,11 +550,10 @@ Expected<std::unique_ptr<Source>>
 ArchiveReader::open_entry(std::string_view path) {
   SNAP_TRY(need_passphrase());
   auto it = m_impl->index.find(path);
-  for (const auto& e : m_manifest.entries) {
-    if (e.path == path && it != m_impl->index.end()) {
-      return std::unique_ptr<Source>(
-          new EntrySource(m_impl->za, it->second, e.size));
-    }
+  if (const ManifestEntry* e = m_manifest.entry(path);
+      e != nullptr && it != m_impl->index.end()) {
+    return std::unique_ptr<Source>(
+        new EntrySource(m_impl->za, it->second, e->size));
   }
   return fail(ErrorKind::archive,
               fmt::format("{}: no entry {}", m_path.filename().string(), path));

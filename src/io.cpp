@@ -243,7 +243,6 @@ struct FanOut::State {
       return;
     }
     started = true;
-    stop = false;
     for (auto& w : workers) {
       w.thread = std::thread([this, &w] { run(w); });
     }
