@@ -34,6 +34,9 @@ struct KubernetesOptions {
   // Pods made directly (not by a workload or Job) run this long after
   // every PVC they mount is bound, with a pod IP (kubernetes/pods.cpp).
   long pod_ms = 200;
+  // A Deployment's or StatefulSet's pods run this long after its
+  // generation is written (kubernetes/controllers.cpp).
+  long workload_ready_ms = 0;
   // Where volumes and storage snapshots keep their files, one folder per
   // CSI volume handle or snapshot handle; a temporary folder when empty.
   std::string volume_dir;

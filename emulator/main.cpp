@@ -341,6 +341,9 @@ void kubernetes_flags(CLI::App& sub, Setup& s) {
   sub.add_option("--operator-fail", k.operator_fail,
                  "the operator sets this resource's status to Error "
                  "(repeatable)");
+  sub.add_option("--workload-ready-ms", k.workload_ready_ms,
+                 "how long a Deployment's or StatefulSet's pods take to run "
+                 "after each change of its spec (default 0)");
   sub.add_option("--job-ms", k.job_ms,
                  "how long a Job's pod runs before it ends (default 300)");
   sub.add_option("--job-outcome", k.job_outcome,

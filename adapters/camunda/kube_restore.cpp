@@ -28,6 +28,7 @@
 #include <sstream>
 
 #include "adapters/kube/objects.hpp"
+#include "adapters/kube/readiness.hpp"
 #include "snap/poll.hpp"
 #include "snap/text.hpp"
 
@@ -451,14 +452,12 @@ Expected<void> wait_available(KubeTargets& t,
         waiting.clear();
         for (const auto& s : scaled) {
           json o = SNAP_TRY(api.get(s.workload_type, s.ns, s.workload_name));
-          const json& spec = o.value("spec", json::object());
-          const json& st = o.value("status", json::object());
-          int want = spec.is_object() ? spec.value("replicas", 1) : 1;
-          int have = st.is_object() ? st.value("availableReplicas", 0) : 0;
-          if (have < want) {
-            waiting.push_back(fmt::format("{}/{} ({} of {})",
+          // The replica counts alone would pass on a status the
+          // controller wrote before the scale-up (kube/readiness.hpp).
+          if (auto r = kube::workload_readiness(o); !r.ready()) {
+            waiting.push_back(fmt::format("{}/{} ({})",
                                           s.workload_type.name(),
-                                          s.workload_name, have, want));
+                                          s.workload_name, r.why));
           }
         }
         reporter.progress(

@@ -278,6 +278,45 @@ bool Cluster::discovery(const std::vector<std::string>& seg, bool core,
   return false;
 }
 
+// metadata.generation is the server's: an update keeps the stored value
+// and adds one when the object's desired state changed.
+// - Deployment (kubernetes pkg/registry/apps/deployment/strategy.go,
+//   PrepareForUpdate): when spec or the annotations change; StatefulSet
+//   (registry/apps/statefulset/strategy.go): when spec changes.
+// - A custom resource (apiextensions-apiserver
+//   pkg/registry/customresource/strategy.go, PrepareForUpdate): when
+//   anything but metadata and status changes (anything but metadata where
+//   status is no subresource).
+namespace {
+void keep_generation(const Kind& k, const json& live, json& next) {
+  const json& was = live["metadata"];
+  if (!was.contains("generation")) {
+    return;
+  }
+  auto part = [](const json& o, const char* f) {
+    return o.contains(f) ? o[f] : json();
+  };
+  bool changed = false;
+  if (k.custom) {
+    json a = live, b = next;
+    for (json* o : {&a, &b}) {
+      o->erase("metadata");
+      if (k.has_status) {
+        o->erase("status");
+      }
+    }
+    changed = a != b;
+  } else {
+    changed =
+        part(live, "spec") != part(next, "spec") ||
+        (k.plural == "deployments" &&
+         part(was, "annotations") != part(next["metadata"], "annotations"));
+  }
+  next["metadata"]["generation"] =
+      was["generation"].get<std::int64_t>() + (changed ? 1 : 0);
+}
+} // namespace
+
 json Cluster::not_found_details(const Kind& k, const std::string& name) {
   json d = {{"name", name}, {"kind", k.plural}};
   if (!k.group.empty()) {
@@ -421,6 +460,7 @@ void Cluster::route(const httplib::Request& req, httplib::Response& res,
         }
       }
     }
+    keep_generation(k, live, next);
     next["metadata"]["resourceVersion"] = next_rv();
     live = next;
     return reply(res, 200, live);
@@ -452,6 +492,7 @@ void Cluster::route(const httplib::Request& req, httplib::Response& res,
       return reply_status(res, 422, "Invalid", *bad,
                           not_found_details(k, name));
     }
+    keep_generation(k, live, patched);
     live = std::move(patched);
     live["metadata"]["resourceVersion"] = next_rv();
     return reply(res, 200, live);

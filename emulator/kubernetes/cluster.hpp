@@ -126,6 +126,8 @@ private:
   // fabric-operator's reconcile of the ibp.com resources.
   void reconcile_fabric_operator_locked();
   void reconcile_node_locked(const Kind& k, json& cr);
+  void reconcile_workload_locked(const std::string& key, json& o,
+                                 bool deployment);
 
   FaultInjector& m_faults;
   KubernetesOptions m_options;
@@ -136,7 +138,11 @@ private:
   // A Fabric node's uid -> when its pods were scheduled (replicas > 0).
   std::map<std::string, std::int64_t> m_pods_since;
   std::map<std::string, std::int64_t> m_jobs_since; // Job key -> pod start
-  std::map<std::string, std::int64_t> m_pod_bound;  // pod key -> PVCs bound
+  // Deployment or StatefulSet uid -> the generation its pods run and when
+  // that generation was written.
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>>
+      m_workloads_since;
+  std::map<std::string, std::int64_t> m_pod_bound; // pod key -> PVCs bound
   std::filesystem::path m_volume_root;
   bool m_own_volume_root = false; // a temporary folder, removed at the end
   std::int64_t m_rv = 1000;

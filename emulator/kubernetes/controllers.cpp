@@ -9,6 +9,8 @@
 #include <chrono>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "emulator/clock.hpp"
 
 namespace snap::emulator::kube {
@@ -192,18 +194,77 @@ void Cluster::reconcile_locked() {
   }
   // Workload controllers: the pods follow spec.replicas.
   for (auto& [k, o] : m_objects) {
-    if (!k.starts_with("apps/v1|deployments|") &&
-        !k.starts_with("apps/v1|statefulsets|")) {
-      continue;
+    bool deployment = k.starts_with("apps/v1|deployments|");
+    if (deployment || k.starts_with("apps/v1|statefulsets|")) {
+      reconcile_workload_locked(k, o, deployment);
     }
-    int want = o.value("spec", json::object()).value("replicas", 1);
-    json& st = o["status"];
-    if (!st.is_object() || st.value("replicas", -1) != want) {
-      st = {{"replicas", want},
-            {"readyReplicas", want},
-            {"availableReplicas", want}};
-      o["metadata"]["resourceVersion"] = next_rv();
+  }
+}
+
+// The Deployment and StatefulSet controllers' status, as a rollout of
+// spec.replicas pods that run --workload-ready-ms after the generation
+// they belong to was written (every pod of a generation at once):
+// - Deployment (kubernetes pkg/controller/deployment/sync.go,
+//   calculateStatus; progress.go, syncRolloutStatus): observedGeneration,
+//   replicas, updatedReplicas, readyReplicas, availableReplicas and
+//   unavailableReplicas (left out at 0, omitempty); condition Available
+//   True MinimumReplicasAvailable once availableReplicas >= replicas -
+//   maxUnavailable (25% of replicas, rounded down, by default), else False
+//   MinimumReplicasUnavailable; Progressing True, NewReplicaSetAvailable
+//   once the new ReplicaSet's pods are all available, ReplicaSetUpdated
+//   before.
+// - StatefulSet (pkg/controller/statefulset/stateful_set_control.go,
+//   updateStatefulSetStatus): observedGeneration, replicas, readyReplicas,
+//   availableReplicas, currentReplicas, updatedReplicas, currentRevision
+//   and updateRevision (the same revision once every pod is updated).
+// A status rewrite bumps resourceVersion, as the status subresource does.
+void Cluster::reconcile_workload_locked(const std::string& key, json& o,
+                                        bool deployment) {
+  std::int64_t generation = o["metadata"].value("generation", 1);
+  auto [it, made] = m_workloads_since.try_emplace(
+      o["metadata"].value("uid", key), std::pair{generation, now_ms()});
+  if (!made && it->second.first != generation) {
+    it->second = {generation, now_ms()};
+  }
+  bool running = now_ms() - it->second.second >= m_options.workload_ready_ms;
+  int want = o.value("spec", json::object()).value("replicas", 1);
+  int ready = running ? want : 0;
+  std::string name = o["metadata"].value("name", "");
+  std::string revision = fmt::format("{}-{:x}", name, generation * 2654435761u);
+  json st = {{"observedGeneration", generation},
+             {"replicas", want},
+             {"updatedReplicas", want},
+             {"readyReplicas", ready},
+             {"availableReplicas", ready}};
+  if (deployment) {
+    if (want > ready) {
+      st["unavailableReplicas"] = want - ready;
     }
+    int max_unavailable = want / 4; // 25%, rounded down
+    bool available = ready >= want - max_unavailable;
+    st["conditions"] = json::array(
+        {{{"type", "Available"},
+          {"status", available ? "True" : "False"},
+          {"reason", available ? "MinimumReplicasAvailable"
+                               : "MinimumReplicasUnavailable"},
+          {"message", available
+                          ? "Deployment has minimum availability."
+                          : "Deployment does not have minimum availability."}},
+         {{"type", "Progressing"},
+          {"status", "True"},
+          {"reason",
+           ready == want ? "NewReplicaSetAvailable" : "ReplicaSetUpdated"},
+          {"message", fmt::format("ReplicaSet \"{}\" {}", revision,
+                                  ready == want ? "has successfully progressed."
+                                                : "is progressing.")}}});
+  } else {
+    st["currentReplicas"] = want;
+    st["currentRevision"] = revision;
+    st["updateRevision"] = revision;
+  }
+  if (o.value("status", json()) != st) {
+    o["status"] = std::move(st);
+    o["metadata"]["resourceVersion"] = next_rv();
   }
 }
 

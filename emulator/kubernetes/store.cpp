@@ -228,7 +228,7 @@ json Cluster::create_locked(const Kind& k, const std::string& ns, json obj,
   md["uid"] = uid;
   md["resourceVersion"] = next_rv();
   md["creationTimestamp"] = rfc3339(now_ms(), 0);
-  if (k.custom || k.plural == "deployments") {
+  if (k.custom || k.plural == "deployments" || k.plural == "statefulsets") {
     md["generation"] = 1;
   }
   obj["kind"] = k.kind;
