@@ -37,6 +37,7 @@
 #include "adapters/factories.hpp"
 #include "adapters/kube/apply.hpp"
 #include "adapters/kube/cluster.hpp"
+#include "adapters/kube/readiness.hpp"
 #include "adapters/kube/volume_copy.hpp"
 #include "snap/poll.hpp"
 #include "snap/targz.hpp"
@@ -320,9 +321,14 @@ private:
   namespace_map(const std::vector<std::string>& from);
   Expected<void> check_copies(ArchiveReader& in,
                               const std::vector<kube::Planned>& plan);
+  // The Deployments and StatefulSets each planned object owned when it was
+  // saved, by its saved uid.
+  using OwnedWorkloads =
+      std::map<std::string, std::vector<const kube::Planned*>>;
   Expected<std::string>
   wait_tier(const std::string& tier,
-            const std::vector<const kube::Planned*>& members, double timeout_s);
+            const std::vector<const kube::Planned*>& members,
+            const OwnedWorkloads& owned, double timeout_s);
   const std::string& ns() const { return m_cluster.ns; }
   double snapshot_timeout() const {
     return seconds_flag(m_ctx.flags, "snapshot-timeout",
@@ -955,7 +961,15 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
     }
   }
   double ready_timeout = seconds_flag(m_ctx.flags, "ready-timeout", 600.0);
-  bool waits = ready_timeout > 0 && m_preset.name() == "fabric-operator";
+  bool waits = ready_timeout > 0;
+  // fabric-operator's status schema is known (runs()); CatalyX's is not
+  // public, so its resources are read by the generic kstatus rules.
+  std::string ready_means =
+      m_preset.name() == "fabric-operator"
+          ? "status Deployed, and the Deployments and StatefulSets they own "
+            "ready"
+          : "no condition Reconciling or Stalled and none Ready but True, "
+            "and the Deployments and StatefulSets they own ready";
   // What is already there decides each object's action, before anything
   // changes.
   std::vector<std::string> existing = SNAP_TRY(restorer.decide(plan, policy));
@@ -972,10 +986,9 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
       const std::string& tier = plan[i].tier;
       if (waits && !tier.empty() &&
           (i + 1 == plan.size() || plan[i + 1].tier != tier)) {
-        steps.push_back(fmt::format("wait until the {} run (status Deployed "
-                                    "and their Deployments available; at "
-                                    "most {} s)",
-                                    tier, ready_timeout));
+        steps.push_back(fmt::format("wait until the {} run ({}; at most "
+                                    "{} s)",
+                                    tier, ready_means, ready_timeout));
       }
     }
     return RestoreReport{.plan = std::move(steps)};
@@ -996,11 +1009,23 @@ Expected<RestoreReport> FabricAdapter::restore(ArchiveReader& in,
   restorer.set_filler([&](const kube::Planned& p, const std::string& to) {
     return copier.copy_in(p.copy, to, p.name, in);
   });
+  OwnedWorkloads owned;
+  for (const auto& p : plan) {
+    if (p.type.group != "apps" ||
+        (p.type.plural != "deployments" && p.type.plural != "statefulsets")) {
+      continue;
+    }
+    for (const auto& ref : p.owner_refs) {
+      if (std::string uid = kube::str(ref, "uid"); !uid.empty()) {
+        owned[uid].push_back(&p);
+      }
+    }
+  }
   kube::TierWait wait;
   if (waits) {
     wait = [&](const std::string& tier,
                const std::vector<const kube::Planned*>& members) {
-      return wait_tier(tier, members, ready_timeout);
+      return wait_tier(tier, members, owned, ready_timeout);
     };
   }
   auto report = restorer.apply(plan, snapshot_timeout(), wait);
@@ -1035,13 +1060,16 @@ FabricAdapter::check_copies(ArchiveReader& in,
   return {};
 }
 
-// Waits until every resource of `tier` (in whichever namespace) runs
-// (runs()) and the Deployment of its name, where the operator made one, has
-// its replicas available.
+// Waits until every resource of `tier` (in whichever namespace) runs and
+// so do the Deployments and StatefulSets it owned when saved, which its
+// operator makes again (kube::workload_readiness). A fabric-operator
+// resource runs by its status.type (runs()), and the Deployment of its
+// name, where the operator made one, counts too; any other preset's by the
+// generic rules (kube::resource_readiness).
 Expected<std::string>
 FabricAdapter::wait_tier(const std::string& tier,
                          const std::vector<const kube::Planned*>& members,
-                         double timeout_s) {
+                         const OwnedWorkloads& owned, double timeout_s) {
   auto started = std::chrono::steady_clock::now();
   auto deployments = SNAP_TRY(api().type_of("apps/v1", "Deployment"));
   std::vector<std::string> waiting; // "peer1: Deploying", as last seen
@@ -1069,32 +1097,66 @@ FabricAdapter::wait_tier(const std::string& tier,
         waiting.push_back(label(p) + ": gone");
         continue;
       }
-      json st = live->value("status", json::object());
-      std::string type = st.is_object() ? str(st, "type") : "";
-      if (type == "Error") {
+      // Stops the wait: the restore ends there with what is left.
+      auto stop = [&](const std::string& who, const std::string& why) {
         failed = Error{
             ErrorKind::partial,
-            fmt::format("fabric: {} {} reports Error ({}: {}), so the {} "
-                        "are not ready and the restore stopped there "
-                        "(kubectl describe -n {} {} {}; the operator's log "
-                        "says more)",
-                        p->type.name(), p->name, str(st, "reason"),
-                        str(st, "message"), tier, ns, p->type.name(), p->name)};
+            fmt::format("fabric: {} reports {}, so the {} are not ready and "
+                        "the restore stopped there (kubectl describe -n {} "
+                        "{}; the operator's log says more)",
+                        who, why, tier, ns, who)};
+      };
+      std::string who = p->type.name() + " " + p->name;
+      bool known_status = m_preset.name() == "fabric-operator";
+      if (known_status) {
+        json st = live->value("status", json::object());
+        std::string type = st.is_object() ? str(st, "type") : "";
+        if (type == "Error") {
+          stop(who, fmt::format("Error ({}: {})", str(st, "reason"),
+                                str(st, "message")));
+          return true;
+        }
+        if (!runs(type, m_preset.role(p->type))) {
+          waiting.push_back(fmt::format("{}: {}", label(p),
+                                        type.empty() ? "no status" : type));
+          continue;
+        }
+      } else if (auto r = kube::resource_readiness(*live); r.failed()) {
+        stop(who, r.why);
         return true;
-      }
-      if (!runs(type, m_preset.role(p->type))) {
-        waiting.push_back(
-            fmt::format("{}: {}", label(p), type.empty() ? "no status" : type));
+      } else if (!r.ready()) {
+        waiting.push_back(label(p) + ": " + r.why);
         continue;
       }
-      auto dep = SNAP_TRY(api().get_if(deployments, ns, p->name));
-      if (dep) {
-        int want = dep->value("spec", json::object()).value("replicas", 1);
-        json dst = dep->value("status", json::object());
-        int have = dst.is_object() ? dst.value("availableReplicas", 0) : 0;
-        if (have < want) {
-          waiting.push_back(fmt::format("{}: {} of {} replicas available",
-                                        label(p), have, want));
+      std::vector<std::pair<ResourceType, std::string>> workloads;
+      if (auto it = owned.find(p->old_uid); it != owned.end()) {
+        for (const auto* w : it->second) {
+          workloads.emplace_back(w->type, w->name);
+        }
+      }
+      if (known_status &&
+          std::none_of(workloads.begin(), workloads.end(), [&](const auto& w) {
+            return w.first.plural == "deployments" && w.second == p->name;
+          })) {
+        // Made by the operator since the save: counted where it exists.
+        if (SNAP_TRY(api().get_if(deployments, ns, p->name))) {
+          workloads.emplace_back(deployments, p->name);
+        }
+      }
+      for (const auto& [type, name] : workloads) {
+        std::string what = type.name() + "/" + name;
+        auto w = SNAP_TRY(api().get_if(type, ns, name));
+        if (!w) {
+          waiting.push_back(label(p) + ": " + what + " not made yet");
+          continue;
+        }
+        auto r = kube::workload_readiness(*w);
+        if (r.failed()) {
+          stop(what, r.why);
+          return true;
+        }
+        if (!r.ready()) {
+          waiting.push_back(label(p) + ": " + what + " " + r.why);
         }
       }
     }

@@ -4,6 +4,7 @@
 // peer saved with what it owns and refers to, its PVCs snapshotted (state DB
 // first), restored into an emptied namespace with its data back; conflict
 // policies; a snapshot that never becomes ready; kubeconfig auth over TLS.
+#include <atomic>
 #include <csignal>
 #include <set>
 #include <thread>
@@ -498,6 +499,77 @@ TEST_CASE("kubernetes emulator: updates need the current resourceVersion",
                 "Content-Type: application/strategic-merge-patch+json",
                 "--data-binary", "{}", peer_url});
   CHECK(json::parse(r.out)["code"] == 415);
+}
+
+TEST_CASE("kubernetes emulator: the server keeps metadata.generation and "
+          "the workload controllers report a rollout",
+          "[e2e][fabric]") {
+  // No operator: only the test changes the objects.
+  Emulator emu("kubernetes",
+               with(crd_flags(0, false), {"--workload-ready-ms", "300"}));
+  seed(emu.url());
+  std::string peer_url = ns_url(emu.url(), k_ibp, "ibppeers", "peer1");
+  json peer = call("GET", peer_url);
+  CHECK(peer["metadata"]["generation"] == 1);
+  // A status write and a label are not the spec; a spec change is, and a
+  // generation the client sends is not taken.
+  peer["status"] = {{"type", "Deploying"}};
+  peer = call("PUT", peer_url + "/status", peer);
+  CHECK(peer["metadata"]["generation"] == 1);
+  peer = call("PATCH", peer_url, {{"metadata", {{"labels", {{"a", "b"}}}}}});
+  CHECK(peer["metadata"]["generation"] == 1);
+  peer["spec"]["version"] = "2.5.5";
+  peer["metadata"]["generation"] = 99;
+  peer = call("PUT", peer_url, peer);
+  CHECK(peer["metadata"]["generation"] == 2);
+
+  std::string dep_url = ns_url(emu.url(), k_apps, "deployments", "d");
+  json labels = {{"app", "d"}};
+  call("POST", ns_url(emu.url(), k_apps, "deployments"),
+       {{"apiVersion", "apps/v1"},
+        {"kind", "Deployment"},
+        {"metadata", {{"name", "d"}}},
+        {"spec",
+         {{"replicas", 2},
+          {"selector", {{"matchLabels", labels}}},
+          {"template", {{"metadata", {{"labels", labels}}}}}}}});
+  // The status as the controller writes it, once it has one for `gen`.
+  auto status_at = [&](int gen) {
+    json st;
+    for (int i = 0; i < 100; ++i) {
+      st = call("GET", dep_url).value("status", json::object());
+      if (st.value("observedGeneration", 0) == gen) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return st;
+  };
+  json st = status_at(1);
+  CHECK(st["replicas"] == 2);
+  CHECK(st["updatedReplicas"] == 2);
+  CHECK(st["readyReplicas"] == 0);
+  CHECK(st["unavailableReplicas"] == 2);
+  CHECK(st["conditions"][0]["reason"] == "MinimumReplicasUnavailable");
+  CHECK(st["conditions"][1]["reason"] == "ReplicaSetUpdated");
+  for (int i = 0; i < 100 && st.value("availableReplicas", 0) != 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    st = call("GET", dep_url)["status"];
+  }
+  CHECK(st["availableReplicas"] == 2);
+  CHECK_FALSE(st.contains("unavailableReplicas"));
+  CHECK(st["conditions"][0] ==
+        json{{"type", "Available"},
+             {"status", "True"},
+             {"reason", "MinimumReplicasAvailable"},
+             {"message", "Deployment has minimum availability."}});
+  CHECK(st["conditions"][1]["reason"] == "NewReplicaSetAvailable");
+  // Scaling is a spec change: a new generation, rolled out again.
+  json scaled = call("PATCH", dep_url, {{"spec", {{"replicas", 3}}}});
+  CHECK(scaled["metadata"]["generation"] == 2);
+  st = status_at(2);
+  CHECK(st["replicas"] == 3);
+  CHECK(st["readyReplicas"] == 0);
 }
 
 TEST_CASE("fabric: an orderer with its node and genesis block",
@@ -1538,6 +1610,278 @@ TEST_CASE("fabric: a tier that does not come up stops the restore with exit 3",
                            "org1peer1"))["kind"] == "Status");
   CHECK(r.out.find("Next: not restored yet: ") != std::string::npos);
   CHECK(r.out.find("ibppeers.ibp.com/org1peer1") != std::string::npos);
+}
+
+} // namespace snap::test
+
+namespace snap::test {
+namespace {
+
+// CatalyX's kinds. Its schemas are not public: each CRD is the least a
+// served kind needs (group, names, one version with the status
+// subresource).
+struct CatalyxKind {
+  std::string group, plural, kind, workload, name;
+};
+const std::vector<CatalyxKind> k_catalyx = {
+    {"ca.hyperledger.fabric", "fabriccas", "FabricCA", "deployments",
+     "org1-ca"},
+    {"orderingservice.hyperledger.fabric", "orderers", "Orderer",
+     "statefulsets", "ord1"},
+    {"peerset.hyperledger.fabric", "peers", "Peer", "deployments",
+     "org1-peer0"}};
+
+std::string catalyx_url(const std::string& base, const CatalyxKind& k,
+                        const std::string& name = "") {
+  return ns_url(base, "/apis/" + k.group + "/v1alpha2", k.plural, name);
+}
+
+void seed_catalyx_crds(const std::string& url) {
+  for (const auto& k : k_catalyx) {
+    std::string singular = k.plural.substr(0, k.plural.size() - 1);
+    call("POST",
+         url + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+         {{"apiVersion", "apiextensions.k8s.io/v1"},
+          {"kind", "CustomResourceDefinition"},
+          {"metadata", {{"name", k.plural + "." + k.group}}},
+          {"spec",
+           {{"group", k.group},
+            {"scope", "Namespaced"},
+            {"names",
+             {{"plural", k.plural}, {"singular", singular}, {"kind", k.kind}}},
+            {"versions",
+             {{{"name", "v1alpha2"},
+               {"served", true},
+               {"storage", true},
+               {"subresources", {{"status", json::object()}}}}}}}}});
+  }
+}
+
+// The workload an operator runs a CatalyX member in, owned by it.
+json catalyx_workload(const CatalyxKind& k, const json& owner) {
+  json labels = {{"app", k.name}};
+  json spec = {{"replicas", 1},
+               {"selector", {{"matchLabels", labels}}},
+               {"template", {{"metadata", {{"labels", labels}}}}}};
+  if (k.workload == "statefulsets") {
+    spec["serviceName"] = k.name;
+  }
+  return {
+      {"apiVersion", "apps/v1"},
+      {"kind", k.workload == "statefulsets" ? "StatefulSet" : "Deployment"},
+      {"metadata",
+       {{"name", k.name},
+        {"labels", labels},
+        {"ownerReferences", json::array({{{"apiVersion", k.group + "/v1alpha2"},
+                                          {"kind", k.kind},
+                                          {"name", k.name},
+                                          {"uid", owner["metadata"]["uid"]},
+                                          {"controller", true},
+                                          {"blockOwnerDeletion", true}}})}}},
+      {"spec", spec}};
+}
+
+// A CatalyX network in namespace fab: a CA, an orderer and a peer, each
+// with the workload it runs in, saved (manifests only) into `dir`.
+std::string saved_catalyx(const TempDir& dir) {
+  Emulator source("kubernetes");
+  seed_cluster(source.url());
+  seed_catalyx_crds(source.url());
+  for (const auto& k : k_catalyx) {
+    json cr = call("POST", catalyx_url(source.url(), k),
+                   {{"apiVersion", k.group + "/v1alpha2"},
+                    {"kind", k.kind},
+                    {"metadata", {{"name", k.name}}},
+                    {"spec", {{"mspID", "Org1MSP"}}}});
+    REQUIRE(cr["metadata"].contains("uid"));
+    call("POST", ns_url(source.url(), k_apps, k.workload),
+         catalyx_workload(k, cr));
+  }
+  auto saved =
+      snap(with({"--json", "save", "fabric", "--preset", "catalyx", "--network",
+                 "--no-volume-snapshots", "-o", dir.path().string()},
+                target(source)));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  json members = json::parse(saved.out)["source"]["members"];
+  CHECK(members["ca"] == json::array({"org1-ca"}));
+  CHECK(members["orderer"] == json::array({"ord1"}));
+  CHECK(members["peer"] == json::array({"org1-peer0"}));
+  return only_archive(dir);
+}
+
+// CatalyX's operator is not public either, so the test plays one as
+// operators built with controller-runtime behave: once a member's resource
+// is made, it reports Ready False (or, for `stalls`, Stalled True), makes
+// the member's workload, and reports Ready True once the workload's pods
+// run. For `quiet` it makes the workload and reports nothing, so a wait can
+// only read the workload. It stops at stop(), or after 30 s.
+//
+// It also watches the order: a resource of a later tier seen while an
+// earlier member's workload did not run yet (read after it; pods only come
+// up) means the restore did not wait.
+class CatalyxOperator {
+public:
+  CatalyxOperator(std::string url, std::string stalls, std::string quiet = "")
+      : m_url(std::move(url)), m_stalls(std::move(stalls)),
+        m_quiet(std::move(quiet)), m_thread([this] { run(); }) {}
+  ~CatalyxOperator() { stop(); }
+  void stop() {
+    m_done = true;
+    if (m_thread.joinable()) {
+      m_thread.join();
+    }
+  }
+  bool out_of_order() const { return m_out_of_order; }
+
+private:
+  void put_status(const CatalyxKind& k, json cr, json conditions) {
+    cr["status"] = {{"observedGeneration", cr["metadata"]["generation"]},
+                    {"conditions", std::move(conditions)}};
+    call("PUT", catalyx_url(m_url, k, k.name) + "/status", cr);
+  }
+  bool runs(const CatalyxKind& k) {
+    json w = call("GET", ns_url(m_url, k_apps, k.workload, k.name));
+    return w.is_object() &&
+           w.value("status", json::object()).value("readyReplicas", 0) == 1;
+  }
+  void run() {
+    std::set<std::string> made, done;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!m_done && std::chrono::steady_clock::now() < until &&
+           done.size() < k_catalyx.size()) {
+      std::vector<json> crs;
+      for (const auto& k : k_catalyx) {
+        json cr = call("GET", catalyx_url(m_url, k, k.name));
+        bool exists = cr.is_object() && cr.value("kind", "") != "Status";
+        crs.push_back(exists ? cr : json());
+      }
+      for (std::size_t t = 0; t + 1 < k_catalyx.size(); ++t) {
+        if (!crs[t + 1].is_null() && k_catalyx[t].name != m_stalls &&
+            !runs(k_catalyx[t])) {
+          m_out_of_order = true;
+        }
+      }
+      for (std::size_t t = 0; t < k_catalyx.size(); ++t) {
+        const auto& k = k_catalyx[t];
+        if (crs[t].is_null() || done.contains(k.name)) {
+          continue;
+        }
+        if (k.name == m_stalls) {
+          put_status(k, crs[t],
+                     {{{"type", "Stalled"},
+                       {"status", "True"},
+                       {"reason", "EnrollFailed"},
+                       {"message", "the CA refused the enrollment"}}});
+          done.insert(k.name);
+        } else if (made.insert(k.name).second) {
+          if (k.name != m_quiet) {
+            put_status(k, crs[t],
+                       {{{"type", "Ready"},
+                         {"status", "False"},
+                         {"reason", "Deploying"}}});
+          }
+          call("POST", ns_url(m_url, k_apps, k.workload),
+               catalyx_workload(k, crs[t]));
+        } else if (runs(k)) {
+          if (k.name != m_quiet) {
+            put_status(k, call("GET", catalyx_url(m_url, k, k.name)),
+                       {{{"type", "Ready"}, {"status", "True"}}});
+          }
+          done.insert(k.name);
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  std::string m_url, m_stalls, m_quiet;
+  std::atomic<bool> m_done{false};
+  std::atomic<bool> m_out_of_order{false};
+  std::thread m_thread;
+};
+
+} // namespace
+
+TEST_CASE("fabric: a CatalyX network comes back tier by tier, read by its "
+          "conditions and workloads",
+          "[e2e][fabric]") {
+  TempDir dir;
+  std::string archive = saved_catalyx(dir);
+  // Pods run 400 ms after their workload is written.
+  Emulator target_emu("kubernetes", {"--workload-ready-ms", "400"});
+  seed_cluster(target_emu.url());
+
+  auto plan = snap(
+      with({"restore", "fabric", archive, "--preset", "catalyx", "--dry-run"},
+           target(target_emu)));
+  INFO(plan.out << plan.err);
+  REQUIRE(plan.exit_code == 0);
+  CHECK(plan.out.find("wait until the cas run (no condition Reconciling or "
+                      "Stalled and none Ready but True, and the Deployments "
+                      "and StatefulSets they own ready; at most 600 s)") !=
+        std::string::npos);
+  CHECK(plan.out.find("wait until the cas") <
+        plan.out.find("create orderers.orderingservice.hyperledger.fabric/"
+                      "ord1"));
+
+  std::size_t before = target_emu.requests().size();
+  // The orderer's operator reports nothing: its wait reads the StatefulSet.
+  CatalyxOperator op(target_emu.url(), "", "ord1");
+  RunResult r =
+      snap(with({"restore", "fabric", archive, "--preset", "catalyx", "--yes"},
+                target(target_emu)));
+  op.stop();
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  // No tier was made before the one above it ran.
+  CHECK_FALSE(op.out_of_order());
+  for (const char* line :
+       {"cas ready: org1-ca", "orderers ready: ord1", "peers ready: org1-peer0",
+        "in place deployments.apps/org1-peer0 (made by its operator)",
+        "in place statefulsets.apps/ord1 (made by its operator)"}) {
+    CHECK(r.out.find(line) != std::string::npos);
+  }
+  // The orderers were made only after the operator reported the CA Ready
+  // (its second status), which it does once the CA's pods run.
+  auto reqs = target_emu.requests();
+  for (std::size_t t = 0; t < 1; ++t) {
+    std::string at = catalyx_url("", k_catalyx[t]);
+    std::size_t first_status = first_request(
+        reqs, "PUT " + at + "/" + k_catalyx[t].name + "/status", before);
+    std::size_t ready_status =
+        first_request(reqs, "PUT " + at + "/" + k_catalyx[t].name + "/status",
+                      first_status + 1);
+    std::size_t next = first_request(
+        reqs, "POST " + catalyx_url("", k_catalyx[t + 1]), before);
+    CHECK(first_status < ready_status);
+    CHECK(ready_status < next);
+    CHECK(next < reqs.size());
+  }
+}
+
+TEST_CASE("fabric: a CatalyX member that reports Stalled stops the restore "
+          "with exit 3",
+          "[e2e][fabric]") {
+  TempDir dir;
+  std::string archive = saved_catalyx(dir);
+  Emulator target_emu("kubernetes");
+  seed_cluster(target_emu.url());
+  CatalyxOperator op(target_emu.url(), "ord1");
+  RunResult r = snap(with({"restore", "fabric", archive, "--preset", "catalyx",
+                           "--yes", "--ready-timeout", "20"},
+                          target(target_emu)));
+  op.stop();
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("fabric: orderers.orderingservice.hyperledger.fabric ord1 "
+                   "reports Stalled: EnrollFailed: the CA refused the "
+                   "enrollment, so the orderers are not ready") !=
+        std::string::npos);
+  CHECK(r.out.find("cas ready: org1-ca") != std::string::npos);
+  CHECK(call("GET", catalyx_url(target_emu.url(), k_catalyx[2],
+                                "org1-peer0"))["kind"] == "Status");
+  CHECK(r.out.find("not restored yet: ") != std::string::npos);
 }
 
 } // namespace snap::test
