@@ -290,7 +290,7 @@ bool Cluster::discovery(const std::vector<std::string>& seg, bool core,
 namespace {
 void keep_generation(const Kind& k, const json& live, json& next) {
   const json& was = live["metadata"];
-  if (!was.contains("generation")) {
+  if (!was.contains("generation") || !was["generation"].is_number_integer()) {
     return;
   }
   auto part = [](const json& o, const char* f) {

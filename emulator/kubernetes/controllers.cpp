@@ -220,14 +220,20 @@ void Cluster::reconcile_locked() {
 // A status rewrite bumps resourceVersion, as the status subresource does.
 void Cluster::reconcile_workload_locked(const std::string& key, json& o,
                                         bool deployment) {
-  std::int64_t generation = o["metadata"].value("generation", 1);
+  json gen = o["metadata"].value("generation", json(1));
+  std::int64_t generation =
+      gen.is_number_integer() ? gen.get<std::int64_t>() : 1;
   auto [it, made] = m_workloads_since.try_emplace(
       o["metadata"].value("uid", key), std::pair{generation, now_ms()});
   if (!made && it->second.first != generation) {
     it->second = {generation, now_ms()};
   }
   bool running = now_ms() - it->second.second >= m_options.workload_ready_ms;
-  int want = o.value("spec", json::object()).value("replicas", 1);
+  // The API server refuses a replicas that is not an integer; one stored
+  // anyway is read as the default.
+  json spec = o.value("spec", json::object());
+  json replicas = spec.is_object() ? spec.value("replicas", json(1)) : json(1);
+  int want = replicas.is_number_integer() ? replicas.get<int>() : 1;
   int ready = running ? want : 0;
   std::string name = o["metadata"].value("name", "");
   std::string revision = fmt::format("{}-{:x}", name, generation * 2654435761u);
