@@ -100,3 +100,28 @@ done
 printf 'curl -o, sync   %.2f s  %.0f MiB/s (best of %d: as durable as snap'"'"'s archive)\n' \
   "$best_sync" "$(echo "$mib / $best_sync" | bc -l)" "$runs"
 printf 'ratio (durable) %.2f of curl -o with sync\n' "$(echo "$best_sync / $best_snap" | bc -l)"
+# The same race with both outputs in memory (tmpfs), where fsync costs
+# nothing: what the pipeline does when the disk is not the limit. On a disk
+# slower than the download, the save's tail is its fsync, and curl -o, which
+# leaves its file to the page cache, does not wait for it.
+shm=/dev/shm
+free_kib=$(df -Pk "$shm" 2>/dev/null | awk 'NR == 2 {print $4}')
+if [ -n "$free_kib" ] && (( free_kib * 1024 > 3 * snap_bytes )); then
+  mem=$(mktemp -d -p "$shm")
+  best_mc=999999; best_ms=999999
+  for i in $(seq "$runs"); do
+    t0=$(now); curl -sf -o "$mem/curl.snap" "$url/v1/snapshot"; t1=$(now)
+    rm -f "$mem/curl.snap"
+    best_mc=$(echo "t = $t1 - $t0; if (t < $best_mc) t else $best_mc" | bc -l)
+    t0=$(now)
+    build/snap -q --no-progress save consul --addr "$url" -o "$mem/snap.zip"
+    t1=$(now)
+    rm -f "$mem/snap.zip"
+    best_ms=$(echo "t = $t1 - $t0; if (t < $best_ms) t else $best_ms" | bc -l)
+  done
+  rm -rf "$mem"
+  printf 'in memory       curl -o %.2f s, snap %.2f s: ratio %.2f (best of %d each, both writing to tmpfs: no disk)\n' \
+    "$best_mc" "$best_ms" "$(echo "$best_mc / $best_ms" | bc -l)" "$runs"
+else
+  echo "in memory       skipped: $shm has no room for two copies of the snapshot"
+fi

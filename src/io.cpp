@@ -207,6 +207,10 @@ struct FanOut::State {
     Sink* sink;
     std::deque<std::size_t> queue; // chunk numbers, oldest first
     bool busy = false;             // holds a chunk outside the queue
+    // Wakes this worker alone: a chunk for it, or stop. One condition for
+    // all would wake every thread at every hand-over, and each wake is a
+    // system call (on a virtual machine, a costly one).
+    std::condition_variable ready;
     std::thread thread;
   };
   // The chunks grow as they are first filled and are then reused: a fresh
@@ -218,7 +222,8 @@ struct FanOut::State {
   std::optional<std::size_t> filling; // only the writer's thread fills it
   std::vector<Worker> workers;
   std::mutex mutex;
-  std::condition_variable changed;
+  // Wakes the writer's thread: a chunk freed, a worker idle, or an error.
+  std::condition_variable room;
   bool stop = false;
   // The workers start with the first full chunk, and stop when parked:
   // an archive of many small entries (one per Kubernetes object) runs no
@@ -257,8 +262,10 @@ struct FanOut::State {
       }
       stop = true;
       drop_queued();
+      for (auto& w : workers) {
+        w.ready.notify_one();
+      }
     }
-    changed.notify_all();
     for (auto& w : workers) {
       w.thread.join();
     }
@@ -286,18 +293,21 @@ struct FanOut::State {
     free.push_back(c);
   }
 
-  // Called with the lock held: one reader fewer for chunk `c`.
-  void release(std::size_t c) {
+  // Called with the lock held: one reader fewer for chunk `c`; true when
+  // that made it free.
+  bool release(std::size_t c) {
     if (--users[c] == 0) {
       chunks[c].clear();
       free.push_back(c);
+      return true;
     }
+    return false;
   }
 
   void run(Worker& me) {
     std::unique_lock lock(mutex);
     for (;;) {
-      changed.wait(lock, [&] { return stop || !me.queue.empty(); });
+      me.ready.wait(lock, [&] { return stop || !me.queue.empty(); });
       if (me.queue.empty()) {
         return; // stop requested and nothing left
       }
@@ -308,12 +318,17 @@ struct FanOut::State {
       lock.unlock();
       auto r = skip ? Expected<void>{} : me.sink->write(chunks[c]);
       lock.lock();
-      if (!r && !error) {
+      bool failed = !r && !error;
+      if (failed) {
         error = r.error();
       }
-      release(c);
+      bool freed = release(c);
       me.busy = false;
-      changed.notify_all();
+      // The writer waits for a free chunk (take) or for idle workers
+      // (drain): wake it only when either may have come true.
+      if (freed || failed || me.queue.empty()) {
+        room.notify_all();
+      }
     }
   }
 
@@ -334,14 +349,14 @@ struct FanOut::State {
     users[c] = workers.size();
     for (auto& w : workers) {
       w.queue.push_back(c);
+      w.ready.notify_one();
     }
-    changed.notify_all();
   }
 
   // Takes a free chunk to fill, waiting for one.
   Expected<void> take() {
     std::unique_lock lock(mutex);
-    changed.wait(lock, [this] { return !free.empty() || error; });
+    room.wait(lock, [this] { return !free.empty() || error; });
     if (error) {
       return tl::unexpected(*error);
     }
@@ -352,7 +367,7 @@ struct FanOut::State {
 
   // Waits, with the lock held, until every worker is idle and done.
   void drain(std::unique_lock<std::mutex>& lock) {
-    changed.wait(lock, [this] {
+    room.wait(lock, [this] {
       for (const auto& w : workers) {
         if (w.busy || !w.queue.empty()) {
           return false;
