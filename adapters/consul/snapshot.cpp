@@ -258,6 +258,42 @@ struct ConsulSnapshotVerifier::State {
     }
   }
 
+  // The entry's data has all been read.
+  void end_data() {
+    if (current != nullptr) {
+      current->complete = true;
+    }
+    end_entry();
+    phase = padding_left > 0 ? Phase::padding : Phase::header;
+  }
+
+  // Inside state.bin's data, where the inflated bytes can go straight into
+  // the hashing thread's chunk (no copy on this thread, the slowest stage
+  // on compressible state): that room, at most the data left, or an empty
+  // span elsewhere.
+  std::span<std::byte> state_room() {
+    if (phase != Phase::data || current == nullptr ||
+        entry_name != "state.bin" || data_left == 0) {
+      return {};
+    }
+    auto room = state_thread->space();
+    if (!room) {
+      return {}; // the stage's sink never fails; written the usual way
+    }
+    return room->first(static_cast<std::size_t>(
+        std::min<std::uint64_t>({room->size(), data_left, UINT32_MAX})));
+  }
+
+  // `n` bytes of state.bin inflated into state_room().
+  void state_written(std::size_t n) {
+    state_thread->commit(n);
+    current->size += n;
+    data_left -= n;
+    if (data_left == 0) {
+      end_data();
+    }
+  }
+
   // Consumes decompressed tar bytes.
   void tar_bytes(const unsigned char* p, std::size_t n) {
     while (n > 0 && !error) {
@@ -304,11 +340,7 @@ struct ConsulSnapshotVerifier::State {
         p += take;
         n -= take;
         if (data_left == 0) {
-          if (current != nullptr) {
-            current->complete = true;
-          }
-          end_entry();
-          phase = padding_left > 0 ? Phase::padding : Phase::header;
+          end_data();
         }
         break;
       }
@@ -365,20 +397,29 @@ struct ConsulSnapshotVerifier::State {
         }
         start_member(z.next_in, z.avail_in);
       }
-      z.next_out = out.data();
-      z.avail_out = static_cast<std::uint32_t>(out.size());
+      std::span<std::byte> direct = state_room();
+      std::size_t room = direct.empty() ? out.size() : direct.size();
+      z.next_out = direct.empty()
+                       ? out.data()
+                       : reinterpret_cast<unsigned char*>(direct.data());
+      z.avail_out = static_cast<std::uint32_t>(room);
       const std::uint32_t before = z.avail_in;
       int rc = isal_inflate(&z);
+      std::size_t produced = room - z.avail_out;
+      if (!direct.empty()) {
+        state_written(produced);
+      }
       if (rc < 0) {
         set_error(fmt::format("failed to decompress snapshot: gzip: {}",
                               gzip_failure(rc)));
         return;
       }
-      std::size_t produced = out.size() - z.avail_out;
-      tar_bytes(out.data(), produced);
+      if (direct.empty()) {
+        tar_bytes(out.data(), produced);
+      }
       if (z.block_state == ISAL_BLOCK_FINISH) {
         gzip_ended = true;
-      } else if (z.avail_in == 0 && produced < out.size()) {
+      } else if (z.avail_in == 0 && produced < room) {
         return; // everything buffered is out: wait for more input
       } else if (produced == 0 && z.avail_in == before) {
         // Never seen; without it, input left unread would be dropped.

@@ -144,6 +144,13 @@ public:
   FanOut(const FanOut&) = delete;
   FanOut& operator=(const FanOut&) = delete;
   Expected<void> write(Bytes data) override;
+  // Room to write into in place, with no copy: the rest of the chunk being
+  // filled (a free one is taken, waiting for it), at least one byte. The
+  // bytes count as written once commit() says so, before any other call.
+  // Errors: a sink's, as write().
+  Expected<std::span<std::byte>> space();
+  // The first `n` bytes of the last space() are written.
+  void commit(std::size_t n);
   // Drops what is queued, waits for the workers, and resets every sink.
   bool reset() override;
   // Waits until every sink has consumed everything written.

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Streams (src/io.cpp).
+#include <cstring>
+
 #include <catch2/catch.hpp>
 
 #include "snap/io.hpp"
@@ -61,6 +63,39 @@ TEST_CASE("a fan-out gives every sink the same bytes in order", "[unit][io]") {
   // A finish with nothing new is a no-op.
   REQUIRE(fan.finish());
   CHECK(a.seen.size() == data.size());
+}
+
+TEST_CASE("bytes written in place into a fan-out reach every sink as "
+          "written ones do",
+          "[unit][io]") {
+  Keep a, b;
+  FanOut fan({&a, &b}, 2);
+  std::string data = pattern((5 << 20) + 777);
+  std::size_t at = 0;
+  bool in_place = false;
+  // In place and copied in turn, each at most 100 000 bytes at once.
+  while (at < data.size()) {
+    std::size_t want = std::min<std::size_t>(100'000, data.size() - at);
+    if (in_place) {
+      auto room = fan.space();
+      REQUIRE(room);
+      REQUIRE(!room->empty());
+      std::size_t n = std::min(want, room->size());
+      std::memcpy(room->data(), data.data() + at, n);
+      fan.commit(n);
+      at += n;
+    } else {
+      REQUIRE(fan.write(as_bytes(std::string_view(data).substr(at, want))));
+      at += want;
+    }
+    in_place = !in_place;
+  }
+  // Room asked for and not used adds nothing.
+  REQUIRE(fan.space());
+  fan.commit(0);
+  REQUIRE(fan.finish());
+  CHECK(a.seen == data);
+  CHECK(b.seen == data);
 }
 
 TEST_CASE("a fan-out reports a sink's failure and starts over on reset",
