@@ -1488,22 +1488,31 @@ void seed_network(const std::string& url) {
   }
 }
 
+// Saves the network on `source` into `dir` (manifests only), with the
+// preset `flags` give; the manifest's source (members by role, …).
+json save_network(const Emulator& source, const TempDir& dir,
+                  const std::vector<std::string>& flags) {
+  auto saved =
+      snap(with(with({"--json", "save", "fabric"}, flags),
+                with({"--no-volume-snapshots", "-o", dir.path().string()},
+                     target(source))));
+  INFO(saved.err);
+  REQUIRE(saved.exit_code == 0);
+  return json::parse(saved.out)["source"];
+}
+
 // An archive in `dir` of the network seed_network() makes (manifests only).
 std::string saved_network(const TempDir& dir) {
   Emulator source("kubernetes", crd_flags());
   seed_network(source.url());
-  auto saved = snap(with({"--json", "save", "fabric", "--all-in-namespace",
-                          "--no-volume-snapshots", "-o", dir.path().string()},
-                         target(source)));
-  INFO(saved.err);
-  REQUIRE(saved.exit_code == 0);
   // The manifest lists the network's members by role.
-  json members = json::parse(saved.out)["source"]["members"];
+  json saved = save_network(source, dir, {"--all-in-namespace"});
+  json members = saved["members"];
   CHECK(members["ca"] == json::array({"org1ca"}));
   CHECK(members["orderer"].size() == 2);
   CHECK(members["peer"] == json::array({"org1peer1"}));
   CHECK(members["console"] == json::array({"console"}));
-  CHECK_FALSE(json::parse(saved.out)["source"].contains("snapshot_spread_s"));
+  CHECK_FALSE(saved.contains("snapshot_spread_s"));
   return only_archive(dir);
 }
 
@@ -1697,13 +1706,8 @@ std::string saved_catalyx(const TempDir& dir) {
     call("POST", ns_url(source.url(), k_apps, k.workload),
          catalyx_workload(k, cr));
   }
-  auto saved =
-      snap(with({"--json", "save", "fabric", "--preset", "catalyx", "--network",
-                 "--no-volume-snapshots", "-o", dir.path().string()},
-                target(source)));
-  INFO(saved.err);
-  REQUIRE(saved.exit_code == 0);
-  json members = json::parse(saved.out)["source"]["members"];
+  json members = save_network(source, dir,
+                              {"--preset", "catalyx", "--network"})["members"];
   CHECK(members["ca"] == json::array({"org1-ca"}));
   CHECK(members["orderer"] == json::array({"ord1"}));
   CHECK(members["peer"] == json::array({"org1-peer0"}));
