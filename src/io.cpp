@@ -476,6 +476,12 @@ Expected<void> FanOut::finish() {
 Expected<void> FanOut::park() {
   auto r = finish();
   m_state->stop_workers();
+  // Every chunk is free now. An archive of many small entries (one per
+  // Kubernetes object) keeps a parked fan-out per entry: it keeps no
+  // buffer, and takes one again if written to.
+  for (auto& chunk : m_state->chunks) {
+    chunk.data.reset();
+  }
   return r;
 }
 

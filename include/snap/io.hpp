@@ -155,7 +155,8 @@ public:
   bool reset() override;
   // Waits until every sink has consumed everything written.
   Expected<void> finish();
-  // finish(), then stops the threads until more than a chunk is written.
+  // finish(), then stops the threads until more than a chunk is written,
+  // and gives the chunks' memory back.
   Expected<void> park();
 
   struct State;
