@@ -5,7 +5,6 @@
 
 #include "src/archive_io.hpp"
 
-#include <fcntl.h>
 #include <optional>
 #include <set>
 #include <unistd.h>
@@ -134,52 +133,49 @@ std::uint32_t le(const unsigned char* p, int n) {
   return v;
 }
 
-// Reads `n` bytes at `at` whole; false at the end of the file or on error.
-bool pread_all(int fd, unsigned char* buf, std::size_t n, std::uint64_t at) {
-  while (n > 0) {
-    ssize_t got = ::pread(fd, buf, n, static_cast<off_t>(at));
-    if (got < 0 && errno == EINTR && !is_interrupted()) {
-      continue;
-    }
-    if (got <= 0) {
-      return false;
-    }
-    buf += got;
-    n -= static_cast<std::size_t>(got);
-    at += static_cast<std::uint64_t>(got);
-  }
-  return true;
-}
-
 // The stored entry `st` whose local header is at `at`, read from the file:
 // the header must be one (signature and name), and the bytes after it, as
 // many as the directory says, must have the directory's CRC-32.
 Expected<void> crc_in_place(const fs::path& path, const zip_stat_t& st,
                             std::uint64_t at) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return tl::unexpected(bad(path, std::strerror(errno)));
+  auto opened = FileSource::open(path, at);
+  if (!opened) {
+    return tl::unexpected(bad(path, opened.error().message));
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  std::vector<unsigned char> buf(1 << 20);
+  std::vector<std::byte> buf(1 << 20);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(buf.data());
+  // Reads the next `n` bytes into `buf`; false when the file ends first.
+  auto fill = [&](std::size_t n) -> Expected<bool> {
+    for (std::size_t have = 0; have < n;) {
+      auto got = opened->read(std::span(buf).subspan(have, n - have));
+      if (!got) {
+        return tl::unexpected(bad(path, got.error().message));
+      }
+      if (*got == 0) {
+        return false;
+      }
+      have += *got;
+    }
+    return true;
+  };
   constexpr std::size_t k_fixed = 30;
   const std::string_view name = st.name;
-  if (!pread_all(fd, buf.data(), k_fixed + name.size(), at) ||
-      le(buf.data(), 4) != 0x04034b50 ||
-      le(buf.data() + 26, 2) != name.size() ||
-      std::string_view(reinterpret_cast<const char*>(buf.data()) + k_fixed,
+  if (!SNAP_TRY(fill(k_fixed + name.size())) || le(bytes, 4) != 0x04034b50 ||
+      le(bytes + 26, 2) != name.size() ||
+      std::string_view(reinterpret_cast<const char*>(bytes) + k_fixed,
                        name.size()) != name) {
     return tl::unexpected(
         bad(path,
             fmt::format("{} has no local header where it was written", name)));
   }
-  std::uint64_t pos = at + k_fixed + name.size() + le(buf.data() + 28, 2);
-  (void)::posix_fadvise(fd, static_cast<off_t>(pos),
-                        static_cast<off_t>(st.comp_size),
-                        POSIX_FADV_SEQUENTIAL);
+  // Past the extra field (at most 64 KiB), the data.
+  auto ends = [&] {
+    return tl::unexpected(
+        bad(path, fmt::format("{} is damaged: the file ends in it", name)));
+  };
+  if (!SNAP_TRY(fill(le(bytes + 28, 2)))) {
+    return ends();
+  }
   std::uint32_t crc = 0;
   for (std::uint64_t left = st.comp_size; left > 0;) {
     if (is_interrupted()) {
@@ -187,12 +183,10 @@ Expected<void> crc_in_place(const fs::path& path, const zip_stat_t& st,
     }
     auto n =
         static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
-    if (!pread_all(fd, buf.data(), n, pos)) {
-      return tl::unexpected(
-          bad(path, fmt::format("{} is damaged: the file ends in it", name)));
+    if (!SNAP_TRY(fill(n))) {
+      return ends();
     }
-    crc = crc32_gzip_refl(crc, buf.data(), n);
-    pos += n;
+    crc = crc32_gzip_refl(crc, bytes, n);
     left -= n;
   }
   if (crc != st.crc) {

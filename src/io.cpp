@@ -139,8 +139,11 @@ Expected<FileSource> FileSource::open(const std::filesystem::path& path,
   ::fstat(fd, &st);
   auto file_size = static_cast<std::uint64_t>(st.st_size);
   offset = std::min(offset, file_size);
-  return FileSource(fd, offset,
-                    std::min(length.value_or(file_size), file_size - offset));
+  std::uint64_t size = std::min(length.value_or(file_size), file_size - offset);
+  // Read front to back: the kernel may read ahead further.
+  (void)::posix_fadvise(fd, static_cast<off_t>(offset),
+                        static_cast<off_t>(size), POSIX_FADV_SEQUENTIAL);
+  return FileSource(fd, offset, size);
 }
 
 FileSource::FileSource(int fd, std::uint64_t offset, std::uint64_t size)

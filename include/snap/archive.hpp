@@ -43,6 +43,10 @@ std::vector<std::string> sweep_stale_temp_dirs(const std::filesystem::path& dir,
 
 class ArchiveReader;
 
+// Where each entry's local header starts in an archive file, by entry name:
+// the writer knows, and the read-back checks there (libzip does not say).
+using HeaderOffsets = std::map<std::string, std::uint64_t, std::less<>>;
+
 class ArchiveWriter {
 public:
   // Prepares an archive to be written in `dir`; its entries spool into a
@@ -124,7 +128,7 @@ private:
   std::vector<std::unique_ptr<Spool>> m_spools;
   std::string m_passphrase;
   // Where write_zip put each entry's local header, for the read-back.
-  std::map<std::string, std::uint64_t, std::less<>> m_headers;
+  HeaderOffsets m_headers;
 };
 
 class ArchiveReader {
@@ -150,8 +154,6 @@ public:
   // Re-reads every payload entry and checks size, CRC and sha256. Errors:
   // `archive` naming the entry, `interrupted`.
   Expected<void> verify(const ProgressFn& progress = {});
-  // Where each entry's local header starts in the file, by entry name.
-  using HeaderOffsets = std::map<std::string, std::uint64_t, std::less<>>;
   // What a write can damage, checked fast: every payload entry is there,
   // as large as the manifest says, and its stored bytes match the CRC-32 in
   // the zip directory. The SHA-256s are not computed again; verify() does

@@ -348,7 +348,7 @@ TEST_CASE("the read-back check reads a stored entry where the writer put it",
     header = bytes.find("PK\x03\x04", header + 1);
   }
   REQUIRE(header != std::string::npos);
-  ArchiveReader::HeaderOffsets at{{name, header}};
+  HeaderOffsets at{{name, header}};
   {
     auto r = ArchiveReader::open(path);
     REQUIRE(r);
