@@ -22,13 +22,13 @@ std::uint64_t count_of(const json& j, const char* key) {
   return 0;
 }
 
-const json& meta(const json& object) {
+const json& object_at(const json& j, const char* key) {
   static const json empty = json::object();
-  if (!object.is_object()) {
+  if (!j.is_object()) {
     return empty;
   }
-  auto it = object.find("metadata");
-  return it != object.end() && it->is_object() ? *it : empty;
+  auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : empty;
 }
 
 void NameRefs::add(const std::string& resource, const std::string& name) {

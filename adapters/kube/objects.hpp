@@ -20,8 +20,12 @@ std::string str(const json& j, const char* key);
 // j[key] when it is a non-negative integer, else 0.
 std::uint64_t count_of(const json& j, const char* key);
 
+// j[key] when `j` is an object and that is one, else an empty object.
+const json& object_at(const json& j, const char* key);
 // An object's metadata, or an empty object when it has none.
-const json& meta(const json& object);
+inline const json& meta(const json& object) {
+  return object_at(object, "metadata");
+}
 
 // A reference from one object to another by name, in the same namespace.
 struct NameRef {

@@ -25,18 +25,12 @@ std::int64_t int_of(const json& j, const char* key, std::int64_t otherwise) {
                                                   : otherwise;
 }
 
-const json& status_of(const json& object) {
-  static const json none = json::object();
-  auto it = object.is_object() ? object.find("status") : object.end();
-  return object.is_object() && it != object.end() && it->is_object() ? *it
-                                                                     : none;
-}
-
-const json& spec_of(const json& object) {
-  static const json none = json::object();
-  auto it = object.is_object() ? object.find("spec") : object.end();
-  return object.is_object() && it != object.end() && it->is_object() ? *it
-                                                                     : none;
+// status.conditions, or none when that is not a list.
+const json& conditions_of(const json& object) {
+  static const json none = json::array();
+  const json& st = object_at(object, "status");
+  auto it = st.find("conditions");
+  return it != st.end() && it->is_array() ? *it : none;
 }
 
 // ": reason: message", leaving out what is empty.
@@ -57,7 +51,8 @@ std::string condition_text(const json& c) {
 // The generation check both kinds of rules start with.
 std::optional<Readiness> generation_behind(const json& object) {
   std::int64_t generation = int_of(meta(object), "generation", -1);
-  std::int64_t observed = int_of(status_of(object), "observedGeneration", -1);
+  std::int64_t observed =
+      int_of(object_at(object, "status"), "observedGeneration", -1);
   if (generation >= 0 && observed >= 0 && observed != generation) {
     return waiting(fmt::format("generation {} not yet seen by its "
                                "controller (it reports {})",
@@ -75,12 +70,8 @@ Readiness resource_readiness(const json& object) {
   if (auto behind = generation_behind(object)) {
     return *behind;
   }
-  const json& conditions = status_of(object).value("conditions", json());
-  if (!conditions.is_array()) {
-    return {};
-  }
   std::optional<Readiness> not_ready;
-  for (const auto& c : conditions) {
+  for (const auto& c : conditions_of(object)) {
     std::string type = str(c, "type");
     std::string status = str(c, "status");
     if (type == "Stalled" && status == "True") {
@@ -104,16 +95,15 @@ Readiness workload_readiness(const json& object) {
   if (auto behind = generation_behind(object)) {
     return *behind;
   }
-  const json& spec = spec_of(object);
-  const json& st = status_of(object);
+  const json& spec = object_at(object, "spec");
+  const json& st = object_at(object, "status");
   bool deployment = str(object, "kind") == "Deployment";
   std::int64_t want = int_of(spec, "replicas", 1);
   std::int64_t have = int_of(st, "replicas", 0);
   std::int64_t updated = int_of(st, "updatedReplicas", 0);
   std::int64_t ready = int_of(st, "readyReplicas", 0);
   if (deployment) {
-    const json& conditions = st.value("conditions", json());
-    for (const auto& c : conditions.is_array() ? conditions : json::array()) {
+    for (const auto& c : conditions_of(object)) {
       if (str(c, "type") == "Progressing" &&
           str(c, "reason") == "ProgressDeadlineExceeded") {
         return {Readiness::State::failed, condition_text(c)};
@@ -123,13 +113,13 @@ Readiness workload_readiness(const json& object) {
   if (want > have) {
     return waiting(fmt::format("{} of {} replicas made", have, want));
   }
-  const json& strategy =
-      deployment ? json::object() : spec.value("updateStrategy", json());
-  bool on_delete = str(strategy, "type") == "OnDelete";
-  // A partitioned rolling update updates the pods from this ordinal up.
-  std::int64_t partition = int_of(
-      strategy.is_object() ? strategy.value("rollingUpdate", json()) : json(),
-      "partition", 0);
+  // A StatefulSet's: OnDelete, or a rolling update partitioned to update
+  // only the pods from this ordinal up.
+  const json& strategy = object_at(spec, "updateStrategy");
+  bool on_delete = !deployment && str(strategy, "type") == "OnDelete";
+  std::int64_t partition =
+      deployment ? 0
+                 : int_of(object_at(strategy, "rollingUpdate"), "partition", 0);
   if (!on_delete && want - partition > updated) {
     return waiting(
         fmt::format("{} of {} replicas updated", updated, want - partition));
