@@ -216,7 +216,10 @@ void Cluster::reconcile_locked() {
 // - StatefulSet (pkg/controller/statefulset/stateful_set_control.go,
 //   updateStatefulSetStatus): observedGeneration, replicas, readyReplicas,
 //   availableReplicas, currentReplicas, updatedReplicas, currentRevision
-//   and updateRevision (the same revision once every pod is updated).
+//   and updateRevision (the same revision once every pod is updated). A
+//   revision is named <name>-<hex> as a ControllerRevision is; the hex
+//   here follows the generation, where the controller's hashes the pod
+//   template.
 // A status rewrite bumps resourceVersion, as the status subresource does.
 void Cluster::reconcile_workload_locked(const std::string& key, json& o,
                                         bool deployment) {

@@ -280,6 +280,7 @@ void Cluster::remove_locked(const Kind& k, const std::string& ns,
   json gone = it->second;
   m_objects.erase(it);
   std::string uid = gone["metadata"].value("uid", "");
+  m_workloads_since.erase(uid);
   if (k.plural == "customresourcedefinitions") {
     const json spec = gone.value("spec", json::object());
     std::string group = spec.value("group", "");
