@@ -44,9 +44,9 @@ for i in $(seq "$runs"); do
   c=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$work/time.txt")
   rm -f "$work/out/snap.zip"
   (( r > rss )) && rss=$r
-  best_curl=$(echo "if ($t_curl < $best_curl) $t_curl else $best_curl" | bc -l)
+  best_curl=$(least "$t_curl" "$best_curl")
   if (( $(echo "$t_snap < $best_snap" | bc -l) )); then cpu=$c; fi
-  best_snap=$(echo "if ($t_snap < $best_snap) $t_snap else $best_snap" | bc -l)
+  best_snap=$(least "$t_snap" "$best_snap")
   printf 'run %d: curl %.2f s, snap %.2f s, snap peak RSS %d KiB\n' \
     "$i" "$t_curl" "$t_snap" "$r" >&2
 done
@@ -95,7 +95,7 @@ for i in $(seq "$runs"); do
   sync "$work/out/curl.snap"
   t1=$(now)
   rm -f "$work/out/curl.snap"
-  best_sync=$(echo "t = $t1 - $t0; if (t < $best_sync) t else $best_sync" | bc -l)
+  best_sync=$(least "$t1 - $t0" "$best_sync")
 done
 printf 'curl -o, sync   %.2f s  %.0f MiB/s (best of %d: as durable as snap'"'"'s archive)\n' \
   "$best_sync" "$(echo "$mib / $best_sync" | bc -l)" "$runs"
@@ -112,12 +112,12 @@ if [ -n "$free_kib" ] && (( free_kib * 1024 > 3 * snap_bytes )); then
   for i in $(seq "$runs"); do
     t0=$(now); curl -sf -o "$mem/curl.snap" "$url/v1/snapshot"; t1=$(now)
     rm -f "$mem/curl.snap"
-    best_mc=$(echo "t = $t1 - $t0; if (t < $best_mc) t else $best_mc" | bc -l)
+    best_mc=$(least "$t1 - $t0" "$best_mc")
     t0=$(now)
     build/snap -q --no-progress save consul --addr "$url" -o "$mem/snap.zip"
     t1=$(now)
     rm -f "$mem/snap.zip"
-    best_ms=$(echo "t = $t1 - $t0; if (t < $best_ms) t else $best_ms" | bc -l)
+    best_ms=$(least "$t1 - $t0" "$best_ms")
   done
   rm -rf "$mem"
   printf 'in memory       curl -o %.2f s, snap %.2f s: ratio %.2f (best of %d each, both writing to tmpfs: no disk)\n' \

@@ -9,6 +9,7 @@ cleanup() {
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
+least() { echo "if ($1 < $2) $1 else $2" | bc -l; } # the smaller of two times
 
 install_elasticdump() { # sets $elasticdump
   echo "installing elasticdump from the npm registry…" >&2
