@@ -18,6 +18,7 @@
 #include <fstream>
 #include <openssl/evp.h>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include <fmt/format.h>
@@ -231,6 +232,9 @@ write_state(const KvStore& kv, const SnapshotSpec& spec,
   unsigned int n = 0;
   EVP_DigestFinal_ex(md, d, &n);
   EVP_MD_CTX_free(md);
+  if (!out.flush()) {
+    throw std::runtime_error(path.string() + ": cannot write the state");
+  }
   std::string hex;
   for (unsigned int i = 0; i < n; ++i) {
     hex += fmt::format("{:02x}", d[i]);
@@ -280,7 +284,12 @@ std::filesystem::path write_snapshot(const KvStore& kv,
   archive_write_add_filter_gzip(a);
   archive_write_set_format_ustar(a);
   archive_write_set_bytes_in_last_block(a, 1); // no padding after the end
-  archive_write_open_filename(a, file.c_str());
+  if (archive_write_open_filename(a, file.c_str()) != ARCHIVE_OK) {
+    std::string why = archive_error_string(a);
+    archive_write_free(a);
+    std::filesystem::remove(state_path);
+    throw std::runtime_error(fmt::format("{}: {}", file.string(), why));
+  }
   auto add = [&](const char* name, std::uint64_t size, auto&& body) {
     struct archive_entry* e = archive_entry_new();
     archive_entry_set_pathname(e, name);

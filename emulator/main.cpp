@@ -469,6 +469,17 @@ int main(int argc, char** argv) {
       return 1;
     }
     setup.data_dir = pattern;
+  } else {
+    // A folder named on the command line is made if it is missing: every
+    // system writes its artifacts there, and a missing one would fail each
+    // request later instead of once here.
+    std::error_code ec;
+    std::filesystem::create_directories(setup.data_dir, ec);
+    if (ec) {
+      std::fprintf(stderr, "snap-emulator: --data-dir %s: %s\n",
+                   setup.data_dir.c_str(), ec.message().c_str());
+      return 1;
+    }
   }
 
   std::unique_ptr<httplib::Server> server;

@@ -138,6 +138,27 @@ TEST_CASE("consul save against a server that is gone exits 4",
   CHECK(dir.list().empty());
 }
 
+TEST_CASE("the emulator makes a missing --data-dir and answers 500 when it "
+          "cannot write a snapshot",
+          "[e2e][consul][emulator]") {
+  TempDir dir;
+  auto data = dir.path() / "data" / "consul";
+  Emulator emu("consul", {"--data-dir", data.string()});
+  TempDir out;
+  save_one(emu, out);
+  CHECK(std::filesystem::is_directory(data));
+  // The folder gone under a running server: the snapshot request fails with
+  // a server error snap reports, not a crash that drops the connection.
+  std::filesystem::remove_all(data);
+  consul_fixture().seed(emu.url()); // a new index: a new snapshot file
+  TempDir out2;
+  auto r = snap({"--retries", "1", "save", "consul", "--addr", emu.url(), "-o",
+                 out2.path().string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("500") != std::string::npos);
+  CHECK(out2.list().empty());
+}
+
 TEST_CASE("consul save cut mid-body leaves neither archive nor temp file",
           "[e2e][consul]") {
   Emulator emu("consul", {"--fail-after-bytes", "200"});
