@@ -5,12 +5,15 @@
 
 #include "src/archive_io.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <set>
+#include <thread>
 #include <unistd.h>
 
 #include <isa-l/crc.h>
 #include <zip.h>
+#include <zlib.h>
 
 #include "snap/json.hpp"
 #include "snap/sha256.hpp"
@@ -133,34 +136,103 @@ std::uint32_t le(const unsigned char* p, int n) {
   return v;
 }
 
-// The stored entry `st` whose local header is at `at`, read from the file:
-// the header must be one (signature and name), and the bytes after it, as
-// many as the directory says, must have the directory's CRC-32.
-Expected<void> crc_in_place(const fs::path& path, const zip_stat_t& st,
-                            std::uint64_t at) {
+// The CRC-32 of the `size` bytes of `path` from `at`; nullopt when the file
+// ends first.
+Expected<std::optional<std::uint32_t>>
+crc_of_range(const fs::path& path, std::uint64_t at, std::uint64_t size) {
   auto opened = FileSource::open(path, at);
   if (!opened) {
     return tl::unexpected(bad(path, opened.error().message));
   }
   std::vector<std::byte> buf(1 << 20);
-  const auto* bytes = reinterpret_cast<const unsigned char*>(buf.data());
-  // Reads the next `n` bytes into `buf`; false when the file ends first.
-  auto fill = [&](std::size_t n) -> Expected<bool> {
-    for (std::size_t have = 0; have < n;) {
-      auto got = opened->read(std::span(buf).subspan(have, n - have));
-      if (!got) {
-        return tl::unexpected(bad(path, got.error().message));
-      }
-      if (*got == 0) {
-        return false;
-      }
-      have += *got;
+  std::uint32_t crc = 0;
+  for (std::uint64_t left = size; left > 0;) {
+    if (is_interrupted()) {
+      return fail(ErrorKind::interrupted, "interrupted");
     }
-    return true;
-  };
+    auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
+    auto got = opened->read(std::span(buf).first(n));
+    if (!got) {
+      return tl::unexpected(bad(path, got.error().message));
+    }
+    if (*got == 0) {
+      return std::nullopt;
+    }
+    crc = crc32_gzip_refl(
+        crc, reinterpret_cast<const unsigned char*>(buf.data()), *got);
+    left -= *got;
+  }
+  return crc;
+}
+
+// The same, read in parts on threads of their own and joined with zlib's
+// crc32_combine (ISA-L's gzip CRC is zlib's CRC-32): at the end of a save
+// this check is all that is left to run, and the cores are otherwise idle.
+// Parts of at least 64 MiB, so a small entry is read on this thread alone.
+Expected<std::optional<std::uint32_t>>
+crc_of_range_parallel(const fs::path& path, std::uint64_t at,
+                      std::uint64_t size) {
+  constexpr std::uint64_t k_min_part = 64ull << 20;
+  const std::uint64_t cores =
+      std::clamp<std::uint64_t>(std::thread::hardware_concurrency(), 1, 4);
+  const std::uint64_t parts =
+      std::clamp<std::uint64_t>(size / k_min_part, 1, cores);
+  if (parts == 1) {
+    return crc_of_range(path, at, size);
+  }
+  const std::uint64_t step = size / parts;
+  std::vector<Expected<std::optional<std::uint32_t>>> results(parts);
+  {
+    std::vector<std::jthread> threads;
+    for (std::uint64_t i = 1; i < parts; ++i) {
+      std::uint64_t from = i * step;
+      std::uint64_t len = i + 1 == parts ? size - from : step;
+      threads.emplace_back([&, i, from, len] {
+        results[i] = crc_of_range(path, at + from, len);
+      });
+    }
+    results[0] = crc_of_range(path, at, step);
+  }
+  std::uint32_t crc = 0;
+  for (std::uint64_t i = 0; i < parts; ++i) {
+    auto part = SNAP_TRY(std::move(results[i]));
+    if (!part) {
+      return std::nullopt;
+    }
+    std::uint64_t len = i + 1 == parts ? size - i * step : step;
+    crc = i == 0 ? *part
+                 : static_cast<std::uint32_t>(
+                       crc32_combine(crc, *part, static_cast<z_off_t>(len)));
+  }
+  return crc;
+}
+
+// The stored entry `st` whose local header is at `at`, read from the file:
+// the header must be one (signature and name), and the bytes after it, as
+// many as the directory says, must have the directory's CRC-32.
+Expected<void> crc_in_place(const fs::path& path, const zip_stat_t& st,
+                            std::uint64_t at) {
   constexpr std::size_t k_fixed = 30;
   const std::string_view name = st.name;
-  if (!SNAP_TRY(fill(k_fixed + name.size())) || le(bytes, 4) != 0x04034b50 ||
+  auto head = FileSource::open(path, at);
+  if (!head) {
+    return tl::unexpected(bad(path, head.error().message));
+  }
+  std::vector<std::byte> buf(k_fixed + name.size());
+  const auto* bytes = reinterpret_cast<const unsigned char*>(buf.data());
+  std::size_t have = 0;
+  while (have < buf.size()) {
+    auto got = head->read(std::span(buf).subspan(have));
+    if (!got) {
+      return tl::unexpected(bad(path, got.error().message));
+    }
+    if (*got == 0) {
+      break;
+    }
+    have += *got;
+  }
+  if (have < buf.size() || le(bytes, 4) != 0x04034b50 ||
       le(bytes + 26, 2) != name.size() ||
       std::string_view(reinterpret_cast<const char*>(bytes) + k_fixed,
                        name.size()) != name) {
@@ -169,27 +241,13 @@ Expected<void> crc_in_place(const fs::path& path, const zip_stat_t& st,
             fmt::format("{} has no local header where it was written", name)));
   }
   // Past the extra field (at most 64 KiB), the data.
-  auto ends = [&] {
+  const std::uint64_t data = at + k_fixed + name.size() + le(bytes + 28, 2);
+  auto crc = SNAP_TRY(crc_of_range_parallel(path, data, st.comp_size));
+  if (!crc) {
     return tl::unexpected(
         bad(path, fmt::format("{} is damaged: the file ends in it", name)));
-  };
-  if (!SNAP_TRY(fill(le(bytes + 28, 2)))) {
-    return ends();
   }
-  std::uint32_t crc = 0;
-  for (std::uint64_t left = st.comp_size; left > 0;) {
-    if (is_interrupted()) {
-      return fail(ErrorKind::interrupted, "interrupted");
-    }
-    auto n =
-        static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
-    if (!SNAP_TRY(fill(n))) {
-      return ends();
-    }
-    crc = crc32_gzip_refl(crc, bytes, n);
-    left -= n;
-  }
-  if (crc != st.crc) {
+  if (*crc != st.crc) {
     return tl::unexpected(
         bad(path, fmt::format("{} is damaged: CRC error", name)));
   }

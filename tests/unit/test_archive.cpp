@@ -59,6 +59,16 @@ write_archive(const TempDir& dir, const std::string& payload,
   return out->path;
 }
 
+// Where the local header of entry `name` starts in the zip `bytes`.
+std::size_t local_header(const std::string& bytes, const std::string& name) {
+  auto header = bytes.find("PK\x03\x04");
+  while (header != std::string::npos &&
+         bytes.compare(header + 30, name.size(), name) != 0) {
+    header = bytes.find("PK\x03\x04", header + 1);
+  }
+  return header;
+}
+
 } // namespace
 
 TEST_CASE("an archive is written, renamed into place and reads back",
@@ -342,11 +352,7 @@ TEST_CASE("the read-back check reads a stored entry where the writer put it",
   auto path = write_archive(dir, payload, "application/gzip");
   std::string bytes = snap::test::read_file(path);
   const std::string name = "payload/data.bin";
-  auto header = bytes.find("PK\x03\x04");
-  while (header != std::string::npos &&
-         bytes.compare(header + 30, name.size(), name) != 0) {
-    header = bytes.find("PK\x03\x04", header + 1);
-  }
+  auto header = local_header(bytes, name);
   REQUIRE(header != std::string::npos);
   HeaderOffsets at{{name, header}};
   {
@@ -370,6 +376,39 @@ TEST_CASE("the read-back check reads a stored entry where the writer put it",
   auto crc = (*r)->verify_crc(at);
   REQUIRE(!crc);
   CHECK(crc.error().kind == ErrorKind::archive);
+  CHECK(crc.error().message.find("payload/data.bin is damaged: CRC error") !=
+        std::string::npos);
+}
+
+TEST_CASE("the read-back check of a large entry reads it in parts and "
+          "still finds one damaged byte",
+          "[unit][archive]") {
+  // Over 128 MiB: read back in parts on several threads where the machine
+  // has two cores or more, their CRC-32s joined.
+  TempDir dir;
+  std::string payload(150u << 20, 'z');
+  auto path = write_archive(dir, payload, "application/gzip");
+  std::string bytes = snap::test::read_file(path);
+  const std::string name = "payload/data.bin";
+  HeaderOffsets headers{{name, local_header(bytes, name)}};
+  REQUIRE(headers[name] != std::string::npos);
+  {
+    auto r = ArchiveReader::open(path);
+    REQUIRE(r);
+    CHECK((*r)->verify_crc(headers));
+  }
+  // A byte in the second half, another part than the first: after the
+  // header's 30 bytes, the name and the extra field.
+  auto extra = static_cast<unsigned char>(bytes[headers[name] + 28]) |
+               static_cast<unsigned char>(bytes[headers[name] + 29]) << 8;
+  auto at = headers[name] + 30 + name.size() + extra + (100u << 20);
+  REQUIRE(bytes[at] == 'z');
+  bytes[at] = 'Z';
+  snap::test::write_file(path, bytes);
+  auto r = ArchiveReader::open(path);
+  REQUIRE(r);
+  auto crc = (*r)->verify_crc(headers);
+  REQUIRE(!crc);
   CHECK(crc.error().message.find("payload/data.bin is damaged: CRC error") !=
         std::string::npos);
 }
