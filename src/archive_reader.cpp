@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 
@@ -188,9 +189,14 @@ crc_of_range_parallel(const fs::path& path, std::uint64_t at,
     for (std::uint64_t i = 1; i < parts; ++i) {
       std::uint64_t from = i * step;
       std::uint64_t len = i + 1 == parts ? size - from : step;
-      threads.emplace_back([&, i, from, len] {
+      try {
+        threads.emplace_back([&, i, from, len] {
+          results[i] = crc_of_range(path, at + from, len);
+        });
+      } catch (const std::system_error&) {
+        // No thread to be had (a process limit): this part on this one.
         results[i] = crc_of_range(path, at + from, len);
-      });
+      }
     }
     results[0] = crc_of_range(path, at, step);
   }
