@@ -570,8 +570,7 @@ Expected<CommandResult> run_schedule(const ScheduleOptions& opts,
     AdapterFlags flags = {{"kubeconfig", value("kubeconfig")},
                           {"context", value("context")},
                           {"namespace", ns}};
-    cluster =
-        SNAP_TRY(kube::connect(*connector, flags, *ctx.output, "kubernetes"));
+    cluster = SNAP_TRY(kube::connect(*connector, flags, "kubernetes"));
     ns = cluster->ns;
   } else if (ns.empty()) {
     ns = "default";

@@ -67,8 +67,7 @@ struct CallOptions {
 
 class Client {
 public:
-  Client(HttpClient& http, Reporter& reporter)
-      : m_http(http), m_reporter(reporter) {}
+  explicit Client(HttpClient& http) : m_http(http) {}
 
   // The type `plural` names in `group` (preferred version unless `version`
   // is given). Errors: `not_found` when the server does not serve it, any
@@ -152,7 +151,6 @@ private:
   Expected<const json*> resources_of(const std::string& group,
                                      const std::string& version);
   HttpClient& m_http;
-  Reporter& m_reporter;
   // The preferred version of `group`, or "" when it is not served.
   Expected<std::string> preferred_version(const std::string& group);
   // The served groups with their preferred versions (GET /apis), once.

@@ -12,7 +12,7 @@ std::string Cluster::url() const {
 }
 
 Expected<Cluster> connect(const AdapterContext& ctx, const std::string& label) {
-  return connect(ctx.connector, ctx.flags, ctx.reporter, label);
+  return connect(ctx.connector, ctx.flags, label);
 }
 
 namespace {
@@ -20,27 +20,26 @@ namespace {
 // `given` the connection flags that win over the kubeconfig's.
 Expected<Cluster> connect_with(const Connector& connector,
                                const Connection& given,
-                               const AdapterFlags& flags, Reporter& reporter,
+                               const AdapterFlags& flags,
                                const std::string& label);
 
 } // namespace
 
 Expected<Cluster> connect(const Connector& connector, const AdapterFlags& flags,
-                          Reporter& reporter, const std::string& label) {
-  return connect_with(connector, connector.given(), flags, reporter, label);
+                          const std::string& label) {
+  return connect_with(connector, connector.given(), flags, label);
 }
 
 Expected<Cluster> connect_kubeconfig(const AdapterContext& ctx,
                                      const std::string& label) {
-  return connect_with(ctx.connector, Connection{}, ctx.flags, ctx.reporter,
-                      label);
+  return connect_with(ctx.connector, Connection{}, ctx.flags, label);
 }
 
 namespace {
 
 Expected<Cluster> connect_with(const Connector& connector,
                                const Connection& given,
-                               const AdapterFlags& flags, Reporter& reporter,
+                               const AdapterFlags& flags,
                                const std::string& label) {
   std::string kubeconfig = flag_value(flags, "kubeconfig");
   auto target =
@@ -75,7 +74,7 @@ Expected<Cluster> connect_with(const Connector& connector,
     c.ns = t.namespace_name.empty() ? "default" : t.namespace_name;
   }
   c.http = connector.open(std::move(cfg));
-  c.api = std::make_unique<Client>(*c.http, reporter);
+  c.api = std::make_unique<Client>(*c.http);
   std::string body;
   Request req{.path = "/version"};
   Response resp = SNAP_TRY(c.http->send_small(req, body));

@@ -29,7 +29,7 @@ Expected<Cluster> connect(const AdapterContext& ctx, const std::string& label);
 // The same from a connector and flags alone (snap schedule --apply, which
 // has no adapter session).
 Expected<Cluster> connect(const Connector& connector, const AdapterFlags& flags,
-                          Reporter& reporter, const std::string& label);
+                          const std::string& label);
 // The kubeconfig's cluster alone, for an adapter whose connection flags
 // (--addr, --token) name another service (camunda's are Zeebe's).
 Expected<Cluster> connect_kubeconfig(const AdapterContext& ctx,
