@@ -17,6 +17,7 @@
 #include <set>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 
@@ -392,7 +393,12 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
     // The flush to disk and the read-back check overlap; the rename waits
     // for both.
     Expected<void> synced;
-    std::jthread syncer([&] { synced = fsync_path(tmp_zip); });
+    std::jthread syncer;
+    try {
+      syncer = std::jthread([&] { synced = fsync_path(tmp_zip); });
+    } catch (const std::system_error&) {
+      synced = fsync_path(tmp_zip); // no thread to be had: one after other
+    }
     auto reader = ArchiveReader::open(tmp_zip);
     if (reader && !m_passphrase.empty()) {
       (*reader)->set_passphrase(m_passphrase);
@@ -410,7 +416,9 @@ Expected<WrittenArchive> ArchiveWriter::commit(Manifest manifest,
     if (verified && !m_passphrase.empty() && read_back) {
       verified = read_back(**reader);
     }
-    syncer.join();
+    if (syncer.joinable()) {
+      syncer.join();
+    }
     SNAP_TRY(verified);
     SNAP_TRY(synced);
   }

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <mutex>
 #include <sys/stat.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 
@@ -238,6 +239,7 @@ struct FanOut::State {
   // an archive of many small entries (one per Kubernetes object) runs no
   // thread for them, their bytes go to the sinks in finish().
   bool started = false;
+  bool serial = false; // no thread could be started: sinks written here
   std::optional<Error> error;
 
   State(const std::vector<Sink*>& sinks, std::size_t pool)
@@ -251,14 +253,36 @@ struct FanOut::State {
     }
   }
 
-  // Called with the lock held.
-  void start_workers() {
-    if (started) {
-      return;
+  // Called with `lock` held. False when the threads could not all be
+  // started (the process's thread or pids limit is reached): those that
+  // were are stopped again, and from then on the sinks are written on the
+  // caller's thread, one after the other. Slower, but the save goes on.
+  bool start_workers(std::unique_lock<std::mutex>& lock) {
+    if (started || serial) {
+      return started;
     }
     started = true;
-    for (auto& w : workers) {
-      w.thread = std::thread([this, &w] { run(w); });
+    try {
+      for (auto& w : workers) {
+        w.thread = std::thread([this, &w] { run(w); });
+      }
+      return true;
+    } catch (const std::system_error&) {
+      stop = true;
+      for (auto& w : workers) {
+        w.ready.notify_one();
+      }
+      lock.unlock();
+      for (auto& w : workers) {
+        if (w.thread.joinable()) {
+          w.thread.join();
+        }
+      }
+      lock.lock();
+      started = false;
+      stop = false;
+      serial = true;
+      return false;
     }
   }
 
@@ -346,15 +370,19 @@ struct FanOut::State {
     if (!filling) {
       return;
     }
+    std::unique_lock lock(mutex);
     std::size_t c = *filling;
-    filling.reset();
-    std::lock_guard lock(mutex);
     if (chunks[c].size == 0 || workers.empty()) {
+      filling.reset();
       chunks[c].size = 0;
       free.push_back(c);
       return;
     }
-    start_workers();
+    if (!start_workers(lock)) {
+      write_here();
+      return;
+    }
+    filling.reset();
     users[c] = workers.size();
     for (auto& w : workers) {
       w.queue.push_back(c);

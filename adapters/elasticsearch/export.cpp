@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <regex>
+#include <system_error>
 #include <thread>
 
 #include "snap/json.hpp"
@@ -310,7 +311,7 @@ Expected<IndexExport> export_sliced(Client& c,
   };
   ScopeExit joined(finish);
   for (std::size_t i = 0; i < n; ++i) {
-    threads.emplace_back([&, i] {
+    auto read_one = [&, i] {
       json slice = {{"id", i}, {"max", n}};
       auto got = read_slice(
           *readers[i], slice,
@@ -336,7 +337,17 @@ Expected<IndexExport> export_sliced(Client& c,
         stop = true;
       }
       changed.notify_all();
-    });
+    };
+    try {
+      threads.emplace_back(read_one);
+    } catch (const std::system_error& e) {
+      return fail(ErrorKind::internal,
+                  fmt::format("cannot start a thread for slice {} of {} ({}): "
+                              "the process's thread limit (ulimit -u, or the "
+                              "container's pids limit) is reached; raise it "
+                              "or export with --parallel 1",
+                              i + 1, n, e.code().message()));
+    }
   }
   IndexExport total;
   for (bool more = true; more;) {
@@ -876,7 +887,13 @@ public:
   BulkSender(Client& main, std::vector<Client*> senders, LoadStats& stats)
       : m_main(main), m_stats(stats) {
     for (Client* c : senders) {
-      m_workers.emplace_back([this, c] { run(*c); });
+      try {
+        m_workers.emplace_back([this, c] { run(*c); });
+      } catch (const std::system_error&) {
+        // The process's thread or pids limit: fewer batches in flight
+        // (none on threads: send() then loads on the caller's).
+        break;
+      }
     }
   }
   ~BulkSender() {

@@ -6,6 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <fstream>
+#include <optional>
+#include <unistd.h>
+#include <utility>
 
 #include "tests/support/process.hpp"
 
@@ -19,7 +23,105 @@ std::map<std::string, std::string> locks_in(const TempDir& dir) {
   return {{"XDG_RUNTIME_DIR", dir.path().string()}};
 }
 
+// A pids cgroup (v1) that lets at most `max` tasks run in it, to run snap
+// where it may start few threads or none, as a container's pids limit or
+// `ulimit -u` would. Empty where this machine has no such hierarchy that
+// this user may write (then the test says so and checks nothing).
+class PidsLimit {
+public:
+  static std::optional<PidsLimit> make(int max) {
+    fs::path root = "/sys/fs/cgroup/pids";
+    if (::access(root.c_str(), W_OK) != 0) {
+      return std::nullopt;
+    }
+    fs::path dir = root / ("snap-test-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(max));
+    std::error_code ec;
+    fs::create_directory(dir, ec);
+    std::ofstream limit(dir / "pids.max");
+    if (ec || !(limit << max << "\n") || !limit.flush()) {
+      fs::remove(dir, ec);
+      return std::nullopt;
+    }
+    return PidsLimit(dir);
+  }
+  PidsLimit(PidsLimit&& o) noexcept : m_dir(std::exchange(o.m_dir, {})) {}
+  PidsLimit& operator=(PidsLimit&&) = delete;
+  ~PidsLimit() {
+    std::error_code ec;
+    if (!m_dir.empty()) {
+      fs::remove(m_dir, ec); // empty once the process it held has ended
+    }
+  }
+  // snap's arguments run inside the group: the shell moves itself in,
+  // then becomes snap.
+  std::vector<std::string> snap_argv(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{
+        "/bin/sh", "-c",
+        "echo $$ > " + (m_dir / "cgroup.procs").string() + " && exec \"$@\"",
+        "sh", SNAP_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+private:
+  explicit PidsLimit(fs::path dir) : m_dir(std::move(dir)) {}
+  fs::path m_dir;
+};
+
 } // namespace
+
+TEST_CASE("under a pids limit a save runs its stages on one thread and an "
+          "export that cannot start its slices says so",
+          "[e2e][unattended][consul][elasticsearch]") {
+  auto alone = PidsLimit::make(1); // snap itself and no thread
+  if (!alone) {
+    WARN("no writable pids cgroup here: not checked");
+    return;
+  }
+  Emulator consul("consul", {"--snapshot-bytes", "3000000"});
+  TempDir dir;
+  auto r = run(alone->snap_argv({"save", "consul", "--addr", consul.url(), "-o",
+                                 (dir.path() / "c.zip").string()}));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(snap({"inspect", (dir.path() / "c.zip").string()}).exit_code == 0);
+
+  // Slices of a point in time, each on a thread: refused in one line.
+  Emulator es("elasticsearch");
+  std::string bulk;
+  for (int i = 0; i < 1200; ++i) {
+    bulk += "{\"index\":{\"_index\":\"b\",\"_id\":\"" + std::to_string(i) +
+            "\"}}\n{\"n\":" + std::to_string(i) + "}\n";
+  }
+  write_file(dir.path() / "bulk.ndjson", bulk);
+  REQUIRE(run({"/usr/bin/curl", "-sf", "-o", "/dev/null", "-H",
+               "Content-Type: application/x-ndjson", "--data-binary",
+               "@" + (dir.path() / "bulk.ndjson").string(),
+               es.url() + "/_bulk?refresh=true"})
+              .exit_code == 0);
+  auto two = PidsLimit::make(2);
+  REQUIRE(two);
+  r = run(two->snap_argv({"save", "es", "--addr", es.url(), "--export",
+                          "--indices", "b", "--parallel", "4", "--batch-size",
+                          "300", "-o", (dir.path() / "e.zip").string()}));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("cannot start a thread for slice") != std::string::npos);
+  CHECK(r.err.find("--parallel 1") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir.path() / "e.zip"));
+  // The same limit, one slice: it runs.
+  r = run(two->snap_argv({"save", "es", "--addr", es.url(), "--export",
+                          "--indices", "b", "--parallel", "1", "--batch-size",
+                          "300", "-o", (dir.path() / "e.zip").string()}));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  // An import with four senders under it loads on fewer threads.
+  r = run(alone->snap_argv({"restore", "es", (dir.path() / "e.zip").string(),
+                            "--addr", es.url(), "--replace", "--yes",
+                            "--parallel", "4", "--batch-size", "300"}));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+}
 
 TEST_CASE("a server that never answers ends the run at --stall-timeout",
           "[cli][unattended]") {
