@@ -183,22 +183,24 @@ crc_of_range_parallel(const fs::path& path, std::uint64_t at,
     return crc_of_range(path, at, size);
   }
   const std::uint64_t step = size / parts;
+  // The last part takes what the division left over.
+  auto length = [&](std::uint64_t i) {
+    return i + 1 == parts ? size - i * step : step;
+  };
   std::vector<Expected<std::optional<std::uint32_t>>> results(parts);
+  auto read_part = [&](std::uint64_t i) {
+    results[i] = crc_of_range(path, at + i * step, length(i));
+  };
   {
     std::vector<std::jthread> threads;
     for (std::uint64_t i = 1; i < parts; ++i) {
-      std::uint64_t from = i * step;
-      std::uint64_t len = i + 1 == parts ? size - from : step;
       try {
-        threads.emplace_back([&, i, from, len] {
-          results[i] = crc_of_range(path, at + from, len);
-        });
+        threads.emplace_back(read_part, i);
       } catch (const std::system_error&) {
-        // No thread to be had (a process limit): this part on this one.
-        results[i] = crc_of_range(path, at + from, len);
+        read_part(i); // no thread to be had (a process limit): read it here
       }
     }
-    results[0] = crc_of_range(path, at, step);
+    read_part(0);
   }
   std::uint32_t crc = 0;
   for (std::uint64_t i = 0; i < parts; ++i) {
@@ -206,10 +208,9 @@ crc_of_range_parallel(const fs::path& path, std::uint64_t at,
     if (!part) {
       return std::nullopt;
     }
-    std::uint64_t len = i + 1 == parts ? size - i * step : step;
     crc = i == 0 ? *part
-                 : static_cast<std::uint32_t>(
-                       crc32_combine(crc, *part, static_cast<z_off_t>(len)));
+                 : static_cast<std::uint32_t>(crc32_combine(
+                       crc, *part, static_cast<z_off_t>(length(i))));
   }
   return crc;
 }

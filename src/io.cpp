@@ -268,25 +268,16 @@ struct FanOut::State {
       }
       return true;
     } catch (const std::system_error&) {
-      stop = true;
-      for (auto& w : workers) {
-        w.ready.notify_one();
-      }
       lock.unlock();
-      for (auto& w : workers) {
-        if (w.thread.joinable()) {
-          w.thread.join();
-        }
-      }
+      stop_workers();
       lock.lock();
-      started = false;
-      stop = false;
       serial = true;
       return false;
     }
   }
 
-  // Called without the lock, the queues empty: stops the workers.
+  // Called without the lock, the queues empty: stops the workers (those
+  // that started, when start_workers could not start them all).
   void stop_workers() {
     {
       std::lock_guard lock(mutex);
@@ -300,7 +291,9 @@ struct FanOut::State {
       }
     }
     for (auto& w : workers) {
-      w.thread.join();
+      if (w.thread.joinable()) {
+        w.thread.join();
+      }
     }
     std::lock_guard lock(mutex);
     started = false;
