@@ -284,6 +284,9 @@ std::filesystem::path write_snapshot(const KvStore& kv,
   archive_write_add_filter_gzip(a);
   archive_write_set_format_ustar(a);
   archive_write_set_bytes_in_last_block(a, 1); // no padding after the end
+  // A snapshot that cannot be written is an error of the request: Consul's
+  // HTTP layer (agent/http.go, wrap) answers an error without a code of its
+  // own with 500 and the error's text; the handler's exception becomes that.
   if (archive_write_open_filename(a, file.c_str()) != ARCHIVE_OK) {
     std::string why = archive_error_string(a);
     archive_write_free(a);
