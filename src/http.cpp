@@ -429,9 +429,9 @@ Error HttpClient::status_error(const Request& req, const Response& resp,
 
 Expected<Response> HttpClient::send_small(const Request& req, std::string& body,
                                           std::size_t max_bytes) {
-  MemorySink sink(max_bytes);
+  MemorySink sink(max_bytes, std::move(body));
   auto r = send(req, sink);
-  body = sink.str();
+  body = sink.take();
   if (!r && sink.overflowed()) {
     // Said with the request, since the sink alone cannot say whose answer
     // it was: a server (or something else at the address) that sends more

@@ -564,7 +564,7 @@ Expected<std::string> VolumeCopier::post(const std::string& ns,
                     "kubectl logs -n {} {}",
                     ns, pod, ns, pod)));
   }
-  return sink.str();
+  return sink.take();
 }
 
 Expected<void> VolumeCopier::copy_in(const json& rec, const std::string& ns,

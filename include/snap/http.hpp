@@ -165,7 +165,8 @@ public:
   // `connect`, `timeout`, `interrupted`, or the sink's error.
   Expected<Response> send(const Request& req, Sink& sink,
                           const ProgressFn& progress = {});
-  // Like send, keeping a 2xx body of at most `max_bytes` in `body`.
+  // Like send, keeping a 2xx body of at most `max_bytes` in `body` (whose
+  // memory it reuses).
   Expected<Response> send_small(const Request& req, std::string& body,
                                 std::size_t max_bytes = 8 << 20);
   // The error for a non-2xx `resp`: 401/403 `auth`, 404 `not_found`, 409

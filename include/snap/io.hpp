@@ -12,6 +12,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "snap/error.hpp"
@@ -97,6 +99,12 @@ private:
 class MemorySink : public Sink {
 public:
   explicit MemorySink(std::size_t limit = SIZE_MAX) : m_limit(limit) {}
+  // Writes into `reuse`, emptied first: a caller that reads page after
+  // page hands its last buffer back, so its memory is grown once.
+  MemorySink(std::size_t limit, std::string reuse)
+      : m_limit(limit), m_data(std::move(reuse)) {
+    m_data.clear();
+  }
   Expected<void> write(Bytes data) override;
   bool reset() override {
     m_data.clear();
@@ -104,6 +112,9 @@ public:
     return true;
   }
   const std::string& str() const { return m_data; }
+  // Moves the text out, leaving the sink empty: a large answer is not
+  // copied on its way to the caller.
+  std::string take() { return std::exchange(m_data, {}); }
   // Whether a write was refused for going past the limit.
   bool overflowed() const { return m_overflowed; }
 
@@ -126,6 +137,23 @@ public:
 
 private:
   std::string m_data;
+  std::size_t m_pos = 0;
+};
+
+// Serves bytes that the caller keeps alive until the source is done: a
+// request body of many MiB is sent from where it was built, not copied.
+class ViewSource : public Source {
+public:
+  explicit ViewSource(std::string_view data) : m_data(data) {}
+  Expected<std::size_t> read(std::span<std::byte> buf) override;
+  Expected<void> rewind() override {
+    m_pos = 0;
+    return {};
+  }
+  std::optional<std::uint64_t> size() const override { return m_data.size(); }
+
+private:
+  std::string_view m_data;
   std::size_t m_pos = 0;
 };
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Streams (src/io.cpp).
+#include <array>
 #include <cstring>
 
 #include <catch2/catch.hpp>
@@ -14,6 +15,44 @@ TEST_CASE("a capped memory sink refuses more than its limit", "[unit][io]") {
   MemorySink s(4);
   CHECK(s.write(as_bytes("1234")));
   CHECK_FALSE(s.write(as_bytes("5")));
+}
+
+TEST_CASE("a memory sink given a used buffer holds only what it is then "
+          "given and moves it out whole",
+          "[unit][io]") {
+  std::string old(1 << 20, 'x');
+  const char* memory = old.data();
+  MemorySink s(8, std::move(old));
+  REQUIRE(s.write(as_bytes("abc")));
+  REQUIRE(s.write(as_bytes("de")));
+  CHECK_FALSE(s.write(as_bytes("fghi"))); // the limit counts from empty
+  std::string got = s.take();
+  CHECK(got == "abcde");
+  CHECK(got.data() == memory); // the same memory, not a copy
+  CHECK(s.str().empty());
+}
+
+TEST_CASE("a view source reads the caller's bytes in pieces and again after "
+          "a rewind",
+          "[unit][io]") {
+  const std::string text = "0123456789";
+  ViewSource src(text);
+  CHECK(src.size() == 10);
+  std::array<std::byte, 4> buf{};
+  std::string seen;
+  for (;;) {
+    auto n = src.read(buf);
+    REQUIRE(n);
+    if (*n == 0) {
+      break;
+    }
+    seen.append(reinterpret_cast<const char*>(buf.data()), *n);
+  }
+  CHECK(seen == text);
+  REQUIRE(src.rewind());
+  auto n = src.read(buf);
+  REQUIRE(n);
+  CHECK(std::string(reinterpret_cast<const char*>(buf.data()), *n) == "0123");
 }
 
 namespace {
