@@ -883,7 +883,11 @@ void register_elasticsearch(httplib::Server& server, FaultInjector& faults,
         if (c.at_least(7, 14)) {
           res.set_header("X-Elastic-Product", "Elasticsearch");
         }
-        if (c.faults.intercept(req, res) || !es::authenticated(c, req, res)) {
+        if (c.faults.intercept(req, res)) {
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        if (!es::authenticated(c, req, res)) {
+          close_if_body_unread(req, res);
           return httplib::Server::HandlerResponse::Handled;
         }
         // Netty's HttpObjectDecoder refuses a request line longer than

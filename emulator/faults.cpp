@@ -73,8 +73,24 @@ FaultInjector::FaultInjector(Faults faults) : m_faults(std::move(faults)) {
   }
 }
 
+void close_if_body_unread(const httplib::Request& req, httplib::Response& res) {
+  if (req.get_header_value<std::uint64_t>("Content-Length") > 0 ||
+      req.has_header("Transfer-Encoding")) {
+    res.set_header("Connection", "close");
+  }
+}
+
 bool FaultInjector::intercept(const httplib::Request& req,
                               httplib::Response& res) {
+  if (!answer(req, res)) {
+    return false;
+  }
+  close_if_body_unread(req, res);
+  return true;
+}
+
+bool FaultInjector::answer(const httplib::Request& req,
+                           httplib::Response& res) {
   int scripted = 200;
   {
     std::lock_guard lock(m_mutex);
@@ -93,10 +109,18 @@ bool FaultInjector::intercept(const httplib::Request& req,
   if (m_faults.delay_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(m_faults.delay_ms));
   }
-  for (const auto& [path, file] : m_faults.answers) {
+  for (const auto& [target, file] : m_faults.answers) {
     // A scripted failure still comes first; HEAD answers as GET would,
     // without the body, as a static file server does.
-    if (scripted == 200 && (req.method == "GET" || req.method == "HEAD") &&
+    auto space = target.find(' ');
+    std::string_view method = space == std::string::npos
+                                  ? std::string_view("GET")
+                                  : std::string_view(target).substr(0, space);
+    std::string_view path = space == std::string::npos
+                                ? std::string_view(target)
+                                : std::string_view(target).substr(space + 1);
+    bool as_get = method == "GET" && req.method == "HEAD";
+    if (scripted == 200 && (req.method == method || as_get) &&
         req.path == path) {
       std::ifstream in(file, std::ios::binary);
       std::stringstream body;

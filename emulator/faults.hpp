@@ -31,6 +31,7 @@ struct Faults {
   // "/v1/status/leader=FILE": answer GET (and HEAD) of that path with the
   // file's bytes, 200, as a hostile or broken server would, or a plain
   // file server (--answer); a scripted status takes precedence.
+  // "POST /_bulk=FILE" answers that method instead.
   std::vector<std::pair<std::string, std::string>> answers;
 };
 
@@ -43,6 +44,8 @@ public:
   const Faults& faults() const { return m_faults; }
 
 private:
+  bool answer(const httplib::Request& req, httplib::Response& res);
+
   Faults m_faults;
   std::mutex m_mutex;
   std::size_t m_next = 0;
@@ -54,6 +57,15 @@ private:
 void stream_file(httplib::Response& res, const std::filesystem::path& path,
                  const std::string& content_type,
                  std::int64_t fail_after_bytes);
+
+// For an answer given before the request's body was read: cpp-httplib
+// reads a body only after its pre-routing handler, where faults and
+// authentication answer, and would take the unread bytes for the next
+// request on the connection (a 400). A real server drains such a body or
+// closes the connection after its answer (Go's net/http closes once more
+// than 256 KiB are left unread, server.go maxPostHandlerReadBytes); this
+// closes it, which a client must accept.
+void close_if_body_unread(const httplib::Request& req, httplib::Response& res);
 
 // Parses "503,503,200".
 std::vector<int> parse_status_sequence(const std::string& text);

@@ -424,8 +424,8 @@ int main(int argc, char** argv) {
   app.add_option("--require-token", faults.require_token,
                  "refuse requests without this token (403)");
   app.add_option("--answer", answers,
-                 "PATH=FILE: answer GET PATH with FILE's bytes (a hostile "
-                 "server); repeatable");
+                 "[METHOD ]PATH=FILE: answer METHOD (default GET) of PATH "
+                 "with FILE's bytes (a hostile server); repeatable");
   app.add_option("--request-log", faults.request_log,
                  "append 'METHOD /path?query' for every request to FILE");
   std::string unix_socket;

@@ -114,14 +114,15 @@ std::string refusal_hint(long status, const std::string& body) {
 } // namespace
 
 Expected<std::string> Client::send_text(Request& req, const std::string* text,
+                                        std::string buffer,
                                         const CallOptions& o) {
-  std::optional<MemorySource> src;
+  std::optional<ViewSource> src; // `text` outlives the call
   if (text != nullptr) {
     src.emplace(*text);
     req.body = &*src;
     req.content_type = o.content_type;
   }
-  std::string answer;
+  std::string answer = std::move(buffer);
   Response resp = SNAP_TRY(m_http.send_small(req, answer, k_max_answer));
   if (std::find(o.ok.begin(), o.ok.end(), resp.status) == o.ok.end()) {
     std::string raw = resp.error_body;
@@ -152,10 +153,11 @@ Expected<json> Client::send(Request& req, const std::string* text,
 }
 
 Expected<std::string> Client::call_raw(std::string method, std::string path,
-                                       const json& body, const CallOptions& o) {
+                                       const json& body, const CallOptions& o,
+                                       std::string buffer) {
   Request req = request_for(std::move(method), std::move(path), o);
   std::string text = body.dump();
-  return send_text(req, &text, o);
+  return send_text(req, &text, std::move(buffer), o);
 }
 
 Expected<json> Client::call(std::string method, std::string path,
@@ -170,9 +172,10 @@ Expected<json> Client::call(std::string method, std::string path,
 
 Expected<std::string> Client::call_text(std::string method, std::string path,
                                         const std::string& body,
-                                        const CallOptions& o) {
+                                        const CallOptions& o,
+                                        std::string buffer) {
   Request req = request_for(std::move(method), std::move(path), o);
-  return send_text(req, &body, o);
+  return send_text(req, &body, std::move(buffer), o);
 }
 
 Expected<long> Client::head(const std::string& path) {

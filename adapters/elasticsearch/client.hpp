@@ -57,13 +57,15 @@ public:
   Expected<json> call(std::string method, std::string path,
                       const json& body = json(), const CallOptions& o = {});
   // Like call, returning the answer's text unparsed (search pages, which
-  // page.hpp scans). Errors: any kind.
+  // page.hpp scans), in the memory of `buffer` (a reader of page after
+  // page passes its last answer). Errors: any kind.
   Expected<std::string> call_raw(std::string method, std::string path,
-                                 const json& body, const CallOptions& o = {});
+                                 const json& body, const CallOptions& o = {},
+                                 std::string buffer = {});
   // Like call_raw, with a body given as text (NDJSON for _bulk).
   Expected<std::string> call_text(std::string method, std::string path,
-                                  const std::string& body,
-                                  const CallOptions& o);
+                                  const std::string& body, const CallOptions& o,
+                                  std::string buffer = {});
   // The status of a HEAD request (200 or 404 for indices.exists).
   Expected<long> head(const std::string& path);
   // GET / once: version and cluster name. Errors: `remote` when the answer
@@ -78,7 +80,7 @@ private:
   Expected<json> send(Request& req, const std::string* text,
                       const CallOptions& o);
   Expected<std::string> send_text(Request& req, const std::string* text,
-                                  const CallOptions& o);
+                                  std::string buffer, const CallOptions& o);
   HttpClient& m_http;
   Reporter& m_reporter;
   json m_info;

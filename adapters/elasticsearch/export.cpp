@@ -158,14 +158,20 @@ void report(Client& c, const std::string& index, const IndexExport& r) {
 // 7.12+), or with `slice` ({"id", "max"}) one slice of it, and hands each
 // page's lines to `take`; `pit` follows the id each answer gives. Returns
 // how many documents were read and how many the point in time holds for
-// this reader (track_total_hits on the first page).
-using TakePage =
-    std::function<Expected<void>(std::string lines, const IndexExport& so_far)>;
+// this reader (track_total_hits on the first page). `take` may move the
+// lines out and leave a spare buffer in their place: a page's text and its
+// lines are each grown once per reader, not once per page (fresh memory on
+// every page costs page faults, most of all on a thread's own heap, which
+// glibc gives back to the system as soon as it is free).
+using TakePage = std::function<Expected<void>(std::string& lines,
+                                              const IndexExport& so_far)>;
 Expected<IndexExport> read_pit(Client& c, const Read& rd, std::string& pit,
                                const json& slice, const TakePage& take) {
   const std::string& index = rd.index;
   IndexExport r;
   json after;
+  std::string text;
+  std::string lines;
   for (bool first = true;; first = false) {
     json body = {{"size", rd.batch},
                  {"pit", {{"id", pit}, {"keep_alive", k_keep_alive}}},
@@ -180,7 +186,7 @@ Expected<IndexExport> read_pit(Client& c, const Read& rd, std::string& pit,
     if (!after.is_null()) {
       body["search_after"] = after;
     }
-    std::string text = SNAP_TRY(c.call_raw("POST", "/_search", body));
+    text = SNAP_TRY(c.call_raw("POST", "/_search", body, {}, std::move(text)));
     SearchPage page = SNAP_TRY(page_of(text));
     if (!page.pit_id.empty()) {
       pit = SNAP_TRY(unquote(page.pit_id));
@@ -188,9 +194,9 @@ Expected<IndexExport> read_pit(Client& c, const Read& rd, std::string& pit,
     if (first) {
       r.expected = page.total.value_or(0);
     }
-    std::string lines;
+    lines.clear();
     r.written += SNAP_TRY(render_hits(page, index, lines, rd.op));
-    SNAP_TRY(take(std::move(lines), r));
+    SNAP_TRY(take(lines, r));
     if (page.hits.empty() || r.written >= r.expected) {
       return r;
     }
@@ -257,7 +263,7 @@ Expected<IndexExport> export_pit(Client& c, const Read& rd, Sink& sink) {
   ScopeExit close([&] { close_pit(c, pit); });
   return read_pit(
       c, rd, pit, json(),
-      [&](std::string lines, const IndexExport& so_far) -> Expected<void> {
+      [&](std::string& lines, const IndexExport& so_far) -> Expected<void> {
         SNAP_TRY(write_text(sink, lines));
         report(c, rd.index, so_far);
         return Expected<void>();
@@ -275,7 +281,9 @@ using ReadSlice = std::function<Expected<IndexExport>(
 // scroll holds for it. The pages go into the entry in a fixed order (page
 // k of slice 0, of slice 1, ..., then page k+1), each slice at most
 // k_slice_ahead pages ahead of the writer, so memory stays within
-// slices x (k_slice_ahead + 1) pages.
+// slices x (k_slice_ahead + 3) pages: those queued, the one each reader
+// renders into, the one being written, and one written page's buffer kept
+// for its reader's next.
 constexpr std::size_t k_slice_ahead = 2;
 
 Expected<IndexExport> export_sliced(Client& c,
@@ -286,6 +294,7 @@ Expected<IndexExport> export_sliced(Client& c,
   const std::string& index = rd.index;
   struct Feed {
     std::deque<std::string> pages;
+    std::string spare; // a written page's buffer, for the reader's next
     bool done = false;
     std::uint64_t expected = 0; // from its first page
     IndexExport counts;
@@ -313,21 +322,28 @@ Expected<IndexExport> export_sliced(Client& c,
   for (std::size_t i = 0; i < n; ++i) {
     auto read_one = [&, i] {
       json slice = {{"id", i}, {"max", n}};
-      auto got = read_slice(
-          *readers[i], slice,
-          [&](std::string lines, const IndexExport& so_far) -> Expected<void> {
-            std::unique_lock lock(mu);
-            feeds[i].expected = so_far.expected;
-            changed.wait(lock, [&] {
-              return stop || feeds[i].pages.size() < k_slice_ahead;
-            });
-            if (stop) {
-              return fail(ErrorKind::interrupted, "stopped");
-            }
-            feeds[i].pages.push_back(std::move(lines));
-            changed.notify_all();
-            return {};
-          });
+      // Nothing may be thrown out of a thread (that aborts snap): an
+      // answer of a shape that a JSON read throws on is the server's fault.
+      auto got = guard_json(ErrorKind::remote, "elasticsearch", [&] {
+        return read_slice(*readers[i], slice,
+                          [&](std::string& lines,
+                              const IndexExport& so_far) -> Expected<void> {
+                            std::unique_lock lock(mu);
+                            feeds[i].expected = so_far.expected;
+                            changed.wait(lock, [&] {
+                              return stop ||
+                                     feeds[i].pages.size() < k_slice_ahead;
+                            });
+                            if (stop) {
+                              return fail(ErrorKind::interrupted, "stopped");
+                            }
+                            feeds[i].pages.push_back(std::move(lines));
+                            lines = std::move(feeds[i].spare);
+                            feeds[i].spare = std::string();
+                            changed.notify_all();
+                            return {};
+                          });
+      });
       std::lock_guard lock(mu);
       feeds[i].done = true;
       if (got) {
@@ -378,6 +394,10 @@ Expected<IndexExport> export_sliced(Client& c,
           std::count(lines.begin(), lines.end(), '\n') / 2);
       SNAP_TRY(write_text(sink, lines));
       report(c, index, total);
+      std::lock_guard lock(mu);
+      if (feeds[i].spare.capacity() < lines.capacity()) {
+        feeds[i].spare = std::move(lines);
+      }
     }
     std::lock_guard lock(mu);
     if (failed) {
@@ -463,16 +483,19 @@ Expected<IndexExport> read_scroll(Client& c, const Read& rd, const json& slice,
   });
   IndexExport r;
   r.expected = page.total.value_or(0);
+  std::string lines;
   for (;;) {
-    std::string lines;
+    lines.clear();
     r.written += SNAP_TRY(render_hits(page, index, lines, rd.op));
-    SNAP_TRY(take(std::move(lines), r));
+    SNAP_TRY(take(lines, r));
     if (page.hits.empty() || r.written >= r.expected) {
       return r;
     }
+    page = SearchPage{}; // its views are into `text`, which is reused
     text = SNAP_TRY(
         c.call_raw("POST", "/_search/scroll",
-                   json{{"scroll", k_keep_alive}, {"scroll_id", scroll}}));
+                   json{{"scroll", k_keep_alive}, {"scroll_id", scroll}}, {},
+                   std::move(text)));
     page = SNAP_TRY(page_of(text));
     if (!page.scroll_id.empty()) {
       scroll = SNAP_TRY(unquote(page.scroll_id));
@@ -483,7 +506,7 @@ Expected<IndexExport> read_scroll(Client& c, const Read& rd, const json& slice,
 Expected<IndexExport> export_scroll(Client& c, const Read& rd, Sink& sink) {
   return read_scroll(
       c, rd, json(),
-      [&](std::string lines, const IndexExport& so_far) -> Expected<void> {
+      [&](std::string& lines, const IndexExport& so_far) -> Expected<void> {
         SNAP_TRY(write_text(sink, lines));
         report(c, rd.index, so_far);
         return Expected<void>();
@@ -813,6 +836,32 @@ Expected<SaveResult> export_indices(Client& c, ArchiveWriter& out,
 
 namespace {
 
+// The result for document `i` of a _bulk answer's items, each
+// {"<action>": {"status", "_id", "error"}}: that inner object, or an empty
+// one where the server wrote something else (the document then counts as
+// not loaded).
+json bulk_item(const json& items, std::size_t i) {
+  if (i >= items.size()) {
+    return json::object();
+  }
+  const json& item = items[i];
+  if (!item.is_object() || item.size() != 1 || !item.begin()->is_object()) {
+    return json::object();
+  }
+  return *item.begin();
+}
+
+// The string at `key` of `object`, other values as JSON text, `fallback`
+// when there is none.
+std::string text_at(const json& object, const char* key,
+                    std::string_view fallback) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) {
+    return std::string(fallback);
+  }
+  return it->is_string() ? it->get<std::string>() : dump_json(*it);
+}
+
 // Whether a _bulk answer says "errors": false before its items, as
 // Elasticsearch and OpenSearch write it (BulkResponse.toXContent: took,
 // ingest_took when a pipeline ran, errors, then items). Anything else is
@@ -880,8 +929,10 @@ struct LoadStats {
 // Sends batches of _bulk lines, re-sending items the cluster rejected for
 // load (429) with a growing pause and counting the other failures. With
 // several clients, as many batches are in flight as there are clients, each
-// on a thread of its own, and at most one more waits: memory stays within
-// (clients + 2) batches of at most k_max_bulk_bytes.
+// on a thread of its own, and at most one more waits. Each sending thread
+// keeps its last request body and answer for the next batch, so memory
+// stays within 3 x clients + 2 batches of at most k_max_bulk_bytes (an
+// answer is smaller than its batch).
 class BulkSender {
 public:
   BulkSender(Client& main, std::vector<Client*> senders, LoadStats& stats)
@@ -909,7 +960,7 @@ public:
 
   Expected<void> send(std::string target, std::vector<std::string> docs) {
     if (m_workers.empty()) {
-      return load(m_main, target, std::move(docs));
+      return load(m_main, target, std::move(docs), m_buffers);
     }
     std::unique_lock lock(m_mu);
     m_changed.wait(lock, [&] { return m_queue.size() < 1 || m_error; });
@@ -938,8 +989,16 @@ private:
     std::string target;
     std::vector<std::string> docs;
   };
+  // A request's body and its answer, kept by each sending thread from one
+  // batch to the next: each is grown once, not once a batch (fresh memory
+  // every time costs page faults, the most on a thread's own heap).
+  struct Buffers {
+    std::string body;
+    std::string answer;
+  };
 
   void run(Client& c) {
+    Buffers buffers;
     std::unique_lock lock(m_mu);
     for (;;) {
       m_changed.wait(lock, [&] { return m_stop || !m_queue.empty(); });
@@ -952,7 +1011,11 @@ private:
       bool skip = m_error.has_value();
       m_changed.notify_all();
       lock.unlock();
-      auto r = skip ? Expected<void>{} : load(c, b.target, std::move(b.docs));
+      // As for the slices of an export: nothing thrown leaves the thread.
+      auto r = skip ? Expected<void>{}
+                    : guard_json(ErrorKind::remote, "elasticsearch", [&] {
+                        return load(c, b.target, std::move(b.docs), buffers);
+                      });
       lock.lock();
       --m_busy;
       if (!r && !m_error) {
@@ -963,15 +1026,27 @@ private:
   }
 
   Expected<void> load(Client& c, const std::string& target,
-                      std::vector<std::string> docs) {
+                      std::vector<std::string> docs, Buffers& buffers) {
     long delay = 500;
+    std::string& body = buffers.body;
+    std::vector<std::size_t> ends; // where each document's lines end in body
     for (int attempt = 0; !docs.empty(); ++attempt) {
-      std::string body;
+      body.clear();
+      ends.clear();
       for (const auto& d : docs) {
         body += d;
+        ends.push_back(body.size());
       }
-      std::string text = SNAP_TRY(c.call_text(
-          "POST", "/_bulk", body, {.content_type = "application/x-ndjson"}));
+      const std::size_t count = docs.size();
+      std::vector<std::string>().swap(docs); // the body holds them now
+      auto doc = [&](std::size_t i) {
+        std::size_t from = i == 0 ? 0 : ends[i - 1];
+        return body.substr(from, ends[i] - from);
+      };
+      buffers.answer = SNAP_TRY(c.call_text(
+          "POST", "/_bulk", body, {.content_type = "application/x-ndjson"},
+          std::move(buffers.answer)));
+      const std::string& text = buffers.answer;
       std::vector<std::string> again;
       // Most answers say "errors": false up front; their items (a few
       // hundred bytes a document) need no reading then.
@@ -982,21 +1057,32 @@ private:
                     "elasticsearch: POST /_bulk answered something that is "
                     "not a JSON object; is --addr an Elasticsearch node?");
       }
-      const json& items =
-          clean ? json::array() : answer.value("items", json::array());
+      // "errors" is a boolean and "items" a list (BulkResponse.toXContent);
+      // a server that writes other shapes is not one to load into.
+      auto errors = clean ? answer.end() : answer.find("errors");
+      auto items = clean ? answer.end() : answer.find("items");
+      bool failures = !clean && (errors == answer.end() ||
+                                 !errors->is_boolean() || errors->get<bool>());
+      if (failures && (items == answer.end() || !items->is_array())) {
+        return fail(ErrorKind::remote,
+                    "elasticsearch: POST /_bulk answered without \"errors\": "
+                    "false and without a list of items; is --addr an "
+                    "Elasticsearch node?");
+      }
       {
         std::lock_guard lock(m_stats_mu);
-        if (clean || !answer.value("errors", false)) {
-          m_stats.loaded += docs.size();
+        if (!failures) {
+          m_stats.loaded += count;
         } else {
-          for (std::size_t i = 0; i < docs.size(); ++i) {
-            const json& item =
-                i < items.size() ? items[i].begin().value() : json::object();
-            long status = item.value("status", 0L);
+          for (std::size_t i = 0; i < count; ++i) {
+            const json item = bulk_item(*items, i);
+            auto s = item.find("status");
+            long status =
+                s != item.end() && s->is_number_integer() ? s->get<long>() : 0;
             if (status >= 200 && status < 300) {
               ++m_stats.loaded;
             } else if (status == 429 && attempt < 5) {
-              again.push_back(std::move(docs[i]));
+              again.push_back(doc(i));
             } else {
               record_failure(target, item);
             }
@@ -1023,10 +1109,22 @@ private:
   void record_failure(const std::string& target, const json& item) {
     ++m_stats.failed;
     if (m_stats.examples.size() < 5) {
-      const json& e = item.value("error", json::object());
-      m_stats.examples.push_back(
-          fmt::format("{}/{}: {}: {}", target, item.value("_id", "?"),
-                      e.value("type", "error"), e.value("reason", "")));
+      // Elasticsearch writes "error" as {type, reason}; before 2.0 it was
+      // a string, and a server may write anything.
+      auto e = item.find("error");
+      bool is_object = e != item.end() && e->is_object();
+      std::string type = is_object ? text_at(*e, "type", "error") : "error";
+      std::string reason = is_object ? text_at(*e, "reason", "")
+                           : e != item.end() && e->is_string()
+                               ? e->get<std::string>()
+                               : "";
+      if (item.empty()) {
+        reason = "the answer's item for it is not {\"<action>\": {...}}";
+      } else if (reason.empty()) {
+        reason = "status " + text_at(item, "status", "missing");
+      }
+      m_stats.examples.push_back(fmt::format(
+          "{}/{}: {}: {}", target, text_at(item, "_id", "?"), type, reason));
     }
   }
 
@@ -1039,6 +1137,7 @@ private:
   int m_busy = 0;
   bool m_stop = false;
   std::optional<Error> m_error;
+  Buffers m_buffers; // for batches sent on the caller's thread
   std::vector<std::thread> m_workers;
 };
 
