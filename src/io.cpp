@@ -14,6 +14,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "snap/json.hpp"
 #include "snap/signals.hpp"
 
 namespace snap {
@@ -321,7 +322,7 @@ struct FanOut::State {
     filling.reset();
     for (auto& w : workers) {
       if (!error && chunks[c].size > 0) {
-        if (auto r = w.sink->write(chunks[c].bytes()); !r) {
+        if (auto r = write_guarded(*w.sink, c); !r) {
           error = r.error();
         }
       }
@@ -341,6 +342,21 @@ struct FanOut::State {
     return false;
   }
 
+  // Nothing may be thrown out of a worker thread (that aborts snap): what
+  // a sink throws (a JSON read of a server's bytes in the wrong shape, no
+  // memory) becomes the fan-out's error.
+  Expected<void> write_guarded(Sink& sink, std::size_t c) {
+    try {
+      return sink.write(chunks[c].bytes());
+    } catch (const nlohmann::json::exception& e) {
+      return fail(ErrorKind::remote,
+                  fmt::format("an answer of an unexpected shape: {}",
+                              json_error_text(e)));
+    } catch (const std::exception& e) {
+      return fail(ErrorKind::internal, e.what());
+    }
+  }
+
   void run(Worker& me) {
     std::unique_lock lock(mutex);
     for (;;) {
@@ -353,7 +369,7 @@ struct FanOut::State {
       me.busy = true;
       bool skip = error.has_value();
       lock.unlock();
-      auto r = skip ? Expected<void>{} : me.sink->write(chunks[c].bytes());
+      auto r = skip ? Expected<void>{} : write_guarded(*me.sink, c);
       lock.lock();
       bool failed = !r && !error;
       if (failed) {

@@ -7,6 +7,8 @@
 
 #include "snap/io.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <fstream>
 
 using namespace snap;
@@ -160,6 +162,31 @@ TEST_CASE("a fan-out reports a sink's failure and starts over on reset",
   REQUIRE(fan.finish());
   CHECK(a.seen == "again");
   CHECK(b.seen == "again");
+}
+
+TEST_CASE("a sink that throws on a fan-out's thread is its error not an "
+          "abort",
+          "[unit][io]") {
+  // As nlohmann's JSON throws when a server's bytes have the wrong shape.
+  struct Throws : Sink {
+    Expected<void> write(Bytes) override {
+      (void)nlohmann::json(7).at("status"); // throws: 7 is not an object
+      return {};
+    }
+  };
+  Keep a;
+  Throws b;
+  FanOut fan({&a, &b});
+  std::string data = pattern(8 << 20); // chunks enough to start the threads
+  bool failed = false;
+  for (std::size_t at = 0; at < data.size() && !failed; at += 1 << 20) {
+    failed = !fan.write(as_bytes(std::string_view(data).substr(at, 1 << 20)));
+  }
+  auto done = fan.finish();
+  REQUIRE(!done);
+  CHECK(done.error().kind == ErrorKind::remote);
+  CHECK(done.error().message.find("an answer of an unexpected shape") !=
+        std::string::npos);
 }
 
 TEST_CASE("a fan-out of no sinks takes bytes and drops them", "[unit][io]") {
