@@ -196,22 +196,11 @@ Expected<void> MemorySink::write(Bytes data) {
   return {};
 }
 
-namespace {
-std::size_t read_text(std::string_view text, std::size_t& pos,
-                      std::span<std::byte> buf) {
-  std::size_t n = std::min(buf.size(), text.size() - pos);
-  std::memcpy(buf.data(), text.data() + pos, n);
-  pos += n;
-  return n;
-}
-} // namespace
-
-Expected<std::size_t> MemorySource::read(std::span<std::byte> buf) {
-  return read_text(m_data, m_pos, buf);
-}
-
 Expected<std::size_t> ViewSource::read(std::span<std::byte> buf) {
-  return read_text(m_data, m_pos, buf);
+  std::size_t n = std::min(buf.size(), m_data.size() - m_pos);
+  std::memcpy(buf.data(), m_data.data() + m_pos, n);
+  m_pos += n;
+  return n;
 }
 
 // Small writes are gathered into chunks of k_chunk bytes before the workers

@@ -929,10 +929,11 @@ struct LoadStats {
 // Sends batches of _bulk lines, re-sending items the cluster rejected for
 // load (429) with a growing pause and counting the other failures. With
 // several clients, as many batches are in flight as there are clients, each
-// on a thread of its own, and at most one more waits. Each sending thread
-// keeps its last request body and answer for the next batch, so memory
-// stays within 3 x clients + 2 batches of at most k_max_bulk_bytes (an
-// answer is smaller than its batch).
+// on a thread of its own, and at most one more waits. A batch in flight is
+// held once, as its request body (its documents are freed once they are in
+// it), which each sending thread keeps with its last answer for the next
+// batch: memory stays within clients + 2 batches of at most
+// k_max_bulk_bytes, plus each thread's last answer.
 class BulkSender {
 public:
   BulkSender(Client& main, std::vector<Client*> senders, LoadStats& stats)

@@ -124,22 +124,6 @@ private:
   bool m_overflowed = false;
 };
 
-// Serves a string; for small request bodies and tests.
-class MemorySource : public Source {
-public:
-  explicit MemorySource(std::string data) : m_data(std::move(data)) {}
-  Expected<std::size_t> read(std::span<std::byte> buf) override;
-  Expected<void> rewind() override {
-    m_pos = 0;
-    return {};
-  }
-  std::optional<std::uint64_t> size() const override { return m_data.size(); }
-
-private:
-  std::string m_data;
-  std::size_t m_pos = 0;
-};
-
 // Serves bytes that the caller keeps alive until the source is done: a
 // request body of many MiB is sent from where it was built, not copied.
 class ViewSource : public Source {
@@ -155,6 +139,23 @@ public:
 private:
   std::string_view m_data;
   std::size_t m_pos = 0;
+};
+
+namespace detail {
+struct OwnedText {
+  std::string text;
+};
+} // namespace detail
+
+// Serves a string of its own; for small request bodies and tests. The text
+// is in place before the view of it (bases are built in order), and the
+// source is neither copied nor moved, which would leave the view behind.
+class MemorySource : private detail::OwnedText, public ViewSource {
+public:
+  explicit MemorySource(std::string data)
+      : OwnedText{std::move(data)}, ViewSource(text) {}
+  MemorySource(const MemorySource&) = delete;
+  MemorySource& operator=(const MemorySource&) = delete;
 };
 
 // Feeds the same bytes to several sinks, each on a worker thread of its own.
