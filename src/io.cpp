@@ -336,11 +336,8 @@ struct FanOut::State {
   // memory) becomes the fan-out's error.
   Expected<void> write_guarded(Sink& sink, std::size_t c) {
     try {
-      return sink.write(chunks[c].bytes());
-    } catch (const nlohmann::json::exception& e) {
-      return fail(ErrorKind::remote,
-                  fmt::format("an answer of an unexpected shape: {}",
-                              json_error_text(e)));
+      return guard_json(ErrorKind::remote, "an answer of an unexpected shape",
+                        [&] { return sink.write(chunks[c].bytes()); });
     } catch (const std::exception& e) {
       return fail(ErrorKind::internal, e.what());
     }

@@ -20,6 +20,7 @@
 #include <regex>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "snap/json.hpp"
 #include "snap/scope.hpp"
@@ -322,27 +323,26 @@ Expected<IndexExport> export_sliced(Client& c,
   for (std::size_t i = 0; i < n; ++i) {
     auto read_one = [&, i] {
       json slice = {{"id", i}, {"max", n}};
+      // Queues a page for the writer and takes back a written page's buffer.
+      TakePage queue_page = [&](std::string& lines,
+                                const IndexExport& so_far) -> Expected<void> {
+        std::unique_lock lock(mu);
+        feeds[i].expected = so_far.expected;
+        changed.wait(lock, [&] {
+          return stop || feeds[i].pages.size() < k_slice_ahead;
+        });
+        if (stop) {
+          return fail(ErrorKind::interrupted, "stopped");
+        }
+        feeds[i].pages.push_back(std::move(lines));
+        lines = std::exchange(feeds[i].spare, {});
+        changed.notify_all();
+        return {};
+      };
       // Nothing may be thrown out of a thread (that aborts snap): an
       // answer of a shape that a JSON read throws on is the server's fault.
       auto got = guard_json(ErrorKind::remote, "elasticsearch", [&] {
-        return read_slice(*readers[i], slice,
-                          [&](std::string& lines,
-                              const IndexExport& so_far) -> Expected<void> {
-                            std::unique_lock lock(mu);
-                            feeds[i].expected = so_far.expected;
-                            changed.wait(lock, [&] {
-                              return stop ||
-                                     feeds[i].pages.size() < k_slice_ahead;
-                            });
-                            if (stop) {
-                              return fail(ErrorKind::interrupted, "stopped");
-                            }
-                            feeds[i].pages.push_back(std::move(lines));
-                            lines = std::move(feeds[i].spare);
-                            feeds[i].spare = std::string();
-                            changed.notify_all();
-                            return {};
-                          });
+        return read_slice(*readers[i], slice, queue_page);
       });
       std::lock_guard lock(mu);
       feeds[i].done = true;
