@@ -258,17 +258,21 @@ bool reads_by_pit(const Version& v) {
                         : v.at_least(7, 12);
 }
 
+// Pages read on this thread go straight into the entry.
+TakePage into_entry(Client& c, const std::string& index, Sink& sink) {
+  return [&c, &index, &sink](std::string& lines,
+                             const IndexExport& so_far) -> Expected<void> {
+    SNAP_TRY(write_text(sink, lines));
+    report(c, index, so_far);
+    return Expected<void>();
+  };
+}
+
 // One point in time, read in one sequence of pages.
 Expected<IndexExport> export_pit(Client& c, const Read& rd, Sink& sink) {
   std::string pit = SNAP_TRY(open_pit(c, rd.index));
   ScopeExit close([&] { close_pit(c, pit); });
-  return read_pit(
-      c, rd, pit, json(),
-      [&](std::string& lines, const IndexExport& so_far) -> Expected<void> {
-        SNAP_TRY(write_text(sink, lines));
-        report(c, rd.index, so_far);
-        return Expected<void>();
-      });
+  return read_pit(c, rd, pit, json(), into_entry(c, rd.index, sink));
 }
 
 // Reads slice `slice` ({"id", "max"}) of an index on `reader`, handing
@@ -356,13 +360,19 @@ Expected<IndexExport> export_sliced(Client& c,
     };
     try {
       threads.emplace_back(read_one);
-    } catch (const std::system_error& e) {
-      return fail(ErrorKind::internal,
-                  fmt::format("cannot start a thread for slice {} of {} ({}): "
-                              "the process's thread limit (ulimit -u, or the "
-                              "container's pids limit) is reached; raise it "
-                              "or export with --parallel 1",
-                              i + 1, n, e.code().message()));
+    } catch (const std::system_error&) {
+      // The process's thread or pids limit, as an import meets it: the
+      // slices that started stop (nothing of theirs is in the entry yet,
+      // the writer starts once all run), and the index is read again by
+      // as many as started, or by one reader on this thread.
+      finish();
+      threads.clear();
+      if (i >= 2) {
+        std::vector<Client*> fewer(readers.begin(),
+                                   readers.begin() + static_cast<long>(i));
+        return export_sliced(c, fewer, rd, sink, what, read_slice);
+      }
+      return read_slice(c, json(), into_entry(c, index, sink));
     }
   }
   IndexExport total;
@@ -504,13 +514,7 @@ Expected<IndexExport> read_scroll(Client& c, const Read& rd, const json& slice,
 }
 
 Expected<IndexExport> export_scroll(Client& c, const Read& rd, Sink& sink) {
-  return read_scroll(
-      c, rd, json(),
-      [&](std::string& lines, const IndexExport& so_far) -> Expected<void> {
-        SNAP_TRY(write_text(sink, lines));
-        report(c, rd.index, so_far);
-        return Expected<void>();
-      });
+  return read_scroll(c, rd, json(), into_entry(c, rd.index, sink));
 }
 
 } // namespace
