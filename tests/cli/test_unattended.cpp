@@ -109,7 +109,7 @@ TEST_CASE("under a pids limit a save runs its stages on one thread and an "
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(snap({"inspect", (dir.path() / "e.zip").string()}).exit_code == 0);
-  // Three may start of four: read by three slices.
+  // A limit that lets some of the four start: read by as many.
   auto four = PidsLimit::make(4);
   REQUIRE(four);
   r = run(four->snap_argv({"save", "es", "--addr", es.url(), "--export",
@@ -117,8 +117,8 @@ TEST_CASE("under a pids limit a save runs its stages on one thread and an "
                            "300", "-o", (dir.path() / "f.zip").string()}));
   INFO(r.err);
   CHECK(r.exit_code == 0);
-  // An import with four senders under it loads on fewer threads, and both
-  // archives hold every document once.
+  // An import with four senders under it loads on fewer threads, and each
+  // archive gives back all 1200 documents.
   for (const char* name : {"f.zip", "e.zip"}) {
     r = run(alone->snap_argv({"restore", "es", (dir.path() / name).string(),
                               "--addr", es.url(), "--replace", "--yes",
