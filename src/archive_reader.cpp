@@ -16,6 +16,7 @@
 #include <zip.h>
 #include <zlib.h>
 
+#include "snap/cores.hpp"
 #include "snap/json.hpp"
 #include "snap/sha256.hpp"
 #include "snap/signals.hpp"
@@ -175,8 +176,7 @@ Expected<std::optional<std::uint32_t>>
 crc_of_range_parallel(const fs::path& path, std::uint64_t at,
                       std::uint64_t size) {
   constexpr std::uint64_t k_min_part = 64ull << 20;
-  const std::uint64_t cores =
-      std::clamp<std::uint64_t>(std::thread::hardware_concurrency(), 1, 4);
+  const std::uint64_t cores = std::clamp<std::uint64_t>(usable_cores(), 1, 4);
   const std::uint64_t parts =
       std::clamp<std::uint64_t>(size / k_min_part, 1, cores);
   if (parts == 1) {

@@ -36,6 +36,7 @@
 // https://www.elastic.co/guide/en/elasticsearch/reference/current/snapshot-restore.html
 #include "adapters/elasticsearch/export.hpp"
 #include "adapters/factories.hpp"
+#include "snap/cores.hpp"
 #include "snap/json.hpp"
 #include "snap/options.hpp"
 #include "snap/text.hpp"
@@ -261,12 +262,11 @@ public:
     return out;
   }
 
-  // --parallel N (1 to 16), default: the cores, at most 4.
+  // --parallel N (1 to 16), default: the cores snap may use, at most 4.
   Expected<int> parallelism() const {
     std::string v = flag("parallel");
     if (v.empty()) {
-      return static_cast<int>(
-          std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+      return static_cast<int>(std::clamp(usable_cores(), 1u, 4u));
     }
     char* end = nullptr;
     long n = std::strtol(v.c_str(), &end, 10);
