@@ -13,12 +13,13 @@
 #include "snap/cores.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <fstream>
 #include <sched.h>
 #include <string>
 #include <thread>
+
+#include "snap/text.hpp"
 
 namespace snap {
 namespace {
@@ -30,15 +31,6 @@ std::optional<std::string> read_line(const std::string& path) {
     return std::nullopt;
   }
   return line;
-}
-
-std::optional<std::uint64_t> number(std::string_view s) {
-  std::uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) {
-    return std::nullopt;
-  }
-  return v;
 }
 
 // This process's cgroups ("/" or "/a/b"): the v2 one, and the v1 one of
@@ -102,8 +94,8 @@ std::optional<unsigned> cores_of_cpu_max(std::string_view text) {
   if (space == std::string_view::npos) {
     return std::nullopt;
   }
-  auto quota = number(text.substr(0, space));
-  auto period = number(text.substr(space + 1));
+  auto quota = whole_number(text.substr(0, space));
+  auto period = whole_number(text.substr(space + 1));
   if (!quota || !period || *quota == 0 || *period == 0) {
     return std::nullopt; // "max", or not a limit
   }
